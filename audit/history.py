@@ -1,0 +1,155 @@
+"""The change history: append-only (triggers refuse UPDATE and DELETE) and hash-chained.
+
+Each record holds the hash of the record before it and the hash of its own content, so that an
+edited, deleted or reordered row breaks the chain at that row. Rows cut off the end are caught
+by comparing against an anchor (the last seq and hash) kept outside the table: printed by every
+export and backup, and accepted by `verify`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import sqlite_utils
+
+GENESIS = "0" * 64
+
+
+def _text(value: Any) -> str | None:
+    """History stores values as text: None stays None, containers become canonical JSON."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def record_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, actor: str, op: str,
+                action: str, entity: str, entity_id: int | None, field: str,
+                old: str | None, new: str | None) -> str:
+    """The SHA-256 of a record's content chained to the previous record's hash."""
+    payload = json.dumps([prev_hash, seq, at, actor_id, actor, op, action, entity, entity_id,
+                          field, old, new], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def new_op() -> str:
+    """An id shared by the records of one service call (one user intent)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field change to record."""
+
+    entity: str
+    entity_id: int | None
+    field: str
+    old: Any
+    new: Any
+
+
+def append(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: str, op: str,
+           action: str, changes: Iterable[Change]) -> int:
+    """Append records for `changes`, chained to the last record. Must run inside the write
+    transaction of the change it records. Returns the number of records written."""
+    conn = db.conn
+    last = conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    written = 0
+    for ch in changes:
+        seq += 1
+        old, new = _text(ch.old), _text(ch.new)
+        h = record_hash(prev, seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id,
+                        ch.field, old, new)
+        conn.execute(
+            "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, field,"
+            " old, new, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id, ch.field, old, new,
+             prev, h))
+        prev = h
+        written += 1
+    return written
+
+
+def anchor(db: sqlite_utils.Database) -> tuple[int, str]:
+    """The chain's anchor: (last seq, last hash); (0, GENESIS) when empty."""
+    last = db.conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
+    return (last[0], last[1]) if last else (0, GENESIS)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    records: int
+    integrity: str
+    first_bad_seq: int | None = None
+    problem: str = ""
+    anchor: tuple[int, str] | None = None
+
+
+def verify(db: sqlite_utils.Database, expected_anchor: tuple[int, str] | None = None
+           ) -> VerifyResult:
+    """Check SQLite's integrity and the whole chain; name the first bad record.
+    With `expected_anchor` (seq, hash), also detect records cut off the end."""
+    conn = db.conn
+    integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
+    if integrity != "ok":
+        return VerifyResult(False, 0, integrity, None, f"integrity_check: {integrity}")
+    prev, expected_seq, count = GENESIS, 1, 0
+    cur = conn.execute("SELECT seq, at, actor_id, actor, op, action, entity, entity_id, field, "
+                       "old, new, prev_hash, hash FROM history ORDER BY seq")
+    for row in cur:
+        (seq, at, actor_id, actor, op, action, entity, entity_id, field, old, new, prev_hash,
+         h) = row
+        if seq != expected_seq:
+            return VerifyResult(False, count, integrity, expected_seq,
+                                f"record {expected_seq} is missing (next is {seq})")
+        if prev_hash != prev:
+            return VerifyResult(False, count, integrity, seq,
+                                f"record {seq} does not follow record {seq - 1} "
+                                "(deleted, reordered or edited record before it)")
+        if record_hash(prev, seq, at, actor_id, actor, op, action, entity, entity_id, field,
+                       old, new) != h:
+            return VerifyResult(False, count, integrity, seq,
+                                f"record {seq} content does not match its hash (edited)")
+        prev = h
+        expected_seq += 1
+        count += 1
+    last = (expected_seq - 1, prev)
+    if expected_anchor is not None:
+        a_seq, a_hash = expected_anchor
+        if a_seq > last[0]:
+            return VerifyResult(False, count, integrity, last[0] + 1,
+                                f"records after {last[0]} are missing (anchor says {a_seq})",
+                                last)
+        got = conn.execute("SELECT hash FROM history WHERE seq = ?", (a_seq,)).fetchone()
+        if a_seq > 0 and (got is None or got[0] != a_hash):
+            return VerifyResult(False, count, integrity, a_seq,
+                                f"record {a_seq} does not match the anchor", last)
+    return VerifyResult(True, count, integrity, None, "", last)
+
+
+def entity_history(db: sqlite_utils.Database, entity: str, entity_id: int) -> list[dict]:
+    """All records for one entity, oldest first."""
+    cur = db.conn.execute(
+        "SELECT seq, at, actor, op, action, field, old, new FROM history "
+        "WHERE entity = ? AND entity_id = ? ORDER BY seq", (entity, entity_id))
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def last_change(db: sqlite_utils.Database, entity: str, entity_id: int) -> dict | None:
+    """The newest record for an entity (who changed it last, and when)."""
+    cur = db.conn.execute(
+        "SELECT seq, at, actor, op, action FROM history WHERE entity = ? AND entity_id = ? "
+        "ORDER BY seq DESC LIMIT 1", (entity, entity_id))
+    r = cur.fetchone()
+    return None if r is None else dict(zip([c[0] for c in cur.description], r))

@@ -1,0 +1,348 @@
+"""All of the schema, as numbered migrations. `PRAGMA user_version` records how far a file has
+been brought; opening an older file upgrades it in place, one step at a time, each in its own
+transaction."""
+from __future__ import annotations
+
+import sqlite_utils
+
+# Each entry is one migration: a list of SQL statements. Never edit a released entry; append.
+MIGRATIONS: list[list[str]] = [
+    # 1: the whole programme
+    [
+        # --- organisation --------------------------------------------------------------
+        """CREATE TABLE units (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE CHECK (length(trim(code)) > 0),
+            name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+            parent_id INTEGER REFERENCES units(id),
+            level TEXT NOT NULL CHECK (level IN ('region', 'city', 'county')),
+            head_person_id INTEGER REFERENCES people(id),
+            CHECK (parent_id IS NULL OR parent_id <> id)
+        )""",
+        "CREATE INDEX units_parent ON units(parent_id)",
+        """CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+            unit_id INTEGER NOT NULL REFERENCES units(id),
+            title TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            UNIQUE (unit_id, name)
+        )""",
+        "CREATE INDEX people_unit ON people(unit_id)",
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(trim(username)) > 0),
+            display_name TEXT NOT NULL DEFAULT '',
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'lead', 'rectifier', 'manager')),
+            unit_id INTEGER REFERENCES units(id),
+            person_id INTEGER REFERENCES people(id),
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            password_changed_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1
+        )""",
+        # --- catalogue -------------------------------------------------------------------
+        """CREATE TABLE categories (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE CHECK (code GLOB 'C[0-9]*'),
+            name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+            version INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE aspects (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            category_id INTEGER NOT NULL REFERENCES categories(id),
+            name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+            version INTEGER NOT NULL DEFAULT 1
+        )""",
+        "CREATE INDEX aspects_category ON aspects(category_id)",
+        """CREATE TABLE audits (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+            year INTEGER NOT NULL CHECK (year BETWEEN 1990 AND 2100),
+            level TEXT NOT NULL CHECK (level IN ('group', 'regional')),
+            report_no TEXT NOT NULL DEFAULT '',
+            UNIQUE (name, year)
+        )""",
+        """CREATE TABLE streams (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            name_en TEXT NOT NULL
+        )""",
+        """CREATE TABLE focus_points (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            name_en TEXT NOT NULL
+        )""",
+        """CREATE TABLE issues (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            aspect_id INTEGER NOT NULL REFERENCES aspects(id),
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            description TEXT NOT NULL DEFAULT '',
+            severity TEXT NOT NULL DEFAULT 'medium' CHECK (severity IN ('high', 'medium', 'low')),
+            unit_id INTEGER NOT NULL REFERENCES units(id),
+            amount_involved REAL NOT NULL DEFAULT 0 CHECK (amount_involved >= 0),
+            basis TEXT NOT NULL DEFAULT '',
+            recommendation TEXT NOT NULL DEFAULT '',
+            rectification_type TEXT NOT NULL DEFAULT 'immediate'
+                CHECK (rectification_type IN ('immediate', 'staged', 'continuous')),
+            status TEXT NOT NULL DEFAULT 'not_started'
+                CHECK (status IN ('not_started', 'in_progress', 'submitted', 'closed', 'ended')),
+            responsible_person_id INTEGER REFERENCES people(id),
+            supervisor_person_id INTEGER REFERENCES people(id),
+            deadline TEXT,
+            original_deadline TEXT,
+            progress TEXT NOT NULL DEFAULT '',
+            submitted_by INTEGER REFERENCES users(id),
+            submitted_at TEXT,
+            closed_by INTEGER REFERENCES users(id),
+            closed_at TEXT,
+            status_reason TEXT NOT NULL DEFAULT '',
+            merged_into_id INTEGER REFERENCES issues(id),
+            merged_at TEXT,
+            created_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            CHECK (merged_into_id IS NULL OR merged_into_id <> id)
+        )""",
+        "CREATE INDEX issues_aspect ON issues(aspect_id)",
+        "CREATE INDEX issues_unit ON issues(unit_id)",
+        "CREATE INDEX issues_status ON issues(status)",
+        "CREATE INDEX issues_responsible ON issues(responsible_person_id)",
+        "CREATE INDEX issues_merged ON issues(merged_into_id)",
+        """CREATE TABLE issue_sources (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            audit_id INTEGER NOT NULL REFERENCES audits(id),
+            PRIMARY KEY (issue_id, audit_id)
+        )""",
+        "CREATE INDEX issue_sources_audit ON issue_sources(audit_id)",
+        """CREATE TABLE issue_streams (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            stream_id INTEGER NOT NULL REFERENCES streams(id),
+            PRIMARY KEY (issue_id, stream_id)
+        )""",
+        "CREATE INDEX issue_streams_stream ON issue_streams(stream_id)",
+        """CREATE TABLE issue_focus (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            focus_id INTEGER NOT NULL REFERENCES focus_points(id),
+            PRIMARY KEY (issue_id, focus_id)
+        )""",
+        "CREATE INDEX issue_focus_focus ON issue_focus(focus_id)",
+        # --- root causes -------------------------------------------------------------------
+        """CREATE TABLE causes (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            description TEXT NOT NULL DEFAULT '',
+            version INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE issue_causes (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            cause_id INTEGER NOT NULL REFERENCES causes(id),
+            PRIMARY KEY (issue_id, cause_id)
+        )""",
+        "CREATE INDEX issue_causes_cause ON issue_causes(cause_id)",
+        # --- measures ------------------------------------------------------------------------
+        # A measure belongs to an issue, or (a source-level measure) to a root cause.
+        """CREATE TABLE measures (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER REFERENCES issues(id),
+            cause_id INTEGER REFERENCES causes(id),
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            owner_person_id INTEGER REFERENCES people(id),
+            deadline TEXT,
+            status TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'doing', 'done')),
+            completed_on TEXT,
+            progress TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            CHECK ((issue_id IS NULL) <> (cause_id IS NULL)),
+            CHECK ((status = 'done') = (completed_on IS NOT NULL))
+        )""",
+        "CREATE INDEX measures_issue ON measures(issue_id)",
+        "CREATE INDEX measures_cause ON measures(cause_id)",
+        "CREATE INDEX measures_owner ON measures(owner_person_id)",
+        """CREATE TABLE measure_deps (
+            measure_id INTEGER NOT NULL REFERENCES measures(id),
+            depends_on_id INTEGER NOT NULL REFERENCES measures(id),
+            PRIMARY KEY (measure_id, depends_on_id),
+            CHECK (measure_id <> depends_on_id)
+        )""",
+        "CREATE INDEX measure_deps_on ON measure_deps(depends_on_id)",
+        # --- evidence: content stored once by SHA-256; a row per attachment ------------------
+        """CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            measure_id INTEGER REFERENCES measures(id),
+            filename TEXT NOT NULL CHECK (length(filename) > 0),
+            size INTEGER NOT NULL CHECK (size >= 0),
+            mime TEXT NOT NULL,
+            uploaded_by INTEGER NOT NULL REFERENCES users(id),
+            uploaded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX evidence_issue ON evidence(issue_id)",
+        "CREATE INDEX evidence_measure ON evidence(measure_id)",
+        # --- accountability (责任追究) ------------------------------------------------------
+        """CREATE TABLE accountability (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            not_applicable INTEGER NOT NULL DEFAULT 0 CHECK (not_applicable IN (0, 1)),
+            person_name TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            recorded_by INTEGER NOT NULL REFERENCES users(id),
+            recorded_at TEXT NOT NULL,
+            CHECK ((not_applicable = 1 AND length(trim(reason)) > 0)
+                   OR (not_applicable = 0 AND length(trim(person_name)) > 0
+                       AND length(trim(action)) > 0))
+        )""",
+        "CREATE INDEX accountability_issue ON accountability(issue_id)",
+        # --- deadline extensions (延期) -------------------------------------------------------
+        """CREATE TABLE extensions (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            original_deadline TEXT NOT NULL,
+            old_deadline TEXT NOT NULL,
+            new_deadline TEXT NOT NULL,
+            approved_by INTEGER NOT NULL REFERENCES users(id),
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            at TEXT NOT NULL,
+            CHECK (new_deadline > old_deadline)
+        )""",
+        "CREATE INDEX extensions_issue ON extensions(issue_id)",
+        # --- escalation (挂账督办) -----------------------------------------------------------
+        """CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            step TEXT NOT NULL CHECK (step IN ('reminder', 'letter', 'summons', 'accountability')),
+            target_person_id INTEGER REFERENCES people(id),
+            target_unit_id INTEGER REFERENCES units(id),
+            as_of TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            recorded_by INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL,
+            UNIQUE (issue_id, step)
+        )""",
+        # --- merges (并轨), undoable until the survivor next changes --------------------------
+        """CREATE TABLE merges (
+            id INTEGER PRIMARY KEY,
+            survivor_id INTEGER NOT NULL REFERENCES issues(id),
+            absorbed_id INTEGER NOT NULL REFERENCES issues(id),
+            survivor_version INTEGER NOT NULL,
+            moved TEXT NOT NULL,
+            merged_by INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL,
+            undone_at TEXT,
+            CHECK (survivor_id <> absorbed_id)
+        )""",
+        # --- working-day calendar: only the days that differ from Mon–Fri --------------------
+        """CREATE TABLE calendar_days (
+            day TEXT PRIMARY KEY,
+            is_working INTEGER NOT NULL CHECK (is_working IN (0, 1)),
+            name TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL CHECK (source IN ('holidays', 'admin'))
+        )""",
+        """CREATE TABLE calendar_years (
+            year INTEGER PRIMARY KEY,
+            published INTEGER NOT NULL CHECK (published IN (0, 1)),
+            source TEXT NOT NULL
+        )""",
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        # --- history: append-only, hash-chained ----------------------------------------------
+        """CREATE TABLE history (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor_id INTEGER,
+            actor TEXT NOT NULL,
+            op TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id INTEGER,
+            field TEXT NOT NULL DEFAULT '',
+            old TEXT,
+            new TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        )""",
+        "CREATE INDEX history_entity ON history(entity, entity_id, seq)",
+        "CREATE INDEX history_field_at ON history(entity, field, at, entity_id)",
+        "CREATE INDEX history_op ON history(op)",
+        """CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+           BEGIN SELECT RAISE(ABORT, 'history is append-only'); END""",
+        """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+           BEGIN SELECT RAISE(ABORT, 'history is append-only'); END""",
+        # Full-text search on Chinese: trigram finds 3+ characters; shorter queries use LIKE.
+        """CREATE VIRTUAL TABLE issues_fts USING fts5(
+            code, title, description, progress, content='issues', content_rowid='id',
+            tokenize='trigram')""",
+        """CREATE TRIGGER issues_fts_ai AFTER INSERT ON issues BEGIN
+            INSERT INTO issues_fts(rowid, code, title, description, progress)
+            VALUES (new.id, new.code, new.title, new.description, new.progress); END""",
+        """CREATE TRIGGER issues_fts_ad AFTER DELETE ON issues BEGIN
+            INSERT INTO issues_fts(issues_fts, rowid, code, title, description, progress)
+            VALUES ('delete', old.id, old.code, old.title, old.description, old.progress); END""",
+        """CREATE TRIGGER issues_fts_au AFTER UPDATE OF code, title, description, progress
+           ON issues BEGIN
+            INSERT INTO issues_fts(issues_fts, rowid, code, title, description, progress)
+            VALUES ('delete', old.id, old.code, old.title, old.description, old.progress);
+            INSERT INTO issues_fts(rowid, code, title, description, progress)
+            VALUES (new.id, new.code, new.title, new.description, new.progress); END""",
+        # Fixed reference rows: the two work streams and the five focus points.
+        """INSERT INTO streams (code, name, name_en) VALUES
+            ('cleanup', '外包专项整治', 'Outsourcing clean-up'),
+            ('audit', '外包专项审计整改', 'Special audit rectification')""",
+        """INSERT INTO focus_points (code, name, name_en) VALUES
+            ('F1', '外包单价与结算成本', 'Unit prices and settlement cost'),
+            ('F2', '外包业务量与人均效能', 'Volume and productivity per head'),
+            ('F3', '自营与外包边界', 'In-house versus outsourced boundary'),
+            ('F4', '服务质量与考核扣罚', 'Service quality and penalties'),
+            ('F5', '安全合规与风险防控', 'Safety, compliance and risk control')""",
+        """INSERT INTO settings (key, value) VALUES
+            ('escalation.reminder_days', '0'),
+            ('escalation.letter_days', '10'),
+            ('escalation.summons_days', '20'),
+            ('warning.amber_working_days', '10')""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    """The schema version recorded in the file."""
+    return db.conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every migration the file lacks; return the resulting version.
+    Raises RuntimeError for a file made by a newer release."""
+    version = current_version(db)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {version} is newer than this release ({SCHEMA_VERSION})")
+    conn = db.conn
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if current_version(db) >= number:
+                conn.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return current_version(db)
