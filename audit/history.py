@@ -4,6 +4,20 @@ Each record holds the hash of the record before it and the hash of its own conte
 edited, deleted or reordered row breaks the chain at that row. Rows cut off the end are caught
 by comparing against an anchor (the last seq and hash) kept outside the table: printed by every
 export and backup, and accepted by `verify`.
+
+Conventions every writer follows (the as-of figures and replay depend on them):
+- `at` is Asia/Shanghai local time as 'YYYY-MM-DDTHH:MM:SS+08:00', so string order is time
+  order and "as of day D" means `at < 'D+1T00:00:00'`.
+- Creating a row writes one record per column (old None, new value), `action` '<entity>.create';
+  the issue's first records include field 'status' = 'not_started'.
+- Changing a row writes one record per changed column with old and new values; a status move
+  writes field 'status' (plus 'closed_at', 'submitted_by', 'status_reason'… as they change).
+- Link sets (sources, streams, focus, causes, deps) are recorded on the owning entity as one
+  record with field 'sources' / 'streams' / 'focus' / 'causes' / 'depends_on' and old/new as
+  sorted JSON lists of ids.
+- Entities: 'issue', 'measure', 'category', 'aspect', 'audit', 'cause', 'unit', 'person',
+  'user', 'evidence', 'accountability', 'extension', 'escalation', 'merge', 'calendar',
+  'setting', 'login', 'import', 'backup'.
 """
 from __future__ import annotations
 
