@@ -274,7 +274,7 @@ MIGRATIONS: list[list[str]] = [
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL UNIQUE
         )""",
-        "CREATE INDEX history_entity ON history(entity, entity_id, seq)",
+        "CREATE INDEX history_entity ON history(entity, entity_id, field, seq)",
         "CREATE INDEX history_field_at ON history(entity, field, at, entity_id)",
         "CREATE INDEX history_op ON history(op)",
         """CREATE TRIGGER history_no_update BEFORE UPDATE ON history

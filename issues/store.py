@@ -1,0 +1,160 @@
+"""Reads for the catalogue, issues and measures. Parameters only; plain dicts out."""
+from __future__ import annotations
+
+import sqlite_utils
+
+from audit.db import one, rows, scalar
+from issues.model import IssueFacts, MeasureFacts, Status
+
+
+def issue_facts(db: sqlite_utils.Database, issue_id: int) -> IssueFacts:
+    """What the workflow guards need to know of an issue."""
+    issue = one(db, "SELECT * FROM issues WHERE id = ?", (issue_id,))
+    measures = rows(db, "SELECT m.id, m.owner_person_id, m.deadline, m.status, "
+                        "(SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) AS ev "
+                        "FROM measures m WHERE m.issue_id = ? ORDER BY m.id", (issue_id,))
+    causes = scalar(db, "SELECT COUNT(*) FROM issue_causes WHERE issue_id = ?", (issue_id,))
+    acc = scalar(db, "SELECT COUNT(*) FROM accountability WHERE issue_id = ?", (issue_id,))
+    return IssueFacts(
+        code=issue["code"], status=Status(issue["status"]),
+        responsible_person_id=issue["responsible_person_id"], deadline=issue["deadline"],
+        measures=tuple(MeasureFacts(m["id"], m["owner_person_id"], m["deadline"], m["status"],
+                                    m["ev"]) for m in measures),
+        cause_count=causes or 0, accountability_recorded=bool(acc),
+        submitted_by=issue["submitted_by"])
+
+
+def category_by_code(db: sqlite_utils.Database, code: str) -> dict | None:
+    return one(db, "SELECT * FROM categories WHERE code = ?", (code,))
+
+
+def aspect_by_code(db: sqlite_utils.Database, code: str) -> dict | None:
+    return one(db, "SELECT * FROM aspects WHERE code = ?", (code,))
+
+
+def issue_by_code(db: sqlite_utils.Database, code: str) -> dict | None:
+    return one(db, "SELECT * FROM issues WHERE code = ?", (code,))
+
+
+def next_child_code(db: sqlite_utils.Database, table: str, parent_code: str) -> str:
+    """The next free code under a parent: C3 → C3.<n>, C3.2 → C3.2.<n>."""
+    existing = [r[0] for r in db.conn.execute(
+        f"SELECT code FROM {table} WHERE code LIKE ?", (parent_code + ".%",))]
+    numbers = []
+    for code in existing:
+        tail = code[len(parent_code) + 1:]
+        if tail.isdigit():
+            numbers.append(int(tail))
+    return f"{parent_code}.{max(numbers, default=0) + 1}"
+
+
+def stream_ids(db: sqlite_utils.Database) -> dict[str, int]:
+    return {r[0]: r[1] for r in db.conn.execute("SELECT code, id FROM streams")}
+
+
+def focus_ids(db: sqlite_utils.Database) -> dict[str, int]:
+    return {r[0]: r[1] for r in db.conn.execute("SELECT code, id FROM focus_points")}
+
+
+def link_ids(db: sqlite_utils.Database, table: str, column: str, issue_id: int) -> list[int]:
+    """Sorted ids linked to an issue through a link table."""
+    return sorted(r[0] for r in db.conn.execute(
+        f"SELECT {column} FROM {table} WHERE issue_id = ?", (issue_id,)))
+
+
+def dependency_edges(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """Every measure dependency (measure, depends_on)."""
+    return [(r[0], r[1]) for r in db.conn.execute(
+        "SELECT measure_id, depends_on_id FROM measure_deps")]
+
+
+def measure_labels(db: sqlite_utils.Database, ids: list[int]) -> dict[int, str]:
+    """Human labels for measures: '<issue or cause code>/M<id>'."""
+    if not ids:
+        return {}
+    marks = ",".join("?" for _ in ids)
+    return {r[0]: f"{r[1]}/M{r[0]}" for r in db.conn.execute(
+        f"SELECT m.id, COALESCE(i.code, c.code) FROM measures m "
+        f"LEFT JOIN issues i ON i.id = m.issue_id LEFT JOIN causes c ON c.id = m.cause_id "
+        f"WHERE m.id IN ({marks})", ids)}
+
+
+def issue_detail(db: sqlite_utils.Database, issue_id: int) -> dict | None:
+    """Everything the issue page shows, as plain data."""
+    issue = one(db, """
+        SELECT i.*, a.code AS aspect_code, a.name AS aspect_name, c.code AS category_code,
+               c.name AS category_name, u.name AS unit_name, u.code AS unit_code,
+               rp.name AS responsible_name, sp.name AS supervisor_name,
+               sb.username AS submitted_by_name, cb.username AS closed_by_name
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
+        LEFT JOIN people rp ON rp.id = i.responsible_person_id
+        LEFT JOIN people sp ON sp.id = i.supervisor_person_id
+        LEFT JOIN users sb ON sb.id = i.submitted_by
+        LEFT JOIN users cb ON cb.id = i.closed_by
+        WHERE i.id = ?""", (issue_id,))
+    if issue is None:
+        return None
+    issue["sources"] = rows(db, "SELECT au.* FROM issue_sources s JOIN audits au "
+                                "ON au.id = s.audit_id WHERE s.issue_id = ? "
+                                "ORDER BY au.year, au.name", (issue_id,))
+    issue["streams"] = rows(db, "SELECT st.* FROM issue_streams s JOIN streams st "
+                                "ON st.id = s.stream_id WHERE s.issue_id = ? ORDER BY st.id",
+                            (issue_id,))
+    issue["focus"] = rows(db, "SELECT f.* FROM issue_focus s JOIN focus_points f "
+                              "ON f.id = s.focus_id WHERE s.issue_id = ? ORDER BY f.code",
+                          (issue_id,))
+    issue["causes"] = rows(db, "SELECT c.* FROM issue_causes s JOIN causes c "
+                               "ON c.id = s.cause_id WHERE s.issue_id = ? ORDER BY c.code",
+                           (issue_id,))
+    issue["measures"] = rows(db, """
+        SELECT m.*, p.name AS owner_name,
+               (SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) AS evidence_count
+        FROM measures m LEFT JOIN people p ON p.id = m.owner_person_id
+        WHERE m.issue_id = ? ORDER BY m.id""", (issue_id,))
+    mids = [m["id"] for m in issue["measures"]]
+    if mids:
+        marks = ",".join("?" for _ in mids)
+        deps = rows(db, f"SELECT measure_id, depends_on_id FROM measure_deps "
+                        f"WHERE measure_id IN ({marks}) OR depends_on_id IN ({marks})",
+                    mids + mids)
+        labels = measure_labels(db, sorted({d["measure_id"] for d in deps}
+                                           | {d["depends_on_id"] for d in deps}))
+        for m in issue["measures"]:
+            m["waits_for"] = [labels[d["depends_on_id"]] for d in deps
+                              if d["measure_id"] == m["id"]]
+            m["waited_by"] = [labels[d["measure_id"]] for d in deps
+                              if d["depends_on_id"] == m["id"]]
+    issue["evidence"] = rows(db, "SELECT e.*, us.username AS uploaded_by_name FROM evidence e "
+                                 "JOIN users us ON us.id = e.uploaded_by WHERE e.issue_id = ? "
+                                 "ORDER BY e.id", (issue_id,))
+    issue["accountability"] = rows(db, "SELECT a.*, us.username AS recorded_by_name "
+                                       "FROM accountability a JOIN users us "
+                                       "ON us.id = a.recorded_by WHERE a.issue_id = ? "
+                                       "ORDER BY a.id", (issue_id,))
+    issue["extensions"] = rows(db, "SELECT x.*, us.username AS approved_by_name "
+                                   "FROM extensions x JOIN users us ON us.id = x.approved_by "
+                                   "WHERE x.issue_id = ? ORDER BY x.id", (issue_id,))
+    issue["merged_from"] = rows(db, "SELECT id, code, title, merged_at FROM issues "
+                                    "WHERE merged_into_id = ? ORDER BY id", (issue_id,))
+    return issue
+
+
+def issue_timeline(db: sqlite_utils.Database, issue_id: int) -> list[dict]:
+    """History of an issue, of its measures, evidence, accountability and extensions, and of
+    every issue merged into it: newest first."""
+    ids = [issue_id] + [r[0] for r in db.conn.execute(
+        "SELECT id FROM issues WHERE merged_into_id = ?", (issue_id,))]
+    marks = ",".join("?" for _ in ids)
+    return rows(db, f"""
+        SELECT seq, at, actor, action, entity, entity_id, field, old, new FROM history
+        WHERE (entity = 'issue' AND entity_id IN ({marks}))
+           OR (entity = 'measure' AND entity_id IN (SELECT id FROM measures
+                                                   WHERE issue_id IN ({marks})))
+           OR (entity = 'evidence' AND entity_id IN (SELECT id FROM evidence
+                                                    WHERE issue_id IN ({marks})))
+           OR (entity = 'accountability' AND entity_id IN (SELECT id FROM accountability
+                                                          WHERE issue_id IN ({marks})))
+           OR (entity = 'extension' AND entity_id IN (SELECT id FROM extensions
+                                                     WHERE issue_id IN ({marks})))
+        ORDER BY seq DESC""", ids * 5)
