@@ -1,0 +1,655 @@
+"""Typography layer of the Word review pack: A4 pages, Chinese fonts, headers, page numbers,
+cover, fast tables, landscape sections, atomic saving and PDF conversion through LibreOffice.
+
+The pack itself (figures, charts, chapters) is composed on top of `PackWriter`. Every text that
+goes into the document passes `exports.sanitize.xml_safe` here, so callers hand over raw values.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from copy import deepcopy
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+from xml.sax.saxutils import escape
+
+import docx
+from docx.document import Document
+from docx.enum.section import WD_ORIENT, WD_SECTION
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.image.image import Image as DocxImage
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.section import Section
+from docx.shared import Cm, Pt
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from exports.sanitize import xml_safe
+
+Lang = Literal["zh", "en"]
+Align = Literal["left", "center", "right"]
+
+A4_WIDTH_CM = 21.0
+A4_HEIGHT_CM = 29.7
+# Report margins close to GB/T 9704 habits, a little narrower so ledger tables fit.
+MARGINS_CM = {"top": 2.5, "bottom": 2.5, "left": 2.8, "right": 2.6}
+HEADER_FOOTER_DISTANCE_CM = 1.5
+
+# Chinese type sizes (字号) in points.
+SIZE_PT = {"二号": 22.0, "三号": 16.0, "小三": 15.0, "四号": 14.0, "小四": 12.0, "五号": 10.5,
+           "小五": 9.0}
+
+BODY_EAST_ASIA = "宋体"
+HEADING_EAST_ASIA = "黑体"
+BODY_LATIN = "Times New Roman"
+HEADING_LATIN = "Arial"
+
+FONTCONFIG_ALIASES = Path(__file__).resolve().parent.parent / "docs" / "fontconfig" / "cjk-sc-aliases.conf"
+
+# The few structural strings this layer writes itself; chapter text comes from the caller.
+_LABELS: dict[str, dict[str, str]] = {
+    "zh": {"page_before": "第 ", "page_middle": " 页 共 ", "page_after": " 页", "as_of": "截至 {date}"},
+    "en": {"page_before": "Page ", "page_middle": " of ", "page_after": "", "as_of": "As of {date}"},
+}
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+
+_THEME_FONT_ATTRS = tuple(qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"))
+_W_T = qn("w:t")
+_W_R = qn("w:r")
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_TWIPS_PER_CM = 1440 / 2.54
+# Rows whose longest cell is below this many characters are kept whole on one page; longer rows
+# may be taller than a page, and a row that cannot split would then be clipped.
+_CANT_SPLIT_MAX_CHARS = 400
+_HEADER_FILL = "D9D9D9"
+_ZEBRA_FILL = "F2F2F2"
+
+
+class PdfConversionError(RuntimeError):
+    """LibreOffice is missing, timed out, or produced no PDF; the message says which."""
+
+
+# --- document and styles -------------------------------------------------------------------
+
+
+def new_document(lang: Lang = "zh") -> Document:
+    """A blank A4 portrait document whose styles use 宋体/黑体 as East Asian fonts."""
+    if lang not in _LABELS:
+        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    doc = docx.Document()
+    section = doc.sections[0]
+    _set_page(section, landscape=False)
+    _set_styles(doc, lang)
+    return doc
+
+
+def _set_page(section: Section, *, landscape: bool) -> None:
+    """Give a section an A4 page in the requested orientation and the report margins."""
+    short, long_ = Cm(A4_WIDTH_CM), Cm(A4_HEIGHT_CM)
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = (long_, short) if landscape else (short, long_)
+    section.top_margin = Cm(MARGINS_CM["top"])
+    section.bottom_margin = Cm(MARGINS_CM["bottom"])
+    section.left_margin = Cm(MARGINS_CM["left"])
+    section.right_margin = Cm(MARGINS_CM["right"])
+    section.header_distance = Cm(HEADER_FOOTER_DISTANCE_CM)
+    section.footer_distance = Cm(HEADER_FOOTER_DISTANCE_CM)
+
+
+def _set_fonts(rPr, *, latin: str, east_asia: str) -> None:
+    """Name Latin and East Asian fonts explicitly on an rPr; theme attributes would win otherwise."""
+    rFonts = rPr.find(qn("w:rFonts"))
+    if rFonts is None:
+        rFonts = OxmlElement("w:rFonts")
+        rPr.insert(0, rFonts)
+    for attr in _THEME_FONT_ATTRS:
+        rFonts.attrib.pop(attr, None)
+    rFonts.set(qn("w:ascii"), latin)
+    rFonts.set(qn("w:hAnsi"), latin)
+    rFonts.set(qn("w:cs"), latin)
+    rFonts.set(qn("w:eastAsia"), east_asia)
+
+
+def _set_lang(rPr) -> None:
+    """Mark East Asian text as zh-CN so renderers pick Simplified Chinese glyph shapes."""
+    lang = rPr.find(qn("w:lang"))
+    if lang is None:
+        lang = OxmlElement("w:lang")
+        rPr.append(lang)
+    lang.set(qn("w:val"), "en-US")
+    lang.set(qn("w:eastAsia"), "zh-CN")
+    lang.attrib.pop(qn("w:bidi"), None)
+
+
+def _style_fonts(doc: Document, name: str, *, latin: str, east_asia: str, size_pt: float,
+                 bold: bool | None = None) -> None:
+    """Set fonts, size, weight and black colour on a style and on its linked character style."""
+    style = doc.styles[name]
+    style.font.size = Pt(size_pt)
+    style.font.bold = bold
+    rPr = style.element.get_or_add_rPr()
+    color = rPr.find(qn("w:color"))
+    if color is not None:  # the template's theme colours (blue headings); reports print black
+        rPr.remove(color)
+    _set_fonts(rPr, latin=latin, east_asia=east_asia)
+    link = style.element.find(qn("w:link"))
+    if link is not None:
+        for other in doc.styles:
+            if other.style_id == link.get(qn("w:val")):
+                _set_fonts(other.element.get_or_add_rPr(), latin=latin, east_asia=east_asia)
+
+
+def _set_styles(doc: Document, lang: Lang) -> None:
+    """Fonts, sizes and spacing of every style the pack uses, per Chinese report habits."""
+    styles_el = doc.styles.element
+    # The template names theme fonts everywhere; any left over would override 宋体/黑体.
+    for rFonts in styles_el.iter(qn("w:rFonts")):
+        for attr in _THEME_FONT_ATTRS:
+            rFonts.attrib.pop(attr, None)
+    rPr_default = styles_el.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    _set_fonts(rPr_default, latin=BODY_LATIN, east_asia=BODY_EAST_ASIA)
+    _set_lang(rPr_default)
+    for sz in ("w:sz", "w:szCs"):
+        rPr_default.find(qn(sz)).set(qn("w:val"), str(int(SIZE_PT["小四"] * 2)))
+
+    body_fonts = {"latin": BODY_LATIN, "east_asia": BODY_EAST_ASIA}
+    heading_fonts = {"latin": HEADING_LATIN, "east_asia": HEADING_EAST_ASIA}
+    _style_fonts(doc, "Normal", **body_fonts, size_pt=SIZE_PT["小四"])
+    normal = doc.styles["Normal"].paragraph_format
+    normal.space_before, normal.space_after = Pt(0), Pt(0 if lang == "zh" else 6)
+    normal.line_spacing = 1.5 if lang == "zh" else 1.15
+
+    # Chinese body paragraphs start indented by two characters (首行缩进两字符).
+    body = doc.styles["Body Text"]
+    _style_fonts(doc, "Body Text", **body_fonts, size_pt=SIZE_PT["小四"])
+    body.paragraph_format.space_after = Pt(0 if lang == "zh" else 6)
+    if lang == "zh":
+        ind = body.element.get_or_add_pPr().get_or_add_ind()
+        ind.set(qn("w:firstLineChars"), "200")
+        ind.set(qn("w:firstLine"), str(int(2 * SIZE_PT["小四"] * 20)))
+
+    for name, size, before, after in (("Heading 1", SIZE_PT["三号"], 18, 12),
+                                      ("Heading 2", SIZE_PT["四号"], 12, 6),
+                                      ("Heading 3", SIZE_PT["小四"], 6, 6)):
+        _style_fonts(doc, name, **heading_fonts, size_pt=size, bold=True)
+        fmt = doc.styles[name].paragraph_format
+        fmt.space_before, fmt.space_after = Pt(before), Pt(after)
+        fmt.line_spacing = 1.25
+        fmt.keep_with_next = True
+
+    _style_fonts(doc, "Title", **heading_fonts, size_pt=SIZE_PT["二号"], bold=True)
+    title = doc.styles["Title"]
+    pBdr = title.element.pPr.find(qn("w:pBdr"))
+    if pBdr is not None:  # the template underlines titles in blue
+        title.element.pPr.remove(pBdr)
+    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    title.paragraph_format.space_after = Pt(24)
+    title.paragraph_format.line_spacing = 1.25
+    spacing = title.element.rPr.find(qn("w:spacing"))
+    if spacing is not None:  # letter-spacing meant for Latin display type
+        title.element.rPr.remove(spacing)
+
+    _style_fonts(doc, "Subtitle", **body_fonts, size_pt=SIZE_PT["三号"], bold=False)
+    doc.styles["Subtitle"].font.italic = False
+    doc.styles["Subtitle"].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    doc.styles["Subtitle"].paragraph_format.space_after = Pt(6)
+
+    for name in ("List Bullet", "List Number"):
+        _style_fonts(doc, name, **body_fonts, size_pt=SIZE_PT["小四"])
+
+    _style_fonts(doc, "Caption", **heading_fonts, size_pt=SIZE_PT["五号"], bold=False)
+    caption = doc.styles["Caption"].paragraph_format
+    caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    caption.space_before, caption.space_after = Pt(6), Pt(6)
+
+    for name in ("Header", "Footer"):
+        _style_fonts(doc, name, **body_fonts, size_pt=SIZE_PT["小五"])
+        pPr = doc.styles[name].element.get_or_add_pPr()
+        tabs = pPr.find(qn("w:tabs"))
+        if tabs is not None:  # Letter-width tab stops; we centre instead
+            pPr.remove(tabs)
+        doc.styles[name].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _add_bottom_border(doc.styles["Header"].element.get_or_add_pPr())
+
+    table_text = doc.styles.add_style("Table Text", WD_STYLE_TYPE.PARAGRAPH)
+    table_text.base_style = doc.styles["Normal"]
+    _style_fonts(doc, "Table Text", **body_fonts, size_pt=SIZE_PT["五号"])
+    fmt = table_text.paragraph_format
+    fmt.space_before, fmt.space_after, fmt.line_spacing = Pt(0), Pt(0), 1.0
+    table_heading = doc.styles.add_style("Table Heading", WD_STYLE_TYPE.PARAGRAPH)
+    table_heading.base_style = table_text
+    _style_fonts(doc, "Table Heading", **heading_fonts, size_pt=SIZE_PT["五号"], bold=True)
+    table_heading.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+
+def _add_bottom_border(pPr) -> None:
+    """A thin rule under a paragraph (the line under the page header)."""
+    pBdr = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for key, value in (("val", "single"), ("sz", "4"), ("space", "1"), ("color", "000000")):
+        bottom.set(qn(f"w:{key}"), value)
+    pBdr.append(bottom)
+    # pBdr must come before spacing/ind/jc in CT_PPr's sequence.
+    anchor = next((c for c in pPr if c.tag in {qn("w:shd"), qn("w:tabs"), qn("w:spacing"),
+                                                qn("w:ind"), qn("w:jc")}), None)
+    if anchor is None:
+        pPr.append(pBdr)
+    else:
+        anchor.addprevious(pBdr)
+
+
+# --- headers, footers, sections --------------------------------------------------------------
+
+
+def _field_runs(paragraph: Paragraph, code: str) -> None:
+    """Append a complex field (PAGE, NUMPAGES) whose cached result is 1 until the reader updates it."""
+    for kind, text in (("begin", None), ("instr", f" {code} "), ("separate", None),
+                       ("result", "1"), ("end", None)):
+        run = paragraph.add_run()
+        if kind == "instr":
+            instr = OxmlElement("w:instrText")
+            instr.set(_XML_SPACE, "preserve")
+            instr.text = text
+            run._r.append(instr)
+        elif kind == "result":
+            run.text = text
+        else:
+            fld = OxmlElement("w:fldChar")
+            fld.set(qn("w:fldCharType"), kind)
+            run._r.append(fld)
+
+
+def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
+    """Give a section its own header text and the 第 X 页 共 Y 页 / Page X of Y footer."""
+    labels = _LABELS[lang]
+    header = section.header
+    header.is_linked_to_previous = False
+    p = header.paragraphs[0]
+    p.text = xml_safe(header_text)
+    p.style = "Header"
+    footer = section.footer
+    footer.is_linked_to_previous = False
+    p = footer.paragraphs[0]
+    p.text = ""
+    p.style = "Footer"
+    p.add_run(labels["page_before"])
+    _field_runs(p, "PAGE")
+    p.add_run(labels["page_middle"])
+    _field_runs(p, "NUMPAGES")
+    if labels["page_after"]:
+        p.add_run(labels["page_after"])
+
+
+def format_date(day: dt.date, lang: Lang) -> str:
+    """A date as a reader of that language writes it: 2026年11月27日 / 27 November 2026."""
+    if lang == "zh":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
+
+
+def usable_width_cm(section: Section) -> float:
+    """Width between the margins of a section, in centimetres."""
+    return (section.page_width - section.left_margin - section.right_margin) / 360000
+
+
+def usable_height_cm(section: Section) -> float:
+    """Height between the top and bottom margins of a section, in centimetres."""
+    return (section.page_height - section.top_margin - section.bottom_margin) / 360000
+
+
+# --- saving and PDF ---------------------------------------------------------------------------
+
+
+def save_atomically(doc: Document, path: str | os.PathLike[str]) -> Path:
+    """Save next to the target then rename over it, so a failure never leaves a half-written file."""
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            doc.save(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.chmod(0o644)  # mkstemp makes 0600 files; exports are shared documents
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_fontconfig(workdir: Path) -> Path:
+    """A fonts.conf that loads the system configuration and then the 宋体/黑体 → Noto SC aliases."""
+    conf = workdir / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        "<fontconfig>\n"
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <include>{escape(str(FONTCONFIG_ALIASES))}</include>\n"
+        "</fontconfig>\n",
+        encoding="utf-8",
+    )
+    return conf
+
+
+def convert_to_pdf(docx_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
+                   *, timeout_s: float = 120.0) -> Path:
+    """Convert a .docx to PDF with headless LibreOffice and return the PDF's path.
+
+    Raises PdfConversionError when soffice is not installed, times out or writes no PDF.
+    """
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        raise PdfConversionError("LibreOffice (soffice) is not installed")
+    source = Path(docx_path).resolve()
+    out = Path(out_dir).resolve() if out_dir is not None else source.parent
+    out.mkdir(parents=True, exist_ok=True)
+    # A private profile per run: concurrent conversions sharing one profile block each other.
+    with tempfile.TemporaryDirectory(prefix="pack-soffice-") as work:
+        workdir = Path(work)
+        env = dict(os.environ, FONTCONFIG_FILE=str(write_fontconfig(workdir)),
+                   HOME=str(workdir))
+        cmd = [soffice, f"-env:UserInstallation={(workdir / 'profile').as_uri()}", "--headless",
+               "--norestore", "--nologo", "--nodefault", "--nolockcheck",
+               "--convert-to", "pdf", "--outdir", str(out), str(source)]
+        # Own process group, so a hung soffice.bin (a grandchild) can be ended on timeout.
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise PdfConversionError(f"LibreOffice did not finish within {timeout_s:.0f} s") from None
+    pdf = out / (source.stem + ".pdf")
+    if proc.returncode != 0 or not pdf.exists():
+        raise PdfConversionError(
+            f"LibreOffice exited with {proc.returncode} and wrote no {pdf.name}: "
+            f"{stderr.decode(errors='replace').strip() or stdout.decode(errors='replace').strip()}")
+    return pdf
+
+
+# --- the writer -------------------------------------------------------------------------------
+
+
+class PackWriter:
+    """Builds one review-pack document: cover, headings, text, tables, figures and sections."""
+
+    def __init__(self, lang: Lang = "zh", header_text: str = "") -> None:
+        """A new A4 document with the header text and page-number footer on every page but the cover."""
+        self.lang: Lang = lang
+        self.doc: Document = new_document(lang)
+        section = self.doc.sections[0]
+        set_header_footer(section, header_text, lang)
+        # The cover page carries no header or footer; it still counts in 共 Y 页.
+        section.different_first_page_header_footer = True
+        for part in (section.first_page_header, section.first_page_footer):
+            part.is_linked_to_previous = False
+            # Normal, not Header: an empty Header paragraph would still draw its rule.
+            part.paragraphs[0].style = "Normal"
+
+    # text
+
+    def cover(self, title: str, lines: Iterable[str] = (), as_of: dt.date | None = None,
+              organisation: str = "") -> None:
+        """The cover page: title, scope lines, as-of date and organisation, then a page break."""
+        title_p = self.doc.add_paragraph(xml_safe(title), style="Title")
+        title_p.paragraph_format.space_before = Cm(6)
+        for line in lines:
+            self.doc.add_paragraph(xml_safe(line), style="Subtitle")
+        tail = [organisation] if organisation else []
+        if as_of is not None:
+            tail.append(_LABELS[self.lang]["as_of"].format(date=format_date(as_of, self.lang)))
+        for i, line in enumerate(tail):
+            p = self.doc.add_paragraph(xml_safe(line), style="Subtitle")
+            if i == 0:
+                p.paragraph_format.space_before = Cm(8)
+        self.page_break()
+
+    def heading(self, text: str, level: int = 1) -> Paragraph:
+        """A heading of level 1–3 (黑体, bold)."""
+        if level not in (1, 2, 3):
+            raise ValueError(f"heading level must be 1, 2 or 3, not {level}")
+        return self.doc.add_paragraph(xml_safe(text), style=f"Heading {level}")
+
+    def paragraph(self, text: str = "", style: str = "Body Text", *, bold: bool = False,
+                  align: Align | None = None) -> Paragraph:
+        """A body paragraph (first line indented two characters in Chinese)."""
+        p = self.doc.add_paragraph(style=style)
+        run = p.add_run(xml_safe(text))
+        if bold:
+            run.bold = True
+        if align is not None:
+            p.alignment = _ALIGNMENTS[align]
+            p.paragraph_format.first_line_indent = Cm(0)
+        return p
+
+    def bullets(self, items: Iterable[str], numbered: bool = False) -> list[Paragraph]:
+        """A bulleted (or numbered) list, one paragraph per item."""
+        style = "List Number" if numbered else "List Bullet"
+        return [self.doc.add_paragraph(xml_safe(item), style=style) for item in items]
+
+    def caption(self, text: str) -> Paragraph:
+        """A centred caption kept on the same page as the table or figure that follows it."""
+        p = self.doc.add_paragraph(xml_safe(text), style="Caption")
+        p.paragraph_format.keep_with_next = True
+        return p
+
+    def page_break(self) -> None:
+        """Start a new page within the current section."""
+        self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+    def picture(self, png_bytes: bytes, width_cm: float, caption: str | None = None) -> Paragraph:
+        """A centred image that fits the text area, with an optional caption below."""
+        section = self.doc.sections[-1]
+        image = DocxImage.from_blob(png_bytes)
+        # A tall image scaled to the requested width would run off the page; leave room for the
+        # caption under it.
+        max_height = usable_height_cm(section) - 2.0
+        width = min(width_cm, usable_width_cm(section),
+                    max_height * image.px_width / image.px_height)
+        p = self.doc.add_paragraph()
+        p.add_run().add_picture(io.BytesIO(png_bytes), width=Cm(width))
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.paragraph_format.keep_with_next = caption is not None
+        if caption is not None:
+            self.doc.add_paragraph(xml_safe(caption), style="Caption")
+        return p
+
+    # sections
+
+    def landscape_section(self, header_text: str | None = None) -> Section:
+        """Start a landscape A4 section (for wide tables); header and footer carry over."""
+        return self._new_section(landscape=True, header_text=header_text)
+
+    def portrait_section(self, header_text: str | None = None) -> Section:
+        """Start a portrait A4 section; header and footer carry over."""
+        return self._new_section(landscape=False, header_text=header_text)
+
+    def _new_section(self, *, landscape: bool, header_text: str | None) -> Section:
+        """A new-page section linked to the previous header/footer unless header_text is given."""
+        section = self.doc.add_section(WD_SECTION.NEW_PAGE)
+        _set_page(section, landscape=landscape)
+        # The clone keeps the cover's "different first page"; later sections must not hide
+        # their first header and footer.
+        section.different_first_page_header_footer = False
+        if header_text is not None:
+            section.header.is_linked_to_previous = False
+            p = section.header.paragraphs[0]
+            p.text = xml_safe(header_text)
+            p.style = "Header"
+        return section
+
+    # tables
+
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]],
+              col_widths_cm: Sequence[float] | None = None, *, repeat_header: bool = True,
+              zebra: bool = False, align: Sequence[Align] | None = None) -> Table:
+        """A bordered table in 五号 type whose header row repeats on every page.
+
+        Rows are built by copying a prepared row's XML: python-docx's add_row/cells is several
+        times slower, and a 40,000-issue ledger must export in seconds. Column widths are scaled
+        down to the text area when they do not fit.
+        """
+        n = len(headers)
+        if align is not None and len(align) != n:
+            raise ValueError(f"align has {len(align)} entries for {n} columns")
+        widths = _column_widths(col_widths_cm, n, usable_width_cm(self.doc.sections[-1]))
+        twips = [int(round(w * _TWIPS_PER_CM)) for w in widths]
+
+        table = self.doc.add_table(rows=0, cols=n)
+        table.style = self.doc.styles["Table Grid"]
+        tbl = table._tbl
+        _table_properties(tbl.tblPr, sum(twips))
+        for gridCol, w in zip(tbl.tblGrid.findall(qn("w:gridCol")), twips):
+            gridCol.set(qn("w:w"), str(w))
+
+        styles = self.doc.styles
+        text_id, heading_id = styles["Table Text"].style_id, styles["Table Heading"].style_id
+        jc = [a if a != "left" else None for a in (align or ["left"] * n)]
+
+        header_tr = _row_template(twips, heading_id, [None] * n, fill=_HEADER_FILL,
+                                  header=repeat_header)
+        _fill_row(header_tr, headers, cant_split=True)
+        tbl.append(header_tr)
+
+        plain = _row_template(twips, text_id, jc, fill=None, header=False)
+        shaded = _row_template(twips, text_id, jc, fill=_ZEBRA_FILL, header=False) if zebra else plain
+        append = tbl.append
+        for i, values in enumerate(rows):
+            if len(values) != n:
+                raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
+            tr = deepcopy(shaded if i % 2 else plain)
+            _fill_row(tr, values, cant_split=None)
+            append(tr)
+        return table
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the document atomically and return its path."""
+        return save_atomically(self.doc, path)
+
+
+_ALIGNMENTS = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,
+               "right": WD_ALIGN_PARAGRAPH.RIGHT}
+
+
+def _column_widths(widths: Sequence[float] | None, n: int, available: float) -> list[float]:
+    """Column widths in cm: as given, equal shares of the text area, or scaled down to fit it."""
+    if widths is None:
+        return [available / n] * n
+    if len(widths) != n:
+        raise ValueError(f"col_widths_cm has {len(widths)} entries for {n} columns")
+    total = sum(widths)
+    # A table wider than the text area runs off the page in LibreOffice and WPS.
+    return [w * available / total for w in widths] if total > available else list(widths)
+
+
+def _table_properties(tblPr, width_twips: int) -> None:
+    """Fixed layout (fast to lay out, widths as given) and visible borders whatever the style."""
+    tblW = tblPr.find(qn("w:tblW"))
+    if tblW is None:
+        tblW = OxmlElement("w:tblW")
+        tblPr.append(tblW)
+    tblW.set(qn("w:w"), str(width_twips))
+    tblW.set(qn("w:type"), "dxa")
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        el = OxmlElement(f"w:{edge}")
+        for key, value in (("val", "single"), ("sz", "4"), ("space", "0"), ("color", "000000")):
+            el.set(qn(f"w:{key}"), value)
+        borders.append(el)
+    layout = OxmlElement("w:tblLayout")
+    layout.set(qn("w:type"), "fixed")
+    # CT_TblPr order: tblStyle … tblW, jc, …, tblBorders, shd, tblLayout, tblCellMar, tblLook.
+    look = tblPr.find(qn("w:tblLook"))
+    for el in (borders, layout):
+        if look is not None:
+            look.addprevious(el)
+        else:
+            tblPr.append(el)
+
+
+def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
+                  fill: str | None, header: bool):
+    """One w:tr with a cell per column and an empty w:t in each, ready to be copied and filled."""
+    tr = OxmlElement("w:tr")
+    trPr = OxmlElement("w:trPr")
+    if header:
+        trPr.append(OxmlElement("w:tblHeader"))
+    tr.append(trPr)
+    for w, j in zip(twips, jc):
+        tc = OxmlElement("w:tc")
+        tcPr = OxmlElement("w:tcPr")
+        tcW = OxmlElement("w:tcW")
+        tcW.set(qn("w:w"), str(w))
+        tcW.set(qn("w:type"), "dxa")
+        tcPr.append(tcW)
+        if fill is not None:
+            shd = OxmlElement("w:shd")
+            shd.set(qn("w:val"), "clear")
+            shd.set(qn("w:color"), "auto")
+            shd.set(qn("w:fill"), fill)
+            tcPr.append(shd)
+        if header:
+            v_align = OxmlElement("w:vAlign")
+            v_align.set(qn("w:val"), "center")
+            tcPr.append(v_align)
+        tc.append(tcPr)
+        p = OxmlElement("w:p")
+        pPr = OxmlElement("w:pPr")
+        pStyle = OxmlElement("w:pStyle")
+        pStyle.set(qn("w:val"), style_id)
+        pPr.append(pStyle)
+        if j is not None:
+            jc_el = OxmlElement("w:jc")
+            jc_el.set(qn("w:val"), j)
+            pPr.append(jc_el)
+        p.append(pPr)
+        r = OxmlElement("w:r")
+        t = OxmlElement("w:t")
+        t.set(_XML_SPACE, "preserve")
+        r.append(t)
+        p.append(r)
+        tc.append(p)
+        tr.append(tc)
+    return tr
+
+
+def _fill_row(tr, values: Sequence[object], cant_split: bool | None) -> None:
+    """Put cleaned values into a copied row; keep the row on one page when it is short."""
+    longest = 0
+    for t, value in zip(list(tr.iter(_W_T)), values):
+        text = xml_safe(value)
+        longest = max(longest, len(text))
+        if "\n" in text or "\r" in text or "\t" in text:
+            _set_multiline(t, text)
+        else:
+            t.text = text
+    if cant_split if cant_split is not None else longest < _CANT_SPLIT_MAX_CHARS:
+        tr[0].insert(0, OxmlElement("w:cantSplit"))
+
+
+def _set_multiline(t, text: str) -> None:
+    """Write text with line breaks and tabs as w:br / w:tab, as Word expects, into t's run."""
+    r = t.getparent()
+    r.remove(t)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if i:
+            r.append(OxmlElement("w:br"))
+        for j, chunk in enumerate(line.split("\t")):
+            if j:
+                r.append(OxmlElement("w:tab"))
+            if chunk:
+                el = OxmlElement("w:t")
+                el.set(_XML_SPACE, "preserve")
+                el.text = chunk
+                r.append(el)
