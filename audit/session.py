@@ -1,0 +1,236 @@
+"""Streamlit session helpers shared by every page: the database of this browser session, the
+signed-in actor (re-checked on every rerun), the language, the clock, and showing refusals.
+
+Pages use: `database()`, `current_actor()` / `require_actor()`, `lang()`, `text(key, **p)`,
+`show_error(exc)`, `now_at()`, `today()`. This is the only layer (with the CLI) that reads the
+clock; everything below takes `at` / `as_of` as arguments."""
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+import streamlit as st
+
+from audit import i18n, users
+from audit.config import TIMEZONE, database_path
+from audit.db import open_database
+from audit.errors import AuditError
+from audit.model import Actor
+
+# Session-state keys, prefixed so that page widgets cannot collide with them.
+_USER_ID = "audit.user_id"
+_ROLE = "audit.role"
+_PASSWORD_STAMP = "audit.password_changed_at"
+_LAST_SEEN = "audit.last_seen"
+_ACTOR = "audit.actor"
+_NOTICE = "audit.notice"
+_LANG = "audit.lang"
+LANG_WIDGET = "audit.lang_widget"
+
+DEFAULT_IDLE_MINUTES = 30
+
+
+# --- clock ----------------------------------------------------------------------------------------
+
+def now_at() -> str:
+    """Now in Asia/Shanghai as 'YYYY-MM-DDTHH:MM:SS+08:00' (history's `at` form)."""
+    return datetime.now(ZoneInfo(TIMEZONE)).replace(microsecond=0).isoformat()
+
+
+def today() -> date:
+    """Today's date in Asia/Shanghai."""
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+def idle_minutes() -> float:
+    """Minutes without a rerun after which a session ends ($AUDIT_IDLE_MINUTES, default 30)."""
+    try:
+        return float(os.environ.get("AUDIT_IDLE_MINUTES", DEFAULT_IDLE_MINUTES))
+    except ValueError:
+        return DEFAULT_IDLE_MINUTES
+
+
+# --- language -------------------------------------------------------------------------------------
+
+def lang() -> str:
+    """The session's language: chosen in the switch, else ?lang= in the URL, else Chinese."""
+    if _LANG not in st.session_state:
+        st.session_state[_LANG] = i18n.normalise_lang(st.query_params.get("lang"))
+    return st.session_state[_LANG]
+
+
+def set_lang(code: str) -> None:
+    """Switch the session's language and keep it in the URL (so a reload or a link keeps it)."""
+    code = i18n.normalise_lang(code)
+    st.session_state[_LANG] = code
+    if st.query_params.get("lang") != code:
+        st.query_params["lang"] = code
+
+
+def _on_lang_switch() -> None:
+    """Widget callback: adopt the language picked in the switch."""
+    picked = st.session_state.get(LANG_WIDGET)
+    if picked:
+        set_lang(picked)
+
+
+def language_switch(container=st) -> None:
+    """The zh/en switch, in the given container (main area or sidebar)."""
+    current = lang()
+    if st.session_state.get(LANG_WIDGET) != current:
+        st.session_state[LANG_WIDGET] = current
+    container.segmented_control(
+        i18n.t("login.language", current), list(i18n.LANGS),
+        format_func=lambda code: i18n.LANG_NAMES[code], key=LANG_WIDGET, required=True,
+        on_change=_on_lang_switch)
+
+
+def text(key: str, **params) -> str:
+    """Catalogue text in the session's language."""
+    return i18n.t(key, lang(), **params)
+
+
+def show_error(exc: AuditError) -> None:
+    """Show a refusal from the services in the session's language (never a traceback)."""
+    st.error(i18n.error_text(exc, lang()))
+
+
+# --- database ---------------------------------------------------------------------------------------
+
+class DemoUnavailable(RuntimeError):
+    """The database file is missing and audit.demo.build_demo cannot be imported."""
+
+
+@st.cache_resource(show_spinner=False)
+def _ensure_database(path: str) -> bool:
+    """Create the database file with the demo programme if it does not exist, once per process.
+    Returns True when this call created it. Raises DemoUnavailable."""
+    target = Path(path)
+    if target.exists():
+        return False
+    try:
+        from audit.demo import build_demo
+    except ImportError as exc:
+        raise DemoUnavailable(str(exc)) from exc
+    # Build beside the target and rename, so that a failure half-way never leaves a file that
+    # looks like a usable (but empty) database.
+    partial = target.with_name(target.name + ".building")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    db = open_database(partial)
+    try:
+        as_of = today()
+        param = inspect.signature(build_demo).parameters.get("as_of")
+        if param is not None and "str" in str(param.annotation) and \
+                "date" not in str(param.annotation):
+            as_of = as_of.isoformat()
+        build_demo(db, as_of=as_of, seed=1)
+        users.mark_demo_database(db, now_at())
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.conn.close()
+    os.replace(partial, target)
+    for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    return True
+
+
+def _close(db: sqlite_utils.Database) -> None:
+    """Release a session's connection."""
+    db.conn.close()
+
+
+@st.cache_resource(scope="session", on_release=_close, show_spinner=False)
+def _session_database(path: str) -> sqlite_utils.Database:
+    """One connection per browser session: a shared one would let two sessions' transactions
+    interleave on the same connection."""
+    return open_database(path)
+
+
+def database() -> sqlite_utils.Database:
+    """This session's database ($AUDIT_DB or data/tracker.db), created as a demo if missing.
+    Raises DemoUnavailable."""
+    path = str(database_path().resolve())
+    _ensure_database(path)
+    return _session_database(path)
+
+
+def database_is_demo(db: sqlite_utils.Database) -> bool:
+    """Was the database built as a demo?"""
+    return users.is_demo_database(db)
+
+
+# --- the signed-in actor ----------------------------------------------------------------------------
+
+def start(result: users.LoginResult) -> None:
+    """Open the session for a successful sign-in."""
+    for key in (_NOTICE, _ACTOR):
+        st.session_state.pop(key, None)
+    st.session_state[_USER_ID] = result.actor.user_id
+    st.session_state[_ROLE] = result.actor.role.value
+    st.session_state[_PASSWORD_STAMP] = result.password_changed_at
+    st.session_state[_LAST_SEEN] = time.time()
+    st.session_state[_ACTOR] = result.actor
+
+
+def adopt_password_stamp(stamp: str) -> None:
+    """Keep this session open after its own user changed the password."""
+    st.session_state[_PASSWORD_STAMP] = stamp
+
+
+def end(notice_key: str | None = None) -> None:
+    """Close the session (sign-out, expiry, revoked account); keep the language and a notice
+    for the sign-in page."""
+    for key in (_USER_ID, _ROLE, _PASSWORD_STAMP, _LAST_SEEN, _ACTOR):
+        st.session_state.pop(key, None)
+    if notice_key:
+        st.session_state[_NOTICE] = notice_key
+    else:
+        st.session_state.pop(_NOTICE, None)
+
+
+def pop_notice() -> str | None:
+    """The notice key left by end(), once."""
+    return st.session_state.pop(_NOTICE, None)
+
+
+def refresh_actor(db: sqlite_utils.Database) -> Actor | None:
+    """Called by the router once per rerun: end an idle or revoked session, otherwise rebuild the
+    Actor from the database (role and scope as they are now) and return it."""
+    user_id = st.session_state.get(_USER_ID)
+    if user_id is None:
+        st.session_state.pop(_ACTOR, None)
+        return None
+    last_seen = st.session_state.get(_LAST_SEEN, 0.0)
+    if time.time() - last_seen > idle_minutes() * 60:
+        end("session.expired")
+        return None
+    if not users.session_still_valid(db, user_id, st.session_state.get(_ROLE, ""),
+                                     st.session_state.get(_PASSWORD_STAMP, "")):
+        end("session.ended")
+        return None
+    actor = users.actor_for(db, user_id)
+    st.session_state[_LAST_SEEN] = time.time()
+    st.session_state[_ACTOR] = actor
+    return actor
+
+
+def current_actor() -> Actor | None:
+    """The actor checked by the router in this rerun, or None when nobody is signed in."""
+    if st.session_state.get(_USER_ID) is None:
+        return None
+    return st.session_state.get(_ACTOR)
+
+
+def require_actor() -> Actor:
+    """The signed-in actor; stops the page when there is none (pages are never shown to a
+    stranger, this is a second lock)."""
+    actor = current_actor()
+    if actor is None:
+        st.stop()
+    return actor

@@ -1,0 +1,81 @@
+"""Shared fixtures: a real SQLite file in a temporary directory, fixed times, a small org tree."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import sqlite_utils
+
+from audit.db import open_database
+
+AT = "2026-11-23T09:00:00+08:00"
+AS_OF = date(2026, 11, 23)
+
+
+def later(at: str, **delta: float) -> str:
+    """`at` moved by a timedelta (minutes=16, days=1, …), in history's ISO form."""
+    return (datetime.fromisoformat(at) + timedelta(**delta)).isoformat(timespec="seconds")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where the test database lives."""
+    return tmp_path / "t.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[sqlite_utils.Database]:
+    """A migrated, empty database file."""
+    database = open_database(db_path)
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def at() -> str:
+    """A fixed moment: 2026-11-23 09:00 in Asia/Shanghai."""
+    return AT
+
+
+@pytest.fixture
+def as_of() -> date:
+    """A fixed as-of date: 2026-11-23 (a Monday)."""
+    return AS_OF
+
+
+@pytest.fixture
+def make_unit(db: sqlite_utils.Database) -> Callable[..., int]:
+    """Insert a unit row directly: make_unit('R', '自治区分公司', parent=None, level='region')."""
+
+    def make(code: str, name: str, parent: int | None = None, level: str | None = None) -> int:
+        level = level or ("region" if parent is None else "city")
+        cur = db.conn.execute("INSERT INTO units (code, name, parent_id, level) VALUES (?,?,?,?)",
+                              (code, name, parent, level))
+        return int(cur.lastrowid)
+
+    return make
+
+
+@pytest.fixture
+def make_person(db: sqlite_utils.Database) -> Callable[..., int]:
+    """Insert a person row directly: make_person('张三', unit_id)."""
+
+    def make(name: str, unit_id: int, title: str = "") -> int:
+        cur = db.conn.execute("INSERT INTO people (name, unit_id, title) VALUES (?,?,?)",
+                              (name, unit_id, title))
+        return int(cur.lastrowid)
+
+    return make
+
+
+@pytest.fixture
+def org(make_unit: Callable[..., int]) -> dict[str, int]:
+    """A small tree: region R → cities HHHT (呼和浩特) and BT (包头) → county HHHT01 under HHHT.
+    Returns code → id."""
+    region = make_unit("R", "内蒙古自治区分公司")
+    hhht = make_unit("HHHT", "呼和浩特市分公司", region, "city")
+    bt = make_unit("BT", "包头市分公司", region, "city")
+    county = make_unit("HHHT01", "托克托县分公司", hhht, "county")
+    return {"R": region, "HHHT": hhht, "BT": bt, "HHHT01": county}

@@ -1,0 +1,322 @@
+"""User accounts, passwords and sign-in (audit/users.py), and the sign-in gate of the app."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audit import users
+from audit.db import rows, scalar
+from audit.errors import LoginFailed, NotPermitted, StaleEdit, ValidationFailed
+from audit.history import verify
+from audit.model import Actor, Role
+from tests.conftest import later
+
+PASSWORD = "Correct-Horse-77"
+
+
+@pytest.fixture
+def admin(db, at) -> Actor:
+    """A region-wide administrator created through the bootstrap path."""
+    uid = users.create_user(db, None, "root", PASSWORD, Role.ADMIN, at=at)
+    return users.actor_for(db, uid)
+
+
+def _failures(db, username: str, at: str, n: int) -> None:
+    for _ in range(n):
+        with pytest.raises(LoginFailed):
+            users.authenticate(db, username, "wrong-password", at)
+
+
+def test_password_is_stored_as_an_argon2id_hash(db, at):
+    uid = users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    stored = scalar(db, "SELECT password_hash FROM users WHERE id = ?", (uid,))
+    assert stored.startswith("$argon2id$")
+    assert users.verify_password(stored, PASSWORD)
+    assert not users.verify_password(stored, PASSWORD + "x")
+
+
+def test_correct_password_signs_in_with_role_and_resets_failures(db, at):
+    users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    _failures(db, "alice", at, 3)
+    actor = users.authenticate(db, "ALICE", PASSWORD, later(at, minutes=1))
+    assert actor.username == "alice" and actor.role is Role.LEAD
+    assert scalar(db, "SELECT failed_logins FROM users WHERE id = ?", (actor.user_id,)) == 0
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(db, at):
+    uid = users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    _failures(db, "alice", at, 5)
+    with pytest.raises(LoginFailed):
+        users.authenticate(db, "alice", PASSWORD, later(at, minutes=14, seconds=59))
+    assert users.authenticate(db, "alice", PASSWORD, later(at, minutes=15)).user_id == uid
+
+
+def test_four_failures_do_not_lock(db, at):
+    users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    _failures(db, "alice", at, 4)
+    assert users.authenticate(db, "alice", PASSWORD, later(at, seconds=1)).username == "alice"
+
+
+def test_lock_out_is_recorded_in_history_but_single_failures_are_not(db, at):
+    uid = users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    _failures(db, "alice", at, 4)
+    assert rows(db, "SELECT * FROM history WHERE entity = 'login'") == []
+    _failures(db, "alice", at, 1)
+    locked = rows(db, "SELECT field, old, new FROM history WHERE action = 'login.locked' "
+                      "AND entity_id = ?", (uid,))
+    assert {r["field"]: r["new"] for r in locked} == {
+        "failed_logins": "5", "locked_until": "2026-11-23T09:15:00+08:00"}
+    assert verify(db).ok
+
+
+def test_attempts_while_locked_do_not_extend_the_lock(db, at):
+    users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    _failures(db, "alice", at, 5)
+    _failures(db, "alice", later(at, minutes=10), 5)
+    assert users.authenticate(db, "alice", PASSWORD, later(at, minutes=15)).username == "alice"
+
+
+def test_every_failed_sign_in_gives_the_same_message(db, at, admin):
+    users.create_user(db, None, "locked", PASSWORD, "lead", at=at)
+    gone = users.create_user(db, None, "gone", PASSWORD, "lead", at=at)
+    users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    users.set_active(db, admin, gone, False, at=at)
+    _failures(db, "locked", at, 5)
+    messages = set()
+    for name, password in [("nobody", PASSWORD), ("alice", "wrong-password"),
+                           ("locked", PASSWORD), ("gone", PASSWORD), ("", "")]:
+        with pytest.raises(LoginFailed) as caught:
+            users.authenticate(db, name, password, later(at, minutes=1))
+        messages.add((str(caught.value), caught.value.key, tuple(caught.value.params.items())))
+    assert len(messages) == 1
+
+
+def test_no_password_text_in_history_or_the_database_file(db, db_path, at, admin):
+    secret, second, third = "Zq8-unique-secret", "Yv7-second-secret", "Xw6-third-secret"
+    uid = users.create_user(db, admin, "alice", secret, "rectifier", at=at)
+    users.authenticate(db, "alice", secret, at)
+    alice = users.actor_for(db, uid)
+    users.change_password(db, alice, secret, second, at=later(at, minutes=1))
+    users.reset_password(db, admin, uid, third, at=later(at, minutes=2))
+    hashes = [r["password_hash"] for r in rows(db, "SELECT password_hash FROM users")]
+    history_text = " ".join(str(v) for r in rows(db, "SELECT * FROM history") for v in r.values())
+    for h in hashes:
+        assert h not in history_text
+    assert "***changed***" in history_text
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for path in [db_path, Path(f"{db_path}-wal")]:
+        if path.exists():
+            raw = path.read_bytes()
+            for word in (secret, second, third):
+                assert word.encode() not in raw
+
+
+def test_disabled_user_session_is_no_longer_valid(db, at, admin):
+    uid = users.create_user(db, admin, "alice", PASSWORD, "lead", at=at)
+    result = users.login(db, "alice", PASSWORD, at)
+    assert users.session_still_valid(db, uid, "lead", result.password_changed_at)
+    users.set_active(db, admin, uid, False, at=later(at, minutes=1))
+    assert not users.session_still_valid(db, uid, "lead", result.password_changed_at)
+
+
+def test_password_change_and_role_change_end_open_sessions(db, at, admin):
+    uid = users.create_user(db, admin, "alice", PASSWORD, "lead", at=at)
+    stamp = users.login(db, "alice", PASSWORD, at).password_changed_at
+    users.reset_password(db, admin, uid, "Another-pass-1", at=later(at, minutes=1))
+    assert not users.session_still_valid(db, uid, "lead", stamp)
+    stamp = users.login(db, "alice", "Another-pass-1", later(at, minutes=2)).password_changed_at
+    assert users.session_still_valid(db, uid, Role.LEAD, stamp)
+    users.set_role(db, admin, uid, Role.MANAGER, at=later(at, minutes=3))
+    assert not users.session_still_valid(db, uid, Role.LEAD, stamp)
+
+
+def test_own_password_change_returns_the_new_stamp(db, at):
+    uid = users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    alice = users.actor_for(db, uid)
+    stamp = users.change_password(db, alice, PASSWORD, "New-pass-123", at=later(at, hours=1))
+    assert users.session_still_valid(db, uid, "lead", stamp)
+    with pytest.raises(ValidationFailed) as caught:
+        users.change_password(db, alice, "not-it-at-all", "New-pass-456", at=later(at, hours=2))
+    assert caught.value.field == "old_password"
+
+
+def test_scope_is_the_unit_and_all_its_descendants(db, at, org):
+    uid = users.create_user(db, None, "city", PASSWORD, "manager", unit_code="HHHT", at=at)
+    actor = users.actor_for(db, uid)
+    assert actor.scope_unit_ids == {org["HHHT"], org["HHHT01"]}
+    assert actor.in_scope(org["HHHT01"]) and not actor.in_scope(org["BT"])
+    region_wide = users.actor_for(db, users.create_user(db, None, "boss", PASSWORD, "manager",
+                                                        at=at))
+    assert region_wide.scope_unit_ids is None and region_wide.in_scope(org["BT"])
+
+
+@pytest.mark.parametrize("role", [Role.LEAD, Role.RECTIFIER, Role.MANAGER])
+def test_only_administrators_manage_users(db, at, role, admin):
+    uid = users.create_user(db, admin, "someone", PASSWORD, role, at=at)
+    actor = users.actor_for(db, uid)
+    with pytest.raises(NotPermitted):
+        users.create_user(db, actor, "other", PASSWORD, "lead", at=at)
+    with pytest.raises(NotPermitted):
+        users.list_users(db, actor)
+    with pytest.raises(NotPermitted):
+        users.reset_password(db, actor, admin.user_id, "Hijacked-pass", at=at)
+    with pytest.raises(NotPermitted):
+        users.set_role(db, actor, uid, Role.ADMIN, at=at)
+    with pytest.raises(NotPermitted):
+        users.set_active(db, actor, admin.user_id, False, at=at)
+
+
+@pytest.mark.parametrize("username, password, role, field", [
+    ("", PASSWORD, "lead", "username"),
+    ("a b", PASSWORD, "lead", "username"),
+    ("x", PASSWORD, "lead", "username"),
+    ("bob", "short7!", "lead", "password"),
+    ("bobby123", "bobby123", "lead", "password"),
+    ("bob", PASSWORD, "superuser", "role"),
+])
+def test_invalid_accounts_are_refused_naming_the_field(db, at, username, password, role, field):
+    with pytest.raises(ValidationFailed) as caught:
+        users.create_user(db, None, username, password, role, at=at)
+    assert caught.value.field == field
+
+
+def test_unknown_unit_and_taken_name_are_refused(db, at, org):
+    with pytest.raises(ValidationFailed) as caught:
+        users.create_user(db, None, "bob", PASSWORD, "lead", unit_code="NOPE", at=at)
+    assert caught.value.field == "unit"
+    users.create_user(db, None, "bob", PASSWORD, "lead", at=at)
+    with pytest.raises(ValidationFailed) as caught:
+        users.create_user(db, None, "BOB", PASSWORD, "lead", at=at)
+    assert caught.value.params["rule"] == "taken"
+
+
+def test_last_active_administrator_cannot_be_disabled_or_demoted(db, at, admin):
+    helper = users.actor_for(db, users.create_user(db, admin, "helper", PASSWORD, "lead", at=at))
+    with pytest.raises(ValidationFailed):
+        users.set_active(db, admin, admin.user_id, False, at=at)
+    second = users.create_user(db, admin, "admin2", PASSWORD, "admin", at=at)
+    users.set_active(db, users.actor_for(db, second), admin.user_id, False, at=at)
+    with pytest.raises(ValidationFailed) as caught:
+        users.set_role(db, None, second, "lead", at=at)
+    assert caught.value.params["rule"] == "last_admin"
+    assert helper.role is Role.LEAD
+
+
+def test_a_unit_administrator_sees_and_grants_only_its_scope(db, at, org):
+    city_admin = users.actor_for(db, users.create_user(db, None, "hadmin", PASSWORD, "admin",
+                                                       unit_code="HHHT", at=at))
+    users.create_user(db, None, "bt", PASSWORD, "lead", unit_code="BT", at=at)
+    users.create_user(db, city_admin, "county", PASSWORD, "lead", unit_id=org["HHHT01"], at=at)
+    assert [u["username"] for u in users.list_users(db, city_admin)] == ["county", "hadmin"]
+    with pytest.raises(ValidationFailed):
+        users.create_user(db, city_admin, "wide", PASSWORD, "lead", at=at)
+    bt = scalar(db, "SELECT id FROM users WHERE username = 'bt'")
+    with pytest.raises(NotPermitted):
+        users.reset_password(db, city_admin, bt, "Another-pass-1", at=at)
+
+
+def test_stale_edit_names_who_changed_the_user(db, at, admin):
+    uid = users.create_user(db, admin, "alice", PASSWORD, "lead", at=at)
+    users.update_user(db, admin, uid, display_name="Alice", at=later(at, minutes=1),
+                      expected_version=1)
+    with pytest.raises(StaleEdit) as caught:
+        users.update_user(db, admin, uid, display_name="A.", at=later(at, minutes=2),
+                          expected_version=1)
+    assert caught.value.changed_by == "root"
+
+
+def test_every_user_change_is_in_history_and_the_chain_holds(db, at, admin, org):
+    uid = users.create_user(db, admin, "alice", PASSWORD, "lead", at=at)
+    users.set_scope(db, admin, uid, org["BT"], at=later(at, minutes=1))
+    users.set_active(db, admin, uid, False, at=later(at, minutes=2))
+    actions = [r["action"] for r in rows(
+        db, "SELECT DISTINCT action FROM history WHERE entity = 'user' AND entity_id = ? "
+            "ORDER BY seq", (uid,))]
+    assert actions == ["user.create", "user.update", "user.disable"]
+    assert scalar(db, "SELECT new FROM history WHERE action = 'user.update' AND "
+                      "field = 'unit_id'") == str(org["BT"])
+    assert verify(db).ok
+
+
+def test_outdated_hash_parameters_are_upgraded_at_sign_in(db, at):
+    from argon2 import PasswordHasher
+    uid = users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    db.conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (weak, uid))
+    users.authenticate(db, "alice", PASSWORD, at)
+    upgraded = scalar(db, "SELECT password_hash FROM users WHERE id = ?", (uid,))
+    assert upgraded != weak and users.verify_password(upgraded, PASSWORD)
+    assert weak not in str(rows(db, "SELECT old, new FROM history"))
+
+
+# --- the app's sign-in gate (AppTest) ------------------------------------------------------------
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch, at) -> Path:
+    """A database file with one administrator, named by AUDIT_DB for the app."""
+    from audit.db import open_database
+    path = tmp_path / "app.db"
+    database = open_database(path)
+    users.create_user(database, None, "admin", "demo1234", "admin", display_name="管理员",
+                      at=at)
+    database.conn.close()
+    monkeypatch.setenv("AUDIT_DB", str(path))
+    return path
+
+
+def _app():
+    from streamlit.testing.v1 import AppTest
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def _sign_in(app, username: str, password: str):
+    app.text_input(key="audit.login_username").input(username)
+    app.text_input(key="audit.login_password").input(password)
+    app.button[0].click()
+    return app.run()
+
+
+def test_app_shows_only_the_sign_in_form_to_a_stranger(app_db):
+    app = _app().run()
+    assert not app.exception
+    assert [ti.label for ti in app.text_input] == ["用户名", "密码"]
+    assert not app.sidebar.button
+
+
+def test_app_wrong_password_shows_the_generic_message(app_db):
+    app = _sign_in(_app().run(), "admin", "wrong-password")
+    assert not app.exception
+    assert [e.value for e in app.error] == ["用户名或密码错误，或账号暂不可用。"]
+
+
+def test_app_correct_sign_in_opens_the_navigation(app_db):
+    app = _sign_in(_app().run(), "admin", "demo1234")
+    assert not app.exception
+    assert not app.error
+    assert any(b.label == "退出登录" for b in app.sidebar.button)
+    assert any("管理员" in c.value for c in app.sidebar.caption)
+
+
+def test_app_session_ends_when_the_account_is_disabled(app_db, at):
+    from audit.db import open_database
+    app = _sign_in(_app().run(), "admin", "demo1234")
+    database = open_database(app_db)
+    admin_id = scalar(database, "SELECT id FROM users WHERE username = 'admin'")
+    # A second administrator disables the first while the first is signed in.
+    users.create_user(database, None, "admin2", "demo1234", "admin", at=at)
+    users.set_active(database, None, admin_id, False, at=later(at, minutes=1))
+    database.conn.close()
+    app.run()
+    assert [ti.label for ti in app.text_input] == ["用户名", "密码"]
+    assert any("请重新登录" in i.value for i in app.info)
+
+
+def test_app_english_when_asked_in_the_url(app_db):
+    app = _app()
+    app.query_params["lang"] = "en"
+    app.run()
+    assert [ti.label for ti in app.text_input] == ["User name", "Password"]
