@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import signal
+import string
 import subprocess
 import tempfile
 from copy import deepcopy
@@ -54,10 +55,12 @@ HEADING_LATIN = "Arial"
 FONTCONFIG_ALIASES = Path(__file__).resolve().parent.parent / "docs" / "fontconfig" / "cjk-sc-aliases.conf"
 
 # The few structural strings this layer writes itself; chapter text comes from the caller.
+# Same shape as audit.i18n templates, so they can move into the catalogue unchanged.
 _LABELS: dict[str, dict[str, str]] = {
-    "zh": {"page_before": "第 ", "page_middle": " 页 共 ", "page_after": " 页", "as_of": "截至 {date}"},
-    "en": {"page_before": "Page ", "page_middle": " of ", "page_after": "", "as_of": "As of {date}"},
+    "zh": {"page_of": "第 {page} 页 共 {pages} 页", "as_of": "截至 {date}"},
+    "en": {"page_of": "Page {page} of {pages}", "as_of": "As of {date}"},
 }
+_PAGE_FIELDS = {"page": "PAGE", "pages": "NUMPAGES"}
 _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
               "September", "October", "November", "December")
 
@@ -280,12 +283,11 @@ def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
     p = footer.paragraphs[0]
     p.text = ""
     p.style = "Footer"
-    p.add_run(labels["page_before"])
-    _field_runs(p, "PAGE")
-    p.add_run(labels["page_middle"])
-    _field_runs(p, "NUMPAGES")
-    if labels["page_after"]:
-        p.add_run(labels["page_after"])
+    for literal, field, _, _ in string.Formatter().parse(labels["page_of"]):
+        if literal:
+            p.add_run(literal)
+        if field:
+            _field_runs(p, _PAGE_FIELDS[field])
 
 
 def format_date(day: dt.date, lang: Lang) -> str:
