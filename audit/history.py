@@ -77,20 +77,19 @@ def append(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: s
     conn = db.conn
     last = conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-    written = 0
+    batch = []
     for ch in changes:
         seq += 1
         old, new = _text(ch.old), _text(ch.new)
         h = record_hash(prev, seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id,
                         ch.field, old, new)
-        conn.execute(
-            "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, field,"
-            " old, new, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id, ch.field, old, new,
-             prev, h))
+        batch.append((seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id, ch.field,
+                      old, new, prev, h))
         prev = h
-        written += 1
-    return written
+    conn.executemany(
+        "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, field,"
+        " old, new, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    return len(batch)
 
 
 def anchor(db: sqlite_utils.Database) -> tuple[int, str]:

@@ -272,11 +272,10 @@ MIGRATIONS: list[list[str]] = [
             old TEXT,
             new TEXT,
             prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL UNIQUE
+            hash TEXT NOT NULL
         )""",
         "CREATE INDEX history_entity ON history(entity, entity_id, field, seq)",
-        "CREATE INDEX history_field_at ON history(entity, field, at, entity_id)",
-        "CREATE INDEX history_op ON history(op)",
+        "CREATE INDEX history_at ON history(at)",
         """CREATE TRIGGER history_no_update BEFORE UPDATE ON history
            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END""",
         """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
