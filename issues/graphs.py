@@ -134,7 +134,9 @@ def _pairs(links: Iterable[Any], a: str, b: str) -> list[Edge]:
     """(a, b) pairs from tuples or from dicts/rows keyed `a` and `b`."""
     out = []
     for x in links:
-        if isinstance(x, Mapping):
+        if isinstance(x, tuple):  # the common case first: typing.Mapping checks are slow
+            out.append((x[0], x[1]))
+        elif isinstance(x, Mapping):
             out.append((x[a], x[b]))
         else:
             out.append((x[0], x[1]))
@@ -433,18 +435,58 @@ def own_finish(m: MeasureNode, as_of: date) -> date | None:
     return max(m.deadline, as_of)
 
 
-def _finish_and_driver(measures: dict[int, MeasureNode], g: nx.DiGraph, as_of: date
-                       ) -> tuple[dict[int, date | None], dict[int, int | None]]:
-    """Earliest finish of every measure, and the dependency that sets it (None when its own
-    date sets it, or it is done, or unknown). One pass in topological order: O(V + E)."""
-    finish: dict[int, date | None] = {mid: own_finish(m, as_of) for mid, m in measures.items()}
+def _adjacency(edges: Iterable[Edge | Mapping] | nx.DiGraph) -> Mapping[int, Iterable[int]]:
+    """measure id → the measures it waits for. A DiGraph's own adjacency is used as it is;
+    plain edges go into dicts of lists, because building an nx.DiGraph of 60k edges costs more
+    than the whole earliest-finish pass."""
+    if isinstance(edges, nx.DiGraph):
+        return edges._succ
+    succ: dict[int, list[int]] = defaultdict(list)
+    # Duplicate edges are harmless: the ordering counts them in and out alike.
+    for m, d in _pairs(edges, "measure_id", "depends_on_id"):
+        succ[m].append(d)
+    return succ
+
+
+def _dependencies_first(succ: Mapping[int, Iterable[int]]) -> list[int]:
+    """Every measure of the adjacency, each after all it waits for (Kahn's algorithm, as
+    nx.topological_sort does it, on plain dicts): O(V + E). Raises DependencyCycle naming a
+    cycle when there is one."""
+    left: dict[int, int] = {}  # measures still waiting for this many unplaced dependencies
+    waiting: dict[int, list[int]] = defaultdict(list)
+    for m, ds in succ.items():
+        n = 0
+        for d in ds:
+            waiting[d].append(m)
+            n += 1
+        left[m] = n
+    order = [m for m, n in left.items() if n == 0]
+    order += [d for d in waiting if d not in left]  # dependencies that wait for nothing
+    for v in order:  # grows while it is read
+        for m in waiting.get(v, ()):
+            left[m] -= 1
+            if left[m] == 0:
+                order.append(m)
+    if len(order) < len(left) + sum(1 for d in waiting if d not in left):
+        stuck = {m for m, n in left.items() if n > 0}
+        g = nx.DiGraph((m, d) for m in stuck for d in succ[m] if d in stuck)
+        raise DependencyCycle([str(m) for m in find_cycle(g) or []])
+    return order
+
+
+def _finish_and_driver(measures: dict[int, MeasureNode],
+                       edges: Iterable[Edge | Mapping] | nx.DiGraph, as_of: date
+                       ) -> tuple[dict[int, date | None], dict[int, date | None],
+                                  dict[int, int | None]]:
+    """Own finish and earliest finish of every measure, and the dependency that sets the latter
+    (None when its own date sets it, or it is done, or unknown). One pass, dependencies first:
+    O(V + E)."""
+    own: dict[int, date | None] = {mid: own_finish(m, as_of) for mid, m in measures.items()}
+    finish = dict(own)
     driver: dict[int, int | None] = dict.fromkeys(measures)
-    try:
-        order = list(nx.topological_sort(g))
-    except nx.NetworkXUnfeasible:
-        raise DependencyCycle([str(m) for m in find_cycle(g) or []]) from None
-    succ = g._succ  # adjacency read directly: this loop is the hot path on 200k measures
-    for mid in reversed(order):  # edges point at dependencies: these come later in the order
+    succ = _adjacency(edges)
+    order = _dependencies_first(succ)
+    for mid in order:
         m = measures.get(mid)
         if m is None:
             finish[mid] = None  # a dependency we were not given: unknown, not "no wait"
@@ -452,7 +494,7 @@ def _finish_and_driver(measures: dict[int, MeasureNode], g: nx.DiGraph, as_of: d
         if m.status == MEASURE_DONE:
             continue  # a recorded fact: dependencies cannot move it
         best = finish[mid]
-        if best is None:
+        if best is None or mid not in succ:
             continue
         best_dep = None
         for d in succ[mid]:
@@ -470,7 +512,7 @@ def _finish_and_driver(measures: dict[int, MeasureNode], g: nx.DiGraph, as_of: d
         if mid not in measures:
             del finish[mid]
             driver.pop(mid, None)
-    return finish, driver
+    return own, finish, driver
 
 
 def earliest_finish(measures: Iterable[MeasureNode | Mapping],
@@ -486,7 +528,7 @@ def earliest_finish(measures: Iterable[MeasureNode | Mapping],
       never an optimistic one.
     Raises DependencyCycle naming a cycle if the dependencies have one."""
     ms = {m.id: m for m in _coerce_all(MeasureNode, measures)}
-    return _finish_and_driver(ms, _dep_graph(edges), as_of)[0]
+    return _finish_and_driver(ms, edges, as_of)[1]
 
 
 def _issue_max(ms: dict[int, MeasureNode], finish: dict[int, date | None]
@@ -514,7 +556,7 @@ def issue_earliest_finish(measures: Iterable[MeasureNode | Mapping],
     """issue id → the earliest date all its measures can be finished (the max over them; None
     when any is unknown). Issues with no measure are absent."""
     ms = {m.id: m for m in _coerce_all(MeasureNode, measures)}
-    finish = _finish_and_driver(ms, _dep_graph(edges), as_of)[0]
+    finish = _finish_and_driver(ms, edges, as_of)[1]
     return _issue_max(ms, finish)
 
 
@@ -567,14 +609,9 @@ def blocked_issues(issues: Iterable[IssueDeadline | Mapping],
     unknown finish is not listed. Since an open measure cannot finish before as_of, such issues
     are always not yet overdue: this is the early warning. Sorted by deadline, then code."""
     ms = {m.id: m for m in _coerce_all(MeasureNode, measures)}
-    finish, driver = _finish_and_driver(ms, _dep_graph(edges), as_of)
+    own_m, finish, driver = _finish_and_driver(ms, edges, as_of)
     by_issue = _issue_max(ms, finish)
-    own: dict[int, date | None] = {}
-    for mid, m in ms.items():
-        if m.issue_id is None or own.get(m.issue_id, date.min) is None:
-            continue
-        f = own_finish(m, as_of)
-        own[m.issue_id] = None if f is None else max(f, own.get(m.issue_id, date.min))
+    own = _issue_max(ms, own_m)
     iss = {i.id: i for i in _coerce_all(IssueDeadline, issues)}
     by_issue_measures: dict[int, list[int]] = defaultdict(list)
     candidates = []

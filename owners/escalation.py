@@ -223,9 +223,10 @@ def due_escalations(issues: Iterable[IssueForEscalation | Mapping],
             raise UnitTreeBroken(i.unit_id, f"issue {i.code} is in a unit that does not exist")
         t = escalation_target(chains[i.unit_id], heads, i.responsible_person_id, step)
         lower = STEPS[:STEPS.index(step)]
+        deadline: date = i.deadline  # type: ignore[assignment]  (filtered above)
         out.append(EscalationDue(
             issue_id=i.id, code=i.code, step=step, overdue_working_days=days,
-            deadline=i.deadline, target_person_id=t.person_id, target_unit_id=t.unit_id,  # type: ignore[arg-type]
+            deadline=deadline, target_person_id=t.person_id, target_unit_id=t.unit_id,
             unit_id=i.unit_id,
             skipped=tuple(s for s in lower if (i.id, s) not in already_recorded)))
     out.sort(key=lambda e: (-e.overdue_working_days, e.code))

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from audit.errors import DependencyCycle
 from issues.graphs import (
     CauseNode, IssueDeadline, IssueNode, MeasureNode, SourceMeasure, blocked_issues,
-    cause_graph, causes_fixed_at_source, cycle_if_added, earliest_finish, find_cycle,
-    greedy_cover, is_recurring, issue_causes_fixed_at_source, issue_earliest_finish, own_finish,
+    cause_graph, causes_fixed_at_source, cycle_if_added, dependency_graph, earliest_finish,
+    find_cycle, greedy_cover, is_recurring, issue_causes_fixed_at_source, issue_earliest_finish,
+    own_finish,
     rank_causes, recurring_causes, refuse_cycle, waited_by, waits_for,
 )
 
@@ -207,6 +208,13 @@ def test_earliest_finish_refuses_a_cyclic_graph():
     assert ex.value.cycle == ["1", "2", "1"]
 
 
+def test_earliest_finish_names_a_cycle_behind_acyclic_measures():
+    ms = [MeasureNode(i, 1, deadline=AS_OF) for i in (1, 2, 3, 5)]
+    with pytest.raises(DependencyCycle) as ex:
+        earliest_finish(ms, [(5, 1), (1, 2), (2, 3), (3, 1)], AS_OF)
+    assert ex.value.cycle == ["1", "2", "3", "1"]
+
+
 def test_waits_for_and_waited_by_directly_and_transitively():
     edges = [(1, 2), (2, 3), (4, 2)]
     assert waits_for(edges, 1) == {2}
@@ -243,6 +251,11 @@ def test_earliest_finish_through_a_chain_with_done_overdue_and_undated_measures(
         7: D("2026-06-20"),   # no dependency
         8: D("2026-05-01"),   # done, whatever it waits for
     }
+
+
+def test_earliest_finish_accepts_a_prebuilt_dependency_graph():
+    assert earliest_finish(CHAIN, dependency_graph(CHAIN_EDGES), AS_OF) == \
+        earliest_finish(CHAIN, CHAIN_EDGES, AS_OF)
 
 
 def test_earliest_finish_treats_a_dependency_not_given_as_unknown():
