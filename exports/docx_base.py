@@ -357,11 +357,12 @@ def convert_to_pdf(docx_path: str | os.PathLike[str], out_dir: str | os.PathLike
     # A private profile per run: concurrent conversions sharing one profile block each other.
     with tempfile.TemporaryDirectory(prefix="pack-soffice-") as work:
         workdir = Path(work)
+        staging = workdir / "out"
         env = dict(os.environ, FONTCONFIG_FILE=str(write_fontconfig(workdir)),
                    HOME=str(workdir))
         cmd = [soffice, f"-env:UserInstallation={(workdir / 'profile').as_uri()}", "--headless",
                "--norestore", "--nologo", "--nodefault", "--nolockcheck",
-               "--convert-to", "pdf", "--outdir", str(out), str(source)]
+               "--convert-to", "pdf", "--outdir", str(staging), str(source)]
         # Own process group, so a hung soffice.bin (a grandchild) can be ended on timeout.
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
@@ -371,11 +372,25 @@ def convert_to_pdf(docx_path: str | os.PathLike[str], out_dir: str | os.PathLike
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise PdfConversionError(f"LibreOffice did not finish within {timeout_s:.0f} s") from None
-    pdf = out / (source.stem + ".pdf")
-    if proc.returncode != 0 or not pdf.exists():
-        raise PdfConversionError(
-            f"LibreOffice exited with {proc.returncode} and wrote no {pdf.name}: "
-            f"{stderr.decode(errors='replace').strip() or stdout.decode(errors='replace').strip()}")
+        produced = staging / (source.stem + ".pdf")
+        # soffice can exit 0 without writing anything ("source file could not be loaded"), and
+        # converting in a staging folder means an old PDF at the target is never mistaken for
+        # a new one, nor left half-written.
+        if proc.returncode != 0 or not produced.exists():
+            message = (stderr or stdout).decode(errors="replace").strip()
+            raise PdfConversionError(
+                f"LibreOffice exited with {proc.returncode} and wrote no PDF: {message}")
+        pdf = out / produced.name
+        # Copy beside the target, then rename: the staging folder may be on another filesystem.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{pdf.name}.", suffix=".tmp", dir=out)
+        os.close(fd)
+        try:
+            shutil.copyfile(produced, tmp_name)
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, pdf)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
     return pdf
 
 

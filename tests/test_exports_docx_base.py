@@ -340,3 +340,10 @@ def test_conversion_without_libreoffice_raises_a_named_error(tmp_path, monkeypat
     monkeypatch.setattr(docx_base.shutil, "which", lambda name: None)
     with pytest.raises(docx_base.PdfConversionError, match="not installed"):
         convert_to_pdf(tmp_path / "x.docx")
+
+
+@needs_libreoffice
+def test_a_document_libreoffice_cannot_load_raises_and_leaves_no_pdf(tmp_path):
+    with pytest.raises(docx_base.PdfConversionError, match="wrote no PDF"):
+        convert_to_pdf(tmp_path / "missing.docx", tmp_path / "out", timeout_s=60)
+    assert list((tmp_path / "out").iterdir()) == []
