@@ -201,7 +201,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "days_first": "{lo}–{hi} days",
         "days_last": "over {lo} days",
         "date_format": "%Y-%m-%d",
-        "axis_date_format": "%d %b",
+        "axis_date_format": "%-d %b",
     }),
 })
 
@@ -443,14 +443,17 @@ def burnup(weeks: Iterable[Any], deadline: dt.date | str | None = None,
                                                    baseline="top", y=4, fontSize=12)
             .encode(x=alt.X("deadline:T", scale=utc), text="label:N"))
     if projection:
-        layers.extend(_projection_layers(projection, last, t, utc))
+        late = bool(deadline is not None and projection.get("date")
+                    and _iso(projection["date"]) > _iso(deadline))
+        layers.extend(_projection_layers(projection, last, t, utc, late))
     chart = alt.layer(*layers, title=title).properties(width="container", height=320)
     return configure(chart)
 
 
 def _projection_layers(projection: Mapping[str, Any], last: Mapping[str, Any],
-                       t: Mapping[str, str], utc: alt.Scale) -> list[alt.Chart]:
-    """Layers for the projected completion: band low–high, point, dashed path, and a note."""
+                       t: Mapping[str, str], utc: alt.Scale, late: bool) -> list[alt.Chart]:
+    """Layers for the projected completion: band low–high, point, dashed path, and a note;
+    in the warning colour when the projected date is after the deadline (`late`)."""
     if projection.get("done"):
         note = [{"week": last["week"], "y": last["in_scope"], "text": t["all_closed"]}]
         return [alt.Chart(alt.Data(values=note))
@@ -465,6 +468,7 @@ def _projection_layers(projection: Mapping[str, Any], last: Mapping[str, Any],
                 .mark_text(align="left", dx=10, fontSize=15, fontWeight="bold",
                            color=OVERDUE_COLOUR)
                 .encode(x=alt.X("week:T", scale=utc), y="y:Q", text="text:N")]
+    colour = OVERDUE_COLOUR if late else CLOSED_COLOUR
     date, low, high = (_iso(projection["date"]), _iso(projection.get("low") or projection["date"]),
                        projection.get("high"))
     high_iso = _iso(high) if high else date
@@ -476,16 +480,16 @@ def _projection_layers(projection: Mapping[str, Any], last: Mapping[str, Any],
     tip = [alt.Tooltip("date:N", title=t["projected"]), alt.Tooltip("range:N", title=t["range"])]
     layers = [
         alt.Chart(alt.Data(values=path))
-        .mark_line(strokeDash=[4, 4], color=CLOSED_COLOUR, strokeWidth=1.5)
+        .mark_line(strokeDash=[4, 4], color=colour, strokeWidth=1.5)
         .encode(x=alt.X("week:T", scale=utc), y="value:Q"),
         alt.Chart(alt.Data(values=[point]))
-        .mark_rule(strokeWidth=10, opacity=0.3, color=CLOSED_COLOUR)
+        .mark_rule(strokeWidth=10, opacity=0.3, color=colour)
         .encode(x=alt.X("low:T", scale=utc), x2="high:T", y="y:Q", tooltip=tip),
         alt.Chart(alt.Data(values=[point]))
-        .mark_point(shape="diamond", size=140, filled=True, color=CLOSED_COLOUR)
+        .mark_point(shape="diamond", size=140, filled=True, color=colour)
         .encode(x=alt.X("date:T", scale=utc), y="y:Q", tooltip=tip),
         alt.Chart(alt.Data(values=[point]))
-        .mark_text(align="center", dy=-16, fontSize=12, color=CLOSED_COLOUR)
+        .mark_text(align="center", dy=-16, fontSize=12, color=colour)
         .encode(x=alt.X("date:T", scale=utc), y="y:Q", text="text:N"),
     ]
     if not high:
@@ -817,7 +821,8 @@ def cause_ranking(rows: Iterable[Any], top: int = 10, lang: str = "zh") -> alt.T
 
     `rows`: {cause: str, open_issues: int, amount: float (yuan, summed over its issues),
     overdue: int}; sorted here by open_issues then amount, descending, and cut to `top`.
-    Amounts are shown in 万元 (zh) or thousands of yuan (en). Selection `SELECTIONS['cause_ranking']`: cause.
+    Amounts are shown in 万元 (zh) or thousands of yuan (en).
+    Selection `SELECTIONS['cause_ranking']`: cause.
     """
     t = labels(lang)
     title = t["title_cause_ranking"]

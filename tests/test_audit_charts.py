@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -358,7 +358,8 @@ def test_spread_gives_the_range() -> None:
              {"week": "2026-11-16", "in_scope": 20, "closed": 1},
              {"week": "2026-11-23", "in_scope": 20, "closed": 4}]
     p = c.project_completion(weeks, "2026-11-23")
-    # closings 1, 3: mean 2, sd √2; 16 remaining → 56, 112/3.414 = 32.8 → 33, 112/0.586 = 191.2 → 192
+    # closings 1, 3: mean 2, sd √2; 16 remaining = 112 issue-days:
+    # 112/2 = 56 days, 112/3.414 = 32.8 → 33, 112/0.586 = 191.2 → 192
     assert p["rate"] == 2.0 and math.isclose(p["rate_sd"], math.sqrt(2))
     assert p["date"] == "2027-01-18"
     assert p["low"] == "2026-12-26"
@@ -465,3 +466,12 @@ def test_burnup_accepts_date_objects() -> None:
     spec = c.burnup(weeks).to_dict()
     for w in WEEK_ROWS:
         assert carries(spec, w)
+
+
+def test_a_projection_after_the_deadline_is_drawn_in_the_warning_colour() -> None:
+    projection = c.project_completion(WEEK_ROWS, "2026-11-23")  # 2027-01-04
+    def point_colour(deadline: str) -> str:
+        spec = c.burnup(WEEK_ROWS, deadline, projection).to_dict()
+        return next(v for v in views(spec) if v["mark"]["type"] == "point")["mark"]["color"]
+    assert point_colour("2026-12-31") == c.OVERDUE_COLOUR
+    assert point_colour("2027-01-04") == c.CLOSED_COLOUR
