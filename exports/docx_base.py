@@ -52,7 +52,8 @@ HEADING_EAST_ASIA = "黑体"
 BODY_LATIN = "Times New Roman"
 HEADING_LATIN = "Arial"
 
-FONTCONFIG_ALIASES = Path(__file__).resolve().parent.parent / "docs" / "fontconfig" / "cjk-sc-aliases.conf"
+FONTCONFIG_ALIASES = (Path(__file__).resolve().parent.parent / "docs" / "fontconfig"
+                      / "cjk-sc-aliases.conf")
 
 # The few structural strings this layer writes itself; chapter text comes from the caller.
 # Same shape as audit.i18n templates, so they can move into the catalogue unchanged.
@@ -66,7 +67,6 @@ _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "A
 
 _THEME_FONT_ATTRS = tuple(qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"))
 _W_T = qn("w:t")
-_W_R = qn("w:r")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _TWIPS_PER_CM = 1440 / 2.54
 # Rows whose longest cell is below this many characters are kept whole on one page; longer rows
