@@ -712,8 +712,8 @@ def on_time_by_month(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin
         return _no_data(title, lang, selection)
     for r in data:
         r["rate"] = r["on_time"] / r["due"] if r["due"] else None
-    due = sum(r["due"] for r in data)
-    overall = sum(r["on_time"] for r in data) / due if due else None
+    due = sum(r["due"] or 0 for r in data)
+    overall = sum(r["on_time"] or 0 for r in data) / due if due else None
     base = alt.Chart(alt.Data(values=data)).encode(
         x=alt.X("month:O", title=t["month"], sort=sorted(_first_seen(data, "month")),
                 axis=alt.Axis(labelAngle=0)),
@@ -783,7 +783,8 @@ def workload_by_owner(rows: Iterable[Any], top: int = 15, lang: str = "zh") -> a
     t = labels(lang)
     title = t["title_workload_by_owner"]
     selection = _select("workload_by_owner")
-    data = sorted(_rows(rows), key=lambda r: (-r["open"], -r["overdue"]))[:top]
+    # SUM() over no rows is NULL in SQL: count it as 0.
+    data = sorted(_rows(rows), key=lambda r: (-(r["open"] or 0), -(r["overdue"] or 0)))[:top]
     if not data:
         return _no_data(title, lang, selection)
     return _overlay_bars(data, "owner", "open", "overdue", (OPEN_COLOUR, OVERDUE_COLOUR),
@@ -827,7 +828,8 @@ def cause_ranking(rows: Iterable[Any], top: int = 10, lang: str = "zh") -> alt.T
     t = labels(lang)
     title = t["title_cause_ranking"]
     selection = _select("cause_ranking")
-    data = sorted(_rows(rows), key=lambda r: (-r["open_issues"], -(r["amount"] or 0)))[:top]
+    data = sorted(_rows(rows), key=lambda r: (-(r["open_issues"] or 0), -(r["amount"] or 0))
+                  )[:top]
     if not data:
         return _no_data(title, lang, selection)
     # Chinese readers count money in 万元; English readers in thousands of yuan.

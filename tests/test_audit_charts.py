@@ -475,3 +475,10 @@ def test_a_projection_after_the_deadline_is_drawn_in_the_warning_colour() -> Non
         return next(v for v in views(spec) if v["mark"]["type"] == "point")["mark"]["color"]
     assert point_colour("2026-12-31") == c.OVERDUE_COLOUR
     assert point_colour("2027-01-04") == c.CLOSED_COLOUR
+
+
+def test_null_sums_from_sql_count_as_zero() -> None:
+    c.workload_by_owner([{"owner": "a", "open": 2, "overdue": None},
+                         {"owner": "b", "open": None, "overdue": 1}]).to_dict()
+    c.on_time_by_month([{"month": "2026-09", "on_time": None, "due": None}]).to_dict()
+    c.cause_ranking([{"cause": "x", "open_issues": None, "amount": None, "overdue": 0}]).to_dict()
