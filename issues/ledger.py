@@ -147,7 +147,7 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "measures": (("整改措施", "具体整改措施", "整改措施及计划", "措施", "measures"), ()),
     "deadline": (("整改时限", "完成时限", "整改期限", "整改完成时限", "计划完成时间", "完成时间",
                   "时限", "deadline", "duedate", "due"), ()),
-    "progress": (("整改进展", "整改进度", "进展情况", "整改完成情况", "progress"), ("整改情况",)),
+    "progress": (("整改进展", "整改进度", "进展情况", "整改完成情况", "progress"), ()),
     "status": (("整改状态", "状态", "当前状态", "完成状态", "status"), ()),
     "struck_off": (("是否销号", "是否已销号", "struckoff"), ()),
     "warning": (("预警", "预警等级", "预警状态", "红黄绿灯", "预警灯", "亮灯情况", "warning",
@@ -814,55 +814,52 @@ def _header_values(grid: _Grid, r: int, width: int) -> list[str]:
 
 
 def _find_header(grid: _Grid, mapping: dict[str, str]) -> tuple[int, int, list[_Column]]:
-    """(header row index, first data row index, columns)."""
+    """(header row index, first data row index, columns). A two-level header (a parent such as
+    整改情况 over 整改措施 / 整改时限 / 整改进展) counts as one header of its combined columns."""
     scan = min(len(grid.rows), HEADER_SCAN_ROWS)
     width = max((len(r) for r in grid.rows[:scan + 1]), default=0)
-    best_r, best_score = -1, 0
+    texts = [_header_values(grid, r, width) for r in range(min(len(grid.rows), scan + 1))]
+    matches = [[_match(t, mapping) if t else None for t in row] for row in texts]
+    best: tuple[int, int, bool] = (0, -1, False)   # score, row, two-level
     for r in range(scan):
-        texts = _header_values(grid, r, width)
-        score = len({_match(t, mapping)[0] for t in texts if t and _match(t, mapping)})
-        if score > best_score:
-            best_r, best_score = r, score
-    if best_score < 2:
+        single = {m[0] for m in matches[r] if m}
+        score, two = len(single), False
+        if r + 1 < len(texts):
+            # The next row is a child row when it names fields of its own under the parents.
+            hits = [c for c, m in enumerate(matches[r + 1]) if m and texts[r + 1][c] != texts[r][c]]
+            if len(hits) >= 2:
+                combined = {(matches[r + 1][c] if c in hits else matches[r][c]) for c in range(width)}
+                fields = {m[0] for m in combined if m}
+                if len(fields) > score:
+                    score, two = len(fields), True
+        if score > best[0]:
+            best = (score, r, two)
+    score, best_r, two_level = best
+    if score < 2:
         raise LedgerFileError(
             "no header row found in the first rows: expected column headers such as "
             "问题编号, 问题类别, 问题描述, 责任单位, 整改时限, 整改状态 (or Code, Category, "
             "Description, Unit, Deadline, Status); use --map header=field for others",
             reason="no_header")
-    parent = _header_values(grid, best_r, width)
-    data_start = best_r + 1
-    child = _header_values(grid, best_r + 1, width) if best_r + 1 < len(grid.rows) else []
-    # Two-level header: the next row names fields under a parent that spans several columns
-    # (merged across, or blank to its right in CSV).
-    spans = {c for (r, c), (_, _) in grid.merged.items() if r == best_r}
-    spans |= {c0 for (r0, c0, r1, c1, _) in grid.merge_ranges if r0 == best_r and c1 > c0}
-    child_hits = [c for c, t in enumerate(child)
-                  if t and _match(t, mapping) and t != parent[c]
-                  and (c in spans or not parent[c] or not _match(parent[c], mapping)
-                       or parent.count(parent[c]) > 1)]
-    two_level = len(child_hits) >= 2
+    parent = texts[best_r]
+    child = texts[best_r + 1] if two_level else [""] * width
     columns: list[_Column] = []
     for c in range(width):
-        if two_level:
-            data_start = best_r + 2
-            p, ch = parent[c], child[c]
-            if c in child_hits:
-                shown, m = f"{p}/{ch}" if p else ch, _match(ch, mapping)
-                over = _match(shown, mapping)
-                if over and over[1] == -1:
-                    m = over
-            else:
-                shown = p or ch
-                m = _match(shown, mapping) if shown else None
-        else:
-            shown = parent[c]
-            m = _match(shown, mapping) if shown else None
+        p, ch = parent[c], child[c]
+        m = matches[best_r][c]
+        shown = p
+        if two_level and ch and ch != p:
+            shown = f"{p}/{ch}" if p else ch
+            m = matches[best_r + 1][c]
+            over = _match(shown, mapping)
+            if over and over[1] == -1:
+                m = over
+        elif two_level and not p:
+            shown = ch
         if not shown:
             continue
-        columns.append(_Column(c, shown, m[0] if m else None, bool(m and m[2])))
-        if m is None:
-            columns[-1].field = "?"
-    return best_r, data_start, columns
+        columns.append(_Column(c, shown, m[0] if m else "?", bool(m and m[2])))
+    return best_r, best_r + (2 if two_level else 1), columns
 
 
 def _resolve_columns(columns: list[_Column], mapping: dict[str, str], warnings: list[str]
