@@ -135,7 +135,7 @@ def _pairs(links: Iterable[Any], a: str, b: str) -> list[Edge]:
     out = []
     for x in links:
         if isinstance(x, tuple):  # the common case first: typing.Mapping checks are slow
-            out.append((x[0], x[1]))
+            out.append(x if len(x) == 2 else (x[0], x[1]))  # reuse: fewer objects for the GC
         elif isinstance(x, Mapping):
             out.append((x[a], x[b]))
         else:
@@ -574,7 +574,8 @@ class ChainLink:
 class Blocked:
     """An open issue whose deadline is lost because of what it waits for. `own_finish` is when
     its own measures would be done without any dependency (on or before the deadline);
-    `chain` runs from the issue's latest measure back to the root delay (its last link)."""
+    `chain` runs from the issue's latest measure back to `root`, the measure whose own date
+    causes the delay (its last link), unless it was cut at `max_chain` links (`truncated`)."""
 
     issue_id: int
     code: str
@@ -583,11 +584,8 @@ class Blocked:
     own_finish: date
     days_late: int
     chain: list[ChainLink] = field(default_factory=list)
-
-    @property
-    def root(self) -> ChainLink:
-        """The measure whose own date causes the delay."""
-        return self.chain[-1]
+    root: ChainLink | None = None
+    truncated: bool = False
 
     @property
     def chain_issue_codes(self) -> list[str | None]:
@@ -601,7 +599,8 @@ class Blocked:
 
 def blocked_issues(issues: Iterable[IssueDeadline | Mapping],
                    measures: Iterable[MeasureNode | Mapping],
-                   edges: Iterable[Edge | Mapping] | nx.DiGraph, as_of: date) -> list[Blocked]:
+                   edges: Iterable[Edge | Mapping] | nx.DiGraph, as_of: date,
+                   max_chain: int = 50) -> list[Blocked]:
     """Open issues that will miss their deadline because of what they wait for: the earliest
     finish of their measures (dependencies included) is after the deadline, while their own
     measures alone (every own planned finish, no dependency) would meet it. An issue late by
@@ -624,6 +623,30 @@ def blocked_issues(issues: Iterable[IssueDeadline | Mapping],
     for mid, m in ms.items():
         if m.issue_id in wanted:
             by_issue_measures[m.issue_id].append(mid)
+
+    links: dict[int, ChainLink] = {}  # one per measure, shared by every chain through it
+
+    def link(mid: int) -> ChainLink:
+        if mid not in links:
+            m = ms[mid]
+            code = iss[m.issue_id].code if m.issue_id in iss else None
+            links[mid] = ChainLink(mid, m.issue_id, code, finish[mid])  # type: ignore[arg-type]
+        return links[mid]
+
+    # Root of every chain, memoised with the path compressed, so that many issues behind one
+    # long chain cost O(V) in all rather than a walk each.
+    root: dict[int, int] = {}
+
+    def root_of(mid: int) -> int:
+        path = []
+        while mid not in root and driver[mid] is not None:
+            path.append(mid)
+            mid = driver[mid]  # type: ignore[assignment]
+        r = root.get(mid, mid)
+        for p in path:
+            root[p] = r
+        return r
+
     out = []
     for i in candidates:
         ef = by_issue[i.id]
@@ -631,14 +654,14 @@ def blocked_issues(issues: Iterable[IssueDeadline | Mapping],
         # the own finish meets the deadline); smallest id for a stable answer.
         start = min(mid for mid in by_issue_measures[i.id]
                     if finish[mid] == ef and driver[mid] is not None)
-        chain, cur = [], start
-        while cur is not None:
-            m = ms[cur]
-            code = iss[m.issue_id].code if m.issue_id in iss else None
-            chain.append(ChainLink(cur, m.issue_id, code, finish[cur]))  # type: ignore[arg-type]
+        chain: list[ChainLink] = []
+        cur: int | None = start
+        while cur is not None and len(chain) < max_chain:
+            chain.append(link(cur))
             cur = driver[cur]
-        out.append(Blocked(issue_id=i.id, code=i.code, deadline=i.deadline,  # type: ignore
-                           earliest_finish=ef, own_finish=own[i.id],  # type: ignore[arg-type]
-                           days_late=(ef - i.deadline).days, chain=chain))  # type: ignore
+        deadline: date = i.deadline  # type: ignore[assignment]  (filtered above)
+        out.append(Blocked(issue_id=i.id, code=i.code, deadline=deadline, earliest_finish=ef,
+                           own_finish=own[i.id], days_late=(ef - deadline).days,  # type: ignore
+                           chain=chain, root=link(root_of(start)), truncated=cur is not None))
     out.sort(key=lambda b: (b.deadline, b.code))
     return out

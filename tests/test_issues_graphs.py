@@ -311,7 +311,7 @@ def test_issue_is_blocked_when_its_own_measures_are_fine_but_upstream_finishes_l
                                                                15)
     assert [(c.measure_id, c.issue_code, c.finish) for c in x.chain] == [
         (12, "C1.1.1", D("2026-07-15")), (21, "C2.1.1", D("2026-07-15"))]
-    assert x.root.measure_id == 21
+    assert x.root.measure_id == 21 and not x.truncated
 
 
 def test_blocked_chain_follows_the_predecessor_that_sets_the_date_back_to_the_root():
@@ -320,6 +320,28 @@ def test_blocked_chain_follows_the_predecessor_that_sets_the_date_back_to_the_ro
     assert [c.measure_id for c in w.chain] == [41, 51, 61]
     assert w.chain_issue_codes == ["C4.1.1", "C5.1.1", "C6.1.1"]
     assert (w.own_finish, w.earliest_finish) == (D("2026-06-05"), D("2026-07-20"))
+
+
+def test_a_long_chain_is_cut_but_still_names_its_root():
+    w = {b.code: b for b in blocked_issues(BLOCK_ISSUES, BLOCK_MEASURES, BLOCK_EDGES, AS_OF,
+                                           max_chain=2)}["C4.1.1"]
+    assert [c.measure_id for c in w.chain] == [41, 51]
+    assert w.truncated and w.root.measure_id == 61 and w.root.issue_code == "C6.1.1"
+
+
+def test_many_issues_behind_one_long_chain_stay_linear():
+    # Issue k's only measure waits for issue k+1's; the last one is late: all are blocked.
+    n = 5_000
+    ms = [MeasureNode(k, k, deadline=D("2026-06-10")) for k in range(n)]
+    ms[-1] = MeasureNode(n - 1, n - 1, deadline=D("2026-09-01"))
+    issues = [IssueDeadline(k, f"I{k}", D("2026-06-30"), "in_progress") for k in range(n - 1)]
+    blocked = blocked_issues(issues, ms, [(k, k + 1) for k in range(n - 1)], AS_OF)
+    assert len(blocked) == n - 1
+    assert {b.root.measure_id for b in blocked} == {n - 1}
+    by_code = {b.code: b for b in blocked}
+    assert len(by_code["I0"].chain) == 50 and by_code["I0"].truncated
+    last = by_code[f"I{n - 2}"]
+    assert not last.truncated and [c.measure_id for c in last.chain] == [n - 2, n - 1]
 
 
 def test_issue_late_by_its_own_measure_upstream_and_closed_issues_are_not_blocked():
