@@ -89,6 +89,7 @@ def timed(label: str, fn, repeat: int = 3):
 
 
 def main(seed: int = 1) -> None:
+    """Generate the data set and time each analysis."""
     t = time.perf_counter()
     issues, links, causes, source, measures, edges, deadl, esc, units, cal = generate(seed)
     print(f"generated in {time.perf_counter() - t:.1f} s: {len(issues)} issues, {len(links)} "
