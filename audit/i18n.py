@@ -483,3 +483,31 @@ def catalogue_problems(messages: Mapping[str, Mapping[str, str]] = MESSAGES) -> 
             if placeholders(base[key]) != placeholders(table[key]):
                 problems.append(f"{lang}: {key} placeholders differ")
     return problems
+
+
+# Feature areas keep the texts of their own pages in a module of their own, holding only
+# `MESSAGES = {"zh": {...}, "en": {...}}`; they are merged here, so there is still exactly one
+# catalogue per language, and a key may never be defined twice.
+FEATURE_CATALOGUES: tuple[str, ...] = (
+    "audit.dashboard_messages", "issues.page_messages", "issues.graphs_messages",
+    "issues.import_messages", "exports.messages", "owners.messages", "audit.admin_messages",
+)
+
+
+def _merge_feature_catalogues() -> None:
+    import importlib
+    for name in FEATURE_CATALOGUES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        for lang_code in LANGS:
+            for key, text in module.MESSAGES.get(lang_code, {}).items():
+                if key in MESSAGES[lang_code] and MESSAGES[lang_code][key] != text:
+                    raise RuntimeError(f"message key {key!r} defined twice ({name})")
+                MESSAGES[lang_code][key] = text
+
+
+_merge_feature_catalogues()
