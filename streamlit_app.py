@@ -111,7 +111,7 @@ def _sidebar(db, actor: Actor, lang: str) -> None:
         unit = users.unit_name(db, actor.unit_id)
         st.caption(t("session.scope_unit", lang, unit=unit) if unit
                    else t("session.scope_all", lang))
-        session.language_switch(st.sidebar)
+        session.language_switch(st.sidebar, "sidebar")
         st.button(t("session.logout", lang), key="audit.logout", on_click=session.end,
                   args=("session.logged_out",), icon=":material/logout:")
 

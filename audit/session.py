@@ -6,18 +6,17 @@ Pages use: `database()`, `current_actor()` / `require_actor()`, `lang()`, `text(
 clock; everything below takes `at` / `as_of` as arguments."""
 from __future__ import annotations
 
-import inspect
 import os
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 import streamlit as st
 
 from audit import i18n, users
-from audit.config import TIMEZONE, database_path
+from audit import clock
+from audit.config import database_path, evidence_dir
 from audit.db import open_database
 from audit.errors import AuditError
 from audit.model import Actor
@@ -39,12 +38,12 @@ DEFAULT_IDLE_MINUTES = 30
 
 def now_at() -> str:
     """Now in Asia/Shanghai as 'YYYY-MM-DDTHH:MM:SS+08:00' (history's `at` form)."""
-    return datetime.now(ZoneInfo(TIMEZONE)).replace(microsecond=0).isoformat()
+    return clock.now_text()
 
 
 def today() -> date:
     """Today's date in Asia/Shanghai."""
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
+    return clock.today()
 
 
 def idle_minutes() -> float:
@@ -72,22 +71,22 @@ def set_lang(code: str) -> None:
         st.query_params["lang"] = code
 
 
-def _on_lang_switch() -> None:
+def _on_lang_switch(widget_key: str) -> None:
     """Widget callback: adopt the language picked in the switch."""
-    picked = st.session_state.get(LANG_WIDGET)
+    picked = st.session_state.get(widget_key)
     if picked:
         set_lang(picked)
 
 
-def language_switch(container=st) -> None:
-    """The zh/en switch, in the given container (main area or sidebar)."""
+def language_switch(container=st, where: str = "main") -> None:
+    """The zh/en switch, in the given container. `where` keeps the login page's switch and the
+    sidebar's apart: a widget that moves starts afresh from its default (the current language)."""
     current = lang()
-    if st.session_state.get(LANG_WIDGET) != current:
-        st.session_state[LANG_WIDGET] = current
+    widget_key = f"{LANG_WIDGET}.{where}"
     container.segmented_control(
-        i18n.t("login.language", current), list(i18n.LANGS),
-        format_func=lambda code: i18n.LANG_NAMES[code], key=LANG_WIDGET, required=True,
-        on_change=_on_lang_switch)
+        i18n.t("login.language", current), list(i18n.LANGS), default=current,
+        format_func=lambda code: i18n.LANG_NAMES[code], key=widget_key, required=True,
+        on_change=_on_lang_switch, args=(widget_key,))
 
 
 def text(key: str, **params) -> str:
@@ -124,12 +123,7 @@ def _ensure_database(path: str) -> bool:
         leftover.unlink(missing_ok=True)
     db = open_database(partial)
     try:
-        as_of = today()
-        param = inspect.signature(build_demo).parameters.get("as_of")
-        if param is not None and "str" in str(param.annotation) and \
-                "date" not in str(param.annotation):
-            as_of = as_of.isoformat()
-        build_demo(db, as_of=as_of, seed=1)
+        build_demo(db, as_of=today(), seed=1, evidence_root=evidence_dir(target))
         users.mark_demo_database(db, now_at())
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

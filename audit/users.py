@@ -532,9 +532,11 @@ def list_users(db: sqlite_utils.Database, actor: Actor | None) -> list[dict]:
 
 
 def unit_choices(db: sqlite_utils.Database, actor: Actor | None) -> list[dict]:
-    """Units an administrator may give a user (id, code, name, level), in tree-code order."""
+    """Units an administrator may give a user (id, code, name, level): region first, then
+    by code (a county's code extends its city's, so cities are followed by their counties)."""
     _require_admin(actor)
-    found = rows(db, "SELECT id, code, name, level FROM units ORDER BY code")
+    found = rows(db, "SELECT id, code, name, level FROM units "
+                     "ORDER BY level <> 'region', code")
     if actor is None or actor.scope_unit_ids is None:
         return found
     return [r for r in found if r["id"] in actor.scope_unit_ids]
@@ -545,7 +547,7 @@ def person_choices(db: sqlite_utils.Database, actor: Actor | None) -> list[dict]
     _require_admin(actor)
     found = rows(db, "SELECT p.id, p.name, p.unit_id, u.name AS unit_name FROM people p "
                      "JOIN units u ON u.id = p.unit_id WHERE p.active = 1 "
-                     "ORDER BY u.code, p.name")
+                     "ORDER BY u.level <> 'region', u.code, p.name")
     if actor is None or actor.scope_unit_ids is None:
         return found
     return [r for r in found if r["unit_id"] in actor.scope_unit_ids]

@@ -79,3 +79,69 @@ def org(make_unit: Callable[..., int]) -> dict[str, int]:
     bt = make_unit("BT", "包头市分公司", region, "city")
     county = make_unit("HHHT01", "托克托县分公司", hhht, "county")
     return {"R": region, "HHHT": hhht, "BT": bt, "HHHT01": county}
+
+
+# --- the app under AppTest ----------------------------------------------------------------------
+
+APP_PATH = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo database (audit.demo.build_demo as of AS_OF, seed 1), built once per test run.
+    Treat it as read-only; copy it (copy_database) before writing."""
+    from audit.config import evidence_dir
+    from audit.demo import build_demo
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    database = open_database(path)
+    build_demo(database, as_of=AS_OF, seed=1, evidence_root=evidence_dir(path))
+    database.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.conn.close()
+    return path
+
+
+def copy_database(source: Path, target: Path) -> Path:
+    """A consistent copy of a database file (SQLite online backup), for a test that writes."""
+    import sqlite3
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+@pytest.fixture
+def make_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], object]:
+    """make_app(db_path) → an AppTest of streamlit_app.py on that database (caches cleared)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    def make(path: Path) -> AppTest:
+        monkeypatch.setenv("AUDIT_DB", str(path))
+        st.cache_data.clear()
+        return AppTest.from_file(str(APP_PATH), default_timeout=30)
+
+    return make
+
+
+def sign_in(app, username: str, password: str):
+    """Fill the sign-in form of a fresh AppTest and submit it; returns the app after the run."""
+    if not app.text_input:
+        app.run()
+    app.text_input(key="audit.login_username").input(username)
+    app.text_input(key="audit.login_password").input(password)
+    app.button(key="FormSubmitter:audit.login_form-" + app.button[0].label).click()
+    return app.run()
+
+
+def open_page(app, url_path: str):
+    """Switch a signed-in AppTest to the page registered under `url_path` (PAGES in
+    streamlit_app.py) and run it. AppTest.switch_page only knows file pages."""
+    matches = [h for h, info in app._registered_pages.items()
+               if info.get("url_pathname") == url_path]
+    if not matches:
+        raise ValueError(f"no page {url_path!r} for this user; known: "
+                         f"{[i.get('url_pathname') for i in app._registered_pages.values()]}")
+    app._page_hash = matches[0]
+    return app.run()

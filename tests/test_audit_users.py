@@ -10,7 +10,7 @@ from audit.db import rows, scalar
 from audit.errors import LoginFailed, NotPermitted, StaleEdit, ValidationFailed
 from audit.history import verify
 from audit.model import Actor, Role
-from tests.conftest import later
+from tests.conftest import later, open_page, sign_in
 
 PASSWORD = "Correct-Horse-77"
 
@@ -252,58 +252,56 @@ def test_outdated_hash_parameters_are_upgraded_at_sign_in(db, at):
 
 # --- the app's sign-in gate (AppTest) ------------------------------------------------------------
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch, at) -> Path:
-    """A database file with one administrator, named by AUDIT_DB for the app."""
+def app_db(tmp_path, at) -> Path:
+    """A database file with one administrator (admin / demo1234) and nothing else."""
     from audit.db import open_database
     path = tmp_path / "app.db"
     database = open_database(path)
     users.create_user(database, None, "admin", "demo1234", "admin", display_name="管理员",
                       at=at)
     database.conn.close()
-    monkeypatch.setenv("AUDIT_DB", str(path))
     return path
 
 
-def _app():
-    from streamlit.testing.v1 import AppTest
-    return AppTest.from_file(APP, default_timeout=30)
-
-
-def _sign_in(app, username: str, password: str):
-    app.text_input(key="audit.login_username").input(username)
-    app.text_input(key="audit.login_password").input(password)
-    app.button[0].click()
-    return app.run()
-
-
-def test_app_shows_only_the_sign_in_form_to_a_stranger(app_db):
-    app = _app().run()
+def test_app_shows_only_the_sign_in_form_to_a_stranger(app_db, make_app):
+    app = make_app(app_db).run()
     assert not app.exception
     assert [ti.label for ti in app.text_input] == ["用户名", "密码"]
     assert not app.sidebar.button
+    assert not app.info  # not a demo database: no demo accounts shown
 
 
-def test_app_wrong_password_shows_the_generic_message(app_db):
-    app = _sign_in(_app().run(), "admin", "wrong-password")
+def test_app_wrong_password_shows_the_generic_message(app_db, make_app):
+    app = sign_in(make_app(app_db), "admin", "wrong-password")
     assert not app.exception
     assert [e.value for e in app.error] == ["用户名或密码错误，或账号暂不可用。"]
+    unknown = sign_in(make_app(app_db), "nobody", "demo1234")
+    assert [e.value for e in unknown.error] == ["用户名或密码错误，或账号暂不可用。"]
 
 
-def test_app_correct_sign_in_opens_the_navigation(app_db):
-    app = _sign_in(_app().run(), "admin", "demo1234")
+def test_app_correct_sign_in_opens_the_navigation(app_db, make_app):
+    app = sign_in(make_app(app_db), "admin", "demo1234")
     assert not app.exception
     assert not app.error
     assert any(b.label == "退出登录" for b in app.sidebar.button)
     assert any("管理员" in c.value for c in app.sidebar.caption)
+    paths = {i.get("url_pathname") for i in app._registered_pages.values()}
+    assert "admin" in paths and "verify" not in paths
 
 
-def test_app_session_ends_when_the_account_is_disabled(app_db, at):
+def test_app_sign_out_returns_to_the_sign_in_form(app_db, make_app):
+    app = sign_in(make_app(app_db), "admin", "demo1234")
+    next(b for b in app.sidebar.button if b.label == "退出登录").click()
+    app.run()
+    assert [ti.label for ti in app.text_input] == ["用户名", "密码"]
+    assert [i.value for i in app.info] == ["已退出登录。"]
+
+
+def test_app_session_ends_when_the_account_is_disabled(app_db, make_app, at):
     from audit.db import open_database
-    app = _sign_in(_app().run(), "admin", "demo1234")
+    app = sign_in(make_app(app_db), "admin", "demo1234")
     database = open_database(app_db)
     admin_id = scalar(database, "SELECT id FROM users WHERE username = 'admin'")
     # A second administrator disables the first while the first is signed in.
@@ -312,11 +310,53 @@ def test_app_session_ends_when_the_account_is_disabled(app_db, at):
     database.conn.close()
     app.run()
     assert [ti.label for ti in app.text_input] == ["用户名", "密码"]
-    assert any("请重新登录" in i.value for i in app.info)
+    assert [i.value for i in app.info] == ["账号状态、角色或密码已变更，请重新登录。"]
 
 
-def test_app_english_when_asked_in_the_url(app_db):
-    app = _app()
+def test_app_idle_session_expires(app_db, make_app):
+    app = sign_in(make_app(app_db), "admin", "demo1234")
+    app.session_state["audit.last_seen"] = 0.0
+    app.run()
+    assert [ti.label for ti in app.text_input] == ["用户名", "密码"]
+    assert [i.value for i in app.info] == ["长时间未操作，会话已过期，请重新登录。"]
+
+
+def test_app_english_when_asked_in_the_url(app_db, make_app):
+    app = make_app(app_db)
     app.query_params["lang"] = "en"
     app.run()
     assert [ti.label for ti in app.text_input] == ["User name", "Password"]
+
+
+def test_app_admin_page_adds_a_user(app_db, make_app):
+    app = open_page(sign_in(make_app(app_db), "admin", "demo1234"), "admin")
+    assert not app.exception
+    assert app.title[0].value == "管理"
+    form = "audit.admin.add_user"
+    fields = [w for w in app.text_input if w.form_id == form]
+    fields[0].input("newbie")
+    fields[1].input("新同事")
+    fields[2].input("Newbie-pass-1")
+    next(b for b in app.button if b.form_id == form).click()
+    app.run()
+    assert not app.exception and not app.error
+    assert any("newbie" in s.value for s in app.success)
+
+
+def test_demo_database_sign_in_page_lists_the_demo_accounts(demo_path, make_app):
+    app = make_app(demo_path).run()
+    assert [i.value for i in app.info] == ["已创建演示数据库（演示整改项目与示例数据）。"]
+    assert "demo1234" in app.markdown[-1].value and "`lead2`" in app.markdown[-1].value
+
+
+@pytest.mark.parametrize("username, expected", [
+    ("admin", {"", "catalogue", "issue", "causes", "owners", "import-export", "admin"}),
+    ("lead", {"", "catalogue", "issue", "my-work", "verify", "causes", "owners",
+              "import-export"}),
+    ("team", {"", "catalogue", "issue", "my-work"}),
+    ("manager", {"", "catalogue", "issue", "causes", "owners", "import-export"}),
+])
+def test_each_role_sees_its_pages(demo_path, make_app, username, expected):
+    app = sign_in(make_app(demo_path), username, "demo1234")
+    assert not app.exception
+    assert {i.get("url_pathname") for i in app._registered_pages.values()} == expected
