@@ -215,10 +215,17 @@ def refresh_actor(db: sqlite_utils.Database) -> Actor | None:
 
 
 def current_actor() -> Actor | None:
-    """The actor checked by the router in this rerun, or None when nobody is signed in."""
-    if st.session_state.get(_USER_ID) is None:
+    """The signed-in actor, or None. Checks again that the account is still active with the same
+    role and password: widget callbacks run before the router's own check of this rerun."""
+    user_id = st.session_state.get(_USER_ID)
+    actor = st.session_state.get(_ACTOR)
+    if user_id is None or actor is None:
         return None
-    return st.session_state.get(_ACTOR)
+    if not users.session_still_valid(database(), user_id, st.session_state.get(_ROLE, ""),
+                                     st.session_state.get(_PASSWORD_STAMP, "")):
+        end("session.ended")
+        return None
+    return actor
 
 
 def require_actor() -> Actor:

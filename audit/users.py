@@ -394,6 +394,8 @@ def change_password(db: sqlite_utils.Database, actor: Actor, old_password: str,
     _parse(at)
     row = _user_row(db, actor.user_id)
     if not verify_password(row["password_hash"], old_password or ""):
+        # Counts like a failed sign-in, so an unattended session cannot be used to guess.
+        _record_failure(db, row["id"], at)
         raise ValidationFailed("old_password", "wrong password", rule="wrong_password")
     _check_password(new_password, row["username"], field="new_password")
     password_hash = hash_password(new_password)

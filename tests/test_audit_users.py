@@ -360,3 +360,26 @@ def test_each_role_sees_its_pages(demo_path, make_app, username, expected):
     app = sign_in(make_app(demo_path), username, "demo1234")
     assert not app.exception
     assert {i.get("url_pathname") for i in app._registered_pages.values()} == expected
+
+
+def test_wrong_current_password_counts_towards_the_lock_out(db, at):
+    uid = users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+    alice = users.actor_for(db, uid)
+    for _ in range(users.LOCKOUT_THRESHOLD):
+        with pytest.raises(ValidationFailed):
+            users.change_password(db, alice, "guess-guess", "New-pass-123", at=at)
+    with pytest.raises(LoginFailed):
+        users.authenticate(db, "alice", PASSWORD, later(at, minutes=1))
+
+
+def test_pages_table_is_consistent():
+    import streamlit_app
+    from audit import i18n
+    specs = streamlit_app.PAGES
+    assert len({s.url_path for s in specs}) == len(specs)
+    assert sum(s.default for s in specs) == 1
+    for spec in specs:
+        assert i18n.has(spec.title_key) and spec.section_key in streamlit_app.SECTIONS
+        assert spec.roles and spec.module.endswith("_page")
+    assert [s.url_path for s in streamlit_app.pages_for(Role.ADMIN)][-1] == "admin"
+    assert all(Role.ADMIN not in s.roles for s in specs if s.url_path == "verify")
