@@ -166,3 +166,21 @@ def last_change(db: sqlite_utils.Database, entity: str, entity_id: int) -> dict 
         "ORDER BY seq DESC LIMIT 1", (entity, entity_id))
     r = cur.fetchone()
     return None if r is None else dict(zip([c[0] for c in cur.description], r))
+
+
+def replay(db: sqlite_utils.Database, entity: str, *, until: str | None = None
+           ) -> dict[int, dict[str, str | None]]:
+    """Rebuild each row of an entity from history alone (every field's last recorded value,
+    before `until` when given), as the text history stores. Comparing this with the live rows
+    proves that history holds every change."""
+    sql = ("SELECT entity_id, field, new FROM history WHERE entity = ? AND entity_id IS NOT NULL"
+           + (" AND at < ?" if until else "") + " ORDER BY seq")
+    state: dict[int, dict[str, str | None]] = {}
+    for entity_id, field, new in db.conn.execute(sql, (entity, until) if until else (entity,)):
+        state.setdefault(entity_id, {})[field] = new
+    return state
+
+
+def as_history_text(value: Any) -> str | None:
+    """A live column value in the form history stores it (for comparing with `replay`)."""
+    return _text(value)

@@ -66,9 +66,10 @@ class Recorder:
         self.changes.append(Change(entity, entity_id, fld, old, new))
 
     def created(self, entity: str, entity_id: int, values: dict) -> None:
-        """Note a new row: one record per non-empty column."""
+        """Note a new row: one record per column that holds a value (empty text included, so
+        that replaying history gives back the row exactly)."""
         for k, v in values.items():
-            if k in ("id", "version") or v is None or v == "":
+            if k in ("id", "version") or v is None:
                 continue
             self.add(entity, entity_id, k, None, v)
 
@@ -90,7 +91,8 @@ def insert(db: sqlite_utils.Database, rec: Recorder, table: str, entity: str, va
     cur = db.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
                           tuple(values.values()))
     new_id = cur.lastrowid
-    rec.created(entity, new_id, values)
+    # Record the row as stored, column defaults included.
+    rec.created(entity, new_id, one(db, f"SELECT * FROM {table} WHERE id = ?", (new_id,)))
     return new_id
 
 
