@@ -1,0 +1,102 @@
+"""Evidence uploads: refused with a clear message and nothing written when hostile; stored once
+by hash; downloaded under the original name; tampered content refused."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from audit.errors import NotPermitted, UploadRefused
+from issues.evidence import attach_evidence, blob_path, check_upload, read_evidence, safe_filename
+from tests.programme import MAX_UPLOAD, PDF, build
+
+
+@pytest.fixture
+def prog(tmp_path):
+    p = build(tmp_path)
+    p.iid = p.new_issue()
+    p.assign(p.iid, deadline="2026-06-30")
+    p.mid = p.measure(p.iid, deadline="2026-06-01")
+    return p
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("big.pdf", b"%PDF-" + b"0" * (MAX_UPLOAD + 1), "size"),
+    ("tool.exe", b"MZ\x90\x00" + b"\x00" * 100, "type"),
+    ("report.pdf", b"MZ\x90\x00" + b"\x00" * 100, "content"),        # a renamed executable
+    ("photo.png", b"\x7fELF" + b"\x00" * 100, "content"),
+    ("empty.pdf", b"", "empty"),
+    ("bomb.zip", zip_bytes({"a.txt": b"0" * 20_000_000}), "zip_bomb"),
+    ("escape.zip", zip_bytes({"../../etc/passwd": b"x"}), "traversal"),
+    ("fake.docx", zip_bytes({"hello.txt": b"x"}), "content"),
+    ("noext", b"%PDF-1.4", "type"),
+])
+def test_hostile_uploads_are_refused_and_nothing_is_written(prog, name, data, reason):
+    records = prog.db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+    with pytest.raises(UploadRefused) as err:
+        attach_evidence(prog.db, prog.actors["rect"], prog.iid, filename=name, data=data,
+                        evidence_root=prog.evidence_root, max_bytes=MAX_UPLOAD,
+                        measure_id=prog.mid, at=prog.at("2026-02-01"))
+    assert err.value.params["reason"] == reason
+    assert prog.db.conn.execute("SELECT COUNT(*) FROM evidence").fetchone()[0] == 0
+    assert prog.db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0] == records
+    assert not prog.evidence_root.exists() or not any(prog.evidence_root.rglob("*"))
+
+
+@pytest.mark.parametrize("given,cleaned", [
+    ("../../etc/passwd.pdf", "passwd.pdf"),
+    ("C:\\Windows\\evil.pdf", "evil.pdf"),
+    ("整改\u202e佐证.pdf", "整改佐证.pdf"),
+    ("..hidden.pdf", "hidden.pdf"),
+    ("a\x00b.pdf", "ab.pdf"),
+])
+def test_file_names_are_cleaned_of_paths_and_control_characters(given, cleaned):
+    assert safe_filename(given) == cleaned
+
+
+def test_the_same_content_is_stored_once_and_downloads_under_its_own_name(prog):
+    rect = prog.actors["rect"]
+    ids = [attach_evidence(prog.db, rect, prog.iid, filename=n, data=PDF,
+                           evidence_root=prog.evidence_root, max_bytes=MAX_UPLOAD,
+                           measure_id=prog.mid, at=prog.at("2026-02-01"))
+           for n in ("合同清理表.pdf", "../副本.pdf")]
+    blobs = [f for f in prog.evidence_root.rglob("*") if f.is_file()]
+    assert len(blobs) == 1
+    name, mime, data = read_evidence(prog.db, prog.actors["manager"], ids[1], prog.evidence_root)
+    assert (name, mime, data) == ("副本.pdf", "application/pdf", PDF)
+
+
+def test_content_changed_on_disk_is_refused_on_download(prog):
+    eid = attach_evidence(prog.db, prog.actors["rect"], prog.iid, filename="a.pdf", data=PDF,
+                          evidence_root=prog.evidence_root, max_bytes=MAX_UPLOAD,
+                          at=prog.at("2026-02-01"))
+    sha = prog.db.conn.execute("SELECT sha256 FROM evidence WHERE id = ?", (eid,)).fetchone()[0]
+    blob_path(prog.evidence_root, sha).write_bytes(PDF + b"tampered")
+    with pytest.raises(UploadRefused, match="does not match"):
+        read_evidence(prog.db, prog.actors["lead"], eid, prog.evidence_root)
+
+
+def test_evidence_outside_the_scope_is_neither_attached_nor_read(prog):
+    with pytest.raises(NotPermitted):
+        attach_evidence(prog.db, prog.actors["rect_b"], prog.iid, filename="a.pdf", data=PDF,
+                        evidence_root=prog.evidence_root, max_bytes=MAX_UPLOAD,
+                        at=prog.at("2026-02-01"))
+    eid = attach_evidence(prog.db, prog.actors["lead"], prog.iid, filename="a.pdf", data=PDF,
+                          evidence_root=prog.evidence_root, max_bytes=MAX_UPLOAD,
+                          at=prog.at("2026-02-01"))
+    with pytest.raises(NotPermitted):
+        read_evidence(prog.db, prog.actors["rect_b"], eid, prog.evidence_root)
+
+
+def test_a_real_office_document_is_accepted(prog):
+    docx = zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    assert check_upload("说明.docx", docx, MAX_UPLOAD)[0] == "说明.docx"
