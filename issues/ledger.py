@@ -537,7 +537,8 @@ def _parse_measure_meta(inner: str, row: int, column: str, text: str
 def parse_measures(value: Any, row: int, column: str) -> tuple[MeasureLine, ...]:
     """The measures of a cell: one per line, optionally numbered 1. / 1、 / （1）."""
     out = []
-    for line in _plain_keep(value).splitlines():
+    # Only CR/LF end a line: str.splitlines would also split on U+0085, U+2028 and friends.
+    for line in re.split(r"\r\n|\r|\n", _plain_keep(value)):
         if not line.strip():
             continue
         out.append(parse_measure_line(_MEASURE_NUMBER.sub("", line, count=1), row, column))
