@@ -112,6 +112,9 @@ def _sidebar(db, actor: Actor, lang: str) -> None:
         st.caption(t("session.scope_unit", lang, unit=unit) if unit
                    else t("session.scope_all", lang))
         session.language_switch(st.sidebar, "sidebar")
+        with st.popover(t("admin.change_password", lang), icon=":material/key:"):
+            from audit import login_page
+            login_page.password_form(db, actor, "sidebar")
         st.button(t("session.logout", lang), key="audit.logout", on_click=session.end,
                   args=("session.logged_out",), icon=":material/logout:")
 

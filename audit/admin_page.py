@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from audit import session, users
-from audit.errors import AuditError, ValidationFailed
+from audit import login_page, session, users
+from audit.errors import AuditError
 from audit.i18n import label
 from audit.model import Actor, Role
 
@@ -37,7 +37,7 @@ def render() -> None:
     with tab_edit:
         _edit_user(db, actor, accounts)
     with tab_own:
-        _own_password_form(db, actor)
+        login_page.password_form(db, actor, "admin")
 
 
 def _user_table(accounts: list[dict]) -> None:
@@ -167,30 +167,6 @@ def _edit_user(db, actor: Actor, accounts: list[dict]) -> None:
             _apply(lambda: users.reset_password(db, actor, user_id, new_password,
                                                 at=session.now_at()),
                    tr("admin.password_reset_done", username=account["username"]))
-
-
-def _own_password_form(db, actor: Actor) -> None:
-    """The signed-in user changes their own password (and this session stays open)."""
-    tr = session.text
-    with st.form("audit.admin.own_password", clear_on_submit=True):
-        old = st.text_input(tr("field.old_password"), type="password",
-                            autocomplete="current-password")
-        new = st.text_input(tr("field.new_password"), type="password",
-                            max_chars=users.MAX_PASSWORD_LENGTH, autocomplete="new-password")
-        again = st.text_input(tr("field.confirm_password"), type="password",
-                              autocomplete="new-password")
-        submitted = st.form_submit_button(tr("admin.change_password"), type="primary")
-    if not submitted:
-        return
-    try:
-        if new != again:
-            raise ValidationFailed("confirm_password", "passwords differ", rule="mismatch")
-        stamp = users.change_password(db, actor, old, new, at=session.now_at())
-    except AuditError as exc:
-        session.show_error(exc)
-        return
-    session.adopt_password_stamp(stamp)
-    st.success(tr("admin.password_changed"))
 
 
 def _apply(action, done_text: str) -> None:

@@ -6,8 +6,9 @@ import sqlite_utils
 import streamlit as st
 
 from audit import session, users
-from audit.errors import LoginFailed
+from audit.errors import AuditError, LoginFailed, ValidationFailed
 from audit.i18n import t
+from audit.model import Actor
 
 # What build_demo creates (audit.demo may publish its own DEMO_ACCOUNTS / DEMO_PASSWORD).
 _DEMO_ACCOUNTS: tuple[tuple[str, str], ...] = (
@@ -78,3 +79,28 @@ def _show_demo_accounts(lang: str) -> None:
         lines.append("- " + t("login.demo_account_row", lang, username=f"`{username}`",
                                 role=role_text))
     st.markdown("\n".join(lines))
+
+
+def password_form(db: sqlite_utils.Database, actor: Actor, where: str) -> None:
+    """The signed-in user changes their own password; this session stays open, others end."""
+    tr = session.text
+    with st.form(f"audit.own_password.{where}", clear_on_submit=True):
+        old = st.text_input(tr("field.old_password"), type="password",
+                            max_chars=users.MAX_PASSWORD_LENGTH,
+                            autocomplete="current-password")
+        new = st.text_input(tr("field.new_password"), type="password",
+                            max_chars=users.MAX_PASSWORD_LENGTH, autocomplete="new-password")
+        again = st.text_input(tr("field.confirm_password"), type="password",
+                              max_chars=users.MAX_PASSWORD_LENGTH, autocomplete="new-password")
+        submitted = st.form_submit_button(tr("admin.change_password"), type="primary")
+    if not submitted:
+        return
+    try:
+        if new != again:
+            raise ValidationFailed("confirm_password", "passwords differ", rule="mismatch")
+        stamp = users.change_password(db, actor, old, new, at=session.now_at())
+    except AuditError as exc:
+        session.show_error(exc)
+        return
+    session.adopt_password_stamp(stamp)
+    st.success(tr("admin.password_changed"))

@@ -383,3 +383,25 @@ def test_pages_table_is_consistent():
         assert spec.roles and spec.module.endswith("_page")
     assert [s.url_path for s in streamlit_app.pages_for(Role.ADMIN)][-1] == "admin"
     assert all(Role.ADMIN not in s.roles for s in specs if s.url_path == "verify")
+
+
+def test_app_own_password_change_keeps_this_session_open(app_db, make_app):
+    app = sign_in(make_app(app_db), "admin", "demo1234")
+    form = "audit.own_password.sidebar"
+    old, new, again = [w for w in app.text_input if w.form_id == form]
+    old.input("demo1234")
+    new.input("Brand-new-pass-9")
+    again.input("Brand-new-pass-9")
+    next(b for b in app.button if b.form_id == form).click()
+    app.run()
+    assert not app.exception and not app.error
+    assert [s.value for s in app.success] == ["密码已修改。"]
+    app.run()
+    assert any(b.label == "退出登录" for b in app.sidebar.button)
+    assert users.authenticate(open_database_for(app_db), "admin", "Brand-new-pass-9",
+                              "2026-11-23T10:00:00+08:00")
+
+
+def open_database_for(path):
+    from audit.db import open_database
+    return open_database(path)
