@@ -99,7 +99,7 @@ def show_error(exc: AuditError) -> None:
     st.error(i18n.error_text(exc, lang()))
 
 
-# --- database ---------------------------------------------------------------------------------------
+# --- database ----------------------------------------------------------------------------------
 
 class DemoUnavailable(RuntimeError):
     """The database file is missing and audit.demo.build_demo cannot be imported."""
@@ -159,7 +159,7 @@ def database_is_demo(db: sqlite_utils.Database) -> bool:
     return users.is_demo_database(db)
 
 
-# --- the signed-in actor ----------------------------------------------------------------------------
+# --- the signed-in actor -----------------------------------------------------------------------
 
 def start(result: users.LoginResult) -> None:
     """Open the session for a successful sign-in."""

@@ -405,3 +405,45 @@ def test_app_own_password_change_keeps_this_session_open(app_db, make_app):
 def open_database_for(path):
     from audit.db import open_database
     return open_database(path)
+
+
+def test_lock_out_follows_the_rule_for_any_sequence_of_attempts(tmp_path, monkeypatch):
+    """Locked iff 5 consecutive failures happened less than 15 minutes ago; attempts while locked
+    change nothing; a success resets the count."""
+    from argon2 import PasswordHasher
+    from hypothesis import given, settings, strategies as st
+    from audit.db import open_database
+    # Cheap parameters: the rule is about counting, not about argon2's cost.
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
+                                                         parallelism=1))
+    counter = iter(range(10**6))
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.tuples(st.booleans(), st.integers(0, 9)), max_size=14))
+    def check(attempts):
+        db = open_database(tmp_path / f"h{next(counter)}.db")
+        at = "2026-11-23T09:00:00+08:00"
+        users.create_user(db, None, "alice", PASSWORD, "lead", at=at)
+        failures, locked_until, clock = 0, None, 0
+        for correct, gap in attempts:
+            clock += gap
+            now = later(at, minutes=clock)
+            locked = locked_until is not None and clock < locked_until
+            try:
+                users.authenticate(db, "alice", PASSWORD if correct else "wrong-pass", now)
+                ok = True
+            except LoginFailed:
+                ok = False
+            if locked:
+                assert not ok
+            elif correct:
+                assert ok
+                failures = 0
+            else:
+                assert not ok
+                failures += 1
+                if failures == users.LOCKOUT_THRESHOLD:
+                    failures, locked_until = 0, clock + users.LOCKOUT_MINUTES
+        db.conn.close()
+
+    check()
