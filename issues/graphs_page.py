@@ -1,0 +1,231 @@
+"""根源与督办: root causes ranked (with the causes to fix first and the 屡审屡犯 flags), the
+issue↔cause graph, issues blocked by what they wait for, the escalation list (leads record the
+due steps) and what the signed-in user must chase. Streamlit only: the data comes from
+issues.graph_service."""
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from audit import charts, session
+from audit.errors import AuditError
+from audit.figures import Scope, scope_for
+from audit.i18n import label
+from audit.model import Actor, can
+from issues import graph_service
+
+MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
+GRAPH_ISSUES_PER_CAUSE = 6
+
+
+def _issue_url(issue_id: int, lang: str) -> str:
+    """The issue page (url path 'issue', reads ?id=)."""
+    return f"issue?id={issue_id}&lang={lang}"
+
+
+def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
+    """As-of date, unit (within the actor's scope) and how many causes the graph shows."""
+    text = session.text
+    units = graph_service.units_in_scope(db, actor)
+    codes = [None] + [u["code"] for u in units]
+    names = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in units}
+    c1, c2, c3 = st.columns([1, 2, 1])
+    as_of = c1.date_input(text("graphs.as_of"), value=session.today(), key="graphs.as_of")
+    unit = c2.selectbox(text("graphs.unit"), codes, key="graphs.unit",
+                        format_func=lambda c: text("graphs.unit_all") if c is None else names[c])
+    top = c3.number_input(text("graphs.top"), min_value=1, max_value=30, value=6,
+                          key="graphs.top")
+    return as_of, unit, int(top)
+
+
+def _ranking_section(ranking: list[dict], lang: str) -> None:
+    """The ranked table and the bar chart."""
+    text = session.text
+    st.subheader(text("graphs.causes.header"))
+    st.caption(text("graphs.causes.caption"))
+    shown = [r for r in ranking if r["total_issues"]]
+    if not shown:
+        st.info(text("graphs.causes.empty"))
+        return
+    yes = text("graphs.yes")
+    st.dataframe([{
+        text("graphs.col.cause"): r["code"], text("graphs.col.title"): r["title"],
+        text("graphs.col.open"): r["open_issues"], text("graphs.col.total"): r["total_issues"],
+        text("graphs.col.amount"): round(r["amount_open"] / 1e4, 2),
+        text("graphs.col.overdue"): r["overdue"],
+        text("graphs.col.recurring"): yes if r["recurring"] else "",
+        text("graphs.col.source"): (f'{r["source_measures_done"]}/{r["source_measures_total"]}'
+                                    if r["source_measures_total"] else ""),
+        text("graphs.col.years"): "、".join(str(y) for y in r["audit_years"]),
+    } for r in shown[:MAX_ROWS]], hide_index=True, use_container_width=True)
+    chart_rows = [{"cause": f'{r["code"]} {r["title"][:9]}', "open_issues": r["open_issues"],
+                   "amount": r["amount_open"], "overdue": r["overdue"]} for r in shown]
+    st.altair_chart(charts.cause_ranking(chart_rows, top=10, lang=lang),
+                    use_container_width=True)
+
+
+def _cover_section(db, scope: Scope, as_of: date, inputs, ranking: list[dict]) -> None:
+    """The greedy cover: which k causes to fix first, and the share of open issues reached."""
+    text = session.text
+    st.subheader(text("graphs.cover.header"))
+    n_causes = max(1, sum(1 for r in ranking if r["open_issues"]))
+    k = st.slider(text("graphs.cover.k"), min_value=1, max_value=max(2, min(n_causes, 20)),
+                  value=min(3, n_causes), key="graphs.k")
+    res = graph_service.cover(db, scope, as_of, k, inputs=inputs)
+    if not res["open_total"]:
+        st.info(text("graphs.cover.none"))
+        return
+    st.metric(text("graphs.cover.header"), f'{res["share"]:.1%}',
+              label_visibility="collapsed")
+    st.write(text("graphs.cover.result", k=len(res["chosen"]), covered=res["covered"],
+                  total=res["open_total"], share=f'{res["share"]:.1%}'))
+    st.dataframe([{text("graphs.col.cause"): s["code"], text("graphs.col.title"): s["title"],
+                   text("graphs.col.gain"): s["gain"],
+                   text("graphs.col.covered_after"): s["covered_after"]}
+                  for s in res["chosen"]], hide_index=True, use_container_width=True)
+    st.caption(text("graphs.cover.note"))
+
+
+def _graph_section(ranking: list[dict], states: dict[int, dict], top: int, lang: str) -> None:
+    """The issue↔cause graph, and the same issues as links below it."""
+    text = session.text
+    st.subheader(text("graphs.graph.header"))
+    if not any(r["open_issues"] for r in ranking):
+        st.info(text("graphs.graph.empty"))
+        return
+    st.caption(text("graphs.graph.caption", n=GRAPH_ISSUES_PER_CAUSE))
+    dot = graph_service.cause_dot(
+        ranking, states, top=top, max_issues_per_cause=GRAPH_ISSUES_PER_CAUSE, lang=lang,
+        more_label=text("graphs.graph.more", n="{n}"), open_label=text("graphs.graph.open", n="{n}"),
+        recurring_label=text("graphs.graph.recurring"), fixed_label=text("graphs.graph.fixed"))
+    st.graphviz_chart(dot, use_container_width=False)
+    drawn = graph_service.dot_issue_ids(ranking, top, GRAPH_ISSUES_PER_CAUSE)
+    if drawn:
+        with st.expander(text("graphs.graph.links")):
+            st.markdown(" · ".join(
+                f'[{states[i]["code"]}]({_issue_url(i, lang)})' for i in drawn if i in states))
+
+
+def _blocked_section(found: list[dict], lang: str) -> None:
+    """Issues that what they wait for will make late."""
+    text = session.text
+    st.subheader(text("graphs.blocked.header"))
+    st.caption(text("graphs.blocked.caption"))
+    if not found:
+        st.success(text("graphs.blocked.none"))
+        return
+    col_link = text("graphs.col.link")
+    st.dataframe([{
+        text("graphs.col.issue"): b["code"], text("graphs.col.deadline"): b["deadline"],
+        text("graphs.col.earliest"): b["earliest_finish"],
+        text("graphs.col.days_late"): b["days_late"],
+        text("graphs.col.chain"): " → ".join(b["chain"]) + (" …" if b["truncated"] else ""),
+        col_link: _issue_url(b["issue_id"], lang),
+    } for b in found[:MAX_ROWS]], hide_index=True, use_container_width=True,
+        column_config={col_link: st.column_config.LinkColumn(col_link, display_text="↗")})
+
+
+def _due_rows(dues: list[dict], lang: str) -> list[dict]:
+    text = session.text
+    col_link = text("graphs.col.link")
+    return [{
+        text("graphs.col.issue"): d["code"],
+        text("graphs.col.step"): label("escalation", d["step"], lang),
+        text("graphs.col.overdue_days"): d["overdue_working_days"],
+        text("graphs.col.deadline"): d["deadline"],
+        text("graphs.col.target_person"): d["target_person"] or text("graphs.esc.nobody"),
+        text("graphs.col.target_unit"): d["target_unit"],
+        text("graphs.col.unit"): d["unit"],
+        col_link: _issue_url(d["issue_id"], lang),
+    } for d in dues[:MAX_ROWS]]
+
+
+def _due_table(dues: list[dict], lang: str) -> None:
+    col_link = session.text("graphs.col.link")
+    st.dataframe(_due_rows(dues, lang), hide_index=True, use_container_width=True,
+                 column_config={col_link: st.column_config.LinkColumn(col_link,
+                                                                      display_text="↗")})
+    if len(dues) > MAX_ROWS:
+        st.caption(session.text("graphs.esc.shown", shown=MAX_ROWS, n=len(dues)))
+
+
+def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) -> None:
+    """Due steps, the lead's button to record them, and the steps already recorded."""
+    text = session.text
+    st.subheader(text("graphs.esc.header"))
+    th = graph_service.thresholds(db)
+    st.caption(text("graphs.esc.caption", reminder=th.reminder, letter=th.letter,
+                    summons=th.summons))
+    notice = st.session_state.pop("graphs.recorded", None)
+    if notice is not None:
+        st.success(text("graphs.esc.recorded", n=notice) if notice
+                   else text("graphs.esc.nothing"))
+    dues = graph_service.escalations_due(db, scope, as_of)
+    if not dues:
+        st.success(text("graphs.esc.none"))
+    else:
+        st.write(text("graphs.esc.count", n=len(dues)))
+        _due_table(dues, lang)
+    if can("escalation.record", actor.role) and dues:
+        today = session.today()
+        if st.button(text("graphs.esc.record"), key="graphs.record", type="primary",
+                     disabled=as_of != today, help=text("graphs.esc.only_today")):
+            try:
+                written = graph_service.record_escalations(db, actor, as_of, session.now_at(),
+                                                           dues)
+            except AuditError as exc:
+                session.show_error(exc)
+            else:
+                st.session_state["graphs.recorded"] = len(written)
+                st.cache_data.clear()
+                st.rerun()
+    recorded = graph_service.escalation_history(db, scope)
+    if recorded:
+        with st.expander(f'{text("graphs.esc.history")}（{len(recorded)}）'):
+            st.dataframe([{
+                text("graphs.col.issue"): r["code"],
+                text("graphs.col.step"): label("escalation", r["step"], lang),
+                text("graphs.col.as_of"): r["as_of"],
+                text("graphs.col.target_person"): r["target_person"] or "",
+                text("graphs.col.target_unit"): r["target_unit"] or "",
+                text("graphs.col.recorded_by"): r["recorded_by"],
+                text("graphs.col.at"): r["at"][:16].replace("T", " "),
+            } for r in recorded[:MAX_ROWS]], hide_index=True, use_container_width=True)
+
+
+def _chase_section(db, actor: Actor, as_of: date, lang: str) -> None:
+    """What the signed-in user must chase."""
+    text = session.text
+    st.subheader(text("graphs.chase.header"))
+    if actor.person_id is None:
+        st.info(text("graphs.chase.no_person"))
+        return
+    mine = graph_service.chase_list_for(db, actor, as_of)
+    if not mine:
+        st.success(text("graphs.chase.none"))
+        return
+    _due_table(mine, lang)
+
+
+def render() -> None:
+    """Draw the page."""
+    db = session.database()
+    actor = session.require_actor()
+    lang = session.lang()
+    st.title(session.text("page.graphs"))
+    st.caption(session.text("graphs.caption"))
+    as_of, unit, top = _filters(db, actor)
+    try:
+        scope = scope_for(db, actor, unit_code=unit)
+    except AuditError as exc:
+        session.show_error(exc)
+        return
+    inputs = graph_service.load_cause_inputs(db, scope, as_of)
+    ranking = graph_service.cause_ranking(db, scope, as_of, inputs=inputs)
+    _ranking_section(ranking, lang)
+    _cover_section(db, scope, as_of, inputs, ranking)
+    _graph_section(ranking, inputs.states, top, lang)
+    _blocked_section(graph_service.blocked(db, scope, as_of), lang)
+    _escalation_section(db, actor, scope, as_of, lang)
+    _chase_section(db, actor, as_of, lang)
