@@ -159,7 +159,6 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
     assign_day = created + rng.randint(1, 10)
     responsible = staff[rng.randrange(1, len(staff))]
     rec = Recorder(db, None, _at(start, assign_day, rng), "issue.assign")
-    rec.actor = None
     a_values = {"responsible_person_id": responsible, "supervisor_person_id": staff[0],
                 "deadline": deadline, "original_deadline": deadline}
     conn.execute("UPDATE issues SET responsible_person_id=?, supervisor_person_id=?, "

@@ -138,7 +138,7 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     measure_id: int | None = None, at: str) -> int:
     """Attach a file to an issue (and one of its measures). Checks permission and the file
     before anything is written; returns the evidence id."""
-    from issues.service import _owns_issue, _owns_measure
+    from issues.service import owns_issue, owns_measure
     issue = get_row(db, "issues", issue_id, "issue")
     measure = None
     if measure_id is not None:
@@ -146,7 +146,7 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
         if measure["issue_id"] != issue_id:
             raise ValidationFailed("measure_id", f"M{measure_id} is not a measure of "
                                                  f"{issue['code']}")
-    owns = _owns_measure(actor, measure, issue) if measure else _owns_issue(actor, issue)
+    owns = owns_measure(actor, measure, issue) if measure else owns_issue(actor, issue)
     require(actor, "evidence.attach", unit_id=issue["unit_id"], owns=owns, what=issue["code"])
     if issue["status"] in ("closed", "ended") or issue["merged_into_id"]:
         raise ValidationFailed("status", f"{issue['code']} is {issue['status']}: no new "

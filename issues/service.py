@@ -52,12 +52,12 @@ def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     return value
 
 
-def _owns_issue(actor: Actor, issue: dict) -> bool:
+def owns_issue(actor: Actor, issue: dict) -> bool:
     """A rectifier's own issue: they are its responsible person."""
     return actor.person_id is not None and issue["responsible_person_id"] == actor.person_id
 
 
-def _owns_measure(actor: Actor, measure: dict, issue: dict | None) -> bool:
+def owns_measure(actor: Actor, measure: dict, issue: dict | None) -> bool:
     """A rectifier's own measure: they own it, or they are responsible for its issue."""
     if actor.person_id is None:
         return False
@@ -278,7 +278,7 @@ def update_progress(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     version: int | None, progress: str, at: str) -> None:
     """Record the issue's progress note (整改进展): its rectifier or an audit lead."""
     issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "issue.progress", unit_id=issue["unit_id"], owns=_owns_issue(actor, issue),
+    require(actor, "issue.progress", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
             what=issue["code"])
     check_version(db, "issue", issue, version)
     rec = Recorder(db, actor, at, "issue.progress")
@@ -295,7 +295,7 @@ def add_measure(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, title
                 at: str) -> int:
     """Add a measure (整改措施) to an issue; returns its id."""
     issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "measure.add", unit_id=issue["unit_id"], owns=_owns_issue(actor, issue),
+    require(actor, "measure.add", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
             what=issue["code"])
     _editable(issue)
     if owner_person_id is not None and one(db, "SELECT id FROM people WHERE id = ?",
@@ -340,7 +340,7 @@ def _require_measure(actor: Actor, action: str, m: dict, issue: dict | None) -> 
     if issue is None:  # a cause's measure: the audit lead's
         require(actor, "cause.edit", what=f"M{m['id']}")
         return
-    require(actor, action, unit_id=issue["unit_id"], owns=_owns_measure(actor, m, issue),
+    require(actor, action, unit_id=issue["unit_id"], owns=owns_measure(actor, m, issue),
             what=f"{issue['code']}/M{m['id']}")
 
 
@@ -359,7 +359,7 @@ def edit_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
         values["title"] = _text(title, "title", required=True, max_len=5000)
     if owner_person_id is not None:
         if actor.role == Role.RECTIFIER and owner_person_id != m["owner_person_id"] and \
-                not (issue and _owns_issue(actor, issue)):
+                not (issue and owns_issue(actor, issue)):
             raise NotPermitted("only the issue's responsible person or a lead reassigns a "
                                "measure", reason="own")
         get_row(db, "people", owner_person_id, "person")
@@ -476,7 +476,7 @@ def record_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     """Link an issue to a root cause: an existing one, or a new one described here.
     Returns the cause id."""
     issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "cause.record", unit_id=issue["unit_id"], owns=_owns_issue(actor, issue),
+    require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
             what=issue["code"])
     _editable(issue)
     if cause_id is None and not (new_cause_title or "").strip():
@@ -498,7 +498,7 @@ def remove_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, ca
                       *, at: str) -> None:
     """Unlink a root cause from an issue."""
     issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "cause.record", unit_id=issue["unit_id"], owns=_owns_issue(actor, issue),
+    require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
             what=issue["code"])
     _editable(issue)
     rec = Recorder(db, actor, at, "issue.uncause")
@@ -517,7 +517,7 @@ def record_accountability(db: sqlite_utils.Database, actor: Actor, issue_id: int
     """Record what was done about responsibility (责任追究), or a reasoned "not applicable"."""
     issue = get_row(db, "issues", issue_id, "issue")
     require(actor, "accountability.record", unit_id=issue["unit_id"],
-            owns=_owns_issue(actor, issue), what=issue["code"])
+            owns=owns_issue(actor, issue), what=issue["code"])
     _editable(issue)
     if not_applicable:
         reason = _text(reason, "reason", required=True, max_len=5000)
@@ -551,7 +551,7 @@ def allowed_moves(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> lis
         if status not in t.source:
             continue
         level = grant(t.permission, actor.role)
-        if level is None or (level == "own" and not _owns_issue(actor, issue)):
+        if level is None or (level == "own" and not owns_issue(actor, issue)):
             continue
         if move == Move.CLOSE:
             facts = facts or store.issue_facts(db, issue_id)
@@ -570,7 +570,7 @@ def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Mov
     move = Move(move)
     t = TRANSITIONS[move]
     issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, t.permission, unit_id=issue["unit_id"], owns=_owns_issue(actor, issue),
+    require(actor, t.permission, unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
             what=issue["code"])
     check_version(db, "issue", issue, version)
     if issue["merged_into_id"]:
