@@ -1,0 +1,358 @@
+"""The Word review pack, checked by reopening the .docx with python-docx: figures in the prose and
+the table equal audit.figures.figures, tables and their row counts, chart images, East Asian
+fonts, A4 pages, an English pack free of Chinese interface text, XML-forbidden characters, and
+a failing step that leaves no file. With LibreOffice installed, the demo pack becomes a PDF."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import docx
+import pytest
+from docx.oxml.ns import qn
+from docx.shared import Cm
+
+from audit.db import open_database
+from audit.demo import demo_actor
+from audit.figures import figures, scope_for
+from exports import report
+from exports.ledger_export import ExportFailed
+from exports.report import build_pack, gather, summary_paragraphs
+from tests import pdf_tools, programme
+from tests.conftest import AS_OF, copy_database
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def all_text(document) -> str:
+    """Every paragraph and table cell of the body, one per line."""
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(c.text for c in row.cells)
+    return "\n".join(parts)
+
+
+def table_after(document, caption_fragment: str):
+    """The table that follows the caption containing `caption_fragment`."""
+    body = document.element.body
+    found = False
+    for el in body.iterchildren():
+        if el.tag == qn("w:p") and caption_fragment in "".join(t.text or "" for t in
+                                                              el.iter(qn("w:t"))):
+            found = True
+        elif found and el.tag == qn("w:tbl"):
+            return docx.table.Table(el, document)
+    raise AssertionError(f"no table after a caption with {caption_fragment!r}")
+
+
+def tables_after(document, caption_pattern: str) -> list:
+    """Every table whose caption matches a regular expression."""
+    out, pending = [], False
+    for el in document.element.body.iterchildren():
+        if el.tag == qn("w:p"):
+            text = "".join(t.text or "" for t in el.iter(qn("w:t")))
+            pending = bool(re.search(caption_pattern, text)) or (pending and not text)
+        elif el.tag == qn("w:tbl") and pending:
+            out.append(docx.table.Table(el, document))
+            pending = False
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_pack(demo_path: Path, tmp_path_factory) -> tuple[Path, dict]:
+    """The region-wide Chinese pack of the demo programme, built once for the module."""
+    db = open_database(demo_path)
+    out = tmp_path_factory.mktemp("pack") / "pack.docx"
+    result = build_pack(db, scope_for(db, None), out, as_of=AS_OF, lang="zh", user="admin")
+    db.conn.close()
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def demo_figures(demo_path: Path) -> dict:
+    db = open_database(demo_path)
+    try:
+        return figures(db, scope_for(db, None), AS_OF)
+    finally:
+        db.conn.close()
+
+
+def test_summary_prose_states_the_figures(demo_pack, demo_figures):
+    document = docx.Document(demo_pack[0])
+    f = demo_figures
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert (f"截至2026年11月23日，全区共梳理问题{f['issues']}个，涉及{f['categories']}大类"
+            f"{f['aspects']}个方面") in text
+    assert f"已销号{f['closed']}个，整改率{f['closure_rate'] * 100:.1f}%" in text
+    assert f"按期整改率{f['on_time_rate'] * 100:.1f}%" in text
+    assert f"应按期完成的{f['on_time_due']}个问题中，{f['on_time']}个" in text
+    assert f"逾期问题{f['overdue']}个（红灯）" in text
+    assert f"另有{f['due_soon']}个问题将在10个工作日内到期" in text
+    assert f"“四个到人”落实率{f['fully_assigned_rate'] * 100:.1f}%" in text
+    assert f"另有{f['ended']}个因特殊原因终结" in text
+
+
+def test_figures_table_matches_the_figures(demo_pack, demo_figures):
+    document = docx.Document(demo_pack[0])
+    table = table_after(document, "主要指标")
+    values = {r.cells[0].text: r.cells[1].text for r in table.rows[1:]}
+    f = demo_figures
+    assert values["纳入整改问题"] == str(f["issues"])
+    assert values["已销号"] == str(f["closed"])
+    assert values["特殊原因终结"] == str(f["ended"])
+    assert values["未销号"] == str(f["open"])
+    assert values["逾期（红灯）"] == str(f["overdue"])
+    assert values["临期（黄灯）"] == str(f["due_soon"])
+    assert values["整改率"] == f"{f['closure_rate'] * 100:.1f}%"
+    assert values["按期整改率"] == f"{f['on_time_rate'] * 100:.1f}%"
+    assert values["涉及金额（元）"] == f"{f['amount_involved']:,.2f}"
+
+
+def test_status_tables_and_lists_have_their_headers_and_rows(demo_pack, demo_figures):
+    document = docx.Document(demo_pack[0])
+    by_category = table_after(document, "各大类整改情况")
+    assert [c.text for c in by_category.rows[0].cells][:3] == ["问题大类", "问题数", "已销号"]
+    assert len(by_category.rows) == 1 + demo_figures["categories"]
+    assert sum(int(r.cells[1].text) for r in by_category.rows[1:]) == demo_figures["issues"]
+    by_unit = table_after(document, "各单位整改情况")
+    assert sum(int(r.cells[1].text) for r in by_unit.rows[1:]) == demo_figures["issues"]
+    overdue = table_after(document, "逾期问题清单")
+    assert [c.text for c in overdue.rows[0].cells] == ["编号", "问题摘要", "责任单位", "责任人",
+                                                      "整改期限", "逾期天数", "状态"]
+    assert len(overdue.rows) == 1 + demo_figures["overdue"]
+    days = [int(r.cells[5].text) for r in overdue.rows[1:]]
+    assert days == sorted(days, reverse=True) and min(days) > 0
+    due_soon = table_after(document, "临期问题清单")
+    assert len(due_soon.rows) == 1 + demo_figures["due_soon"]
+    assert all(0 <= int(r.cells[5].text) <= 10 for r in due_soon.rows[1:])
+
+
+def test_appendix_lists_every_issue_three_times_with_measures_and_people(demo_pack,
+                                                                         demo_figures):
+    document = docx.Document(demo_pack[0])
+    problems = tables_after(document, r"C\d+ 问题清单")
+    tasks = tables_after(document, r"C\d+ 任务清单")
+    people = tables_after(document, r"C\d+ 责任清单")
+    assert len(problems) == len(tasks) == len(people) == demo_figures["categories"]
+    for lists in (problems, tasks, people):
+        assert sum(len(t.rows) - 1 for t in lists) == demo_figures["issues"]
+    assert [c.text for c in tasks[0].rows[0].cells][2] == "整改措施（责任人、时限）"
+    measures = "\n".join(r.cells[2].text for t in tasks for r in t.rows[1:])
+    assert re.search(r"1\. .+（.+；\d{4}-\d{2}-\d{2}；(已完成|进行中|未开始)）", measures)
+    assert [c.text for c in people[0].rows[0].cells][1:4] == ["责任单位", "责任人", "分管领导"]
+
+
+def test_pack_has_the_chart_images(demo_pack):
+    document = docx.Document(demo_pack[0])
+    assert len(document.inline_shapes) == demo_pack[1]["pictures"] == 10
+    assert "图10" in all_text(document)
+
+
+def test_pack_is_a4_with_chinese_fonts_headers_and_page_numbers(demo_pack):
+    document = docx.Document(demo_pack[0])
+    sizes = {(round(s.page_width.cm, 1), round(s.page_height.cm, 1)) for s in document.sections}
+    assert sizes == {(21.0, 29.7), (29.7, 21.0)}  # portrait front matter, landscape lists
+    styles = document.styles
+    for name, east_asia in (("Normal", "宋体"), ("Heading 1", "黑体"), ("Table Text", "宋体")):
+        rfonts = styles[name].element.rPr.find(qn("w:rFonts"))
+        assert rfonts.get(qn("w:eastAsia")) == east_asia
+    footer = document.sections[0].footer.paragraphs[0]
+    assert "PAGE" in footer._p.xml and "NUMPAGES" in footer._p.xml and "第" in footer.text
+    assert "截至2026年11月23日" in document.sections[0].header.paragraphs[0].text
+
+
+def test_pack_ends_with_the_history_anchor(demo_pack, demo_path):
+    from audit import history
+    db = open_database(demo_path)
+    seq, digest = history.anchor(db)
+    db.conn.close()
+    document = docx.Document(demo_pack[0])
+    tail = "\n".join(p.text for p in document.paragraphs[-4:])
+    assert f"{seq}:{digest}" in tail and demo_pack[1]["anchor"] == f"{seq}:{digest}"
+
+
+def test_wide_tables_fit_their_pages(demo_pack):
+    document = docx.Document(demo_pack[0])
+    body = document.element.body
+    # every table's width is within the text area of the section it is in
+    section_of = []
+    for el in body.iterchildren():
+        if el.tag == qn("w:tbl"):
+            section_of.append(el)
+    for table in document.tables:
+        width = sum(int(g.get(qn("w:w"))) for g in table._tbl.tblGrid.findall(qn("w:gridCol")))
+        assert width <= Cm(29.7 - 5.4).twips + 5
+
+
+def test_english_pack_has_no_chinese_interface_text(demo_path, tmp_path):
+    path = copy_database(demo_path, tmp_path / "ascii.db")
+    db = open_database(path)
+    # Make every user-entered text ASCII, so that any Chinese left can only be interface text.
+    for table, cols in (("units", ("name",)), ("people", ("name",)), ("categories", ("name",)),
+                        ("aspects", ("name",)), ("causes", ("title", "description")),
+                        ("audits", ("name", "report_no")), ("measures", ("title", "progress")),
+                        ("issues", ("title", "description", "progress", "basis",
+                                    "recommendation", "status_reason")),
+                        ("accountability", ("person_name", "action", "reason")),
+                        ("extensions", ("reason",))):
+        for col in cols:
+            db.conn.execute(f"UPDATE {table} SET {col} = '{table} ' || id "
+                            f"WHERE {col} <> ''")
+    out = tmp_path / "pack-en.docx"
+    build_pack(db, scope_for(db, None), out, as_of=AS_OF, lang="en", user="admin")
+    document = docx.Document(out)
+    text = all_text(document)
+    for section in document.sections:
+        text += section.header.paragraphs[0].text + section.footer.paragraphs[0].text
+    assert not CJK.findall(text), sorted(set(CJK.findall(text)))
+    assert "As of 23 November 2026" in text and "closure rate of" in text
+    assert "Appendix 1  C1" in text
+
+
+def test_control_characters_in_an_issue_title_do_not_break_the_pack(tmp_path):
+    p = programme.build(tmp_path)
+    iid = p.new_issue("合同\x00未\x0b审核\x1f\ufffe", unit="A")
+    p.assign(iid, deadline="2026-12-31")
+    p.measure(iid, deadline="2026-12-31", title="补充\x08审核")
+    out = tmp_path / "pack.docx"
+    build_pack(p.db, scope_for(p.db, None), out, as_of=AS_OF, lang="zh", user="admin")
+    text = all_text(docx.Document(out))
+    assert "合同\ufffd未\ufffd审核\ufffd\ufffd" in text
+    assert "补充\ufffd审核" in text
+
+
+def _fail(*args, **kwargs):
+    raise RuntimeError("injected failure")
+
+
+@pytest.mark.parametrize("step, target", [
+    ("gather", "exports.report.figures"),
+    ("charts", "exports.chart_images.chart_png"),
+    ("sections", "exports.report.summary_paragraphs"),
+    ("save", "docx.document.Document.save"),
+])
+def test_a_failing_step_is_named_and_leaves_no_file(tmp_path, monkeypatch, step, target):
+    p = programme.build(tmp_path)
+    iid = p.new_issue("合同未审核", unit="A")
+    p.assign(iid, deadline="2026-12-31")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    monkeypatch.setattr(target, _fail)
+    with pytest.raises(ExportFailed) as caught:
+        build_pack(p.db, scope_for(p.db, None), out_dir / "pack.docx", as_of=AS_OF,
+                   lang="zh", user="admin")
+    assert caught.value.step == step
+    assert "injected failure" in str(caught.value)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_progress_goes_through_the_four_steps_in_order(tmp_path):
+    p = programme.build(tmp_path)
+    p.new_issue("合同未审核", unit="A")
+    seen: list[str] = []
+    build_pack(p.db, scope_for(p.db, None), tmp_path / "p.docx", as_of=AS_OF,
+               on_progress=lambda step, done, total: seen.append(step))
+    assert list(dict.fromkeys(seen)) == ["gather", "charts", "sections", "save"]
+
+
+# --- the prose adapts to the figures ------------------------------------------------------------
+
+
+def _summary(p: programme.Programme, as_of: dt.date = AS_OF, lang: str = "zh",
+             since: dt.date | None = None) -> str:
+    data = gather(p.db, scope_for(p.db, None), as_of=as_of,
+                  since=since or as_of - dt.timedelta(days=14), lang=lang, label="全区",
+                  user="lead")
+    return "\n".join(summary_paragraphs(data))
+
+
+def test_prose_for_an_empty_scope_says_there_is_nothing_to_rate(tmp_path):
+    text = _summary(programme.build(tmp_path))
+    assert text == "截至2026年11月23日，全区范围内没有纳入整改的问题，各项比率无从计算。"
+
+
+def test_prose_without_overdue_or_due_rates_says_so(tmp_path):
+    p = programme.build(tmp_path)
+    iid = p.new_issue("合同未审核", unit="A")
+    p.assign(iid, deadline="2027-06-30")
+    text = _summary(p)
+    assert "目前尚无问题销号，整改率为0" in text
+    assert "按期整改率暂无法计算" in text
+    assert "目前没有逾期问题" in text and "10个工作日内没有到期的问题" in text
+    assert "逾期问题0个" not in text
+    assert "尚有1个问题未完全落实到人" in text  # no measure yet
+
+
+def test_prose_names_the_longest_overdue_issue_and_the_changes(tmp_path):
+    p = programme.build(tmp_path)
+    late = p.new_issue("结算单据审核签字不全", unit="A")
+    p.assign(late, deadline="2026-11-13")
+    closed = p.new_issue("合同未审核", unit="A")
+    p.full_cycle(closed, deadline="2026-11-30", done="2026-11-16", closed="2026-11-18")
+    text = _summary(p)
+    assert "逾期最久的是C1.1.1“结算单据审核签字不全”，已逾期10天" in text
+    assert "2026年11月9日以来，新增逾期1个、新销号1个" in text or \
+        "2026年11月9日以来，新销号1个、新增逾期1个" in text
+    assert "期间没有问题被退回、延期" in text
+
+
+def test_changes_since_list_returns_and_extensions_with_reasons(tmp_path):
+    from issues.model import Move
+    from issues import service as issues
+    from owners import service as owners
+    p = programme.build(tmp_path)
+    back = p.new_issue("合同未审核", unit="A")
+    p.assign(back, deadline="2026-12-31")
+    p.measure(back, deadline="2026-12-31")
+    p.start(back)
+    p.make_closable(back, day="2026-11-10")
+    p.submit(back, "2026-11-11")
+    issues.move_issue(p.db, p.actors["lead"], back, Move.RETURN, version=p.version(back),
+                      reason="佐证不足", at=p.at("2026-11-12"))
+    later = p.new_issue("单价过高", unit="A")
+    p.assign(later, deadline="2026-11-20")
+    owners.extend_deadline(p.db, p.actors["lead"], later, version=p.version(later),
+                           new_deadline="2027-01-31", reason="跨部门改造", at=p.at("2026-11-15"))
+    data = gather(p.db, scope_for(p.db, None), as_of=AS_OF, since=dt.date(2026, 11, 9),
+                  lang="zh", label="全区", user="lead")
+    assert [(r["issue_id"], r["reason"]) for r in data.changes["returned"]] == [(back, "佐证不足")]
+    assert [(x["issue_id"], x["new_deadline"], x["reason"]) for x in data.changes["extended"]] \
+        == [(later, "2027-01-31", "跨部门改造")]
+    # outside the window: nothing
+    quiet = gather(p.db, scope_for(p.db, None), as_of=AS_OF, since=dt.date(2026, 11, 20),
+                   lang="zh", label="全区", user="lead")
+    assert not quiet.changes["returned"] and not quiet.changes["extended"]
+
+
+def test_manager_pack_covers_only_the_managers_units(demo_path, tmp_path):
+    db = open_database(demo_path)
+    manager = demo_actor(db, "manager")
+    scope = scope_for(db, manager)
+    expected = figures(db, scope, AS_OF)["issues"]
+    out = tmp_path / "bt.docx"
+    result = build_pack(db, scope, out, as_of=AS_OF, user="manager")
+    assert result["issues"] == expected < 38
+    problems = tables_after(docx.Document(out), r"C\d+ 问题清单")
+    assert sum(len(t.rows) - 1 for t in problems) == expected
+
+
+def test_since_after_as_of_is_refused(tmp_path):
+    p = programme.build(tmp_path)
+    with pytest.raises(ValueError):
+        build_pack(p.db, scope_for(p.db, None), tmp_path / "x.docx", as_of=AS_OF,
+                   since=AS_OF + dt.timedelta(days=1))
+    assert not (tmp_path / "x.docx").exists()
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_demo_pack_converts_to_a_pdf_with_cjk_fonts(demo_pack, tmp_path):
+    from exports.docx_base import convert_to_pdf
+    pdf = convert_to_pdf(demo_pack[0], tmp_path)
+    assert 20 <= pdf_tools.page_count(pdf) <= 60
+    fonts = pdf_tools.font_names(pdf)
+    assert any(f.startswith("NotoSerifCJK") for f in fonts), fonts
+    assert any(f.startswith("NotoSansCJK") for f in fonts), fonts
+    assert "全区共梳理问题38个" in pdf_tools.page_text(pdf, 2).replace(" ", "")
