@@ -46,6 +46,8 @@ def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, na
         if parent is None:
             raise ValidationFailed("parent_code", f"no unit with code {parent_code!r}")
         parent_id = parent["id"]
+        if actor is not None:
+            require(actor, "org.edit", unit_id=parent_id, what="unit")
     elif level != "region":
         raise ValidationFailed("parent_code", "required for a city or county unit")
     elif store.root_unit(db) is not None:
@@ -64,7 +66,7 @@ def create_person(db: sqlite_utils.Database, actor: Actor | None, *, name: str, 
                   title: str = "", phone: str = "", at: str) -> int:
     """Add a person to a unit; returns the id."""
     if actor is not None:
-        require(actor, "org.edit")
+        require(actor, "org.edit", unit_id=unit_id, what="person")
     name = _text(name, "name", required=True, max_len=100).strip()
     get_row(db, "units", unit_id, "unit")
     if store.person_by_name(db, name, unit_id):
@@ -82,7 +84,7 @@ def set_unit_head(db: sqlite_utils.Database, actor: Actor | None, unit_id: int,
                   person_id: int, *, at: str) -> None:
     """Name the head of a unit (the target of supervision letters)."""
     if actor is not None:
-        require(actor, "org.edit")
+        require(actor, "org.edit", unit_id=unit_id, what="unit")
     unit = get_row(db, "units", unit_id, "unit")
     get_row(db, "people", person_id, "person")
     rec = Recorder(db, actor, at, "unit.set_head")
