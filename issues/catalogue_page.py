@@ -1,0 +1,251 @@
+"""问题台账: the catalogue of issues in the signed-in user's scope, with filters, search, sort,
+the category → aspect tree with counts and warning dots, the issue list (each row opens its issue
+page) and the filtered list as an Excel ledger. Streamlit only: data from issues.catalogue."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from audit import session
+from audit.charts import STATUS_COLOURS, WARNING_COLOURS
+from audit.errors import AuditError
+from audit.i18n import label
+from audit.model import Actor
+from issues import catalogue
+
+MAX_ROWS = 2000  # rows drawn in the list: more is slow in the browser and unreadable anyway
+DOT = "●"  # coloured by the palette through the table's style (no emoji font is assumed)
+ISSUE_URL_PATH = "issue"
+
+
+def issue_url(issue_id: int, code: str, lang: str) -> str:
+    """The issue page's address (relative, so it works under any base path); the code rides
+    along only so that the link column can show it."""
+    return f"{ISSUE_URL_PATH}?id={issue_id}&lang={lang}&code={code}"
+
+
+def goto_issue(issue_id: int, lang: str) -> None:
+    """Open the issue page in this session (a new tab would need a new sign-in)."""
+    from issues import issue_page
+    target = st.Page(issue_page.render, url_path=ISSUE_URL_PATH)
+    st.switch_page(target, query_params={"id": str(issue_id), "lang": lang})
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _search(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date,
+            filters: tuple) -> list[dict]:
+    """search_issues, cached per database file, data version (any write changes it), user and
+    filters."""
+    return catalogue.search_issues(_db, _actor, as_of=as_of, **dict(filters))
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=3600)
+def _choices(_db, _actor: Actor, db_file: str, version: int, who: tuple) -> dict:
+    """filter_choices, cached like _search."""
+    return catalogue.filter_choices(_db, _actor)
+
+
+def _filters(choices: dict, lang: str) -> dict:
+    """The filter widgets; returns search_issues keyword arguments (unset ones left out)."""
+    text = session.text
+    zh = lang == "zh"
+    units = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in choices["units"]}
+    cats = {c["code"]: f'{c["code"]} {c["name"]}' for c in choices["categories"]}
+    streams = {s["code"]: s["name"] if zh else s["name_en"] for s in choices["streams"]}
+    focus = {f["code"]: f'{f["code"]} {f["name"] if zh else f["name_en"]}'
+             for f in choices["focus"]}
+    audits = {a["id"]: f'{a["year"]} {a["name"]}' for a in choices["audits"]}
+    people = {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in choices["people"]}
+    everything = text("common.all")
+
+    search_col, sort_col, dir_col = st.columns([3, 1, 1])
+    out: dict = {"text": search_col.text_input(text("catalogue.search"), key="catalogue.text",
+                                               placeholder=text("catalogue.search_hint"))}
+    out["sort"] = sort_col.selectbox(text("catalogue.sort"), catalogue.SORTS,
+                                     key="catalogue.sort",
+                                     format_func=lambda s: text(f"catalogue.sort.{s}"))
+    out["descending"] = dir_col.toggle(text("catalogue.descending"), key="catalogue.desc")
+    with st.expander(text("catalogue.filters"), expanded=True, icon=":material/filter_list:"):
+        c1, c2, c3 = st.columns(3)
+        out["unit_code"] = c1.selectbox(text("field.unit"), [None, *units], key="catalogue.unit",
+                                        format_func=lambda c: everything if c is None
+                                        else units[c], help=text("catalogue.unit_help"))
+        out["category"] = c2.selectbox(text("catalogue.category"), [None, *cats],
+                                       key="catalogue.category",
+                                       format_func=lambda c: everything if c is None
+                                       else cats[c])
+        out["stream"] = c3.selectbox(text("catalogue.stream"), [None, *streams],
+                                     key="catalogue.stream",
+                                     format_func=lambda c: everything if c is None
+                                     else streams[c])
+        c4, c5, c6 = st.columns(3)
+        out["focus"] = c4.selectbox(text("catalogue.focus"), [None, *focus],
+                                    key="catalogue.focus",
+                                    format_func=lambda c: everything if c is None else focus[c])
+        out["status"] = c5.multiselect(text("field.status"), catalogue.STATUSES,
+                                       key="catalogue.status",
+                                       format_func=lambda s: label("status", s, lang),
+                                       placeholder=everything)
+        out["warning"] = c6.multiselect(text("catalogue.warning"), ("red", "amber", "green"),
+                                        key="catalogue.warning",
+                                        format_func=lambda w: label("warning", w, lang),
+                                        placeholder=everything)
+        c7, c8, c9 = st.columns(3)
+        out["owner_person_id"] = c7.selectbox(text("catalogue.owner"), [None, *people],
+                                              key="catalogue.owner",
+                                              format_func=lambda p: everything if p is None
+                                              else people[p])
+        out["audit_id"] = c8.selectbox(text("catalogue.audit"), [None, *audits],
+                                       key="catalogue.audit",
+                                       format_func=lambda a: everything if a is None
+                                       else audits[a])
+        out["year"] = c9.selectbox(text("catalogue.year"), [None, *choices["years"]],
+                                   key="catalogue.year",
+                                   format_func=lambda y: everything if y is None else str(y))
+    return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+
+def _tree(tree: list[dict], lang: str) -> None:
+    """Category → aspect as one hierarchical table: a category row, then its aspects indented;
+    counts by status, and the red/amber/green counts in the dashboard's colours."""
+    text = session.text
+    st.subheader(text("catalogue.tree"))
+    name_col = text("catalogue.col.node")
+    status_cols = {s: label("status", s, lang) for s in catalogue.STATUSES}
+    warning_cols = {w: f'{DOT} {text("catalogue.col." + w)}' for w in ("red", "amber", "green")}
+    data, is_category = [], []
+    for cat in tree:
+        for node, depth in [(cat, 0)] + [(a, 1) for a in cat["aspects"]]:
+            row = {name_col: ("　└ " if depth else "") + f'{node["code"]} {node["name"]}',
+                   text("catalogue.col.issues"): node["issues"]}
+            row.update({status_cols[s]: node[f"status_{s}"] for s in catalogue.STATUSES})
+            row.update({warning_cols[w]: node[f"warning_{w}"] for w in warning_cols})
+            data.append(row)
+            is_category.append(depth == 0)
+    frame = pd.DataFrame(data)
+
+    def row_style(row: pd.Series) -> list[str]:
+        base = "font-weight: 700; background-color: #F2F2F2" if is_category[row.name] else ""
+        return [base] * len(row)
+
+    styled = frame.style.apply(row_style, axis=1)
+    for w, col in warning_cols.items():
+        styled = styled.map(lambda v, c=WARNING_COLOURS[w]: f"color: {c}; font-weight: 700"
+                            if v else "color: #BBBBBB", subset=[col])
+    for s, col in status_cols.items():
+        styled = styled.map(lambda v, c=STATUS_COLOURS[s]: f"color: {c}" if v
+                            else "color: #BBBBBB", subset=[col])
+    st.dataframe(styled, hide_index=True, width="stretch", key="catalogue.tree",
+                 height=min(38 + 35 * len(data), 520),
+                 column_config={name_col: st.column_config.TextColumn(width="medium")})
+
+
+def _list(found: list[dict], lang: str) -> dict | None:
+    """The issue list; returns the selected row (one), if any."""
+    text = session.text
+    shown = found[:MAX_ROWS]
+    col = {k: text(f"catalogue.col.{k}") for k in (
+        "link", "title", "unit", "status", "warning", "deadline", "responsible", "amount",
+        "measures")}
+    data = [{
+        col["link"]: issue_url(r["id"], r["code"], lang),
+        col["title"]: r["title"],
+        col["status"]: f'{DOT} {label("status", r["status"], lang)}',
+        col["warning"]: (f'{DOT} {label("warning", r["warning"], lang)}'
+                         if r["warning"] != "none" else ""),
+        col["deadline"]: r["deadline"] or "",
+        col["unit"]: r["unit_name"],
+        col["responsible"]: r["responsible_name"] or "",
+        col["measures"]: f'{r["measures_done"]}/{r["measures"]}',
+        col["amount"]: round(r["amount"] or 0.0, 2),
+    } for r in shown]
+    config = {
+        col["link"]: st.column_config.LinkColumn(col["link"], display_text=r"code=(.+)$",
+                                                 width="small", help=text("catalogue.link_help")),
+        col["title"]: st.column_config.TextColumn(width="medium"),
+        col["amount"]: st.column_config.NumberColumn(format="%.2f"),
+        col["deadline"]: st.column_config.TextColumn(width="small"),
+    }
+    frame = pd.DataFrame(data)
+    status_of = {f'{DOT} {label("status", s, lang)}': s for s in catalogue.STATUSES}
+    warning_of = {f'{DOT} {label("warning", w, lang)}': w for w in ("red", "amber", "green")}
+    # The dashboard's palette: status in its colour, warning cells filled with theirs.
+    styled = frame.style.map(
+        lambda v: f"color: {STATUS_COLOURS[status_of[v]]}; font-weight: 600"
+        if v in status_of else "", subset=[col["status"]]).map(
+        lambda v: f"background-color: {WARNING_COLOURS[warning_of[v]]}; color: white"
+        if v in warning_of else "", subset=[col["warning"]])
+    event = st.dataframe(styled, hide_index=True, width="stretch",
+                         column_config=config, on_select="rerun",
+                         selection_mode="single-row", key="catalogue.list",
+                         height=min(38 + 35 * max(len(data), 1), 600))
+    if len(found) > MAX_ROWS:
+        st.caption(text("catalogue.truncated", shown=MAX_ROWS, total=len(found)))
+    picked = event.selection.rows if event and event.selection else []
+    return shown[picked[0]] if picked else None
+
+
+def _legend() -> None:
+    """What the warning colours mean."""
+    st.caption(session.text("catalogue.legend"))
+
+
+def _download(db, actor: Actor, found: list[dict], filters: dict, as_of: date,
+              lang: str) -> None:
+    """The filtered list as the 整改台账 workbook, built when the button is pressed."""
+    text = session.text
+    ids = [r["id"] for r in found]
+    scope_args = {k: filters.get(k) for k in ("unit_code", "category", "stream", "focus")}
+
+    def build() -> bytes:
+        return catalogue.ledger_workbook(db, actor, ids, as_of=as_of, lang=lang,
+                                         title=text("catalogue.ledger_title"), **scope_args)
+
+    st.download_button(text("catalogue.download", count=len(ids)), data=build,
+                       file_name=text("catalogue.ledger_file", date=as_of.isoformat()),
+                       mime="application/vnd.openxmlformats-officedocument."
+                            "spreadsheetml.sheet",
+                       icon=":material/download:", disabled=not ids, on_click="ignore",
+                       key="catalogue.download")
+
+
+def render() -> None:
+    """Draw the catalogue page."""
+    db = session.database()
+    actor = session.require_actor()
+    lang = session.lang()
+    text = session.text
+    st.title(text("page.catalogue"))
+    as_of = session.today()
+    db_file = catalogue.database_file(db)
+    version = catalogue.data_version(db)
+    who = (actor.user_id, actor.role.value, actor.unit_id)
+    st.caption(text("catalogue.caption", date=as_of.isoformat()))
+    choices = _choices(db, actor, db_file, version, who)
+    filters = _filters(choices, lang)
+    try:
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                              for k, v in filters.items()))
+        found = _search(db, actor, db_file, version, who, as_of, frozen)
+    except AuditError as exc:
+        session.show_error(exc)
+        return
+    totals = catalogue.tree_from_rows(found)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(text("catalogue.metric.issues"), len(found))
+    m2.metric(text("catalogue.metric.red"), sum(c["warning_red"] for c in totals))
+    m3.metric(text("catalogue.metric.amber"), sum(c["warning_amber"] for c in totals))
+    m4.metric(text("catalogue.metric.closed"), sum(c["status_closed"] for c in totals))
+    if not found:
+        st.info(text("catalogue.empty"))
+        return
+    _tree(totals, lang)
+    st.subheader(text("catalogue.list"))
+    _legend()
+    _download(db, actor, found, filters, as_of, lang)
+    picked = _list(found, lang)
+    if picked is not None:
+        goto_issue(picked["id"], lang)
+
