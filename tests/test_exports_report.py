@@ -356,3 +356,30 @@ def test_demo_pack_converts_to_a_pdf_with_cjk_fonts(demo_pack, tmp_path):
     assert any(f.startswith("NotoSerifCJK") for f in fonts), fonts
     assert any(f.startswith("NotoSansCJK") for f in fonts), fonts
     assert "全区共梳理问题38个" in pdf_tools.page_text(pdf, 2).replace(" ", "")
+
+
+# --- the 导入导出 page ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("button, name_end", [("exports.io.report", ".docx"),
+                                              ("exports.io.ledger", ".xlsx")])
+def test_io_page_builds_the_file_step_by_step_and_offers_it(demo_path, tmp_path, make_app,
+                                                            button, name_end):
+    from audit.demo import DEMO_PASSWORD
+    from tests.conftest import open_page, sign_in
+    app = make_app(copy_database(demo_path, tmp_path / "app.db"))
+    app.default_timeout = 180
+    sign_in(app, "manager", DEMO_PASSWORD)
+    open_page(app, "import-export")
+    assert not app.exception
+    app.button(key=button).click()
+    app.run()
+    assert not app.exception and not app.error
+    blocks = list(app.main.children.values())
+    status = next(b for b in blocks if type(b).__name__ == "Status")
+    assert status.label.startswith("已生成：") and f"_BT_2026-" in status.label
+    assert status.label.split("（")[0].endswith(name_end)
+    assert [type(c).__name__ for c in status.children.values()] == ["Progress"]
+    assert next(iter(status.children.values())).value == 100
+    downloads = [b for b in blocks if type(b).__name__ == "DownloadButton"]
+    assert len(downloads) == 1

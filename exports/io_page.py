@@ -1,0 +1,168 @@
+"""The 导入导出 page: the export half (the Word review pack and the Excel ledger, with the same
+choices as `python -m audit report` / `export`, built step by step under st.status with a
+progress bar) and the place where the import half (issues/import_page.py, written separately)
+renders itself."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from audit import session
+from audit.errors import AuditError
+from audit.figures import scope_for
+from issues.ledger import STREAMS
+from owners import store as owners_store
+
+_RESULT = "exports.io.result"           # session key: the last built file, offered for download
+_STEPS = {"report": ("gather", "charts", "sections", "save"),
+          "export": ("gather", "writing", "save")}
+_MIME = {"report": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+         "export": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the user asked for: the CLI's --as-of, --since, --unit, --category, --stream, --lang."""
+
+    as_of: dt.date
+    since: dt.date
+    unit_code: str | None
+    category: str | None
+    stream: str | None
+    lang: str
+
+
+def _choices(db, actor) -> Choices:
+    """The export form: dates, unit (only those in the actor's scope), category, stream, lang."""
+    t = session.text
+    units = [u for u in owners_store.all_units(db) if actor.in_scope(u["id"])]
+    categories = [tuple(r) for r in db.conn.execute("SELECT code, name FROM categories "
+                                                    "ORDER BY id")]
+    left, right = st.columns(2)
+    as_of = left.date_input(t("io.as_of"), value=session.today(), key="exports.io.as_of")
+    since = right.date_input(t("io.since"), value=as_of - dt.timedelta(days=14),
+                             key="exports.io.since")
+    unit = left.selectbox(t("io.unit"), [None] + [u["code"] for u in units],
+                          format_func=lambda c: t("io.unit_all") if c is None else
+                          next(u["name"] for u in units if u["code"] == c),
+                          key="exports.io.unit")
+    category = right.selectbox(t("io.category"), [None] + [c for c, _ in categories],
+                               format_func=lambda c: t("io.category_all") if c is None else
+                               f"{c} {dict(categories)[c]}", key="exports.io.category")
+    stream = left.selectbox(t("io.stream"), [None, *STREAMS],
+                            format_func=lambda s: t("io.stream_all") if s is None else
+                            STREAMS[s][0 if session.lang() == "zh" else 1],
+                            key="exports.io.stream")
+    lang = right.selectbox(t("io.lang"), ["zh", "en"], index=0 if session.lang() == "zh" else 1,
+                           format_func=lambda c: {"zh": "中文", "en": "English"}[c],
+                           key="exports.io.lang")
+    return Choices(as_of, since, unit, category, stream, lang)
+
+
+def _file_name(kind: str, choices: Choices, db, actor) -> str:
+    """A download name naming the scope and the date, safe on every file system."""
+    unit = choices.unit_code
+    if unit is None and actor.scope_unit_ids is not None and actor.unit_id is not None:
+        row = db.conn.execute("SELECT code FROM units WHERE id = ?", (actor.unit_id,)).fetchone()
+        unit = row[0] if row else None
+    scope = "-".join(x for x in (unit, choices.category, choices.stream) if x) \
+        or ("全区" if session.lang() == "zh" else "region")
+    name = session.text("io.report_file" if kind == "report" else "io.ledger_file",
+                        scope=scope, date=choices.as_of.isoformat())
+    return re.sub(r'[\\/:*?"<>|\s]+', "_", name)
+
+
+def _build(kind: str, db, actor, choices: Choices) -> None:
+    """Build one file step by step under st.status; keep it in the session for download."""
+    from audit import i18n
+    from exports.ledger_export import export_ledger
+    from exports.report import build_pack, scope_label
+    t = session.text
+    steps = _STEPS[kind]
+    st.session_state.pop(_RESULT, None)
+    with st.status(t("io.working"), expanded=True) as status:
+        bar = st.progress(0.0)
+
+        def on_progress(step: str, done: int, total: int) -> None:
+            # one bar over all steps: each step is an equal share
+            index = steps.index(step) if step in steps else 0
+            share = (index + min(done / max(total, 1), 1.0)) / len(steps)
+            bar.progress(min(share, 1.0))
+            status.update(label=t("io.step_running", step=t(f"{kind}.step.{step}")
+                                  if i18n.has(f"{kind}.step.{step}") else step))
+        try:
+            categories = [choices.category] if choices.category else []
+            scope = scope_for(db, actor, unit_code=choices.unit_code,
+                              category_codes=categories, stream=choices.stream)
+            with tempfile.TemporaryDirectory(prefix="io-export-") as work:
+                out = Path(work) / ("pack.docx" if kind == "report" else "ledger.xlsx")
+                if kind == "report":
+                    label = scope_label(db, actor, choices.lang, unit_code=choices.unit_code,
+                                        category_codes=categories, stream=choices.stream)
+                    build_pack(db, scope, out, as_of=choices.as_of, since=choices.since,
+                               lang=choices.lang, label=label, user=actor.username,
+                               on_progress=on_progress)
+                else:
+                    export_ledger(db, scope, out, as_of=choices.as_of, lang=choices.lang,
+                                  title=i18n.t("export.title", choices.lang),
+                                  on_progress=on_progress)
+                data = out.read_bytes()
+        except AuditError as exc:
+            status.update(label=i18n.error_text(exc, session.lang()), state="error")
+            session.show_error(exc)
+            return
+        name = _file_name(kind, choices, db, actor)
+        st.session_state[_RESULT] = (kind, name, data)
+        bar.progress(1.0)
+        status.update(label=t("io.done", name=name, size=f"{len(data) / 1024:,.0f} KB"),
+                      state="complete", expanded=False)
+
+
+def _export_section(db, actor) -> None:
+    t = session.text
+    st.subheader(t("io.export_heading"))
+    st.caption(t("io.scope_note"))
+    choices = _choices(db, actor)
+    if choices.since > choices.as_of:
+        st.warning(t("io.since_after"))
+    left, right = st.columns(2)
+    if left.button(t("io.report_button"), key="exports.io.report",
+                   disabled=choices.since > choices.as_of, type="primary"):
+        _build("report", db, actor, choices)
+    if right.button(t("io.ledger_button"), key="exports.io.ledger"):
+        _build("export", db, actor, choices)
+    result = st.session_state.get(_RESULT)
+    if result:
+        kind, name, data = result
+        st.download_button(t("io.report_download" if kind == "report" else "io.ledger_download"),
+                           data, file_name=name, mime=_MIME[kind], key="exports.io.download",
+                           icon=":material/download:")
+
+
+def _import_section() -> None:
+    """IMPORT SECTION — owned by the ledger-import engineer: issues/import_page.py provides
+    `render_import_section()` (no arguments, draws its own widgets under this heading)."""
+    st.subheader(session.text("io.import_heading"))
+    try:
+        from issues.import_page import render_import_section
+    except ModuleNotFoundError as exc:
+        if exc.name != "issues.import_page":
+            raise  # a missing import inside the module is a real bug
+        st.info(session.text("io.import_pending"))
+        return
+    render_import_section()
+
+
+def render() -> None:
+    """The 导入导出 page."""
+    actor = session.require_actor()
+    db = session.database()
+    st.title(session.text("page.io"))
+    _export_section(db, actor)
+    st.divider()
+    _import_section()
