@@ -17,7 +17,7 @@ MESSAGES = {
         "graphs.col.title": "根源描述",
         "graphs.col.open": "未销号问题",
         "graphs.col.total": "问题总数",
-        "graphs.col.amount": "涉及金额（万元）",
+        "graphs.col.amount": "未销号金额（万元）",
         "graphs.col.overdue": "逾期",
         "graphs.col.recurring": "屡审屡犯",
         "graphs.col.source": "源头措施完成",
@@ -38,7 +38,6 @@ MESSAGES = {
         "graphs.col.target_unit": "督办单位",
         "graphs.col.unit": "责任单位",
         "graphs.col.skipped": "越过的步骤",
-        "graphs.col.link": "打开",
         "graphs.col.as_of": "截至",
         "graphs.col.recorded_by": "记录人",
         "graphs.col.at": "记录时间",
@@ -52,13 +51,14 @@ MESSAGES = {
         "graphs.cover.none": "没有未销号问题。",
         "graphs.graph.header": "问题—根源关系图",
         "graphs.graph.caption": "左侧方框为根源（红框：屡审屡犯；绿底：源头已整改），右侧椭圆为"
-                                "未销号问题（红：逾期，黄：临期，绿：正常），点击问题打开问题页。"
+                                "未销号问题（红：逾期，黄：临期，绿：正常）。"
                                 "每个根源最多画 {n} 个问题。",
         "graphs.graph.more": "另 {n} 个",
         "graphs.graph.open": "未销号 {n}",
         "graphs.graph.recurring": "屡审屡犯",
         "graphs.graph.fixed": "源头已整改",
-        "graphs.graph.links": "图中问题",
+        "graphs.graph.links": "图中问题（点击打开问题页）：",
+        "graphs.open_row": "选中一行即打开该问题。",
         "graphs.graph.empty": "没有可画的根源。",
         "graphs.blocked.header": "受阻问题",
         "graphs.blocked.caption": "自身措施能按期完成，但等待的其他措施（含其他问题的措施）"
@@ -106,7 +106,7 @@ MESSAGES = {
         "graphs.col.title": "Description",
         "graphs.col.open": "Open issues",
         "graphs.col.total": "All issues",
-        "graphs.col.amount": "Amount (10k yuan)",
+        "graphs.col.amount": "Open amount (10k yuan)",
         "graphs.col.overdue": "Overdue",
         "graphs.col.recurring": "Recurring",
         "graphs.col.source": "Source measures done",
@@ -127,7 +127,6 @@ MESSAGES = {
         "graphs.col.target_unit": "Chasing unit",
         "graphs.col.unit": "Responsible unit",
         "graphs.col.skipped": "Steps skipped",
-        "graphs.col.link": "Open",
         "graphs.col.as_of": "As of",
         "graphs.col.recorded_by": "Recorded by",
         "graphs.col.at": "Recorded at",
@@ -143,13 +142,14 @@ MESSAGES = {
         "graphs.graph.header": "Issues and their causes",
         "graphs.graph.caption": "Causes are boxes on the left (red border: recurring; green: fixed "
                                 "at the source), open issues ellipses on the right (red: overdue, "
-                                "amber: due soon, green: on track); click an issue to open it. At "
+                                "amber: due soon, green: on track). At "
                                 "most {n} issues are drawn per cause.",
         "graphs.graph.more": "{n} more",
         "graphs.graph.open": "{n} open",
         "graphs.graph.recurring": "recurring",
         "graphs.graph.fixed": "fixed at source",
-        "graphs.graph.links": "Issues in the graph",
+        "graphs.graph.links": "Issues in the graph (click to open):",
+        "graphs.open_row": "Select a row to open that issue.",
         "graphs.graph.empty": "No cause to draw.",
         "graphs.blocked.header": "Blocked issues",
         "graphs.blocked.caption": "Their own measures would finish in time, but measures they "

@@ -17,11 +17,36 @@ from issues import graph_service
 
 MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
 GRAPH_ISSUES_PER_CAUSE = 6
+ISSUE_URL_PATH = "issue"  # the issue page reads st.query_params['id']
+LINK_COLUMNS = 6
 
 
-def _issue_url(issue_id: int, lang: str) -> str:
-    """The issue page (url path 'issue', reads ?id=)."""
-    return f"issue?id={issue_id}&lang={lang}"
+def _issue_page() -> st.Page:
+    """The issue page as a navigation target. Links go through Streamlit's own navigation,
+    because loading a URL afresh starts a new session and asks the user to sign in again."""
+    from issues import issue_page
+    return st.Page(issue_page.render, url_path=ISSUE_URL_PATH)
+
+
+def _issue_links(issues: list[tuple[int, str]], lang: str) -> None:
+    """One link per issue, in columns."""
+    cols = st.columns(LINK_COLUMNS)
+    page = _issue_page()
+    for n, (issue_id, code) in enumerate(issues):
+        cols[n % LINK_COLUMNS].page_link(page, label=code, icon=":material/description:",
+                                         query_params={"id": str(issue_id), "lang": lang})
+
+
+def _table_opening_issues(rows: list[dict], issue_ids: list[int], key: str, lang: str,
+                          **kwargs) -> None:
+    """A table whose selected row opens that issue's page (in this session)."""
+    event = st.dataframe(rows, hide_index=True, use_container_width=True, key=key,
+                         on_select="rerun", selection_mode="single-row", **kwargs)
+    picked = event.selection.rows if event is not None and hasattr(event, "selection") else []
+    if picked:
+        st.switch_page(_issue_page(), query_params={"id": str(issue_ids[picked[0]]),
+                                                    "lang": lang})
+    st.caption(session.text("graphs.open_row"))
 
 
 def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
@@ -49,8 +74,9 @@ def _ranking_section(ranking: list[dict], lang: str) -> None:
         st.info(text("graphs.causes.empty"))
         return
     yes = text("graphs.yes")
+    # The description last: when the table is wider than the page, it is what scrolls.
     st.dataframe([{
-        text("graphs.col.cause"): r["code"], text("graphs.col.title"): r["title"],
+        text("graphs.col.cause"): r["code"],
         text("graphs.col.open"): r["open_issues"], text("graphs.col.total"): r["total_issues"],
         text("graphs.col.amount"): round(r["amount_open"] / 1e4, 2),
         text("graphs.col.overdue"): r["overdue"],
@@ -58,6 +84,7 @@ def _ranking_section(ranking: list[dict], lang: str) -> None:
         text("graphs.col.source"): (f'{r["source_measures_done"]}/{r["source_measures_total"]}'
                                     if r["source_measures_total"] else ""),
         text("graphs.col.years"): "、".join(str(y) for y in r["audit_years"]),
+        text("graphs.col.title"): r["title"],
     } for r in shown[:MAX_ROWS]], hide_index=True, use_container_width=True)
     chart_rows = [{"cause": f'{r["code"]} {r["title"][:9]}', "open_issues": r["open_issues"],
                    "amount": r["amount_open"], "overdue": r["overdue"]} for r in shown]
@@ -76,10 +103,9 @@ def _cover_section(db, scope: Scope, as_of: date, inputs, ranking: list[dict]) -
     if not res["open_total"]:
         st.info(text("graphs.cover.none"))
         return
-    st.metric(text("graphs.cover.header"), f'{res["share"]:.1%}',
-              label_visibility="collapsed")
-    st.write(text("graphs.cover.result", k=len(res["chosen"]), covered=res["covered"],
-                  total=res["open_total"], share=f'{res["share"]:.1%}'))
+    result = text("graphs.cover.result", k=len(res["chosen"]), covered=res["covered"],
+                  total=res["open_total"], share=f'{res["share"]:.1%}')
+    st.markdown(f"**{result}**")
     st.dataframe([{text("graphs.col.cause"): s["code"], text("graphs.col.title"): s["title"],
                    text("graphs.col.gain"): s["gain"],
                    text("graphs.col.covered_after"): s["covered_after"]}
@@ -97,14 +123,15 @@ def _graph_section(ranking: list[dict], states: dict[int, dict], top: int, lang:
     st.caption(text("graphs.graph.caption", n=GRAPH_ISSUES_PER_CAUSE))
     dot = graph_service.cause_dot(
         ranking, states, top=top, max_issues_per_cause=GRAPH_ISSUES_PER_CAUSE, lang=lang,
-        more_label=text("graphs.graph.more", n="{n}"), open_label=text("graphs.graph.open", n="{n}"),
+        links=False,
+        more_label=text("graphs.graph.more", n="{n}"),
+        open_label=text("graphs.graph.open", n="{n}"),
         recurring_label=text("graphs.graph.recurring"), fixed_label=text("graphs.graph.fixed"))
     st.graphviz_chart(dot, use_container_width=False)
     drawn = graph_service.dot_issue_ids(ranking, top, GRAPH_ISSUES_PER_CAUSE)
     if drawn:
-        with st.expander(text("graphs.graph.links")):
-            st.markdown(" · ".join(
-                f'[{states[i]["code"]}]({_issue_url(i, lang)})' for i in drawn if i in states))
+        st.caption(text("graphs.graph.links"))
+        _issue_links([(i, states[i]["code"]) for i in drawn if i in states], lang)
 
 
 def _blocked_section(found: list[dict], lang: str) -> None:
@@ -115,21 +142,20 @@ def _blocked_section(found: list[dict], lang: str) -> None:
     if not found:
         st.success(text("graphs.blocked.none"))
         return
-    col_link = text("graphs.col.link")
-    st.dataframe([{
+    shown = found[:MAX_ROWS]
+    _table_opening_issues([{
         text("graphs.col.issue"): b["code"], text("graphs.col.deadline"): b["deadline"],
         text("graphs.col.earliest"): b["earliest_finish"],
         text("graphs.col.days_late"): b["days_late"],
         text("graphs.col.chain"): " → ".join(b["chain"]) + (" …" if b["truncated"] else ""),
-        col_link: _issue_url(b["issue_id"], lang),
-    } for b in found[:MAX_ROWS]], hide_index=True, use_container_width=True,
-        column_config={col_link: st.column_config.LinkColumn(col_link, display_text="↗")})
+    } for b in shown], [b["issue_id"] for b in shown], "graphs.blocked_table", lang)
 
 
-def _due_rows(dues: list[dict], lang: str) -> list[dict]:
+def _due_table(dues: list[dict], lang: str, key: str) -> None:
+    """Escalation steps, most overdue first; a selected row opens the issue."""
     text = session.text
-    col_link = text("graphs.col.link")
-    return [{
+    shown = dues[:MAX_ROWS]
+    _table_opening_issues([{
         text("graphs.col.issue"): d["code"],
         text("graphs.col.step"): label("escalation", d["step"], lang),
         text("graphs.col.overdue_days"): d["overdue_working_days"],
@@ -137,17 +163,9 @@ def _due_rows(dues: list[dict], lang: str) -> list[dict]:
         text("graphs.col.target_person"): d["target_person"] or text("graphs.esc.nobody"),
         text("graphs.col.target_unit"): d["target_unit"],
         text("graphs.col.unit"): d["unit"],
-        col_link: _issue_url(d["issue_id"], lang),
-    } for d in dues[:MAX_ROWS]]
-
-
-def _due_table(dues: list[dict], lang: str) -> None:
-    col_link = session.text("graphs.col.link")
-    st.dataframe(_due_rows(dues, lang), hide_index=True, use_container_width=True,
-                 column_config={col_link: st.column_config.LinkColumn(col_link,
-                                                                      display_text="↗")})
+    } for d in shown], [d["issue_id"] for d in shown], key, lang)
     if len(dues) > MAX_ROWS:
-        st.caption(session.text("graphs.esc.shown", shown=MAX_ROWS, n=len(dues)))
+        st.caption(text("graphs.esc.shown", shown=MAX_ROWS, n=len(dues)))
 
 
 def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) -> None:
@@ -166,7 +184,7 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
         st.success(text("graphs.esc.none"))
     else:
         st.write(text("graphs.esc.count", n=len(dues)))
-        _due_table(dues, lang)
+        _due_table(dues, lang, "graphs.due_table")
     if can("escalation.record", actor.role) and dues:
         today = session.today()
         if st.button(text("graphs.esc.record"), key="graphs.record", type="primary",
@@ -205,7 +223,7 @@ def _chase_section(db, actor: Actor, as_of: date, lang: str) -> None:
     if not mine:
         st.success(text("graphs.chase.none"))
         return
-    _due_table(mine, lang)
+    _due_table(mine, lang, "graphs.chase_table")
 
 
 def render() -> None:

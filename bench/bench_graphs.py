@@ -1,0 +1,172 @@
+"""Scale check, run by hand: the three graph reads of the 根源与督办 page end to end from a
+40,000-issue database (SQL + analysis), each against loading the same rows and building the
+bare networkx graph from them (the baseline). Prints seconds, ratios and the 2 s target.
+
+    python -m bench.bench_graphs [--db PATH] [--repeat N]
+
+The database is bench/.cache/g40k.db: copied from /tmp/g40k.db when that exists, else
+generated with audit.generate (40,000 issues, seed 1, as of 2026-11-27; takes minutes).
+`run()` returns the rows for bench/run.py.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sqlite3
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import networkx as nx
+
+from audit.db import open_database
+from audit.figures import Scope, issue_states
+from issues import graph_service as gs
+from issues import graphs
+from issues.graphs_cli import table
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache" / "g40k.db"
+SOURCE = Path("/tmp/g40k.db")
+ISSUES, SEED, AS_OF = 40_000, 1, date(2026, 11, 27)
+TARGET_S = 2.0
+
+
+def database(path: Path = CACHE) -> Path:
+    """The benchmark database: the cached copy, else a copy of /tmp/g40k.db, else generated."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    if SOURCE.exists():
+        # Online backup rather than a file copy: consistent even if the source has a WAL.
+        src, dst = sqlite3.connect(f"file:{SOURCE}?mode=ro", uri=True), sqlite3.connect(partial)
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+    else:
+        from audit.generate import generate
+        db = open_database(partial)
+        generate(db, issues=ISSUES, seed=SEED, as_of=AS_OF, evidence_root=path.parent / "ev")
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.conn.close()
+    partial.rename(path)
+    return path
+
+
+# --- baselines: the same rows, and a bare graph built from them -----------------------------
+
+
+def cause_baseline(db, scope: Scope, as_of: date) -> nx.Graph:
+    """The rows cause_ranking loads, as a bare bipartite graph."""
+    inputs = gs.load_cause_inputs(db, scope, as_of)
+    g = nx.Graph()
+    g.add_nodes_from(("issue", i.id) for i in inputs.issues)
+    g.add_nodes_from(("cause", c.id) for c in inputs.causes)
+    g.add_edges_from((("issue", i), ("cause", c)) for i, c in inputs.links)
+    return g
+
+
+def blocked_baseline(db, scope: Scope, as_of: date) -> nx.DiGraph:
+    """The rows blocked loads, as a bare dependency graph."""
+    _states, _issues, ms, edges = gs._blocked_inputs(db, scope, as_of)
+    g = nx.DiGraph()
+    g.add_nodes_from(m["id"] for m in ms)
+    g.add_edges_from(edges)
+    return g
+
+
+def escalation_baseline(db, scope: Scope, as_of: date) -> nx.DiGraph:
+    """The rows escalations_due loads, as a bare graph: unit tree plus issue → unit."""
+    states = gs.issue_rows(db, scope, as_of)
+    units = db.conn.execute("SELECT id, parent_id, head_person_id FROM units").fetchall()
+    calendar = db.conn.execute("SELECT day, is_working FROM calendar_days").fetchall()
+    recorded = db.conn.execute("SELECT issue_id, step FROM escalations").fetchall()
+    g = nx.DiGraph()
+    g.add_edges_from((("unit", u), ("unit", p)) for u, p, _ in units if p is not None)
+    g.add_edges_from((("issue", r["id"]), ("unit", r["unit_id"])) for r in states
+                     if r["warning"] == "red")
+    g.graph.update(calendar=len(calendar), recorded=len(recorded))
+    return g
+
+
+# --- timing ------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """The median of `repeat` runs, each after a full collection (so that no run pays for the
+    garbage of the one before)."""
+    runs = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def same_blocked_as_loading_everything(db, as_of: date) -> bool:
+    """blocked() loads only candidate measures; check it finds what loading all of them finds."""
+    states = issue_states(db, Scope(), as_of)
+    issues = [graphs.IssueDeadline(r["id"], r["code"], graphs._as_date(r["deadline"]),
+                                   r["status"]) for r in states]
+    cur = db.conn.execute("SELECT id, issue_id, deadline, status, completed_on FROM measures")
+    ms = [graphs.MeasureNode(m, i, "", graphs._as_date(d), s, graphs._as_date(c))
+          for m, i, d, s, c in cur]
+    edges = db.conn.execute("SELECT measure_id, depends_on_id FROM measure_deps").fetchall()
+    full = graphs.blocked_issues(issues, ms, edges, as_of)
+    return [(b.issue_id, b.days_late) for b in full] \
+        == [(b["issue_id"], b["days_late"]) for b in gs.blocked(db, Scope(), as_of)]
+
+
+def run(db_path: Path | None = None, repeat: int = 3) -> list[dict]:
+    """Measure the three reads against their baselines: rows {name, measured, baseline, ratio,
+    target} (seconds; target is the bound on `measured`)."""
+    db = open_database(database(db_path or CACHE))
+    scope = Scope()
+    cases = [
+        ("cause ranking 根源排名", lambda: gs.cause_ranking(db, scope, AS_OF),
+         lambda: cause_baseline(db, scope, AS_OF)),
+        ("blocked chains 受阻链", lambda: gs.blocked(db, scope, AS_OF),
+         lambda: blocked_baseline(db, scope, AS_OF)),
+        ("escalation list 督办清单", lambda: gs.escalations_due(db, scope, AS_OF),
+         lambda: escalation_baseline(db, scope, AS_OF)),
+    ]
+    out = []
+    for name, measured, baseline in cases:
+        measured()  # warm SQLite's page cache, so the first case is not charged for it
+        m, b = timed(measured, repeat), timed(baseline, repeat)
+        out.append({"name": name, "measured": round(m, 3), "baseline": round(b, 3),
+                    "ratio": round(m / b, 2) if b else None, "target": TARGET_S})
+    db.conn.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, default=CACHE)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    path = database(args.db)
+    db = open_database(path)
+    counts = {t: db.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("issues", "measures", "measure_deps", "causes", "issue_causes")}
+    same = same_blocked_as_loading_everything(db, AS_OF)
+    db.conn.close()
+    print(f"{path}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+          + f"; as of {AS_OF}; median of {args.repeat}")
+    rows = run(path, args.repeat)
+    print(table(["read", "measured s", "baseline s", "ratio", "target s", "ok"],
+                [(r["name"], f"{r['measured']:.3f}", f"{r['baseline']:.3f}",
+                  f"{r['ratio']:.2f}", f"{r['target']:.1f}",
+                  "yes" if r["measured"] < r["target"] else "NO") for r in rows]))
+    print("baseline: the same rows loaded by the same SQL, built into a bare networkx graph")
+    print(f"blocked chains equal to loading every measure: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
