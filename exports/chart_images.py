@@ -16,6 +16,7 @@ import altair as alt
 import vl_convert
 
 from audit.charts import FONT
+from exports.sanitize import xml_safe
 
 # Where Debian's fonts-noto-cjk puts the faces; used when fc-list is not available.
 _KNOWN_FONT_DIRS = (
@@ -65,10 +66,23 @@ def ensure_cjk_font() -> str:
     return directory
 
 
+def _xml_safe_strings(value: Any) -> Any:
+    """Every string inside a spec with XML-forbidden characters replaced: vl-convert renders
+    text through SVG, and a NUL in a label makes it panic and abort the whole process."""
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, dict):
+        return {k: _xml_safe_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe_strings(v) for v in value]
+    return value
+
+
 def _spec(chart: alt.TopLevelMixin | dict[str, Any], width: int | None,
           height: int | None) -> dict[str, Any]:
     """The Vega-Lite dict with a fixed pixel size ('container' means nothing off screen)."""
     spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    spec = _xml_safe_strings(spec)
     if width is not None:
         spec["width"] = width
     elif spec.get("width") == "container" or "width" not in spec:
