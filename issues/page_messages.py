@@ -77,7 +77,7 @@ MESSAGES = {
         "issue.closure": "三不放过",
         "issue.assignment": "四个到人",
         "issue.check_ok": "已满足",
-        "issue.check_missing": "尚缺：{missing}",
+        "issue.check_missing": "尚缺{missing}",
         "issue.progress": "整改进展",
         "issue.progress_form": "更新整改进展",
         "issue.edit_form": "编辑问题信息",
