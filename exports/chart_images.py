@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,7 @@ _KNOWN_FONT_DIRS = (
     "/usr/share/fonts/truetype/noto",
 )
 _DEFAULT_WIDTH = 640
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 # The Vega-Lite version Altair writes its specs for, e.g. 'v6_4'.
 _VL_VERSION = "_".join(alt.SCHEMA_VERSION.split(".")[:2])
 
@@ -68,9 +70,11 @@ def ensure_cjk_font() -> str:
 
 def _xml_safe_strings(value: Any) -> Any:
     """Every string inside a spec with XML-forbidden characters replaced: vl-convert renders
-    text through SVG, and a NUL in a label makes it panic and abort the whole process."""
+    text through SVG, and a NUL in a label makes it panic and abort the whole process. Characters
+    beyond the BMP (emoji) become U+FFFD too: Vega's label truncation can cut one in half, and
+    vl-convert's text measuring then fails on the lone surrogate."""
     if isinstance(value, str):
-        return xml_safe(value)
+        return _ASTRAL.sub("\ufffd", xml_safe(value))
     if isinstance(value, dict):
         return {k: _xml_safe_strings(v) for k, v in value.items()}
     if isinstance(value, list):
