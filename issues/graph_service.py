@@ -548,17 +548,20 @@ def record_escalations(db: sqlite_utils.Database, actor: Actor, as_of: date, at:
     if dues is not None:
         keep = {_key(d) for d in dues}
         fresh = [d for d in fresh if (d["issue_id"], d["step"]) in keep]
+    if not fresh:
+        return []
     for d in fresh:
         require(actor, "escalation.record", unit_id=d["unit_id"], what=d["code"])
     rec = Recorder(db, actor, at, "escalation.record")
     written = []
     with write_transaction(db):
+        # An issue may have been closed or given a later deadline since the list was drawn up.
+        still = {i for (i,) in db.conn.execute(
+            "SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?)) AND status IN "
+            "('not_started', 'in_progress', 'submitted') AND deadline < ?",
+            (json.dumps([d["issue_id"] for d in fresh]), as_of.isoformat()))}
         for d in fresh:
-            # The issue may have been closed or extended since the list was drawn up.
-            still = db.conn.execute(
-                "SELECT 1 FROM issues WHERE id = ? AND status IN ('not_started', 'in_progress',"
-                " 'submitted') AND deadline < ?", (d["issue_id"], as_of.isoformat())).fetchone()
-            if still is None:
+            if d["issue_id"] not in still:
                 continue
             values = {"issue_id": d["issue_id"], "step": d["step"],
                       "target_person_id": d["target_person_id"],

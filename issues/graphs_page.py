@@ -8,7 +8,7 @@ from datetime import date
 
 import streamlit as st
 
-from audit import charts, session
+from audit import charts, history, session
 from audit.errors import AuditError
 from audit.figures import Scope, scope_for
 from audit.i18n import label
@@ -19,6 +19,48 @@ MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the bro
 GRAPH_ISSUES_PER_CAUSE = 6
 ISSUE_URL_PATH = "issue"  # the issue page reads st.query_params['id']
 LINK_COLUMNS = 6
+
+
+# --- reads, cached per database file, data version (every write moves it), scope and date ----
+# cache_resource rather than cache_data: the results are read-only and pickling 40,000 issue
+# rows on every rerun would cost as much as computing them. Keys hold no user-specific data
+# beyond the scope, which is the only thing the results depend on.
+
+
+def _key(db, scope: Scope, as_of: date) -> tuple:
+    """(database file, data version, scope, as-of): what a cached read depends on. The data
+    version is the last history record's seq, which every write moves."""
+    path = next((p for _, name, p in db.conn.execute("PRAGMA database_list") if name == "main"),
+                "")
+    units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
+    return (path, history.anchor(db)[0], units, scope.category_codes, scope.stream,
+            scope.focus, as_of)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
+def _cause_inputs(_db, _scope: Scope, key: tuple) -> tuple:
+    """The cause inputs and their ranking."""
+    as_of = key[-1]
+    inputs = graph_service.load_cause_inputs(_db, _scope, as_of)
+    return inputs, graph_service.cause_ranking(_db, _scope, as_of, inputs=inputs)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
+def _blocked(_db, _scope: Scope, key: tuple) -> list[dict]:
+    """The blocked issues."""
+    return graph_service.blocked(_db, _scope, key[-1])
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
+def _dues(_db, _scope: Scope, key: tuple) -> list[dict]:
+    """The escalation steps due."""
+    return graph_service.escalations_due(_db, _scope, key[-1])
+
+
+@st.cache_resource(show_spinner=False, max_entries=64, ttl=900)
+def _chase(_db, _actor: Actor, key: tuple, person_id: int) -> list[dict]:
+    """What this person must chase."""
+    return graph_service.chase_list_for(_db, _actor, key[-1])
 
 
 def _issue_page() -> st.Page:
@@ -179,7 +221,7 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
     if notice is not None:
         st.success(text("graphs.esc.recorded", n=notice) if notice
                    else text("graphs.esc.nothing"))
-    dues = graph_service.escalations_due(db, scope, as_of)
+    dues = _dues(db, scope, _key(db, scope, as_of))
     if not dues:
         st.success(text("graphs.esc.none"))
     else:
@@ -195,8 +237,8 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
             except AuditError as exc:
                 session.show_error(exc)
             else:
+                # The write moved the data version, so the cached reads are not reused.
                 st.session_state["graphs.recorded"] = len(written)
-                st.cache_data.clear()
                 st.rerun()
     recorded = graph_service.escalation_history(db, scope)
     if recorded:
@@ -219,7 +261,7 @@ def _chase_section(db, actor: Actor, as_of: date, lang: str) -> None:
     if actor.person_id is None:
         st.info(text("graphs.chase.no_person"))
         return
-    mine = graph_service.chase_list_for(db, actor, as_of)
+    mine = _chase(db, actor, _key(db, scope_for(db, actor), as_of), actor.person_id)
     if not mine:
         st.success(text("graphs.chase.none"))
         return
@@ -239,11 +281,11 @@ def render() -> None:
     except AuditError as exc:
         session.show_error(exc)
         return
-    inputs = graph_service.load_cause_inputs(db, scope, as_of)
-    ranking = graph_service.cause_ranking(db, scope, as_of, inputs=inputs)
+    key = _key(db, scope, as_of)
+    inputs, ranking = _cause_inputs(db, scope, key)
     _ranking_section(ranking, lang)
     _cover_section(db, scope, as_of, inputs, ranking)
     _graph_section(ranking, inputs.states, top, lang)
-    _blocked_section(graph_service.blocked(db, scope, as_of), lang)
+    _blocked_section(_blocked(db, scope, key), lang)
     _escalation_section(db, actor, scope, as_of, lang)
     _chase_section(db, actor, as_of, lang)
