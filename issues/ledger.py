@@ -13,8 +13,11 @@ Design notes the import service relies on:
 - Merged cells are filled from their top-left cell in .xlsx. Blank category/aspect/audit cells
   inherit the value above only in .csv (where merges cannot be expressed), so an .xlsx
   round trip stays exact.
-- Files up to SMALL_XLSX_BYTES uncompressed load in normal mode (merged cells visible); larger
-  ones in read-only mode, where merges are invisible: a warning says so.
+- Files up to SMALL_XLSX_BYTES uncompressed load in normal mode; larger ones stream in
+  openpyxl's read-only mode (after ws.reset_dimensions()), which cannot see merged cells, so the
+  merged ranges are then read from the sheet XML directly. Either way merges are filled.
+- A formula without a saved result is refused only where its value is used (a data cell of a
+  mapped column), naming row, column header and the formula.
 """
 from __future__ import annotations
 
@@ -40,7 +43,9 @@ assert openpyxl.xml.DEFUSEDXML is True, "defusedxml must be installed for ledger
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
-MAX_UNCOMPRESSED = 200 * 1024 * 1024     # whole zip, refused above this before openpyxl opens it
+# Whole zip, refused above this before openpyxl opens it. openpyxl writes CJK text as character
+# references (&#21512;), so our own 100,000-row export expands to about 240 MB.
+MAX_UNCOMPRESSED = 300 * 1024 * 1024
 MAX_RATIO = 200                          # per member, for members above 1 MB uncompressed
 SMALL_XLSX_BYTES = 40 * 1024 * 1024      # normal (merge-aware) mode up to this uncompressed size
 HEADER_SCAN_ROWS = 30
@@ -244,7 +249,8 @@ _NO = {"否", "未销号", "no", "n", "false", "×"}
 _SIGNATURE = re.compile(
     r"^(制表人|制表|填表人|填报人|审核人|审核|负责人|单位负责人|分管领导|填报日期|填表日期|制表日期|"
     r"记录锚点|prepared by|reviewed by|approved by|date|record anchor)\s*[:：]", re.I)
-_TOTALS = re.compile(r"^(合\s*计|总\s*计|小\s*计|total|totals|sum)\b", re.I)
+# 总计划… is not a totals row: the word must not run on into more Chinese.
+_TOTALS = re.compile(r"^(?:(?:合|总|小|共)\s*计(?![\u4e00-\u9fff])|(?:total|totals|sum)\b)", re.I)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,6 +617,7 @@ class _Grid:
     merge_ranges: list[tuple[int, int, int, int, str]]   # r0, c0, r1, c1 (0-based, inclusive)
     is_csv: bool
     warnings: list[str]
+    uncached: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def _check_size(data: bytes, max_bytes: int) -> None:
@@ -672,6 +679,12 @@ def _too_many(max_rows: int) -> LedgerFileError:
 
 
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_MERGE_TAG = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3}[0-9]+(?::[A-Z]{1,3}[0-9]+)?)"')
+_CELL = re.compile(rb"<c\b([^>]*?)(?<!/)>(.*?)</c>", re.S)
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+_CELL_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
+_CACHED = re.compile(rb"<(?:\w+:)?v>[^<]")
+_FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f\b[^>]*>(.*?)</(?:\w+:)?f>", re.S)
 
 
 def _open_xlsx_zip(data: bytes) -> tuple[zipfile.ZipFile, int]:
@@ -697,29 +710,100 @@ def _open_xlsx_zip(data: bytes) -> tuple[zipfile.ZipFile, int]:
     return zf, total
 
 
+def _sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → zip member of its XML, from workbook.xml and its relationships."""
+    from defusedxml import ElementTree as SafeET
+    try:
+        book = SafeET.fromstring(zf.read("xl/workbook.xml"))
+        rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except Exception as ex:  # a damaged or hostile workbook part
+        raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
+                              reason="corrupt") from None
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    out: dict[str, str] = {}
+    for sheet in book.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"):
+        rid = sheet.get("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")
+        target = targets.get(rid, "")
+        out[sheet.get("name", "")] = target.lstrip("/") if target.startswith("/") \
+            else "xl/" + target
+    return out
+
+
+def _scan_sheet(zf: zipfile.ZipFile, member: str) -> tuple[bool, list[str]]:
+    """(has formulas, merged ranges) of a sheet, streamed: read-only mode cannot see merges."""
+    has_formulas = False
+    merges: set[str] = set()
+    tail = b""
+    try:
+        with zf.open(member) as f:
+            while chunk := f.read(1 << 20):
+                buf = tail + chunk
+                has_formulas = has_formulas or bool(_FORMULA_TAG.search(buf))
+                merges.update(m.decode() for m in _MERGE_TAG.findall(buf))
+                tail = buf[-256:]
+    except KeyError:
+        raise LedgerFileError(f"the workbook lacks its sheet {member!r}", reason="corrupt") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as ex:
+        raise LedgerFileError(f"the workbook is damaged: {ex}", reason="corrupt") from None
+    return has_formulas, sorted(merges)
+
+
+MAX_MERGE_CELLS = 1_000_000
+
+
+def _check_merge_area(coord: str) -> None:
+    from openpyxl.worksheet.cell_range import CellRange
+    rng = CellRange(coord)
+    area = (rng.max_row - rng.min_row + 1) * (rng.max_col - rng.min_col + 1)
+    if area > MAX_MERGE_CELLS:
+        raise LedgerFileError(f"merged cells {coord} cover {area:,} cells; unmerge them",
+                              reason="merge", range=coord)
+
+
+def _uncached_formulas(xml: bytes) -> dict[tuple[int, int], str]:
+    """Formula cells whose result was never saved: {(row, col) 0-based: formula}. A cached
+    empty string (t="str" with an empty <v>) is a result, not a missing one."""
+    from openpyxl.utils import column_index_from_string
+    out: dict[tuple[int, int], str] = {}
+    for attrs, body in _CELL.findall(xml):
+        if not _FORMULA_TAG.search(body) or _CACHED.search(body):
+            continue
+        t = _CELL_TYPE.search(attrs)
+        if t and t.group(1) == b"str":
+            continue
+        ref = _CELL_REF.search(attrs)
+        if not ref:
+            continue
+        text = _FORMULA_TEXT.search(body)
+        formula = "=" + (text.group(1).decode("utf-8", "replace") if text else "")
+        out[(int(ref.group(2)) - 1, column_index_from_string(ref.group(1).decode()) - 1)] = \
+            formula
+    return out
+
+
 def _read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> _Grid:
     zf, total = _open_xlsx_zip(data)
-    has_formulas = False
-    for info in zf.infolist():
-        if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-            if _FORMULA_TAG.search(zf.read(info)):
-                has_formulas = True
-                break
+    paths = _sheet_paths(zf)
+    # Scan before openpyxl loads anything: in normal mode it builds a cell object for every
+    # cell of a merged range, so a merge such as A1:XFD1048576 would never finish.
+    scans = {name: _scan_sheet(zf, member) for name, member in paths.items()}
+    for has_f, coords in scans.values():
+        for coord in coords:
+            _check_merge_area(coord)
+    # Normal mode sees merged cells through openpyxl; it holds the whole sheet in memory, so
+    # large sheets stream in read-only mode and their merges come from our own scan.
     read_only = total > SMALL_XLSX_BYTES
-    warnings: list[str] = []
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
-    except LedgerFileError:
-        raise
-    except Exception as ex:  # openpyxl raises many types on malformed parts
+    except Exception as ex:  # openpyxl raises many types on malformed or hostile parts
         raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
                               reason="corrupt") from None
     try:
         ws = _pick_sheet(wb)
+        member = paths.get(ws.title, "")
+        has_formulas, scanned_merges = scans.get(ws.title, (False, []))
         if read_only:
             ws.reset_dimensions()   # the <dimension> tag may lie; count rows ourselves
-            warnings.append("large workbook read in streaming mode: merged cells are not "
-                            "filled; unmerge them first if categories are merged")
         rows: list[list[Any]] = []
         for values in ws.iter_rows(values_only=True):
             rows.append(list(values))
@@ -727,23 +811,26 @@ def _read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> _Gri
                 raise _too_many(max_rows)
             if on_progress and len(rows) % 5000 == 0:
                 on_progress("reading", len(rows), 0)
-        merged: dict[tuple[int, int], tuple[Any, str]] = {}
-        ranges: list[tuple[int, int, int, int, str]] = []
-        if not read_only:
-            for rng in ws.merged_cells.ranges:
-                r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row - 1, rng.max_col - 1
-                ranges.append((r0, c0, r1, c1, rng.coord))
-                top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
-                for r in range(r0, r1 + 1):
-                    for c in range(c0, c1 + 1):
-                        if (r, c) != (r0, c0):
-                            merged[(r, c)] = (top, rng.coord)
-        if has_formulas:
-            _check_cached_values(data, read_only, wb.sheetnames.index(ws.title), rows)
+        coords = scanned_merges if read_only else [r.coord for r in ws.merged_cells.ranges]
     finally:
         if read_only:
             wb.close()
-    return _Grid(rows, merged, ranges, False, warnings)
+    merged: dict[tuple[int, int], tuple[Any, str]] = {}
+    ranges: list[tuple[int, int, int, int, str]] = []
+    from openpyxl.worksheet.cell_range import CellRange
+    # Clip to the cells that exist: a garbage merge such as A1:XFD1048576 must not explode.
+    width = max((len(r) for r in rows), default=0)
+    for coord in coords:
+        rng = CellRange(coord)
+        r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row - 1, rng.max_col - 1
+        ranges.append((r0, c0, r1, c1, coord))
+        top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            for c in range(c0, min(c1, width - 1) + 1):
+                if (r, c) != (r0, c0):
+                    merged[(r, c)] = (top, coord)
+    uncached = _uncached_formulas(zf.read(member)) if has_formulas else {}
+    return _Grid(rows, merged, ranges, False, [], uncached)
 
 
 def _pick_sheet(wb: Any) -> Any:
@@ -752,28 +839,6 @@ def _pick_sheet(wb: Any) -> Any:
         raise LedgerFileError("the workbook has no visible worksheet", reason="no_sheet")
     active = wb.active
     return active if active in candidates else candidates[0]
-
-
-def _check_cached_values(data: bytes, read_only: bool, index: int, rows: list[list[Any]]) -> None:
-    # With data_only=True a formula whose result Excel never saved reads as empty: silently
-    # losing it would be wrong, so look at the formulas themselves.
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=read_only, data_only=False)
-    try:
-        ws = wb.worksheets[index]
-        if read_only:
-            ws.reset_dimensions()
-        for r, values in enumerate(ws.iter_rows(values_only=True)):
-            for c, v in enumerate(values):
-                if isinstance(v, str) and v.startswith("=") and r < len(rows) \
-                        and c < len(rows[r]) and rows[r][c] is None:
-                    from openpyxl.utils import get_column_letter
-                    raise LedgerRowError(
-                        r + 1, get_column_letter(c + 1), v,
-                        f"cell {get_column_letter(c + 1)}{r + 1} is a formula without a saved "
-                        "result; open the file in Excel, save it, and import again")
-    finally:
-        if read_only:
-            wb.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1016,6 +1081,12 @@ class _RowParser:
         if col is None:
             return None, ""
         v = self.raw(r, col.index)
+        if (r, col.index) in self.grid.uncached:
+            from openpyxl.utils import get_column_letter
+            raise LedgerRowError(r + 1, col.shown, self.grid.uncached[(r, col.index)],
+                                 f"cell {get_column_letter(col.index + 1)}{r + 1} is a formula "
+                                 "without a saved result; open the file in Excel, save it, and "
+                                 "import again")
         if self.grid.is_csv and fld in _FILL_DOWN_FIELDS:
             if _is_blank(v):
                 v = self.above.get(fld)

@@ -153,3 +153,10 @@ def latin1_csv() -> bytes:
     """A CSV saved as Latin-1: é (0xE9) followed by a space is invalid in UTF-8 and GB18030."""
     return ("问题描述,责任单位\n".encode("utf-8").decode("utf-8").encode("gb18030")
             + "Caf\xe9 r\xe9sum\xe9,Unit\xff\n".encode("latin-1"))
+
+
+def formula_with_cache_xlsx() -> bytes:
+    """The same formula cell, with the result Excel would have saved (1200)."""
+    data = formula_without_cache_xlsx()
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    return with_sheet_xml(data, xml.replace(b"<f>100*12</f><v></v>", b"<f>100*12</f><v>1200</v>"))

@@ -3,6 +3,8 @@ with a message naming the row, the column and the value (or the file-level reaso
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
 
 import pytest
 
@@ -10,9 +12,10 @@ from audit.errors import LedgerFileError, LedgerRowError
 from issues import ledger
 from issues.ledger import (MeasureLine, format_measure_line, parse_mapping_arg,
                            parse_measure_line, read_ledger)
-from tests.ledger_factory import (HEADER, billion_laughs_xlsx, csv_bytes, field_ledger_xlsx,
+from tests.ledger_factory import (HEADER, billion_laughs_xlsx, csv_bytes, field_ledger_xlsx, formula_with_cache_xlsx,
                                   formula_without_cache_xlsx, latin1_csv, renamed_exe,
-                                  renamed_pdf, row, table, xlsx_bytes, zip_bomb_xlsx)
+                                  renamed_pdf, row, table, with_sheet_xml, xlsx_bytes,
+                                  zip_bomb_xlsx)
 
 
 def read_csv(rows, **kw):
@@ -333,7 +336,35 @@ def test_duplicate_code_is_refused_naming_both_rows():
 
 def test_formula_without_cached_value_is_refused_naming_the_cell():
     err = _row_error(formula_without_cache_xlsx(), "ledger.xlsx")
-    assert err.row == 2 and "K2" in err.reason and err.value == "=100*12"
+    assert (err.row, err.column, err.value) == (2, "涉及金额", "=100*12")
+    assert "K2" in err.reason
+
+
+def test_formula_with_a_cached_result_is_read_as_its_value():
+    data = formula_with_cache_xlsx()
+    assert read_ledger(data, "ledger.xlsx").rows[0].amount == 1200.0
+
+
+def test_formula_in_a_skipped_totals_row_needs_no_cached_value():
+    data = xlsx_bytes(table(row(1), ["合计", None, None, None, None, None, None, None, None,
+                                     None, "=SUM(K2:K2)"]))
+    assert len(read_ledger(data, "ledger.xlsx").rows) == 1
+
+
+def test_reader_streams_large_workbooks_and_still_fills_merges(monkeypatch):
+    monkeypatch.setattr(ledger, "SMALL_XLSX_BYTES", 0)
+    parsed = read_ledger(field_ledger_xlsx(), "包头台账.xlsx")
+    assert [r.category for r in parsed.rows] == ["合同管理"] * 3 + ["安全管理"] * 2
+    assert parsed.header_map["整改情况/整改措施"] == "measures"
+
+
+def test_garbage_merge_over_the_whole_sheet_is_refused_quickly():
+    # openpyxl itself would build every cell of such a merge, so write the range into the XML.
+    data = xlsx_bytes(table(row(1)), merges=["A1:B1"])
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    data = with_sheet_xml(data, xml.replace(b'ref="A1:B1"', b'ref="A1:XFD1048576"'))
+    err = _file_error(data)
+    assert "A1:XFD1048576" in str(err)
 
 
 def test_merge_across_different_fields_in_data_is_refused():
