@@ -8,6 +8,7 @@ against formula injection with a leading apostrophe that the reader removes agai
 from __future__ import annotations
 
 import datetime as dt
+import os
 from copy import copy
 from typing import IO, Any, Callable, Iterable, Sequence
 
@@ -130,11 +131,12 @@ def _proto(ws: Any, **style: Any) -> Any:
     return cell
 
 
-def write_ledger(rows: Sequence[LedgerRow], out: str | IO[bytes], *, lang: str = "zh",
-                 title: str, as_of: dt.date, anchor: tuple[int, str] | None = None,
+def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
+                 out: str | os.PathLike[str] | IO[bytes], *, lang: str = "zh", title: str, as_of: dt.date, anchor: tuple[int, str] | None = None,
                  on_progress: Progress | None = None) -> None:
-    """Write the ledger workbook to a path or binary file. Each row's `warning` ('red', 'amber',
-    'green', 'blue', 'none' or None) picks the fill of its 预警 cell."""
+    """Write the ledger workbook to a path or binary file. Rows are LedgerRows (or dicts of their
+    fields); each row's `warning` ('red', 'amber', 'green', 'blue', 'none' or None) picks the
+    fill of its 预警 cell. Raises ValueError for a measure that cannot be written on one line."""
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     wb = Workbook(write_only=True)
@@ -182,6 +184,8 @@ def write_ledger(rows: Sequence[LedgerRow], out: str | IO[bytes], *, lang: str =
     protos["measures"] = protos["causes"] = protos["wrap"]
     warn_protos = {k: _proto(ws, fill=f) for k, f in WARNING_FILLS.items()}
     for i, row in enumerate(rows, 1):
+        if isinstance(row, dict):
+            row = LedgerRow(**{"excel_row": 0, **row})
         values = cell_values(row, i, lang)
         cells: list[Any] = []
         for kind, v in zip(kinds, values):

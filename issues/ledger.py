@@ -679,7 +679,8 @@ def _too_many(max_rows: int) -> LedgerFileError:
 
 
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_MERGE_TAG = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3}[0-9]+(?::[A-Z]{1,3}[0-9]+)?)"')
+_MERGE_TAG = re.compile(
+    rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3}[0-9]+(?::[A-Z]{1,3}[0-9]+)?)"')
 _CELL = re.compile(rb"<c\b([^>]*?)(?<!/)>(.*?)</c>", re.S)
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
 _CELL_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
@@ -742,7 +743,8 @@ def _scan_sheet(zf: zipfile.ZipFile, member: str) -> tuple[bool, list[str]]:
                 merges.update(m.decode() for m in _MERGE_TAG.findall(buf))
                 tail = buf[-256:]
     except KeyError:
-        raise LedgerFileError(f"the workbook lacks its sheet {member!r}", reason="corrupt") from None
+        raise LedgerFileError(f"the workbook lacks its sheet {member!r}",
+                              reason="corrupt") from None
     except (zipfile.BadZipFile, OSError, EOFError) as ex:
         raise LedgerFileError(f"the workbook is damaged: {ex}", reason="corrupt") from None
     return has_formulas, sorted(merges)
@@ -894,7 +896,8 @@ def _find_header(grid: _Grid, mapping: dict[str, str]) -> tuple[int, int, list[_
             # The next row is a child row when it names fields of its own under the parents.
             hits = [c for c, m in enumerate(matches[r + 1]) if m and texts[r + 1][c] != texts[r][c]]
             if len(hits) >= 2:
-                combined = {(matches[r + 1][c] if c in hits else matches[r][c]) for c in range(width)}
+                combined = {(matches[r + 1][c] if c in hits else matches[r][c])
+                            for c in range(width)}
                 fields = {m[0] for m in combined if m}
                 if len(fields) > score:
                     score, two = len(fields), True

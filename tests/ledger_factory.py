@@ -112,7 +112,8 @@ def with_sheet_xml(xlsx: bytes, sheet_xml: bytes, member: str = "xl/worksheets/s
 def billion_laughs_xlsx() -> bytes:
     """An .xlsx whose sheet declares nested entities (the billion-laughs attack)."""
     lol = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-           + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+           + b"".join(b'<!ENTITY lol%d "%s">'
+                      % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
                       for i in range(1, 10))
            + b']>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
            b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>'
