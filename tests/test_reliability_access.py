@@ -5,6 +5,7 @@ table written from DOMAIN.md's roles, not from PERMISSIONS; a refused call must 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -383,3 +384,21 @@ def test_a_rectifier_cannot_touch_a_measure_of_someone_elses_issue_even_in_its_u
         with pytest.raises(NotPermitted):
             call()
     assert not p.evidence_root.exists() or not any(p.evidence_root.rglob("*"))
+
+
+# --- thousands of random steps (slow) ------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("AUDIT_SLOW") != "1",
+                    reason="slow: set AUDIT_SLOW=1 (bench/fuzz.py runs the same)")
+def test_thousands_of_random_service_calls_keep_every_rule() -> None:
+    """The state machine of test_core_state_machine.py (nobody acts outside role or scope,
+    三不放过 holds, the chain verifies and replays) at AUDIT_FUZZ_STEPS=100 ×
+    AUDIT_FUZZ_EXAMPLES=60 unless set higher."""
+    from bench.fuzz import fuzz
+    result = fuzz(int(os.environ.get("AUDIT_FUZZ_STEPS", "100")),
+                  int(os.environ.get("AUDIT_FUZZ_EXAMPLES", "60")))
+    assert result["steps"] >= 1000
+    print(f"\nFUZZ {result['examples']} examples, {result['steps']} steps, "
+          f"{result['allowed']} allowed / {result['refused']} refused calls, "
+          f"{result['seconds']:.0f} s: every invariant held")
