@@ -895,7 +895,8 @@ def _find_header(grid: _Grid, mapping: dict[str, str]) -> tuple[int, int, list[_
         if r + 1 < len(texts):
             # The next row is a child row when it names fields of its own under the parents.
             hits = [c for c, m in enumerate(matches[r + 1]) if m and texts[r + 1][c] != texts[r][c]]
-            if len(hits) >= 2:
+            # A blank or title-only row above a header is not a parent row.
+            if len(hits) >= 2 and single and any(texts[r][c] for c in hits):
                 combined = {(matches[r + 1][c] if c in hits else matches[r][c])
                             for c in range(width)}
                 fields = {m[0] for m in combined if m}

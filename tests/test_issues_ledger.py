@@ -464,3 +464,22 @@ def test_control_characters_in_a_status_cell_are_refused():
 def test_codes_differing_only_by_surrounding_spaces_are_duplicates():
     err = _row_error(csv_bytes(table(row(1), row(2, 问题编号=" C1.1.1 "))))
     assert err.row == 3 and "row 2" in err.reason
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["normal mode", "streaming mode"])
+def test_reader_counts_rows_as_excel_shows_them_across_gaps(monkeypatch, small):
+    import openpyxl
+    if not small:
+        monkeypatch.setattr(ledger, "SMALL_XLSX_BYTES", 0)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for c, h in enumerate(HEADER, 1):
+        ws.cell(row=3, column=c, value=h)
+    for c, v in enumerate(row(1), 1):
+        ws.cell(row=7, column=c, value=v)
+    buf = io.BytesIO()
+    wb.save(buf)
+    parsed = read_ledger(buf.getvalue(), "ledger.xlsx")
+    assert parsed.header_row == 3
+    assert [r.excel_row for r in parsed.rows] == [7]
+    assert parsed.skipped == [(4, "blank"), (5, "blank"), (6, "blank")]
