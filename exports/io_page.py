@@ -88,11 +88,15 @@ def _build(kind: str, db, actor, choices: Choices) -> None:
     with st.status(t("io.working"), expanded=True) as status:
         bar = st.progress(0.0)
 
+        shown = [0.0]
+
         def on_progress(step: str, done: int, total: int) -> None:
-            # one bar over all steps: each step is an equal share
+            # One bar over all steps, each an equal share. The pack's charts finish after its
+            # sections (they render meanwhile), so the bar never moves back.
             index = steps.index(step) if step in steps else 0
             share = (index + min(done / max(total, 1), 1.0)) / len(steps)
-            bar.progress(min(share, 1.0))
+            shown[0] = max(shown[0], min(share, 1.0))
+            bar.progress(shown[0])
             status.update(label=t("io.step_running", step=t(f"{kind}.step.{step}")
                                   if i18n.has(f"{kind}.step.{step}") else step))
         try:

@@ -11,21 +11,26 @@ cleaned of XML-forbidden characters by exports.docx_base at the boundary.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import sqlite_utils
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.image.image import Image as DocxImage
+from docx.shared import Cm
 
 from audit import charts, history, i18n
 from audit.clock import end_of
 from audit.figures import Scope, figures
 from audit.model import Actor
-from exports.docx_base import PackWriter, format_date
+from exports.docx_base import PackWriter, format_date, usable_height_cm, usable_width_cm
 from exports.ledger_export import ExportFailed, IssueRecord, issue_records
+from exports.sanitize import xml_safe
 from issues.ledger import FOCUS_POINTS, STREAMS
 from owners import store as owners_store
 from owners.model import working_days_between
@@ -35,6 +40,7 @@ STEPS: tuple[str, ...] = ("gather", "charts", "sections", "save")
 DEFAULT_SINCE_DAYS = 14
 CHART_WIDTH_PX = 600
 CHART_WIDTH_CM = 15.0
+CHART_THREADS = min(4, os.cpu_count() or 1)
 # The body lists (sections 4–7) show this many rows at most; the appendix is always complete.
 LIST_LIMIT = 500
 WORKLOAD_TOP = 15
@@ -261,7 +267,6 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     """Everything the pack prints, for `scope` as of `as_of`, changes counted from `since`."""
     from issues import graph_service
     anchor = history.anchor(db)
-    figs = figures(db, scope, as_of)
     records = issue_records(db, scope, as_of, on_progress)
     by_id = {r.id: r for r in records}
     cal = owners_store.load_calendar(db)
@@ -288,14 +293,39 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     causes = graph_service.cause_ranking(db, scope, as_of)
     escalations = graph_service.escalations_due(db, scope, as_of)
     root = owners_store.root_unit(db)
+    rows_for_charts = chart_rows(db, scope, as_of, lang, records, rollup, causes)
+    # The dashboard's figures are audit.figures' over the same state table: no second pass.
+    figs = rows_for_charts.pop("figures", None) or figures(db, scope, as_of)
     data = PackData(
         lang=lang, as_of=as_of, since=since, scope_label=label,
         organisation=root["name"] if root else "", user=user, figures=figs, window=window,
         records=records, by_category=cat_rows, by_unit=unit_rows, overdue=overdue,
         due_soon=due_soon, changes=changes, causes=causes, escalations=escalations,
         chart_rows={}, anchor=anchor, unit_rollup={u: v[1] for u, v in rollup.items()})
-    data.chart_rows = _chart_rows(records, rollup, causes, as_of, lang)
+    data.chart_rows = rows_for_charts
     return data
+
+
+def chart_rows(db: sqlite_utils.Database, scope: Scope, as_of: dt.date, lang: str,
+               records: list[IssueRecord], rollup: dict[int, tuple[int, str]],
+               causes: list[dict]) -> dict[str, Any]:
+    """The rows of every dashboard chart (and, from the dashboard, its figures under
+    "figures"): audit.dashboard.dashboard_data's, so that the pack draws exactly what the
+    dashboard shows; the pack's own computation (same definitions) when that module is not
+    installed."""
+    try:
+        from audit.dashboard import dashboard_data
+    except ImportError:
+        return _chart_rows(records, rollup, causes, as_of, lang)
+    d = dashboard_data(db, scope, as_of, lang=lang)
+    out = {k: d[k] for k in ("status_by_category", "status_by_stream", "heatmap",
+                             "warning_by_unit", "ageing", "on_time_by_month",
+                             "workload_by_owner", "focus_progress", "cause_ranking")}
+    out["burnup"] = d["burnup"]["weeks"]
+    out["burnup_deadline"] = d["burnup"]["deadline"]
+    out["projection"] = d["burnup"]["projection"]
+    out["figures"] = d["figures"]
+    return out
 
 
 # --- the summary in prose ------------------------------------------------------------------------
@@ -424,7 +454,8 @@ def chart_specs(data: PackData) -> list[tuple[str, Any]]:
     lang, rows = data.lang, data.chart_rows
     lab = charts.labels(lang)
     out = [
-        (lab["title_burnup"], charts.burnup(rows["burnup"], lang=lang)),
+        (lab["title_burnup"], charts.burnup(rows["burnup"], rows.get("burnup_deadline"),
+                                            rows.get("projection"), lang=lang)),
         (lab["title_status_by_category"], charts.status_by_category(rows["status_by_category"],
                                                                     lang)),
         (lab["title_status_by_stream"], charts.status_by_stream(rows["status_by_stream"], lang)),
@@ -441,27 +472,34 @@ def chart_specs(data: PackData) -> list[tuple[str, Any]]:
     return out
 
 
-def render_charts(data: PackData, on_progress: Progress | None = None
-                  ) -> list[tuple[str, bytes]]:
-    """(caption, PNG bytes) per chart, at print size, rendered on a few threads (vl-convert
-    renders outside the GIL; one chart takes most of a second)."""
-    from exports.chart_images import chart_png, ensure_cjk_font
-    ensure_cjk_font()  # once, before the threads: it registers the font directory
+def chart_dicts(data: PackData) -> list[tuple[str, dict]]:
+    """(caption, Vega-Lite dict at print size) per chart."""
     # The numbered caption under the picture carries the title; a second one inside the image
     # would repeat it. The builders' output is valid: skip Altair's schema validation.
-    specs = [(caption, charts.for_print(chart, CHART_WIDTH_PX).properties(title="")
-              .to_dict(validate=False)) for caption, chart in chart_specs(data)]
-    done = 0
+    return [(caption, charts.for_print(chart, CHART_WIDTH_PX).properties(title="")
+             .to_dict(validate=False)) for caption, chart in chart_specs(data)]
 
-    def render(spec: dict) -> bytes:
-        return chart_png(spec, scale=2)
-    out: list[tuple[str, bytes]] = []
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for (caption, _), png in zip(specs, pool.map(render, [s for _, s in specs])):
-            out.append((caption, png))
-            done += 1
+
+def start_charts(data: PackData, pool: ThreadPoolExecutor) -> list[tuple[str, Future]]:
+    """Start rendering every chart on the pool; (caption, future PNG bytes) in order.
+    vl-convert renders outside the GIL (most of a second a chart), so the pictures are drawn
+    while the sections are written and placed when the document is complete."""
+    from exports.chart_images import chart_png, ensure_cjk_font
+    ensure_cjk_font()  # before the threads: it registers the font directory once
+    return [(caption, pool.submit(chart_png, spec, scale=2)) for caption, spec in
+            chart_dicts(data)]
+
+
+def render_charts(data: PackData, on_progress: Progress | None = None
+                  ) -> list[tuple[str, bytes]]:
+    """(caption, PNG bytes) per chart, at print size."""
+    with ThreadPoolExecutor(max_workers=CHART_THREADS) as pool:
+        pending = start_charts(data, pool)
+        out = []
+        for i, (caption, future) in enumerate(pending, 1):
+            out.append((caption, future.result()))
             if on_progress:
-                on_progress("charts", done, len(specs))
+                on_progress("charts", i, len(pending))
     return out
 
 
@@ -500,6 +538,7 @@ class _Pack:
         self.stats = PackStats()
         self.by_id = {r.id: r for r in data.records}
         self._fixed: dict[str, str] = {}
+        self.pending: list[tuple[Any, Future, float, float]] = []
         self._statuses = {st: i18n.label("status", st, data.lang) for st in charts.STATUS_ORDER}
 
     def t(self, key: str, **params: Any) -> str:
@@ -554,16 +593,36 @@ class _Pack:
         self.table(self.t("report.t.figures"), self.c("figure", "value", "note"),
                    figure_rows(self.d), [4.6, 2.6, 8.4], align=["left", "right", "left"])
 
-    def charts(self, images: list[tuple[str, bytes]]) -> None:
+    def charts(self, images: Sequence[tuple[str, bytes | Future]]) -> None:
         self.w.heading(self.t("report.h.charts"), 1)
         self.w.paragraph(self.t("report.p.charts_intro", date=format_date(self.d.as_of,
                                                                           self.lang)))
         for caption, png in images:
             self.n.figures += 1
-            self.w.picture(png, CHART_WIDTH_CM,
-                           caption=self.t("report.caption.figure", n=self.n.figures,
-                                          title=caption))
+            text = self.t("report.caption.figure", n=self.n.figures, title=caption)
+            if isinstance(png, bytes):
+                self.w.picture(png, CHART_WIDTH_CM, caption=text)
+            else:
+                # A placeholder paragraph now, the picture once rendered (place_pictures).
+                section = self.w.doc.sections[-1]
+                p = self.w.doc.add_paragraph()
+                p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+                p.paragraph_format.keep_with_next = True
+                self.w.doc.add_paragraph(xml_safe(text), style="Caption")
+                self.pending.append((p, png, usable_width_cm(section),
+                                     usable_height_cm(section) - 2.0))
             self.stats.pictures += 1
+
+    def place_pictures(self, on_progress: Progress | None) -> None:
+        """Wait for each chart and put it in its placeholder, sized as PackWriter.picture does:
+        the requested width, within the text area, short enough to leave room for the caption."""
+        for i, (p, future, max_width, max_height) in enumerate(self.pending, 1):
+            png = future.result()
+            image = DocxImage.from_blob(png)
+            width = min(CHART_WIDTH_CM, max_width, max_height * image.px_width / image.px_height)
+            p.add_run().add_picture(io.BytesIO(png), width=Cm(width))
+            if on_progress:
+                on_progress("charts", i, len(self.pending))
 
     def breakdown(self) -> None:
         self.w.heading(self.t("report.h.breakdown"), 1)
@@ -738,10 +797,11 @@ class _Pack:
                                 date=format_date(self.d.as_of, self.lang)))
 
 
-def write_pack(data: PackData, images: list[tuple[str, bytes]],
-               on_progress: Progress | None = None) -> tuple[PackWriter, PackStats]:
+def write_pack(data: PackData, images: Sequence[tuple[str, bytes | Future]],
+               on_progress: Progress | None = None) -> tuple[PackWriter, PackStats, _Pack]:
     """The whole document, not yet saved: portrait front matter, then a landscape section for
-    the wide lists and the appendix."""
+    the wide lists and the appendix. Charts still rendering (futures) get placeholders that
+    `_Pack.place_pictures` fills."""
     lang = data.lang
     writer = PackWriter(lang, header_text=_t(lang, "report.header",
                                               date=format_date(data.as_of, lang)))
@@ -760,7 +820,7 @@ def write_pack(data: PackData, images: list[tuple[str, bytes]],
     pack.anchor()
     if on_progress:
         on_progress("sections", total, total)
-    return writer, pack.stats
+    return writer, pack.stats, pack
 
 
 @contextmanager
@@ -790,10 +850,18 @@ def build_pack(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLike[s
         data = gather(db, scope, as_of=as_of, since=since, lang=lang,
                       label=label or _t(lang, "report.scope_all"), user=user,
                       on_progress=on_progress)
-    with _step("charts"):
-        images = render_charts(data, on_progress)
-    with _step("sections"):
-        writer, stats = write_pack(data, images, on_progress)
+    pool = ThreadPoolExecutor(max_workers=CHART_THREADS)
+    try:
+        with _step("charts"):
+            pending = start_charts(data, pool)
+            if on_progress:
+                on_progress("charts", 0, len(pending))
+        with _step("sections"):
+            writer, stats, pack = write_pack(data, pending, on_progress)
+        with _step("charts"):
+            pack.place_pictures(on_progress)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     with _step("save"):
         if on_progress:
             on_progress("save", 0, 1)

@@ -229,7 +229,7 @@ def _fail(*args, **kwargs):
 
 
 @pytest.mark.parametrize("step, target", [
-    ("gather", "exports.report.figures"),
+    ("gather", "exports.report.issue_records"),
     ("charts", "exports.chart_images.chart_png"),
     ("sections", "exports.report.summary_paragraphs"),
     ("save", "docx.document.Document.save"),
