@@ -184,27 +184,38 @@ def _counts() -> dict:
             **{f"warning_{w}": 0 for w in ("red", "amber", "green")}}
 
 
-def _count(node: dict, r: dict) -> None:
-    node["issues"] += 1
-    node["amount"] += r["amount"] or 0.0
-    node[f"status_{r['status']}"] += 1
-    if r["warning"] in ("red", "amber", "green"):
-        node[f"warning_{r['warning']}"] += 1
-
-
 def tree_from_rows(found: Iterable[dict]) -> list[dict]:
     """The category → aspect tree of search_issues rows: [{code, name, issues, amount,
     status_<status>…, warning_red/amber/green, aspects: [{code, name, same counts}]}], by code."""
-    cats: dict[str, dict] = {}
+    # Tally distinct (aspect, status, warning) first: 40,000 rows fold into a few hundred keys.
+    tally: dict[tuple, list] = {}
+    names: dict[str, tuple[str, str, str, str]] = {}
     for r in found:
-        cat = cats.setdefault(r["category_code"], {"code": r["category_code"],
-                                                   "name": r["category_name"], **_counts(),
-                                                   "aspects": {}})
-        asp = cat["aspects"].setdefault(r["aspect_code"], {"code": r["aspect_code"],
-                                                           "name": r["aspect_name"],
-                                                           **_counts()})
-        _count(cat, r)
-        _count(asp, r)
+        key = (r["aspect_code"], r["status"], r["warning"])
+        slot = tally.get(key)
+        if slot is None:
+            slot = tally[key] = [0, 0.0]
+            names.setdefault(r["aspect_code"], (r["category_code"], r["category_name"],
+                                                r["aspect_name"], r["aspect_code"]))
+        slot[0] += 1
+        slot[1] += r["amount"] or 0.0
+    cats: dict[str, dict] = {}
+    for (aspect_code, status, warning), (n, amount) in tally.items():
+        cat_code, cat_name, aspect_name, _ = names[aspect_code]
+        cat = cats.get(cat_code)
+        if cat is None:
+            cat = cats[cat_code] = {"code": cat_code, "name": cat_name, **_counts(),
+                                    "aspects": {}}
+        asp = cat["aspects"].get(aspect_code)
+        if asp is None:
+            asp = cat["aspects"][aspect_code] = {"code": aspect_code, "name": aspect_name,
+                                                 **_counts()}
+        for node in (cat, asp):
+            node["issues"] += n
+            node["amount"] += amount
+            node[f"status_{status}"] += n
+            if warning in ("red", "amber", "green"):
+                node[f"warning_{warning}"] += n
     out = []
     for code in sorted(cats, key=code_key):
         cat = cats[code]

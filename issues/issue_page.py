@@ -285,6 +285,11 @@ def _md(value: Any) -> str:
     return issue_view.md_escape(value)
 
 
+def _when(at: str | None) -> str:
+    """A history timestamp as people read it: 2026-11-23 09:05."""
+    return (at or "")[:16].replace("T", " ")
+
+
 def _show_flash() -> None:
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind == "success":
@@ -371,9 +376,8 @@ def _stale_reload(form: str, keys: tuple[str, ...]) -> None:
                   args=keys, icon=":material/refresh:")
 
 
-def _overview(db, actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
+def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
     text = session.text
-    iid = d["id"]
     rows = [
         (text("field.code"), d["code"]),
         (text("field.title"), d["title"]),
@@ -390,11 +394,12 @@ def _overview(db, actor: Actor, d: dict, lang: str, people: dict[int, str]) -> N
         (text("issue.field.original_deadline"), d["original_deadline"] or text("issue.not_set")),
         (text("issue.field.responsible"), d["responsible_name"] or text("issue.not_set")),
         (text("issue.field.supervisor"), d["supervisor_name"] or text("issue.not_set")),
-        (text("issue.field.created"), d["created_at"]),
+        (text("issue.field.created"), _when(d["created_at"])),
         (text("issue.field.submitted"), text("issue.by_at", who=d["submitted_by_name"],
-                                             at=d["submitted_at"]) if d["submitted_at"] else ""),
+                                             at=_when(d["submitted_at"]))
+         if d["submitted_at"] else ""),
         (text("issue.field.closed"), text("issue.by_at", who=d["closed_by_name"],
-                                          at=d["closed_at"]) if d["closed_at"] else ""),
+                                          at=_when(d["closed_at"])) if d["closed_at"] else ""),
         (text("issue.field.status_reason"), d["status_reason"]),
     ]
     item, value = text("issue.col.item"), text("issue.col.value")
@@ -427,7 +432,7 @@ def _overview(db, actor: Actor, d: dict, lang: str, people: dict[int, str]) -> N
     if d["merged_from"]:
         st.markdown(f'**{_md(text("issue.merged_from"))}**')
         st.dataframe([{text("field.code"): m["code"], text("field.title"): m["title"],
-                       text("issue.col.at"): m["merged_at"]} for m in d["merged_from"]],
+                       text("issue.col.at"): _when(m["merged_at"])} for m in d["merged_from"]],
                      hide_index=True, width="stretch")
     _progress_form(actor, d)
     _assign_form(actor, d, people)
@@ -502,7 +507,7 @@ def _edit_form(actor: Actor, d: dict, lang: str) -> None:
         _stale_reload("edit", tuple(keys.values()))
 
 
-def _measures(db, actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
+def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
     text = session.text
     iid = d["id"]
     measures = d["measures"]
@@ -526,7 +531,7 @@ def _measures(db, actor: Actor, d: dict, lang: str, people: dict[int, str]) -> N
     for m in measures:
         st.session_state[f"{K}.m{m['id']}.version"] = m["version"]
         if issue_view.may_edit(actor, "measure.edit", d, m):
-            _measure_forms(d, m, lang, people)
+            _measure_forms(m, lang, people)
     if issue_view.may_edit(actor, "measure.add", d):
         keys = {f: _key(iid, f"measure.{f}") for f in ("title", "owner", "deadline")}
         for k in keys.values():
@@ -545,7 +550,7 @@ def _measures(db, actor: Actor, d: dict, lang: str, people: dict[int, str]) -> N
         _dependencies(d, labels)
 
 
-def _measure_forms(d: dict, m: dict, lang: str, people: dict[int, str]) -> None:
+def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
     text = session.text
     mid = m["id"]
     p = f"{K}.m{mid}"
@@ -613,7 +618,7 @@ def _measure_id(measure_label: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _evidence(db, actor: Actor, d: dict, lang: str) -> None:
+def _evidence(db, actor: Actor, d: dict) -> None:
     text = session.text
     iid = d["id"]
     labels = {m["id"]: f'M{m["id"]} {m["title"][:20]}' for m in d["measures"]}
@@ -624,7 +629,7 @@ def _evidence(db, actor: Actor, d: dict, lang: str) -> None:
         c1.text(e["filename"])
         c2.caption(labels.get(e["measure_id"], text("issue.upload_issue_level")))
         c3.caption(f'{issue_view.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
-                   f'{e["uploaded_at"][:16].replace("T", " ")}')
+                   f'{_when(e["uploaded_at"])}')
 
         def content(evidence_id: int = e["id"]) -> bytes:
             return issue_view.evidence_file(db, actor, evidence_id)[2]
@@ -653,7 +658,7 @@ def _evidence(db, actor: Actor, d: dict, lang: str) -> None:
                               on_click=_on_upload, args=(iid,))
 
 
-def _causes(db, actor: Actor, d: dict, lang: str) -> None:
+def _causes(db, actor: Actor, d: dict) -> None:
     text = session.text
     iid = d["id"]
     editable = d["status"] in service.EDITABLE_STATUSES
@@ -684,7 +689,7 @@ def _causes(db, actor: Actor, d: dict, lang: str) -> None:
         st.dataframe([{
             text("issue.col.person"): a["person_name"], text("issue.col.action"): a["action"],
             text("issue.col.reason"): a["reason"] if a["not_applicable"] else "",
-            text("issue.col.recorded"): f'{a["recorded_by_name"]} · {a["recorded_at"][:16]}',
+            text("issue.col.recorded"): f'{a["recorded_by_name"]} · {_when(a["recorded_at"])}',
         } for a in d["accountability"]], hide_index=True, width="stretch")
     else:
         st.info(text("issue.accountability_none"))
@@ -737,7 +742,7 @@ def _extensions(actor: Actor, d: dict) -> None:
         st.dataframe([{
             text("issue.col.original"): x["original_deadline"],
             text("issue.col.old"): x["old_deadline"], text("issue.col.new"): x["new_deadline"],
-            text("issue.col.approved"): f'{x["approved_by_name"]} · {x["at"][:16]}',
+            text("issue.col.approved"): f'{x["approved_by_name"]} · {_when(x["at"])}',
             text("issue.col.ext_reason"): x["reason"],
         } for x in d["extensions"]], hide_index=True, width="stretch")
     else:
@@ -826,13 +831,13 @@ def render() -> None:
     tabs = st.tabs([text(f"issue.tab.{t}") for t in (
         "overview", "measures", "evidence", "causes", "extensions", "history")])
     with tabs[0]:
-        _overview(db, actor, d, lang, people)
+        _overview(actor, d, lang, people)
     with tabs[1]:
-        _measures(db, actor, d, lang, people)
+        _measures(actor, d, lang, people)
     with tabs[2]:
-        _evidence(db, actor, d, lang)
+        _evidence(db, actor, d)
     with tabs[3]:
-        _causes(db, actor, d, lang)
+        _causes(db, actor, d)
     with tabs[4]:
         _extensions(actor, d)
     with tabs[5]:

@@ -204,6 +204,17 @@ def test_rectifier_submits_lead_strikes_off_and_manager_sees_only_its_unit(new_p
     _nav(lead, "问题台账")
     lead.get_by_text("大类 → 方面").wait_for()
     _shot(lead, "catalogue.png", 2300)
+    # A click on a row's selection box opens that issue in the same session.
+    grid = lead.get_by_test_id("stDataFrame").last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    lead.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+    wait_idle(lead)
+    codes = [c for (c,) in _query(db_path, "SELECT code FROM issues "
+                                            "WHERE merged_into_id IS NULL")]
+    first = min(codes, key=lambda c: [int(x) for x in c[1:].split(".")])
+    lead.get_by_role("heading").filter(has_text=first).first.wait_for()
+    assert "issue?id=" in lead.url
 
     lead.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
     wait_idle(lead)
