@@ -242,6 +242,15 @@ MIGRATIONS: list[list[str]] = [
             undone_at TEXT,
             CHECK (survivor_id <> absorbed_id)
         )""",
+        # Pairs a user decided are not duplicates (issues.duplicates), never proposed again.
+        """CREATE TABLE duplicate_rejections (
+            issue_a INTEGER NOT NULL REFERENCES issues(id),
+            issue_b INTEGER NOT NULL REFERENCES issues(id),
+            rejected_by INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL,
+            PRIMARY KEY (issue_a, issue_b),
+            CHECK (issue_a < issue_b)
+        )""",
         # --- working-day calendar: only the days that differ from Mon–Fri --------------------
         """CREATE TABLE calendar_days (
             day TEXT PRIMARY KEY,
