@@ -25,7 +25,9 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in entries.items():
-            zf.writestr(name, data)
+            # A fixed timestamp: the same bytes in every process, so xdist workers agree.
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data,
+                        compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
@@ -39,7 +41,8 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
     ("escape.zip", zip_bytes({"../../etc/passwd": b"x"}), "traversal"),
     ("fake.docx", zip_bytes({"hello.txt": b"x"}), "content"),
     ("noext", b"%PDF-1.4", "type"),
-])
+], ids=["oversize", "exe", "renamed-exe", "elf-as-png", "empty", "zip-bomb", "zip-traversal",
+        "fake-docx", "no-extension"])
 def test_hostile_uploads_are_refused_and_nothing_is_written(prog, name, data, reason):
     records = prog.db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
     with pytest.raises(UploadRefused) as err:
