@@ -42,6 +42,7 @@ MESSAGES = {
         "graphs.col.recorded_by": "记录人",
         "graphs.col.at": "记录时间",
         "graphs.yes": "是",
+        "graphs.list_sep": "、",
         "graphs.no": "",
         "graphs.cover.header": "先整改哪些根源",
         "graphs.cover.k": "整改根源个数 k",
@@ -131,6 +132,7 @@ MESSAGES = {
         "graphs.col.recorded_by": "Recorded by",
         "graphs.col.at": "Recorded at",
         "graphs.yes": "yes",
+        "graphs.list_sep": ", ",
         "graphs.no": "",
         "graphs.cover.header": "Which causes to fix first",
         "graphs.cover.k": "Causes to fix (k)",
@@ -158,10 +160,10 @@ MESSAGES = {
                                   "scope.",
         "graphs.blocked.none": "No issue will be late because of what it waits for.",
         "graphs.esc.header": "Escalation list",
-        "graphs.esc.caption": "Working days overdue on China's official calendar (make-up days "
-                              "included): at {reminder} a reminder to the responsible person, at "
-                              "{letter} a supervision letter to the unit head, at {summons} a "
-                              "summons by the regional leadership. Only steps not yet recorded.",
+        "graphs.esc.caption": "Working days overdue, on China's official calendar (make-up days "
+                              "included): a reminder to the responsible person at {reminder}, a "
+                              "supervision letter to the unit head at {letter}, a summons by the "
+                              "regional leadership at {summons}. Only steps not yet recorded.",
         "graphs.esc.none": "No overdue issue to escalate.",
         "graphs.esc.count": "Steps to record: {n}.",
         "graphs.esc.record": "Record the due steps",

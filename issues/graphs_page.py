@@ -125,7 +125,7 @@ def _ranking_section(ranking: list[dict], lang: str) -> None:
         text("graphs.col.recurring"): yes if r["recurring"] else "",
         text("graphs.col.source"): (f'{r["source_measures_done"]}/{r["source_measures_total"]}'
                                     if r["source_measures_total"] else ""),
-        text("graphs.col.years"): "、".join(str(y) for y in r["audit_years"]),
+        text("graphs.col.years"): text("graphs.list_sep").join(str(y) for y in r["audit_years"]),
         text("graphs.col.title"): r["title"],
     } for r in shown[:MAX_ROWS]], hide_index=True, use_container_width=True)
     chart_rows = [{"cause": f'{r["code"]} {r["title"][:9]}', "open_issues": r["open_issues"],
