@@ -393,7 +393,9 @@ def summary_paragraphs(data: PackData) -> list[str]:
         absent = [t(f"report.p.nochange_{k}") for k, n in counts.items() if not n]
         sentence = t("report.p.changes", since=since, parts=t("report.p.sep").join(done))
         if absent:
-            sentence += t("report.p.changes_absent", parts=t("report.p.or").join(absent))
+            joined = (t("report.p.sep").join(absent[:-1]) + t("report.p.or") + absent[-1]
+                      if len(absent) > 1 else absent[0])
+            sentence += t("report.p.changes_absent", parts=joined)
         paras.append(sentence + t("report.p.scale_end"))
     else:
         paras.append(t("report.p.changes_none", since=since))

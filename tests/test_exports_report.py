@@ -296,7 +296,7 @@ def test_prose_names_the_longest_overdue_issue_and_the_changes(tmp_path):
     assert "逾期最久的是C1.1.1“结算单据审核签字不全”，已逾期10天" in text
     assert "2026年11月9日以来，新增逾期1个、新销号1个" in text or \
         "2026年11月9日以来，新销号1个、新增逾期1个" in text
-    assert "期间没有问题被退回、延期" in text
+    assert "期间没有问题被退回或延期" in text
 
 
 def test_changes_since_list_returns_and_extensions_with_reasons(tmp_path):
