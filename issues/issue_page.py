@@ -212,8 +212,14 @@ def _on_remove_dependency(measure_id: int, on: int) -> None:
         db, actor, measure_id, on, at=session.now_at()))
 
 
+def _uploader_key(issue_id: int) -> str:
+    """The file uploader's key, renewed after each upload: a browser keeps showing the file it
+    sent until the widget is replaced, and a second press would attach it twice."""
+    return _key(issue_id, f'upload.file.{st.session_state.get(_key(issue_id, "uploads"), 0)}')
+
+
 def _on_upload(issue_id: int) -> None:
-    fkey, mkey = _key(issue_id, "upload.file"), _key(issue_id, "upload.measure")
+    fkey, mkey = _uploader_key(issue_id), _key(issue_id, "upload.measure")
     uploaded = st.session_state.get(fkey)
     if uploaded is None:
         _invalid("issue.upload_needed")
@@ -223,6 +229,8 @@ def _on_upload(issue_id: int) -> None:
     def write(db, actor):
         issue_view.attach(db, actor, issue_id, filename=name, data=uploaded.getvalue(),
                           measure_id=st.session_state.get(mkey), at=session.now_at())
+        counter = _key(issue_id, "uploads")
+        st.session_state[counter] = st.session_state.get(counter, 0) + 1
         return session.text("issue.uploaded", name=name)
 
     _act("upload", write, (fkey,))
@@ -300,12 +308,21 @@ def _show_flash() -> None:
         st.error(message)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
+def _pick_cached(_db, _actor: Actor, db_file: str, version: int, who: tuple, query: str,
+                 as_of: date) -> list[dict]:
+    """pick_issues cached on the data version (any write changes it) and the scope: on 40,000
+    issues the search takes seconds, and it ran on every rerun of the page without an id."""
+    return issue_view.pick_issues(_db, _actor, query, as_of)
+
+
 def _picker(db, actor: Actor) -> None:
     """No issue asked for: search by code or words and open one."""
     text = session.text
     st.subheader(text("issue.pick"))
     query = st.text_input(text("issue.pick_search"), key=f"{K}.pick.query")
-    found = issue_view.pick_issues(db, actor, query, session.today())
+    found = _pick_cached(db, actor, catalogue.database_file(db), catalogue.data_version(db),
+                         (actor.unit_id,), query, session.today())
     if not found:
         st.info(text("issue.pick_none"))
         return
@@ -649,7 +666,7 @@ def _evidence(db, actor: Actor, d: dict) -> None:
         st.markdown(f'**{_md(text("issue.upload_form"))}**')
         st.file_uploader(text("issue.upload_file", types=", ".join(types),
                               limit=issue_view.file_size_text(limit)),
-                         type=types, key=_key(iid, "upload.file"),
+                         type=types, key=_uploader_key(iid),
                          max_upload_size=max(1, limit // (1024 * 1024)))
         st.selectbox(text("issue.upload_measure"), options, key=mkey,
                      format_func=lambda m: text("issue.upload_issue_level") if m is None

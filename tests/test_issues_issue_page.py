@@ -176,7 +176,7 @@ def test_rectifier_records_cause_accountability_evidence_and_submits(make_app, p
     app.radio(key=f"issue.{iid}.acc.mode").set_value("na")
     app.text_area(key=f"issue.{iid}.acc.reason").input("制度缺陷所致")
     app.button(key="issue.save.acc").click().run()
-    app.file_uploader(key=f"issue.{iid}.upload.file").set_value(
+    app.file_uploader[0].set_value(
         ("佐证.pdf", programme.PDF, "application/pdf"))
     app.selectbox(key=f"issue.{iid}.upload.measure").set_value(mid)
     app.button(key="issue.save.upload").click().run()
@@ -188,6 +188,7 @@ def test_rectifier_records_cause_accountability_evidence_and_submits(make_app, p
     app.button(key="issue.move.submit").click().run()
     assert p.status(iid) == "submitted"
     assert app.download_button  # the uploaded file can be downloaded
+    assert app.file_uploader[0].key == f"issue.{iid}.upload.file.1"  # a fresh, empty uploader
     names = p.db.conn.execute("SELECT filename FROM evidence WHERE issue_id = ?",
                               (iid,)).fetchall()
     assert names == [("佐证.pdf",)]
@@ -196,7 +197,7 @@ def test_rectifier_records_cause_accountability_evidence_and_submits(make_app, p
 def test_a_refused_upload_is_explained_and_nothing_is_stored(make_app, p):
     iid = p.ids["work"]
     app = _open(make_app, p, "rect", iid)
-    app.file_uploader(key=f"issue.{iid}.upload.file").set_value(
+    app.file_uploader[0].set_value(
         ("假的.pdf", b"MZ not a pdf", "application/pdf"))
     app.button(key="issue.save.upload").click().run()
     assert any(t("issue.upload.content", "zh") in e for e in _errors(app))

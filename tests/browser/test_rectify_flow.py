@@ -185,6 +185,8 @@ def test_rectifier_submits_lead_strikes_off_and_manager_sees_only_its_unit(new_p
         _save(page, status)
         page.get_by_text("已保存。").first.wait_for()
     assert page.get_by_text("三不放过：已满足").is_visible()
+    _tab(page, "佐证材料")
+    _shot(page, "issue_evidence.png", 1400)
     page.get_by_role("button", name="提交验收").click()
     wait_idle(page)
     page.get_by_text("当前状态：待验收").first.wait_for()
@@ -218,6 +220,7 @@ def test_rectifier_submits_lead_strikes_off_and_manager_sees_only_its_unit(new_p
 
     lead.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
     wait_idle(lead)
+    _nav(lead, "Issue ledger")  # leave the issue page, so that it opens on its picker
     _nav(lead, "Issue detail")
     box = lead.get_by_label("Code or words")
     box.fill(code)
