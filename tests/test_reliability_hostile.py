@@ -285,3 +285,45 @@ def test_the_catalogue_page_shows_hostile_titles_as_text(hostile, make_app) -> N
         assert_shown_as_text(app, HOSTILE[key], key)
         shown += 1
     print(f"\nHOSTILE pages: catalogue shows {shown} hostile titles as text, no markup made")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("issues.importer") is None,
+                    reason="issues/importer.py not written yet")
+def test_hostile_names_in_the_catalogue_cause_and_measure_columns_are_imported_as_text(
+        tmp_path: Path) -> None:
+    """Category, aspect, root cause and measure title cells: the same hostile texts, without
+    the characters those columns use as separators (；; line breaks, brackets, colons)."""
+    from issues import importer
+    from issues.ledger import neutralise, read_ledger
+    from tests import ledger_factory as lf
+    p = build(tmp_path)
+    header = ["问题类别", "问题方面", "问题摘要", "责任单位", "责任人", "整改措施", "整改时限",
+              "整改状态", "问题根源"]
+    names = {}
+    for i, (key, s) in enumerate(HOSTILE.items(), 1):
+        if key == "long":
+            continue
+        bare = re.sub(r"[;；\n\r()（）:：\[\]【】［］]", "", xml_safe(s)).strip()
+        names[key] = (f"{bare} 类{i}", f"{bare} 面{i}", f"{bare} 因{i}", f"{bare} 措施{i}")
+    rows = [[neutralise(c), neutralise(a), f"问题{i}", "甲市分公司", "张三",
+             neutralise(f"{m}（责任人：张三；时限：2026-12-31）"), "2026-12-31", "整改中",
+             neutralise(r)]
+            for i, (c, a, r, m) in enumerate(names.values(), 1)]
+    parsed = read_ledger(lf.xlsx_bytes(lf.table(*rows, header=header)), "names.xlsx")
+    plan = importer.plan_import(p.db, p.actors["lead"], parsed, "audit", filename="names.xlsx")
+    result = importer.apply_import(p.db, p.actors["lead"], plan, AT)
+    checked = 0
+    for iid, (key, (c, a, r, m)) in zip(result.issue_ids, names.items()):
+        got = p.db.conn.execute(
+            "SELECT c.name, a.name FROM issues i JOIN aspects a ON a.id = i.aspect_id "
+            "JOIN categories c ON c.id = a.category_id WHERE i.id = ?", (iid,)).fetchone()
+        assert got == (c, a), key
+        causes = [x[0] for x in p.db.conn.execute(
+            "SELECT title FROM causes JOIN issue_causes ON cause_id = causes.id "
+            "WHERE issue_id = ?", (iid,))]
+        measures = [x[0] for x in p.db.conn.execute(
+            "SELECT title FROM measures WHERE issue_id = ?", (iid,))]
+        assert causes == [r] and measures == [m], key
+        checked += 4
+    print(f"\nHOSTILE import names: {checked} category, aspect, cause and measure cells "
+          "imported and read back equal")
