@@ -98,6 +98,22 @@ def _asof(entity: str, id_expr: str, field_name: str) -> str:
             f"ORDER BY h.seq DESC LIMIT 1)")
 
 
+def _asof_or_live(entity: str, id_expr: str, field_name: str, live_expr: str,
+                  changed: str) -> str:
+    """The value as of :end from history for a row changed after :end (its id in CTE
+    `changed`); the live column otherwise, which is the same value (history holds every
+    change) read without a lookup: a date two weeks back then costs what today costs."""
+    return (f"(CASE WHEN {id_expr} IN (SELECT id FROM {changed}) "
+            f"THEN {_asof(entity, id_expr, field_name)} ELSE {live_expr} END)")
+
+
+def _changed_cte(name: str, entity: str) -> str:
+    """A CTE of the ids of `entity` rows with a history record after :end (history_at index;
+    the unary + keeps the planner off the entity index, which would scan every record)."""
+    return (f"{name} AS MATERIALIZED (SELECT DISTINCT entity_id AS id FROM history "
+            f"WHERE at >= :end AND +entity = '{entity}')")
+
+
 def is_live(db: sqlite_utils.Database, as_of: date) -> bool:
     """True when nothing was recorded after `as_of`: the live columns are the state at as_of."""
     return one(db, "SELECT 1 AS x FROM history WHERE at >= ? LIMIT 1", (end_of(as_of),)) is None
@@ -115,13 +131,18 @@ def state_cte(scope: Scope, as_of: date, params: dict, *, live: bool) -> str:
                 "substr(i.closed_at, 1, 10) AS closed_on, "
                 "i.responsible_person_id AS responsible_person_id")
     else:
-        cols = (f"{_asof('issue', 'i.id', 'status')} AS status, "
-                f"{_asof('issue', 'i.id', 'deadline')} AS deadline, "
-                f"{_asof('issue', 'i.id', 'original_deadline')} AS original_deadline, "
-                f"substr({_asof('issue', 'i.id', 'closed_at')}, 1, 10) AS closed_on, "
-                f"CAST({_asof('issue', 'i.id', 'responsible_person_id')} AS INTEGER) "
+        def col(field_name: str) -> str:
+            return _asof_or_live("issue", "i.id", field_name, f"i.{field_name}", "chg")
+        cols = (f"{col('status')} AS status, "
+                f"{col('deadline')} AS deadline, "
+                f"{col('original_deadline')} AS original_deadline, "
+                f"substr({col('closed_at')}, 1, 10) AS closed_on, "
+                f"CAST({col('responsible_person_id')} AS INTEGER) "
                 "AS responsible_person_id")
-    return f"""WITH st AS (
+    # Past state is materialised: flattened, each use of a column would repeat its lookups.
+    first = "" if live else _changed_cte("chg", "issue") + ", "
+    hint = "" if live else "MATERIALIZED "
+    return f"""WITH {first}st AS {hint}(
         SELECT i.id, i.code, i.title, i.unit_id, i.aspect_id, a.category_id,
                c.code AS category_code, i.amount_involved AS amount,
                substr(i.created_at, 1, 10) AS created_on, {cols}
@@ -130,18 +151,34 @@ def state_cte(scope: Scope, as_of: date, params: dict, *, live: bool) -> str:
         WHERE i.created_at < :end AND (i.merged_at IS NULL OR i.merged_at >= :end) {where})"""
 
 
-def _measures_cte(live: bool) -> str:
+def measures_cte(live: bool) -> str:
+    """A `, ms AS (…)` clause to follow state_cte: per issue, its measures as of :end (n) and
+    how many lack an owner or a deadline (incomplete)."""
+    # Every issue's measures, not joined to st: one pass over the covering index
+    # measures_issue_assigned beats a lookup per measure; the LEFT JOIN keeps the scope.
     if live:
         return """, ms AS (
             SELECT m.issue_id, COUNT(*) AS n,
                    SUM(m.owner_person_id IS NULL OR m.deadline IS NULL) AS incomplete
-            FROM measures m JOIN st ON st.id = m.issue_id GROUP BY m.issue_id)"""
-    return f""", ms AS (
-        SELECT m.issue_id, COUNT(*) AS n,
-               SUM({_asof('measure', 'm.id', 'owner_person_id')} IS NULL
-                   OR {_asof('measure', 'm.id', 'deadline')} IS NULL) AS incomplete
-        FROM measures m JOIN st ON st.id = m.issue_id
-        WHERE m.created_at < :end GROUP BY m.issue_id)"""
+            FROM measures m WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id)"""
+    # The live counts (one ordered pass over the covering index), corrected by the measures
+    # changed after :end, the only ones looked up in history (created after :end: removed).
+    live_incomplete = "(m.owner_person_id IS NULL OR m.deadline IS NULL)"
+    asof_incomplete = (f"({_asof('measure', 'm.id', 'owner_person_id')} IS NULL "
+                       f"OR {_asof('measure', 'm.id', 'deadline')} IS NULL)")
+    return f""", {_changed_cte("chgm", "measure")}, ms0 AS (
+        SELECT m.issue_id, COUNT(*) AS n, SUM({live_incomplete}) AS incomplete
+        FROM measures m WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id),
+    dm AS (
+        SELECT m.issue_id, SUM((m.created_at < :end) - 1) AS dn,
+               SUM(CASE WHEN m.created_at < :end THEN {asof_incomplete} ELSE 0 END
+                   - {live_incomplete}) AS dinc
+        FROM chgm JOIN measures m ON m.id = chgm.id
+        WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id),
+    ms AS (
+        SELECT ms0.issue_id, ms0.n + COALESCE(dm.dn, 0) AS n,
+               ms0.incomplete + COALESCE(dm.dinc, 0) AS incomplete
+        FROM ms0 LEFT JOIN dm ON dm.issue_id = ms0.issue_id)"""
 
 
 def amber_cutoff(db: sqlite_utils.Database, as_of: date, cal: Calendar | None = None) -> date:
@@ -155,15 +192,9 @@ def _rate(num: int | None, den: int | None) -> float | None:
     return None if not den else (num or 0) / den
 
 
-def figures(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
-            cal: Calendar | None = None, live: bool | None = None) -> dict:
-    """Every figure of DOMAIN.md for `scope` as of `as_of` (keys: FIGURE_KEYS plus open,
-    not_started, in_progress, submitted, fully_assigned, on_time, on_time_due)."""
-    if live is None:
-        live = is_live(db, as_of)
-    params: dict = {"today": as_of.isoformat(),
-                    "cutoff": amber_cutoff(db, as_of, cal).isoformat()}
-    sql = state_cte(scope, as_of, params, live=live) + _measures_cte(live) + """
+# The aggregate over `st` (state_cte) and `ms` (measures per issue); shared with the dashboard,
+# which runs it over its own materialised state so that the figures and its charts agree.
+FIGURES_SQL = """
         SELECT COUNT(*) AS issues,
                COUNT(DISTINCT st.category_id) AS categories,
                COUNT(DISTINCT st.aspect_id) AS aspects,
@@ -185,19 +216,45 @@ def figures(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
                TOTAL(CASE WHEN st.status = 'closed' THEN st.amount ELSE 0 END)
                    AS amount_rectified
         FROM st LEFT JOIN ms ON ms.issue_id = st.id"""
-    r = one(db, sql, params)
+
+# The warning colour of a row of `st` as of :today (amber up to :cutoff).
+WARNING_SQL = """CASE
+            WHEN st.status IN ('closed', 'ended') THEN 'none'
+            WHEN st.deadline IS NULL THEN 'green'
+            WHEN st.deadline < :today THEN 'red'
+            WHEN st.deadline <= :cutoff THEN 'amber'
+            ELSE 'green' END"""
+
+
+def figures_params(db: sqlite_utils.Database, as_of: date, cal: Calendar | None = None) -> dict:
+    """The :today and :cutoff parameters of FIGURES_SQL and WARNING_SQL."""
+    return {"today": as_of.isoformat(), "cutoff": amber_cutoff(db, as_of, cal).isoformat()}
+
+
+def figures_from_row(r: dict, as_of: date) -> dict:
+    """The figures dict from one row of FIGURES_SQL."""
     counts = {k: int(r[k] or 0) for k in ("issues", "categories", "aspects", "closed", "ended",
                                             "not_started", "in_progress", "submitted",
                                             "overdue", "due_soon", "on_time", "on_time_due",
                                             "fully_assigned")}
-    out = {"as_of": as_of.isoformat(), **counts,
-           "open": counts["not_started"] + counts["in_progress"] + counts["submitted"],
-           "closure_rate": _rate(counts["closed"], counts["issues"]),
-           "on_time_rate": _rate(counts["on_time"], counts["on_time_due"]),
-           "fully_assigned_rate": _rate(counts["fully_assigned"], counts["issues"]),
-           "amount_involved": round(float(r["amount_involved"] or 0), 2),
-           "amount_rectified": round(float(r["amount_rectified"] or 0), 2)}
-    return out
+    return {"as_of": as_of.isoformat(), **counts,
+            "open": counts["not_started"] + counts["in_progress"] + counts["submitted"],
+            "closure_rate": _rate(counts["closed"], counts["issues"]),
+            "on_time_rate": _rate(counts["on_time"], counts["on_time_due"]),
+            "fully_assigned_rate": _rate(counts["fully_assigned"], counts["issues"]),
+            "amount_involved": round(float(r["amount_involved"] or 0), 2),
+            "amount_rectified": round(float(r["amount_rectified"] or 0), 2)}
+
+
+def figures(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+            cal: Calendar | None = None, live: bool | None = None) -> dict:
+    """Every figure of DOMAIN.md for `scope` as of `as_of` (keys: FIGURE_KEYS plus open,
+    not_started, in_progress, submitted, fully_assigned, on_time, on_time_due)."""
+    if live is None:
+        live = is_live(db, as_of)
+    params = figures_params(db, as_of, cal)
+    sql = state_cte(scope, as_of, params, live=live) + measures_cte(live) + FIGURES_SQL
+    return figures_from_row(one(db, sql, params), as_of)
 
 
 def issue_states(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
@@ -206,14 +263,8 @@ def issue_states(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
     (red/amber/green/none): the compact rows that lists and charts are drawn from."""
     if live is None:
         live = is_live(db, as_of)
-    params: dict = {"today": as_of.isoformat(),
-                    "cutoff": amber_cutoff(db, as_of, cal).isoformat()}
-    sql = state_cte(scope, as_of, params, live=live) + """
-        SELECT st.*, CASE
-            WHEN st.status IN ('closed', 'ended') THEN 'none'
-            WHEN st.deadline IS NULL THEN 'green'
-            WHEN st.deadline < :today THEN 'red'
-            WHEN st.deadline <= :cutoff THEN 'amber'
-            ELSE 'green' END AS warning
+    params = figures_params(db, as_of, cal)
+    sql = state_cte(scope, as_of, params, live=live) + f"""
+        SELECT st.*, {WARNING_SQL} AS warning
         FROM st ORDER BY st.code"""
     return rows(db, sql, params)

@@ -1,0 +1,570 @@
+"""The data behind the dashboard and the Word review pack: every chart's rows, for a Scope and
+as of a date, in the shapes the builders of audit/charts.py take. Plain data out, no Streamlit.
+
+How it is computed. The state of every issue in scope as of the date (audit.figures.state_cte:
+live columns, or history for rows changed after the date) is materialised ONCE into a temporary
+table with its measures count and warning colour; the figures (audit.figures.FIGURES_SQL) and
+every chart are GROUP BYs over that table, so the tiles and the charts always agree. The burn-up
+replays the issue status records into or out of 'closed' in one pass (partial index
+history_issue_closing), summed per day in SQL and added up into weeks. Only aggregated rows
+reach Python.
+
+Choices, documented here because the report repeats them:
+- Units are shown one level below the top of the scope: for the whole region its cities (a
+  county's issues are rolled up into its city; the region's own issues under the region), for a
+  city the city itself and each county. `unit_groups` holds the mapping.
+- Burn-up weeks end on Sunday; each row holds the counts as of the end of that Sunday, and the
+  last row is the as-of date itself (a partial week). `week_start` is the week's Monday.
+- The programme deadline is the setting 'programme.deadline' when an administrator set it, else
+  the latest original deadline among the issues in scope.
+- On-time rate by month groups 按期整改率's numerator and denominator by the month of the
+  ORIGINAL deadline (a closed issue without a deadline: the month it was closed).
+- Workload, ageing, warnings, causes and the heatmap count OPEN issues (not closed, not ended);
+  status and focus charts count every issue in scope.
+- Classification (unit, category, streams, focus points, causes) is read as it is now, as in
+  audit.figures.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import sqlite_utils
+
+from audit import charts
+from audit.db import one, rows, scalar
+from audit.figures import (FIGURES_SQL, WARNING_SQL, Scope, figures_from_row, figures_params,
+                           is_live, measures_cte, state_cte, scope_filter)
+from audit.i18n import t
+from owners import store as owners_store
+from owners.model import Calendar
+
+OPEN = ("not_started", "in_progress", "submitted")
+_OPEN_SQL = "('not_started', 'in_progress', 'submitted')"
+CAUSE_ROWS = 20          # causes kept in the data (the chart shows its own top 10)
+DEADLINE_SETTING = "programme.deadline"
+
+# The keys of dashboard_data's result, in the order the page and the review pack use them.
+DASHBOARD_KEYS = ("as_of", "compare_to", "lang", "data_version", "figures", "compare",
+                  "deltas", "burnup", "status_by_category", "status_by_stream", "heatmap",
+                  "warning_by_unit", "ageing", "on_time_by_month", "workload_by_owner",
+                  "focus_progress", "cause_ranking")
+
+# Figures whose change between two dates is reported (rates as a difference of fractions).
+DELTA_KEYS = ("issues", "closed", "ended", "open", "overdue", "due_soon", "on_time",
+              "on_time_due", "fully_assigned", "closure_rate", "on_time_rate",
+              "fully_assigned_rate", "amount_involved", "amount_rectified")
+
+
+def data_version(db: sqlite_utils.Database) -> int:
+    """The history anchor's sequence number: it grows with every write (a cache key)."""
+    return int(scalar(db, "SELECT COALESCE(MAX(seq), 0) FROM history") or 0)
+
+
+# --- the materialised state ---------------------------------------------------------------------
+
+# Narrow on purpose (no code or title): every chart is a pass over this table.
+_STATE_COLUMNS = ("id INTEGER PRIMARY KEY, unit_id INTEGER, aspect_id INTEGER, "
+                  "category_id INTEGER, amount REAL, created_on TEXT, status TEXT, "
+                  "deadline TEXT, original_deadline TEXT, closed_on TEXT, "
+                  "responsible_person_id INTEGER, n_measures INTEGER, incomplete INTEGER, "
+                  "warning TEXT")
+
+
+@contextmanager
+def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+                cal: Calendar | None = None) -> Iterator[tuple[str, dict]]:
+    """A temporary table holding one row per issue in scope as of `as_of` (id, unit_id,
+    aspect_id, category_id, amount, created_on, status, deadline, original_deadline, closed_on,
+    responsible_person_id, n_measures, incomplete, warning); yields (table name, query parameters :today,
+    :cutoff, :end). The table is dropped on exit."""
+    live = is_live(db, as_of)
+    params = figures_params(db, as_of, cal)
+    name = f"dash_state_{uuid.uuid4().hex[:12]}"
+    per_issue = f"{name}_ms"
+    head = state_cte(scope, as_of, params, live=live) + measures_cte(live)
+    conn = db.conn
+    # A few MB of temporary tables stay in memory instead of spilling to a temp file (this
+    # touches only the connection's temp schema, never the database file).
+    conn.execute("PRAGMA temp.cache_size = -32000")
+    conn.execute(f"CREATE TEMP TABLE {name} ({_STATE_COLUMNS})")
+    conn.execute(f"CREATE TEMP TABLE {per_issue} (issue_id INTEGER PRIMARY KEY, n INTEGER, "
+                 "incomplete INTEGER)")
+    try:
+        # The measures per issue first, keyed by issue: joining the CTE directly would make
+        # SQLite build a throw-away index on it, which cost more than both passes together.
+        conn.execute(f"INSERT INTO temp.{per_issue} {head} SELECT issue_id, n, incomplete "
+                     "FROM ms", params)
+        conn.execute(f"""INSERT INTO temp.{name} {head}
+            SELECT st.id, st.unit_id, st.aspect_id, st.category_id,
+                   st.amount, st.created_on, st.status, st.deadline,
+                   st.original_deadline, st.closed_on, st.responsible_person_id,
+                   COALESCE(m.n, 0), COALESCE(m.incomplete, 0), {WARNING_SQL}
+            FROM st LEFT JOIN temp.{per_issue} m ON m.issue_id = st.id""", params)
+        yield name, params
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        conn.execute(f"DROP TABLE IF EXISTS temp.{per_issue}")
+
+
+def _figures_over(db: sqlite_utils.Database, table: str, params: dict, as_of: date) -> dict:
+    """audit.figures' figures, computed by its own SQL over a materialised state table."""
+    sql = (f"WITH st AS (SELECT * FROM temp.{table}), ms AS (SELECT id AS issue_id, "
+           f"n_measures AS n, incomplete FROM temp.{table})" + FIGURES_SQL)
+    return figures_from_row(one(db, sql, params), as_of)
+
+
+def deltas(now: dict, then: dict | None) -> dict | None:
+    """now − then for DELTA_KEYS (None where either side is None); None without `then`."""
+    if then is None:
+        return None
+    out: dict = {}
+    for key in DELTA_KEYS:
+        a, b = now.get(key), then.get(key)
+        out[key] = None if a is None or b is None else round(a - b, 10)
+    return out
+
+
+# --- units shown on the charts ------------------------------------------------------------------
+
+def unit_groups(db: sqlite_utils.Database, scope: Scope) -> dict[int, tuple[int, str]]:
+    """unit id → (id, name) of the unit it is shown under: one level below the top of the scope
+    (see the module docstring). Covers every unit of the scope."""
+    units = rows(db, "SELECT id, name, parent_id FROM units ORDER BY id")
+    by_id = {u["id"]: u for u in units}
+    inside = set(by_id) if scope.unit_ids is None else set(scope.unit_ids) & set(by_id)
+    roots = [u for u in inside if by_id[u]["parent_id"] not in inside]
+    children: dict[int, list[int]] = {}
+    for u in units:
+        if u["id"] in inside and u["parent_id"] in inside:
+            children.setdefault(u["parent_id"], []).append(u["id"])
+    out: dict[int, tuple[int, str]] = {}
+
+    def mark(unit_id: int, group: int) -> None:
+        stack = [unit_id]
+        while stack:
+            u = stack.pop()
+            out[u] = (group, by_id[group]["name"])
+            stack.extend(children.get(u, ()))
+
+    for root in roots:
+        # Several roots only for an unusual scope: each is then a group of its own.
+        if len(roots) > 1:
+            mark(root, root)
+            continue
+        out[root] = (root, by_id[root]["name"])
+        for child in children.get(root, ()):
+            mark(child, child)
+    return out
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+def category_label(code: str, name: str) -> str:
+    """How a category is named on the charts: its code and name ('C1 外包合同管理')."""
+    return f"{code} {name}"
+
+
+def _label_code(label: str) -> str:
+    """The code at the start of a chart label ('C1 外包合同管理' → 'C1')."""
+    return str(label).split(" ", 1)[0]
+
+
+def owner_label(name: str, unit: str, lang: str) -> str:
+    """A responsible person on the charts, with their unit so that namesakes stay apart."""
+    return f"{name}（{unit}）" if lang == "zh" else f"{name} ({unit})"
+
+
+# --- the charts' rows ---------------------------------------------------------------------------
+
+_STATUS_RANK = {k: n for n, k in enumerate(charts.STATUS_ORDER)}
+_WARNING_RANK = {k: n for n, k in enumerate(charts.WARNING_ORDER)}
+
+
+def _bucket_sql(age: str) -> str:
+    """The index of charts.AGEING_BOUNDS' bucket for an age in days."""
+    whens = " ".join(f"WHEN {age} <= {hi} THEN {i}" for i, hi in enumerate(charts.AGEING_BOUNDS))
+    return f"CASE {whens} ELSE {len(charts.AGEING_BOUNDS)} END"
+
+
+_AGE = "CAST(julianday(:today) - julianday(s.created_on) AS INTEGER)"
+
+
+def _cube(db, table: str, params: dict) -> list[dict]:
+    """Counts per (unit, category, status, warning, age bucket of open issues): one pass over the
+    state that four charts are rolled up from (a few hundred rows, whatever the programme's size)."""
+    return rows(db, f"""
+        SELECT s.unit_id, s.category_id, s.status, s.warning,
+               CASE WHEN s.status IN {_OPEN_SQL} THEN {_bucket_sql(_AGE)} END AS bucket,
+               COUNT(*) AS n
+        FROM temp.{table} s GROUP BY 1, 2, 3, 4, 5""", params)
+
+
+def _category_names(db) -> dict[int, tuple[str, str]]:
+    """category id → (code, name), in catalogue order (C2 before C10)."""
+    return {r["id"]: (r["code"], r["name"]) for r in rows(
+        db, "SELECT id, code, name FROM categories ORDER BY CAST(substr(code, 2) AS INTEGER), "
+            "code")}
+
+
+def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
+               cats: dict[int, tuple[str, str]], lang: str) -> dict[str, list[dict]]:
+    """status_by_category, heatmap, warning_by_unit and ageing, rolled up from the cube."""
+    cat_order = {cid: n for n, cid in enumerate(cats)}
+    by_cat: dict[tuple[int, str], int] = {}
+    heat: dict[tuple[int, int], list[int]] = {}
+    warn: dict[tuple[int, str], int] = {}
+    ages: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for r in cube:
+        gid, gname = groups.get(r["unit_id"], (r["unit_id"], str(r["unit_id"])))
+        names[gid] = gname
+        n, is_open = r["n"], r["status"] in OPEN
+        by_cat[(r["category_id"], r["status"])] = by_cat.get((r["category_id"], r["status"]),
+                                                             0) + n
+        cell = heat.setdefault((gid, r["category_id"]), [0, 0])
+        if is_open:
+            cell[0] += n
+            cell[1] += n if r["warning"] == "red" else 0
+            warn[(gid, r["warning"])] = warn.get((gid, r["warning"]), 0) + n
+            ages[r["bucket"]] = ages.get(r["bucket"], 0) + n
+    status_rows = [{"category": category_label(*cats[c]), "code": cats[c][0], "status": st,
+                    "count": n}
+                   for (c, st), n in sorted(by_cat.items(), key=lambda kv: (
+                       cat_order.get(kv[0][0], 0), _STATUS_RANK.get(kv[0][1], 9)))]
+    heat_rows = [{"unit": names[g], "unit_id": g, "category": category_label(*cats[c]),
+                  "code": cats[c][0], "open": o, "overdue": od}
+                 for (g, c), (o, od) in sorted(heat.items(), key=lambda kv: (
+                     kv[0][0], cat_order.get(kv[0][1], 0)))]
+    warn_rows = [{"unit": names[g], "unit_id": g, "warning": w, "count": n}
+                 for (g, w), n in sorted(warn.items(), key=lambda kv: (
+                     kv[0][0], _WARNING_RANK.get(kv[0][1], 9)))]
+    bucket_names = [r["bucket"] for r in charts.ageing_buckets([], lang)]
+    age_rows = [{"bucket": name, "count": ages.get(i, 0)} for i, name in enumerate(bucket_names)]
+    return {"status_by_category": status_rows, "heatmap": heat_rows,
+            "warning_by_unit": warn_rows, "ageing": age_rows}
+
+
+def _status_by_stream(db, table: str, lang: str) -> list[dict]:
+    name = "st.name" if lang == "zh" else "st.name_en"
+    return [{"stream": r["name"], "code": r["code"], "status": r["status"], "count": r["n"]}
+            for r in rows(db, f"""
+        SELECT st.code, {name} AS name, s.status, COUNT(*) AS n
+        FROM issue_streams x JOIN temp.{table} s ON s.id = x.issue_id
+        JOIN streams st ON st.id = x.stream_id
+        GROUP BY st.id, s.status ORDER BY st.id""")]
+
+
+def _due(a: str) -> str:
+    """按期整改率's denominator for a row of alias `a` (as in FIGURES_SQL)."""
+    return f"({a}.status = 'closed' OR ({a}.status <> 'ended' AND {a}.original_deadline < :today))"
+
+
+def _month(a: str) -> str:
+    """The month an issue counts in for the on-time rate: its original deadline's (else the
+    month it was closed)."""
+    return f"substr(COALESCE({a}.original_deadline, {a}.closed_on), 1, 7)"
+
+
+_ON_TIME = ("(s.status = 'closed' AND (s.original_deadline IS NULL "
+            "OR s.closed_on <= s.original_deadline))")
+
+
+def _on_time_by_month(db, table: str, params: dict) -> list[dict]:
+    return [{"month": r["month"], "on_time": int(r["on_time"]), "due": int(r["due"])}
+            for r in rows(db, f"""
+        SELECT {_month('s')} AS month, TOTAL({_ON_TIME}) AS on_time, COUNT(*) AS due
+        FROM temp.{table} s WHERE {_due('s')} GROUP BY month ORDER BY month""", params)]
+
+
+def _workload(db, table: str, lang: str) -> list[dict]:
+    out = []
+    for r in rows(db, f"""
+        SELECT s.responsible_person_id AS pid, p.name, u.name AS unit, COUNT(*) AS open,
+               TOTAL(s.warning = 'red') AS overdue
+        FROM temp.{table} s LEFT JOIN people p ON p.id = s.responsible_person_id
+        LEFT JOIN units u ON u.id = p.unit_id
+        WHERE s.status IN {_OPEN_SQL}
+        GROUP BY s.responsible_person_id ORDER BY open DESC, overdue DESC, p.name"""):
+        label = (owner_label(r["name"], r["unit"], lang) if r["pid"] is not None
+                 else t("dashboard.no_owner", lang))
+        out.append({"owner": label, "person_id": r["pid"], "open": r["open"],
+                    "overdue": int(r["overdue"])})
+    return out
+
+
+def _focus_progress(db, table: str, lang: str) -> list[dict]:
+    name = "fp.name" if lang == "zh" else "fp.name_en"
+    return [{"focus": f"{r['code']} {r['name']}", "code": r["code"], "closed": int(r["closed"]),
+             "total": r["total"]} for r in rows(db, f"""
+        SELECT fp.code, {name} AS name, COUNT(s.id) AS total, TOTAL(s.status = 'closed') AS closed
+        FROM focus_points fp LEFT JOIN issue_focus f ON f.focus_id = fp.id
+        LEFT JOIN temp.{table} s ON s.id = f.issue_id
+        GROUP BY fp.id ORDER BY fp.code""")]
+
+
+def _cause_ranking(db, table: str) -> list[dict]:
+    # The ranking of issues.graphs.rank_causes (open issues, then the amount of those issues,
+    # then open overdue issues, all descending, then code), computed in SQL: one cause often
+    # has most of a large programme's issues, and shipping them all to Python to count them
+    # cost more than the rest of the dashboard. tests/test_audit_dashboard.py checks that both
+    # give the same rows.
+    return [{"cause": f"{r['code']} {r['title']}", "cause_id": r["cause_id"], "code": r["code"],
+             "open_issues": r["open_issues"], "amount": r["amount"], "overdue": int(r["overdue"])}
+            for r in rows(db, f"""
+        SELECT x.cause_id, c.code, c.title, COUNT(*) AS open_issues, TOTAL(s.amount) AS amount,
+               TOTAL(s.warning = 'red') AS overdue
+        FROM issue_causes x JOIN temp.{table} s ON s.id = x.issue_id
+        JOIN causes c ON c.id = x.cause_id WHERE s.status IN {_OPEN_SQL}
+        GROUP BY x.cause_id ORDER BY open_issues DESC, amount DESC, overdue DESC, c.code
+        LIMIT {CAUSE_ROWS}""")]
+
+
+# --- burn-up ------------------------------------------------------------------------------------
+
+def _week_end(day: date) -> date:
+    """The Sunday that ends the week of `day`."""
+    return day + timedelta(days=6 - day.weekday())
+
+
+def programme_deadline(db: sqlite_utils.Database, table: str | None = None) -> str | None:
+    """The setting 'programme.deadline' when set, else the latest original deadline in the state
+    table (None without one)."""
+    setting = owners_store.setting(db, DEADLINE_SETTING)
+    if setting:
+        try:
+            return date.fromisoformat(setting.strip()).isoformat()
+        except ValueError:
+            pass  # a malformed setting falls back to the issues' own deadlines
+    if table is None:
+        return None
+    return scalar(db, f"SELECT MAX(original_deadline) FROM temp.{table}")
+
+
+def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: date | None,
+                  state: str | None = None) -> list[dict]:
+    """Burn-up rows from history: every issue status record replayed once, summed per day in
+    SQL, the days then added up into weeks. `state`: a state_table of (scope, as_of) to take
+    the scope's issues from instead of scanning the issues table again."""
+    params: dict = {"end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00+08:00"}
+    where = scope_filter(scope, params)
+    conn = db.conn
+    sc = f"dash_scope_{uuid.uuid4().hex[:12]}"
+    # The scope's issues created by the as-of date, merged ones included (in scope until
+    # merged), keyed by id so that each status record finds its issue by one lookup.
+    conn.execute(f"CREATE TEMP TABLE {sc} (id INTEGER PRIMARY KEY, created_on TEXT, "
+                 "merged_at TEXT)")
+    try:
+        if state is None:
+            conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id, substr(i.created_at, 1, 10),
+                    i.merged_at FROM issues i JOIN aspects a ON a.id = i.aspect_id
+                JOIN categories c ON c.id = a.category_id WHERE i.created_at < :end {where}""",
+                         params)
+        else:
+            # The state holds the issues not merged by the date; the merged ones are few.
+            conn.execute(f"INSERT INTO temp.{sc} SELECT id, created_on, NULL FROM temp.{state}")
+            conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id, substr(i.created_at, 1, 10),
+                    i.merged_at FROM issues i JOIN aspects a ON a.id = i.aspect_id
+                JOIN categories c ON c.id = a.category_id
+                WHERE i.merged_into_id IS NOT NULL AND i.merged_at < :end
+                  AND i.created_at < :end {where}""", params)
+        created = rows(db, f"SELECT created_on AS day, COUNT(*) AS n FROM temp.{sc} "
+                           "GROUP BY day", params)
+        closed = rows(db, f"""
+            SELECT substr(h.at, 1, 10) AS day,
+                   SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
+            -- CROSS JOIN keeps history outside: one pass over its status records, each
+            -- finding its issue by primary key.
+            FROM history h CROSS JOIN temp.{sc} s ON s.id = h.entity_id
+            WHERE h.entity = 'issue' AND h.field = 'status'
+              AND (h.new = 'closed' OR h.old = 'closed') AND h.at < :end
+              AND (s.merged_at IS NULL OR h.at < s.merged_at)
+            GROUP BY day""", params)
+        # A merged issue leaves the scope, and the closed count with the status it had then.
+        merged = rows(db, f"""
+            SELECT substr(s.merged_at, 1, 10) AS day, COUNT(*) AS n,
+                   TOTAL((SELECT TOTAL((h.new = 'closed') - (h.old IS 'closed')) FROM history h
+                          WHERE h.entity = 'issue' AND h.entity_id = s.id
+                            AND h.field = 'status' AND h.at < s.merged_at)) AS closed
+            FROM temp.{sc} s WHERE s.merged_at IS NOT NULL AND s.merged_at < :end
+            GROUP BY day""", params)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{sc}")
+    if not created:
+        return []
+    steps: dict[date, list[int]] = {}
+
+    def add(day: str, d_scope: float, d_closed: float) -> None:
+        week = min(_week_end(date.fromisoformat(day)), as_of)
+        step = steps.setdefault(week, [0, 0])
+        step[0] += int(d_scope)
+        step[1] += int(d_closed)
+
+    for r in created:
+        add(r["day"], r["n"], 0)
+    for r in closed:
+        add(r["day"], 0, r["n"])
+    for r in merged:
+        add(r["day"], -r["n"], -r["closed"])
+    out, in_scope, n_closed = [], 0, 0
+    week_end = _week_end(min(date.fromisoformat(r["day"]) for r in created))
+    while True:
+        point = min(week_end, as_of)
+        d_scope, d_closed = steps.get(point, (0, 0))
+        in_scope, n_closed = in_scope + d_scope, n_closed + d_closed
+        if start is None or point >= start:
+            out.append({"week": point.isoformat(),
+                        "week_start": (week_end - timedelta(days=6)).isoformat(),
+                        "in_scope": in_scope, "closed": n_closed})
+        if point >= as_of:
+            break
+        week_end += timedelta(days=7)
+    return out
+
+
+def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
+                 start: date | None = None, *, deadline: str | None = None,
+                 state: str | None = None) -> dict:
+    """The burn-up: {'weeks': [{week (the week's end, or as_of for the last), week_start
+    (Monday), in_scope, closed}], 'deadline': ISO or None, 'projection':
+    charts.project_completion(...)}, from the scope's first issue (or `start`) to `as_of`;
+    counts as of the end of each week, recomputed from the status records of history."""
+    weeks = _burnup_weeks(db, scope, as_of, start, state)
+    if deadline is None:
+        deadline = programme_deadline(db)
+        if deadline is None:
+            with state_table(db, scope, as_of) as (table, _):
+                deadline = programme_deadline(db, table)
+    return {"weeks": weeks, "deadline": deadline,
+            "projection": charts.project_completion(weeks, as_of)}
+
+
+# --- the bundle ---------------------------------------------------------------------------------
+
+def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
+                   compare_to: date | None = None, *, lang: str = "zh",
+                   cal: Calendar | None = None) -> dict:
+    """Everything the dashboard and the review pack show, as plain data (keys DASHBOARD_KEYS):
+    - as_of, compare_to: ISO dates (compare_to None when not asked); lang; data_version;
+    - figures: audit.figures' figures at as_of; compare: the same at compare_to (or None);
+      deltas: figures − compare for DELTA_KEYS (or None);
+    - burnup: {weeks: [{week, week_start, in_scope, closed}], deadline, projection};
+    - status_by_category: [{category, code, status, count}]; status_by_stream: [{stream, code,
+      status, count}]; heatmap: [{unit, unit_id, category, code, open, overdue}];
+      warning_by_unit: [{unit, unit_id, warning, count}] (open issues); ageing: [{bucket,
+      count}] (open issues, every bucket); on_time_by_month: [{month, on_time, due}];
+      workload_by_owner: [{owner, person_id, open, overdue}]; focus_progress: [{focus, code,
+      closed, total}] (all five); cause_ranking: [{cause, cause_id, code, open_issues, amount,
+      overdue}] (top CAUSE_ROWS with open issues).
+    Labels (streams, focus points, age buckets, 'no owner') are in `lang`."""
+    cal = cal or owners_store.load_calendar(db)
+    out: dict = {"as_of": as_of.isoformat(),
+                 "compare_to": compare_to.isoformat() if compare_to else None,
+                 "lang": lang, "data_version": data_version(db)}
+    groups = unit_groups(db, scope)
+    with state_table(db, scope, as_of, cal=cal) as (table, params):
+        out["figures"] = _figures_over(db, table, params, as_of)
+        deadline = programme_deadline(db, table)
+        out.update(_from_cube(_cube(db, table, params), groups, _category_names(db), lang))
+        out["status_by_stream"] = _status_by_stream(db, table, lang)
+        out["on_time_by_month"] = _on_time_by_month(db, table, params)
+        out["workload_by_owner"] = _workload(db, table, lang)
+        out["focus_progress"] = _focus_progress(db, table, lang)
+        out["cause_ranking"] = _cause_ranking(db, table)
+        out["burnup"] = burnup_weeks(db, scope, as_of, deadline=deadline, state=table)
+    if compare_to is not None:
+        with state_table(db, scope, compare_to, cal=cal) as (table, params):
+            out["compare"] = _figures_over(db, table, params, compare_to)
+    else:
+        out["compare"] = None
+    out["deltas"] = deltas(out["figures"], out["compare"])
+    return {k: out[k] for k in DASHBOARD_KEYS}
+
+
+# --- drill-down ---------------------------------------------------------------------------------
+
+class UnknownSelection(ValueError):
+    """A drill-down selection names a field or a value no chart produces."""
+
+
+def drill_down(db: sqlite_utils.Database, scope: Scope, as_of: date, selection: dict, *,
+               lang: str = "zh", limit: int | None = None) -> list[dict]:
+    """The issues behind a clicked bar or cell, given the SELECTIONS field values of one point
+    (e.g. {'category': 'C1 外包合同管理', 'status': 'closed'}): rows {id, code, title, unit,
+    status, deadline, warning}, by code. Labels are matched as the charts show them (either
+    language); codes are accepted too. `measure` ('open'/'overdue') tells the heatmap apart.
+    Raises UnknownSelection for an unknown field or value."""
+    live = is_live(db, as_of)
+    params = figures_params(db, as_of)
+    conds: list[str] = []
+    sel = {k: v for k, v in selection.items() if v is not None}
+    open_only = bool({"warning", "bucket", "owner", "cause"} & set(sel)) or (
+        "unit" in sel and "category" in sel)
+    for key, value in sel.items():
+        value = str(value)
+        if key == "status":
+            params["f_status"] = value
+            conds.append("st.status = :f_status")
+        elif key == "category":
+            params["f_cat"] = _label_code(value)
+            conds.append("st.category_code = :f_cat")
+        elif key == "stream":
+            params["f_stream"] = value
+            conds.append("EXISTS (SELECT 1 FROM issue_streams x JOIN streams sm ON sm.id = "
+                         "x.stream_id WHERE x.issue_id = st.id AND (sm.code = :f_stream OR "
+                         "sm.name = :f_stream OR sm.name_en = :f_stream))")
+        elif key == "focus":
+            params["f_focus"] = _label_code(value)
+            conds.append("EXISTS (SELECT 1 FROM issue_focus x JOIN focus_points fp ON fp.id = "
+                         "x.focus_id WHERE x.issue_id = st.id AND fp.code = :f_focus)")
+        elif key == "cause":
+            params["f_cause"] = _label_code(value)
+            conds.append("EXISTS (SELECT 1 FROM issue_causes x JOIN causes cs ON cs.id = "
+                         "x.cause_id WHERE x.issue_id = st.id AND cs.code = :f_cause)")
+        elif key == "unit":
+            groups = unit_groups(db, scope)
+            ids = sorted(u for u, (g, name) in groups.items() if name == value or str(g) == value)
+            if not ids:
+                raise UnknownSelection(f"no unit {value!r} in this scope")
+            conds.append(f"st.unit_id IN ({','.join(str(int(i)) for i in ids)})")
+        elif key == "warning":
+            params["f_warning"] = value
+            conds.append(f"({WARNING_SQL}) = :f_warning")
+        elif key == "measure":
+            if value not in ("open", "overdue"):
+                raise UnknownSelection(f"measure must be open or overdue, not {value!r}")
+            if value == "overdue":
+                conds.append(f"({WARNING_SQL}) = 'red'")
+        elif key == "bucket":
+            names = {r["bucket"]: i for lg in ("zh", "en")
+                     for i, r in enumerate(charts.ageing_buckets([], lg))}
+            if value not in names:
+                raise UnknownSelection(f"no age bucket {value!r}")
+            params["f_bucket"] = names[value]
+            age = "CAST(julianday(:today) - julianday(st.created_on) AS INTEGER)"
+            conds.append(f"({_bucket_sql(age)}) = :f_bucket")
+        elif key == "month":
+            params["f_month"] = value
+            conds.append(f"{_month('st')} = :f_month AND {_due('st')}")
+        elif key == "owner":
+            if value == t("dashboard.no_owner", "zh") or value == t("dashboard.no_owner", "en"):
+                conds.append("st.responsible_person_id IS NULL")
+            else:
+                params["f_owner"] = value
+                conds.append("EXISTS (SELECT 1 FROM people p JOIN units u ON u.id = p.unit_id "
+                             "WHERE p.id = st.responsible_person_id AND (p.name || '（' || "
+                             "u.name || '）' = :f_owner OR p.name || ' (' || u.name || ')' = "
+                             ":f_owner))")
+        else:
+            raise UnknownSelection(f"no chart selects by {key!r}")
+    if open_only:
+        conds.append(f"st.status IN {_OPEN_SQL}")
+    where = "".join(f" AND {c}" for c in conds)
+    sql = state_cte(scope, as_of, params, live=live) + f"""
+        SELECT st.id, st.code, st.title, u.name AS unit, st.status, st.deadline,
+               {WARNING_SQL} AS warning
+        FROM st JOIN units u ON u.id = st.unit_id WHERE 1 = 1 {where}
+        ORDER BY st.code""" + (f" LIMIT {int(limit)}" if limit else "")
+    return rows(db, sql, params)

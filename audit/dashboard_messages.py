@@ -1,0 +1,151 @@
+"""Texts of the dashboard page (merged into audit.i18n's catalogue)."""
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "zh": {
+        "dashboard.title": "整改总览",
+        "dashboard.caption": "{scope} · 截至 {as_of} · 对比 {compare_to}",
+        "dashboard.scope_all": "全区",
+        "dashboard.no_owner": "未指定责任人",
+        "dashboard.filters": "筛选",
+        "dashboard.as_of": "截至日期",
+        "dashboard.compare_to": "对比日期",
+        "dashboard.unit": "责任单位（含下属单位）",
+        "dashboard.category": "问题大类",
+        "dashboard.stream": "整改工作组",
+        "dashboard.focus": "关注点",
+        "dashboard.all": "全部",
+        "dashboard.share": "当前视图的筛选条件已写入地址栏，复制链接即可分享。",
+        "dashboard.bad_param": "链接中的参数 {param}={value} 无效（{reason}），已改用默认值。",
+        "dashboard.reason_date": "不是有效日期（YYYY-MM-DD）",
+        "dashboard.reason_future": "不能晚于今天",
+        "dashboard.reason_unknown": "不存在或不在您的查看范围内",
+        "dashboard.compare_after": "对比日期晚于截至日期，已改为截至日期前14天。",
+        "dashboard.tile.issues": "纳入整改问题",
+        "dashboard.tile.closed": "已销号",
+        "dashboard.tile.closure_rate": "整改率",
+        "dashboard.tile.on_time_rate": "按期整改率",
+        "dashboard.tile.overdue": "逾期问题",
+        "dashboard.tile.due_soon": "即将到期（黄灯）",
+        "dashboard.tile.fully_assigned_rate": "四个到人率",
+        "dashboard.tile.amount": "涉及金额 / 已整改金额（万元）",
+        "dashboard.help.issues": "截至所选日期已登记、未被合并的问题数（含特殊原因终结），"
+                                 "按所选单位（含下属单位）、大类、工作组、关注点筛选。",
+        "dashboard.help.closed": "截至所选日期状态为“已销号”的问题数；特殊原因终结的问题单独计算，"
+                                 "不计入已销号。",
+        "dashboard.help.closure_rate": "整改率 = 已销号问题数 ÷ 纳入整改问题数。",
+        "dashboard.help.on_time_rate": "按期整改率 = 在原定整改期限当日或之前销号的问题数 ÷ "
+                                       "（已销号问题数 + 未销号且原定期限已过的问题数）。"
+                                       "延期不改变原定期限；特殊原因终结的问题不计入。",
+        "dashboard.help.overdue": "逾期 = 未销号、未终结，且当前整改期限早于所选日期（红灯）。",
+        "dashboard.help.due_soon": "黄灯 = 未销号、未终结，且整改期限在所选日期起 {days} "
+                                   "个工作日内（按国家法定节假日及调休安排计算）。",
+        "dashboard.help.fully_assigned_rate": "四个到人率 = 有责任人、有整改期限、至少有一项整改措施"
+                                              "且每项措施都有责任人和期限的问题数 ÷ 纳入整改问题数。",
+        "dashboard.help.amount": "涉及金额：纳入整改问题的涉及金额合计；已整改金额：已销号问题的"
+                                 "涉及金额合计。单位：万元。",
+        "dashboard.delta_count": "{delta:+d}",
+        "dashboard.delta_rate": "{delta:+.1f} 个百分点",
+        "dashboard.delta_amount": "已整改 {delta:+,.1f} 万元",
+        "dashboard.delta_description": "较 {date}",
+        "dashboard.amount_value": "{involved:,.1f} / {rectified:,.1f}",
+        "dashboard.no_rate": "—",
+        "dashboard.heatmap_measure": "热力图口径",
+        "dashboard.heatmap.open": "未销号",
+        "dashboard.heatmap.overdue": "逾期",
+        "dashboard.drill_title": "所选图形对应的问题（{n} 项）",
+        "dashboard.drill_more": "仅显示前 {shown} 项，共 {n} 项；请缩小筛选范围。",
+        "dashboard.drill_none": "所选图形没有对应的问题。",
+        "dashboard.drill_row": "{code} {title}",
+        "dashboard.drill_help": "{unit} · {status} · 期限 {deadline} · {warning}",
+        "dashboard.drill_hint": "点击图中的柱形或单元格，可列出对应的问题。",
+        "dashboard.no_deadline": "未设定",
+        "dashboard.projection.date": "按近6周销号速度，预计 {date} 全部销号（区间 {low} 至 {high}）。",
+        "dashboard.projection.no_high": "无法估计",
+        "dashboard.projection.done": "已全部销号。",
+        "dashboard.projection.none": "按当前速度无法预计完成日期。",
+        "dashboard.deadline": "整改总期限：{deadline}",
+        "dashboard.section.progress": "整改进度",
+        "dashboard.section.status": "整改状态",
+        "dashboard.section.units": "单位与预警",
+        "dashboard.section.people": "时效与责任",
+        "dashboard.section.focus": "关注点与问题根源",
+    },
+    "en": {
+        "dashboard.title": "Rectification overview",
+        "dashboard.caption": "{scope} · as of {as_of} · compared with {compare_to}",
+        "dashboard.scope_all": "Whole region",
+        "dashboard.no_owner": "No owner",
+        "dashboard.filters": "Filters",
+        "dashboard.as_of": "As of",
+        "dashboard.compare_to": "Compare with",
+        "dashboard.unit": "Unit (with its sub-units)",
+        "dashboard.category": "Category",
+        "dashboard.stream": "Work stream",
+        "dashboard.focus": "Focus point",
+        "dashboard.all": "All",
+        "dashboard.share": "The filters are in the address bar: copy the link to share this view.",
+        "dashboard.bad_param": "The link's parameter {param}={value} is not valid ({reason}); "
+                               "the default is used instead.",
+        "dashboard.reason_date": "not a date (YYYY-MM-DD)",
+        "dashboard.reason_future": "after today",
+        "dashboard.reason_unknown": "unknown or outside what you may see",
+        "dashboard.compare_after": "The comparison date was after the as-of date; 14 days "
+                                   "earlier is used instead.",
+        "dashboard.tile.issues": "Issues in scope",
+        "dashboard.tile.closed": "Closed",
+        "dashboard.tile.closure_rate": "Closure rate",
+        "dashboard.tile.on_time_rate": "On-time rate",
+        "dashboard.tile.overdue": "Overdue",
+        "dashboard.tile.due_soon": "Due soon (amber)",
+        "dashboard.tile.fully_assigned_rate": "Four-to-a-person rate",
+        "dashboard.tile.amount": "Amount involved / rectified (10k yuan)",
+        "dashboard.help.issues": "Issues registered by the date and not merged into another "
+                                 "(ended ones included), for the chosen unit with its sub-units, "
+                                 "category, work stream and focus point.",
+        "dashboard.help.closed": "Issues whose status was Closed on the date; issues ended for a "
+                                 "special reason are counted apart, not as closed.",
+        "dashboard.help.closure_rate": "Closure rate = closed issues / issues in scope.",
+        "dashboard.help.on_time_rate": "On-time rate = issues closed on or before their ORIGINAL "
+                                       "deadline / (closed issues + open issues whose original "
+                                       "deadline has passed). An extension does not move the "
+                                       "original deadline; ended issues are left out.",
+        "dashboard.help.overdue": "Overdue = not closed, not ended, and the current deadline is "
+                                  "before the date (red).",
+        "dashboard.help.due_soon": "Amber = not closed, not ended, and the deadline falls within "
+                                   "{days} working days of the date (China's official calendar, "
+                                   "make-up working days included).",
+        "dashboard.help.fully_assigned_rate": "Issues with a responsible person, a deadline, at "
+                                              "least one measure, and an owner and deadline on "
+                                              "every measure / issues in scope.",
+        "dashboard.help.amount": "Amount involved: the sum over the issues in scope; rectified: "
+                                 "the sum over the closed issues. In 10,000 yuan.",
+        "dashboard.delta_count": "{delta:+d}",
+        "dashboard.delta_rate": "{delta:+.1f} pp",
+        "dashboard.delta_amount": "rectified {delta:+,.1f}",
+        "dashboard.delta_description": "vs {date}",
+        "dashboard.amount_value": "{involved:,.1f} / {rectified:,.1f}",
+        "dashboard.no_rate": "–",
+        "dashboard.heatmap_measure": "Heatmap shows",
+        "dashboard.heatmap.open": "Open",
+        "dashboard.heatmap.overdue": "Overdue",
+        "dashboard.drill_title": "Issues behind the selection ({n})",
+        "dashboard.drill_more": "Showing the first {shown} of {n}; narrow the filters.",
+        "dashboard.drill_none": "No issue behind the selection.",
+        "dashboard.drill_row": "{code} {title}",
+        "dashboard.drill_help": "{unit} · {status} · due {deadline} · {warning}",
+        "dashboard.drill_hint": "Click a bar or a cell to list the issues behind it.",
+        "dashboard.no_deadline": "none",
+        "dashboard.projection.date": "At the pace of the last 6 weeks, all closed by {date} "
+                                     "(between {low} and {high}).",
+        "dashboard.projection.no_high": "unknown",
+        "dashboard.projection.done": "All closed.",
+        "dashboard.projection.none": "No completion date at the current pace.",
+        "dashboard.deadline": "Programme deadline: {deadline}",
+        "dashboard.section.progress": "Progress",
+        "dashboard.section.status": "Status",
+        "dashboard.section.units": "Units and warnings",
+        "dashboard.section.people": "Timeliness and owners",
+        "dashboard.section.focus": "Focus points and root causes",
+    },
+}

@@ -1,0 +1,414 @@
+"""The dashboard page (总览): filters kept in the URL, figure tiles with their definitions, the
+charts of audit.charts with drill-down to the issues behind a bar or cell. Streamlit only: the
+data comes from audit.dashboard, always within the signed-in actor's scope."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import streamlit as st
+
+from audit import charts, session
+from audit.dashboard import dashboard_data, data_version, drill_down, UnknownSelection
+from audit.db import rows
+from audit.errors import AuditError
+from audit.figures import Scope, scope_for
+from audit.i18n import label
+from audit.model import Actor
+from owners import store as owners_store
+
+COMPARE_DAYS = 14          # the default comparison: two weeks back (the usual meeting cycle)
+DRILL_SHOWN = 30           # issue links listed under a chart; more is a sign to filter
+_KEY = "dash."             # widget keys, apart from other pages'
+
+# URL parameter → widget key. The widgets are the state; the URL mirrors them for sharing.
+PARAMS = {"as_of": _KEY + "as_of", "compare": _KEY + "compare", "unit": _KEY + "unit",
+          "cat": _KEY + "cat", "stream": _KEY + "stream", "focus": _KEY + "focus"}
+
+
+@dataclass(frozen=True)
+class View:
+    """What the user asked to see."""
+
+    as_of: date
+    compare_to: date
+    unit: str | None = None
+    categories: tuple[str, ...] = ()
+    stream: str | None = None
+    focus: str | None = None
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+
+# --- data, cached per database version ------------------------------------------------------------
+
+def _db_path(db) -> str:
+    return db.conn.execute("PRAGMA database_list").fetchone()[2]
+
+
+def _scope_key(scope: Scope) -> tuple:
+    ids = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
+    return (ids, scope.category_codes, scope.stream, scope.focus)
+
+
+def _scope_of(key: tuple) -> Scope:
+    ids, cats, stream, focus = key
+    return Scope(None if ids is None else frozenset(ids), cats, stream, focus)
+
+
+# `version` (the history anchor) is in the key so that any write shows at once; `_db` is the
+# session's connection and is left out of the key (the path stands for it).
+@st.cache_data(show_spinner=False, max_entries=64)
+def _load(_db, path: str, version: int, scope_key: tuple, as_of: date, compare_to: date,
+          lang: str) -> dict:
+    return dashboard_data(_db, _scope_of(scope_key), as_of, compare_to, lang=lang)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _drill_rows(_db, path: str, version: int, scope_key: tuple, as_of: date,
+           selection: tuple, lang: str) -> list[dict]:
+    return drill_down(_db, _scope_of(scope_key), as_of, dict(selection), lang=lang)
+
+
+# --- filters <-> URL --------------------------------------------------------------------------------
+
+def _units_in_scope(db, actor: Actor) -> list[dict]:
+    """The units the actor may see, parents first then children (depth-first), with depth."""
+    units = owners_store.all_units(db)
+    allowed = actor.scope_unit_ids
+    kids: dict[int | None, list[dict]] = {}
+    for u in sorted(units, key=lambda u: u["id"]):
+        kids.setdefault(u["parent_id"], []).append(u)
+    ids = {u["id"] for u in units}
+    out: list[dict] = []
+
+    def walk(u: dict, depth: int) -> None:
+        if allowed is None or u["id"] in allowed:
+            out.append({**u, "depth": depth})
+            depth += 1
+        for child in kids.get(u["id"], []):
+            walk(child, depth)
+
+    for root in [u for u in units if u["parent_id"] not in ids]:
+        walk(root, 0)
+    return out
+
+
+def _problem(param: str, value: str, reason_key: str) -> str:
+    return session.text("dashboard.bad_param", param=param, value=value[:40],
+                        reason=session.text(reason_key))
+
+
+def _seed_widgets(today: date, units: list[dict], categories: dict[str, str],
+                  streams: dict[str, str], focus: dict[str, str]) -> list[str]:
+    """Give every filter widget its first value from the URL (validated) or its default; a bad
+    value is replaced by the default with a message, never an exception. Returns the messages."""
+    qp, state, problems = st.query_params, st.session_state, []
+
+    def read_date(param: str, default: date) -> date:
+        raw = qp.get(param)
+        if raw is None:
+            return default
+        try:
+            value = date.fromisoformat(raw.strip())
+        except ValueError:
+            problems.append(_problem(param, raw, "dashboard.reason_date"))
+            return default
+        if value > today:
+            problems.append(_problem(param, raw, "dashboard.reason_future"))
+            return default
+        return value
+
+    def read_choice(param: str, allowed) -> str | None:
+        raw = qp.get(param)
+        if raw in (None, ""):
+            return None
+        if raw not in allowed:
+            problems.append(_problem(param, raw, "dashboard.reason_unknown"))
+            return None
+        return raw
+
+    if PARAMS["as_of"] not in state:
+        state[PARAMS["as_of"]] = read_date("as_of", today)
+    if PARAMS["compare"] not in state:
+        state[PARAMS["compare"]] = read_date(
+            "compare", state[PARAMS["as_of"]] - timedelta(days=COMPARE_DAYS))
+    if PARAMS["unit"] not in state:
+        state[PARAMS["unit"]] = read_choice("unit", {u["code"] for u in units})
+    if PARAMS["cat"] not in state:
+        picked = []
+        for code in [c for c in (qp.get("cat") or "").split(",") if c.strip()]:
+            if code.strip() in categories:
+                picked.append(code.strip())
+            else:
+                problems.append(_problem("cat", code, "dashboard.reason_unknown"))
+        state[PARAMS["cat"]] = picked
+    if PARAMS["stream"] not in state:
+        state[PARAMS["stream"]] = read_choice("stream", streams)
+    if PARAMS["focus"] not in state:
+        state[PARAMS["focus"]] = read_choice("focus", focus)
+    return problems
+
+
+def _write_url(view: View) -> None:
+    """Mirror the filters in the URL (only what differs, so the page does not churn)."""
+    wanted = {"as_of": view.as_of.isoformat(), "compare": view.compare_to.isoformat(),
+              "unit": view.unit, "cat": ",".join(view.categories) or None,
+              "stream": view.stream, "focus": view.focus}
+    qp = st.query_params
+    for param, value in wanted.items():
+        if value is None:
+            if param in qp:
+                del qp[param]
+        elif qp.get(param) != value:
+            qp[param] = value
+
+
+def _filters(db, actor: Actor, lang: str, today: date) -> View:
+    """The filter bar; returns the view it describes."""
+    units = _units_in_scope(db, actor)
+    name_of = {u["code"]: "\u3000" * u["depth"] + u["name"] for u in units}
+    categories = {r["code"]: f"{r['code']} {r['name']}" for r in rows(
+        db, "SELECT code, name FROM categories ORDER BY CAST(substr(code, 2) AS INTEGER), code")}
+    name_col = "name" if lang == "zh" else "name_en"
+    streams = {r["code"]: r["n"] for r in rows(
+        db, f"SELECT code, {name_col} AS n FROM streams ORDER BY id")}
+    focus = {r["code"]: f"{r['code']} {r['n']}" for r in rows(
+        db, f"SELECT code, {name_col} AS n FROM focus_points ORDER BY code")}
+    problems = _seed_widgets(today, units, categories, streams, focus)
+    everything = session.text("dashboard.all")
+    c1, c2, c3, c4, c5, c6 = st.columns([1.1, 1.1, 1.8, 2, 1.4, 1.6])
+    as_of = c1.date_input(session.text("dashboard.as_of"), key=PARAMS["as_of"],
+                          max_value=today, format="YYYY-MM-DD")
+    compare_to = c2.date_input(session.text("dashboard.compare_to"), key=PARAMS["compare"],
+                               max_value=today, format="YYYY-MM-DD")
+    unit = c3.selectbox(session.text("dashboard.unit"), [None, *name_of], key=PARAMS["unit"],
+                        format_func=lambda c: everything if c is None else name_of[c])
+    cats = c4.multiselect(session.text("dashboard.category"), list(categories),
+                          key=PARAMS["cat"], format_func=lambda c: categories[c],
+                          placeholder=everything)
+    stream = c5.selectbox(session.text("dashboard.stream"), [None, *streams],
+                          key=PARAMS["stream"],
+                          format_func=lambda c: everything if c is None else streams[c])
+    foc = c6.selectbox(session.text("dashboard.focus"), [None, *focus], key=PARAMS["focus"],
+                       format_func=lambda c: everything if c is None else focus[c])
+    view = View(as_of or today, compare_to or (today - timedelta(days=COMPARE_DAYS)), unit,
+                tuple(cats), stream, foc, tuple(problems))
+    _write_url(view)
+    return view
+
+
+# --- tiles ----------------------------------------------------------------------------------------
+
+def _pct(value: float | None) -> str:
+    return session.text("dashboard.no_rate") if value is None else f"{value:.1%}"
+
+
+def _tiles(data: dict, amber_days: str) -> None:
+    """Eight figures with their change since the comparison date and their definition."""
+    f, d = data["figures"], data["deltas"] or {}
+    since = session.text("dashboard.delta_description", date=data["compare_to"] or "")
+
+    def count_delta(key: str) -> str | None:
+        return None if d.get(key) is None else session.text("dashboard.delta_count",
+                                                            delta=int(d[key]))
+
+    def rate_delta(key: str) -> str | None:
+        return None if d.get(key) is None else session.text("dashboard.delta_rate",
+                                                            delta=d[key] * 100)
+
+    tiles = [
+        ("issues", f"{f['issues']:,}", count_delta("issues"), "off"),
+        ("closed", f"{f['closed']:,}", count_delta("closed"), "normal"),
+        ("closure_rate", _pct(f["closure_rate"]), rate_delta("closure_rate"), "normal"),
+        ("on_time_rate", _pct(f["on_time_rate"]), rate_delta("on_time_rate"), "normal"),
+        ("overdue", f"{f['overdue']:,}", count_delta("overdue"), "inverse"),
+        ("due_soon", f"{f['due_soon']:,}", count_delta("due_soon"), "inverse"),
+        ("fully_assigned_rate", _pct(f["fully_assigned_rate"]),
+         rate_delta("fully_assigned_rate"), "normal"),
+        ("amount", session.text("dashboard.amount_value",
+                                involved=f["amount_involved"] / 10_000,
+                                rectified=f["amount_rectified"] / 10_000),
+         None if d.get("amount_rectified") is None else session.text(
+             "dashboard.delta_amount", delta=d["amount_rectified"] / 10_000), "normal"),
+    ]
+    for start in (0, 4):
+        for col, (key, value, delta, colour) in zip(st.columns(4), tiles[start:start + 4]):
+            col.metric(session.text(f"dashboard.tile.{key}"), value, delta, delta_color=colour,
+                       help=session.text(f"dashboard.help.{key}", days=amber_days),
+                       border=True, delta_description=since if delta is not None else None)
+
+
+# --- charts and drill-down ------------------------------------------------------------------------
+
+def _picked(event, builder: str) -> dict | None:
+    """The field values of the point clicked on a chart, or None."""
+    if not event:
+        return None
+    selection = getattr(event, "selection", None) or (event.get("selection")
+                                                       if isinstance(event, dict) else None)
+    if not selection:
+        return None
+    points = selection.get(charts.SELECTIONS[builder].name) or []
+    if isinstance(points, dict):
+        points = [points]
+    fields = charts.SELECTIONS[builder].fields
+    for p in points:
+        picked = {k: p.get(k) for k in fields if p.get(k) is not None}
+        if picked:
+            return picked
+    return None
+
+
+def _issue_page() -> st.Page:
+    """The 'issue' page as registered by the router: page links match it by url_path."""
+    return st.Page(_no_page, title=session.text("page.issue"), url_path="issue")
+
+
+def _no_page() -> None:
+    """Stand-in callable: st.page_link only needs the url_path of the registered page."""
+
+
+def _show_drill(db, ctx: dict, selection: dict) -> None:
+    """The issues behind a clicked point, each a link to its issue page."""
+    lang = ctx["lang"]
+    try:
+        found = _drill_rows(db, ctx["path"], ctx["version"], ctx["scope_key"], ctx["as_of"],
+                       tuple(sorted(selection.items())), lang)
+    except UnknownSelection:
+        found = []
+    if not found:
+        st.info(session.text("dashboard.drill_none"))
+        return
+    with st.container(border=True):
+        st.markdown(f"**{session.text('dashboard.drill_title', n=len(found))}**")
+        page = _issue_page()
+        for r in found[:DRILL_SHOWN]:
+            st.page_link(page, label=session.text("dashboard.drill_row", code=r["code"],
+                                                  title=r["title"]),
+                         query_params={"id": str(r["id"])}, icon=":material/description:",
+                         help=session.text(
+                             "dashboard.drill_help", unit=r["unit"],
+                             status=label("status", r["status"], lang),
+                             deadline=r["deadline"] or session.text("dashboard.no_deadline"),
+                             warning=charts.warning_label(r["warning"], lang)))
+        if len(found) > DRILL_SHOWN:
+            st.caption(session.text("dashboard.drill_more", shown=DRILL_SHOWN, n=len(found)))
+
+
+def _chart(db, ctx: dict, builder: str, chart, extra: dict | None = None) -> None:
+    """Show a chart with drill-down on click."""
+    event = st.altair_chart(chart, on_select="rerun", key=f"{_KEY}chart.{builder}",
+                            width="stretch")
+    picked = _picked(event, builder)
+    if picked:
+        _show_drill(db, ctx, {**picked, **(extra or {})})
+
+
+def _burnup(data: dict, lang: str) -> None:
+    b = data["burnup"]
+    st.altair_chart(charts.burnup(b["weeks"], b["deadline"], b["projection"], lang=lang),
+                    key=f"{_KEY}chart.burnup", width="stretch")
+    notes = []
+    if b["deadline"]:
+        notes.append(session.text("dashboard.deadline", deadline=b["deadline"]))
+    p = b["projection"] or {}
+    if p.get("done"):
+        notes.append(session.text("dashboard.projection.done"))
+    elif p.get("at_this_rate") and p.get("date"):
+        notes.append(session.text("dashboard.projection.date", date=p["date"], low=p["low"],
+                                  high=p.get("high") or session.text(
+                                      "dashboard.projection.no_high")))
+    elif b["weeks"]:
+        notes.append(session.text("dashboard.projection.none"))
+    if notes:
+        st.caption(" · ".join(notes))
+
+
+def _charts(db, data: dict, ctx: dict) -> None:
+    lang = ctx["lang"]
+    st.subheader(session.text("dashboard.section.progress"))
+    _burnup(data, lang)
+    st.caption(session.text("dashboard.drill_hint"))
+
+    st.subheader(session.text("dashboard.section.status"))
+    left, right = st.columns(2)
+    with left:
+        _chart(db, ctx, "status_by_category",
+               charts.status_by_category(data["status_by_category"], lang=lang))
+    with right:
+        _chart(db, ctx, "status_by_stream",
+               charts.status_by_stream(data["status_by_stream"], lang=lang))
+
+    st.subheader(session.text("dashboard.section.units"))
+    measure = st.segmented_control(
+        session.text("dashboard.heatmap_measure"), ["open", "overdue"], default="open",
+        key=_KEY + "heatmap_measure", required=True,
+        format_func=lambda m: session.text(f"dashboard.heatmap.{m}")) or "open"
+    _chart(db, ctx, "heatmap_unit_category",
+           charts.heatmap_unit_category(data["heatmap"], measure=measure, lang=lang),
+           {"measure": measure})
+    left, right = st.columns(2)
+    with left:
+        _chart(db, ctx, "warning_by_unit", charts.warning_by_unit(data["warning_by_unit"],
+                                                                  lang=lang))
+    with right:
+        _chart(db, ctx, "ageing", charts.ageing(data["ageing"], lang=lang))
+
+    st.subheader(session.text("dashboard.section.people"))
+    left, right = st.columns(2)
+    with left:
+        _chart(db, ctx, "on_time_by_month",
+               charts.on_time_by_month(data["on_time_by_month"], lang=lang))
+    with right:
+        _chart(db, ctx, "workload_by_owner",
+               charts.workload_by_owner(data["workload_by_owner"], lang=lang))
+
+    st.subheader(session.text("dashboard.section.focus"))
+    left, right = st.columns(2)
+    with left:
+        _chart(db, ctx, "focus_progress", charts.focus_progress(data["focus_progress"],
+                                                                lang=lang))
+    with right:
+        _chart(db, ctx, "cause_ranking", charts.cause_ranking(data["cause_ranking"], lang=lang))
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+def render() -> None:
+    """The dashboard: filters, figure tiles, charts and drill-down, within the actor's scope."""
+    db = session.database()
+    actor = session.require_actor()
+    lang = session.lang()
+    today = session.today()
+    st.title(session.text("dashboard.title"))
+    view = _filters(db, actor, lang, today)
+    for message in view.problems:
+        st.warning(message)
+    try:
+        scope = scope_for(db, actor, unit_code=view.unit, category_codes=view.categories,
+                          stream=view.stream, focus=view.focus)
+    except AuditError as exc:
+        session.show_error(exc)
+        return
+    ctx = {"lang": lang, "path": _db_path(db), "version": data_version(db),
+           "scope_key": _scope_key(scope), "as_of": view.as_of}
+    data = _load(db, ctx["path"], ctx["version"], ctx["scope_key"], view.as_of,
+                 view.compare_to, lang)
+    unit_name = next((u["name"] for u in _units_in_scope(db, actor) if u["code"] == view.unit),
+                     None)
+    scope_name = unit_name or _actor_scope_name(db, actor)
+    st.caption(session.text("dashboard.caption", scope=scope_name, as_of=data["as_of"],
+                            compare_to=data["compare_to"]) + " · " +
+               session.text("dashboard.share"))
+    amber = owners_store.setting(db, "warning.amber_working_days", "10")
+    _tiles(data, amber)
+    _charts(db, data, ctx)
+
+
+def _actor_scope_name(db, actor: Actor) -> str:
+    """The name of the actor's unit for a scoped actor, else 'the whole region'."""
+    if actor.scope_unit_ids is not None and actor.unit_id is not None:
+        unit = rows(db, "SELECT name FROM units WHERE id = ?", (actor.unit_id,))
+        if unit:
+            return unit[0]["name"]
+    return session.text("dashboard.scope_all")

@@ -1,0 +1,146 @@
+"""Dashboard data on a 40,000-issue programme, measured side by side with merely loading the
+issues table into pandas (target: ratio ≤ 1.0), plus the burn-up from history alone.
+
+    python -m bench.bench_dashboard            # prints a table
+    from bench.bench_dashboard import run      # rows {name, measured, baseline, ratio, target}
+
+Uses a copy of /tmp/g40k.db (never the original) or builds one with audit.generate into
+bench/.cache/. A copy made before the dashboard's indexes existed gets them (the schema of
+migration 1), so the measurement is of the code as released."""
+from __future__ import annotations
+
+import gc
+import shutil
+import sqlite3
+import statistics
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from audit import dashboard
+from audit.db import open_database
+from audit.figures import Scope
+from audit.migrations import MIGRATIONS
+
+SOURCE = Path("/tmp/g40k.db")
+CACHE = Path(__file__).resolve().parent / ".cache"
+AS_OF = date(2026, 11, 27)
+ISSUES = 40_000
+REPEAT = 5
+
+
+def _database() -> Path:
+    """A private copy of the 40k programme (built once into bench/.cache/ when missing)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    copy = CACHE / "dashboard_g40k.db"
+    if SOURCE.exists():
+        if not copy.exists() or copy.stat().st_mtime < SOURCE.stat().st_mtime:
+            # SQLite's backup API: a consistent copy even if the source is in WAL mode.
+            src, dst = sqlite3.connect(SOURCE), sqlite3.connect(copy)
+            with dst:
+                src.backup(dst)
+            src.close()
+            dst.close()
+        return copy
+    built = CACHE / "g40k.db"
+    if not built.exists():
+        from audit.config import evidence_dir
+        from audit.generate import generate
+        db = open_database(built)
+        generate(db, issues=ISSUES, seed=1, as_of=AS_OF, evidence_root=evidence_dir(built))
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.conn.close()
+    shutil.copyfile(built, copy)
+    return copy
+
+
+def _add_missing_indexes(conn: sqlite3.Connection) -> list[str]:
+    """Create migration 1's indexes a file made earlier lacks; returns their names."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    added = []
+    for statement in MIGRATIONS[0]:
+        words = statement.split()
+        if words[:2] == ["CREATE", "INDEX"] and words[2] not in have:
+            conn.execute(statement)
+            added.append(words[2])
+    return added
+
+
+def _best(fn: Callable[[], object], repeat: int = REPEAT) -> float:
+    """The median of `repeat` timed calls (after one warm-up): robust on a shared machine."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _interleaved(a: Callable[[], object], b: Callable[[], object],
+                 repeat: int = REPEAT) -> tuple[float, float]:
+    """Medians of `a` and `b` timed alternately, so that both see the same machine load."""
+    a(), b()
+    ta, tb = [], []
+    for _ in range(repeat):
+        for fn, out in ((a, ta), (b, tb)):
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def run() -> list[dict]:
+    """Measure and return rows {name, measured, baseline, ratio, target} (seconds)."""
+    path = _database()
+    db = open_database(path)
+    _add_missing_indexes(db.conn)
+    conn = db.conn
+    scope = Scope()
+    compare = AS_OF - timedelta(days=14)
+
+    def load_issues() -> None:
+        pd.read_sql("SELECT * FROM issues", conn)
+
+    def today_only() -> None:
+        dashboard.dashboard_data(db, scope, AS_OF)
+
+    def with_compare() -> None:
+        dashboard.dashboard_data(db, scope, AS_OF, compare)
+
+    def burnup() -> None:
+        dashboard.burnup_weeks(db, scope, AS_OF, deadline="2027-06-30")
+
+    out = []
+    measured, baseline = _interleaved(today_only, load_issues)
+    out.append({"name": "dashboard_data today vs pd.read_sql(issues)", "measured": measured,
+                "baseline": baseline, "ratio": measured / baseline, "target": 1.0})
+    measured, baseline = _interleaved(with_compare, load_issues)
+    out.append({"name": "dashboard_data today + 14-day comparison vs pd.read_sql(issues)",
+                "measured": measured, "baseline": baseline, "ratio": measured / baseline,
+                "target": None})
+    measured = _best(burnup)
+    out.append({"name": "burn-up from history alone (52 weeks) vs pd.read_sql(issues)",
+                "measured": measured, "baseline": baseline, "ratio": measured / baseline,
+                "target": None})
+    conn.close()
+    return out
+
+
+def main() -> None:
+    """Print the table."""
+    rows = run()
+    print(f"{'measure':<66} {'measured s':>10} {'baseline s':>10} {'ratio':>6} {'target':>6}")
+    for r in rows:
+        target = "" if r["target"] is None else f"≤{r['target']:.1f}"
+        print(f"{r['name']:<66} {r['measured']:>10.3f} {r['baseline']:>10.3f} "
+              f"{r['ratio']:>6.2f} {target:>6}")
+
+
+if __name__ == "__main__":
+    main()
