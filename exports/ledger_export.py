@@ -100,119 +100,85 @@ class IssueRecord:
     accountability: list[dict] = field(default_factory=list)
 
 
-def _grouped(db: sqlite_utils.Database, sql: str, params: dict, wanted: set[int]
-             ) -> dict[int, list[dict]]:
-    """issue_id → rows (dicts) of a query whose first column is issue_id, in query order,
-    keeping only the issues in `wanted`."""
-    out: dict[int, list[dict]] = {}
-    cur = db.conn.execute(sql, params)
-    cols = [c[0] for c in cur.description]
-    for r in cur:
-        if r[0] in wanted:
-            out.setdefault(r[0], []).append(dict(zip(cols, r)))
-    return out
-
-
 def issue_records(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
                   on_progress: Progress | None = None) -> list[IssueRecord]:
     """Every issue in `scope` as of `as_of` (state from history, classification as now), ordered
     by category, aspect and code, with sources, streams, focus, causes, measures and
     accountability attached."""
-    steps = 8
+    steps = 4
     states = issue_states(db, scope, as_of)
     if on_progress:
         on_progress("gather", 1, steps)
-    wanted = {s["id"] for s in states}
     people = dict(db.conn.execute("SELECT id, name FROM people"))
-    # A scope of everything reads whole tables in rowid order (no index lookups, no sort);
-    # a narrower one hands SQLite the ids to keep.
+    audits = {r["id"]: r for r in rows(db, "SELECT id, name, year, level, report_no "
+                                           "FROM audits")}
+    causes = {r["id"]: r for r in rows(db, "SELECT id, code, title FROM causes")}
+    streams = dict(db.conn.execute("SELECT id, code FROM streams"))
+    focus = dict(db.conn.execute("SELECT id, code FROM focus_points"))
     everything = (scope.unit_ids is None and not scope.category_codes and not scope.stream
                   and not scope.focus)
-    params: dict = {"ids": json.dumps(sorted(wanted)),
-                    "end": f"{(as_of + dt.timedelta(days=1)).isoformat()}T00:00:00+08:00"}
-
-    def where(column: str) -> str:
-        return "" if everything else f" AND {column} IN (SELECT value FROM json_each(:ids))"
-
-    detail = {r["id"]: r for r in rows(db, f"""
+    params = {"ids": json.dumps([s["id"] for s in states]),
+              "end": f"{(as_of + dt.timedelta(days=1)).isoformat()}T00:00:00+08:00"}
+    # One row per issue: its links and measures come aggregated as JSON by SQLite (index
+    # lookups in C) instead of one Python row per link or measure (380,000 for the region).
+    detail = {r[0]: r for r in db.conn.execute(f"""
         SELECT i.id, i.description, i.basis, i.recommendation, i.rectification_type,
-               i.progress, i.severity, i.supervisor_person_id, a.code AS aspect_code,
-               a.name AS aspect_name, c.name AS category_name, u.code AS unit_code,
-               u.name AS unit_name
+               i.progress, i.severity, i.supervisor_person_id, a.code, a.name, c.name,
+               u.code, u.name,
+               json_array(
+                 json((SELECT json_group_array(audit_id) FROM issue_sources
+                       WHERE issue_id = i.id)),
+                 json((SELECT json_group_array(stream_id) FROM issue_streams
+                       WHERE issue_id = i.id)),
+                 json((SELECT json_group_array(focus_id) FROM issue_focus
+                       WHERE issue_id = i.id)),
+                 json((SELECT json_group_array(cause_id) FROM issue_causes
+                       WHERE issue_id = i.id)),
+                 json((SELECT json_group_array(json_array(id, title, owner_person_id, deadline,
+                                                          status))
+                       FROM (SELECT * FROM measures WHERE issue_id = i.id AND created_at < :end
+                             ORDER BY id))),
+                 json((SELECT json_group_array(json_array(not_applicable, person_name, action,
+                                                          reason))
+                       FROM (SELECT * FROM accountability WHERE issue_id = i.id
+                             ORDER BY id))))
         FROM issues i JOIN aspects a ON a.id = i.aspect_id
         JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
-        WHERE 1 = 1 {where("i.id")}""", params)}
+        {"" if everything else "WHERE i.id IN (SELECT value FROM json_each(:ids))"}""",
+                                                 params)}
     if on_progress:
-        on_progress("gather", 2, steps)
-    audits = {r["id"]: r for r in rows(db, "SELECT id, name, year, level, report_no FROM audits")}
-    sources: dict[int, list[dict]] = {}
-    for iid, aid in db.conn.execute(
-            f"SELECT issue_id, audit_id FROM issue_sources WHERE 1 = 1 {where('issue_id')}",
-            params):
-        if iid in wanted:
-            sources.setdefault(iid, []).append(audits[aid])
-    for lst in sources.values():
-        lst.sort(key=lambda a: (a["year"], a["name"]))
-    stream_codes = dict(db.conn.execute("SELECT id, code FROM streams"))
-    streams: dict[int, list[str]] = {}
-    for iid, sid in db.conn.execute(
-            f"SELECT issue_id, stream_id FROM issue_streams WHERE 1 = 1 {where('issue_id')}",
-            params):
-        if iid in wanted:
-            streams.setdefault(iid, []).append(stream_codes[sid])
-    focus_codes = dict(db.conn.execute("SELECT id, code FROM focus_points"))
-    focus: dict[int, list[str]] = {}
-    for iid, fid in db.conn.execute(
-            f"SELECT issue_id, focus_id FROM issue_focus WHERE 1 = 1 {where('issue_id')}",
-            params):
-        if iid in wanted:
-            focus.setdefault(iid, []).append(focus_codes[fid])
-    if on_progress:
-        on_progress("gather", 4, steps)
-    cause_rows = {r["id"]: r for r in rows(db, "SELECT id, code, title FROM causes")}
-    causes: dict[int, list[dict]] = {}
-    for iid, cid in db.conn.execute(
-            f"SELECT issue_id, cause_id FROM issue_causes WHERE 1 = 1 {where('issue_id')}",
-            params):
-        if iid in wanted:
-            causes.setdefault(iid, []).append(cause_rows[cid])
-    for lst in causes.values():
-        lst.sort(key=lambda c: c["code"])
-    measures = _grouped(db, f"""
-        SELECT m.issue_id, m.id, m.title, m.owner_person_id, m.deadline, m.status
-        FROM measures m WHERE m.issue_id IS NOT NULL AND m.created_at < :end
-        {where("m.issue_id")}""", params, wanted)
-    if on_progress:
-        on_progress("gather", 6, steps)
-    accountability = _grouped(db, f"""
-        SELECT a.issue_id, a.not_applicable, a.person_name, a.action, a.reason
-        FROM accountability a WHERE 1 = 1 {where("a.issue_id")}""", params, wanted)
-    if on_progress:
-        on_progress("gather", 7, steps)
+        on_progress("gather", 3, steps)
+    loads = json.loads
     out: list[IssueRecord] = []
     for s in states:
-        d = detail[s["id"]]
-        ms = measures.get(s["id"], [])
-        for m in ms:
-            m["owner"] = people.get(m["owner_person_id"], "")
+        (_, description, basis, recommendation, rtype, progress, severity, supervisor,
+         aspect_code, aspect_name, category_name, unit_code, unit_name,
+         links) = detail[s["id"]]
+        src, stm, foc, cau, mea, acc = loads(links)
+        measures = [{"id": m[0], "title": m[1], "owner_person_id": m[2],
+                     "owner": people.get(m[2], ""), "deadline": m[3], "status": m[4]}
+                    for m in mea]
+        sources = [audits[a] for a in src]
+        sources.sort(key=lambda a: (a["year"], a["name"]))
+        stream_codes = {streams[x] for x in stm}
         out.append(IssueRecord(
-            id=s["id"], code=s["code"], title=s["title"], description=d["description"],
-            category_code=s["category_code"], category_name=d["category_name"],
-            aspect_code=d["aspect_code"], aspect_name=d["aspect_name"], unit_id=s["unit_id"],
-            unit_code=d["unit_code"], unit_name=d["unit_name"], amount=s["amount"] or 0.0,
-            basis=d["basis"], recommendation=d["recommendation"],
-            rectification_type=d["rectification_type"], progress=d["progress"],
-            severity=d["severity"], status=s["status"], deadline=s["deadline"],
+            id=s["id"], code=s["code"], title=s["title"], description=description,
+            category_code=s["category_code"], category_name=category_name,
+            aspect_code=aspect_code, aspect_name=aspect_name, unit_id=s["unit_id"],
+            unit_code=unit_code, unit_name=unit_name, amount=s["amount"] or 0.0,
+            basis=basis, recommendation=recommendation, rectification_type=rtype,
+            progress=progress, severity=severity, status=s["status"], deadline=s["deadline"],
             original_deadline=s["original_deadline"], closed_on=s["closed_on"],
             created_on=s["created_on"], warning=s["warning"],
             responsible_person_id=s["responsible_person_id"],
             responsible=people.get(s["responsible_person_id"], ""),
-            supervisor=people.get(d["supervisor_person_id"], ""),
-            sources=sources.get(s["id"], []),
-            streams=[c for c in ("cleanup", "audit") if c in streams.get(s["id"], ())],
-            focus=sorted(focus.get(s["id"], ())),
-            causes=causes.get(s["id"], []), measures=ms,
-            accountability=accountability.get(s["id"], [])))
+            supervisor=people.get(supervisor, ""), sources=sources,
+            streams=[c for c in ("cleanup", "audit") if c in stream_codes],
+            focus=sorted(focus[x] for x in foc),
+            causes=sorted((causes[x] for x in cau), key=lambda c: c["code"]),
+            measures=measures,
+            accountability=[{"not_applicable": a[0], "person_name": a[1], "action": a[2],
+                             "reason": a[3]} for a in acc]))
     keys: dict[str, tuple] = {}
 
     def key(code: str) -> tuple:

@@ -186,7 +186,7 @@ def test_export_reports_progress_through_every_step(prog, tmp_path):
                   title=TITLE, on_progress=lambda *a: seen.append(a))
     steps = [s for s, _, _ in seen]
     assert steps[0] == "gather" and steps[-1] == "save" and "writing" in steps
-    assert ("gather", 8, 8) in seen
+    assert ("gather", 4, 4) in seen
 
 
 def test_past_as_of_exports_the_state_then(prog, tmp_path):
