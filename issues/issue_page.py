@@ -545,11 +545,13 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
         } for m in measures], hide_index=True, width="stretch",
             column_config={text("issue.col.measure"): st.column_config.TextColumn(
                 width="large")})
+    # Measures change only before submission (the service refuses later): no forms then.
+    editable = d["status"] in service.EDITABLE_STATUSES
     for m in measures:
         st.session_state[f"{K}.m{m['id']}.version"] = m["version"]
-        if issue_view.may_edit(actor, "measure.edit", d, m):
+        if editable and issue_view.may_edit(actor, "measure.edit", d, m):
             _measure_forms(m, lang, people)
-    if issue_view.may_edit(actor, "measure.add", d):
+    if editable and issue_view.may_edit(actor, "measure.add", d):
         keys = {f: _key(iid, f"measure.{f}") for f in ("title", "owner", "deadline")}
         for k in keys.values():
             _field(k, None if not k.endswith("title") else "")

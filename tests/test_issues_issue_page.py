@@ -251,3 +251,17 @@ def test_english_labels(make_app, p):
     assert {b.label for b in app.button if b.key == "issue.move.submit"} == \
         {t("move.submit", "en")}
     assert any(t("issue.closure", "en") in w.value for w in app.warning)
+
+
+def test_manager_reads_everything_and_is_offered_no_change(make_app, p):
+    app = _open(make_app, p, "manager", p.ids["work"])
+    assert not [b.key for b in app.button if b.key and b.key.startswith("issue.")]
+    assert not app.file_uploader and len(app.tabs) == 6
+
+
+def test_submitted_issue_offers_no_measure_forms(make_app, p):
+    p.submit(p.ids["work"], "2026-11-20")
+    app = _open(make_app, p, "rect", p.ids["work"])
+    keys = {b.key for b in app.button}
+    assert not any(k and (".save.status" in k or k == "issue.save.add_measure") for k in keys)
+    assert _moves(app) == set()
