@@ -194,9 +194,9 @@ def bench_word(db, scope, work: Path, repeat: int) -> list[dict]:
     return [
         row(f"Word review pack, {ISSUES:,} issues ({shape}, 10 charts)", best["pack"],
             best["same"], TARGET, same),
-        row(f"  diagnostic: docx_base.PackWriter.table alone, same tables", best["replay"],
+        row("  diagnostic: docx_base.PackWriter.table alone, same tables", best["replay"],
             best["same"], None, same),
-        row(f"  diagnostic: Word review pack vs text-only cells", best["pack"], best["bare"],
+        row("  diagnostic: Word review pack vs text-only cells", best["pack"], best["bare"],
             None, "the same rows as bare text cells (no width, style or row properties): a "
                   "lighter document than the pack's"),
     ]

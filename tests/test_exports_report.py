@@ -17,7 +17,6 @@ from docx.shared import Cm
 from audit.db import open_database
 from audit.demo import demo_actor
 from audit.figures import figures, scope_for
-from exports import report
 from exports.ledger_export import ExportFailed
 from exports.report import build_pack, gather, summary_paragraphs
 from tests import pdf_tools, programme
@@ -174,17 +173,23 @@ def test_pack_ends_with_the_history_anchor(demo_pack, demo_path):
     assert f"{seq}:{digest}" in tail and demo_pack[1]["anchor"] == f"{seq}:{digest}"
 
 
-def test_wide_tables_fit_their_pages(demo_pack):
+def test_wide_tables_are_in_landscape_and_every_table_fits_its_page(demo_pack):
     document = docx.Document(demo_pack[0])
-    body = document.element.body
-    # every table's width is within the text area of the section it is in
-    section_of = []
-    for el in body.iterchildren():
+    usable = [s.page_width - s.left_margin - s.right_margin for s in document.sections]
+    section, placed = 0, []
+    for el in document.element.body.iterchildren():
         if el.tag == qn("w:tbl"):
-            section_of.append(el)
-    for table in document.tables:
-        width = sum(int(g.get(qn("w:w"))) for g in table._tbl.tblGrid.findall(qn("w:gridCol")))
-        assert width <= Cm(29.7 - 5.4).twips + 5
+            width = sum(int(g.get(qn("w:w"))) for g in el.iter(qn("w:gridCol")))
+            first = "".join(t.text or "" for t in next(el.iter(qn("w:tr"))).iter(qn("w:t")))
+            placed.append((section, width, first))
+        elif el.tag == qn("w:p") and el.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
+            section += 1  # this paragraph ends a section
+    for index, width, _ in placed:
+        assert width * 635 <= usable[index] + 635 * 5  # twips → EMU
+    landscape = {first for index, _, first in placed
+                 if document.sections[index].page_width > document.sections[index].page_height}
+    assert any(h.startswith("编号问题摘要责任单位责任人整改期限逾期天数") for h in landscape)
+    assert any(h.startswith("编号问题方面问题摘要问题描述") for h in landscape)
 
 
 def test_english_pack_has_no_chinese_interface_text(demo_path, tmp_path):
@@ -377,7 +382,7 @@ def test_io_page_builds_the_file_step_by_step_and_offers_it(demo_path, tmp_path,
     assert not app.exception and not app.error
     blocks = list(app.main.children.values())
     status = next(b for b in blocks if type(b).__name__ == "Status")
-    assert status.label.startswith("已生成：") and f"_BT_2026-" in status.label
+    assert status.label.startswith("已生成：") and "_BT_2026-" in status.label
     assert status.label.split("（")[0].endswith(name_end)
     assert [type(c).__name__ for c in status.children.values()] == ["Progress"]
     assert next(iter(status.children.values())).value == 100
