@@ -52,6 +52,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("issues.graphs_page", "page.graphs",
              frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN}), "causes",
              icon=":material/account_tree:"),
+    PageSpec("issues.import_page", "page.merge", frozenset({Role.LEAD, Role.ADMIN}), "merge",
+             icon=":material/merge:"),
     PageSpec("owners.owners_page", "page.owners",
              frozenset({Role.ADMIN, Role.LEAD, Role.MANAGER}), "owners", "nav.system",
              icon=":material/groups:"),

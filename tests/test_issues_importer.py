@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from tests.ledger_factory import HEADER, csv_bytes, row, table, xlsx_bytes
 from tests.programme import build
 
 AT = "2026-11-25T10:00:00+08:00"
+# The round trip's example count: small by default, raise it for a long run.
+ROUNDTRIP_EXAMPLES = int(os.environ.get("ROUNDTRIP_EXAMPLES", "8"))
 LATER = "2026-11-26T10:00:00+08:00"
 
 
@@ -527,7 +530,7 @@ ALLOWED = {"not_started": "not_started", "in_progress": "in_progress",
            "submitted": "submitted", "closed": "submitted"}
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=ROUNDTRIP_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(specs=st.lists(issue_spec, min_size=1, max_size=6))
 def test_export_then_import_into_a_fresh_programme_gives_the_same_issues(tmp_path_factory,
@@ -581,3 +584,25 @@ def test_moves_use_the_workflow_so_history_has_each_step(prog):
         "ORDER BY seq")]
     assert actions[-2:] == ["workflow.start", "workflow.submit"]
     assert Move.START.value == "start"
+
+
+# --- the page (AppTest) ---------------------------------------------------------------------------
+
+def test_the_import_section_previews_asks_nothing_and_imports_on_confirm(demo_path, tmp_path,
+                                                                         make_app):
+    from tests.conftest import copy_database, open_page, sign_in
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    app = sign_in(make_app(path), "lead", "demo1234")
+    app = open_page(app, "import-export")
+    data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
+                                责任单位="包头市分公司", 责任人="新同事", 整改状态="已销号")))
+    app.file_uploader(key="issues.import.file").set_value(
+        ("台账.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    app.run()
+    assert not app.exception, app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["新增问题"] == "1" and metrics["状态未能达到台账所记"] == "1"
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert any("导入完成" in s.value for s in app.success)
