@@ -27,9 +27,10 @@ def render() -> None:
     except AuditError as exc:
         session.show_error(exc)
         return
-    tab_list, tab_add, tab_edit, tab_own = st.tabs(
+    tab_list, tab_add, tab_edit, tab_own, tab_cal, tab_set, tab_backup = st.tabs(
         [tr("admin.user_list"), tr("admin.add_user"), tr("admin.edit_user"),
-         tr("admin.change_password")])
+         tr("admin.change_password"), tr("admin.tab.calendar"), tr("admin.tab.settings"),
+         tr("admin.tab.backup")])
     with tab_list:
         _user_table(accounts)
     with tab_add:
@@ -38,6 +39,15 @@ def render() -> None:
         _edit_user(db, actor, accounts)
     with tab_own:
         login_page.password_form(db, actor, "admin")
+    # Sections owned by their features (calendar and settings: owners; backups: audit).
+    from audit import backup_page
+    from owners import calendar_page
+    with tab_cal:
+        calendar_page.render_section()
+    with tab_set:
+        calendar_page.render_settings()
+    with tab_backup:
+        backup_page.render_section()
 
 
 def _user_table(accounts: list[dict]) -> None:

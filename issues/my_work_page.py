@@ -1,0 +1,335 @@
+"""我的任务: the signed-in person's own issues (as responsible person) and measures (as owner),
+red first, with quick updates (progress note, measure status with completion date), submit for
+verification where allowed, links to the issue pages, and "what I must chase" (escalations
+addressed to this person). A lead also sees how many items wait in the verification queue.
+
+Writes run in widget callbacks, which still see the version of the row the user was looking at
+(kept in session_state when the page was drawn) and pass it to the service: a change saved
+meanwhile by someone else is refused as StaleEdit (who and when) and the typed input stays."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+import streamlit as st
+
+from audit import session
+from audit.errors import AuditError, StaleEdit
+from audit.i18n import error_text, label
+from audit.model import Actor, Role
+from issues import catalogue, graph_service, service, work_views
+from issues.model import Move, Status
+
+K = "mywork"
+FLASH = f"{K}.flash"
+ISSUE_URL_PATH = "issue"
+WARNING_MD = {"red": "red", "amber": "orange", "green": "green"}
+
+
+# --- shared plumbing (the verification page uses it too) -------------------------------------
+
+def field(key: str, current: Any) -> None:
+    """Give a widget the database's value unless the user changed it (a refused save keeps the
+    typed text). Must run before the widget is drawn."""
+    base = key + ".base"
+    state = st.session_state
+    if key not in state or (state.get(base) != current and state[key] == state.get(base)):
+        state[key] = current
+    state[base] = current
+
+
+def forget(*keys: str) -> None:
+    """Drop form values after a save, so that the widgets follow the database again."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(key + ".base", None)
+
+
+def flash(slot: str, kind: str, message: str) -> None:
+    """Keep a message for the next drawing of the page."""
+    st.session_state[slot] = (kind, message)
+
+
+def show_flash(slot: str) -> None:
+    """Show (once) the message a callback left."""
+    kind, message = st.session_state.pop(slot, (None, None))
+    if kind == "success":
+        st.success(message, icon=":material/check_circle:")
+    elif kind == "warning":
+        st.warning(message)
+    elif kind == "error":
+        st.error(message)
+
+
+def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = ()
+        ) -> bool:
+    """Run one service write from a callback; keep its refusal or success for the rerun. On
+    success the form's values are dropped; on a refusal they stay. Returns success."""
+    actor = session.current_actor()
+    if actor is None:
+        return False
+    try:
+        done = write(session.database(), actor)
+    except StaleEdit as exc:
+        flash(slot, "error", error_text(exc, session.lang()) + " "
+              + session.text("issue.stale_keep"))
+        return False
+    except AuditError as exc:
+        flash(slot, "error", error_text(exc, session.lang()))
+        return False
+    forget(*forget_keys)
+    flash(slot, "success", done)
+    return True
+
+
+def issue_page() -> st.Page:
+    """The issue page as a navigation target: a link through Streamlit's navigation keeps this
+    session (a fresh URL would ask the user to sign in again)."""
+    from issues import issue_page as page
+    return st.Page(page.render, url_path=ISSUE_URL_PATH)
+
+
+def issue_link(issue_id: int, code: str, title: str = "") -> None:
+    """A link that opens the issue page for this issue in this session."""
+    text = f"{code} {title}".strip()
+    st.page_link(issue_page(), label=text if len(text) <= 60 else text[:60] + "…",
+                 icon=":material/description:", query_params={"id": str(issue_id)})
+
+
+def warning_text(warning: str, lang: str) -> str:
+    """A coloured dot and label for markdown (the label comes from the catalogue)."""
+    if warning not in WARNING_MD:
+        return ""
+    return f':{WARNING_MD[warning]}[● {label("warning", warning, lang)}]'
+
+
+# --- data, cached on the data version ---------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
+def _load(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date) -> dict:
+    """Everything the page lists, for one person and data version (any write changes it)."""
+    return {"issues": work_views.my_issues(_db, _actor, as_of),
+            "measures": work_views.my_measures(_db, _actor, as_of),
+            "chase": graph_service.chase_list_for(_db, _actor, as_of),
+            "queue": work_views.submitted_count(_db, _actor)
+            if _actor.role == Role.LEAD else None}
+
+
+# --- callbacks --------------------------------------------------------------------------------
+
+def _version_key(kind: str, row_id: int) -> str:
+    return f"{K}.{kind}{row_id}.version"
+
+
+def _on_progress(issue_id: int, code: str) -> None:
+    key = f"{K}.i{issue_id}.progress"
+    act(FLASH, lambda db, actor: (service.update_progress(
+        db, actor, issue_id, version=st.session_state.get(_version_key("i", issue_id)),
+        progress=st.session_state.get(key) or "", at=session.now_at())
+        or session.text("mywork.progress_saved", code=code)), (key,))
+
+
+def _on_submit(issue_id: int, code: str) -> None:
+    lang = session.lang()
+
+    def write(db, actor) -> str:
+        status = service.move_issue(db, actor, issue_id, Move.SUBMIT,
+                                    version=st.session_state.get(_version_key("i", issue_id)),
+                                    at=session.now_at())
+        return session.text("issue.moved", code=code, move=label("move", Move.SUBMIT, lang),
+                            status=label("status", status, lang))
+
+    act(FLASH, write)
+
+
+def _on_measure(measure_id: int) -> None:
+    skey, ckey = f"{K}.m{measure_id}.status", f"{K}.m{measure_id}.completed_on"
+    status = st.session_state.get(skey)
+    completed = st.session_state.get(ckey)
+    lang = session.lang()
+    act(FLASH, lambda db, actor: service.set_measure_status(
+        db, actor, measure_id, version=st.session_state.get(_version_key("m", measure_id)),
+        status=status, completed_on=completed.isoformat() if (completed and status == "done")
+        else None, at=session.now_at()) or session.text(
+        "mywork.measure_saved", id=measure_id, status=label("measure_status", status, lang)),
+        (skey, ckey))
+
+
+# --- drawing ---------------------------------------------------------------------------------
+
+def _metrics(data: dict, actor: Actor) -> None:
+    text = session.text
+    issues, measures = data["issues"], data["measures"]
+    cols = st.columns(4)
+    cols[0].metric(text("mywork.metric.issues"), len(issues))
+    cols[1].metric(text("mywork.metric.red"), sum(r["warning"] == "red" for r in issues))
+    cols[2].metric(text("mywork.metric.measures"), sum(m["status"] != "done" for m in measures))
+    if data["queue"] is not None:
+        cols[3].metric(text("mywork.metric.queue"), data["queue"])
+        st.page_link(st.Page(_stub, url_path="verify"), label=text("mywork.queue_link"),
+                     icon=":material/fact_check:")
+    else:
+        cols[3].metric(text("mywork.metric.chase"), len(data["chase"]))
+
+
+def _stub() -> None:
+    """Stand-in callable: a page link needs only the url_path of a registered page."""
+
+
+def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]]) -> dict | None:
+    """A table whose selected row is returned (one), first row when none is selected."""
+    data = [{name: get(r) for name, get in columns.items()} for r in rows]
+    event = st.dataframe(data, hide_index=True, width="stretch", key=key, on_select="rerun",
+                         selection_mode="single-row",
+                         height=min(38 + 35 * max(len(data), 1), 420))
+    picked = event.selection.rows if event is not None and event.selection else []
+    return rows[picked[0]] if picked and picked[0] < len(rows) else None
+
+
+def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
+    text = session.text
+    st.subheader(text("mywork.issues"))
+    if not issues:
+        st.info(text("mywork.none_issues"))
+        return
+    st.caption(text("mywork.select_hint"))
+    picked = _pick(issues, f"{K}.issues", {
+        text("field.code"): lambda r: r["code"],
+        text("field.title"): lambda r: r["title"],
+        text("field.status"): lambda r: label("status", r["status"], lang),
+        text("issue.field.warning"): lambda r: label("warning", r["warning"], lang),
+        text("field.deadline"): lambda r: r["deadline"] or "",
+        text("mywork.col.measures"): lambda r: f'{r["measures_done"]}/{r["measures"]}',
+        text("issue.progress"): lambda r: _short(r["progress"], 40),
+    }) or issues[0]
+    _issue_panel(actor, picked, lang)
+
+
+def _short(value: str, n: int) -> str:
+    return value if len(value) <= n else value[:n] + "…"
+
+
+def _issue_panel(actor: Actor, r: dict, lang: str) -> None:
+    """Quick update of one issue: progress note, submit for verification, link to its page."""
+    text = session.text
+    iid = r["id"]
+    st.session_state[_version_key("i", iid)] = r["version"]
+    with st.container(border=True):
+        st.markdown(f'**{text("mywork.update_issue", code=_md(r["code"]))}** '
+                    + warning_text(r["warning"], lang))
+        issue_link(iid, r["code"], text("mywork.open_issue"))
+        key = f"{K}.i{iid}.progress"
+        field(key, r["progress"])
+        if r["status"] in service.EDITABLE_STATUSES:
+            with st.form(f"{K}.form.progress.{iid}"):
+                st.text_area(text("issue.progress"), key=key, height=90)
+                st.form_submit_button(text("common.save"), key=f"{K}.save.progress",
+                                      on_click=_on_progress, args=(iid, r["code"]))
+        _submit(actor, r, lang)
+
+
+def _submit(actor: Actor, r: dict, lang: str) -> None:
+    """The submit button where the service allows it; otherwise why not, in words."""
+    text = session.text
+    try:
+        moves = service.allowed_moves(session.database(), actor, r["id"])
+    except AuditError as exc:
+        session.show_error(exc)
+        return
+    if Move.SUBMIT in moves:
+        st.button(label("move", Move.SUBMIT, lang), key=f"{K}.submit", type="primary",
+                  on_click=_on_submit, args=(r["id"], r["code"]), icon=":material/send:")
+    elif r["status"] == Status.SUBMITTED.value:
+        st.caption(text("mywork.waiting_verification"))
+    else:
+        st.caption(text("mywork.cannot_submit", status=label("status", r["status"], lang)))
+
+
+def _measures(measures: list[dict], lang: str) -> None:
+    text = session.text
+    st.subheader(text("mywork.measures"))
+    if not measures:
+        st.info(text("mywork.none_measures"))
+        return
+    st.caption(text("mywork.select_hint"))
+    picked = _pick(measures, f"{K}.measures", {
+        text("mywork.col.measure"): lambda m: f'M{m["id"]}',
+        text("issue.col.measure"): lambda m: _short(m["title"], 40),
+        text("mywork.col.issue"): lambda m: m["code"],
+        text("issue.col.status"): lambda m: label("measure_status", m["status"], lang),
+        text("issue.field.warning"): lambda m: label("warning", m["warning"], lang),
+        text("issue.col.deadline"): lambda m: m["deadline"] or "",
+        text("issue.col.completed_on"): lambda m: m["completed_on"] or "",
+    }) or measures[0]
+    _measure_panel(picked, lang)
+
+
+def _measure_panel(m: dict, lang: str) -> None:
+    """Quick status update of one measure (todo / doing / done with its completion date)."""
+    text = session.text
+    mid = m["id"]
+    st.session_state[_version_key("m", mid)] = m["version"]
+    p = f"{K}.m{mid}"
+    field(f"{p}.status", m["status"])
+    field(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
+          else session.today())
+    with st.container(border=True):
+        st.markdown(f'**{text("mywork.update_measure", id=mid)}** ' + _md(m["title"]))
+        issue_link(m["issue_id"], m["code"], m["issue_title"])
+        if m["issue_status"] not in service.EDITABLE_STATUSES:
+            st.caption(text("mywork.measure_locked",
+                            status=label("status", m["issue_status"], lang)))
+            return
+        with st.form(f"{K}.form.measure.{mid}"):
+            c1, c2 = st.columns(2)
+            c1.selectbox(text("issue.measure_status"), service.MEASURE_STATUSES,
+                         key=f"{p}.status", format_func=lambda s: label("measure_status", s, lang))
+            c2.date_input(text("issue.completed_on"), key=f"{p}.completed_on",
+                          max_value=session.today(), help=text("mywork.completed_help"))
+            st.form_submit_button(text("common.save"), key=f"{K}.save.measure",
+                                  on_click=_on_measure, args=(mid,))
+
+
+def _chase(chase: list[dict], lang: str) -> None:
+    text = session.text
+    st.subheader(text("mywork.chase"))
+    if not chase:
+        st.info(text("mywork.chase_none"))
+        return
+    st.caption(text("mywork.chase_caption"))
+    st.dataframe([{
+        text("field.code"): d["code"],
+        text("field.unit"): d["unit"] or "",
+        text("mywork.col.step"): label("escalation", d["step"], lang),
+        text("field.deadline"): d["deadline"] or "",
+        text("mywork.col.overdue_days"): d["overdue_working_days"],
+    } for d in chase], hide_index=True, width="stretch",
+        height=min(38 + 35 * len(chase), 420))
+    for d in chase[:10]:
+        issue_link(d["issue_id"], d["code"])
+
+
+def _md(value: object) -> str:
+    """User text for markdown with every special character escaped (never rendered)."""
+    from issues.issue_view import md_escape
+    return md_escape(value)
+
+
+def render() -> None:
+    """Draw the my-work page."""
+    db = session.database()
+    actor = session.require_actor()
+    lang = session.lang()
+    text = session.text
+    st.title(text("page.my_work"))
+    as_of = session.today()
+    show_flash(FLASH)
+    st.caption(text("mywork.caption", date=as_of.isoformat()))
+    data = _load(db, actor, catalogue.database_file(db), catalogue.data_version(db),
+                 (actor.user_id, actor.person_id, actor.unit_id), as_of)
+    if actor.person_id is None:
+        st.info(text("mywork.no_person"))
+    _metrics(data, actor)
+    _issues(actor, data["issues"], lang)
+    _measures(data["measures"], lang)
+    _chase(data["chase"], lang)

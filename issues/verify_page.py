@@ -1,0 +1,254 @@
+"""验收: the verification queue of an audit lead. Items submitted for verification (待验收) in
+scope, oldest first, each with what 三不放过 still misses and whether this lead may strike it off;
+the picked item with its evidence (downloads), measures and their completion, root causes and
+accountability; then strike off (销号, Move.CLOSE) or return with a reason (Move.RETURN).
+
+The service decides: segregation of duties (the submitter and the owners of its measures may not
+strike it off) and 三不放过 are enforced by move_issue; this page only shows the reason in words
+before and after the attempt."""
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from audit import session
+from audit.errors import AuditError
+from audit.i18n import label
+from audit.model import Actor
+from issues import catalogue, issue_view, service, work_views
+from issues.model import Move
+from issues.my_work_page import _md, act, issue_link, show_flash, warning_text
+
+K = "verify"
+FLASH = f"{K}.flash"
+MAX_ROWS = 500  # queue rows drawn: the rest are counted, and reached by the filters
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
+def _queue(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date
+           ) -> list[dict]:
+    """The queue for one lead and data version (any write changes the version)."""
+    return work_views.verify_queue(_db, _actor, as_of)
+
+
+def _on_move(issue_id: int, code: str, move: str) -> None:
+    reason_key = f"{K}.{issue_id}.reason"
+    reason = (st.session_state.get(reason_key) or "").strip()
+    if move == Move.RETURN.value and not reason:
+        st.session_state[FLASH] = ("warning", session.text("verify.reason_needed"))
+        return
+    lang = session.lang()
+
+    def write(db, actor) -> str:
+        status = service.move_issue(db, actor, issue_id, move,
+                                    version=st.session_state.get(f"{K}.{issue_id}.version"),
+                                    reason=reason if move == Move.RETURN.value else "",
+                                    at=session.now_at())
+        return session.text("issue.moved", code=code, move=label("move", move, lang),
+                            status=label("status", status, lang))
+
+    act(FLASH, write, (reason_key,) if move == Move.RETURN.value else ())
+
+
+def _missing_text(missing: list[str], lang: str) -> str:
+    sep = "、" if lang == "zh" else "; "
+    if not missing:
+        return session.text("verify.ready")
+    return session.text("issue.check_missing", missing=sep.join(
+        label("missing", m, lang) for m in missing))
+
+
+def _sod_text(r: dict) -> str:
+    """Why this lead may not strike the item off (segregation of duties), or ''."""
+    if r["may_strike_off"]:
+        return ""
+    return session.text("verify.sod_submitted" if r["own_submission"] else "verify.sod_owner")
+
+
+def _table(queue: list[dict], lang: str) -> dict:
+    """The queue as a table; returns the picked row (the first when none is picked)."""
+    text = session.text
+    shown = queue[:MAX_ROWS]
+    # Headers and repeated cell texts are looked up once: each session.text call reads
+    # session_state, which costs more than the rest of a row.
+    col = {k: text(v) for k, v in (
+        ("code", "field.code"), ("title", "field.title"), ("unit", "field.unit"),
+        ("submitted", "verify.col.submitted"), ("by", "verify.col.submitted_by"),
+        ("measures", "mywork.col.measures"), ("evidence", "issue.col.evidence"),
+        ("closure", "verify.col.closure"), ("may", "verify.col.may"))}
+    yes, no = text("common.yes"), text("common.no")
+    missing_texts: dict[tuple, str] = {}
+    data = []
+    for r in shown:
+        missing = tuple(r["closure_missing"])
+        if missing not in missing_texts:
+            missing_texts[missing] = _missing_text(list(missing), lang)
+        data.append({
+            col["code"]: r["code"], col["title"]: r["title"], col["unit"]: r["unit_name"],
+            col["submitted"]: (r["submitted_at"] or "")[:16].replace("T", " "),
+            col["by"]: r["submitted_by_name"],
+            col["measures"]: f'{r["measures_done"]}/{r["measures"]}',
+            col["evidence"]: r["evidence"], col["closure"]: missing_texts[missing],
+            col["may"]: yes if r["may_strike_off"] else no})
+    event = st.dataframe(data, hide_index=True, width="stretch", key=f"{K}.queue",
+                         on_select="rerun", selection_mode="single-row",
+                         height=min(38 + 35 * len(data), 420))
+    if len(queue) > MAX_ROWS:
+        st.caption(text("catalogue.truncated", shown=MAX_ROWS, total=len(queue)))
+    picked = event.selection.rows if event is not None and event.selection else []
+    return shown[picked[0]] if picked and picked[0] < len(shown) else shown[0]
+
+
+def _detail(db, actor: Actor, r: dict, lang: str) -> None:
+    """One item: the checks, evidence, measures, causes, accountability, and the two actions."""
+    text = session.text
+    iid = r["id"]
+    try:
+        d = issue_view.issue_page_data(db, actor, iid)
+    except AuditError as exc:
+        session.show_error(exc)
+        return
+    st.session_state[f"{K}.{iid}.version"] = d["version"]
+    with st.container(border=True):
+        st.subheader(f'{d["code"]} {d["title"]}', anchor=False)
+        st.markdown(" · ".join(bit for bit in (
+            f'**{_md(text("field.status"))}**: {_md(label("status", d["status"], lang))}',
+            warning_text(r["warning"], lang),
+            f'**{_md(text("field.unit"))}**: {_md(d["unit_name"])}',
+            f'**{_md(text("issue.field.responsible"))}**: '
+            f'{_md(d["responsible_name"] or text("issue.not_set"))}',
+            f'**{_md(text("issue.field.submitted"))}**: ' + _md(text(
+                "issue.by_at", who=d["submitted_by_name"] or "",
+                at=(d["submitted_at"] or "")[:16].replace("T", " "))),
+        ) if bit))
+        issue_link(iid, d["code"], text("mywork.open_issue"))
+        missing = d["closure_missing"]
+        if missing:
+            st.warning(text("issue.closure") + ("：" if lang == "zh" else ": ")
+                       + _missing_text(missing, lang), icon=":material/pending:")
+        else:
+            st.success(text("issue.closure") + ("：" if lang == "zh" else ": ")
+                       + text("issue.check_ok"), icon=":material/check:")
+        if d["progress"]:
+            st.markdown(f'**{_md(text("issue.progress"))}**')
+            st.markdown(_md(d["progress"]))
+        _measures(d, lang)
+        _evidence(db, actor, d)
+        _causes(d)
+        _accountability(d)
+        _actions(d, r, lang)
+
+
+def _measures(d: dict, lang: str) -> None:
+    text = session.text
+    st.markdown(f'**{_md(text("issue.tab.measures"))}**')
+    if not d["measures"]:
+        st.caption(text("issue.measures_none"))
+        return
+    st.dataframe([{
+        text("mywork.col.measure"): f'M{m["id"]}',
+        text("issue.col.measure"): m["title"],
+        text("issue.col.owner"): m["owner_name"] or "",
+        text("issue.col.status"): label("measure_status", m["status"], lang),
+        text("issue.col.deadline"): m["deadline"] or "",
+        text("issue.col.completed_on"): m["completed_on"] or "",
+        text("issue.col.evidence"): m["evidence_count"],
+        text("issue.col.progress"): m["progress"] or "",
+    } for m in d["measures"]], hide_index=True, width="stretch")
+
+
+def _evidence(db, actor: Actor, d: dict) -> None:
+    text = session.text
+    st.markdown(f'**{_md(text("issue.tab.evidence"))}**')
+    if not d["evidence"]:
+        st.caption(text("issue.evidence_none"))
+        return
+    labels = {m["id"]: f'M{m["id"]}' for m in d["measures"]}
+    for e in d["evidence"]:
+        c1, c2, c3 = st.columns([5, 4, 1.6])
+        c1.text(e["filename"])
+        c2.caption(f'{labels.get(e["measure_id"], text("issue.upload_issue_level"))} · '
+                   f'{issue_view.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
+                   f'{(e["uploaded_at"] or "")[:16].replace("T", " ")}')
+
+        def content(evidence_id: int = e["id"]) -> bytes:
+            return issue_view.evidence_file(db, actor, evidence_id)[2]
+
+        c3.download_button(text("issue.download"), data=content, file_name=e["filename"],
+                           mime=e["mime"], key=f'{K}.ev.{e["id"]}', on_click="ignore",
+                           icon=":material/download:")
+
+
+def _causes(d: dict) -> None:
+    text = session.text
+    st.markdown(f'**{_md(text("issue.col.cause"))}**')
+    if d["causes"]:
+        st.dataframe([{text("issue.col.cause"): c["code"],
+                       text("issue.col.cause_title"): c["title"],
+                       text("field.description"): c["description"]} for c in d["causes"]],
+                     hide_index=True, width="stretch")
+    else:
+        st.caption(text("issue.causes_none"))
+
+
+def _accountability(d: dict) -> None:
+    text = session.text
+    st.markdown(f'**{_md(text("issue.accountability"))}**')
+    if d["accountability"]:
+        st.dataframe([{
+            text("issue.col.person"): a["person_name"], text("issue.col.action"): a["action"],
+            text("issue.col.reason"): a["reason"] if a["not_applicable"] else "",
+            text("issue.col.recorded"): f'{a["recorded_by_name"]} · '
+                                        f'{(a["recorded_at"] or "")[:16].replace("T", " ")}',
+        } for a in d["accountability"]], hide_index=True, width="stretch")
+    else:
+        st.caption(text("issue.accountability_none"))
+
+
+def _actions(d: dict, r: dict, lang: str) -> None:
+    """Strike off and return, as the service allows them now; the reason when it does not."""
+    text = session.text
+    iid = d["id"]
+    moves = d["moves"]
+    sod = _sod_text(r)
+    if sod:
+        st.info(sod, icon=":material/block:")
+    if Move.RETURN in moves:
+        st.text_area(text("verify.return_reason"), key=f"{K}.{iid}.reason", height=68,
+                     placeholder=text("verify.return_hint"))
+    buttons = [m for m in (Move.CLOSE, Move.RETURN) if m in moves]
+    for col, move in zip(st.columns([1, 1, 3]), buttons):
+        closing = move == Move.CLOSE
+        col.button(label("move", move, lang), key=f"{K}.{move.value}",
+                   type="primary" if closing else "secondary", on_click=_on_move,
+                   args=(iid, d["code"], move.value), width="stretch",
+                   icon=":material/verified:" if closing else ":material/undo:")
+    if not moves:
+        st.caption(text("issue.no_moves"))
+
+
+def render() -> None:
+    """Draw the verification page."""
+    db = session.database()
+    actor = session.require_actor()
+    lang = session.lang()
+    text = session.text
+    st.title(text("page.verify"))
+    as_of = session.today()
+    show_flash(FLASH)
+    st.caption(text("verify.caption", date=as_of.isoformat()))
+    queue = _queue(db, actor, catalogue.database_file(db), catalogue.data_version(db),
+                   (actor.user_id, actor.person_id, actor.unit_id), as_of)
+    cols = st.columns(4)
+    cols[0].metric(text("verify.metric.queue"), len(queue))
+    cols[1].metric(text("verify.metric.ready"),
+                   sum(not r["closure_missing"] and r["may_strike_off"] for r in queue))
+    cols[2].metric(text("verify.metric.blocked"), sum(bool(r["closure_missing"]) for r in queue))
+    cols[3].metric(text("verify.metric.not_mine"), sum(not r["may_strike_off"] for r in queue))
+    if not queue:
+        st.info(text("verify.empty"))
+        return
+    st.caption(text("verify.select_hint"))
+    picked = _table(queue, lang)
+    _detail(db, actor, picked, lang)

@@ -1,0 +1,124 @@
+"""Read models for 我的任务 (my work) and 验收 (the verification queue): plain dicts, no
+Streamlit. Lists are built on issues.catalogue.search_issues, so that scope, as-of state and
+warning colours agree with the catalogue and the dashboard; the extra columns these pages need
+(versions, progress notes, measures, what 三不放过 still misses) come in one grouped query each,
+never one query per row."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import sqlite_utils
+
+from audit.db import rows, scalar
+from audit.figures import amber_cutoff, scope_for, scope_filter
+from audit.model import Actor
+from issues import catalogue
+from issues.model import (IssueFacts, MeasureFacts, Status, may_strike_off,
+                          missing_for_closure, warning_colour)
+
+OPEN = ("not_started", "in_progress", "submitted")
+WARNING_RANK = {"red": 0, "amber": 1, "green": 2, "none": 3}
+
+
+def urgency_key(row: dict) -> tuple:
+    """Red first, then amber, green, none; then the earliest deadline (none last); then code."""
+    return (WARNING_RANK.get(row["warning"], 9), row["deadline"] or "9999-99-99",
+            catalogue.code_key(row["code"]))
+
+
+def _ids_json(ids: list[int]) -> str:
+    return json.dumps([int(i) for i in ids])
+
+
+def my_issues(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict]:
+    """Open issues the actor's person is responsible for, most urgent first: search_issues rows
+    plus version and progress (the page passes the version back with every edit)."""
+    if actor.person_id is None:
+        return []
+    found = [r for r in catalogue.search_issues(db, actor, as_of=as_of, status=list(OPEN),
+                                                owner_person_id=actor.person_id)
+             if r["responsible_person_id"] == actor.person_id]
+    if not found:
+        return []
+    extra = {r["id"]: r for r in rows(
+        db, "SELECT id, version, progress FROM issues WHERE id IN "
+            "(SELECT value FROM json_each(?))", (_ids_json([r["id"] for r in found]),))}
+    for r in found:
+        r["version"] = extra[r["id"]]["version"]
+        r["progress"] = extra[r["id"]]["progress"] or ""
+    return sorted(found, key=urgency_key)
+
+
+def my_measures(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict]:
+    """Measures the actor's person owns on open issues in scope, most urgent first: id, issue_id,
+    code (the issue's), issue_title, title, status, deadline, completed_on, progress, version,
+    warning (of the measure's own deadline; none when done)."""
+    if actor.person_id is None:
+        return []
+    params: dict = {"person": actor.person_id}
+    where = scope_filter(scope_for(db, actor), params)
+    found = rows(db, f"""
+        SELECT m.id, m.issue_id, i.code, i.title AS issue_title, i.status AS issue_status,
+               m.title, m.status, m.deadline, m.completed_on, m.progress, m.version
+        FROM measures m JOIN issues i ON i.id = m.issue_id
+        JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
+        WHERE m.owner_person_id = :person AND i.merged_into_id IS NULL
+          AND i.status IN ('not_started', 'in_progress', 'submitted') {where}""", params)
+    today, cutoff = as_of.isoformat(), amber_cutoff(db, as_of).isoformat()
+    for m in found:
+        # A done measure carries no warning, like a closed issue.
+        status = Status.CLOSED if m["status"] == "done" else Status.IN_PROGRESS
+        m["warning"] = warning_colour(status, m["deadline"], today, cutoff).value
+        m["progress"] = m["progress"] or ""
+    return sorted(found, key=lambda m: (*urgency_key(m), m["id"]))
+
+
+def submitted_count(db: sqlite_utils.Database, actor: Actor) -> int:
+    """How many items wait for verification (待验收) in the actor's scope."""
+    params: dict = {}
+    where = scope_filter(scope_for(db, actor), params)
+    return int(scalar(db, f"""
+        SELECT COUNT(*) FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id
+        WHERE i.status = 'submitted' AND i.merged_into_id IS NULL {where}""", params) or 0)
+
+
+def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict]:
+    """Items submitted for verification (待验收) in scope, oldest submission first: search_issues
+    rows plus submitted_at, submitted_by_name, evidence (files), causes, accountability,
+    closure_missing (三不放过 keys still missing) and may_strike_off (segregation of duties: not
+    the submitter, not an owner of one of its measures)."""
+    found = catalogue.search_issues(db, actor, as_of=as_of, status="submitted")
+    if not found:
+        return []
+    ids = _ids_json([r["id"] for r in found])
+    head = {r["id"]: r for r in rows(db, """
+        SELECT i.id, i.submitted_by, i.submitted_at, i.version, u.username AS submitted_by_name,
+               (SELECT COUNT(*) FROM issue_causes ic WHERE ic.issue_id = i.id) AS causes,
+               (SELECT COUNT(*) FROM accountability ac WHERE ac.issue_id = i.id) AS acc,
+               (SELECT COUNT(*) FROM evidence e WHERE e.issue_id = i.id) AS evidence
+        FROM issues i LEFT JOIN users u ON u.id = i.submitted_by
+        WHERE i.id IN (SELECT value FROM json_each(?))""", (ids,))}
+    measures: dict[int, list[MeasureFacts]] = {}
+    for m in rows(db, """
+            SELECT m.issue_id, m.id, m.owner_person_id, m.deadline, m.status,
+                   (SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) AS ev
+            FROM measures m WHERE m.issue_id IN (SELECT value FROM json_each(?))
+            ORDER BY m.id""", (ids,)):
+        measures.setdefault(m["issue_id"], []).append(
+            MeasureFacts(m["id"], m["owner_person_id"], m["deadline"], m["status"], m["ev"]))
+    for r in found:
+        h = head[r["id"]]
+        facts = IssueFacts(code=r["code"], status=Status.SUBMITTED,
+                           responsible_person_id=r["responsible_person_id"],
+                           deadline=r["deadline"], measures=tuple(measures.get(r["id"], ())),
+                           cause_count=h["causes"], accountability_recorded=bool(h["acc"]),
+                           submitted_by=h["submitted_by"])
+        r.update(submitted_at=h["submitted_at"], submitted_by=h["submitted_by"],
+                 submitted_by_name=h["submitted_by_name"] or "", version=h["version"],
+                 evidence=h["evidence"], causes=h["causes"], accountability=h["acc"],
+                 closure_missing=missing_for_closure(facts),
+                 may_strike_off=may_strike_off(facts, actor.user_id, actor.person_id),
+                 own_submission=h["submitted_by"] == actor.user_id)
+    return sorted(found, key=lambda r: (r["submitted_at"] or "", catalogue.code_key(r["code"])))
