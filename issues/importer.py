@@ -819,7 +819,7 @@ class _Planner:
                 else:
                     p.links[fld] = list(have) + extra
                 change(fld, None, ", ".join(self.label_of(x) for x in extra))
-        if isinstance(unit, int) and unit != d["unit_id"]:
+        if isinstance(unit, int) and unit != d["unit_id"] and not merged_code:
             if closed:
                 p.notes.append("unit: closed or ended issue is not reassigned")
             else:

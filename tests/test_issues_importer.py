@@ -606,3 +606,19 @@ def test_the_import_section_previews_asks_nothing_and_imports_on_confirm(demo_pa
     app.run()
     assert not app.exception, app.exception
     assert any("导入完成" in s.value for s in app.success)
+
+
+def test_a_row_naming_a_merged_code_updates_the_issue_it_was_merged_into(prog):
+    do_import(prog, xlsx_bytes(table(ledger_row(1), ledger_row(2, 问题描述="结算未经审核"))))
+    from issues.duplicates import confirm_cluster
+    ids = [r[0] for r in prog.db.conn.execute("SELECT id FROM issues ORDER BY code")]
+    confirm_cluster(prog.db, prog.actors["lead"], ids, ids[0], AT)
+    result = do_import(prog, xlsx_bytes(table(
+        ledger_row(2, 问题描述="结算未经审核", 责任单位="乙市分公司",
+                   整改措施="1. 完成合同清理（责任人：张三；时限：2026-12-31）\n2. 补签结算单"))),
+        at=LATER)
+    [r] = result.plan.rows
+    assert (r.issue, r.merged_into) == (ids[0], "C1.1.1")
+    d = issue(prog, "C1.1.1")
+    assert d["unit_name"] == "甲市分公司"            # a merged code never moves the survivor
+    assert "补签结算单" in [m["title"] for m in d["measures"]]
