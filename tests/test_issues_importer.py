@@ -521,6 +521,7 @@ def _snapshot(p) -> dict:
             "sources": sorted((s["name"], s["year"]) for s in d["sources"]),
             "streams": [s["code"] for s in d["streams"]],
             "focus": [f["code"] for f in d["focus"]],
+            "causes": sorted(c["title"] for c in d["causes"]),
             "measures": [(m["title"], m["owner_name"], m["deadline"], m["status"] == "done")
                          for m in d["measures"]]}
     return out
