@@ -234,10 +234,14 @@ def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
                     "count": n}
                    for (c, st), n in sorted(by_cat.items(), key=lambda kv: (
                        cat_order.get(kv[0][0], 0), _STATUS_RANK.get(kv[0][1], 9)))]
+    # The full grid of the units and categories that have issues (zeros included): the
+    # builder orders both axes by first appearance, and a gap would also read as "no data".
+    units_seen = sorted({g for g, _ in heat})
+    cats_seen = sorted({c for _, c in heat}, key=lambda c: cat_order.get(c, 0))
     heat_rows = [{"unit": names[g], "unit_id": g, "category": category_label(*cats[c]),
-                  "code": cats[c][0], "open": o, "overdue": od}
-                 for (g, c), (o, od) in sorted(heat.items(), key=lambda kv: (
-                     kv[0][0], cat_order.get(kv[0][1], 0)))]
+                  "code": cats[c][0], "open": heat.get((g, c), [0, 0])[0],
+                  "overdue": heat.get((g, c), [0, 0])[1]}
+                 for g in units_seen for c in cats_seen]
     warn_rows = [{"unit": names[g], "unit_id": g, "warning": w, "count": n}
                  for (g, w), n in sorted(warn.items(), key=lambda kv: (
                      kv[0][0], _WARNING_RANK.get(kv[0][1], 9)))]
@@ -481,6 +485,60 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
         out["compare"] = None
     out["deltas"] = deltas(out["figures"], out["compare"])
     return {k: out[k] for k in DASHBOARD_KEYS}
+
+
+# --- what the page's filters offer ------------------------------------------------------------
+
+def database_file(db: sqlite_utils.Database) -> str:
+    """The path of the database file (a cache key that stands for the connection)."""
+    return db.conn.execute("PRAGMA database_list").fetchone()[2]
+
+
+def units_in_scope(db: sqlite_utils.Database, unit_ids: frozenset[int] | None) -> list[dict]:
+    """The units an actor may see (all when None), parents before their children
+    (depth-first), each with its depth below the top of what is shown."""
+    units = owners_store.all_units(db)
+    kids: dict[int | None, list[dict]] = {}
+    for u in sorted(units, key=lambda u: u["id"]):
+        kids.setdefault(u["parent_id"], []).append(u)
+    ids = {u["id"] for u in units}
+    out: list[dict] = []
+
+    def walk(u: dict, depth: int) -> None:
+        if unit_ids is None or u["id"] in unit_ids:
+            out.append({"id": u["id"], "code": u["code"], "name": u["name"], "depth": depth})
+            depth += 1
+        for child in kids.get(u["id"], []):
+            walk(child, depth)
+
+    for root in [u for u in units if u["parent_id"] not in ids]:
+        walk(root, 0)
+    return out
+
+
+def filter_options(db: sqlite_utils.Database, lang: str) -> dict[str, dict[str, str]]:
+    """code → label of the categories, work streams and focus points, in display order."""
+    name = "name" if lang == "zh" else "name_en"
+    return {
+        "categories": {r["code"]: category_label(r["code"], r["name"]) for r in rows(
+            db, "SELECT code, name FROM categories "
+                "ORDER BY CAST(substr(code, 2) AS INTEGER), code")},
+        "streams": {r["code"]: r["n"] for r in rows(
+            db, f"SELECT code, {name} AS n FROM streams ORDER BY id")},
+        "focus": {r["code"]: f"{r['code']} {r['n']}" for r in rows(
+            db, f"SELECT code, {name} AS n FROM focus_points ORDER BY code")},
+    }
+
+
+def unit_name(db: sqlite_utils.Database, unit_id: int | None) -> str | None:
+    """A unit's name, or None."""
+    return None if unit_id is None else scalar(db, "SELECT name FROM units WHERE id = ?",
+                                               (unit_id,))
+
+
+def amber_days(db: sqlite_utils.Database) -> str:
+    """The amber window in working days (the setting the figures use)."""
+    return owners_store.setting(db, "warning.amber_working_days", "10") or "10"
 
 
 # --- drill-down ---------------------------------------------------------------------------------

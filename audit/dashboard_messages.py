@@ -28,7 +28,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dashboard.tile.overdue": "逾期问题",
         "dashboard.tile.due_soon": "即将到期（黄灯）",
         "dashboard.tile.fully_assigned_rate": "四个到人率",
-        "dashboard.tile.amount": "涉及金额 / 已整改金额（万元）",
+        "dashboard.tile.amount": "涉及/已整改金额（万元）",
         "dashboard.help.issues": "截至所选日期已登记、未被合并的问题数（含特殊原因终结），"
                                  "按所选单位（含下属单位）、大类、工作组、关注点筛选。",
         "dashboard.help.closed": "截至所选日期状态为“已销号”的问题数；特殊原因终结的问题单独计算，"
@@ -46,9 +46,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                                  "涉及金额合计。单位：万元。",
         "dashboard.delta_count": "{delta:+d}",
         "dashboard.delta_rate": "{delta:+.1f} 个百分点",
-        "dashboard.delta_amount": "已整改 {delta:+,.1f} 万元",
-        "dashboard.delta_description": "较 {date}",
-        "dashboard.amount_value": "{involved:,.1f} / {rectified:,.1f}",
+        "dashboard.delta_amount": "已整改 {delta:+,.1f}",
+        "dashboard.delta_description": "变化为较 {date}（对比日期）。",
+        "dashboard.amount_value": "{involved:,.0f} / {rectified:,.0f}",
         "dashboard.no_rate": "—",
         "dashboard.heatmap_measure": "热力图口径",
         "dashboard.heatmap.open": "未销号",
@@ -99,7 +99,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dashboard.tile.overdue": "Overdue",
         "dashboard.tile.due_soon": "Due soon (amber)",
         "dashboard.tile.fully_assigned_rate": "Four-to-a-person rate",
-        "dashboard.tile.amount": "Amount involved / rectified (10k yuan)",
+        "dashboard.tile.amount": "Involved / rectified (10k ¥)",
         "dashboard.help.issues": "Issues registered by the date and not merged into another "
                                  "(ended ones included), for the chosen unit with its sub-units, "
                                  "category, work stream and focus point.",
@@ -123,8 +123,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dashboard.delta_count": "{delta:+d}",
         "dashboard.delta_rate": "{delta:+.1f} pp",
         "dashboard.delta_amount": "rectified {delta:+,.1f}",
-        "dashboard.delta_description": "vs {date}",
-        "dashboard.amount_value": "{involved:,.1f} / {rectified:,.1f}",
+        "dashboard.delta_description": "Changes are against {date} (the comparison date).",
+        "dashboard.amount_value": "{involved:,.0f} / {rectified:,.0f}",
         "dashboard.no_rate": "–",
         "dashboard.heatmap_measure": "Heatmap shows",
         "dashboard.heatmap.open": "Open",

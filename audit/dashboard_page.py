@@ -9,13 +9,13 @@ from datetime import date, timedelta
 import streamlit as st
 
 from audit import charts, session
-from audit.dashboard import dashboard_data, data_version, drill_down, UnknownSelection
-from audit.db import rows
+from audit.dashboard import (UnknownSelection, amber_days, dashboard_data, data_version,
+                             database_file, drill_down, filter_options, unit_name,
+                             units_in_scope)
 from audit.errors import AuditError
 from audit.figures import Scope, scope_for
 from audit.i18n import label
 from audit.model import Actor
-from owners import store as owners_store
 
 COMPARE_DAYS = 14          # the default comparison: two weeks back (the usual meeting cycle)
 DRILL_SHOWN = 30           # issue links listed under a chart; more is a sign to filter
@@ -40,10 +40,6 @@ class View:
 
 
 # --- data, cached per database version ------------------------------------------------------------
-
-def _db_path(db) -> str:
-    return db.conn.execute("PRAGMA database_list").fetchone()[2]
-
 
 def _scope_key(scope: Scope) -> tuple:
     ids = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
@@ -71,28 +67,6 @@ def _drill_rows(_db, path: str, version: int, scope_key: tuple, as_of: date,
 
 # --- filters <-> URL --------------------------------------------------------------------------------
 
-def _units_in_scope(db, actor: Actor) -> list[dict]:
-    """The units the actor may see, parents first then children (depth-first), with depth."""
-    units = owners_store.all_units(db)
-    allowed = actor.scope_unit_ids
-    kids: dict[int | None, list[dict]] = {}
-    for u in sorted(units, key=lambda u: u["id"]):
-        kids.setdefault(u["parent_id"], []).append(u)
-    ids = {u["id"] for u in units}
-    out: list[dict] = []
-
-    def walk(u: dict, depth: int) -> None:
-        if allowed is None or u["id"] in allowed:
-            out.append({**u, "depth": depth})
-            depth += 1
-        for child in kids.get(u["id"], []):
-            walk(child, depth)
-
-    for root in [u for u in units if u["parent_id"] not in ids]:
-        walk(root, 0)
-    return out
-
-
 def _problem(param: str, value: str, reason_key: str) -> str:
     return session.text("dashboard.bad_param", param=param, value=value[:40],
                         reason=session.text(reason_key))
@@ -118,13 +92,14 @@ def _seed_widgets(today: date, units: list[dict], categories: dict[str, str],
             return default
         return value
 
-    def read_choice(param: str, allowed) -> str | None:
+    def read_choice(param: str, allowed) -> str:
+        # "" stands for "all": a None value would show the widget as empty, not as 全部.
         raw = qp.get(param)
         if raw in (None, ""):
-            return None
+            return ""
         if raw not in allowed:
             problems.append(_problem(param, raw, "dashboard.reason_unknown"))
-            return None
+            return ""
         return raw
 
     if PARAMS["as_of"] not in state:
@@ -165,34 +140,28 @@ def _write_url(view: View) -> None:
 
 def _filters(db, actor: Actor, lang: str, today: date) -> View:
     """The filter bar; returns the view it describes."""
-    units = _units_in_scope(db, actor)
+    units = units_in_scope(db, actor.scope_unit_ids)
     name_of = {u["code"]: "\u3000" * u["depth"] + u["name"] for u in units}
-    categories = {r["code"]: f"{r['code']} {r['name']}" for r in rows(
-        db, "SELECT code, name FROM categories ORDER BY CAST(substr(code, 2) AS INTEGER), code")}
-    name_col = "name" if lang == "zh" else "name_en"
-    streams = {r["code"]: r["n"] for r in rows(
-        db, f"SELECT code, {name_col} AS n FROM streams ORDER BY id")}
-    focus = {r["code"]: f"{r['code']} {r['n']}" for r in rows(
-        db, f"SELECT code, {name_col} AS n FROM focus_points ORDER BY code")}
+    options = filter_options(db, lang)
+    categories, streams, focus = options["categories"], options["streams"], options["focus"]
     problems = _seed_widgets(today, units, categories, streams, focus)
     everything = session.text("dashboard.all")
-    c1, c2, c3, c4, c5, c6 = st.columns([1.1, 1.1, 1.8, 2, 1.4, 1.6])
+    c1, c2, c3, c4, c5, c6 = st.columns([1.6, 1.6, 2, 2.2, 1.6, 1.8])
     as_of = c1.date_input(session.text("dashboard.as_of"), key=PARAMS["as_of"],
                           max_value=today, format="YYYY-MM-DD")
     compare_to = c2.date_input(session.text("dashboard.compare_to"), key=PARAMS["compare"],
                                max_value=today, format="YYYY-MM-DD")
-    unit = c3.selectbox(session.text("dashboard.unit"), [None, *name_of], key=PARAMS["unit"],
-                        format_func=lambda c: everything if c is None else name_of[c])
+    unit = c3.selectbox(session.text("dashboard.unit"), ["", *name_of], key=PARAMS["unit"],
+                        format_func=lambda c: name_of.get(c, everything))
     cats = c4.multiselect(session.text("dashboard.category"), list(categories),
                           key=PARAMS["cat"], format_func=lambda c: categories[c],
                           placeholder=everything)
-    stream = c5.selectbox(session.text("dashboard.stream"), [None, *streams],
-                          key=PARAMS["stream"],
-                          format_func=lambda c: everything if c is None else streams[c])
-    foc = c6.selectbox(session.text("dashboard.focus"), [None, *focus], key=PARAMS["focus"],
-                       format_func=lambda c: everything if c is None else focus[c])
-    view = View(as_of or today, compare_to or (today - timedelta(days=COMPARE_DAYS)), unit,
-                tuple(cats), stream, foc, tuple(problems))
+    stream = c5.selectbox(session.text("dashboard.stream"), ["", *streams],
+                          key=PARAMS["stream"], format_func=lambda c: streams.get(c, everything))
+    foc = c6.selectbox(session.text("dashboard.focus"), ["", *focus], key=PARAMS["focus"],
+                       format_func=lambda c: focus.get(c, everything))
+    view = View(as_of or today, compare_to or (today - timedelta(days=COMPARE_DAYS)),
+                unit or None, tuple(cats), stream or None, foc or None, tuple(problems))
     _write_url(view)
     return view
 
@@ -233,9 +202,13 @@ def _tiles(data: dict, amber_days: str) -> None:
     ]
     for start in (0, 4):
         for col, (key, value, delta, colour) in zip(st.columns(4), tiles[start:start + 4]):
-            col.metric(session.text(f"dashboard.tile.{key}"), value, delta, delta_color=colour,
-                       help=session.text(f"dashboard.help.{key}", days=amber_days),
-                       border=True, delta_description=since if delta is not None else None)
+            # No change is shown without an arrow or a colour: "↑ +0" in green reads as progress.
+            unchanged = delta is None or not any(ch in delta for ch in "123456789")
+            col.metric(session.text(f"dashboard.tile.{key}"), value, delta,
+                       delta_color="off" if unchanged else colour,
+                       delta_arrow="off" if unchanged else "auto",
+                       help=session.text(f"dashboard.help.{key}", days=amber_days) + "\n\n"
+                       + since, border=True)
 
 
 # --- charts and drill-down ------------------------------------------------------------------------
@@ -331,13 +304,11 @@ def _charts(db, data: dict, ctx: dict) -> None:
     st.caption(session.text("dashboard.drill_hint"))
 
     st.subheader(session.text("dashboard.section.status"))
-    left, right = st.columns(2)
-    with left:
-        _chart(db, ctx, "status_by_category",
-               charts.status_by_category(data["status_by_category"], lang=lang))
-    with right:
-        _chart(db, ctx, "status_by_stream",
-               charts.status_by_stream(data["status_by_stream"], lang=lang))
+    # Full width: the five-status legend does not fit under half a page.
+    _chart(db, ctx, "status_by_category",
+           charts.status_by_category(data["status_by_category"], lang=lang))
+    _chart(db, ctx, "status_by_stream",
+           charts.status_by_stream(data["status_by_stream"], lang=lang))
 
     st.subheader(session.text("dashboard.section.units"))
     measure = st.segmented_control(
@@ -390,25 +361,16 @@ def render() -> None:
     except AuditError as exc:
         session.show_error(exc)
         return
-    ctx = {"lang": lang, "path": _db_path(db), "version": data_version(db),
+    ctx = {"lang": lang, "path": database_file(db), "version": data_version(db),
            "scope_key": _scope_key(scope), "as_of": view.as_of}
     data = _load(db, ctx["path"], ctx["version"], ctx["scope_key"], view.as_of,
                  view.compare_to, lang)
-    unit_name = next((u["name"] for u in _units_in_scope(db, actor) if u["code"] == view.unit),
-                     None)
-    scope_name = unit_name or _actor_scope_name(db, actor)
+    chosen = next((u["name"] for u in units_in_scope(db, actor.scope_unit_ids)
+                   if u["code"] == view.unit), None)
+    scope_name = chosen or (unit_name(db, actor.unit_id) if actor.scope_unit_ids is not None
+                            else None) or session.text("dashboard.scope_all")
     st.caption(session.text("dashboard.caption", scope=scope_name, as_of=data["as_of"],
                             compare_to=data["compare_to"]) + " · " +
                session.text("dashboard.share"))
-    amber = owners_store.setting(db, "warning.amber_working_days", "10")
-    _tiles(data, amber)
+    _tiles(data, amber_days(db))
     _charts(db, data, ctx)
-
-
-def _actor_scope_name(db, actor: Actor) -> str:
-    """The name of the actor's unit for a scoped actor, else 'the whole region'."""
-    if actor.scope_unit_ids is not None and actor.unit_id is not None:
-        unit = rows(db, "SELECT name FROM units WHERE id = ?", (actor.unit_id,))
-        if unit:
-            return unit[0]["name"]
-    return session.text("dashboard.scope_all")

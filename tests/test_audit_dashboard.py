@@ -160,7 +160,8 @@ def test_heatmap_rolls_the_county_up_into_its_city(today):
             for r in today["heatmap"]] == [
         {"unit": A, "category": C1, "open": 2, "overdue": 1},   # 五 (red) 七; 一 二(A1) 八 closed
         {"unit": A, "category": C2, "open": 0, "overdue": 0},   # 六 ended
-        {"unit": B, "category": C1, "open": 2, "overdue": 2}]   # 三 四
+        {"unit": B, "category": C1, "open": 2, "overdue": 2},   # 三 四
+        {"unit": B, "category": C2, "open": 0, "overdue": 0}]   # none: the grid is full
 
 
 def test_warning_by_unit_today(today):
@@ -264,7 +265,8 @@ def test_a_unit_scope_shows_the_city_and_its_counties(prog):
             for r in data["heatmap"]] == [
         {"unit": A, "category": C1, "open": 2, "overdue": 1},
         {"unit": A, "category": C2, "open": 0, "overdue": 0},
-        {"unit": "甲县分公司", "category": C1, "open": 0, "overdue": 0}]
+        {"unit": "甲县分公司", "category": C1, "open": 0, "overdue": 0},
+        {"unit": "甲县分公司", "category": C2, "open": 0, "overdue": 0}]
     assert [(r["unit"], r["warning"], r["count"]) for r in data["warning_by_unit"]] == [
         (A, "red", 1), (A, "green", 1)]
     assert [(r["owner"], r["open"]) for r in data["workload_by_owner"]] == [
