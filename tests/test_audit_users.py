@@ -350,9 +350,10 @@ def test_demo_database_sign_in_page_lists_the_demo_accounts(demo_path, make_app)
 
 
 @pytest.mark.parametrize("username, expected", [
-    ("admin", {"", "catalogue", "issue", "causes", "owners", "import-export", "admin"}),
+    ("admin", {"", "catalogue", "issue", "causes", "owners", "import-export", "merge",
+               "admin"}),
     ("lead", {"", "catalogue", "issue", "my-work", "verify", "causes", "owners",
-              "import-export"}),
+              "import-export", "merge"}),
     ("team", {"", "catalogue", "issue", "my-work"}),
     ("manager", {"", "catalogue", "issue", "causes", "owners", "import-export"}),
 ])
