@@ -3,10 +3,17 @@ lists, changes over a period, root causes, escalations, and an appendix with eac
 问题清单 / 任务清单 / 责任清单, for a scope as of a date, in Chinese or English.
 
 Built in four named steps — gather (figures and rows), charts (PNG images), sections (the
-document), save (atomic) — each reported through `on_progress(step, done, total)`. A failure
-raises ExportFailed naming the step and leaves no file behind. Every label comes from the
-message catalogue (exports/messages.py); user data (titles, names) is printed as entered and
-cleaned of XML-forbidden characters by exports.docx_base at the boundary.
+document), save (atomic) — each reported through `on_progress(step, done, total)`. The charts
+render on threads while the sections are written (placeholders are filled at the end), so the
+charts step finishes after the sections. A failure raises ExportFailed naming the step and
+leaves no file behind. Every label comes from the message catalogue (exports/messages.py); user
+data (titles, names) is printed as entered and cleaned of XML-forbidden characters by
+exports.docx_base at the boundary.
+
+Sources: figures and chart rows from audit.dashboard.dashboard_data (what the dashboard shows,
+drawn with the same audit.charts builders); root causes and escalations from
+issues.graph_service; per-issue rows from exports.ledger_export.issue_records (shared with the
+Excel ledger); changes over the period from history and the extensions table.
 """
 from __future__ import annotations
 
@@ -26,12 +33,13 @@ from docx.shared import Cm
 
 from audit import charts, history, i18n
 from audit.clock import end_of
-from audit.figures import Scope, figures
+from audit.dashboard import dashboard_data, unit_groups
+from audit.figures import Scope
 from audit.model import Actor
 from exports.docx_base import PackWriter, format_date, usable_height_cm, usable_width_cm
 from exports.ledger_export import ExportFailed, IssueRecord, issue_records
 from exports.sanitize import xml_safe
-from issues.ledger import FOCUS_POINTS, STREAMS
+from issues.ledger import STREAMS
 from owners import store as owners_store
 from owners.model import working_days_between
 
@@ -72,7 +80,6 @@ class PackData:
     escalations: list[dict]
     chart_rows: dict[str, Any]
     anchor: tuple[int, str]
-    unit_rollup: dict[int, str] = field(default_factory=dict)
 
 
 def _t(lang: str, key: str, **params: Any) -> str:
@@ -101,27 +108,6 @@ def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
         parts.append(_t(lang, "report.scope_stream",
                         stream=STREAMS.get(stream, (stream, stream))[0 if lang == "zh" else 1]))
     return _t(lang, "report.scope_sep").join(parts)
-
-
-def _rollup(db: sqlite_utils.Database, scope: Scope) -> dict[int, tuple[int, str]]:
-    """unit id → (the unit it is counted under, its name) for the by-unit views: the children
-    of the scope's top unit (cities for the region, counties for a city), the top unit itself
-    for issues held at its own level."""
-    units = {r[0]: (r[1], r[2]) for r in db.conn.execute("SELECT id, parent_id, name FROM units")}
-    if scope.unit_ids is None:
-        tops = {u for u, (p, _) in units.items() if p is None}
-    else:
-        tops = {u for u in scope.unit_ids if u in units and units[u][0] not in scope.unit_ids}
-    out: dict[int, tuple[int, str]] = {}
-    for u in units:
-        path, v = [u], u
-        while v not in tops and units.get(v, (None,))[0] is not None and len(path) < 50:
-            v = units[v][0]
-            path.append(v)
-        # path ends at a top (or the root); count under the node just below it
-        keep = path[-2] if len(path) >= 2 and path[-1] in tops else path[-1]
-        out[u] = (keep, units[keep][1])
-    return out
 
 
 def _status_counts(items: list[IssueRecord]) -> dict:
@@ -177,91 +163,6 @@ def _changes(db: sqlite_utils.Database, by_id: dict[int, IssueRecord], since: dt
             "extended": extended}
 
 
-def _chart_rows(records: list[IssueRecord], rollup: dict[int, tuple[int, str]],
-                causes: list[dict], as_of: dt.date, lang: str) -> dict[str, Any]:
-    """The rows each dashboard chart builder takes, computed from the pack's own records with
-    the dashboard's definitions (audit/dashboard.py did not exist when this was written)."""
-    out: dict[str, Any] = {}
-    # burn-up: weekly, the last 26 weeks ending on the as-of date
-    created = sorted(r.created_on for r in records)
-    closed = sorted(r.closed_on for r in records if r.status == "closed" and r.closed_on)
-    weeks = []
-    if created:
-        first = max(dt.date.fromisoformat(created[0]), as_of - dt.timedelta(weeks=26))
-        end = as_of
-        ends = []
-        while end >= first:
-            ends.append(end)
-            end -= dt.timedelta(days=7)
-        import bisect
-        for e in reversed(ends):
-            iso = e.isoformat()
-            weeks.append({"week": iso, "in_scope": bisect.bisect_right(created, iso),
-                          "closed": bisect.bisect_right(closed, iso)})
-    out["burnup"] = weeks
-    cat_names = {}
-    for r in records:
-        cat_names.setdefault(r.category_code, f"{r.category_code} {r.category_name}")
-    by_cat = Counter((r.category_code, r.status) for r in records)
-    out["status_by_category"] = [
-        {"category": cat_names[c], "status": s, "count": by_cat[(c, s)]}
-        for c in cat_names for s in charts.STATUS_ORDER if by_cat[(c, s)]]
-    by_stream = Counter((s, r.status) for r in records for s in r.streams)
-    out["status_by_stream"] = [
-        {"stream": STREAMS[s][0 if lang == "zh" else 1], "status": st, "count": by_stream[(s, st)]}
-        for s in STREAMS for st in charts.STATUS_ORDER if by_stream[(s, st)]]
-    open_ = [r for r in records if r.status in ("not_started", "in_progress", "submitted")]
-    unit_order = sorted({rollup[r.unit_id] for r in records}, key=lambda x: x[0])
-    heat = defaultdict(lambda: [0, 0])
-    for r in open_:
-        cell = heat[(rollup[r.unit_id][1], cat_names[r.category_code])]
-        cell[0] += 1
-        cell[1] += r.warning == "red"
-    out["heatmap"] = [{"unit": u, "category": c, "open": heat[(u, c)][0],
-                       "overdue": heat[(u, c)][1]}
-                      for _, u in unit_order for c in cat_names.values() if (u, c) in heat]
-    warn = Counter((rollup[r.unit_id][1], r.warning) for r in open_)
-    out["warning_by_unit"] = [{"unit": u, "warning": w, "count": warn[(u, w)]}
-                              for _, u in unit_order for w in ("red", "amber", "green")
-                              if warn[(u, w)]]
-    out["ageing"] = charts.ageing_buckets(
-        [max(0, (as_of - dt.date.fromisoformat(r.created_on)).days) for r in open_], lang)
-    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    today = as_of.isoformat()
-    for r in records:
-        od = r.original_deadline
-        if r.status == "closed" and r.closed_on:
-            m = months[r.closed_on[:7]]
-            m[1] += 1
-            m[0] += od is None or r.closed_on <= od
-        elif r.status != "ended" and od and od < today:
-            months[od[:7]][1] += 1
-    out["on_time_by_month"] = [{"month": k, "on_time": v[0], "due": v[1]}
-                               for k, v in sorted(months.items())][-12:]
-    work = defaultdict(lambda: [0, 0])
-    for r in open_:
-        if r.responsible:
-            w = work[f"{r.responsible}（{r.unit_name}）" if lang == "zh"
-                     else f"{r.responsible} ({r.unit_name})"]
-            w[0] += 1
-            w[1] += r.warning == "red"
-    out["workload_by_owner"] = [{"owner": k, "open": v[0], "overdue": v[1]}
-                                for k, v in work.items()]
-    focus = defaultdict(lambda: [0, 0])
-    for r in records:
-        for f in r.focus:
-            focus[f][1] += 1
-            focus[f][0] += r.status == "closed"
-    out["focus_progress"] = [
-        {"focus": f"{code} {FOCUS_POINTS[code][0 if lang == 'zh' else 1]}",
-         "closed": focus[code][0], "total": focus[code][1]}
-        for code in FOCUS_POINTS if focus[code][1]]
-    out["cause_ranking"] = [{"cause": f"{c['code']} {c['title']}", "open_issues": c["open_issues"],
-                             "amount": c["amount_open"], "overdue": c["overdue"]}
-                            for c in causes if c["open_issues"]][:CAUSES_TOP]
-    return out
-
-
 def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt.date,
            lang: str, label: str, user: str, on_progress: Progress | None = None) -> PackData:
     """Everything the pack prints, for `scope` as of `as_of`, changes counted from `since`."""
@@ -271,7 +172,7 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     by_id = {r.id: r for r in records}
     cal = owners_store.load_calendar(db)
     window = int(owners_store.setting(db, "warning.amber_working_days", "10"))
-    rollup = _rollup(db, scope)
+    rollup = unit_groups(db, scope)  # the dashboard's units: one level below the scope's top
     by_cat: dict[str, list[IssueRecord]] = defaultdict(list)
     by_unit: dict[tuple[int, str], list[IssueRecord]] = defaultdict(list)
     for r in records:
@@ -293,38 +194,29 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     causes = graph_service.cause_ranking(db, scope, as_of)
     escalations = graph_service.escalations_due(db, scope, as_of)
     root = owners_store.root_unit(db)
-    rows_for_charts = chart_rows(db, scope, as_of, lang, records, rollup, causes)
+    rows_for_charts = chart_rows(db, scope, as_of, lang)
     # The dashboard's figures are audit.figures' over the same state table: no second pass.
-    figs = rows_for_charts.pop("figures", None) or figures(db, scope, as_of)
+    figs = rows_for_charts.pop("figures")
     data = PackData(
         lang=lang, as_of=as_of, since=since, scope_label=label,
         organisation=root["name"] if root else "", user=user, figures=figs, window=window,
         records=records, by_category=cat_rows, by_unit=unit_rows, overdue=overdue,
         due_soon=due_soon, changes=changes, causes=causes, escalations=escalations,
-        chart_rows={}, anchor=anchor, unit_rollup={u: v[1] for u, v in rollup.items()})
+        chart_rows={}, anchor=anchor)
     data.chart_rows = rows_for_charts
     return data
 
 
-def chart_rows(db: sqlite_utils.Database, scope: Scope, as_of: dt.date, lang: str,
-               records: list[IssueRecord], rollup: dict[int, tuple[int, str]],
-               causes: list[dict]) -> dict[str, Any]:
-    """The rows of every dashboard chart (and, from the dashboard, its figures under
-    "figures"): audit.dashboard.dashboard_data's, so that the pack draws exactly what the
-    dashboard shows; the pack's own computation (same definitions) when that module is not
-    installed."""
-    try:
-        from audit.dashboard import dashboard_data
-    except ImportError:
-        return _chart_rows(records, rollup, causes, as_of, lang)
+def chart_rows(db: sqlite_utils.Database, scope: Scope, as_of: dt.date, lang: str) -> dict:
+    """The rows of every dashboard chart and the figures, from audit.dashboard.dashboard_data:
+    the pack draws exactly what the dashboard shows, from the same state table."""
     d = dashboard_data(db, scope, as_of, lang=lang)
-    out = {k: d[k] for k in ("status_by_category", "status_by_stream", "heatmap",
+    out = {k: d[k] for k in ("figures", "status_by_category", "status_by_stream", "heatmap",
                              "warning_by_unit", "ageing", "on_time_by_month",
                              "workload_by_owner", "focus_progress", "cause_ranking")}
     out["burnup"] = d["burnup"]["weeks"]
     out["burnup_deadline"] = d["burnup"]["deadline"]
     out["projection"] = d["burnup"]["projection"]
-    out["figures"] = d["figures"]
     return out
 
 
