@@ -185,26 +185,33 @@ def _blocked_section(found: list[dict], lang: str) -> None:
         st.success(text("graphs.blocked.none"))
         return
     shown = found[:MAX_ROWS]
+    c = _columns("issue", "deadline", "earliest", "days_late", "chain")
     _table_opening_issues([{
-        text("graphs.col.issue"): b["code"], text("graphs.col.deadline"): b["deadline"],
-        text("graphs.col.earliest"): b["earliest_finish"],
-        text("graphs.col.days_late"): b["days_late"],
-        text("graphs.col.chain"): " → ".join(b["chain"]) + (" …" if b["truncated"] else ""),
+        c["issue"]: b["code"], c["deadline"]: b["deadline"],
+        c["earliest"]: b["earliest_finish"], c["days_late"]: b["days_late"],
+        c["chain"]: " → ".join(b["chain"]) + (" …" if b["truncated"] else ""),
     } for b in shown], [b["issue_id"] for b in shown], "graphs.blocked_table", lang)
+
+
+def _columns(*names: str) -> dict[str, str]:
+    """Column headers looked up once per table: each session.text call reads session_state,
+    and per cell that cost about a second a run on 40,000 issues."""
+    return {n: session.text(f"graphs.col.{n}") for n in names}
 
 
 def _due_table(dues: list[dict], lang: str, key: str) -> None:
     """Escalation steps, most overdue first; a selected row opens the issue."""
     text = session.text
     shown = dues[:MAX_ROWS]
+    c = _columns("issue", "step", "overdue_days", "deadline", "target_person", "target_unit",
+                 "unit")
+    steps = {s: label("escalation", s, lang) for s in {d["step"] for d in shown}}
+    nobody = text("graphs.esc.nobody")
     _table_opening_issues([{
-        text("graphs.col.issue"): d["code"],
-        text("graphs.col.step"): label("escalation", d["step"], lang),
-        text("graphs.col.overdue_days"): d["overdue_working_days"],
-        text("graphs.col.deadline"): d["deadline"],
-        text("graphs.col.target_person"): d["target_person"] or text("graphs.esc.nobody"),
-        text("graphs.col.target_unit"): d["target_unit"],
-        text("graphs.col.unit"): d["unit"],
+        c["issue"]: d["code"], c["step"]: steps[d["step"]],
+        c["overdue_days"]: d["overdue_working_days"], c["deadline"]: d["deadline"],
+        c["target_person"]: d["target_person"] or nobody,
+        c["target_unit"]: d["target_unit"], c["unit"]: d["unit"],
     } for d in shown], [d["issue_id"] for d in shown], key, lang)
     if len(dues) > MAX_ROWS:
         st.caption(text("graphs.esc.shown", shown=MAX_ROWS, n=len(dues)))
