@@ -4,13 +4,11 @@ Exit codes as for every command: 0 ok, 1 refused input, 2 usage."""
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 import unicodedata
-from types import ModuleType
 from typing import Any, Iterable, Sequence
 
 from audit import clock
+from audit.cli_common import Refused, _as_of, _print, acting_user, open_db
 from audit.figures import scope_for
 from audit.i18n import label, t
 from audit.model import can
@@ -19,20 +17,6 @@ from issues import graph_service
 ZH = "zh"
 
 
-def _cli_module() -> ModuleType:
-    """The CLI module whose helpers to reuse. Under `python -m audit` it runs as `__main__`, and
-    importing `audit.__main__` would load a second copy whose Refused the running main() does
-    not catch (a traceback instead of exit 1 with a message)."""
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "audit.__main__":
-        return running
-    return importlib.import_module("audit.__main__")
-
-
-_cli = _cli_module()
-Refused, _as_of, _print = _cli.Refused, _cli._as_of, _cli._print
-acting_user, open_db = _cli.acting_user, _cli.open_db
 
 
 def _width(s: str) -> int:

@@ -5,24 +5,12 @@ across the work streams and years), `merge` (a cluster, or --into CODE --from CO
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 from pathlib import Path
-from types import ModuleType
 
-from audit import clock
+from audit import cli_common, clock
 from audit.config import max_upload_bytes
 from audit.errors import LedgerRowError
 
-
-def _cli() -> ModuleType:
-    """The running CLI module. Under `python -m audit` it is `__main__`; importing
-    `audit.__main__` would load a second copy whose Refused the running main() does not catch."""
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "audit.__main__":
-        return running
-    return importlib.import_module("audit.__main__")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -61,8 +49,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def _stream(value: str | None) -> str | None:
-    cli = _cli()
-    Refused = cli.Refused
+    Refused = cli_common.Refused
     from issues.ledger import STREAMS, parse_streams
     if not value:
         return None
@@ -78,8 +65,7 @@ def _stream(value: str | None) -> str | None:
 
 
 def _answers(items: list[str]) -> dict[str, int]:
-    cli = _cli()
-    Refused = cli.Refused
+    Refused = cli_common.Refused
     out = {}
     for item in items:
         key, sep, value = item.rpartition("=")
@@ -146,9 +132,8 @@ def _question_lines(summary: dict) -> str:
 
 
 def cmd_import(args) -> int:
-    cli = _cli()
-    Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
-    _progress_printer = cli._progress_printer
+    Refused, _print, acting_user, open_db = cli_common.Refused, cli_common._print, cli_common.acting_user, cli_common.open_db
+    _progress_printer = cli_common._progress_printer
     from issues.importer import apply_import, plan_import
     from issues.ledger import parse_mapping_arg, read_ledger
     path = Path(args.file)
@@ -198,8 +183,7 @@ def _cluster_data(c) -> dict:
 
 
 def cmd_duplicates(args) -> int:
-    cli = _cli()
-    _print, open_db = cli._print, cli.open_db
+    _print, open_db = cli_common._print, cli_common.open_db
     from issues.duplicates import DEFAULT_THRESHOLD, find_duplicates
     db, _ = open_db(args)
     clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD)
@@ -220,8 +204,7 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    cli = _cli()
-    Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
+    Refused, _print, acting_user, open_db = cli_common.Refused, cli_common._print, cli_common.acting_user, cli_common.open_db
     from issues import store
     from issues.duplicates import (DEFAULT_THRESHOLD, cluster_by_number, confirm_cluster,
                                    find_duplicates, reject_cluster)
@@ -264,8 +247,7 @@ def cmd_merge(args) -> int:
 
 
 def cmd_unmerge(args) -> int:
-    cli = _cli()
-    _print, acting_user, open_db = cli._print, cli.acting_user, cli.open_db
+    _print, acting_user, open_db = cli_common._print, cli_common.acting_user, cli_common.open_db
     from issues.duplicates import undo_merge
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
