@@ -277,12 +277,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     print("\n".join(notes))
     if not args.no_write:
-        write_doc(lines, notes, memory, time.perf_counter() - started)
+        write_doc(lines, notes, memory, time.perf_counter() - started, args.reuse)
     return 0
 
 
-def write_doc(lines: list[str], notes: list[str], memory: dict | None, seconds: float) -> None:
+def write_doc(lines: list[str], notes: list[str], memory: dict | None, seconds: float,
+              reused: bool = False) -> None:
     cpu = os.cpu_count()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    when = ("rows measured at the times listed under Modules (`--reuse`)" if reused
+            else f"{seconds / 60:.0f} min in all")
     text = [
         "# Performance",
         "",
@@ -293,7 +297,9 @@ def write_doc(lines: list[str], notes: list[str], memory: dict | None, seconds: 
         "(`python -m audit generate --issues 40000 --seed 1 --as-of 2026-11-27`).",
         "",
         f"Run on {date.today().isoformat()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {cpu} CPU cores; {seconds / 60:.0f} min in all.",
+        f"{platform.python_version()}, {cpu} CPU cores; {when}. Load average when written: "
+        f"{load} (a shared machine slows both sides of a comparison alike, so ratios hold "
+        "better than seconds).",
         "",
         *lines,
         "",
