@@ -12,11 +12,19 @@ import streamlit as st
 from audit import session
 from audit.errors import AuditError
 from audit.i18n import error_text
+from issues import catalogue
 from owners import service, views
 
 K = "calendar"
 FLASH = f"{K}.flash"
 KINDS = ("holiday", "make_up", "normal")
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
+def _late(_db, db_file: str, version: int) -> dict[int, int]:
+    """unpublished_deadlines cached on the data version: it scans every open deadline (0.2 s
+    on 40,000 issues), and the admin page reruns at every click."""
+    return views.unpublished_deadlines(_db)
 
 
 def _weekday(day: str) -> str:
@@ -97,7 +105,7 @@ def render_section() -> None:
     st.subheader(text("calendar.title"))
     st.caption(text("calendar.caption"))
     _flash()
-    late = views.unpublished_deadlines(db)
+    late = _late(db, catalogue.database_file(db), catalogue.data_version(db))
     for year, n in late.items():
         st.warning(text("calendar.unpublished_warning", year=year, n=n),
                    icon=":material/event_busy:")

@@ -64,7 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "未销号与逾期（红灯）数量。",
         "owners.scope_note": "仅显示你管辖范围内的单位：{unit}及下属单位。",
         "owners.tree": "单位层级",
-        "owners.tree_caption": "“本单位”只计该单位自身的问题；“含下属”加上其下属单位。",
+        "owners.tree_caption": "“未销号”“逾期”只计该单位自身的问题；“含下属”加上其下属单位。",
         "owners.people": "人员与工作量",
         "owners.people_caption": "点选一人，查看其未销号问题（可打开问题详情），"
                                  "或在问题台账中按此人筛选。",
@@ -205,8 +205,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "and the open and overdue (red) items per unit and per person.",
         "owners.scope_note": "Only the units in your scope: {unit} and the units below it.",
         "owners.tree": "Units",
-        "owners.tree_caption": "“Own” counts only the unit's own issues; “with units below” "
-                               "adds the units below it.",
+        "owners.tree_caption": "“Open” and “Overdue” count only the unit's own issues; “with "
+                               "units below” adds the units below it.",
         "owners.people": "People and workload",
         "owners.people_caption": "Pick a person to see their open issues (each opens its "
                                  "page), or filter the issue ledger by that person.",
