@@ -200,7 +200,7 @@ def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
         text("issue.field.warning"): lambda r: label("warning", r["warning"], lang),
         text("field.deadline"): lambda r: r["deadline"] or "",
         text("mywork.col.measures"): lambda r: f'{r["measures_done"]}/{r["measures"]}',
-        text("issue.progress"): lambda r: _short(r["progress"], 24),
+        text("issue.progress"): lambda r: _short(r["progress"], 14),
     }) or issues[0]
     _issue_panel(actor, picked, lang)
 
