@@ -95,9 +95,13 @@ def cmd_export(args) -> int:
                            title=i18n.t("export.title", args.lang),
                            on_progress=_progress("export"))
     seq, digest = result["anchor"]
-    data = {"issues": result["issues"], "path": result["path"], "anchor": f"{seq}:{digest}"}
-    _print(args, data, i18n.t("export.done", args.lang, n=result["issues"], path=result["path"],
-                              anchor=data["anchor"]))
+    data = {"issues": result["issues"], "path": result["path"], "anchor": f"{seq}:{digest}",
+            "truncated": result["truncated"]}
+    human = i18n.t("export.done", args.lang, n=result["issues"], path=result["path"],
+                   anchor=data["anchor"])
+    if result["truncated"]:
+        human += "\n" + i18n.t("export.truncated", args.lang, n=result["truncated"])
+    _print(args, data, human)
     return 0
 
 

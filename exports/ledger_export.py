@@ -271,8 +271,9 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
                   as_of: dt.date, lang: str = "zh", title: str,
                   on_progress: Progress | None = None) -> dict:
     """Write the ledger of `scope` as of `as_of` to `out` atomically (a temporary file beside
-    it, renamed over it). Returns {issues, path, anchor}. Raises ExportFailed naming
-    the step; the target is then untouched."""
+    it, renamed over it). Returns {issues, path, anchor, truncated}, `truncated` counting the
+    cells cut (visibly) to Excel's 32,767-character limit. Raises ExportFailed naming the step;
+    the target is then untouched."""
     target = Path(out)
     step = "gather"
     try:
@@ -285,8 +286,8 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as fh:
-                write_ledger(lrows, fh, lang=lang, title=title, as_of=as_of, anchor=anchor,
-                             on_progress=on_progress)
+                truncated = write_ledger(lrows, fh, lang=lang, title=title, as_of=as_of,
+                                         anchor=anchor, on_progress=on_progress)
                 step = "save"
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -299,4 +300,4 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
         raise ExportFailed("export", step, ex) from ex
     if on_progress:
         on_progress("save", 1, 1)
-    return {"issues": len(lrows), "path": str(target), "anchor": anchor}
+    return {"issues": len(lrows), "path": str(target), "anchor": anchor, "truncated": truncated}

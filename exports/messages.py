@@ -234,6 +234,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- the ledger export ---------------------------------------------------------------
         "export.title": "寄递业务外包专项审计整改台账",
         "export.done": "已导出 {n} 个问题到 {path}；记录锚点 {anchor}",
+        "export.truncated": "有 {n} 个单元格超过 Excel 上限（32,767 字），已截断并标注〔……已截断 truncated〕；全文仍保存在系统中。",
         "report.done": "已生成审阅材料 {path}：{issues} 个问题，{pages_hint}；记录锚点 {anchor}",
         "report.pages_hint": "{tables} 张表、{pictures} 幅图",
     },
@@ -454,6 +455,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "io.ledger_file": "ledger_{scope}_{date}.xlsx",
         "export.title": "Outsourcing Audit Rectification Ledger",
         "export.done": "Exported {n} issues to {path}; record anchor {anchor}",
+        "export.truncated": "{n} cells were longer than Excel allows (32,767 characters) and were cut, each ending with a 'truncated' mark; the full text stays in the system.",
         "report.done": "Review pack written to {path}: {issues} issues, {pages_hint}; record anchor {anchor}",
         "report.pages_hint": "{tables} tables, {pictures} figures",
     },

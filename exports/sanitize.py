@@ -23,3 +23,23 @@ def neutralise_formula(text: object) -> object:
     if text.startswith(_FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+# An Excel cell holds at most 32,767 characters; openpyxl would cut longer text without a word.
+EXCEL_CELL_LIMIT = 32_767
+TRUNCATION_MARK = "〔……已截断 truncated〕"
+
+
+def fit_excel_cell(text: str) -> tuple[str, bool]:
+    """Text that fits one Excel cell: longer text is cut with a visible TRUNCATION_MARK (the full
+    text stays in the database). Returns (text, whether it was cut)."""
+    if len(text) <= EXCEL_CELL_LIMIT:
+        return text, False
+    return text[: EXCEL_CELL_LIMIT - len(TRUNCATION_MARK)] + TRUNCATION_MARK, True
+
+
+def is_truncated_from(cell: str, stored: str | None) -> bool:
+    """Is a ledger cell the cut-down export of the stored text? (Then it must not overwrite it.)"""
+    if not cell.endswith(TRUNCATION_MARK) or not stored:
+        return False
+    return stored.startswith(cell[: -len(TRUNCATION_MARK)])

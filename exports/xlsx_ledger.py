@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from exports.sanitize import xml_safe
+from exports.sanitize import TRUNCATION_MARK, fit_excel_cell, xml_safe
 from issues.ledger import (FOCUS_POINTS, LEVEL_LABELS, STATUS_LABELS, STREAMS, TYPE_LABELS,
                            WARNING_LABELS, LedgerRow, format_measures, neutralise)
 
@@ -81,8 +81,9 @@ def anchor_line(anchor: tuple[int, str], lang: str = "zh") -> str:
 
 
 def _text(value: str) -> str:
-    # Export boundary: neutralise formulas, then replace what XML cannot hold.
-    return xml_safe(neutralise(value))
+    # Export boundary: neutralise formulas, replace what XML cannot hold, and cut (visibly) what
+    # one Excel cell cannot hold; the full text stays in the database.
+    return fit_excel_cell(xml_safe(neutralise(value)))[0]
 
 
 def cell_values(row: LedgerRow, serial: int, lang: str) -> list[Any]:
@@ -133,10 +134,12 @@ def _proto(ws: Any, **style: Any) -> Any:
 
 def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
                  out: str | os.PathLike[str] | IO[bytes], *, lang: str = "zh", title: str, as_of: dt.date, anchor: tuple[int, str] | None = None,
-                 on_progress: Progress | None = None) -> None:
+                 on_progress: Progress | None = None) -> int:
     """Write the ledger workbook to a path or binary file. Rows are LedgerRows (or dicts of their
     fields); each row's `warning` ('red', 'amber', 'green', 'blue', 'none' or None) picks the
-    fill of its 预警 cell. Raises ValueError for a measure that cannot be written on one line."""
+    fill of its 预警 cell. Returns the number of cells cut to Excel's 32,767-character limit
+    (each ends with TRUNCATION_MARK). Raises ValueError for a measure that cannot be written on
+    one line."""
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     wb = Workbook(write_only=True)
@@ -183,10 +186,12 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
               "wrap": _proto(ws, alignment=_WRAP)}
     protos["measures"] = protos["causes"] = protos["wrap"]
     warn_protos = {k: _proto(ws, fill=f) for k, f in WARNING_FILLS.items()}
+    truncated = 0
     for i, row in enumerate(rows, 1):
         if isinstance(row, dict):
             row = LedgerRow(**{"excel_row": 0, **row})
         values = cell_values(row, i, lang)
+        truncated += sum(isinstance(v, str) and v.endswith(TRUNCATION_MARK) for v in values)
         cells: list[Any] = []
         for kind, v in zip(kinds, values):
             if v is None:
@@ -213,6 +218,7 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     wb.save(out)
     if on_progress:
         on_progress("writing", n, n)
+    return truncated
 
 
 def rows_with_warnings(rows: Iterable[LedgerRow], warnings: Iterable[str | None]

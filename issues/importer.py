@@ -55,6 +55,7 @@ from issues.ledger import STREAMS, LedgerRow, ParsedLedger
 from issues.model import (IssueFacts, MeasureFacts, Move, Status, may_strike_off,
                           missing_for_assignment, missing_for_closure)
 from owners import service as owners
+from exports.sanitize import is_truncated_from
 
 Progress = Callable[[str, int, int], None]
 Ref = Any   # an existing id (int) or a key (str) of something this import creates
@@ -799,6 +800,8 @@ class _Planner:
                 if new in (None, ""):
                     continue   # a blank cell changes nothing
                 old = d[fld]
+                if isinstance(new, str) and is_truncated_from(new, old):
+                    continue   # our own export cut this cell to Excel's limit: keep the whole text
                 if fld == "amount_involved":
                     if round(float(old or 0), 2) == round(float(new), 2):
                         continue
