@@ -34,7 +34,8 @@ from datetime import date, timedelta
 import sqlite_utils
 
 from audit import charts
-from audit.db import one, rows, scalar
+from audit.db import database_file, one, rows, scalar  # noqa: F401  (the page imports it here)
+from audit.history import data_version  # noqa: F401
 from audit.figures import (FIGURES_SQL, WARNING_SQL, Scope, figures_from_row, figures_params,
                            is_live, measures_cte, state_cte, scope_filter)
 from audit.i18n import t
@@ -58,9 +59,6 @@ DELTA_KEYS = ("issues", "closed", "ended", "open", "overdue", "due_soon", "on_ti
               "fully_assigned_rate", "amount_involved", "amount_rectified")
 
 
-def data_version(db: sqlite_utils.Database) -> int:
-    """The history anchor's sequence number: it grows with every write (a cache key)."""
-    return int(scalar(db, "SELECT COALESCE(MAX(seq), 0) FROM history") or 0)
 
 
 # --- the materialised state ---------------------------------------------------------------------
@@ -489,9 +487,6 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
 
 # --- what the page's filters offer ------------------------------------------------------------
 
-def database_file(db: sqlite_utils.Database) -> str:
-    """The path of the database file (a cache key that stands for the connection)."""
-    return db.conn.execute("PRAGMA database_list").fetchone()[2]
 
 
 def units_in_scope(db: sqlite_utils.Database, unit_ids: frozenset[int] | None) -> list[dict]:

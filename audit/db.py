@@ -70,3 +70,11 @@ def scalar(db: sqlite_utils.Database, sql: str, params: dict | tuple = ()):
     """Run a read query and return the first column of the first row (or None)."""
     r = db.conn.execute(sql, params).fetchone()
     return None if r is None else r[0]
+
+
+def database_file(db: sqlite_utils.Database) -> str:
+    """The path of the main database file (evidence and page caches are keyed on it)."""
+    for _, name, path in db.conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return path or ""
+    return ""

@@ -98,6 +98,12 @@ def anchor(db: sqlite_utils.Database) -> tuple[int, str]:
     return (last[0], last[1]) if last else (0, GENESIS)
 
 
+def data_version(db: sqlite_utils.Database) -> int:
+    """A number that changes with every write (the last record's seq): the key under which
+    cached reads are never stale."""
+    return anchor(db)[0]
+
+
 @dataclass
 class VerifyResult:
     ok: bool

@@ -20,8 +20,9 @@ import sqlite_utils
 
 from audit import history
 from audit.charts import STATUS_ORDER, WARNING_ORDER
-from audit.db import rows, scalar
+from audit.db import database_file, rows, scalar  # noqa: F401  (pages import it here)
 from audit.errors import ValidationFailed
+from audit.history import data_version  # noqa: F401
 from audit.figures import WARNING_SQL, figures_params, is_live, scope_for, state_cte
 from audit.model import Actor
 
@@ -259,18 +260,6 @@ def filter_choices(db: sqlite_utils.Database, actor: Actor) -> dict[str, list[di
     }
 
 
-def data_version(db: sqlite_utils.Database) -> int:
-    """A number that changes with every write (the last history record's seq): a cache key
-    under which cached lists are never stale."""
-    return int(history.anchor(db)[0])
-
-
-def database_file(db: sqlite_utils.Database) -> str:
-    """The path of the main database file (evidence and caches are keyed on it)."""
-    for _, name, path in db.conn.execute("PRAGMA database_list"):
-        if name == "main":
-            return path or ""
-    return ""
 
 
 def issue_count(db: sqlite_utils.Database) -> int:

@@ -8,12 +8,14 @@ from datetime import date
 
 import streamlit as st
 
-from audit import charts, history, session
+from audit import charts, session
 from audit.errors import AuditError
 from audit.figures import Scope, scope_for
 from audit.i18n import label
 from audit.model import Actor, can
+from audit.history import data_version
 from issues import graph_service
+from issues.catalogue import database_file
 
 MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
 GRAPH_ISSUES_PER_CAUSE = 6
@@ -30,10 +32,8 @@ LINK_COLUMNS = 6
 def _key(db, scope: Scope, as_of: date) -> tuple:
     """(database file, data version, scope, as-of): what a cached read depends on. The data
     version is the last history record's seq, which every write moves."""
-    path = next((p for _, name, p in db.conn.execute("PRAGMA database_list") if name == "main"),
-                "")
     units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (path, history.anchor(db)[0], units, scope.category_codes, scope.stream,
+    return (database_file(db), data_version(db), units, scope.category_codes, scope.stream,
             scope.focus, as_of)
 
 

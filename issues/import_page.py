@@ -10,13 +10,15 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from audit import history, session
+from audit import session
 from audit.config import max_upload_bytes
 from audit.errors import AuditError
 from audit.figures import scope_for
 from audit.i18n import label
 from audit.model import Actor, can
+from audit.history import data_version
 from issues import duplicates, importer
+from issues.catalogue import database_file
 from issues.ledger import MAPPABLE_FIELDS, STREAMS, ParsedLedger, read_ledger
 
 K = "issues.import"
@@ -263,9 +265,7 @@ def _clusters(_db, key: tuple) -> list[duplicates.Cluster]:
 
 
 def _key(db, threshold: float) -> tuple:
-    path = next((p for _, name, p in db.conn.execute("PRAGMA database_list") if name == "main"),
-                "")
-    return (path, history.anchor(db)[0], threshold)
+    return (database_file(db), data_version(db), threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
