@@ -15,8 +15,8 @@ import streamlit as st
 from audit import session
 from audit.errors import AuditError
 from audit.figures import scope_for
+from issues.catalogue import filter_choices
 from issues.ledger import STREAMS
-from owners import store as owners_store
 
 _RESULT = "exports.io.result"           # session key: the last built file, offered for download
 _STEPS = {"report": ("gather", "charts", "sections", "save"),
@@ -40,9 +40,9 @@ class Choices:
 def _choices(db, actor) -> Choices:
     """The export form: dates, unit (only those in the actor's scope), category, stream, lang."""
     t = session.text
-    units = [u for u in owners_store.all_units(db) if actor.in_scope(u["id"])]
-    categories = [tuple(r) for r in db.conn.execute("SELECT code, name FROM categories "
-                                                    "ORDER BY id")]
+    offered = filter_choices(db, actor)  # units already limited to the actor's scope
+    units = offered["units"]
+    categories = [(c["code"], c["name"]) for c in offered["categories"]]
     left, right = st.columns(2)
     as_of = left.date_input(t("io.as_of"), value=session.today(), key="exports.io.as_of")
     since = right.date_input(t("io.since"), value=as_of - dt.timedelta(days=14),
@@ -68,8 +68,8 @@ def _file_name(kind: str, choices: Choices, db, actor) -> str:
     """A download name naming the scope and the date, safe on every file system."""
     unit = choices.unit_code
     if unit is None and actor.scope_unit_ids is not None and actor.unit_id is not None:
-        row = db.conn.execute("SELECT code FROM units WHERE id = ?", (actor.unit_id,)).fetchone()
-        unit = row[0] if row else None
+        unit = next((u["code"] for u in filter_choices(db, actor)["units"]
+                     if u["id"] == actor.unit_id), None)
     scope = "-".join(x for x in (unit, choices.category, choices.stream) if x) \
         or ("全区" if session.lang() == "zh" else "region")
     name = session.text("io.report_file" if kind == "report" else "io.ledger_file",
