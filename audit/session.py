@@ -10,6 +10,7 @@ import os
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 import streamlit as st
@@ -235,3 +236,38 @@ def require_actor() -> Actor:
     if actor is None:
         st.stop()
     return actor
+
+
+# --- form values across reruns (shared by every page with forms) -------------------------------
+
+def form_value(key: str, current: Any) -> None:
+    """Give a form widget the database's value unless the user changed it (a refused save keeps
+    the typed text). Must run before the widget is drawn."""
+    base = key + ".base"
+    state = st.session_state
+    if key not in state or (state.get(base) != current and state[key] == state.get(base)):
+        state[key] = current
+    state[base] = current
+
+
+def forget_form(*keys: str) -> None:
+    """Drop form values after a save, so that the widgets follow the database again."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(key + ".base", None)
+
+
+def flash(slot: str, kind: str, message: str) -> None:
+    """Keep a message for the next drawing of the page."""
+    st.session_state[slot] = (kind, message)
+
+
+def show_flash(slot: str) -> None:
+    """Show (once) the message a callback left."""
+    kind, message = st.session_state.pop(slot, (None, None))
+    if kind == "success":
+        st.success(message, icon=":material/check_circle:")
+    elif kind == "warning":
+        st.warning(message)
+    elif kind == "error":
+        st.error(message)

@@ -35,21 +35,8 @@ def _key(issue_id: int, name: str) -> str:
     return f"{K}.{issue_id}.{name}"
 
 
-def _field(key: str, current: Any) -> None:
-    """Give a form widget its value: the database's, unless the user changed it (then theirs is
-    kept, e.g. after a refused save). Must run before the widget is drawn."""
-    base = key + ".base"
-    state = st.session_state
-    if key not in state or (state.get(base) != current and state[key] == state.get(base)):
-        state[key] = current
-    state[base] = current
-
-
-def _forget(*keys: str) -> None:
-    """Drop form values (after a save) so that the widgets show the database again."""
-    for key in keys:
-        st.session_state.pop(key, None)
-        st.session_state.pop(key + ".base", None)
+# Form values across reruns live in audit.session (one place for every page).
+_field, _forget = session.form_value, session.forget_form
 
 
 def _flash(kind: str, message: str) -> None:

@@ -28,37 +28,9 @@ WARNING_MD = {"red": "red", "amber": "orange", "green": "green"}
 
 # --- shared plumbing (the verification page uses it too) -------------------------------------
 
-def field(key: str, current: Any) -> None:
-    """Give a widget the database's value unless the user changed it (a refused save keeps the
-    typed text). Must run before the widget is drawn."""
-    base = key + ".base"
-    state = st.session_state
-    if key not in state or (state.get(base) != current and state[key] == state.get(base)):
-        state[key] = current
-    state[base] = current
-
-
-def forget(*keys: str) -> None:
-    """Drop form values after a save, so that the widgets follow the database again."""
-    for key in keys:
-        st.session_state.pop(key, None)
-        st.session_state.pop(key + ".base", None)
-
-
-def flash(slot: str, kind: str, message: str) -> None:
-    """Keep a message for the next drawing of the page."""
-    st.session_state[slot] = (kind, message)
-
-
-def show_flash(slot: str) -> None:
-    """Show (once) the message a callback left."""
-    kind, message = st.session_state.pop(slot, (None, None))
-    if kind == "success":
-        st.success(message, icon=":material/check_circle:")
-    elif kind == "warning":
-        st.warning(message)
-    elif kind == "error":
-        st.error(message)
+# Form values and messages across reruns live in audit.session (one place for every page).
+field, forget, flash, show_flash = (session.form_value, session.forget_form, session.flash,
+                                    session.show_flash)
 
 
 def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = ()
