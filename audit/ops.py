@@ -9,7 +9,7 @@ import sqlite_utils
 
 from audit import history
 from audit.db import one
-from audit.errors import NotFound, NotPermitted, StaleEdit
+from audit.errors import NotFound, NotPermitted, StaleEdit, ValidationFailed
 from audit.history import Change
 from audit.model import Actor, grant
 
@@ -110,11 +110,7 @@ def update(db: sqlite_utils.Database, rec: Recorder, table: str, entity: str, ro
         cur = db.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ? AND version = ?",
                               (*params, row["id"], row["version"]))
         if cur.rowcount != 1:
-            current = one(db, f"SELECT version FROM {table} WHERE id = ?", (row["id"],))
-            last = history.last_change(db, entity, row["id"])
-            raise StaleEdit(entity, row["id"], int(row["version"]),
-                            int(current["version"]) if current else -1,
-                            last["actor"] if last else None, last["at"] if last else None)
+            _raise_stale(db, table, entity, row)
     else:
         db.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*params, row["id"]))
     for k, v in changed.items():
@@ -129,8 +125,24 @@ def bump_version(db: sqlite_utils.Database, table: str, entity: str, row: dict) 
     cur = db.conn.execute(f"UPDATE {table} SET version = version + 1 WHERE id = ? AND version = ?",
                           (row["id"], row["version"]))
     if cur.rowcount != 1:
-        current = one(db, f"SELECT version FROM {table} WHERE id = ?", (row["id"],))
-        last = history.last_change(db, entity, row["id"])
-        raise StaleEdit(entity, row["id"], int(row["version"]),
-                        int(current["version"]) if current else -1,
-                        last["actor"] if last else None, last["at"] if last else None)
+        _raise_stale(db, table, entity, row)
+
+
+def _raise_stale(db: sqlite_utils.Database, table: str, entity: str, row: dict) -> None:
+    """Another writer changed the row since it was read: say who and when."""
+    current = one(db, f"SELECT version FROM {table} WHERE id = ?", (row["id"],))
+    last = history.last_change(db, entity, row["id"])
+    raise StaleEdit(entity, row["id"], int(row["version"]),
+                    int(current["version"]) if current else -1,
+                    last["actor"] if last else None, last["at"] if last else None)
+
+
+def text_value(value: Any, field: str, *, required: bool = False, max_len: int = 200_000) -> str:
+    """A text field as stored (exactly as typed); ValidationFailed naming the field when it is
+    required and blank, or too long."""
+    value = "" if value is None else str(value)
+    if required and not value.strip():
+        raise ValidationFailed(field, "required")
+    if len(value) > max_len:
+        raise ValidationFailed(field, f"longer than {max_len} characters")
+    return value

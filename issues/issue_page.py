@@ -286,13 +286,7 @@ def _when(at: str | None) -> str:
 
 
 def _show_flash() -> None:
-    kind, message = st.session_state.pop(FLASH, (None, None))
-    if kind == "success":
-        st.success(message, icon=":material/check_circle:")
-    elif kind == "warning":
-        st.warning(message)
-    elif kind == "error":
-        st.error(message)
+    session.show_flash(FLASH)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)

@@ -8,11 +8,12 @@ from datetime import date
 import sqlite_utils
 
 from audit.clock import day_of, parse_date
-from audit.db import one, rows, write_transaction
+from audit.db import one, write_transaction
 from audit.errors import (AssignmentIncomplete, ClosureBlocked, DependencyCycle,
                           MergeNotUndoable, NotFound, NotPermitted, TransitionNotAllowed,
                           ValidationFailed)
 from audit.model import Actor, Role, grant
+from audit.ops import text_value as _text
 from audit.ops import Recorder, bump_version, check_version, get_row, insert, require, update
 from issues import store
 from issues.graphs import cycle_if_added
@@ -24,16 +25,8 @@ RECTIFICATION_TYPES = ("immediate", "staged", "continuous")
 MEASURE_STATUSES = ("todo", "doing", "done")
 AUDIT_LEVELS = ("group", "regional")
 EDITABLE_STATUSES = (Status.NOT_STARTED.value, Status.IN_PROGRESS.value)
-MAX_TEXT = 200_000
 
 
-def _text(value, field: str, *, required: bool = False, max_len: int = MAX_TEXT) -> str:
-    value = "" if value is None else str(value)
-    if required and not value.strip():
-        raise ValidationFailed(field, "required")
-    if len(value) > max_len:
-        raise ValidationFailed(field, f"longer than {max_len} characters")
-    return value
 
 
 def _amount(value, field: str) -> float:

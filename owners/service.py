@@ -10,6 +10,7 @@ from audit.clock import parse_date
 from audit.db import one, write_transaction
 from audit.errors import NotPermitted, ValidationFailed
 from audit.model import Actor
+from audit.ops import text_value as _text
 from audit.ops import Recorder, check_version, get_row, insert, require, update
 from issues.model import Status
 from owners import store
@@ -18,14 +19,6 @@ from owners.model import Calendar, unpublished_years
 UNIT_LEVELS = ("region", "city", "county")
 
 
-def _text(value: str | None, field: str, *, required: bool = False, max_len: int = 200_000
-          ) -> str:
-    value = "" if value is None else str(value)
-    if required and not value.strip():
-        raise ValidationFailed(field, "required")
-    if len(value) > max_len:
-        raise ValidationFailed(field, f"longer than {max_len} characters")
-    return value
 
 
 # --- units and people -------------------------------------------------------------------
