@@ -26,7 +26,6 @@ _PARSED = f"{K}.parsed"       # (file digest, mapping, ParsedLedger | AuditError
 _ANSWERS = f"{K}.answers"     # ambiguity key → chosen id
 _DONE = f"{K}.done"           # the message of the last finished import
 MAX_PREVIEW_ROWS = 500        # more rows are summarised, not drawn
-MAX_CLUSTERS_SHOWN = 10  # each drawn cluster costs ~40 ms a rerun on 40,000 issues
 MAX_PAIRS_SHOWN = 40     # strongest pairs of a cluster; a big cluster has hundreds
 
 
@@ -291,8 +290,7 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
     flags = [_t("mrg.flag_recurring")] if c.recurring else []
     flags += [_t("mrg.flag_cross")] if c.cross_stream else []
     title = _t("mrg.cluster", number=c.number, best=f"{c.best:.2f}")
-    with st.expander(title + (" · " + " · ".join(flags) if flags else ""),
-                     expanded=c.number <= 3):
+    with st.expander(title + (" · " + " · ".join(flags) if flags else ""), expanded=True):
         # Headers looked up once: each session.text call reads session_state, and per cell
         # that cost over a second a run on 40,000 issues.
         col = {k: _t(f"mrg.col.{k}") for k in (
@@ -372,10 +370,24 @@ def render_merge_section() -> None:
     st.subheader(_t("mrg.clusters", n=len(clusters)))
     if not clusters:
         st.info(_t("mrg.none"))
-    for c in clusters[:MAX_CLUSTERS_SHOWN]:
-        _cluster(db, actor, c)
-    if len(clusters) > MAX_CLUSTERS_SHOWN:
-        st.caption(_t("mrg.more", n=len(clusters) - MAX_CLUSTERS_SHOWN))
+    else:
+        # One summary table of every cluster and the details of the one picked: the cost of a
+        # rerun no longer grows with the number of clusters (hundreds on a large programme).
+        col = {k: _t(f"mrg.col.{k}") for k in ("group", "size", "score", "codes", "flags")}
+        recurring, cross = _t("mrg.flag_recurring"), _t("mrg.flag_cross")
+        st.dataframe(pd.DataFrame([{
+            col["group"]: c.number, col["size"]: len(c.issues), col["score"]: round(c.best, 2),
+            col["codes"]: "、".join(i["code"] for i in c.issues[:6])
+            + ("…" if len(c.issues) > 6 else ""),
+            col["flags"]: " · ".join(f for f, on in ((recurring, c.recurring),
+                                                     (cross, c.cross_stream)) if on)}
+            for c in clusters]), hide_index=True, width="stretch", height=min(
+                38 + 35 * len(clusters), 300))
+        by_number = {c.number: c for c in clusters}
+        number = st.selectbox(_t("mrg.pick"), list(by_number), key=f"{K}.pick",
+                              format_func=lambda n: _t("mrg.cluster", number=n,
+                                                       best=f"{by_number[n].best:.2f}"))
+        _cluster(db, actor, by_number[number])
     _recent(db, actor)
 
 
