@@ -606,6 +606,23 @@ def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Mov
 
 # --- merging two issues into one (并轨) -------------------------------------------------------
 
+# Rows that follow an issue into a merge, and the entity their history is recorded under.
+MERGED_ROWS = {"measures": "measure", "evidence": "evidence",
+               "accountability": "accountability", "extensions": "extension"}
+# An issue's link sets: history field → (link table, id column).
+ISSUE_LINKS = {"sources": ("issue_sources", "audit_id"), "streams": ("issue_streams", "stream_id"),
+               "focus": ("issue_focus", "focus_id"), "causes": ("issue_causes", "cause_id")}
+
+
+def _move_rows(db, rec: Recorder, row_ids: dict[str, list[int]], from_id: int, to_id: int
+               ) -> None:
+    """Re-attach child rows (by table) from one issue to another, recording each."""
+    for table, ids in row_ids.items():
+        for rid in ids:
+            db.conn.execute(f"UPDATE {table} SET issue_id = ? WHERE id = ?", (to_id, rid))
+            rec.add(MERGED_ROWS[table], rid, "issue_id", from_id, to_id)
+
+
 
 def merge_issues(db: sqlite_utils.Database, actor: Actor, survivor_id: int, absorbed_id: int,
                  *, survivor_version: int | None, absorbed_version: int | None, at: str) -> int:
@@ -630,25 +647,15 @@ def merge_issues(db: sqlite_utils.Database, actor: Actor, survivor_id: int, abso
                                               f"{a['code']} into an open issue instead")
     rec = Recorder(db, actor, at, "issue.merge")
     with write_transaction(db):
-        moved = {t: [r[0] for r in db.conn.execute(
-            f"SELECT id FROM {t} WHERE issue_id = ?", (absorbed_id,))]
-            for t in ("measures", "evidence", "accountability", "extensions")}
+        row_ids = {t: [r[0] for r in db.conn.execute(
+            f"SELECT id FROM {t} WHERE issue_id = ?", (absorbed_id,))] for t in MERGED_ROWS}
         links = {}
-        for table, column, field in (("issue_sources", "audit_id", "sources"),
-                                     ("issue_streams", "stream_id", "streams"),
-                                     ("issue_focus", "focus_id", "focus"),
-                                     ("issue_causes", "cause_id", "causes")):
+        for field, (table, column) in ISSUE_LINKS.items():
             old_s = store.link_ids(db, table, column, survivor_id)
             old_a = store.link_ids(db, table, column, absorbed_id)
             links[field] = old_s
             _set_links(db, rec, survivor_id, table, column, field, old_s + old_a)
-        for table, ids in moved.items():
-            entity = {"measures": "measure", "evidence": "evidence",
-                      "accountability": "accountability", "extensions": "extension"}[table]
-            for rid in ids:
-                db.conn.execute(f"UPDATE {table} SET issue_id = ? WHERE id = ?",
-                                (survivor_id, rid))
-                rec.add(entity, rid, "issue_id", absorbed_id, survivor_id)
+        _move_rows(db, rec, row_ids, absorbed_id, survivor_id)
         survivor_values: dict = {}
         if not s["deadline"] and a["deadline"]:
             survivor_values.update(deadline=a["deadline"],
@@ -662,8 +669,9 @@ def merge_issues(db: sqlite_utils.Database, actor: Actor, survivor_id: int, abso
         update(db, rec, "issues", "issue", a, {"merged_into_id": survivor_id, "merged_at": at})
         new_version = one(db, "SELECT version FROM issues WHERE id = ?",
                           (survivor_id,))["version"]
-        moved["links_before"] = links
-        moved["survivor_values_before"] = {k: s[k] for k in survivor_values}
+        # What undo_merge needs to put everything back.
+        moved = {"rows": row_ids, "links_before": links,
+                 "survivor_values_before": {k: s[k] for k in survivor_values}}
         merge_id = insert(db, rec, "merges", "merge", {
             "survivor_id": survivor_id, "absorbed_id": absorbed_id,
             "survivor_version": new_version, "moved": json.dumps(moved, ensure_ascii=False),
@@ -695,19 +703,9 @@ def undo_merge(db: sqlite_utils.Database, actor: Actor, merge_id: int, *, at: st
                                "undone", merge_id=merge_id, code=s["code"])
     rec = Recorder(db, actor, at, "issue.unmerge")
     with write_transaction(db):
-        for table, ids in moved.items():
-            if table in ("links_before", "survivor_values_before"):
-                continue
-            entity = {"measures": "measure", "evidence": "evidence",
-                      "accountability": "accountability", "extensions": "extension"}[table]
-            for rid in ids:
-                db.conn.execute(f"UPDATE {table} SET issue_id = ? WHERE id = ?", (a["id"], rid))
-                rec.add(entity, rid, "issue_id", s["id"], a["id"])
+        _move_rows(db, rec, moved["rows"], s["id"], a["id"])
         for field, before in moved["links_before"].items():
-            table, column = {"sources": ("issue_sources", "audit_id"),
-                             "streams": ("issue_streams", "stream_id"),
-                             "focus": ("issue_focus", "focus_id"),
-                             "causes": ("issue_causes", "cause_id")}[field]
+            table, column = ISSUE_LINKS[field]
             _set_links(db, rec, s["id"], table, column, field, before)
         if not update(db, rec, "issues", "issue", s, moved["survivor_values_before"]):
             bump_version(db, "issues", "issue", s)

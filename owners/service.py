@@ -89,7 +89,8 @@ def set_unit_head(db: sqlite_utils.Database, actor: Actor | None, unit_id: int,
 # --- assignment (四个到人) and deadlines --------------------------------------------------
 
 
-def _person_in_scope(db: sqlite_utils.Database, person_id: int | None, field: str) -> None:
+def _active_person(db: sqlite_utils.Database, person_id: int | None, field: str) -> None:
+    """Refuse a person id that does not name an active person (ValidationFailed on `field`)."""
     if person_id is None:
         return
     if one(db, "SELECT id FROM people WHERE id = ? AND active = 1", (person_id,)) is None:
@@ -111,10 +112,10 @@ def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                                          "reopen it first")
     values: dict = {}
     if responsible_person_id is not None:
-        _person_in_scope(db, responsible_person_id, "responsible_person_id")
+        _active_person(db, responsible_person_id, "responsible_person_id")
         values["responsible_person_id"] = responsible_person_id
     if supervisor_person_id is not None:
-        _person_in_scope(db, supervisor_person_id, "supervisor_person_id")
+        _active_person(db, supervisor_person_id, "supervisor_person_id")
         values["supervisor_person_id"] = supervisor_person_id
     if unit_id is not None:
         get_row(db, "units", unit_id, "unit")
