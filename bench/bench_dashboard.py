@@ -10,7 +10,6 @@ migration 1), so the measurement is of the code as released."""
 from __future__ import annotations
 
 import gc
-import shutil
 import sqlite3
 import statistics
 import time
@@ -25,7 +24,6 @@ from audit.db import open_database
 from audit.figures import Scope
 from audit.migrations import MIGRATIONS
 
-SOURCE = Path("/tmp/g40k.db")
 CACHE = Path(__file__).resolve().parent / ".cache"
 AS_OF = date(2026, 11, 27)
 ISSUES = 40_000
@@ -33,28 +31,9 @@ REPEAT = 5
 
 
 def _database() -> Path:
-    """A private copy of the 40k programme (built once into bench/.cache/ when missing)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    copy = CACHE / "dashboard_g40k.db"
-    if SOURCE.exists():
-        if not copy.exists() or copy.stat().st_mtime < SOURCE.stat().st_mtime:
-            # SQLite's backup API: a consistent copy even if the source is in WAL mode.
-            src, dst = sqlite3.connect(SOURCE), sqlite3.connect(copy)
-            with dst:
-                src.backup(dst)
-            src.close()
-            dst.close()
-        return copy
-    built = CACHE / "g40k.db"
-    if not built.exists():
-        from audit.config import evidence_dir
-        from audit.generate import generate
-        db = open_database(built)
-        generate(db, issues=ISSUES, seed=1, as_of=AS_OF, evidence_root=evidence_dir(built))
-        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.conn.close()
-    shutil.copyfile(built, copy)
-    return copy
+    """A private copy of the 40k programme (indexes are added to it)."""
+    from bench.common import copy_40k  # here: scripts add the root to sys.path first
+    return copy_40k(CACHE / "dashboard_g40k.db")
 
 
 def _add_missing_indexes(conn: sqlite3.Connection) -> list[str]:

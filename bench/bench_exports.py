@@ -26,7 +26,6 @@ import datetime as dt
 import gc
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -38,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CACHE = ROOT / "bench" / ".cache"
-SOURCE = Path("/tmp/g40k.db")
 DB = CACHE / "g40k.db"
 AS_OF = dt.date(2026, 11, 27)
 ISSUES = 40_000
@@ -46,26 +44,9 @@ TARGET = 1.5
 
 
 def database() -> Path:
-    """The 40k database in bench/.cache: a consistent copy of /tmp/g40k.db, else generated."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if DB.exists():
-        return DB
-    partial = DB.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    if SOURCE.exists():
-        src, dst = sqlite3.connect(f"file:{SOURCE}?mode=ro", uri=True), sqlite3.connect(partial)
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-    else:
-        from audit.db import open_database
-        from audit.generate import generate
-        db = open_database(partial)
-        generate(db, issues=ISSUES, seed=1, as_of=AS_OF, evidence_root=CACHE / "evidence")
-        db.conn.close()
-    os.replace(partial, DB)
-    return DB
+    """The 40k database in bench/.cache."""
+    from bench.common import copy_40k  # here: scripts add the root to sys.path first
+    return copy_40k(DB)
 
 
 def _timed(fn: Callable[[], Any]) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import sqlite3
 import statistics
 import time
 from datetime import date
@@ -30,33 +29,14 @@ from issues.graphs_cli import table
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "g40k.db"
-SOURCE = Path("/tmp/g40k.db")
 ISSUES, SEED, AS_OF = 40_000, 1, date(2026, 11, 27)
 TARGET_S = 2.0
 
 
 def database(path: Path = CACHE) -> Path:
-    """The benchmark database: the cached copy, else a copy of /tmp/g40k.db, else generated."""
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    if SOURCE.exists():
-        # Online backup rather than a file copy: consistent even if the source has a WAL.
-        src, dst = sqlite3.connect(f"file:{SOURCE}?mode=ro", uri=True), sqlite3.connect(partial)
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-    else:
-        from audit.generate import generate
-        db = open_database(partial)
-        generate(db, issues=ISSUES, seed=SEED, as_of=AS_OF, evidence_root=path.parent / "ev")
-        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.conn.close()
-    partial.rename(path)
-    return path
+    """The benchmark database: the cached copy, else a copy of the 40k programme."""
+    from bench.common import copy_40k  # here: scripts add the root to sys.path first
+    return path if path.exists() else copy_40k(path)
 
 
 # --- baselines: the same rows, and a bare graph built from them -----------------------------

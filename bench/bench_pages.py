@@ -17,7 +17,6 @@ import argparse
 import gc
 import logging
 import os
-import sqlite3
 import statistics
 import sys
 import time
@@ -26,7 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
-SOURCE = Path("/tmp/g40k.db")
 BIG = CACHE / "pages_g40k.db"
 DEMO = CACHE / "pages_demo.db"
 APP = ROOT / "streamlit_app.py"
@@ -40,35 +38,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def _copy(source: Path, target: Path) -> Path:
-    """A consistent copy (SQLite backup API; the source may be in WAL mode), made once."""
-    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
-        return target
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(str(partial))
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-    partial.replace(target)
-    return target
-
-
 def databases() -> tuple[Path, Path]:
     """(40k copy, demo) in bench/.cache/, created when missing."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if SOURCE.exists():
-        _copy(SOURCE, BIG)
-    elif not BIG.exists():
-        from audit.config import evidence_dir
-        from audit.db import open_database
-        from audit.generate import generate
-        db = open_database(BIG)
-        generate(db, issues=40_000, seed=1, as_of=AS_OF, evidence_root=evidence_dir(BIG))
-        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.conn.close()
+    from bench.common import copy_40k  # here: scripts add the root to sys.path first
+    copy_40k(BIG)
     if not DEMO.exists():
         from audit.config import evidence_dir
         from audit.db import open_database

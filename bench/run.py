@@ -28,7 +28,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
-SOURCE = Path("/tmp/g40k.db")
 DB = CACHE / "g40k.db"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 MEMORY_TARGET_MB = 500
@@ -37,24 +36,9 @@ MARK = "@@ROWS@@"
 
 
 def database() -> Path:
-    """The 40k database in bench/.cache (a consistent copy of /tmp/g40k.db, else generated)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if DB.exists():
-        return DB
-    partial = DB.with_name(DB.name + ".partial")
-    partial.unlink(missing_ok=True)
-    if SOURCE.exists():
-        src = sqlite3.connect(f"file:{SOURCE}?mode=ro", uri=True)
-        dst = sqlite3.connect(str(partial))
-        src.backup(dst)
-        src.close()
-        dst.close()
-    else:
-        subprocess.run([sys.executable, "-m", "audit", "generate", "--db", str(partial),
-                        "--issues", "40000", "--seed", "1", "--as-of", AS_OF.isoformat()],
-                       cwd=ROOT, check=True)
-    partial.replace(DB)
-    return DB
+    """The 40k database in bench/.cache."""
+    from bench.common import copy_40k  # here: scripts add the root to sys.path first
+    return copy_40k(DB)
 
 
 def modules() -> list[str]:
