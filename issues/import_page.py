@@ -384,7 +384,8 @@ def render_merge_section() -> None:
             for c in clusters]), hide_index=True, width="stretch", height=min(
                 38 + 35 * len(clusters), 300))
         by_number = {c.number: c for c in clusters}
-        number = st.selectbox(_t("mrg.pick"), list(by_number), key=f"{K}.pick",
+        # Keyed by language: a keyed widget keeps the option texts it was first drawn with.
+        number = st.selectbox(_t("mrg.pick"), list(by_number), key=f"{K}.pick.{session.lang()}",
                               format_func=lambda n: _t("mrg.cluster", number=n,
                                                        best=f"{by_number[n].best:.2f}"))
         _cluster(db, actor, by_number[number])
