@@ -7,6 +7,8 @@ process's VmHWM is read from /proc. The table is printed and written to docs/PER
     python -m bench.run                    # everything
     python -m bench.run --only dashboard   # one module (name without bench_)
     python -m bench.run --no-memory        # skip the app's memory measurement
+    python -m bench.run --memory-only      # only the app's memory measurement (printed, not
+                                           # written to docs/PERFORMANCE.md)
     python -m bench.run --reuse            # the table again from the last measured rows
 
 Databases: bench/.cache/g40k.db, a consistent copy of /tmp/g40k.db (never modified), or
@@ -204,10 +206,27 @@ def _met(ratio, target, measured=None) -> bool | None:
     return None if ratio is None else float(ratio) <= bound
 
 
+def memory_only(db: Path) -> int:
+    """Measure the app's peak memory alone, print the peak after each page view; exit status 1
+    when the target is missed or the measurement failed."""
+    memory = app_peak_memory(db)
+    if "peak_mb" not in memory:
+        print(f"not measured: {memory['error']}")
+        return 1
+    print("\n".join(memory["pages"]))
+    ok = memory["peak_mb"] < MEMORY_TARGET_MB
+    print(f"peak {memory['peak_mb']:.0f} MB ({'under' if ok else 'over'} the "
+          f"{MEMORY_TARGET_MB} MB target), {len(memory['pages'])} page views in "
+          f"{memory['seconds']:.0f} s")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run")
     ap.add_argument("--only", action="append", help="module name without bench_ (repeatable)")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="measure only the app's peak memory and print it per page view")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--reuse", action="store_true",
@@ -216,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     started = time.perf_counter()
     db = database()
+    if args.memory_only:
+        return memory_only(db)
     names = [n for n in modules()
              if not args.only or n.removeprefix("bench_") in args.only or n in args.only]
     rows: list[dict] = []
