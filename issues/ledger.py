@@ -13,9 +13,9 @@ Design notes the import service relies on:
 - Merged cells are filled from their top-left cell in .xlsx. Blank category/aspect/audit cells
   inherit the value above only in .csv (where merges cannot be expressed), so an .xlsx
   round trip stays exact.
-- Files up to SMALL_XLSX_BYTES uncompressed load in normal mode; larger ones stream in
-  openpyxl's read-only mode (after ws.reset_dimensions()), which cannot see merged cells, so the
-  merged ranges are then read from the sheet XML directly. Either way merges are filled.
+- Sheets stream row by row through openpyxl's sheet parser (what its read-only mode uses),
+  which cannot see merged cells, so the merged ranges are read from the sheet XML directly;
+  merges are filled, and a value hidden under a merge is dropped (as Excel shows the sheet).
 - A formula without a saved result is refused only where its value is used (a data cell of a
   mapped column), naming row, column header and the formula.
 """
@@ -47,7 +47,6 @@ MAX_ROWS = 100_000
 # references (&#21512;), so our own 100,000-row export expands to about 240 MB.
 MAX_UNCOMPRESSED = 300 * 1024 * 1024
 MAX_RATIO = 200                          # per member, for members above 1 MB uncompressed
-SMALL_XLSX_BYTES = 40 * 1024 * 1024      # normal (merge-aware) mode up to this uncompressed size
 HEADER_SCAN_ROWS = 30
 ROW_SLACK = 50                           # title, header and footer rows allowed above max_rows
 
@@ -784,39 +783,18 @@ def _uncached_formulas(xml: bytes) -> dict[tuple[int, int], str]:
 
 
 def _read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> _Grid:
-    zf, total = _open_xlsx_zip(data)
+    zf, _ = _open_xlsx_zip(data)
     paths = _sheet_paths(zf)
-    # Scan before openpyxl loads anything: in normal mode it builds a cell object for every
-    # cell of a merged range, so a merge such as A1:XFD1048576 would never finish.
+    # Scan before openpyxl parses any sheet: the merged ranges come from this scan (openpyxl's
+    # streaming reader cannot see them), and a merge such as A1:XFD1048576 is refused here.
     scans = {name: _scan_sheet(zf, member) for name, member in paths.items()}
     for has_f, coords in scans.values():
         for coord in coords:
             _check_merge_area(coord)
-    # Normal mode sees merged cells through openpyxl; it holds the whole sheet in memory, so
-    # large sheets stream in read-only mode and their merges come from our own scan.
-    read_only = total > SMALL_XLSX_BYTES
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
-    except Exception as ex:  # openpyxl raises many types on malformed or hostile parts
-        raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
-                              reason="corrupt") from None
-    try:
-        ws = _pick_sheet(wb)
-        member = paths.get(ws.title, "")
-        has_formulas, scanned_merges = scans.get(ws.title, (False, []))
-        if read_only:
-            ws.reset_dimensions()   # the <dimension> tag may lie; count rows ourselves
-        rows: list[list[Any]] = []
-        for values in ws.iter_rows(values_only=True):
-            rows.append(list(values))
-            if len(rows) > max_rows + ROW_SLACK:
-                raise _too_many(max_rows)
-            if on_progress and len(rows) % 5000 == 0:
-                on_progress("reading", len(rows), 0)
-        coords = scanned_merges if read_only else [r.coord for r in ws.merged_cells.ranges]
-    finally:
-        if read_only:
-            wb.close()
+    book = _Book(data)
+    name, member = book.pick_sheet()
+    has_formulas, coords = scans.get(name, (False, []))
+    rows = book.rows(member, max_rows, on_progress)
     merged: dict[tuple[int, int], tuple[Any, str]] = {}
     ranges: list[tuple[int, int, int, int, str]] = []
     from openpyxl.worksheet.cell_range import CellRange
@@ -828,19 +806,81 @@ def _read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> _Gri
         ranges.append((r0, c0, r1, c1, coord))
         top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
         for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
             for c in range(c0, min(c1, width - 1) + 1):
                 if (r, c) != (r0, c0):
                     merged[(r, c)] = (top, coord)
+                    if c < len(row):
+                        row[c] = None   # hidden under the merge, as Excel shows it
     uncached = _uncached_formulas(zf.read(member)) if has_formulas else {}
     return _Grid(rows, merged, ranges, False, [], uncached)
 
 
-def _pick_sheet(wb: Any) -> Any:
-    candidates = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
-    if not candidates:
-        raise LedgerFileError("the workbook has no visible worksheet", reason="no_sheet")
-    active = wb.active
-    return active if active in candidates else candidates[0]
+class _Book:
+    """An .xlsx opened with openpyxl's parts (shared strings, styles for dates, sheet list)
+    and its sheets streamed row by row, as openpyxl's read-only mode does, but without
+    load_workbook's first pass over every sheet to size it (a whole extra parse when the file
+    has no <dimension>, as openpyxl-written files do not)."""
+
+    def __init__(self, data: bytes):
+        from openpyxl.reader.excel import ExcelReader
+        from openpyxl.styles.stylesheet import apply_stylesheet
+        try:
+            reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+            reader.read_manifest()
+            reader.read_strings()
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.wb)
+            # (name, state, member, is a worksheet) in the workbook's order.
+            self.sheets = [(sheet.name, sheet.state or "visible", rel.target,
+                            "chartsheet" not in rel.Type)
+                           for sheet, rel in reader.parser.find_sheets()
+                           if rel.target in reader.valid_files]
+        except Exception as ex:  # openpyxl raises many types on malformed or hostile parts
+            raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
+                                  reason="corrupt") from None
+        self.reader = reader
+        self.wb = reader.wb
+
+    def pick_sheet(self) -> tuple[str, str]:
+        """(name, zip member) of the active worksheet if visible, else the first visible one."""
+        candidates = [s for s in self.sheets if s[3] and s[1] == "visible"]
+        if not candidates:
+            raise LedgerFileError("the workbook has no visible worksheet", reason="no_sheet")
+        index = self.wb._active_sheet_index
+        active = self.sheets[index] if 0 <= index < len(self.sheets) else None
+        name, _, member, _ = active if active in candidates else candidates[0]
+        return name, member
+
+    def rows(self, member: str, max_rows: int, on_progress: Progress | None
+             ) -> list[list[Any]]:
+        """The sheet's cell values, row 0 = Excel row 1, each row as long as its last cell."""
+        from openpyxl.worksheet._reader import WorkSheetParser
+        wb = self.wb
+        rows: list[list[Any]] = []
+        limit = max_rows + ROW_SLACK
+        try:
+            with self.reader.archive.open(member) as src:
+                parser = WorkSheetParser(src, self.reader.shared_strings, data_only=True,
+                                         epoch=wb.epoch, date_formats=wb._date_formats,
+                                         timedelta_formats=wb._timedelta_formats)
+                for idx, cells in parser.parse():
+                    if idx > limit:
+                        raise _too_many(max_rows)
+                    while len(rows) < idx - 1:
+                        rows.append([])          # rows missing from the file
+                    values: list[Any] = [None] * (cells[-1]["column"] if cells else 0)
+                    for cell in cells:
+                        values[cell["column"] - 1] = cell["value"]
+                    rows.append(values)
+                    if on_progress and len(rows) % 5000 == 0:
+                        on_progress("reading", len(rows), 0)
+        except LedgerFileError:
+            raise
+        except Exception as ex:  # a damaged or hostile sheet part
+            raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
+                                  reason="corrupt") from None
+        return rows
 
 
 # ---------------------------------------------------------------------------------------------
