@@ -67,8 +67,19 @@ DELTA_KEYS = ("issues", "closed", "ended", "open", "overdue", "due_soon", "on_ti
 _STATE_COLUMNS = ("id INTEGER PRIMARY KEY, unit_id INTEGER, aspect_id INTEGER, "
                   "category_id INTEGER, amount REAL, created_on TEXT, status TEXT, "
                   "deadline TEXT, original_deadline TEXT, closed_on TEXT, "
-                  "responsible_person_id INTEGER, n_measures INTEGER, incomplete INTEGER, "
-                  "warning TEXT")
+                  "responsible_person_id INTEGER, assigned INTEGER, warning TEXT")
+
+# 四个到人 of a row of `st` (state_cte) as of today: a responsible person, a deadline, at least
+# one measure and none without an owner or a deadline. Two index seeks per issue (the second in
+# the partial index measures_incomplete, which holds only the incomplete measures) instead of
+# counting every measure of the programme.
+_ASSIGNED_LIVE_SQL = """CASE WHEN st.responsible_person_id IS NOT NULL
+                     AND st.deadline IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM measures m WHERE m.issue_id = st.id)
+                     AND NOT EXISTS (SELECT 1 FROM measures m INDEXED BY measures_incomplete
+                                     WHERE m.issue_id = st.id AND (m.owner_person_id IS NULL
+                                                                   OR m.deadline IS NULL))
+                THEN 1 ELSE 0 END"""
 
 
 @contextmanager
@@ -76,42 +87,42 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
                 cal: Calendar | None = None) -> Iterator[tuple[str, dict]]:
     """A temporary table holding one row per issue in scope as of `as_of` (id, unit_id,
     aspect_id, category_id, amount, created_on, status, deadline, original_deadline, closed_on,
-    responsible_person_id, n_measures, incomplete, warning); yields (table name, query parameters :today,
-    :cutoff, :end). The table is dropped on exit."""
+    responsible_person_id, assigned (1 when 四个到人 is complete), warning); yields (table name,
+    query parameters :today, :cutoff, :end). The table is dropped on exit."""
     live = is_live(db, as_of)
     params = figures_params(db, as_of, cal)
     name = f"dash_state_{uuid.uuid4().hex[:12]}"
     per_issue = f"{name}_ms"
-    head = state_cte(scope, as_of, params, live=live) + measures_cte(live)
+    columns = ("st.id, st.unit_id, st.aspect_id, st.category_id, st.amount, st.created_on, "
+               "st.status, st.deadline, st.original_deadline, st.closed_on, "
+               "st.responsible_person_id")
     conn = db.conn
     # A few MB of temporary tables stay in memory instead of spilling to a temp file (this
     # touches only the connection's temp schema, never the database file).
     conn.execute("PRAGMA temp.cache_size = -32000")
     conn.execute(f"CREATE TEMP TABLE {name} ({_STATE_COLUMNS})")
-    conn.execute(f"CREATE TEMP TABLE {per_issue} (issue_id INTEGER PRIMARY KEY, n INTEGER, "
-                 "incomplete INTEGER)")
     try:
-        # The measures per issue first, keyed by issue: joining the CTE directly would make
-        # SQLite build a throw-away index on it, which cost more than both passes together.
-        conn.execute(f"INSERT INTO temp.{per_issue} {head} SELECT issue_id, n, incomplete "
-                     "FROM ms", params)
-        conn.execute(f"""INSERT INTO temp.{name} {head}
-            SELECT st.id, st.unit_id, st.aspect_id, st.category_id,
-                   st.amount, st.created_on, st.status, st.deadline,
-                   st.original_deadline, st.closed_on, st.responsible_person_id,
-                   COALESCE(m.n, 0), COALESCE(m.incomplete, 0), {WARNING_SQL}
-            FROM st LEFT JOIN temp.{per_issue} m ON m.issue_id = st.id""", params)
+        if live:
+            conn.execute(f"""INSERT INTO temp.{name} {state_cte(scope, as_of, params, live=True)}
+                SELECT {columns}, {_ASSIGNED_LIVE_SQL}, {WARNING_SQL} FROM st""", params)
+        else:
+            # The measures as of the date per issue first, keyed by issue: joining the CTE
+            # directly would make SQLite build a throw-away index on it.
+            head = state_cte(scope, as_of, params, live=False) + measures_cte(False)
+            conn.execute(f"CREATE TEMP TABLE {per_issue} (issue_id INTEGER PRIMARY KEY, "
+                         "n INTEGER, incomplete INTEGER)")
+            conn.execute(f"INSERT INTO temp.{per_issue} {head} SELECT issue_id, n, incomplete "
+                         "FROM ms", params)
+            conn.execute(f"""INSERT INTO temp.{name} {head}
+                SELECT {columns},
+                       CASE WHEN st.responsible_person_id IS NOT NULL
+                            AND st.deadline IS NOT NULL AND m.n > 0 AND m.incomplete = 0
+                       THEN 1 ELSE 0 END, {WARNING_SQL}
+                FROM st LEFT JOIN temp.{per_issue} m ON m.issue_id = st.id""", params)
         yield name, params
     finally:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
         conn.execute(f"DROP TABLE IF EXISTS temp.{per_issue}")
-
-
-def _figures_over(db: sqlite_utils.Database, table: str, params: dict, as_of: date) -> dict:
-    """audit.figures' figures, computed by its own SQL over a materialised state table."""
-    sql = (f"WITH st AS (SELECT * FROM temp.{table}), ms AS (SELECT id AS issue_id, "
-           f"n_measures AS n, incomplete FROM temp.{table})" + FIGURES_SQL)
-    return figures_from_row(one(db, sql, params), as_of)
 
 
 def deltas(now: dict, then: dict | None) -> dict | None:
@@ -189,15 +200,90 @@ def _bucket_sql(age: str) -> str:
 
 _AGE = "CAST(julianday(:today) - julianday(s.created_on) AS INTEGER)"
 
+# The cube key: the dimensions the tiles and four charts are rolled up from, packed into ONE
+# integer per issue, because SQLite groups by one integer several times faster than by five
+# columns. From the lowest bit: status (3 bits: _STATUS_CODES, 5 for none), warning (2 bits:
+# _WARNING_CODES), age bucket of an open issue (3 bits: charts.AGEING_BOUNDS' index, 7 when not
+# open), on time, due (按期整改率's numerator and denominator), 四个到人 complete (1 bit each),
+# category id (20 bits), unit id (the rest).
+_STATUS_CODES = ("not_started", "in_progress", "submitted", "closed", "ended")
+_WARNING_CODES = ("red", "amber", "green", "none")
+_NO_STATUS, _NOT_OPEN = 5, 7
+_CATEGORY_SHIFT, _UNIT_SHIFT = 11, 31
 
-def _cube(db, table: str, params: dict) -> list[dict]:
-    """Counts per (unit, category, status, warning, age bucket of open issues): one pass over the
-    state that four charts are rolled up from (a few hundred rows, whatever the programme's size)."""
-    return rows(db, f"""
-        SELECT s.unit_id, s.category_id, s.status, s.warning,
-               CASE WHEN s.status IN {_OPEN_SQL} THEN {_bucket_sql(_AGE)} END AS bucket,
-               COUNT(*) AS n
-        FROM temp.{table} s GROUP BY 1, 2, 3, 4, 5""", params)
+
+def _cube_key_sql() -> str:
+    """The cube key of a state row `s` (see _STATUS_CODES); expects the parameters of
+    _age_params. Each flag is the expression FIGURES_SQL sums, so the two cannot disagree."""
+    status = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_STATUS_CODES))
+    warning = " ".join(f"WHEN '{c}' THEN {n << 3}" for n, c in enumerate(_WARNING_CODES))
+    # age <= hi days ⇔ created on or after today − hi: a string comparison per bound.
+    bucket = " ".join(f"WHEN s.created_on >= :age{i} THEN {i << 5}"
+                      for i in range(len(charts.AGEING_BOUNDS)))
+    return f"""(s.unit_id << {_UNIT_SHIFT}) + (s.category_id << {_CATEGORY_SHIFT})
+        + (CASE s.status {status} ELSE {_NO_STATUS} END)
+        + (CASE s.warning {warning} END)
+        + (CASE WHEN s.status NOT IN {_OPEN_SQL} OR s.status IS NULL THEN {_NOT_OPEN << 5}
+                {bucket} ELSE {len(charts.AGEING_BOUNDS) << 5} END)
+        + (CASE WHEN {_ON_TIME} THEN 256 ELSE 0 END)
+        + (CASE WHEN {_due('s')} THEN 512 ELSE 0 END)
+        + (s.assigned << 10)"""
+
+
+def _age_params(as_of: date) -> dict:
+    """:age0… : the first day of each age bucket's range (as_of − its upper bound)."""
+    return {f"age{i}": (as_of - timedelta(days=hi)).isoformat()
+            for i, hi in enumerate(charts.AGEING_BOUNDS)}
+
+
+def _cube(db, table: str, params: dict, as_of: date) -> list[dict]:
+    """Counts per (unit, category, status, warning, age bucket of open issues, on time, due,
+    四个到人 complete): one pass over the state that the tiles and four charts are rolled up from
+    (a few thousand rows at most, whatever the programme's size)."""
+    out = []
+    for key, n in db.conn.execute(f"SELECT {_cube_key_sql()} AS k, COUNT(*) FROM temp.{table} s "
+                                  "GROUP BY k", {**params, **_age_params(as_of)}):
+        status, bucket = key & 7, (key >> 5) & 7
+        out.append({"unit_id": key >> _UNIT_SHIFT,
+                    "category_id": (key >> _CATEGORY_SHIFT) & ((1 << 20) - 1),
+                    "status": None if status == _NO_STATUS else _STATUS_CODES[status],
+                    "warning": _WARNING_CODES[(key >> 3) & 3],
+                    "bucket": None if bucket == _NOT_OPEN else bucket,
+                    "on_time": (key >> 8) & 1, "due": (key >> 9) & 1,
+                    "assigned": (key >> 10) & 1, "n": n})
+    return out
+
+
+def _totals(db, table: str) -> dict:
+    """What the cube cannot add up: amounts (summed in the order FIGURES_SQL sums them), the
+    number of aspects and the latest original deadline."""
+    return one(db, f"""SELECT TOTAL(s.amount) AS amount_involved,
+               TOTAL(CASE WHEN s.status = 'closed' THEN s.amount ELSE 0 END) AS amount_rectified,
+               COUNT(DISTINCT s.aspect_id) AS aspects, MAX(s.original_deadline) AS latest
+        FROM temp.{table} s""")
+
+
+def _figures_from_cube(cube: list[dict], totals: dict, as_of: date) -> dict:
+    """audit.figures' figures (the same dict as figures()) from the cube and the totals."""
+    r = {k: 0 for k in ("issues", "closed", "ended", "not_started", "in_progress", "submitted",
+                        "overdue", "due_soon", "on_time", "on_time_due", "fully_assigned")}
+    categories = set()
+    for c in cube:
+        n, status = c["n"], c["status"]
+        categories.add(c["category_id"])
+        r["issues"] += n
+        if status in r:
+            r[status] += n
+        if status in OPEN:
+            r["overdue"] += n if c["warning"] == "red" else 0
+            r["due_soon"] += n if c["warning"] == "amber" else 0
+        r["on_time"] += n * c["on_time"]
+        r["on_time_due"] += n * c["due"]
+        r["fully_assigned"] += n * c["assigned"]
+    r.update(categories=len(categories), aspects=totals["aspects"],
+             amount_involved=totals["amount_involved"],
+             amount_rectified=totals["amount_rectified"])
+    return figures_from_row(r, as_of)
 
 
 def _category_names(db) -> dict[int, tuple[str, str]]:
@@ -249,14 +335,33 @@ def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
             "warning_by_unit": warn_rows, "ageing": age_rows}
 
 
+def _status_code_sql(a: str) -> str:
+    """The index in _STATUS_CODES of the status of row `a` (_NO_STATUS when it has none)."""
+    whens = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_STATUS_CODES))
+    return f"(CASE {a}.status {whens} ELSE {_NO_STATUS} END)"
+
+
+def _status_of(code: int) -> str | None:
+    return None if code == _NO_STATUS else _STATUS_CODES[code]
+
+
+def _sql_order(status: str | None) -> tuple:
+    """A status's place in SQL's ascending order: none first, then by text."""
+    return (status is not None, status or "")
+
+
 def _status_by_stream(db, table: str, lang: str) -> list[dict]:
-    name = "st.name" if lang == "zh" else "st.name_en"
-    return [{"stream": r["name"], "code": r["code"], "status": r["status"], "count": r["n"]}
-            for r in rows(db, f"""
-        SELECT st.code, {name} AS name, s.status, COUNT(*) AS n
-        FROM issue_streams x JOIN temp.{table} s ON s.id = x.issue_id
-        JOIN streams st ON st.id = x.stream_id
-        GROUP BY st.id, s.status ORDER BY st.id""")]
+    # Grouped by one integer (stream × 8 + status code), named in Python: several times faster
+    # than grouping by the stream and the status text.
+    name = "name" if lang == "zh" else "name_en"
+    streams = {r["id"]: r for r in rows(db, f"SELECT id, code, {name} AS name FROM streams")}
+    counts = [(k >> 3, _status_of(k & 7), n) for k, n in db.conn.execute(f"""
+        SELECT x.stream_id * 8 + {_status_code_sql('s')} AS k, COUNT(*) AS n
+        FROM issue_streams x JOIN temp.{table} s ON s.id = x.issue_id GROUP BY k""")
+        if k >> 3 in streams]
+    counts.sort(key=lambda c: (c[0], _sql_order(c[1])))
+    return [{"stream": streams[sid]["name"], "code": streams[sid]["code"], "status": status,
+             "count": n} for sid, status, n in counts]
 
 
 def _due(a: str) -> str:
@@ -283,13 +388,15 @@ def _on_time_by_month(db, table: str, params: dict) -> list[dict]:
 
 def _workload(db, table: str, lang: str) -> list[dict]:
     out = []
+    # Counted per person first, then named: the names are looked up once per person.
     for r in rows(db, f"""
-        SELECT s.responsible_person_id AS pid, p.name, u.name AS unit, COUNT(*) AS open,
-               TOTAL(s.warning = 'red') AS overdue
-        FROM temp.{table} s LEFT JOIN people p ON p.id = s.responsible_person_id
-        LEFT JOIN units u ON u.id = p.unit_id
-        WHERE s.status IN {_OPEN_SQL}
-        GROUP BY s.responsible_person_id ORDER BY open DESC, overdue DESC, p.name"""):
+        SELECT w.pid, p.name, u.name AS unit, w.open, w.overdue
+        FROM (SELECT s.responsible_person_id AS pid, COUNT(*) AS open,
+                     TOTAL(s.warning = 'red') AS overdue
+              FROM temp.{table} s WHERE s.status IN {_OPEN_SQL}
+              GROUP BY s.responsible_person_id) w
+        LEFT JOIN people p ON p.id = w.pid LEFT JOIN units u ON u.id = p.unit_id
+        ORDER BY w.open DESC, w.overdue DESC, p.name"""):
         label = (owner_label(r["name"], r["unit"], lang) if r["pid"] is not None
                  else t("dashboard.no_owner", lang))
         out.append({"owner": label, "person_id": r["pid"], "open": r["open"],
@@ -298,13 +405,17 @@ def _workload(db, table: str, lang: str) -> list[dict]:
 
 
 def _focus_progress(db, table: str, lang: str) -> list[dict]:
-    name = "fp.name" if lang == "zh" else "fp.name_en"
-    return [{"focus": f"{r['code']} {r['name']}", "code": r["code"], "closed": int(r["closed"]),
-             "total": r["total"]} for r in rows(db, f"""
-        SELECT fp.code, {name} AS name, COUNT(s.id) AS total, TOTAL(s.status = 'closed') AS closed
-        FROM focus_points fp LEFT JOIN issue_focus f ON f.focus_id = fp.id
-        LEFT JOIN temp.{table} s ON s.id = f.issue_id
-        GROUP BY fp.id ORDER BY fp.code""")]
+    # Grouped by one integer (focus point × 2 + closed), every focus point listed.
+    name = "name" if lang == "zh" else "name_en"
+    counts = dict(db.conn.execute(f"""
+        SELECT f.focus_id * 2 + (s.status IS 'closed') AS k, COUNT(*) AS n
+        FROM issue_focus f JOIN temp.{table} s ON s.id = f.issue_id GROUP BY k"""))
+    out = []
+    for r in rows(db, f"SELECT id, code, {name} AS name FROM focus_points ORDER BY code"):
+        closed = counts.get(r["id"] * 2 + 1, 0)
+        out.append({"focus": f"{r['code']} {r['name']}", "code": r["code"], "closed": closed,
+                    "total": closed + counts.get(r["id"] * 2, 0)})
+    return out
 
 
 def _cause_ranking(db, table: str) -> list[dict]:
@@ -312,15 +423,17 @@ def _cause_ranking(db, table: str) -> list[dict]:
     # then open overdue issues, all descending, then code), computed in SQL: one cause often
     # has most of a large programme's issues, and shipping them all to Python to count them
     # cost more than the rest of the dashboard. tests/test_audit_dashboard.py checks that both
-    # give the same rows.
+    # give the same rows. Counted per cause first, then named.
     return [{"cause": f"{r['code']} {r['title']}", "cause_id": r["cause_id"], "code": r["code"],
              "open_issues": r["open_issues"], "amount": r["amount"], "overdue": int(r["overdue"])}
             for r in rows(db, f"""
-        SELECT x.cause_id, c.code, c.title, COUNT(*) AS open_issues, TOTAL(s.amount) AS amount,
-               TOTAL(s.warning = 'red') AS overdue
-        FROM issue_causes x JOIN temp.{table} s ON s.id = x.issue_id
-        JOIN causes c ON c.id = x.cause_id WHERE s.status IN {_OPEN_SQL}
-        GROUP BY x.cause_id ORDER BY open_issues DESC, amount DESC, overdue DESC, c.code
+        SELECT k.cause_id, c.code, c.title, k.open_issues, k.amount, k.overdue
+        FROM (SELECT x.cause_id, COUNT(*) AS open_issues, TOTAL(s.amount) AS amount,
+                     TOTAL(s.warning = 'red') AS overdue
+              FROM issue_causes x JOIN temp.{table} s ON s.id = x.issue_id
+              WHERE s.status IN {_OPEN_SQL} GROUP BY x.cause_id) k
+        JOIN causes c ON c.id = k.cause_id
+        ORDER BY k.open_issues DESC, k.amount DESC, k.overdue DESC, c.code
         LIMIT {CAUSE_ROWS}""")]
 
 
@@ -331,9 +444,10 @@ def _week_end(day: date) -> date:
     return day + timedelta(days=6 - day.weekday())
 
 
-def programme_deadline(db: sqlite_utils.Database, table: str | None = None) -> str | None:
+def programme_deadline(db: sqlite_utils.Database, table: str | None = None, *,
+                       latest: str | None = None) -> str | None:
     """The setting 'programme.deadline' when set, else the latest original deadline in the state
-    table (None without one)."""
+    table (or `latest`, that deadline already known; None without one)."""
     setting = owners_store.setting(db, DEADLINE_SETTING)
     if setting:
         try:
@@ -341,8 +455,40 @@ def programme_deadline(db: sqlite_utils.Database, table: str | None = None) -> s
         except ValueError:
             pass  # a malformed setting falls back to the issues' own deadlines
     if table is None:
-        return None
+        return latest
     return scalar(db, f"SELECT MAX(original_deadline) FROM temp.{table}")
+
+
+def _burnup_steps(db: sqlite_utils.Database, table: str, params: dict, *,
+                  merged: bool, few: bool = False) -> tuple[list, list, list]:
+    """(created, closed, merged) per day for the issues of temp table `table` (id, created_on,
+    and merged_at when `merged`): issues created; status records into (+1) or out of (−1)
+    'closed' before :end (and before the issue's merge); issues merged, with their closed count
+    then. `few`: the table is small, so each issue looks up its own records."""
+    created = rows(db, f"SELECT created_on AS day, COUNT(*) AS n FROM temp.{table} "
+                       "GROUP BY day", params)
+    # Otherwise a CROSS JOIN keeps history outside: one pass over its status records (partial
+    # index history_issue_closing), each finding its issue by primary key.
+    join = (f"temp.{table} s JOIN history h ON h.entity_id = s.id" if few
+            else f"history h CROSS JOIN temp.{table} s ON s.id = h.entity_id")
+    before_merge = "AND (s.merged_at IS NULL OR h.at < s.merged_at)" if merged else ""
+    closed = rows(db, f"""
+        SELECT substr(h.at, 1, 10) AS day, SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
+        FROM {join}
+        WHERE h.entity = 'issue' AND h.field = 'status'
+          AND (h.new = 'closed' OR h.old = 'closed') AND h.at < :end {before_merge}
+        GROUP BY day""", params)
+    if not merged:
+        return created, closed, []
+    # A merged issue leaves the scope, and the closed count with the status it had then.
+    gone = rows(db, f"""
+        SELECT substr(s.merged_at, 1, 10) AS day, COUNT(*) AS n,
+               TOTAL((SELECT TOTAL((h.new = 'closed') - (h.old IS 'closed')) FROM history h
+                      WHERE h.entity = 'issue' AND h.entity_id = s.id
+                        AND h.field = 'status' AND h.at < s.merged_at)) AS closed
+        FROM temp.{table} s WHERE s.merged_at IS NOT NULL AND s.merged_at < :end
+        GROUP BY day""", params)
+    return created, closed, gone
 
 
 def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: date | None,
@@ -355,43 +501,24 @@ def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: d
     conn = db.conn
     sc = f"dash_scope_{uuid.uuid4().hex[:12]}"
     # The scope's issues created by the as-of date, merged ones included (in scope until
-    # merged), keyed by id so that each status record finds its issue by one lookup.
+    # merged), keyed by id so that each status record finds its issue by one lookup. With a
+    # state table, only the issues merged by the date (not in the state, and few).
     conn.execute(f"CREATE TEMP TABLE {sc} (id INTEGER PRIMARY KEY, created_on TEXT, "
                  "merged_at TEXT)")
     try:
+        merged_only = "" if state is None else (
+            "AND i.merged_into_id IS NOT NULL AND i.merged_at < :end")
+        n_merged = conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id,
+                substr(i.created_at, 1, 10), i.merged_at FROM issues i
+            JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
+            WHERE i.created_at < :end {merged_only} {where}""", params).rowcount
         if state is None:
-            conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id, substr(i.created_at, 1, 10),
-                    i.merged_at FROM issues i JOIN aspects a ON a.id = i.aspect_id
-                JOIN categories c ON c.id = a.category_id WHERE i.created_at < :end {where}""",
-                         params)
+            created, closed, merged = _burnup_steps(db, sc, params, merged=True)
         else:
-            # The state holds the issues not merged by the date; the merged ones are few.
-            conn.execute(f"INSERT INTO temp.{sc} SELECT id, created_on, NULL FROM temp.{state}")
-            conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id, substr(i.created_at, 1, 10),
-                    i.merged_at FROM issues i JOIN aspects a ON a.id = i.aspect_id
-                JOIN categories c ON c.id = a.category_id
-                WHERE i.merged_into_id IS NOT NULL AND i.merged_at < :end
-                  AND i.created_at < :end {where}""", params)
-        created = rows(db, f"SELECT created_on AS day, COUNT(*) AS n FROM temp.{sc} "
-                           "GROUP BY day", params)
-        closed = rows(db, f"""
-            SELECT substr(h.at, 1, 10) AS day,
-                   SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
-            -- CROSS JOIN keeps history outside: one pass over its status records, each
-            -- finding its issue by primary key.
-            FROM history h CROSS JOIN temp.{sc} s ON s.id = h.entity_id
-            WHERE h.entity = 'issue' AND h.field = 'status'
-              AND (h.new = 'closed' OR h.old = 'closed') AND h.at < :end
-              AND (s.merged_at IS NULL OR h.at < s.merged_at)
-            GROUP BY day""", params)
-        # A merged issue leaves the scope, and the closed count with the status it had then.
-        merged = rows(db, f"""
-            SELECT substr(s.merged_at, 1, 10) AS day, COUNT(*) AS n,
-                   TOTAL((SELECT TOTAL((h.new = 'closed') - (h.old IS 'closed')) FROM history h
-                          WHERE h.entity = 'issue' AND h.entity_id = s.id
-                            AND h.field = 'status' AND h.at < s.merged_at)) AS closed
-            FROM temp.{sc} s WHERE s.merged_at IS NOT NULL AND s.merged_at < :end
-            GROUP BY day""", params)
+            created, closed, merged = _burnup_steps(db, state, params, merged=False)
+            if n_merged:
+                more = _burnup_steps(db, sc, params, merged=True, few=True)
+                created, closed, merged = created + more[0], closed + more[1], more[2]
     finally:
         conn.execute(f"DROP TABLE IF EXISTS temp.{sc}")
     if not created:
@@ -467,18 +594,20 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
                  "lang": lang, "data_version": data_version(db)}
     groups = unit_groups(db, scope)
     with state_table(db, scope, as_of, cal=cal) as (table, params):
-        out["figures"] = _figures_over(db, table, params, as_of)
-        deadline = programme_deadline(db, table)
-        out.update(_from_cube(_cube(db, table, params), groups, _category_names(db), lang))
+        cube, totals = _cube(db, table, params, as_of), _totals(db, table)
+        out["figures"] = _figures_from_cube(cube, totals, as_of)
+        out.update(_from_cube(cube, groups, _category_names(db), lang))
         out["status_by_stream"] = _status_by_stream(db, table, lang)
         out["on_time_by_month"] = _on_time_by_month(db, table, params)
         out["workload_by_owner"] = _workload(db, table, lang)
         out["focus_progress"] = _focus_progress(db, table, lang)
         out["cause_ranking"] = _cause_ranking(db, table)
+        deadline = programme_deadline(db, latest=totals["latest"])
         out["burnup"] = burnup_weeks(db, scope, as_of, deadline=deadline, state=table)
     if compare_to is not None:
         with state_table(db, scope, compare_to, cal=cal) as (table, params):
-            out["compare"] = _figures_over(db, table, params, compare_to)
+            out["compare"] = _figures_from_cube(_cube(db, table, params, compare_to),
+                                                _totals(db, table), compare_to)
     else:
         out["compare"] = None
     out["deltas"] = deltas(out["figures"], out["compare"])

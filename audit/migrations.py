@@ -329,6 +329,13 @@ MIGRATIONS: list[list[str]] = [
             ('warning.amber_working_days', '10'),
             ('programme.deadline', '')""",  # YYYY-MM-DD; empty: the latest issue deadline
     ],
+    # 2: 四个到人 as of today asks, per issue, whether any of its measures lacks an owner or a
+    # deadline: a partial index of just those measures (few, in a programme under way) answers
+    # with one seek instead of reading every measure (audit.dashboard.state_table).
+    [
+        """CREATE INDEX measures_incomplete ON measures(issue_id)
+           WHERE owner_person_id IS NULL OR deadline IS NULL""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import statistics
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,10 +20,14 @@ from typing import Callable
 
 import pandas as pd
 
-from audit import dashboard
-from audit.db import open_database
-from audit.figures import Scope
-from audit.migrations import MIGRATIONS
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from audit import dashboard  # noqa: E402  (after the root is on sys.path)
+from audit.db import open_database  # noqa: E402
+from audit.figures import Scope  # noqa: E402
+from audit.migrations import MIGRATIONS  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 AS_OF = date(2026, 11, 27)
