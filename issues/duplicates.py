@@ -13,12 +13,12 @@ edges again.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-import networkx as nx
 import numpy as np
 import sqlite_utils
 
@@ -66,6 +66,7 @@ class Cluster:
     suggested_survivor: int | None = None
     recurring: bool = False      # sources from different years: 屡审屡犯
     cross_stream: bool = False   # found by both work streams
+    codes: tuple[str, ...] = ()  # the codes of issue_ids, in the same order
 
     @property
     def best(self) -> float:
@@ -102,17 +103,12 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[int, int]]:
         "SELECT issue_a, issue_b FROM duplicate_rejections")}
 
 
-def _candidates(db: sqlite_utils.Database, scope: Scope | None) -> list[dict]:
-    """The issues that may be proposed: not merged, in scope, with category and city."""
+def _blocks(db: sqlite_utils.Database, scope: Scope | None
+            ) -> dict[tuple[int, int], list[int]]:
+    """(category id, city id) → the ids of the issues that may be proposed (not merged, in
+    scope): only ids and keys, so that the text of 40,000 issues is never held at once."""
     params: dict = {}
     where = scope_filter(scope, params) if scope else ""
-    issues_ = rows(db, f"""
-        SELECT i.id, i.code, i.title, i.description, i.unit_id, i.status, i.created_at,
-               a.category_id, c.code AS category_code, c.name AS category_name,
-               u.name AS unit_name
-        FROM issues i JOIN aspects a ON a.id = i.aspect_id
-        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
-        WHERE i.merged_into_id IS NULL {where} ORDER BY i.id""", params)
     units = {r[0]: (r[1], r[2]) for r in db.conn.execute(
         "SELECT id, parent_id, level FROM units")}
 
@@ -124,19 +120,49 @@ def _candidates(db: sqlite_utils.Database, scope: Scope | None) -> list[dict]:
             u = units[u][0]
         return u
 
+    cities: dict[int, int] = {}
+    blocks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for iid, unit_id, category_id in db.conn.execute(f"""
+            SELECT i.id, i.unit_id, a.category_id
+            FROM issues i JOIN aspects a ON a.id = i.aspect_id
+            JOIN categories c ON c.id = a.category_id
+            WHERE i.merged_into_id IS NULL {where} ORDER BY i.id""", params):
+        city = cities.get(unit_id)
+        if city is None:
+            city = cities[unit_id] = city_of(unit_id)
+        blocks[(category_id, city)].append(iid)
+    return blocks
+
+
+def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
+    """The issues of one block with what comparing and showing them needs: the opening of the
+    description (TEXT_CHARS characters), city, work streams and audit years."""
+    ids_json = json.dumps(ids)
+    block = rows(db, """
+        SELECT i.id, i.code, i.title, substr(i.description, 1, :chars) AS description,
+               i.unit_id, i.status, i.created_at,
+               a.category_id, c.code AS category_code, c.name AS category_name,
+               u.name AS unit_name
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
+        WHERE i.id IN (SELECT value FROM json_each(:ids)) ORDER BY i.id""",
+                 {"chars": TEXT_CHARS, "ids": ids_json})
     streams: dict[int, list[str]] = defaultdict(list)
-    for iid, code in db.conn.execute("SELECT s.issue_id, st.code FROM issue_streams s "
-                                     "JOIN streams st ON st.id = s.stream_id ORDER BY st.id"):
+    for iid, code in db.conn.execute(
+            "SELECT s.issue_id, st.code FROM issue_streams s JOIN streams st "
+            "ON st.id = s.stream_id WHERE s.issue_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY st.id", (ids_json,)):
         streams[iid].append(code)
-    years: dict[int, list[int]] = defaultdict(list)
-    for iid, year in db.conn.execute("SELECT s.issue_id, au.year FROM issue_sources s "
-                                     "JOIN audits au ON au.id = s.audit_id ORDER BY au.year"):
-        years[iid].append(year)
-    for d in issues_:
-        d["city_id"] = city_of(d["unit_id"])
+    years: dict[int, set[int]] = defaultdict(set)
+    for iid, year in db.conn.execute(
+            "SELECT s.issue_id, au.year FROM issue_sources s JOIN audits au "
+            "ON au.id = s.audit_id WHERE s.issue_id IN (SELECT value FROM json_each(?))",
+            (ids_json,)):
+        years[iid].add(year)
+    for d in block:
         d["streams"] = streams.get(d["id"], [])
-        d["years"] = sorted(set(years.get(d["id"], [])))
-    return issues_
+        d["years"] = sorted(years.get(d["id"], ()))
+    return block
 
 
 def _block_edges(block: list[dict], grams: dict[int, frozenset[str]], threshold: float,
@@ -200,52 +226,103 @@ def _block_edges(block: list[dict], grams: dict[int, frozenset[str]], threshold:
 
 
 def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THRESHOLD,
-                    scope: Scope | None = None) -> list[Cluster]:
+                    scope: Scope | None = None, with_issues: bool = True) -> list[Cluster]:
     """Clusters of likely duplicates, strongest first, numbered from 1 (the number the CLI and
-    the page use while the database does not change)."""
-    issues_ = _candidates(db, scope)
-    by_id = {d["id"]: d for d in issues_}
-    # The opening of a description carries the finding; long tails add noise and time.
-    grams = {d["id"]: bigrams(d["title"] + "\n" + d["description"][:TEXT_CHARS])
-             for d in issues_}
-    blocks: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for d in issues_:
-        blocks[(d["category_id"], d["city_id"])].append(d)
+    the page use while the database does not change). `with_issues=False` leaves each
+    Cluster.issues empty: on 40,000 issues they are most of the result's memory, and a page
+    showing one cluster at a time reads its issues with cluster_issues.
+
+    Edges join only issues of one block, so every cluster lies inside one block: each block is
+    read, compared and turned into clusters on its own, and its texts and gram sets are
+    released before the next (the memory needed is that of the largest block, not of the
+    programme)."""
     rejected = rejected_pairs(db)
-    graph = nx.Graph()
-    for block in blocks.values():
-        for a, b, score, text in _block_edges(block, grams, threshold, rejected):
-            graph.add_edge(a, b, score=score, text=text)
+    shared_text: dict[str, str] = {}    # one copy of each unit name, category, status…
     clusters: list[Cluster] = []
-    for component in nx.connected_components(graph):
-        ids = sorted(component)
-        edges = sorted(((a, b, data) for a in ids for b, data in graph.adj[a].items()
-                        if a < b), key=lambda e: (-e[2]["score"], e[0], e[1]))
-        pairs = []
-        for a, b, data in edges[:MAX_PAIRS_SHOWN]:
-            a, b = min(a, b), max(a, b)
-            da, db_ = by_id[a], by_id[b]
-            shared = sorted(grams[a] & grams[b])[:SHOWN_NGRAMS]
-            pairs.append(Pair(a, b, data["score"], data["text"], tuple(shared),
-                              da["unit_id"] == db_["unit_id"], da["city_id"] == db_["city_id"],
-                              da["category_id"] == db_["category_id"]))
-        members = [by_id[i] for i in ids]
-        years = {y for m in members for y in m["years"]}
-        streams = {s for m in members for s in m["streams"]}
-        clusters.append(Cluster(0, ids, [_brief(m) for m in members], pairs,
-                                key="-".join(map(str, ids)),
-                                suggested_survivor=suggest_survivor(members),
-                                recurring=len(years) > 1,
-                                cross_stream=len(streams) > 1))
-    clusters.sort(key=lambda c: (-c.best, min(by_id[i]["code"] for i in c.issue_ids)))
+    for (_, city), ids in _blocks(db, scope).items():
+        if len(ids) < 2:
+            continue
+        block = _block_issues(db, ids)
+        for d in block:
+            d["city_id"] = city
+        # The opening of a description carries the finding; long tails add noise and time.
+        grams = {d["id"]: bigrams(d["title"] + "\n" + d["description"]) for d in block}
+        edges = _block_edges(block, grams, threshold, rejected)
+        if edges:
+            clusters.extend(_block_clusters(block, grams, edges, shared_text, with_issues))
+    clusters.sort(key=lambda c: (-c.best, min(c.codes)))
     for n, c in enumerate(clusters, 1):
         c.number = n
     return clusters
 
 
-def _brief(d: dict) -> dict:
-    return {k: d[k] for k in ("id", "code", "title", "unit_id", "unit_name", "category_code",
-                              "category_name", "status", "streams", "years", "created_at")}
+def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]:
+    """The edges grouped by connected component (union-find over the issue ids)."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, _, _ in edges:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    grouped: dict[int, list[tuple]] = defaultdict(list)
+    for e in edges:
+        grouped[root(e[0])].append(e)
+    return list(grouped.values())
+
+
+def _block_clusters(block: list[dict], grams: dict[int, frozenset[str]],
+                    edges: list[tuple[int, int, float, float]],
+                    shared_text: dict[str, str], with_issues: bool = True) -> list[Cluster]:
+    """The clusters (unnumbered) of one block's edges, with their evidence."""
+    by_id = {d["id"]: d for d in block}
+    out = []
+    for component in _components(edges):
+        ids = sorted({a for a, _, _, _ in component} | {b for _, b, _, _ in component})
+        strongest = sorted(component, key=lambda e: (-e[2], e[0], e[1]))[:MAX_PAIRS_SHOWN]
+        pairs = []
+        for a, b, score, text in strongest:
+            da, db_ = by_id[a], by_id[b]
+            shared = tuple(shared_text.setdefault(g, g)
+                           for g in sorted(grams[a] & grams[b])[:SHOWN_NGRAMS])
+            pairs.append(Pair(a, b, score, text, shared,
+                              da["unit_id"] == db_["unit_id"], da["city_id"] == db_["city_id"],
+                              da["category_id"] == db_["category_id"]))
+        members = [by_id[i] for i in ids]
+        years = {y for m in members for y in m["years"]}
+        streams = {s for m in members for s in m["streams"]}
+        out.append(Cluster(0, ids, [_brief(m, shared_text) for m in members] if with_issues
+                           else [], pairs,
+                           key="-".join(map(str, ids)),
+                           suggested_survivor=suggest_survivor(members),
+                           recurring=len(years) > 1,
+                           cross_stream=len(streams) > 1,
+                           codes=tuple(m["code"] for m in members)))
+    return out
+
+
+def cluster_issues(db: sqlite_utils.Database, issue_ids: list[int]) -> list[dict]:
+    """The issues of a cluster as Cluster.issues holds them (by id), read afresh: for clusters
+    found with `with_issues=False`."""
+    shared_text: dict[str, str] = {}
+    return [_brief(d, shared_text) for d in _block_issues(db, sorted(issue_ids))]
+
+
+def _brief(d: dict, shared_text: dict[str, str]) -> dict:
+    """What a cluster keeps of an issue; texts repeated across issues (unit and category
+    names, status) are kept once."""
+    brief = {k: d[k] for k in ("id", "code", "title", "unit_id", "unit_name", "category_code",
+                               "category_name", "status", "streams", "years", "created_at")}
+    for k in ("unit_name", "category_code", "category_name", "status"):
+        brief[k] = shared_text.setdefault(brief[k], brief[k])
+    brief["streams"] = [shared_text.setdefault(x, x) for x in brief["streams"]]
+    return brief
 
 
 def suggest_survivor(members: list[dict]) -> int:

@@ -4,6 +4,7 @@ progress; duplicate clusters with their evidence, confirm or reject each, undo a
 the report. Streamlit only: the work is done by issues.importer and issues.duplicates."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import date
 
@@ -16,7 +17,6 @@ from audit.errors import AuditError
 from audit.figures import scope_for
 from audit.i18n import label
 from audit.model import Actor, can
-from audit.history import data_version
 from issues import duplicates, importer
 from issues.catalogue import database_file
 from issues.ledger import MAPPABLE_FIELDS, STREAMS, ParsedLedger, read_ledger
@@ -257,14 +257,16 @@ def render_import_section() -> None:
 # --- merging (并轨) ---------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, max_entries=8, ttl=900)
+# Few entries, and clusters without their issue rows (read for the one cluster shown): a
+# finding of 40,000 issues held per threshold and data version pushed the app past 900 MB.
+@st.cache_resource(show_spinner=False, max_entries=3, ttl=900)
 def _clusters(_db, key: tuple) -> list[duplicates.Cluster]:
     """Clusters for (database file, data version, threshold): any write moves the version."""
-    return duplicates.find_duplicates(_db, threshold=key[-1])
+    return duplicates.find_duplicates(_db, threshold=key[-1], with_issues=False)
 
 
 def _key(db, threshold: float) -> tuple:
-    return (database_file(db), data_version(db), threshold)
+    return (database_file(db), session.cache_version(db), threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
@@ -376,9 +378,9 @@ def render_merge_section() -> None:
         col = {k: _t(f"mrg.col.{k}") for k in ("group", "size", "score", "codes", "flags")}
         recurring, cross = _t("mrg.flag_recurring"), _t("mrg.flag_cross")
         st.dataframe(pd.DataFrame([{
-            col["group"]: c.number, col["size"]: len(c.issues), col["score"]: round(c.best, 2),
-            col["codes"]: "、".join(i["code"] for i in c.issues[:6])
-            + ("…" if len(c.issues) > 6 else ""),
+            col["group"]: c.number, col["size"]: len(c.issue_ids),
+            col["score"]: round(c.best, 2),
+            col["codes"]: "、".join(c.codes[:6]) + ("…" if len(c.codes) > 6 else ""),
             col["flags"]: " · ".join(f for f, on in ((recurring, c.recurring),
                                                      (cross, c.cross_stream)) if on)}
             for c in clusters]), hide_index=True, width="stretch", height=min(
@@ -388,7 +390,9 @@ def render_merge_section() -> None:
         number = st.selectbox(_t("mrg.pick"), list(by_number), key=f"{K}.pick.{session.lang()}",
                               format_func=lambda n: _t("mrg.cluster", number=n,
                                                        best=f"{by_number[n].best:.2f}"))
-        _cluster(db, actor, by_number[number])
+        picked = by_number[number]
+        _cluster(db, actor, dataclasses.replace(
+            picked, issues=duplicates.cluster_issues(db, picked.issue_ids)))
     _recent(db, actor)
 
 

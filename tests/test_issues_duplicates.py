@@ -233,3 +233,29 @@ def test_the_merge_page_shows_clusters_with_evidence_and_merges_on_confirm(prog,
     assert not app.exception, app.exception
     assert any("已合并" in s.value for s in app.success)
     assert prog.db.conn.execute("SELECT COUNT(*) FROM merges").fetchone()[0] == 1
+
+
+def test_clusters_without_their_issues_are_the_same_clusters_and_read_them_on_demand(prog):
+    full = find_duplicates(prog.db)
+    slim = find_duplicates(prog.db, with_issues=False)
+    assert all(c.issues == [] for c in slim)
+    assert [(c.number, c.issue_ids, c.pairs, c.suggested_survivor, c.recurring,
+             c.cross_stream, c.codes) for c in slim] == \
+        [(c.number, c.issue_ids, c.pairs, c.suggested_survivor, c.recurring,
+          c.cross_stream, c.codes) for c in full]
+    for c in full:
+        assert duplicates.cluster_issues(prog.db, c.issue_ids) == c.issues
+        assert list(c.codes) == [i["code"] for i in c.issues]
+
+
+def test_each_block_is_read_on_its_own(prog, monkeypatch):
+    read = []
+    real = duplicates._block_issues
+
+    def spy(db, ids):
+        read.append(list(ids))
+        return real(db, ids)
+
+    monkeypatch.setattr(duplicates, "_block_issues", spy)
+    find_duplicates(prog.db)
+    assert read and all(len(ids) < 7 for ids in read)
