@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from audit import charts, session
-from audit.dashboard import (UnknownSelection, amber_days, dashboard_data, data_version,
+from audit.dashboard import (UnknownSelection, amber_days, dashboard_data,
                              database_file, drill_down, filter_options, unit_name,
                              units_in_scope)
 from audit.errors import AuditError
@@ -51,7 +51,8 @@ def _scope_of(key: tuple) -> Scope:
     return Scope(None if ids is None else frozenset(ids), cats, stream, focus)
 
 
-# `version` (the history anchor) is in the key so that any write shows at once; `_db` is the
+# `version` (session.cache_version: every write but a sign-in moves it) is in the key so that
+# any write shows at once and the next user's sign-in does not make a second copy; `_db` is the
 # session's connection and is left out of the key (the path stands for it).
 @st.cache_data(show_spinner=False, max_entries=64)
 def _load(_db, path: str, version: int, scope_key: tuple, as_of: date, compare_to: date,
@@ -385,7 +386,7 @@ def render() -> None:
     except AuditError as exc:
         session.show_error(exc)
         return
-    ctx = {"lang": lang, "path": database_file(db), "version": data_version(db),
+    ctx = {"lang": lang, "path": database_file(db), "version": session.cache_version(db),
            "scope_key": _scope_key(scope), "as_of": view.as_of, "compare_to": view.compare_to}
     data = _load(db, ctx["path"], ctx["version"], ctx["scope_key"], view.as_of,
                  view.compare_to, lang)

@@ -13,7 +13,6 @@ from audit.errors import AuditError
 from audit.figures import Scope, scope_for
 from audit.i18n import label
 from audit.model import Actor, can
-from audit.history import data_version
 from issues import graph_service
 from issues.catalogue import database_file
 
@@ -31,10 +30,10 @@ LINK_COLUMNS = 6
 
 def _key(db, scope: Scope, as_of: date) -> tuple:
     """(database file, data version, scope, as-of): what a cached read depends on. The data
-    version is the last history record's seq, which every write moves."""
+    version (session.cache_version) moves with every write but a sign-in."""
     units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (database_file(db), data_version(db), units, scope.category_codes, scope.stream,
-            scope.focus, as_of)
+    return (database_file(db), session.cache_version(db), units, scope.category_codes,
+            scope.stream, scope.focus, as_of)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)

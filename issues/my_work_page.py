@@ -297,7 +297,7 @@ def render() -> None:
     as_of = session.today()
     show_flash(FLASH)
     st.caption(text("mywork.caption", date=as_of.isoformat()))
-    data = _load(db, actor, catalogue.database_file(db), catalogue.data_version(db),
+    data = _load(db, actor, catalogue.database_file(db), session.cache_version(db),
                  (actor.user_id, actor.person_id, actor.unit_id), as_of)
     if actor.person_id is None:
         st.info(text("mywork.no_person"))

@@ -105,7 +105,7 @@ def render_section() -> None:
     st.subheader(text("calendar.title"))
     st.caption(text("calendar.caption"))
     _flash()
-    late = _late(db, catalogue.database_file(db), catalogue.data_version(db))
+    late = _late(db, catalogue.database_file(db), session.cache_version(db))
     for year, n in late.items():
         st.warning(text("calendar.unpublished_warning", year=year, n=n),
                    icon=":material/event_busy:")
