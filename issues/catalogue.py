@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import re
+from array import array
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import sqlite_utils
@@ -93,44 +95,53 @@ def _text_filter(text: str | None, params: dict) -> str:
     return sql
 
 
-def _sorted(found: list[dict], sort: str, descending: bool) -> list[dict]:
+# The columns of a search row, in the SELECT's order (rows are tuples until they are returned).
+COLUMNS: tuple[str, ...] = (
+    "id", "code", "title", "category_code", "category_name", "aspect_code", "aspect_name",
+    "unit_id", "unit_code", "unit_name", "status", "warning", "deadline", "original_deadline",
+    "closed_on", "amount", "severity", "rectification_type", "responsible_person_id",
+    "responsible_name", "measures", "measures_done")
+_C = {name: n for n, name in enumerate(COLUMNS)}
+# Texts that repeat across rows: kept once per search instead of once per row.
+_SHARED = tuple(_C[k] for k in ("category_code", "category_name", "aspect_code", "aspect_name",
+                                "unit_code", "unit_name", "status", "warning", "deadline",
+                                "original_deadline", "closed_on", "severity",
+                                "rectification_type", "responsible_name"))
+
+
+def _sorted(found: list[tuple], sort: str, descending: bool) -> list[tuple]:
     """Rows in the asked order; ties (and missing values, always last) by code."""
-    found.sort(key=lambda r: code_key(r["code"]))
+    code, deadline, warning = _C["code"], _C["deadline"], _C["warning"]
+    amount, status, unit_code = _C["amount"], _C["status"], _C["unit_code"]
+    found.sort(key=lambda r: code_key(r[code]))
     if sort == "code":
         return found[::-1] if descending else found
     if sort == "deadline":
-        key = lambda r: r["deadline"] or ""  # noqa: E731
+        key = lambda r: r[deadline] or ""  # noqa: E731
     elif sort == "warning":
-        key = lambda r: (_WARNING_RANK.get(r["warning"], 9), r["deadline"] or "9999")  # noqa
+        key = lambda r: (_WARNING_RANK.get(r[warning], 9), r[deadline] or "9999")  # noqa
     elif sort == "amount":
-        key = lambda r: r["amount"] or 0.0  # noqa: E731
+        key = lambda r: r[amount] or 0.0  # noqa: E731
     elif sort == "status":
-        key = lambda r: _STATUS_RANK.get(r["status"], 9)  # noqa: E731
+        key = lambda r: _STATUS_RANK.get(r[status], 9)  # noqa: E731
     else:
-        key = lambda r: r["unit_code"]  # noqa: E731
-    present = [r for r in found if not (sort == "deadline" and r["deadline"] is None)]
-    missing = [r for r in found if sort == "deadline" and r["deadline"] is None]
+        key = lambda r: r[unit_code]  # noqa: E731
+    present = [r for r in found if not (sort == "deadline" and r[deadline] is None)]
+    missing = [r for r in found if sort == "deadline" and r[deadline] is None]
     # Amounts read largest first by default: that is the question people ask of them.
     reverse = descending != (sort == "amount")
     return sorted(present, key=key, reverse=reverse) + missing
 
 
-def search_issues(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
-                  unit_code: str | None = None, category: str | None = None,
-                  aspect: str | None = None, stream: str | None = None,
-                  focus: str | None = None, status: str | Sequence[str] | None = None,
-                  warning: str | Sequence[str] | None = None,
-                  owner_person_id: int | None = None, audit_id: int | None = None,
-                  year: int | None = None, text: str | None = None, sort: str = "code",
-                  descending: bool = False, limit: int | None = None) -> list[dict]:
-    """Issues in the actor's scope as of `as_of` matching every filter given, sorted. Each row:
-    id, code, title, category_code, category_name, aspect_code, aspect_name, unit_id,
-    unit_code, unit_name, status, warning, deadline, original_deadline, closed_on, amount,
-    severity, rectification_type, responsible_person_id, responsible_name, measures,
-    measures_done. Status and warning are as of `as_of`; names and measures as they are now.
-    `owner_person_id` matches the responsible person or the owner of any measure.
-    Raises ValidationFailed for an unknown unit, category, stream, focus, status, warning or
-    sort."""
+def _search_rows(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
+                 unit_code: str | None = None, category: str | None = None,
+                 aspect: str | None = None, stream: str | None = None,
+                 focus: str | None = None, status: str | Sequence[str] | None = None,
+                 warning: str | Sequence[str] | None = None,
+                 owner_person_id: int | None = None, audit_id: int | None = None,
+                 year: int | None = None, text: str | None = None, sort: str = "code",
+                 descending: bool = False) -> list[tuple]:
+    """search_issues' rows as tuples of COLUMNS, sorted (see search_issues)."""
     if sort not in SORTS:
         raise ValidationFailed("sort", f"must be one of {', '.join(SORTS)}")
     statuses = _choices(status, STATUSES, "status")
@@ -176,8 +187,55 @@ def search_issues(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
         sql += (" AND EXISTS (SELECT 1 FROM issue_sources s JOIN audits au ON au.id = "
                 "s.audit_id WHERE s.issue_id = st.id AND au.year = :year)")
     sql += _text_filter(text, params)
-    found = _sorted(rows(db, sql, params), sort, descending)
-    return found[:limit] if limit is not None else found
+    shared: dict = {}
+    found = []
+    for r in db.conn.execute(sql, params):
+        r = list(r)
+        for n in _SHARED:
+            r[n] = shared.setdefault(r[n], r[n])
+        found.append(tuple(r))
+    return _sorted(found, sort, descending)
+
+
+def search_issues(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
+                  limit: int | None = None, **filters) -> list[dict]:
+    """Issues in the actor's scope as of `as_of` matching every filter given, sorted. Filters:
+    unit_code, category, aspect, stream, focus, status, warning, owner_person_id, audit_id,
+    year, text; sort (one of SORTS) and descending. Each row: COLUMNS (id, code, title,
+    category_code, category_name, aspect_code, aspect_name, unit_id, unit_code, unit_name,
+    status, warning, deadline, original_deadline, closed_on, amount, severity,
+    rectification_type, responsible_person_id, responsible_name, measures, measures_done).
+    Status and warning are as of `as_of`; names and measures as they are now.
+    `owner_person_id` matches the responsible person or the owner of any measure.
+    Raises ValidationFailed for an unknown unit, category, stream, focus, status, warning or
+    sort."""
+    found = _search_rows(db, actor, as_of=as_of, **filters)
+    return [dict(zip(COLUMNS, r)) for r in (found[:limit] if limit is not None else found)]
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    """What the catalogue page shows of a search: how many issues, the ids of all of them in
+    order (for the ledger download), the first rows as search_issues gives them, and the
+    category → aspect tree of all of them."""
+
+    total: int
+    ids: array
+    rows: list[dict]
+    tree: list[dict]
+
+
+def search_summary(db: sqlite_utils.Database, actor: Actor, *, as_of: date, shown: int,
+                   **filters) -> SearchSummary:
+    """search_issues kept small: the first `shown` rows as dicts, the rest as ids and counts
+    (40,000 rows as dicts take about 100 MB, and a page draws a couple of thousand)."""
+    found = _search_rows(db, actor, as_of=as_of, **filters)
+    return SearchSummary(len(found), array("q", (r[_C["id"]] for r in found)),
+                         [dict(zip(COLUMNS, r)) for r in found[:shown]],
+                         _tree((r[_C["aspect_code"]], r[_C["status"]], r[_C["warning"]],
+                                r[_C["amount"]], r[_C["category_code"]],
+                                r[_C["category_name"]], r[_C["aspect_name"]])
+                               for r in found))
 
 
 def _counts() -> dict:
@@ -188,18 +246,24 @@ def _counts() -> dict:
 def tree_from_rows(found: Iterable[dict]) -> list[dict]:
     """The category → aspect tree of search_issues rows: [{code, name, issues, amount,
     status_<status>…, warning_red/amber/green, aspects: [{code, name, same counts}]}], by code."""
+    return _tree((r["aspect_code"], r["status"], r["warning"], r["amount"], r["category_code"],
+                  r["category_name"], r["aspect_name"]) for r in found)
+
+
+def _tree(found: Iterable[tuple]) -> list[dict]:
+    """tree_from_rows of (aspect code, status, warning, amount, category code, category name,
+    aspect name) tuples."""
     # Tally distinct (aspect, status, warning) first: 40,000 rows fold into a few hundred keys.
     tally: dict[tuple, list] = {}
     names: dict[str, tuple[str, str, str, str]] = {}
-    for r in found:
-        key = (r["aspect_code"], r["status"], r["warning"])
+    for aspect_code, status, warning, amount, cat_code, cat_name, aspect_name in found:
+        key = (aspect_code, status, warning)
         slot = tally.get(key)
         if slot is None:
             slot = tally[key] = [0, 0.0]
-            names.setdefault(r["aspect_code"], (r["category_code"], r["category_name"],
-                                                r["aspect_name"], r["aspect_code"]))
+            names.setdefault(aspect_code, (cat_code, cat_name, aspect_name, aspect_code))
         slot[0] += 1
-        slot[1] += r["amount"] or 0.0
+        slot[1] += amount or 0.0
     cats: dict[str, dict] = {}
     for (aspect_code, status, warning), (n, amount) in tally.items():
         cat_code, cat_name, aspect_name, _ = names[aspect_code]

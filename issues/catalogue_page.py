@@ -33,15 +33,15 @@ def goto_issue(issue_id: int, lang: str) -> None:
     st.switch_page(target, query_params={"id": str(issue_id), "lang": lang})
 
 
-# cache_resource, not cache_data: cache_data would unpickle a fresh copy of up to 40,000 rows
-# on every rerun (half a second); the rows are never modified, so sharing them is safe.
-@st.cache_resource(show_spinner=False, max_entries=12, ttl=3600)
+# cache_resource, not cache_data: cache_data would unpickle a fresh copy on every rerun; the
+# summary is never modified, so sharing it is safe. A summary holds the rows drawn, not all
+# 40,000 (those took 100 MB an entry).
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
 def _search(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date,
-            filters: tuple) -> tuple[list[dict], list[dict]]:
-    """search_issues and its tree, cached per database file, data version (any write changes
-    it), user and filters."""
-    found = catalogue.search_issues(_db, _actor, as_of=as_of, **dict(filters))
-    return found, catalogue.tree_from_rows(found)
+            filters: tuple) -> catalogue.SearchSummary:
+    """search_summary cached per database file, data version (any write but a sign-in changes
+    it), scope and filters."""
+    return catalogue.search_summary(_db, _actor, as_of=as_of, shown=MAX_ROWS, **dict(filters))
 
 
 @st.cache_data(show_spinner=False, max_entries=16, ttl=3600)
@@ -145,10 +145,10 @@ def _tree(tree: list[dict], lang: str) -> None:
                  column_config={name_col: st.column_config.TextColumn(width="medium")})
 
 
-def _list(found: list[dict], lang: str) -> dict | None:
+def _list(found: catalogue.SearchSummary, lang: str) -> dict | None:
     """The issue list; returns the selected row (one), if any."""
     text = session.text
-    shown = found[:MAX_ROWS]
+    shown = found.rows[:MAX_ROWS]
     col = {k: text(f"catalogue.col.{k}") for k in (
         "link", "title", "unit", "status", "warning", "deadline", "responsible", "amount",
         "measures")}
@@ -182,8 +182,8 @@ def _list(found: list[dict], lang: str) -> dict | None:
                          column_config=config, on_select="rerun",
                          selection_mode="single-row", key="catalogue.list",
                          height=min(38 + 35 * max(len(data), 1), 600))
-    if len(found) > MAX_ROWS:
-        st.caption(text("catalogue.truncated", shown=MAX_ROWS, total=len(found)))
+    if found.total > MAX_ROWS:
+        st.caption(text("catalogue.truncated", shown=MAX_ROWS, total=found.total))
     picked = event.selection.rows if event and event.selection else []
     return shown[picked[0]] if picked else None
 
@@ -193,11 +193,11 @@ def _legend() -> None:
     st.caption(session.text("catalogue.legend"))
 
 
-def _download(db, actor: Actor, found: list[dict], filters: dict, as_of: date,
+def _download(db, actor: Actor, found: catalogue.SearchSummary, filters: dict, as_of: date,
               lang: str) -> None:
     """The filtered list as the 整改台账 workbook, built when the button is pressed."""
     text = session.text
-    ids = [r["id"] for r in found]
+    ids = found.ids
     scope_args = {k: filters.get(k) for k in ("unit_code", "category", "stream", "focus")}
 
     def build() -> bytes:
@@ -221,7 +221,7 @@ def render() -> None:
     st.title(text("page.catalogue"))
     as_of = session.today()
     db_file = catalogue.database_file(db)
-    version = catalogue.data_version(db)
+    version = session.cache_version(db)
     # Results depend only on the scope, which follows from the unit: users who share a scope
     # share the cache.
     who = (actor.unit_id,)
@@ -231,16 +231,17 @@ def render() -> None:
     try:
         frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                               for k, v in filters.items()))
-        found, totals = _search(db, actor, db_file, version, who, as_of, frozen)
+        found = _search(db, actor, db_file, version, who, as_of, frozen)
     except AuditError as exc:
         session.show_error(exc)
         return
+    totals = found.tree
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric(text("catalogue.metric.issues"), len(found))
+    m1.metric(text("catalogue.metric.issues"), found.total)
     m2.metric(text("catalogue.metric.red"), sum(c["warning_red"] for c in totals))
     m3.metric(text("catalogue.metric.amber"), sum(c["warning_amber"] for c in totals))
     m4.metric(text("catalogue.metric.closed"), sum(c["status_closed"] for c in totals))
-    if not found:
+    if not found.total:
         st.info(text("catalogue.empty"))
         return
     _tree(totals, lang)

@@ -245,6 +245,21 @@ def test_data_version_changes_with_every_write(p):
     assert catalogue.database_file(p.db) == str(p.path)
 
 
+def test_a_sign_in_does_not_move_the_version_page_caches_are_keyed_on(p):
+    from audit import session, users
+    from audit.errors import LoginFailed
+    before, anchor = session.cache_version(p.db), catalogue.data_version(p.db)
+    users.login(p.db, "lead", programme.PASSWORD, p.at("2026-11-20"))
+    with pytest.raises(LoginFailed):
+        users.login(p.db, "lead", "wrong", p.at("2026-11-20"))
+    assert catalogue.data_version(p.db) > anchor
+    assert session.cache_version(p.db) == before
+    issues.update_progress(p.db, p.actors["lead"], p.ids["green"],
+                           version=p.version(p.ids["green"]), progress="推进中",
+                           at=p.at("2026-11-20"))
+    assert session.cache_version(p.db) == catalogue.data_version(p.db) > anchor
+
+
 def test_ledger_workbook_holds_exactly_the_filtered_issues(p):
     wanted = [r["id"] for r in _search(p, text="合同")]
     data = catalogue.ledger_workbook(p.db, p.actors["lead"], wanted, as_of=AS_OF, lang="zh",
@@ -261,3 +276,19 @@ def test_ledger_workbook_never_leaves_the_scope(p):
     ws = load_workbook(io.BytesIO(data)).worksheets[0]
     codes = [row[1] for row in ws.iter_rows(min_row=3, values_only=True) if row[1]]
     assert len(codes) == 1
+
+
+@pytest.mark.parametrize("sort", catalogue.SORTS)
+def test_search_summary_keeps_the_first_rows_all_ids_and_the_tree_of_every_issue(p, sort):
+    found = _search(p, sort=sort)
+    summary = catalogue.search_summary(p.db, p.actors["lead"], as_of=AS_OF, shown=2, sort=sort)
+    assert summary.total == len(found) == 5
+    assert list(summary.ids) == [r["id"] for r in found]
+    assert summary.rows == found[:2]
+    assert summary.tree == catalogue.tree_from_rows(found)
+
+
+def test_search_summary_refuses_what_search_issues_refuses(p):
+    with pytest.raises(ValidationFailed) as info:
+        catalogue.search_summary(p.db, p.actors["lead"], as_of=AS_OF, shown=2, sort="colour")
+    assert info.value.field == "sort"
