@@ -855,7 +855,7 @@ class _Book:
     def rows(self, member: str, max_rows: int, on_progress: Progress | None
              ) -> list[list[Any]]:
         """The sheet's cell values, row 0 = Excel row 1, each row as long as its last cell."""
-        from openpyxl.worksheet._reader import WorkSheetParser
+        WorkSheetParser = _sheet_parser()
         wb = self.wb
         rows: list[list[Any]] = []
         limit = max_rows + ROW_SLACK
@@ -881,6 +881,66 @@ class _Book:
             raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
                                   reason="corrupt") from None
         return rows
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def inline_text(node: Any) -> str:
+    """The text of an inline string element (<is>) exactly as openpyxl gives it
+    (Text.from_tree(node).content: the plain <t>, then each run's <t>; phonetic runs left out),
+    without building openpyxl's rich-text objects: a third of the reading time of a sheet
+    written by openpyxl, which writes all its text inline."""
+    plain, runs = None, []
+    for el in node:
+        tag = _local(el.tag)
+        if tag == "t":
+            plain = el.text
+        elif tag == "r":
+            t = None
+            for sub in el:
+                if _local(sub.tag) == "t":
+                    t = sub.text
+            if t is not None:
+                runs.append(t)
+    return "".join(runs) if plain is None else plain + "".join(runs)
+
+
+_PARSER: list[type] = []
+
+
+def _sheet_parser() -> type:
+    """openpyxl's sheet parser with inline strings read by `inline_text`."""
+    if _PARSER:
+        return _PARSER[0]
+    from openpyxl.utils import coordinate_to_tuple
+    from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, WorkSheetParser
+
+    class _Parser(WorkSheetParser):
+        def parse_cell(self, element):  # noqa: D102 (openpyxl's, for t="inlineStr")
+            if element.get("t") != "inlineStr" or (
+                    not self.data_only and element.find(FORMULA_TAG) is not None):
+                return super().parse_cell(element)
+            style_id = element.get("s", 0)
+            if style_id:
+                style_id = int(style_id)
+            coordinate = element.get("r")
+            if coordinate:
+                row, column = coordinate_to_tuple(coordinate)
+                self.col_counter = column
+            else:
+                self.col_counter += 1
+                row, column = self.row_counter, self.col_counter
+            value, data_type = None, "inlineStr"
+            child = element.find(INLINE_STRING)
+            if child is not None:
+                value, data_type = inline_text(child), "s"
+            return {"row": row, "column": column, "value": value, "data_type": data_type,
+                    "style_id": style_id}
+
+    _PARSER.append(_Parser)
+    return _Parser
 
 
 # ---------------------------------------------------------------------------------------------

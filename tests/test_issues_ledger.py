@@ -491,3 +491,21 @@ def test_a_value_hidden_under_a_merged_range_is_not_read():
     data = with_sheet_xml(data, xml.replace(b"</sheetData>", b"</sheetData>" + merge))
     parsed = read_ledger(data, "ledger.xlsx")
     assert [r.category for r in parsed.rows] == ["合同管理", "合同管理"]
+
+
+@pytest.mark.parametrize("xml", [
+    "<is><t>plain</t></is>",
+    "<is><t xml:space='preserve'>  spaced\n text </t></is>",
+    "<is><t/></is>",
+    "<is></is>",
+    "<is><r><rPr><b/></rPr><t>bold</t></r><r><t> and plain</t></r></is>",
+    "<is><t>head</t><r><t>run</t></r><rPh sb='0' eb='1'><t>ルビ</t></rPh></is>",
+    "<is><r><t/></r><r><t>x</t></r></is>",
+    "<is><t>&#21512;&amp;&lt;同</t><t>last wins</t></is>",
+])
+def test_inline_strings_read_as_openpyxl_reads_them(xml):
+    from openpyxl.cell.text import Text
+    from openpyxl.xml.functions import fromstring
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    node = fromstring(xml.replace("<is>", f"<is xmlns='{ns}'>", 1))
+    assert ledger.inline_text(node) == Text.from_tree(node).content
