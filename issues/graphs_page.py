@@ -4,6 +4,7 @@ due steps) and what the signed-in user must chase. Streamlit only: the data come
 issues.graph_service."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import streamlit as st
@@ -18,6 +19,7 @@ from issues.catalogue import database_file
 
 MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
 GRAPH_ISSUES_PER_CAUSE = 6
+MAX_TOP = 30  # causes the graph may draw (the "top" input's maximum)
 ISSUE_URL_PATH = "issue"  # the issue page reads st.query_params['id']
 LINK_COLUMNS = 6
 
@@ -38,10 +40,16 @@ def _key(db, scope: Scope, as_of: date) -> tuple:
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
 def _cause_inputs(_db, _scope: Scope, key: tuple) -> tuple:
-    """The cause inputs and their ranking."""
+    """The cause inputs and their ranking. Of the issues' state rows only those the graph can
+    draw are kept (the cover needs the issue nodes, not the rows): all of them were most of an
+    entry's memory on 40,000 issues."""
     as_of = key[-1]
     inputs = graph_service.load_cause_inputs(_db, _scope, as_of)
-    return inputs, graph_service.cause_ranking(_db, _scope, as_of, inputs=inputs)
+    ranking = graph_service.cause_ranking(_db, _scope, as_of, inputs=inputs)
+    drawable = graph_service.dot_issue_ids(ranking, MAX_TOP, GRAPH_ISSUES_PER_CAUSE)
+    inputs = dataclasses.replace(inputs, states={i: inputs.states[i] for i in drawable
+                                                 if i in inputs.states})
+    return inputs, ranking
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
@@ -100,7 +108,7 @@ def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
     as_of = c1.date_input(text("graphs.as_of"), value=session.today(), key="graphs.as_of")
     unit = c2.selectbox(text("graphs.unit"), codes, key="graphs.unit",
                         format_func=lambda c: text("graphs.unit_all") if c is None else names[c])
-    top = c3.number_input(text("graphs.top"), min_value=1, max_value=30, value=6,
+    top = c3.number_input(text("graphs.top"), min_value=1, max_value=MAX_TOP, value=6,
                           key="graphs.top")
     return as_of, unit, int(top)
 
