@@ -15,6 +15,12 @@ Conventions every writer follows (the as-of figures and replay depend on them):
 - Link sets (sources, streams, focus, causes, deps) are recorded on the owning entity as one
   record with field 'sources' / 'streams' / 'focus' / 'causes' / 'depends_on' and old/new as
   sorted JSON lists of ids.
+- A row created in bulk (a ledger import's new issues and their measures, written directly in
+  their final state) is recorded in fewer records: its as-of fields (AS_OF_FIELDS: the ones
+  whose past value is looked up by date) one per record as above, and every other column that
+  holds a value, with the issue's link sets, in ONE record with field '*' (ROW) whose new value
+  is those columns as a canonical JSON object. `replay` expands it; it is always the row's
+  first record, so later per-field records override it.
 - Entities: 'issue', 'measure', 'category', 'aspect', 'audit', 'cause', 'unit', 'person',
   'user', 'evidence', 'accountability', 'extension', 'escalation', 'merge', 'calendar',
   'setting', 'login', 'import', 'backup'.
@@ -83,6 +89,54 @@ def append(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: s
         old, new = _text(ch.old), _text(ch.new)
         h = record_hash(prev, seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id,
                         ch.field, old, new)
+        batch.append((seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id, ch.field,
+                      old, new, prev, h))
+        prev = h
+    conn.executemany(
+        "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, field,"
+        " old, new, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    return len(batch)
+
+
+ROW = "*"
+# The fields whose value as of a past date is read from history (audit.figures, the dashboard's
+# burn-up, issues.graph_service, exports.report): a bulk creation records each on its own.
+AS_OF_FIELDS: dict[str, frozenset[str]] = {
+    "issue": frozenset({"status", "deadline", "original_deadline", "closed_at",
+                        "responsible_person_id"}),
+    "measure": frozenset({"owner_person_id", "deadline", "status", "completed_on"}),
+}
+_HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # as record_hash
+
+
+def row_changes(entity: str, entity_id: int, values: dict) -> list[Change]:
+    """The records of a row created in bulk: its as-of fields that hold a value one per record,
+    then every other column that holds a value (and link sets, as sorted id lists) in one ROW
+    record. `values` is the row as stored; 'id' and 'version' are left out."""
+    as_of = AS_OF_FIELDS.get(entity, frozenset())
+    rest = {k: v for k, v in values.items()
+            if k not in ("id", "version") and k not in as_of and v is not None}
+    out = [Change(entity, entity_id, ROW, None, rest)] if rest else []
+    out.extend(Change(entity, entity_id, k, None, v) for k, v in values.items()
+               if k in as_of and v is not None)
+    return out
+
+
+def append_many(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: str,
+                entries: Iterable[tuple[str, str, Change]]) -> int:
+    """Append records for (op, action, change) entries in one batch, chained to the last record
+    exactly as `append` chains them (same content, same hashes). Must run inside the write
+    transaction of the changes it records. Returns the number of records written."""
+    conn = db.conn
+    last = conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    sha, encode = hashlib.sha256, _HASH_JSON.encode
+    batch = []
+    for op, action, ch in entries:
+        seq += 1
+        old, new = _text(ch.old), _text(ch.new)
+        h = sha(encode([prev, seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id,
+                        ch.field, old, new]).encode("utf-8")).hexdigest()
         batch.append((seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id, ch.field,
                       old, new, prev, h))
         prev = h
@@ -177,13 +231,18 @@ def last_change(db: sqlite_utils.Database, entity: str, entity_id: int) -> dict 
 def replay(db: sqlite_utils.Database, entity: str, *, until: str | None = None
            ) -> dict[int, dict[str, str | None]]:
     """Rebuild each row of an entity from history alone (every field's last recorded value,
-    before `until` when given), as the text history stores. Comparing this with the live rows
-    proves that history holds every change."""
+    before `until` when given), as the text history stores. A ROW record (bulk creation) gives
+    each of its columns. Comparing this with the live rows proves that history holds every
+    change."""
     sql = ("SELECT entity_id, field, new FROM history WHERE entity = ? AND entity_id IS NOT NULL"
            + (" AND at < ?" if until else "") + " ORDER BY seq")
     state: dict[int, dict[str, str | None]] = {}
     for entity_id, field, new in db.conn.execute(sql, (entity, until) if until else (entity,)):
-        state.setdefault(entity_id, {})[field] = new
+        row = state.setdefault(entity_id, {})
+        if field == ROW:
+            row.update((k, _text(v)) for k, v in json.loads(new).items())
+        else:
+            row[field] = new
     return state
 
 

@@ -1,7 +1,8 @@
-"""Importing a 10,000-row field ledger into a fresh programme (plan + apply, through the
-services, one transaction) side by side with openpyxl merely reading the same file in
-read-only mode (every cell). Target: ratio ≤ 2.0. Also shown: the whole import including
-read_ledger, and re-importing the same file (nothing changes, nothing is written).
+"""Importing a 10,000-row field ledger into a fresh programme — reading it (read_ledger), planning
+and applying (one transaction, history included) — side by side with openpyxl merely reading
+the same file in read-only mode (every cell). Target: ratio ≤ 2.0. Also shown, as figures only:
+plan + apply without the reading, and re-importing the same file (nothing changes, nothing is
+written).
 Times are CPU seconds of this process (time.process_time): on a shared machine wall-clock
 ratios swing with the neighbours' load, CPU time does not.
 
@@ -18,6 +19,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:   # run as a script: python bench/bench_import.py
+    sys.path.insert(0, str(ROOT))
 CACHE = ROOT / "bench" / ".cache"
 ROWS = 10_000
 TARGET = 2.0
@@ -163,14 +166,15 @@ def run(n: int = ROWS) -> list[dict]:
         t_again = time.process_time() - t
         assert again.history_records == 0
         db.conn.close()
-    measured = t_plan + t_apply
+    measured = t_read + t_plan + t_apply
     out = [
-        {"name": f"import {n:,} rows: plan + apply (fresh db) vs openpyxl read-only read",
+        {"name": f"import {n:,} rows: read_ledger + plan + apply (fresh db) vs openpyxl "
+                 "read-only read",
          "measured": round(measured, 2), "baseline": round(baseline, 2),
          "ratio": round(measured / baseline, 2), "target": TARGET},
-        {"name": f"import {n:,} rows incl. read_ledger vs openpyxl read-only read",
-         "measured": round(measured + t_read, 2), "baseline": round(baseline, 2),
-         "ratio": round((measured + t_read) / baseline, 2), "target": None},
+        {"name": f"import {n:,} rows: plan + apply only (figure) vs openpyxl read-only read",
+         "measured": round(t_plan + t_apply, 2), "baseline": round(baseline, 2),
+         "ratio": round((t_plan + t_apply) / baseline, 2), "target": None},
         {"name": f"re-import {n:,} unchanged rows: plan + apply (no writes)",
          "measured": round(t_again, 2), "baseline": round(baseline, 2),
          "ratio": round(t_again / baseline, 2), "target": None},

@@ -3,22 +3,25 @@ Each function is one user intent: permission → validation → one transaction 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 
 import sqlite_utils
 
+from audit import history
 from audit.clock import day_of, parse_date
 from audit.db import one, write_transaction
-from audit.errors import (AssignmentIncomplete, ClosureBlocked, DependencyCycle,
+from audit.errors import (AssignmentIncomplete, AuditError, ClosureBlocked, DependencyCycle,
                           MergeNotUndoable, NotFound, NotPermitted, TransitionNotAllowed,
                           ValidationFailed)
 from audit.model import Actor, Role, grant
+from audit.history import Change
 from audit.ops import text_value as _text
 from audit.ops import Recorder, bump_version, check_version, get_row, insert, require, update
 from issues import store
 from issues.graphs import cycle_if_added
-from issues.model import (OPEN_STATUSES, TRANSITIONS, Move, Status, may_strike_off,
-                          missing_for_assignment, missing_for_closure)
+from issues.model import (OPEN_STATUSES, TRANSITIONS, IssueFacts, MeasureFacts, Move, Status,
+                          may_strike_off, missing_for_assignment, missing_for_closure)
 
 SEVERITIES = ("high", "medium", "low")
 RECTIFICATION_TYPES = ("immediate", "staged", "continuous")
@@ -603,6 +606,237 @@ def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Mov
         rec.flush()
     return t.target
 
+
+
+# --- registering many issues at once (ledger import) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMeasure:
+    """A measure of an issue registered in bulk; `done` marks it done on the day of `at`."""
+
+    title: str
+    owner_person_id: int | None = None
+    deadline: str | date | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class NewIssue:
+    """An issue registered in bulk, with what the services would then record on it."""
+
+    aspect_id: int
+    unit_id: int
+    title: str
+    code: str | None = None
+    description: str = ""
+    severity: str = "medium"
+    amount_involved: float = 0
+    basis: str = ""
+    recommendation: str = ""
+    rectification_type: str = "immediate"
+    sources: tuple[int, ...] = ()
+    streams: tuple[str, ...] = ()
+    focus: tuple[str, ...] = ()
+    responsible_person_id: int | None = None
+    supervisor_person_id: int | None = None
+    deadline: str | date | None = None
+    measures: tuple[NewMeasure, ...] = ()
+    causes: tuple[int, ...] = ()
+    progress: str | None = None
+    moves: tuple[Move, ...] = ()
+
+
+def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewIssue], *,
+                       at: str, closer: Actor | None = None) -> list[int]:
+    """Register many issues, each written directly in the state this sequence of services
+    would leave it in: create_issue, assign_issue (when a person or deadline is given),
+    add_measure and set_measure_status 'done' per measure, record_root_cause per cause,
+    update_progress, then move_issue for each of `moves` (striking off as `closer`, by default
+    `actor`). The same permission, scope, validation and workflow guards (四个到人, 三不放过,
+    segregation of duties) apply; history gets the final row of each issue and measure
+    (history.row_changes), one op per issue. Runs inside the caller's transaction, or its own.
+    Returns the new ids in order. Raises what those services raise, with `item` (the index
+    in `items`) and `step` ('create', 'assign', 'measures', 'causes', 'progress', 'status')
+    set on the exception."""
+    closer = closer or actor
+    aspects = {r[0]: r[1] for r in db.conn.execute("SELECT id, code FROM aspects")}
+    units = store.ids_of(db, "units")
+    people = store.active_people(db)
+    audits = store.ids_of(db, "audits")
+    causes = store.ids_of(db, "causes")
+    stream_map, focus_map = store.stream_ids(db), store.focus_ids(db)
+    codes = {r[0] for r in db.conn.execute("SELECT code FROM issues")}
+    next_issue, next_measure = store.next_id(db, "issues"), store.next_id(db, "measures")
+    day = day_of(at).isoformat()
+    issue_rows: list[dict] = []
+    measure_rows: list[dict] = []
+    links: dict[str, list[tuple[int, int]]] = {t: [] for t, _ in ISSUE_LINKS.values()}
+    entries: list[tuple[str, str, Change]] = []
+    ids: list[int] = []
+    for n, item in enumerate(items):
+        step = "create"
+        try:
+            iid = next_issue + len(ids)
+            # create_issue
+            if item.aspect_id not in aspects:
+                raise NotFound(f"aspect {item.aspect_id} not found", entity="aspect",
+                               id=item.aspect_id)
+            if item.unit_id not in units:
+                raise NotFound(f"unit {item.unit_id} not found", entity="unit", id=item.unit_id)
+            require(actor, "catalogue.edit", unit_id=item.unit_id, what="issue")
+            prefix = aspects[item.aspect_id]
+            code = (item.code or _next_code(codes, prefix)).strip()
+            if not code.startswith(prefix + "."):
+                raise ValidationFailed("code", f"an issue of {prefix} is coded {prefix}.n, "
+                                               f"not {code!r}")
+            if code in codes:
+                raise ValidationFailed("code", f"issue {code} already exists")
+            row = {
+                "id": iid, "code": code, "aspect_id": item.aspect_id,
+                "title": _text(item.title, "title", required=True, max_len=2000),
+                "description": _text(item.description, "description"),
+                "severity": _choice(item.severity, SEVERITIES, "severity"),
+                "unit_id": item.unit_id,
+                "amount_involved": _amount(item.amount_involved, "amount_involved"),
+                "basis": _text(item.basis, "basis"),
+                "recommendation": _text(item.recommendation, "recommendation"),
+                "rectification_type": _choice(item.rectification_type, RECTIFICATION_TYPES,
+                                              "rectification_type"),
+                "status": Status.NOT_STARTED.value, "responsible_person_id": None,
+                "supervisor_person_id": None, "deadline": None, "original_deadline": None,
+                "progress": "", "submitted_by": None, "submitted_at": None, "closed_by": None,
+                "closed_at": None, "status_reason": "", "merged_into_id": None,
+                "merged_at": None, "created_at": at, "version": 1}
+            linked = {"sources": sorted(set(item.sources)),
+                      "streams": sorted(set(_codes_to_ids(stream_map, item.streams,
+                                                          "streams"))),
+                      "focus": sorted(set(_codes_to_ids(focus_map, item.focus, "focus"))),
+                      "causes": []}
+            for a in linked["sources"]:
+                if a not in audits:
+                    raise NotFound(f"audit {a} not found", entity="audit", id=a)
+            # assign_issue
+            step = "assign"
+            if item.responsible_person_id is not None or item.supervisor_person_id is not None \
+                    or item.deadline not in (None, ""):
+                require(actor, "issue.assign", unit_id=item.unit_id, what=code)
+                for fld in ("responsible_person_id", "supervisor_person_id"):
+                    pid = getattr(item, fld)
+                    if pid is not None:
+                        if not people.get(pid):
+                            raise ValidationFailed(fld, f"no active person with id {pid}")
+                        row[fld] = pid
+                if item.deadline not in (None, ""):
+                    row["deadline"] = row["original_deadline"] = \
+                        parse_date(item.deadline, "deadline").isoformat()
+            # add_measure, set_measure_status
+            step = "measures"
+            measures: list[dict] = []
+            for m in item.measures:
+                require(actor, "measure.add", unit_id=item.unit_id,
+                        owns=owns_issue(actor, row), what=code)
+                if m.owner_person_id is not None and m.owner_person_id not in people:
+                    raise ValidationFailed("owner_person_id",
+                                           f"no person with id {m.owner_person_id}")
+                d = parse_date(m.deadline, "deadline")
+                mrow = {"id": next_measure + len(measure_rows) + len(measures),
+                        "issue_id": iid, "cause_id": None,
+                        "title": _text(m.title, "title", required=True, max_len=5000),
+                        "owner_person_id": m.owner_person_id,
+                        "deadline": d.isoformat() if d else None, "status": "todo",
+                        "completed_on": None, "progress": "", "created_at": at, "version": 1}
+                if m.done:
+                    require(actor, "measure.edit", unit_id=item.unit_id,
+                            owns=owns_measure(actor, mrow, row), what=f"{code}/M{mrow['id']}")
+                    mrow.update(status="done", completed_on=day)
+                measures.append(mrow)
+            # record_root_cause
+            step = "causes"
+            for cid in item.causes:
+                require(actor, "cause.record", unit_id=item.unit_id,
+                        owns=owns_issue(actor, row), what=code)
+                if cid not in causes:
+                    raise NotFound(f"cause {cid} not found", entity="cause", id=cid)
+            linked["causes"] = sorted(set(item.causes))
+            # update_progress
+            step = "progress"
+            if item.progress is not None:
+                require(actor, "issue.progress", unit_id=item.unit_id,
+                        owns=owns_issue(actor, row), what=code)
+                row["progress"] = _text(item.progress, "progress")
+            # move_issue, each move
+            step = "status"
+            for move in item.moves:
+                _bulk_move(row, measures, len(linked["causes"]), Move(move),
+                           closer if Move(move) == Move.CLOSE else actor, at)
+        except AuditError as ex:
+            ex.item, ex.step = n, step
+            raise
+        codes.add(code)
+        ids.append(iid)
+        issue_rows.append(row)
+        measure_rows.extend(measures)
+        for fld, (table, _column) in ISSUE_LINKS.items():
+            links[table].extend((iid, other) for other in linked[fld])
+        op = history.new_op()
+        entries.extend((op, "issue.create", ch) for ch in history.row_changes(
+            "issue", iid, {**row, **{k: v for k, v in linked.items() if v}}))
+        for mrow in measures:
+            entries.extend((op, "measure.add", ch)
+                           for ch in history.row_changes("measure", mrow["id"], mrow))
+    with write_transaction(db):
+        store.insert_rows(db, "issues", issue_rows)
+        store.insert_rows(db, "measures", measure_rows)
+        for field, (table, column) in ISSUE_LINKS.items():
+            db.conn.executemany(f"INSERT INTO {table} (issue_id, {column}) VALUES (?, ?)",
+                                links[table])
+        history.append_many(db, at=at, actor_id=actor.user_id, actor=actor.username,
+                            entries=entries)
+    return ids
+
+
+def _next_code(codes: set[str], prefix: str) -> str:
+    """The next free child code under `prefix` among `codes`."""
+    tails = [c[len(prefix) + 1:] for c in codes if c.startswith(prefix + ".")]
+    return f"{prefix}.{max((int(t) for t in tails if t.isdigit()), default=0) + 1}"
+
+
+def _bulk_move(row: dict, measures: list[dict], cause_count: int, move: Move, actor: Actor,
+               at: str) -> None:
+    """move_issue on an issue being registered in bulk (its row and measures in memory)."""
+    t = TRANSITIONS[move]
+    require(actor, t.permission, unit_id=row["unit_id"], owns=owns_issue(actor, row),
+            what=row["code"])
+    status = Status(row["status"])
+    if status not in t.source:
+        raise TransitionNotAllowed(f"{row['code']}: cannot {move.value} from {status.value}",
+                                   code=row["code"], move=move.value, status=status.value)
+    if t.needs_reason:
+        raise ValidationFailed("reason", f"a reason is required to {move.value}")
+    facts = IssueFacts(code=row["code"], status=status,
+                       responsible_person_id=row["responsible_person_id"],
+                       deadline=row["deadline"],
+                       measures=tuple(MeasureFacts(m["id"], m["owner_person_id"], m["deadline"],
+                                                   m["status"], 0) for m in measures),
+                       cause_count=cause_count, accountability_recorded=False,
+                       submitted_by=row["submitted_by"])
+    if move == Move.START:
+        missing = missing_for_assignment(facts)
+        if missing:
+            raise AssignmentIncomplete(row["code"], missing)
+    if move == Move.CLOSE:
+        if not may_strike_off(facts, actor.user_id, actor.person_id):
+            raise NotPermitted(f"{actor.username} submitted {row['code']} or owns one of its "
+                               "measures and may not strike it off", reason="segregation")
+        missing = missing_for_closure(facts)
+        if missing:
+            raise ClosureBlocked(row["code"], missing)
+    row["status"] = t.target.value
+    if move == Move.SUBMIT:
+        row.update(submitted_by=actor.user_id, submitted_at=at)
+    elif move == Move.CLOSE:
+        row.update(closed_by=actor.user_id, closed_at=at)
 
 # --- merging two issues into one (并轨) -------------------------------------------------------
 

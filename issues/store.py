@@ -158,3 +158,29 @@ def issue_timeline(db: sqlite_utils.Database, issue_id: int) -> list[dict]:
            OR (entity = 'extension' AND entity_id IN (SELECT id FROM extensions
                                                      WHERE issue_id IN ({marks})))
         ORDER BY seq DESC""", ids * 5)
+
+
+def next_id(db: sqlite_utils.Database, table: str) -> int:
+    """The id SQLite gives the next row of a table (max id + 1): rows inserted in bulk with
+    ids from here on get the same ids one-by-one inserts would."""
+    return (db.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0) + 1
+
+
+def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
+    """Insert rows that all have the same columns (ids included), in one statement."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    db.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                        f"({', '.join('?' for _ in cols)})",
+                        [tuple(r[c] for c in cols) for r in rows])
+
+
+def active_people(db: sqlite_utils.Database) -> dict[int, bool]:
+    """Every person's id → is the person active."""
+    return {r[0]: bool(r[1]) for r in db.conn.execute("SELECT id, active FROM people")}
+
+
+def ids_of(db: sqlite_utils.Database, table: str) -> set[int]:
+    """Every id of a table."""
+    return {r[0] for r in db.conn.execute(f"SELECT id FROM {table}")}

@@ -578,8 +578,17 @@ def test_status_shortfalls_lists_every_row_short_of_its_ledger_status(prog):
     assert [r.excel_row for r in importer.iter_status_shortfalls(plan)] == [2]
 
 
-def test_moves_use_the_workflow_so_history_has_each_step(prog):
+def test_a_new_issue_is_registered_directly_in_its_ledger_status(prog):
     do_import(prog, xlsx_bytes(table(ledger_row(1, 整改状态="待验收"))))
+    records = prog.db.conn.execute(
+        "SELECT action, new FROM history WHERE entity = 'issue' AND field = 'status'").fetchall()
+    assert records == [("issue.create", "submitted")]
+    assert issue(prog, "C1.1.1")["submitted_by"] == prog.actors["lead"].user_id
+
+
+def test_moves_of_an_existing_issue_use_the_workflow_so_history_has_each_step(prog):
+    do_import(prog, xlsx_bytes(table(ledger_row(1, 整改状态="未启动"))))
+    do_import(prog, xlsx_bytes(table(ledger_row(1, 整改状态="待验收"))), at=LATER)
     actions = [r[0] for r in prog.db.conn.execute(
         "SELECT DISTINCT action FROM history WHERE entity = 'issue' AND field = 'status' "
         "ORDER BY seq")]
