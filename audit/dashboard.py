@@ -63,11 +63,15 @@ DELTA_KEYS = ("issues", "closed", "ended", "open", "overdue", "due_soon", "on_ti
 
 # --- the materialised state ---------------------------------------------------------------------
 
-# Narrow on purpose (no code or title): every chart is a pass over this table.
+# Narrow on purpose (no code or title): every chart is a pass over this table. `cube_key` packs
+# what the tiles and four charts are counted by into one integer (see _cube_key_sql).
 _STATE_COLUMNS = ("id INTEGER PRIMARY KEY, unit_id INTEGER, aspect_id INTEGER, "
                   "category_id INTEGER, amount REAL, created_on TEXT, status TEXT, "
                   "deadline TEXT, original_deadline TEXT, closed_on TEXT, "
-                  "responsible_person_id INTEGER, assigned INTEGER, warning TEXT")
+                  "responsible_person_id INTEGER, assigned INTEGER, warning TEXT, "
+                  "cube_key INTEGER")
+_ROW_COLUMNS = ("id", "unit_id", "aspect_id", "category_id", "amount", "created_on", "status",
+                "deadline", "original_deadline", "closed_on", "responsible_person_id")
 
 # 四个到人 of a row of `st` (state_cte) as of today: a responsible person, a deadline, at least
 # one measure and none without an owner or a deadline. Two index seeks per issue (the second in
@@ -87,15 +91,14 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
                 cal: Calendar | None = None) -> Iterator[tuple[str, dict]]:
     """A temporary table holding one row per issue in scope as of `as_of` (id, unit_id,
     aspect_id, category_id, amount, created_on, status, deadline, original_deadline, closed_on,
-    responsible_person_id, assigned (1 when 四个到人 is complete), warning); yields (table name,
-    query parameters :today, :cutoff, :end). The table is dropped on exit."""
+    responsible_person_id, assigned (1 when 四个到人 is complete), warning, cube_key); yields
+    (table name, query parameters :today, :cutoff, :end and those of _age_params). The table is
+    dropped on exit."""
     live = is_live(db, as_of)
-    params = figures_params(db, as_of, cal)
+    params = {**figures_params(db, as_of, cal), **_age_params(as_of)}
     name = f"dash_state_{uuid.uuid4().hex[:12]}"
     per_issue = f"{name}_ms"
-    columns = ("st.id, st.unit_id, st.aspect_id, st.category_id, st.amount, st.created_on, "
-               "st.status, st.deadline, st.original_deadline, st.closed_on, "
-               "st.responsible_person_id")
+    head = state_cte(scope, as_of, params, live=live)
     conn = db.conn
     # A few MB of temporary tables stay in memory instead of spilling to a temp file (this
     # touches only the connection's temp schema, never the database file).
@@ -103,22 +106,22 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
     conn.execute(f"CREATE TEMP TABLE {name} ({_STATE_COLUMNS})")
     try:
         if live:
-            conn.execute(f"""INSERT INTO temp.{name} {state_cte(scope, as_of, params, live=True)}
-                SELECT {columns}, {_ASSIGNED_LIVE_SQL}, {WARNING_SQL} FROM st""", params)
+            assigned, join = _ASSIGNED_LIVE_SQL, ""
         else:
             # The measures as of the date per issue first, keyed by issue: joining the CTE
             # directly would make SQLite build a throw-away index on it.
-            head = state_cte(scope, as_of, params, live=False) + measures_cte(False)
+            head += measures_cte(False)
             conn.execute(f"CREATE TEMP TABLE {per_issue} (issue_id INTEGER PRIMARY KEY, "
                          "n INTEGER, incomplete INTEGER)")
             conn.execute(f"INSERT INTO temp.{per_issue} {head} SELECT issue_id, n, incomplete "
                          "FROM ms", params)
-            conn.execute(f"""INSERT INTO temp.{name} {head}
-                SELECT {columns},
-                       CASE WHEN st.responsible_person_id IS NOT NULL
-                            AND st.deadline IS NOT NULL AND m.n > 0 AND m.incomplete = 0
-                       THEN 1 ELSE 0 END, {WARNING_SQL}
-                FROM st LEFT JOIN temp.{per_issue} m ON m.issue_id = st.id""", params)
+            assigned = ("CASE WHEN st.responsible_person_id IS NOT NULL AND st.deadline IS NOT "
+                        "NULL AND m.n > 0 AND m.incomplete = 0 THEN 1 ELSE 0 END")
+            join = f"LEFT JOIN temp.{per_issue} m ON m.issue_id = st.id"
+        conn.execute(f"""INSERT INTO temp.{name} {head}
+            SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {assigned}, {WARNING_SQL},
+                   {_cube_key_sql()}
+            FROM st {join}""", params)
         yield name, params
     finally:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
@@ -201,33 +204,42 @@ def _bucket_sql(age: str) -> str:
 _AGE = "CAST(julianday(:today) - julianday(s.created_on) AS INTEGER)"
 
 # The cube key: the dimensions the tiles and four charts are rolled up from, packed into ONE
-# integer per issue, because SQLite groups by one integer several times faster than by five
-# columns. From the lowest bit: status (3 bits: _STATUS_CODES, 5 for none), warning (2 bits:
-# _WARNING_CODES), age bucket of an open issue (3 bits: charts.AGEING_BOUNDS' index, 7 when not
-# open), on time, due (按期整改率's numerator and denominator), 四个到人 complete (1 bit each),
-# category id (20 bits), unit id (the rest).
+# integer per issue when the state table is built, because SQLite groups by one integer several
+# times faster than by several columns, and the other passes read the status and the warning
+# from it by bit arithmetic instead of comparing strings. From the lowest bit: status (3 bits:
+# _STATUS_CODES, 5 for none), warning (2 bits: _WARNING_CODES), age bucket of an open issue
+# (3 bits: charts.AGEING_BOUNDS' index, 7 when not open), on time and due (按期整改率's numerator
+# and denominator, 1 bit each), category id (20 bits), unit id (the rest).
 _STATUS_CODES = ("not_started", "in_progress", "submitted", "closed", "ended")
 _WARNING_CODES = ("red", "amber", "green", "none")
 _NO_STATUS, _NOT_OPEN = 5, 7
+_ON_TIME_FLAG, _DUE_FLAG = 1 << 8, 1 << 9
 _CATEGORY_SHIFT, _UNIT_SHIFT = 11, 31
 
 
 def _cube_key_sql() -> str:
-    """The cube key of a state row `s` (see _STATUS_CODES); expects the parameters of
-    _age_params. Each flag is the expression FIGURES_SQL sums, so the two cannot disagree."""
-    status = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_STATUS_CODES))
+    """The cube key of a row `st` of state_cte; expects the parameters of figures_params and
+    _age_params. The flags are FIGURES_SQL's expressions, worked out once per status."""
     warning = " ".join(f"WHEN '{c}' THEN {n << 3}" for n, c in enumerate(_WARNING_CODES))
-    # age <= hi days ⇔ created on or after today − hi: a string comparison per bound.
-    bucket = " ".join(f"WHEN s.created_on >= :age{i} THEN {i << 5}"
+    # age <= hi days ⇔ created on or after as_of − hi: a string comparison per bound.
+    bucket = " ".join(f"WHEN st.created_on >= :age{i} THEN {i << 5}"
                       for i in range(len(charts.AGEING_BOUNDS)))
-    return f"""(s.unit_id << {_UNIT_SHIFT}) + (s.category_id << {_CATEGORY_SHIFT})
-        + (CASE s.status {status} ELSE {_NO_STATUS} END)
-        + (CASE s.warning {warning} END)
-        + (CASE WHEN s.status NOT IN {_OPEN_SQL} OR s.status IS NULL THEN {_NOT_OPEN << 5}
-                {bucket} ELSE {len(charts.AGEING_BOUNDS) << 5} END)
-        + (CASE WHEN {_ON_TIME} THEN 256 ELSE 0 END)
-        + (CASE WHEN {_due('s')} THEN 512 ELSE 0 END)
-        + (s.assigned << 10)"""
+    bucket = f"(CASE {bucket} ELSE {len(charts.AGEING_BOUNDS) << 5} END)"
+    # Open: due once the original deadline has passed, never on time. Closed: due; on time
+    # unless closed after the original deadline. Ended: neither. Otherwise: as FIGURES_SQL.
+    due_open = f"(CASE WHEN st.original_deadline < :today THEN {_DUE_FLAG} ELSE 0 END)"
+    on_time = (f"(CASE WHEN st.original_deadline IS NULL OR st.closed_on <= st.original_deadline "
+               f"THEN {_ON_TIME_FLAG} ELSE 0 END)")
+    not_open = _NOT_OPEN << 5
+    branches = " ".join(f"WHEN '{c}' THEN {n} + {bucket} + {due_open}"
+                        for n, c in enumerate(_STATUS_CODES[:3]))
+    return f"""(st.unit_id << {_UNIT_SHIFT}) + (st.category_id << {_CATEGORY_SHIFT})
+        + (CASE {WARNING_SQL} {warning} END)
+        + (CASE st.status {branches}
+           WHEN 'closed' THEN 3 + {not_open} + {_DUE_FLAG} + {on_time}
+           WHEN 'ended' THEN 4 + {not_open}
+           ELSE {_NO_STATUS} + {not_open} + (CASE WHEN {_due('st')} THEN {_DUE_FLAG} ELSE 0 END)
+           END)"""
 
 
 def _age_params(as_of: date) -> dict:
@@ -236,30 +248,40 @@ def _age_params(as_of: date) -> dict:
             for i, hi in enumerate(charts.AGEING_BOUNDS)}
 
 
-def _cube(db, table: str, params: dict, as_of: date) -> list[dict]:
-    """Counts per (unit, category, status, warning, age bucket of open issues, on time, due,
-    四个到人 complete): one pass over the state that the tiles and four charts are rolled up from
-    (a few thousand rows at most, whatever the programme's size)."""
+# Parts of a state row `s` read from its cube key.
+_STATUS = "(s.cube_key & 7)"                      # index in _STATUS_CODES
+_IS_OPEN = "(s.cube_key & 7) < 3"                 # not started, in progress or submitted
+_CLOSED = "(s.cube_key & 7) = 3"
+_RED = "((s.cube_key >> 3) & 3) = 0"              # overdue
+_ON_TIME_BIT = f"((s.cube_key & {_ON_TIME_FLAG}) > 0)"
+_DUE_BIT = f"(s.cube_key & {_DUE_FLAG})"
+
+
+def _cube(db, table: str) -> list[dict]:
+    """Counts per cube key, unpacked (unit_id, category_id, status, warning, bucket of an open
+    issue, on_time, due, n): one pass over the state that the tiles and four charts are rolled
+    up from (a few thousand rows at most, whatever the programme's size)."""
     out = []
-    for key, n in db.conn.execute(f"SELECT {_cube_key_sql()} AS k, COUNT(*) FROM temp.{table} s "
-                                  "GROUP BY k", {**params, **_age_params(as_of)}):
+    for key, n in db.conn.execute(f"SELECT cube_key, COUNT(*) FROM temp.{table} "
+                                  "GROUP BY cube_key"):
         status, bucket = key & 7, (key >> 5) & 7
         out.append({"unit_id": key >> _UNIT_SHIFT,
                     "category_id": (key >> _CATEGORY_SHIFT) & ((1 << 20) - 1),
                     "status": None if status == _NO_STATUS else _STATUS_CODES[status],
                     "warning": _WARNING_CODES[(key >> 3) & 3],
                     "bucket": None if bucket == _NOT_OPEN else bucket,
-                    "on_time": (key >> 8) & 1, "due": (key >> 9) & 1,
-                    "assigned": (key >> 10) & 1, "n": n})
+                    "on_time": int(key & _ON_TIME_FLAG > 0), "due": int(key & _DUE_FLAG > 0),
+                    "n": n})
     return out
 
 
 def _totals(db, table: str) -> dict:
-    """What the cube cannot add up: amounts (summed in the order FIGURES_SQL sums them), the
-    number of aspects and the latest original deadline."""
+    """What the cube does not count: amounts (summed in the order FIGURES_SQL sums them),
+    issues with 四个到人 complete, the number of aspects and the latest original deadline."""
     return one(db, f"""SELECT TOTAL(s.amount) AS amount_involved,
-               TOTAL(CASE WHEN s.status = 'closed' THEN s.amount ELSE 0 END) AS amount_rectified,
-               COUNT(DISTINCT s.aspect_id) AS aspects, MAX(s.original_deadline) AS latest
+               TOTAL(CASE WHEN {_CLOSED} THEN s.amount ELSE 0 END) AS amount_rectified,
+               TOTAL(s.assigned) AS fully_assigned, COUNT(DISTINCT s.aspect_id) AS aspects,
+               MAX(s.original_deadline) AS latest
         FROM temp.{table} s""")
 
 
@@ -279,8 +301,8 @@ def _figures_from_cube(cube: list[dict], totals: dict, as_of: date) -> dict:
             r["due_soon"] += n if c["warning"] == "amber" else 0
         r["on_time"] += n * c["on_time"]
         r["on_time_due"] += n * c["due"]
-        r["fully_assigned"] += n * c["assigned"]
     r.update(categories=len(categories), aspects=totals["aspects"],
+             fully_assigned=totals["fully_assigned"],
              amount_involved=totals["amount_involved"],
              amount_rectified=totals["amount_rectified"])
     return figures_from_row(r, as_of)
@@ -335,12 +357,6 @@ def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
             "warning_by_unit": warn_rows, "ageing": age_rows}
 
 
-def _status_code_sql(a: str) -> str:
-    """The index in _STATUS_CODES of the status of row `a` (_NO_STATUS when it has none)."""
-    whens = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_STATUS_CODES))
-    return f"(CASE {a}.status {whens} ELSE {_NO_STATUS} END)"
-
-
 def _status_of(code: int) -> str | None:
     return None if code == _NO_STATUS else _STATUS_CODES[code]
 
@@ -356,7 +372,7 @@ def _status_by_stream(db, table: str, lang: str) -> list[dict]:
     name = "name" if lang == "zh" else "name_en"
     streams = {r["id"]: r for r in rows(db, f"SELECT id, code, {name} AS name FROM streams")}
     counts = [(k >> 3, _status_of(k & 7), n) for k, n in db.conn.execute(f"""
-        SELECT x.stream_id * 8 + {_status_code_sql('s')} AS k, COUNT(*) AS n
+        SELECT x.stream_id * 8 + {_STATUS} AS k, COUNT(*) AS n
         FROM issue_streams x JOIN temp.{table} s ON s.id = x.issue_id GROUP BY k""")
         if k >> 3 in streams]
     counts.sort(key=lambda c: (c[0], _sql_order(c[1])))
@@ -379,11 +395,11 @@ _ON_TIME = ("(s.status = 'closed' AND (s.original_deadline IS NULL "
             "OR s.closed_on <= s.original_deadline))")
 
 
-def _on_time_by_month(db, table: str, params: dict) -> list[dict]:
+def _on_time_by_month(db, table: str) -> list[dict]:
     return [{"month": r["month"], "on_time": int(r["on_time"]), "due": int(r["due"])}
             for r in rows(db, f"""
-        SELECT {_month('s')} AS month, TOTAL({_ON_TIME}) AS on_time, COUNT(*) AS due
-        FROM temp.{table} s WHERE {_due('s')} GROUP BY month ORDER BY month""", params)]
+        SELECT {_month('s')} AS month, TOTAL({_ON_TIME_BIT}) AS on_time, COUNT(*) AS due
+        FROM temp.{table} s WHERE {_DUE_BIT} GROUP BY month ORDER BY month""")]
 
 
 def _workload(db, table: str, lang: str) -> list[dict]:
@@ -392,9 +408,8 @@ def _workload(db, table: str, lang: str) -> list[dict]:
     for r in rows(db, f"""
         SELECT w.pid, p.name, u.name AS unit, w.open, w.overdue
         FROM (SELECT s.responsible_person_id AS pid, COUNT(*) AS open,
-                     TOTAL(s.warning = 'red') AS overdue
-              FROM temp.{table} s WHERE s.status IN {_OPEN_SQL}
-              GROUP BY s.responsible_person_id) w
+                     TOTAL({_RED}) AS overdue
+              FROM temp.{table} s WHERE {_IS_OPEN} GROUP BY s.responsible_person_id) w
         LEFT JOIN people p ON p.id = w.pid LEFT JOIN units u ON u.id = p.unit_id
         ORDER BY w.open DESC, w.overdue DESC, p.name"""):
         label = (owner_label(r["name"], r["unit"], lang) if r["pid"] is not None
@@ -408,7 +423,7 @@ def _focus_progress(db, table: str, lang: str) -> list[dict]:
     # Grouped by one integer (focus point × 2 + closed), every focus point listed.
     name = "name" if lang == "zh" else "name_en"
     counts = dict(db.conn.execute(f"""
-        SELECT f.focus_id * 2 + (s.status IS 'closed') AS k, COUNT(*) AS n
+        SELECT f.focus_id * 2 + ({_CLOSED}) AS k, COUNT(*) AS n
         FROM issue_focus f JOIN temp.{table} s ON s.id = f.issue_id GROUP BY k"""))
     out = []
     for r in rows(db, f"SELECT id, code, {name} AS name FROM focus_points ORDER BY code"):
@@ -429,9 +444,9 @@ def _cause_ranking(db, table: str) -> list[dict]:
             for r in rows(db, f"""
         SELECT k.cause_id, c.code, c.title, k.open_issues, k.amount, k.overdue
         FROM (SELECT x.cause_id, COUNT(*) AS open_issues, TOTAL(s.amount) AS amount,
-                     TOTAL(s.warning = 'red') AS overdue
+                     TOTAL({_RED}) AS overdue
               FROM issue_causes x JOIN temp.{table} s ON s.id = x.issue_id
-              WHERE s.status IN {_OPEN_SQL} GROUP BY x.cause_id) k
+              WHERE {_IS_OPEN} GROUP BY x.cause_id) k
         JOIN causes c ON c.id = k.cause_id
         ORDER BY k.open_issues DESC, k.amount DESC, k.overdue DESC, c.code
         LIMIT {CAUSE_ROWS}""")]
@@ -506,10 +521,11 @@ def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: d
     conn.execute(f"CREATE TEMP TABLE {sc} (id INTEGER PRIMARY KEY, created_on TEXT, "
                  "merged_at TEXT)")
     try:
-        merged_only = "" if state is None else (
+        issues, merged_only = ("issues i", "") if state is None else (
+            "issues i INDEXED BY issues_merged",
             "AND i.merged_into_id IS NOT NULL AND i.merged_at < :end")
         n_merged = conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id,
-                substr(i.created_at, 1, 10), i.merged_at FROM issues i
+                substr(i.created_at, 1, 10), i.merged_at FROM {issues}
             JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
             WHERE i.created_at < :end {merged_only} {where}""", params).rowcount
         if state is None:
@@ -594,11 +610,11 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
                  "lang": lang, "data_version": data_version(db)}
     groups = unit_groups(db, scope)
     with state_table(db, scope, as_of, cal=cal) as (table, params):
-        cube, totals = _cube(db, table, params, as_of), _totals(db, table)
+        cube, totals = _cube(db, table), _totals(db, table)
         out["figures"] = _figures_from_cube(cube, totals, as_of)
         out.update(_from_cube(cube, groups, _category_names(db), lang))
         out["status_by_stream"] = _status_by_stream(db, table, lang)
-        out["on_time_by_month"] = _on_time_by_month(db, table, params)
+        out["on_time_by_month"] = _on_time_by_month(db, table)
         out["workload_by_owner"] = _workload(db, table, lang)
         out["focus_progress"] = _focus_progress(db, table, lang)
         out["cause_ranking"] = _cause_ranking(db, table)
@@ -606,7 +622,7 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
         out["burnup"] = burnup_weeks(db, scope, as_of, deadline=deadline, state=table)
     if compare_to is not None:
         with state_table(db, scope, compare_to, cal=cal) as (table, params):
-            out["compare"] = _figures_from_cube(_cube(db, table, params, compare_to),
+            out["compare"] = _figures_from_cube(_cube(db, table),
                                                 _totals(db, table), compare_to)
     else:
         out["compare"] = None
