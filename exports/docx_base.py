@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import signal
 import string
@@ -27,10 +28,12 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.image.image import Image as DocxImage
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.shape import CT_Inline
 from docx.section import Section
 from docx.shared import Cm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from lxml.etree import SubElement
 
 from exports.sanitize import xml_safe
 
@@ -66,7 +69,10 @@ _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "A
               "September", "October", "November", "December")
 
 _THEME_FONT_ATTRS = tuple(qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"))
-_W_T = qn("w:t")
+_W_T, _W_BR, _W_TAB = qn("w:t"), qn("w:br"), qn("w:tab")
+# What a table cell may hold that cannot go into a w:t as it is: XML-forbidden characters (to
+# be replaced) and line breaks or tabs (written as w:br / w:tab).
+_NEEDS_CARE = re.compile("[\x00-\x1f\ufffe\uffff\ud800-\udfff]")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _TWIPS_PER_CM = 1440 / 2.54
 # Rows whose longest cell is below this many characters are kept whole on one page; longer rows
@@ -404,6 +410,7 @@ class PackWriter:
         """A new A4 document with the header text and page-number footer on every page but the cover."""
         self.lang: Lang = lang
         self.doc: Document = new_document(lang)
+        self._next_shape_id: int | None = None
         section = self.doc.sections[0]
         set_header_footer(section, header_text, lang)
         # The cover page carries no header or footer; it still counts in 共 Y 页.
@@ -466,20 +473,43 @@ class PackWriter:
 
     def picture(self, png_bytes: bytes, width_cm: float, caption: str | None = None) -> Paragraph:
         """A centred image that fits the text area, with an optional caption below."""
+        p, max_width, max_height = self.picture_slot(caption)
+        self.place_picture(p, png_bytes, width_cm, max_width, max_height)
+        return p
+
+    def picture_slot(self, caption: str | None = None) -> tuple[Paragraph, float, float]:
+        """An empty centred paragraph (and the caption under it) for a picture that
+        `place_picture` puts there later; returns it with the largest width and height (cm) the
+        picture may take there."""
         section = self.doc.sections[-1]
-        image = DocxImage.from_blob(png_bytes)
-        # A tall image scaled to the requested width would run off the page; leave room for the
-        # caption under it.
-        max_height = usable_height_cm(section) - 2.0
-        width = min(width_cm, usable_width_cm(section),
-                    max_height * image.px_width / image.px_height)
         p = self.doc.add_paragraph()
-        p.add_run().add_picture(io.BytesIO(png_bytes), width=Cm(width))
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = caption is not None
         if caption is not None:
             self.doc.add_paragraph(xml_safe(caption), style="Caption")
-        return p
+        if self._next_shape_id is None:  # while the document is short: see place_picture
+            self._next_shape_id = self.doc.part.next_id
+        # A tall image scaled to the requested width would run off the page; leave room for the
+        # caption under it.
+        return p, usable_width_cm(section), usable_height_cm(section) - 2.0
+
+    def place_picture(self, paragraph: Paragraph, png_bytes: bytes, width_cm: float,
+                      max_width_cm: float, max_height_cm: float) -> None:
+        """Put an image at the end of `paragraph`: `width_cm` wide, narrower when the image would
+        be wider than `max_width_cm` or taller than `max_height_cm`."""
+        image = DocxImage.from_blob(png_bytes)
+        width = min(width_cm, max_width_cm, max_height_cm * image.px_width / image.px_height)
+        part = self.doc.part
+        rId, image = part.get_or_add_image(io.BytesIO(png_bytes))
+        cx, cy = image.scaled_dimensions(Cm(width), None)
+        # python-docx's add_picture finds the next shape id by searching the whole document for
+        # ids: over a 40,000-issue appendix that is a second or more per picture. Pictures are
+        # the only shapes written here, so one search, then counting on, gives the same ids.
+        if self._next_shape_id is None:
+            self._next_shape_id = part.next_id
+        inline = CT_Inline.new_pic_inline(self._next_shape_id, rId, image.filename, cx, cy)
+        self._next_shape_id += 1
+        paragraph.add_run()._r.add_drawing(inline)
 
     # sections
 
@@ -534,18 +564,28 @@ class PackWriter:
         jc = [a if a != "left" else None for a in (align or ["left"] * n)]
 
         header_tr = _row_template(twips, heading_id, [None] * n, fill=_HEADER_FILL,
-                                  header=repeat_header)
-        _fill_row(header_tr, headers, cant_split=True)
+                                  header=repeat_header, cant_split=True)
+        _fill_row(header_tr, [xml_safe(h) for h in headers])
         tbl.append(header_tr)
 
-        plain = _row_template(twips, text_id, jc, fill=None, header=False)
-        shaded = _row_template(twips, text_id, jc, fill=_ZEBRA_FILL, header=False) if zebra else plain
+        # Four prepared rows (plain or shaded, kept whole or free to split): each body row is
+        # one deepcopy and one text per cell, with no element created or searched for.
+        fills = (None, _ZEBRA_FILL if zebra else None)
+        templates = [[_row_template(twips, text_id, jc, fill=f, header=False, cant_split=whole)
+                      for whole in (False, True)] for f in fills]
         append = tbl.append
         for i, values in enumerate(rows):
             if len(values) != n:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
-            tr = deepcopy(shaded if i % 2 else plain)
-            _fill_row(tr, values, cant_split=None)
+            texts = [v if v.__class__ is str else xml_safe(v) for v in values]
+            whole = n == 0 or max(map(len, texts)) < _CANT_SPLIT_MAX_CHARS
+            tr = deepcopy(templates[i % 2][whole])
+            # One scan of the row decides whether any cell needs cleaning or line breaks.
+            if _NEEDS_CARE.search("".join(texts)) is None:
+                for t, text in zip(tr.iter(_W_T), texts):
+                    t.text = text
+            else:
+                _fill_row(tr, [xml_safe(t) for t in texts])
             append(tr)
         return table
 
@@ -595,10 +635,13 @@ def _table_properties(tblPr, width_twips: int) -> None:
 
 
 def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
-                  fill: str | None, header: bool):
-    """One w:tr with a cell per column and an empty w:t in each, ready to be copied and filled."""
+                  fill: str | None, header: bool, cant_split: bool):
+    """One w:tr with a cell per column and an empty w:t in each, ready to be copied and filled;
+    `cant_split` keeps the row on one page."""
     tr = OxmlElement("w:tr")
     trPr = OxmlElement("w:trPr")
+    if cant_split:
+        trPr.append(OxmlElement("w:cantSplit"))
     if header:
         trPr.append(OxmlElement("w:tblHeader"))
     tr.append(trPr)
@@ -640,18 +683,13 @@ def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
     return tr
 
 
-def _fill_row(tr, values: Sequence[object], cant_split: bool | None) -> None:
-    """Put cleaned values into a copied row; keep the row on one page when it is short."""
-    longest = 0
-    for t, value in zip(list(tr.iter(_W_T)), values):
-        text = xml_safe(value)
-        longest = max(longest, len(text))
+def _fill_row(tr, texts: Sequence[str]) -> None:
+    """Put cleaned texts into a copied row, line breaks and tabs as w:br / w:tab."""
+    for t, text in zip(list(tr.iter(_W_T)), texts):
         if "\n" in text or "\r" in text or "\t" in text:
             _set_multiline(t, text)
         else:
             t.text = text
-    if cant_split if cant_split is not None else longest < _CANT_SPLIT_MAX_CHARS:
-        tr[0].insert(0, OxmlElement("w:cantSplit"))
 
 
 def _set_multiline(t, text: str) -> None:
@@ -659,14 +697,14 @@ def _set_multiline(t, text: str) -> None:
     r = t.getparent()
     r.remove(t)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # SubElement, not OxmlElement: the latter parses an XML snippet for every element.
     for i, line in enumerate(lines):
         if i:
-            r.append(OxmlElement("w:br"))
+            SubElement(r, _W_BR)
         for j, chunk in enumerate(line.split("\t")):
             if j:
-                r.append(OxmlElement("w:tab"))
+                SubElement(r, _W_TAB)
             if chunk:
-                el = OxmlElement("w:t")
+                el = SubElement(r, _W_T)
                 el.set(_XML_SPACE, "preserve")
                 el.text = chunk
-                r.append(el)

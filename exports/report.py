@@ -18,7 +18,6 @@ Excel ledger); changes over the period from history and the extensions table.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,18 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import sqlite_utils
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.image.image import Image as DocxImage
-from docx.shared import Cm
 
 from audit import charts, history, i18n
 from audit.clock import end_of
 from audit.dashboard import dashboard_data, unit_groups
 from audit.figures import Scope
 from audit.model import Actor
-from exports.docx_base import PackWriter, format_date, usable_height_cm, usable_width_cm
+from exports.docx_base import PackWriter, format_date
 from exports.ledger_export import ExportFailed, IssueRecord, issue_records
-from exports.sanitize import xml_safe
 from issues.ledger import STREAMS
 from owners import store as owners_store
 from owners.model import working_days_between
@@ -498,23 +493,15 @@ class _Pack:
                 self.w.picture(png, CHART_WIDTH_CM, caption=text)
             else:
                 # A placeholder paragraph now, the picture once rendered (place_pictures).
-                section = self.w.doc.sections[-1]
-                p = self.w.doc.add_paragraph()
-                p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-                p.paragraph_format.keep_with_next = True
-                self.w.doc.add_paragraph(xml_safe(text), style="Caption")
-                self.pending.append((p, png, usable_width_cm(section),
-                                     usable_height_cm(section) - 2.0))
+                p, max_width, max_height = self.w.picture_slot(text)
+                self.pending.append((p, png, max_width, max_height))
             self.stats.pictures += 1
 
     def place_pictures(self, on_progress: Progress | None) -> None:
         """Wait for each chart and put it in its placeholder, sized as PackWriter.picture does:
         the requested width, within the text area, short enough to leave room for the caption."""
         for i, (p, future, max_width, max_height) in enumerate(self.pending, 1):
-            png = future.result()
-            image = DocxImage.from_blob(png)
-            width = min(CHART_WIDTH_CM, max_width, max_height * image.px_width / image.px_height)
-            p.add_run().add_picture(io.BytesIO(png), width=Cm(width))
+            self.w.place_picture(p, future.result(), CHART_WIDTH_CM, max_width, max_height)
             if on_progress:
                 on_progress("charts", i, len(self.pending))
 
