@@ -106,43 +106,55 @@ AS_OF_FIELDS: dict[str, frozenset[str]] = {
                         "responsible_person_id"}),
     "measure": frozenset({"owner_person_id", "deadline", "status", "completed_on"}),
 }
+_ROWS_PER_INSERT = 500
 _HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # as record_hash
 
 
-def row_changes(entity: str, entity_id: int, values: dict) -> list[Change]:
-    """The records of a row created in bulk: its as-of fields that hold a value one per record,
-    then every other column that holds a value (and link sets, as sorted id lists) in one ROW
-    record. `values` is the row as stored; 'id' and 'version' are left out."""
+Record = tuple  # (entity, entity_id, field, old, new), old and new as history text
+
+
+def row_records(entity: str, entity_id: int, values: dict) -> list[Record]:
+    """The records of a row created in bulk, as (entity, entity_id, field, old, new) in
+    history's text form: one ROW record with every column that holds a value (and link sets, as
+    sorted id lists) except the as-of fields, then each as-of field that holds a value.
+    `values` is the row as stored; 'id' and 'version' are left out."""
     as_of = AS_OF_FIELDS.get(entity, frozenset())
-    rest = {k: v for k, v in values.items()
-            if k not in ("id", "version") and k not in as_of and v is not None}
-    out = [Change(entity, entity_id, ROW, None, rest)] if rest else []
-    out.extend(Change(entity, entity_id, k, None, v) for k, v in values.items()
-               if k in as_of and v is not None)
-    return out
+    rest, own = {}, []
+    for k, v in values.items():
+        if v is None or k == "id" or k == "version":
+            continue
+        if k in as_of:
+            own.append((entity, entity_id, k, None, _text(v)))
+        else:
+            rest[k] = v
+    return ([(entity, entity_id, ROW, None, _text(rest))] if rest else []) + own
 
 
 def append_many(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: str,
-                entries: Iterable[tuple[str, str, Change]]) -> int:
-    """Append records for (op, action, change) entries in one batch, chained to the last record
-    exactly as `append` chains them (same content, same hashes). Must run inside the write
-    transaction of the changes it records. Returns the number of records written."""
+                entries: Iterable[tuple[str, str, Record]]) -> int:
+    """Append (op, action, record) entries in one batch, records in text form (`row_records`),
+    chained to the last record exactly as `append` chains them (same content, same hashes).
+    Must run inside the write transaction of the changes it records. Returns the number of
+    records written."""
     conn = db.conn
     last = conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     sha, encode = hashlib.sha256, _HASH_JSON.encode
     batch = []
-    for op, action, ch in entries:
+    for op, action, (entity, entity_id, field, old, new) in entries:
         seq += 1
-        old, new = _text(ch.old), _text(ch.new)
-        h = sha(encode([prev, seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id,
-                        ch.field, old, new]).encode("utf-8")).hexdigest()
-        batch.append((seq, at, actor_id, actor, op, action, ch.entity, ch.entity_id, ch.field,
-                      old, new, prev, h))
+        h = sha(encode([prev, seq, at, actor_id, actor, op, action, entity, entity_id, field,
+                        old, new]).encode("utf-8")).hexdigest()
+        batch.append((seq, at, actor_id, actor, op, action, entity, entity_id, field, old, new,
+                      prev, h))
         prev = h
-    conn.executemany(
-        "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, field,"
-        " old, new, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    # Many rows per statement: cheaper than one statement per record.
+    head = ("INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, "
+            "field, old, new, prev_hash, hash) VALUES ")
+    group = "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    for start in range(0, len(batch), _ROWS_PER_INSERT):
+        part = batch[start:start + _ROWS_PER_INSERT]
+        conn.execute(head + ",".join([group] * len(part)), [v for rec in part for v in rec])
     return len(batch)
 
 

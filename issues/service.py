@@ -15,7 +15,6 @@ from audit.errors import (AssignmentIncomplete, AuditError, ClosureBlocked, Depe
                           MergeNotUndoable, NotFound, NotPermitted, TransitionNotAllowed,
                           ValidationFailed)
 from audit.model import Actor, Role, grant
-from audit.history import Change
 from audit.ops import text_value as _text
 from audit.ops import Recorder, bump_version, check_version, get_row, insert, require, update
 from issues import store
@@ -655,11 +654,21 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
     update_progress, then move_issue for each of `moves` (striking off as `closer`, by default
     `actor`). The same permission, scope, validation and workflow guards (四个到人, 三不放过,
     segregation of duties) apply; history gets the final row of each issue and measure
-    (history.row_changes), one op per issue. Runs inside the caller's transaction, or its own.
+    (history.row_records), one op per issue. Runs inside the caller's transaction, or its own.
     Returns the new ids in order. Raises what those services raise, with `item` (the index
     in `items`) and `step` ('create', 'assign', 'measures', 'causes', 'progress', 'status')
     set on the exception."""
     closer = closer or actor
+    granted: set[tuple] = set()
+
+    def permit(who: Actor, action: str, *, unit_id: int, owns: bool = True,
+               what: str = "") -> None:
+        """require, asked once per (who, action, unit, ownership)."""
+        key = (who.user_id, who.role, action, unit_id, owns)
+        if key not in granted:
+            require(who, action, unit_id=unit_id, owns=owns, what=what)
+            granted.add(key)
+
     aspects = {r[0]: r[1] for r in db.conn.execute("SELECT id, code FROM aspects")}
     units = store.ids_of(db, "units")
     people = store.active_people(db)
@@ -672,7 +681,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
     issue_rows: list[dict] = []
     measure_rows: list[dict] = []
     links: dict[str, list[tuple[int, int]]] = {t: [] for t, _ in ISSUE_LINKS.values()}
-    entries: list[tuple[str, str, Change]] = []
+    entries: list[tuple[str, str, tuple]] = []
     ids: list[int] = []
     for n, item in enumerate(items):
         step = "create"
@@ -684,7 +693,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
                                id=item.aspect_id)
             if item.unit_id not in units:
                 raise NotFound(f"unit {item.unit_id} not found", entity="unit", id=item.unit_id)
-            require(actor, "catalogue.edit", unit_id=item.unit_id, what="issue")
+            permit(actor, "catalogue.edit", unit_id=item.unit_id, what="issue")
             prefix = aspects[item.aspect_id]
             code = (item.code or _next_code(codes, prefix)).strip()
             if not code.startswith(prefix + "."):
@@ -720,7 +729,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
             step = "assign"
             if item.responsible_person_id is not None or item.supervisor_person_id is not None \
                     or item.deadline not in (None, ""):
-                require(actor, "issue.assign", unit_id=item.unit_id, what=code)
+                permit(actor, "issue.assign", unit_id=item.unit_id, what=code)
                 for fld in ("responsible_person_id", "supervisor_person_id"):
                     pid = getattr(item, fld)
                     if pid is not None:
@@ -734,7 +743,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
             step = "measures"
             measures: list[dict] = []
             for m in item.measures:
-                require(actor, "measure.add", unit_id=item.unit_id,
+                permit(actor, "measure.add", unit_id=item.unit_id,
                         owns=owns_issue(actor, row), what=code)
                 if m.owner_person_id is not None and m.owner_person_id not in people:
                     raise ValidationFailed("owner_person_id",
@@ -747,14 +756,14 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
                         "deadline": d.isoformat() if d else None, "status": "todo",
                         "completed_on": None, "progress": "", "created_at": at, "version": 1}
                 if m.done:
-                    require(actor, "measure.edit", unit_id=item.unit_id,
+                    permit(actor, "measure.edit", unit_id=item.unit_id,
                             owns=owns_measure(actor, mrow, row), what=f"{code}/M{mrow['id']}")
                     mrow.update(status="done", completed_on=day)
                 measures.append(mrow)
             # record_root_cause
             step = "causes"
             for cid in item.causes:
-                require(actor, "cause.record", unit_id=item.unit_id,
+                permit(actor, "cause.record", unit_id=item.unit_id,
                         owns=owns_issue(actor, row), what=code)
                 if cid not in causes:
                     raise NotFound(f"cause {cid} not found", entity="cause", id=cid)
@@ -762,14 +771,17 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
             # update_progress
             step = "progress"
             if item.progress is not None:
-                require(actor, "issue.progress", unit_id=item.unit_id,
+                permit(actor, "issue.progress", unit_id=item.unit_id,
                         owns=owns_issue(actor, row), what=code)
                 row["progress"] = _text(item.progress, "progress")
             # move_issue, each move
             step = "status"
             for move in item.moves:
-                _bulk_move(row, measures, len(linked["causes"]), Move(move),
-                           closer if Move(move) == Move.CLOSE else actor, at)
+                mover = closer if Move(move) == Move.CLOSE else actor
+                t = TRANSITIONS[Move(move)]
+                permit(mover, t.permission, unit_id=item.unit_id,
+                        owns=owns_issue(mover, row), what=code)
+                _bulk_move(row, measures, len(linked["causes"]), Move(move), mover, at)
         except AuditError as ex:
             ex.item, ex.step = n, step
             raise
@@ -780,17 +792,17 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
         for fld, (table, _column) in ISSUE_LINKS.items():
             links[table].extend((iid, other) for other in linked[fld])
         op = history.new_op()
-        entries.extend((op, "issue.create", ch) for ch in history.row_changes(
+        entries.extend((op, "issue.create", r) for r in history.row_records(
             "issue", iid, {**row, **{k: v for k, v in linked.items() if v}}))
         for mrow in measures:
-            entries.extend((op, "measure.add", ch)
-                           for ch in history.row_changes("measure", mrow["id"], mrow))
+            entries.extend((op, "measure.add", r)
+                           for r in history.row_records("measure", mrow["id"], mrow))
     with write_transaction(db):
         store.insert_rows(db, "issues", issue_rows)
         store.insert_rows(db, "measures", measure_rows)
-        for field, (table, column) in ISSUE_LINKS.items():
-            db.conn.executemany(f"INSERT INTO {table} (issue_id, {column}) VALUES (?, ?)",
-                                links[table])
+        for table, column in ISSUE_LINKS.values():
+            store.many_rows(db, f"INSERT INTO {table} (issue_id, {column}) VALUES",
+                            links[table])
         history.append_many(db, at=at, actor_id=actor.user_id, actor=actor.username,
                             entries=entries)
     return ids
@@ -804,10 +816,9 @@ def _next_code(codes: set[str], prefix: str) -> str:
 
 def _bulk_move(row: dict, measures: list[dict], cause_count: int, move: Move, actor: Actor,
                at: str) -> None:
-    """move_issue on an issue being registered in bulk (its row and measures in memory)."""
+    """move_issue on an issue being registered in bulk (its row and measures in memory), the
+    mover's permission already checked."""
     t = TRANSITIONS[move]
-    require(actor, t.permission, unit_id=row["unit_id"], owns=owns_issue(actor, row),
-            what=row["code"])
     status = Status(row["status"])
     if status not in t.source:
         raise TransitionNotAllowed(f"{row['code']}: cannot {move.value} from {status.value}",

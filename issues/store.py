@@ -167,13 +167,28 @@ def next_id(db: sqlite_utils.Database, table: str) -> int:
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
-    """Insert rows that all have the same columns (ids included), in one statement."""
+    """Insert rows that all have the same columns (ids included), many rows per statement:
+    a table with a full-text trigger (issues) then indexes them about four times faster than one
+    statement per row (FTS5 flushes its pending terms at every statement's savepoint)."""
     if not rows:
         return
     cols = list(rows[0])
-    db.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                        f"({', '.join('?' for _ in cols)})",
-                        [tuple(r[c] for c in cols) for r in rows])
+    many_rows(db, f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
+              [tuple(r[c] for c in cols) for r in rows])
+
+
+def many_rows(db: sqlite_utils.Database, head: str, values: list[tuple]) -> None:
+    """Run `head` ("INSERT INTO t (a, b) VALUES") over tuples of values, up to 500 rows (and
+    32,000 parameters) per statement."""
+    if not values:
+        return
+    width = len(values[0])
+    group = "(" + ", ".join("?" for _ in range(width)) + ")"
+    step = max(1, min(500, 32_000 // width))
+    for start in range(0, len(values), step):
+        part = values[start:start + step]
+        db.conn.execute(f"{head} {', '.join([group] * len(part))}",
+                        [v for row in part for v in row])
 
 
 def active_people(db: sqlite_utils.Database) -> dict[int, bool]:
