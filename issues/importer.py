@@ -36,13 +36,14 @@ How rows are matched and what an import may do (the rules the plan, the CLI and 
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 import sqlite_utils
 
@@ -91,8 +92,10 @@ class ImportNeedsDecision(AuditError):
 
 # --- normalisation ---------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1 << 16)
 def norm(text: str | None) -> str:
-    """Text for matching: NFKC, lower case, without spaces and punctuation."""
+    """Text for matching: NFKC, lower case, without spaces and punctuation (a pure function,
+    cached: a ledger repeats its audit, cause and measure texts on many rows)."""
     return _NON_WORD.sub("", unicodedata.normalize("NFKC", text or "")).lower()
 
 
@@ -410,7 +413,7 @@ class _Planner:
         ent = self.new.get(key)
         if ent is None:
             ent = self.new[key] = NewEntity(kind, key, label, values)
-        if row not in ent.rows:
+        if not ent.rows or ent.rows[-1] != row:   # rows are planned in order
             ent.rows.append(row)
         return key
 
@@ -419,7 +422,7 @@ class _Planner:
             return self.k.units[ref]["name"]
         return self.new[ref].label
 
-    def _highest(self, parent: str, existing: set[str]) -> int:
+    def _highest(self, parent: str, existing: Collection[str]) -> int:
         n = self.child_codes.get(parent)
         if n is None:
             n = 0
@@ -430,14 +433,14 @@ class _Planner:
             self.child_codes[parent] = n
         return n
 
-    def next_code(self, parent: str, existing: set[str]) -> str:
+    def next_code(self, parent: str, existing: Collection[str]) -> str:
         """The next free child code (C3 → C3.n, C3.2 → C3.2.n), remembering what this import
         already used (no LIKE scan per new issue)."""
         n = self._highest(parent, existing) + 1
         self.child_codes[parent] = n
         return f"{parent}.{n}"
 
-    def use_code(self, parent: str, code: str, existing: set[str]) -> None:
+    def use_code(self, parent: str, code: str, existing: Collection[str]) -> None:
         """Note a child code kept from the ledger."""
         tail = int(code[len(parent) + 1:])
         self.child_codes[parent] = max(self._highest(parent, existing), tail)
@@ -740,9 +743,9 @@ class _Planner:
         code = r.code
         tail = code[len(aspect_code) + 1:] if code.startswith(aspect_code + ".") else ""
         if not tail.isdigit() or code in self.k.issue_by_code or code in self.k.codes:
-            code = self.next_code(aspect_code, set(self.k.issue_by_code))
+            code = self.next_code(aspect_code, self.k.issue_by_code)
         else:
-            self.use_code(aspect_code, code, set(self.k.issue_by_code))
+            self.use_code(aspect_code, code, self.k.issue_by_code)
         self.k.codes.add(code)
         p = RowPlan(r.excel_row, "create", f"issue:new:{r.excel_row}", code, r.title,
                     self.unit_label(unit))
