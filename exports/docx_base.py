@@ -585,7 +585,7 @@ class PackWriter:
                 for t, text in zip(tr.iter(_W_T), texts):
                     t.text = text
             else:
-                _fill_row(tr, [xml_safe(t) for t in texts])
+                _fill_row(tr, texts)
             append(tr)
         return table
 
@@ -684,8 +684,13 @@ def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
 
 
 def _fill_row(tr, texts: Sequence[str]) -> None:
-    """Put cleaned texts into a copied row, line breaks and tabs as w:br / w:tab."""
+    """Put texts into a copied row: XML-forbidden characters replaced, line breaks and tabs as
+    w:br / w:tab; a text with none of these is set as it is."""
     for t, text in zip(list(tr.iter(_W_T)), texts):
+        if _NEEDS_CARE.search(text) is None:
+            t.text = text
+            continue
+        text = xml_safe(text)
         if "\n" in text or "\r" in text or "\t" in text:
             _set_multiline(t, text)
         else:

@@ -5,7 +5,8 @@ lists, changes over a period, root causes, escalations, and an appendix with eac
 Built in four named steps — gather (figures and rows), charts (PNG images), sections (the
 document), save (atomic) — each reported through `on_progress(step, done, total)`. The charts
 render on threads while the sections are written (placeholders are filled at the end), so the
-charts step finishes after the sections. A failure raises ExportFailed naming the step and
+charts step finishes after the sections (vl-convert holds the GIL, so this overlaps nothing
+yet: see start_charts). A failure raises ExportFailed naming the step and
 leaves no file behind. Every label comes from the message catalogue (exports/messages.py); user
 data (titles, names) is printed as entered and cleaned of XML-forbidden characters by
 exports.docx_base at the boundary.
@@ -370,9 +371,11 @@ def chart_dicts(data: PackData) -> list[tuple[str, dict]]:
 
 
 def start_charts(data: PackData, pool: ThreadPoolExecutor) -> list[tuple[str, Future]]:
-    """Start rendering every chart on the pool; (caption, future PNG bytes) in order.
-    vl-convert renders outside the GIL (most of a second a chart), so the pictures are drawn
-    while the sections are written and placed when the document is complete."""
+    """Start rendering every chart on the pool; (caption, future PNG bytes) in order; the
+    pictures are placed when the document is complete. vl-convert 1.9 holds the GIL while it
+    renders (measured: a Python loop beside a rendering thread is slowed by the whole render
+    time), so today the threads do not shorten the pack: the ~2.5 s of the region's 10 charts
+    add to it. A renderer that releases the GIL would overlap with the sections unchanged."""
     from exports.chart_images import chart_png, ensure_cjk_font
     ensure_cjk_font()  # before the threads: it registers the font directory once
     return [(caption, pool.submit(chart_png, spec, scale=2)) for caption, spec in
@@ -434,10 +437,11 @@ class _Pack:
         if params:
             return _t(self.lang, key, **params)
         # Fixed labels are asked for once per row of a 40,000-issue appendix: look them up once.
-        text = self._fixed.get(key)
-        if text is None:
+        try:
+            return self._fixed[key]
+        except KeyError:
             text = self._fixed[key] = _t(self.lang, key)
-        return text
+            return text
 
     def table(self, title: str, headers: Sequence[str], rows: list[Sequence[object]],
               widths: Sequence[float], align: Sequence[str] | None = None,
@@ -658,9 +662,11 @@ class _Pack:
                 on_progress("sections", done + n, total)
 
     def _measure(self, i: int, m: dict) -> str:
-        owner = m["owner"] or self.t("report.v.nobody")
-        state = self.t("report.measure_status." + m["status"])
-        deadline = m["deadline"][:10] if m["deadline"] else self.t("report.v.none")
+        # Called for each of the region's 200,000 measures: labels come from the fixed cache.
+        t = self.t
+        owner = m["owner"] or t("report.v.nobody")
+        state = t("report.measure_status." + m["status"])
+        deadline = m["deadline"][:10] if m["deadline"] else t("report.v.none")
         if self.lang == "zh":
             return f"{i}. {m['title']}（{owner}；{deadline}；{state}）"
         return f"{i}. {m['title']} ({owner}; {deadline}; {state})"
