@@ -36,8 +36,8 @@ import sqlite_utils
 from audit import charts
 from audit.db import database_file, one, rows, scalar  # noqa: F401  (the page imports it here)
 from audit.history import data_version  # noqa: F401
-from audit.figures import (FIGURES_SQL, WARNING_SQL, Scope, figures_from_row, figures_params,
-                           is_live, measures_cte, state_cte, scope_filter)
+from audit.figures import (WARNING_SQL, Scope, asof_value_sql, figures_from_row, figures_params,
+                           is_live, scope_filter, state_cte)
 from audit.i18n import t
 from owners import store as owners_store
 from owners.model import Calendar
@@ -93,39 +93,90 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
     aspect_id, category_id, amount, created_on, status, deadline, original_deadline, closed_on,
     responsible_person_id, assigned (1 when 四个到人 is complete), warning, cube_key); yields
     (table name, query parameters :today, :cutoff, :end and those of _age_params). The table is
-    dropped on exit."""
-    live = is_live(db, as_of)
+    dropped on exit.
+
+    Every row is first filled from the live columns, then the few rows whose issue or measures
+    changed after `as_of` are rewound from history: a date two weeks back costs about what
+    today costs. The values are those of audit.figures.state_cte and measures_cte."""
     params = {**figures_params(db, as_of, cal), **_age_params(as_of)}
     name = f"dash_state_{uuid.uuid4().hex[:12]}"
-    per_issue = f"{name}_ms"
-    head = state_cte(scope, as_of, params, live=live)
     conn = db.conn
     # A few MB of temporary tables stay in memory instead of spilling to a temp file (this
     # touches only the connection's temp schema, never the database file).
     conn.execute("PRAGMA temp.cache_size = -32000")
     conn.execute(f"CREATE TEMP TABLE {name} ({_STATE_COLUMNS})")
     try:
-        if live:
-            assigned, join = _ASSIGNED_LIVE_SQL, ""
-        else:
-            # The measures as of the date per issue first, keyed by issue: joining the CTE
-            # directly would make SQLite build a throw-away index on it.
-            head += measures_cte(False)
-            conn.execute(f"CREATE TEMP TABLE {per_issue} (issue_id INTEGER PRIMARY KEY, "
-                         "n INTEGER, incomplete INTEGER)")
-            conn.execute(f"INSERT INTO temp.{per_issue} {head} SELECT issue_id, n, incomplete "
-                         "FROM ms", params)
-            assigned = ("CASE WHEN st.responsible_person_id IS NOT NULL AND st.deadline IS NOT "
-                        "NULL AND m.n > 0 AND m.incomplete = 0 THEN 1 ELSE 0 END")
-            join = f"LEFT JOIN temp.{per_issue} m ON m.issue_id = st.id"
-        conn.execute(f"""INSERT INTO temp.{name} {head}
-            SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {assigned}, {WARNING_SQL},
-                   {_cube_key_sql()}
-            FROM st {join}""", params)
+        # The scope (created by the date, not merged by then) is read from live columns in
+        # state_cte either way.
+        conn.execute(f"""INSERT INTO temp.{name} {state_cte(scope, as_of, params, live=True)}
+            SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {_ASSIGNED_LIVE_SQL},
+                   {WARNING_SQL}, {_cube_key_sql()}
+            FROM st""", params)
+        if not is_live(db, as_of):
+            _rewind(db, name, params)
         yield name, params
     finally:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        conn.execute(f"DROP TABLE IF EXISTS temp.{per_issue}")
+
+
+# What history can rewind: the issue columns the state reads and the measure columns 四个到人
+# reads (created_at: a measure created after the date did not exist then), each with a code.
+_REWOUND = {("issue", f): n for n, f in enumerate(
+    ("status", "deadline", "original_deadline", "closed_at", "responsible_person_id"))}
+_REWOUND.update({("measure", f): 5 + n for n, f in enumerate(
+    ("owner_person_id", "deadline", "created_at"))})
+
+
+def _rewind(db: sqlite_utils.Database, table: str, params: dict) -> None:
+    """Set the rows of state table `table` whose issue or measures changed after :end to their
+    values then, as audit.figures.state_cte and measures_cte compute them. Like them, this
+    relies on history holding every value a row ever had (its creation included), so that a
+    field with no record after :end holds now what it held then: only the fields with a record
+    after :end are looked up."""
+    conn = db.conn
+    # One pass over the records after :end: row id × 8 + the code of the field changed.
+    changed = f"{table}_chg"
+    code = " ".join(f"WHEN '{e}.{f}' THEN {n}" for (e, f), n in _REWOUND.items())
+    conn.execute(f"CREATE TEMP TABLE {changed} (k INTEGER PRIMARY KEY)")
+    try:
+        conn.execute(f"""INSERT OR IGNORE INTO temp.{changed}
+            SELECT entity_id * 8 + (CASE entity || '.' || field {code} END) FROM history
+            WHERE at >= :end AND +entity IN ('issue', 'measure')
+              AND field IN {tuple(sorted({f for _, f in _REWOUND}))}
+              AND (CASE entity || '.' || field {code} END) IS NOT NULL""", params)
+
+        def then(entity: str, row: str, field_name: str, now: str) -> str:
+            """The value of `field_name` as of :end: looked up only if it changed since."""
+            return (f"(CASE WHEN {row}.id * 8 + {_REWOUND[(entity, field_name)]} IN "
+                    f"temp.{changed} THEN {asof_value_sql(entity, f'{row}.id', field_name)} "
+                    f"ELSE {now} END)")
+
+        def issue(field_name: str, now: str | None = None) -> str:
+            return then("issue", "st", field_name, now or f"st.{field_name}")
+
+        # The rows are found from the changed ids (not the other way round).
+        issues_changed = f"SELECT k >> 3 FROM temp.{changed} WHERE k & 7 < 5"
+        conn.execute(f"""UPDATE temp.{table} AS st SET status = {issue('status')},
+                deadline = {issue('deadline')},
+                original_deadline = {issue('original_deadline')},
+                closed_on = substr({issue('closed_at', 'st.closed_on')}, 1, 10),
+                responsible_person_id = CAST({issue('responsible_person_id')} AS INTEGER)
+            WHERE st.id IN ({issues_changed})""", params)
+        # 四个到人 then: the measures created by then, with their owner and deadline then.
+        owner = then("measure", "m", "owner_person_id", "m.owner_person_id")
+        deadline = then("measure", "m", "deadline", "m.deadline")
+        assigned = f"""CASE WHEN st.responsible_person_id IS NOT NULL AND st.deadline IS NOT NULL
+                AND (SELECT SUM(m.created_at < :end) > 0
+                            AND SUM(m.created_at < :end
+                                    AND ({owner} IS NULL OR {deadline} IS NULL)) = 0
+                     FROM measures m WHERE m.issue_id = st.id)
+            THEN 1 ELSE 0 END"""
+        conn.execute(f"""UPDATE temp.{table} AS st SET assigned = {assigned},
+                warning = {WARNING_SQL}, cube_key = {_cube_key_sql()}
+            WHERE st.id IN ({issues_changed} UNION SELECT m.issue_id FROM temp.{changed} c
+                            JOIN measures m ON m.id = c.k >> 3 WHERE c.k & 7 >= 5)""", params)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{changed}")
 
 
 def deltas(now: dict, then: dict | None) -> dict | None:

@@ -92,7 +92,9 @@ def scope_filter(scope: Scope, params: dict, alias: str = "i") -> str:
     return sql
 
 
-def _asof(entity: str, id_expr: str, field_name: str) -> str:
+def asof_value_sql(entity: str, id_expr: str, field_name: str) -> str:
+    """SQL for the value of `field_name` of row `id_expr` of `entity` as of :end: the last
+    history record of it before :end (NULL without one)."""
     return (f"(SELECT h.new FROM history h WHERE h.entity = '{entity}' AND h.entity_id = "
             f"{id_expr} AND h.field = '{field_name}' AND h.at < :end "
             f"ORDER BY h.seq DESC LIMIT 1)")
@@ -104,14 +106,18 @@ def _asof_or_live(entity: str, id_expr: str, field_name: str, live_expr: str,
     `changed`); the live column otherwise, which is the same value (history holds every
     change) read without a lookup: a date two weeks back then costs what today costs."""
     return (f"(CASE WHEN {id_expr} IN (SELECT id FROM {changed}) "
-            f"THEN {_asof(entity, id_expr, field_name)} ELSE {live_expr} END)")
+            f"THEN {asof_value_sql(entity, id_expr, field_name)} ELSE {live_expr} END)")
+
+
+def changed_ids_sql(entity: str) -> str:
+    """SQL for the ids of `entity` rows with a history record after :end (history_at index;
+    the unary + keeps the planner off the entity index, which would scan every record)."""
+    return f"SELECT DISTINCT entity_id AS id FROM history WHERE at >= :end AND +entity = '{entity}'"
 
 
 def _changed_cte(name: str, entity: str) -> str:
-    """A CTE of the ids of `entity` rows with a history record after :end (history_at index;
-    the unary + keeps the planner off the entity index, which would scan every record)."""
-    return (f"{name} AS MATERIALIZED (SELECT DISTINCT entity_id AS id FROM history "
-            f"WHERE at >= :end AND +entity = '{entity}')")
+    """A CTE of the ids of `entity` rows with a history record after :end."""
+    return f"{name} AS MATERIALIZED ({changed_ids_sql(entity)})"
 
 
 def is_live(db: sqlite_utils.Database, as_of: date) -> bool:
@@ -164,8 +170,8 @@ def measures_cte(live: bool) -> str:
     # The live counts (one ordered pass over the covering index), corrected by the measures
     # changed after :end, the only ones looked up in history (created after :end: removed).
     live_incomplete = "(m.owner_person_id IS NULL OR m.deadline IS NULL)"
-    asof_incomplete = (f"({_asof('measure', 'm.id', 'owner_person_id')} IS NULL "
-                       f"OR {_asof('measure', 'm.id', 'deadline')} IS NULL)")
+    asof_incomplete = (f"({asof_value_sql('measure', 'm.id', 'owner_person_id')} IS NULL "
+                       f"OR {asof_value_sql('measure', 'm.id', 'deadline')} IS NULL)")
     return f""", {_changed_cte("chgm", "measure")}, ms0 AS (
         SELECT m.issue_id, COUNT(*) AS n, SUM({live_incomplete}) AS incomplete
         FROM measures m WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id),
