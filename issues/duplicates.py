@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+import networkx as nx
 import numpy as np
 import sqlite_utils
 
@@ -259,23 +260,15 @@ def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THR
 
 
 def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]:
-    """The edges grouped by connected component (union-find over the issue ids)."""
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b, _, _ in edges:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    """The edges grouped by connected component of the block's similarity graph (networkx;
+    one block's graph is small, so building it costs little memory)."""
+    graph = nx.Graph()
+    for a, b, score, text in edges:
+        graph.add_edge(a, b)
+    component_of = {n: i for i, nodes in enumerate(nx.connected_components(graph)) for n in nodes}
     grouped: dict[int, list[tuple]] = defaultdict(list)
     for e in edges:
-        grouped[root(e[0])].append(e)
+        grouped[component_of[e[0]]].append(e)
     return list(grouped.values())
 
 
