@@ -108,7 +108,8 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
     try:
         # The scope (created by the date, not merged by then) is read from live columns in
         # state_cte either way.
-        conn.execute(f"""INSERT INTO temp.{name} {state_cte(scope, as_of, params, live=True)}
+        head = state_cte(scope, as_of, params, live=True, category_code=False)
+        conn.execute(f"""INSERT INTO temp.{name} {head}
             SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {_ASSIGNED_LIVE_SQL},
                    {WARNING_SQL}, {_cube_key_sql()}
             FROM st""", params)

@@ -125,10 +125,12 @@ def is_live(db: sqlite_utils.Database, as_of: date) -> bool:
     return one(db, "SELECT 1 AS x FROM history WHERE at >= ? LIMIT 1", (end_of(as_of),)) is None
 
 
-def state_cte(scope: Scope, as_of: date, params: dict, *, live: bool) -> str:
+def state_cte(scope: Scope, as_of: date, params: dict, *, live: bool,
+              category_code: bool = True) -> str:
     """A `WITH st AS (…)` clause: one row per issue in scope at `as_of`, with columns id, code,
-    title, unit_id, aspect_id, category_id, category_code, amount, responsible_person_id,
-    status, deadline, original_deadline, closed_on, created_on."""
+    title, unit_id, aspect_id, category_id, category_code (unless `category_code` is False),
+    amount, responsible_person_id, status, deadline, original_deadline, closed_on,
+    created_on."""
     params.update(end=end_of(as_of))
     where = scope_filter(scope, params)
     if live:
@@ -148,12 +150,15 @@ def state_cte(scope: Scope, as_of: date, params: dict, *, live: bool) -> str:
     # Past state is materialised: flattened, each use of a column would repeat its lookups.
     first = "" if live else _changed_cte("chg", "issue") + ", "
     hint = "" if live else "MATERIALIZED "
+    # Without a category filter or the code, the categories are not joined: a lookup less
+    # per issue.
+    join = category_code or bool(scope.category_codes)
+    code = "c.code AS category_code, " if category_code else ""
+    categories = "JOIN categories c ON c.id = a.category_id" if join else ""
     return f"""WITH {first}st AS {hint}(
-        SELECT i.id, i.code, i.title, i.unit_id, i.aspect_id, a.category_id,
-               c.code AS category_code, i.amount_involved AS amount,
-               substr(i.created_at, 1, 10) AS created_on, {cols}
-        FROM issues i JOIN aspects a ON a.id = i.aspect_id
-        JOIN categories c ON c.id = a.category_id
+        SELECT i.id, i.code, i.title, i.unit_id, i.aspect_id, a.category_id, {code}
+               i.amount_involved AS amount, substr(i.created_at, 1, 10) AS created_on, {cols}
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id {categories}
         WHERE i.created_at < :end AND (i.merged_at IS NULL OR i.merged_at >= :end) {where})"""
 
 
