@@ -1,13 +1,16 @@
 """The data behind the dashboard and the Word review pack: every chart's rows, for a Scope and
 as of a date, in the shapes the builders of audit/charts.py take. Plain data out, no Streamlit.
 
-How it is computed. The state of every issue in scope as of the date (audit.figures.state_cte:
-live columns, or history for rows changed after the date) is materialised ONCE into a temporary
-table with its measures count and warning colour; the figures (audit.figures.FIGURES_SQL) and
-every chart are GROUP BYs over that table, so the tiles and the charts always agree. The burn-up
+How it is computed. The state of every issue in scope as of the date (the live columns of
+audit.figures.state_cte, then the rows changed after the date rewound from history) is
+materialised ONCE into a temporary table, with its 四个到人 flag, its warning colour and a cube
+key that packs what the tiles and four charts count by into one integer. The figures (the same
+values as audit.figures.FIGURES_SQL) and those charts are rolled up in Python from one GROUP BY
+of that key (a few thousand rows); the other charts are GROUP BYs over the table, each reading
+the status and warning from the key, so the tiles and the charts always agree. The burn-up
 replays the issue status records into or out of 'closed' in one pass (partial index
 history_issue_closing), summed per day in SQL and added up into weeks. Only aggregated rows
-reach Python.
+reach Python (bench/bench_dashboard.py measures it against loading the issues table).
 
 Choices, documented here because the report repeats them:
 - Units are shown one level below the top of the scope: for the whole region its cities (a
@@ -319,7 +322,7 @@ def _cube(db, table: str) -> list[dict]:
         status, bucket = key & 7, (key >> 5) & 7
         out.append({"unit_id": key >> _UNIT_SHIFT,
                     "category_id": (key >> _CATEGORY_SHIFT) & ((1 << 20) - 1),
-                    "status": None if status == _NO_STATUS else _STATUS_CODES[status],
+                    "status": _status_of(status),
                     "warning": _WARNING_CODES[(key >> 3) & 3],
                     "bucket": None if bucket == _NOT_OPEN else bucket,
                     "on_time": int(key & _ON_TIME_FLAG > 0), "due": int(key & _DUE_FLAG > 0),
@@ -441,10 +444,6 @@ def _month(a: str) -> str:
     """The month an issue counts in for the on-time rate: its original deadline's (else the
     month it was closed)."""
     return f"substr(COALESCE({a}.original_deadline, {a}.closed_on), 1, 7)"
-
-
-_ON_TIME = ("(s.status = 'closed' AND (s.original_deadline IS NULL "
-            "OR s.closed_on <= s.original_deadline))")
 
 
 def _on_time_by_month(db, table: str) -> list[dict]:

@@ -375,3 +375,29 @@ def test_drill_down_stays_in_the_actors_scope(prog):
 def test_drill_down_refuses_an_unknown_field(prog):
     with pytest.raises(UnknownSelection):
         drill_down(prog.db, scope_for(prog.db), TODAY, {"colour": "red"})
+
+
+# --- a past date: rows changed since are rewound from history ----------------------------------
+
+def test_a_past_date_rewinds_only_what_changed_since_and_agrees_with_the_figures(tmp_path):
+    p = build(tmp_path)
+    done = p.new_issue("甲")                     # fully assigned 01-06, then a measure without an
+    p.assign(done, deadline="2026-03-31")        # owner added 02-10
+    p.measure(done, deadline="2026-03-31")
+    p.start(done)
+    issues.add_measure(p.db, p.actors["lead"], done, title="补充措施", at=p.at("2026-02-10"))
+    moved = p.new_issue("乙", unit="B")          # deadline moved 03-31 → 04-30 on 03-25
+    p.assign(moved, deadline="2026-03-31", responsible="rect_b")
+    p.measure(moved, deadline="2026-03-31")
+    owners.extend_deadline(p.db, p.actors["lead"], moved, version=p.version(moved),
+                           new_deadline="2026-04-30", reason="系统改造", at=p.at("2026-03-25"))
+    scope = scope_for(p.db)
+    for day, assigned in ((date(2026, 2, 1), 2), (date(2026, 2, 15), 1), (date(2026, 3, 1), 1)):
+        data = dashboard_data(p.db, scope, day, date(2026, 1, 10))
+        assert data["figures"] == figures(p.db, scope, day)
+        assert data["compare"] == figures(p.db, scope, date(2026, 1, 10))
+        assert data["figures"]["fully_assigned"] == assigned
+    late = dashboard_data(p.db, scope, date(2026, 4, 5))["warning_by_unit"]
+    assert [(r["unit"], r["warning"]) for r in late] == [(A, "red"), (B, "green")]
+    early = dashboard_data(p.db, scope, date(2026, 3, 24))["warning_by_unit"]   # 乙 then: amber
+    assert [(r["unit"], r["warning"]) for r in early] == [(A, "amber"), (B, "amber")]
