@@ -109,15 +109,11 @@ def _asof_or_live(entity: str, id_expr: str, field_name: str, live_expr: str,
             f"THEN {asof_value_sql(entity, id_expr, field_name)} ELSE {live_expr} END)")
 
 
-def changed_ids_sql(entity: str) -> str:
-    """SQL for the ids of `entity` rows with a history record after :end (history_at index;
-    the unary + keeps the planner off the entity index, which would scan every record)."""
-    return f"SELECT DISTINCT entity_id AS id FROM history WHERE at >= :end AND +entity = '{entity}'"
-
-
 def _changed_cte(name: str, entity: str) -> str:
-    """A CTE of the ids of `entity` rows with a history record after :end."""
-    return f"{name} AS MATERIALIZED ({changed_ids_sql(entity)})"
+    """A CTE of the ids of `entity` rows with a history record after :end (history_at index;
+    the unary + keeps the planner off the entity index, which would scan every record)."""
+    return (f"{name} AS MATERIALIZED (SELECT DISTINCT entity_id AS id FROM history "
+            f"WHERE at >= :end AND +entity = '{entity}')")
 
 
 def is_live(db: sqlite_utils.Database, as_of: date) -> bool:
