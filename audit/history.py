@@ -9,7 +9,8 @@ Conventions every writer follows (the as-of figures and replay depend on them):
 - `at` is Asia/Shanghai local time as 'YYYY-MM-DDTHH:MM:SS+08:00', so string order is time
   order and "as of day D" means `at < 'D+1T00:00:00'`.
 - Creating a row writes one record per column (old None, new value), `action` '<entity>.create';
-  the issue's first records include field 'status' = 'not_started'.
+  the issue's first records include field 'status' = 'not_started' (for an issue created in
+  bulk, below: the status it was registered in).
 - Changing a row writes one record per changed column with old and new values; a status move
   writes field 'status' (plus 'closed_at', 'submitted_by', 'status_reason'… as they change).
 - Link sets (sources, streams, focus, causes, deps) are recorded on the owning entity as one
@@ -20,7 +21,8 @@ Conventions every writer follows (the as-of figures and replay depend on them):
   whose past value is looked up by date) one per record as above, and every other column that
   holds a value, with the issue's link sets, in ONE record with field '*' (ROW) whose new value
   is those columns as a canonical JSON object. `replay` expands it; it is always the row's
-  first record, so later per-field records override it.
+  first record, so later per-field records override it. A reader that looks up any other field
+  of a past state must expand it too (or the field joins AS_OF_FIELDS).
 - Entities: 'issue', 'measure', 'category', 'aspect', 'audit', 'cause', 'unit', 'person',
   'user', 'evidence', 'accountability', 'extension', 'escalation', 'merge', 'calendar',
   'setting', 'login', 'import', 'backup'.
