@@ -102,11 +102,13 @@ def append(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: s
 
 ROW = "*"
 # The fields whose value as of a past date is read from history (audit.figures, the dashboard's
-# burn-up, issues.graph_service, exports.report): a bulk creation records each on its own.
+# rewind and burn-up, issues.graph_service, exports.report): a bulk creation records each on
+# its own.
 AS_OF_FIELDS: dict[str, frozenset[str]] = {
     "issue": frozenset({"status", "deadline", "original_deadline", "closed_at",
                         "responsible_person_id"}),
-    "measure": frozenset({"owner_person_id", "deadline", "status", "completed_on"}),
+    "measure": frozenset({"owner_person_id", "deadline", "status", "completed_on",
+                          "created_at"}),
 }
 _ROWS_PER_INSERT = 500
 _HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # as record_hash
