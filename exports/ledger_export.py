@@ -1,10 +1,12 @@
 """Database → LedgerRows → the 整改台账 workbook, for the issues in a scope as of a date.
 
-`issue_records` gathers everything the ledger and the Word pack's appendix show about each issue
-in a handful of set-based queries (no query per issue: the 40,000-issue region export must take
-seconds). `ledger_rows` turns the records into LedgerRows that `issues.ledger.read_ledger` reads
-back equal: the normalisations the reader applies (stripped short texts, XML-forbidden
-characters as U+FFFD, money to the fen) are applied here, so export → import changes nothing.
+`_gather` runs a handful of set-based queries for a scope (no query per issue: the 40,000-issue
+region export must take seconds); `issue_records` makes from them everything the Word pack's
+appendix shows about each issue, and `ledger_rows_for` the LedgerRows of the ledger, made one at
+a time while the sheet is written (equal to `ledger_rows(issue_records(...))`). LedgerRows are
+what `issues.ledger.read_ledger` reads back: the normalisations the reader applies (stripped
+short texts, XML-forbidden characters as U+FFFD, money to the fen) are applied here, so
+export → import changes nothing.
 
 Conventions of the ledger form (documented for the import service):
 - an issue found by several audits lists them all in 审计项目 and 报告文号 joined by '；', with the
@@ -21,8 +23,11 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import sqlite_utils
 
@@ -30,7 +35,7 @@ from audit import history
 from audit.db import rows
 from audit.errors import AuditError
 from audit.figures import Scope, issue_states
-from exports.sanitize import xml_safe
+from exports.sanitize import has_xml_forbidden, xml_safe
 from exports.xlsx_ledger import write_ledger
 from issues.ledger import LedgerRow, MeasureLine
 
@@ -105,64 +110,40 @@ def issue_records(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
     """Every issue in `scope` as of `as_of` (state from history, classification as now), ordered
     by category, aspect and code, with sources, streams, focus, causes, measures and
     accountability attached."""
-    steps = 4
-    states = issue_states(db, scope, as_of)
-    if on_progress:
-        on_progress("gather", 1, steps)
-    people = dict(db.conn.execute("SELECT id, name FROM people"))
-    audits = {r["id"]: r for r in rows(db, "SELECT id, name, year, level, report_no "
-                                           "FROM audits")}
-    causes = {r["id"]: r for r in rows(db, "SELECT id, code, title FROM causes")}
-    streams = dict(db.conn.execute("SELECT id, code FROM streams"))
-    focus = dict(db.conn.execute("SELECT id, code FROM focus_points"))
-    everything = (scope.unit_ids is None and not scope.category_codes and not scope.stream
-                  and not scope.focus)
-    params = {"ids": json.dumps([s["id"] for s in states]),
-              "end": f"{(as_of + dt.timedelta(days=1)).isoformat()}T00:00:00+08:00"}
-    # One row per issue: its links and measures come aggregated as JSON by SQLite (index
-    # lookups in C) instead of one Python row per link or measure (380,000 for the region).
-    detail = {r[0]: r for r in db.conn.execute(f"""
-        SELECT i.id, i.description, i.basis, i.recommendation, i.rectification_type,
-               i.progress, i.severity, i.supervisor_person_id, a.code, a.name, c.name,
-               u.code, u.name,
-               json_array(
-                 json((SELECT json_group_array(audit_id) FROM issue_sources
-                       WHERE issue_id = i.id)),
-                 json((SELECT json_group_array(stream_id) FROM issue_streams
-                       WHERE issue_id = i.id)),
-                 json((SELECT json_group_array(focus_id) FROM issue_focus
-                       WHERE issue_id = i.id)),
-                 json((SELECT json_group_array(cause_id) FROM issue_causes
-                       WHERE issue_id = i.id)),
-                 json((SELECT json_group_array(json_array(id, title, owner_person_id, deadline,
-                                                          status))
-                       FROM (SELECT * FROM measures WHERE issue_id = i.id AND created_at < :end
-                             ORDER BY id))),
-                 json((SELECT json_group_array(json_array(not_applicable, person_name, action,
-                                                          reason))
-                       FROM (SELECT * FROM accountability WHERE issue_id = i.id
-                             ORDER BY id))))
-        FROM issues i JOIN aspects a ON a.id = i.aspect_id
-        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
-        {"" if everything else "WHERE i.id IN (SELECT value FROM json_each(:ids))"}""",
-                                                 params)}
-    if on_progress:
-        on_progress("gather", 3, steps)
-    loads = json.loads
-    out: list[IssueRecord] = []
-    for s in states:
+    found = _gather(db, scope, as_of, on_progress)
+    return [found.record(s) for s in found.states]
+
+
+@dataclass
+class _Gathered:
+    """What the queries for a scope found: the issues' states in ledger order and, by issue id,
+    their details, link ids, measure rows and accountability rows. Records and ledger rows are
+    made from it one issue at a time, on demand."""
+
+    states: list[dict]
+    detail: dict[int, tuple]
+    people: dict[int, str]
+    audits: dict[int, dict]
+    causes: dict[int, dict]
+    streams: dict[int, str]
+    focus: dict[int, str]
+    links: dict[str, dict[int, str]]
+    measures: dict[int, list[tuple]]
+    accountability: dict[int, list[tuple]]
+    owners: dict[int, str | None] = field(default_factory=dict)  # person id → owner_line
+
+    def __post_init__(self) -> None:
+        self.owners = {pid: owner_line(name) for pid, name in self.people.items()}
+
+    def record(self, s: dict) -> IssueRecord:
+        """The IssueRecord of one state row."""
+        iid = s["id"]
         (_, description, basis, recommendation, rtype, progress, severity, supervisor,
-         aspect_code, aspect_name, category_name, unit_code, unit_name,
-         links) = detail[s["id"]]
-        src, stm, foc, cau, mea, acc = loads(links)
-        measures = [{"id": m[0], "title": m[1], "owner_person_id": m[2],
-                     "owner": people.get(m[2], ""), "deadline": m[3], "status": m[4]}
-                    for m in mea]
-        sources = [audits[a] for a in src]
-        sources.sort(key=lambda a: (a["year"], a["name"]))
-        stream_codes = {streams[x] for x in stm}
-        out.append(IssueRecord(
-            id=s["id"], code=s["code"], title=s["title"], description=description,
+         aspect_code, aspect_name, category_name, unit_code, unit_name) = self.detail[iid]
+        people = self.people
+        sources, streams, focus, causes = self._linked(iid)
+        return IssueRecord(
+            id=iid, code=s["code"], title=s["title"], description=description,
             category_code=s["category_code"], category_name=category_name,
             aspect_code=aspect_code, aspect_name=aspect_name, unit_id=s["unit_id"],
             unit_code=unit_code, unit_name=unit_name, amount=s["amount"] or 0.0,
@@ -172,13 +153,84 @@ def issue_records(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
             created_on=s["created_on"], warning=s["warning"],
             responsible_person_id=s["responsible_person_id"],
             responsible=people.get(s["responsible_person_id"], ""),
-            supervisor=people.get(supervisor, ""), sources=sources,
-            streams=[c for c in ("cleanup", "audit") if c in stream_codes],
-            focus=sorted(focus[x] for x in foc),
-            causes=sorted((causes[x] for x in cau), key=lambda c: c["code"]),
-            measures=measures,
-            accountability=[{"not_applicable": a[0], "person_name": a[1], "action": a[2],
-                             "reason": a[3]} for a in acc]))
+            supervisor=people.get(supervisor, ""), sources=sources, streams=streams,
+            focus=focus, causes=causes,
+            measures=[{"id": m[1], "title": m[2], "owner_person_id": m[3],
+                       "owner": people.get(m[3], ""), "deadline": m[4], "status": m[5]}
+                      for m in self.measures.get(iid, ())],
+            accountability=[{"not_applicable": a[1], "person_name": a[2], "action": a[3],
+                             "reason": a[4]} for a in self.accountability.get(iid, ())])
+
+    def ledger_row(self, s: dict, excel_row: int) -> LedgerRow:
+        """The LedgerRow of one state row, equal to ledger_row(self.record(s), excel_row)
+        without making the record."""
+        iid = s["id"]
+        (_, description, basis, recommendation, rtype, progress, _, supervisor,
+         _, aspect_name, category_name, _, unit_name) = self.detail[iid]
+        people, owners = self.people, self.owners
+        sources, streams, focus, causes = self._linked(iid)
+        return _row(excel_row, s["code"], category_name, aspect_name, s["title"], description,
+                    sources, unit_name, people.get(s["responsible_person_id"], ""),
+                    people.get(supervisor, ""),
+                    [(m[2], owners.get(m[3]), m[4], m[5]) for m in self.measures.get(iid, ())],
+                    s["deadline"], progress, s["status"], s["warning"], s["amount"] or 0.0,
+                    rtype, basis, recommendation, streams, focus,
+                    [c["title"] for c in causes], s["closed_on"])
+
+    def _linked(self, iid: int) -> tuple[list[dict], list[str], list[str], list[dict]]:
+        """An issue's sources (by year and name), work streams (cleanup before audit), focus
+        codes (sorted) and causes (by code)."""
+        links = self.links
+
+        def ids(table: str) -> list[int]:
+            text = links[table].get(iid)
+            return [int(x) for x in text.split(",")] if text else []
+        sources = [self.audits[a] for a in ids("issue_sources")]
+        if len(sources) > 1:
+            sources.sort(key=lambda a: (a["year"], a["name"]))
+        stream_codes = [self.streams[x] for x in ids("issue_streams")]
+        causes = [self.causes[x] for x in ids("issue_causes")]
+        if len(causes) > 1:
+            causes.sort(key=lambda c: c["code"])
+        return (sources, [c for c in ("cleanup", "audit") if c in stream_codes],
+                sorted(self.focus[x] for x in ids("issue_focus")), causes)
+
+
+def _gather(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
+            on_progress: Progress | None = None) -> _Gathered:
+    """Run every query for the issues in `scope` as of `as_of`, in a few set-based queries, each
+    one pass over its table in issue order, grouped here (flat rows cost half of per-issue JSON
+    aggregates built by SQLite and parsed again)."""
+    steps = 4
+    states = issue_states(db, scope, as_of)
+    if on_progress:
+        on_progress("gather", 1, steps)
+    everything = (scope.unit_ids is None and not scope.category_codes and not scope.stream
+                  and not scope.focus)
+    params = {"ids": json.dumps([s["id"] for s in states]),
+              "end": f"{(as_of + dt.timedelta(days=1)).isoformat()}T00:00:00+08:00"}
+    in_scope = "1" if everything else "{} IN (SELECT value FROM json_each(:ids))"
+    detail = {r[0]: r for r in db.conn.execute(f"""
+        SELECT i.id, i.description, i.basis, i.recommendation, i.rectification_type,
+               i.progress, i.severity, i.supervisor_person_id, a.code, a.name, c.name,
+               u.code, u.name
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
+        WHERE {in_scope.format("i.id")}""", params)}
+    links = {table: _id_lists(db, table, column, in_scope, params) for table, column in (
+        ("issue_sources", "audit_id"), ("issue_streams", "stream_id"),
+        ("issue_focus", "focus_id"), ("issue_causes", "cause_id"))}
+    if on_progress:
+        on_progress("gather", 2, steps)
+    measures = _grouped(db, f"""
+        SELECT issue_id, id, title, owner_person_id, deadline, status FROM measures
+        WHERE issue_id IS NOT NULL AND created_at < :end AND {in_scope.format("issue_id")}
+        ORDER BY issue_id, id""", params)
+    accountability = _grouped(db, f"""
+        SELECT issue_id, not_applicable, person_name, action, reason FROM accountability
+        WHERE {in_scope.format("issue_id")} ORDER BY issue_id, id""", params)
+    if on_progress:
+        on_progress("gather", 3, steps)
     keys: dict[str, tuple] = {}
 
     def key(code: str) -> tuple:
@@ -186,10 +238,36 @@ def issue_records(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
         if k is None:
             k = keys[code] = _code_key(code)
         return k
-    out.sort(key=lambda r: (key(r.category_code), key(r.aspect_code), _code_key(r.code)))
+    states.sort(key=lambda s: (key(s["category_code"]), key(detail[s["id"]][8]),
+                               _code_key(s["code"])))
+    found = _Gathered(
+        states=states, detail=detail,
+        people=dict(db.conn.execute("SELECT id, name FROM people")),
+        audits={r["id"]: r for r in rows(db, "SELECT id, name, year, level, report_no "
+                                             "FROM audits")},
+        causes={r["id"]: r for r in rows(db, "SELECT id, code, title FROM causes")},
+        streams=dict(db.conn.execute("SELECT id, code FROM streams")),
+        focus=dict(db.conn.execute("SELECT id, code FROM focus_points")),
+        links=links, measures=measures, accountability=accountability)
     if on_progress:
         on_progress("gather", steps, steps)
-    return out
+    return found
+
+
+def _id_lists(db: sqlite_utils.Database, table: str, column: str, in_scope: str,
+              params: dict) -> dict[int, str]:
+    """issue id → the ids one link table joins it to, comma-separated in id order (split when a
+    record is made: 150,000 small lists held at once would keep the garbage collector busy)."""
+    return dict(db.conn.execute(f"""
+        SELECT issue_id, group_concat({column}) FROM (
+            SELECT issue_id, {column} FROM {table}
+            WHERE {in_scope.format("issue_id")} ORDER BY issue_id, {column})
+        GROUP BY issue_id""", params))
+
+
+def _grouped(db: sqlite_utils.Database, sql: str, params: dict) -> dict[int, list[tuple]]:
+    """The rows of `sql` (issue id first, ordered by it) grouped by issue id."""
+    return {k: list(g) for k, g in groupby(db.conn.execute(sql, params), itemgetter(0))}
 
 
 def _code_key(code: str) -> tuple:
@@ -218,50 +296,140 @@ def _long(text: str | None) -> str:
     return xml_safe(text or "")
 
 
+def _stripped(text: str | None) -> str:
+    """_short for text known to be XML-safe."""
+    return text.strip() if text else ""
+
+
+def _kept(text: str | None) -> str:
+    """_long for text known to be XML-safe."""
+    return text or ""
+
+
 def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text[:10]) if text else None
 
 
 def measure_line(m: dict) -> MeasureLine:
     """A measure as one ledger line; text the one-line form cannot hold is made to fit."""
-    title = _LINE_BREAKS.sub(" ", _short(m["title"])).strip() or "—"
-    owner = _short(m.get("owner")) or None
-    if owner is not None:
-        owner = _OWNER_RESERVED.sub(" ", owner).strip() or None
-    # Made to satisfy format_measure_line (which write_ledger calls): a non-empty stripped
-    # single-line title, an owner without reserved characters.
-    return MeasureLine(title, owner, _date(m["deadline"]), m["status"] == "done")
+    (line,) = _measure_lines([(m["title"], owner_line(m.get("owner")), m["deadline"],
+                               m["status"])], has_xml_forbidden(m["title"] or ""))
+    return line
+
+
+def owner_line(name: str | None) -> str | None:
+    """A measure owner's name as the one-line form can hold it: XML-safe, stripped, with the
+    characters the form reserves (brackets, colons, semicolons, line breaks) as spaces."""
+    return _OWNER_RESERVED.sub(" ", _short(name)).strip() or None
+
+
+def _measure_lines(measures: list[tuple], dirty: bool) -> tuple[MeasureLine, ...]:
+    """MeasureLines from (title, owner line, deadline, status) tuples. Made to satisfy
+    format_measure_line (which write_ledger calls): a non-empty stripped single-line title;
+    owners come cleaned by owner_line. `dirty`: a title may hold XML-forbidden characters."""
+    out = []
+    for title, owner, deadline, status in measures:
+        title = _short(title) if dirty else title.strip()
+        if "\n" in title or "\r" in title:
+            title = _LINE_BREAKS.sub(" ", title).strip()
+        out.append(MeasureLine(title or "—", owner,
+                               dt.date.fromisoformat(deadline[:10]) if deadline else None,
+                               status == "done"))
+    return tuple(out)
 
 
 def ledger_row(rec: IssueRecord, excel_row: int) -> LedgerRow:
     """One issue as the ledger row the reader reads back from the exported file."""
-    first = rec.sources[0] if rec.sources else None
-    causes = tuple(c for c in (_CAUSE_SEPARATORS.sub("，", _short(c["title"])).strip("，").strip()
-                               for c in rec.causes) if c)
+    return _row(excel_row, rec.code, rec.category_name, rec.aspect_name, rec.title,
+                rec.description, rec.sources, rec.unit_name, rec.responsible, rec.supervisor,
+                [(m["title"], owner_line(m.get("owner")), m["deadline"], m["status"])
+                 for m in rec.measures],
+                rec.deadline, rec.progress, rec.status, rec.warning, rec.amount,
+                rec.rectification_type, rec.basis, rec.recommendation, rec.streams, rec.focus,
+                [c["title"] for c in rec.causes], rec.closed_on)
+
+
+def _row(excel_row: int, code: str, category: str, aspect: str, title: str, description: str,
+         sources: list[dict], unit: str, responsible: str, supervisor: str,
+         measures: list[tuple], deadline: str | None, progress: str, status: str,
+         warning: str | None, amount: float | None, rectification_type: str, basis: str,
+         recommendation: str, streams: list[str], focus: list[str], causes: list[str],
+         closed_on: str | None) -> LedgerRow:
+    """ledger_row from an issue's values: measures as (title, owner line, deadline, status),
+    causes as titles."""
+    texts = [code, category, aspect, title, description, unit, responsible, supervisor,
+             progress, basis, recommendation, *causes]
+    texts += [s["name"] for s in sources]
+    texts += [s["report_no"] for s in sources]
+    texts += [m[0] for m in measures]
+    # One scan of all the texts: nearly every issue is clean and skips the per-field
+    # replacement of XML-forbidden characters.
+    try:
+        dirty = has_xml_forbidden("\n".join(filter(None, texts)))
+    except TypeError:  # a value that is not text: the per-field path converts it
+        dirty = True
+    short, long = (_short, _long) if dirty else (_stripped, _kept)
+    first = sources[0] if sources else None
     return LedgerRow(
-        excel_row=excel_row, code=_short(rec.code), category=_short(rec.category_name),
-        aspect=_short(rec.aspect_name), title=_short(rec.title),
-        description=_long(rec.description),
-        audit_name="；".join(_short(s["name"]) for s in rec.sources),
+        excel_row=excel_row, code=short(code), category=short(category),
+        aspect=short(aspect), title=short(title), description=long(description),
+        audit_name="；".join(short(s["name"]) for s in sources),
         audit_year=first["year"] if first else None,
         audit_level=first["level"] if first else None,
-        report_no="；".join(r for r in (_short(s["report_no"]) for s in rec.sources) if r),
-        unit=_short(rec.unit_name), responsible=_short(rec.responsible),
-        supervisor=_short(rec.supervisor),
-        measures=tuple(measure_line(m) for m in rec.measures),
-        deadline=_date(rec.deadline), progress=_long(rec.progress), status=rec.status,
-        warning=None if rec.warning in (None, "none") else rec.warning,
-        amount=round(float(rec.amount or 0), 2),
-        rectification_type=rec.rectification_type, basis=_long(rec.basis),
-        recommendation=_long(rec.recommendation),
-        streams=tuple(s for s in ("cleanup", "audit") if s in rec.streams),
-        focus=tuple(sorted(rec.focus)), causes=causes,
-        closed_on=_date(rec.closed_on) if rec.status == "closed" else None)
+        report_no="；".join(r for r in (short(s["report_no"]) for s in sources) if r),
+        unit=short(unit), responsible=short(responsible), supervisor=short(supervisor),
+        measures=_measure_lines(measures, dirty),
+        deadline=_date(deadline), progress=long(progress), status=status,
+        warning=None if warning in (None, "none") else warning,
+        amount=round(float(amount or 0), 2),
+        rectification_type=rectification_type, basis=long(basis),
+        recommendation=long(recommendation),
+        streams=tuple(s for s in ("cleanup", "audit") if s in streams),
+        focus=tuple(sorted(focus)),
+        causes=tuple(c for c in (_CAUSE_SEPARATORS.sub("，", short(c)).strip("，").strip()
+                                 for c in causes) if c),
+        closed_on=_date(closed_on) if status == "closed" else None)
 
 
 def ledger_rows(records: list[IssueRecord]) -> list[LedgerRow]:
     """LedgerRows for records, numbered from the first data row of the sheet."""
     return [ledger_row(r, FIRST_DATA_ROW + i) for i, r in enumerate(records)]
+
+
+class GatheredRows(Sequence[LedgerRow]):
+    """The LedgerRows of gathered issues, numbered from the first data row, each made when it
+    is read. Streaming them into the sheet keeps one issue's objects alive at a time: holding
+    40,000 records and rows made Python's garbage collector walk them over and over."""
+
+    def __init__(self, found: _Gathered):
+        self._found = found
+
+    def __len__(self) -> int:
+        return len(self._found.states)
+
+    @overload
+    def __getitem__(self, index: int) -> LedgerRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[LedgerRow]: ...
+
+    def __getitem__(self, index: int | slice) -> LedgerRow | list[LedgerRow]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]  # IndexError as for a list
+        return self._found.ledger_row(self._found.states[i], FIRST_DATA_ROW + i)
+
+    def __iter__(self) -> Iterator[LedgerRow]:
+        row = self._found.ledger_row
+        for i, s in enumerate(self._found.states):
+            yield row(s, FIRST_DATA_ROW + i)
+
+
+def ledger_rows_for(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
+                    on_progress: Progress | None = None) -> GatheredRows:
+    """The ledger rows of `scope` as of `as_of`, equal to ledger_rows(issue_records(...)): every
+    query runs now, each row is made when it is read."""
+    return GatheredRows(_gather(db, scope, as_of, on_progress))
 
 
 # --- the export ---------------------------------------------------------------------------------
@@ -278,8 +446,7 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
     step = "gather"
     try:
         anchor = history.anchor(db)
-        records = issue_records(db, scope, as_of, on_progress)
-        lrows = ledger_rows(records)
+        lrows = ledger_rows_for(db, scope, as_of, on_progress)
         step = "writing"
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                         dir=target.parent)

@@ -15,6 +15,11 @@ def xml_safe(text: object) -> str:
     return _XML_FORBIDDEN.sub("\ufffd", str(text))
 
 
+def has_xml_forbidden(text: str) -> bool:
+    """Does text hold a character xml_safe would replace? (One scan can clear many values.)"""
+    return _XML_FORBIDDEN.search(text) is not None
+
+
 def neutralise_formula(text: object) -> object:
     """A spreadsheet cell value that cannot execute: strings starting with = + - @ tab or CR get
     a leading apostrophe-like quote (OWASP CSV injection). Non-strings pass through."""

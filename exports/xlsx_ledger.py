@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from copy import copy
+from operator import attrgetter
 from typing import IO, Any, Callable, Iterable, Sequence
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from exports.sanitize import TRUNCATION_MARK, fit_excel_cell, xml_safe
+from exports.sanitize import (EXCEL_CELL_LIMIT, fit_excel_cell, has_xml_forbidden,
+                              xml_safe)
 from issues.ledger import (FOCUS_POINTS, LEVEL_LABELS, STATUS_LABELS, STREAMS, TYPE_LABELS,
                            WARNING_LABELS, LedgerRow, format_measures, neutralise)
 
@@ -80,60 +82,117 @@ def anchor_line(anchor: tuple[int, str], lang: str = "zh") -> str:
     return f"记录锚点：seq={seq} hash={digest}"
 
 
-def _text(value: str) -> str:
+_FIELDS = tuple(c[0] for c in COLUMNS[1:])          # everything after 序号, in order
+_row_values = attrgetter(*_FIELDS)
+_KIND = {c[0]: c[4] for c in COLUMNS}
+_AT = {f: i for i, f in enumerate(_FIELDS)}
+# Every column whose cell is text that came from the user (and so is neutralised and cut).
+_TEXT_AT = tuple(i for i, f in enumerate(_FIELDS)
+                 if _KIND[f] in ("text", "wrap", "code", "measures", "causes"))
+_LABELLED_AT = tuple((_AT[f], table) for f, table in (
+    ("audit_level", LEVEL_LABELS), ("rectification_type", TYPE_LABELS),
+    ("status", STATUS_LABELS), ("warning", WARNING_LABELS)))
+_MEASURES_AT, _CAUSES_AT = _AT["measures"], _AT["causes"]
+_STREAMS_AT, _FOCUS_AT = _AT["streams"], _AT["focus"]
+# First characters after which `neutralise` may change a text (formula prefixes, apostrophe).
+_NEUTRALISE_FIRST = frozenset("=+-@\t\r'")
+
+
+def _cells(row: LedgerRow, serial: int, lang: str) -> tuple[list[Any], int]:
+    """The cell values of one row in COLUMNS order, and how many were cut to the cell limit."""
+    values = list(_row_values(row))
+    m = values[_MEASURES_AT]
+    values[_MEASURES_AT] = format_measures(m) if m else None
+    c = values[_CAUSES_AT]
+    values[_CAUSES_AT] = "；".join(c) if c else None
+    for at, table in _LABELLED_AT:
+        v = values[at]
+        values[at] = table[lang][v] if v and v != "none" else None
+    zh = lang == "zh"
+    streams = [STREAMS[s][0 if zh else 1] for s in values[_STREAMS_AT]]
+    values[_STREAMS_AT] = ("、" if zh else "; ").join(streams) or None
+    focus = [f"{c} {FOCUS_POINTS[c][0 if zh else 1]}" for c in values[_FOCUS_AT]]
+    values[_FOCUS_AT] = ("；" if zh else "; ").join(focus) or None
+    texts = [values[i] for i in _TEXT_AT]
     # Export boundary: neutralise formulas, replace what XML cannot hold, and cut (visibly) what
-    # one Excel cell cannot hold; the full text stays in the database.
-    return fit_excel_cell(xml_safe(neutralise(value)))[0]
+    # one Excel cell cannot hold; the full text stays in the database. One scan of the whole
+    # row clears nearly every row of the per-cell replacement, and neutralise can only change a
+    # text starting with one of a few characters.
+    dirty = has_xml_forbidden("".join(t for t in texts if t))
+    cut = 0
+    for i, v in zip(_TEXT_AT, texts):
+        if not v:
+            values[i] = None
+            continue
+        if v[0] in _NEUTRALISE_FIRST:
+            v = neutralise(v)
+        if dirty:
+            v = xml_safe(v)
+        if len(v) > EXCEL_CELL_LIMIT:
+            v, _ = fit_excel_cell(v)
+            cut += 1
+        values[i] = v
+    values.insert(0, serial)
+    return values, cut
 
 
 def cell_values(row: LedgerRow, serial: int, lang: str) -> list[Any]:
     """The cell values of one row, in COLUMNS order (strings already neutralised)."""
-    out: list[Any] = []
-    for fld, _, _, _, kind in COLUMNS:
-        if fld == "serial":
-            out.append(serial)
-            continue
-        v = getattr(row, fld)
-        if kind in ("text", "wrap", "code"):
-            out.append(_text(v) if v else None)
-        elif kind == "int":
-            out.append(v)
-        elif kind == "date":
-            out.append(v)
-        elif kind == "amount":
-            out.append(v)
-        elif kind == "level":
-            out.append(LEVEL_LABELS[lang][v] if v else None)
-        elif kind == "type":
-            out.append(TYPE_LABELS[lang][v] if v else None)
-        elif kind == "status":
-            out.append(STATUS_LABELS[lang][v] if v else None)
-        elif kind == "warning":
-            out.append(WARNING_LABELS[lang][v] if v and v != "none" else None)
-        elif kind == "measures":
-            out.append(_text(format_measures(v)) if v else None)
-        elif kind == "streams":
-            names = [STREAMS[s][0 if lang == "zh" else 1] for s in v]
-            out.append("、".join(names) if lang == "zh" else "; ".join(names) or None)
-        elif kind == "focus":
-            names = [f"{c} {FOCUS_POINTS[c][0 if lang == 'zh' else 1]}" for c in v]
-            out.append(("；" if lang == "zh" else "; ").join(names) or None)
-        elif kind == "causes":
-            out.append(_text("；".join(v)) if v else None)
-        else:  # pragma: no cover - COLUMNS is fixed
-            raise AssertionError(kind)
-    return [None if x == "" else x for x in out]
+    return _cells(row, serial, lang)[0]
 
 
-def _proto(ws: Any, **style: Any) -> Any:
-    cell = WriteOnlyCell(ws, None)
-    for name, value in style.items():
-        setattr(cell, name, value)
+class _StyledCell(Cell):
+    """A cell styled once and then given one value after another (see write_ledger): its style
+    id is looked up once, not hashed again for every value written."""
+
+    __slots__ = ("_style_id",)
+
+    @property
+    def style_id(self) -> int:
+        try:
+            return self._style_id
+        except AttributeError:
+            self._style_id: int = self.parent.parent._cell_styles.add(self._style)
+            return self._style_id
+
+
+class _LedgerSheet(WriteOnlyWorksheet):
+    """openpyxl's write-only sheet, taking a ready styled cell in a row without first trying it
+    as a value: openpyxl's own `_values_to_row` binds every item as a value and falls back to
+    the cell only after two exceptions, which cost more than writing the cell (a third of the
+    time of a 40,000-row ledger). Plain values take openpyxl's path unchanged. openpyxl is
+    pinned (requirements.txt); the round-trip and style tests cover this hook."""
+
+    def _values_to_row(self, values: Iterable[Any], row_idx: int) -> Any:
+        plain = WriteOnlyCell(self)
+        for col_idx, value in enumerate(values, 1):
+            if value is None:
+                continue
+            if value.__class__ is _StyledCell:
+                cell = value
+            else:
+                cell = plain
+                cell.value = value
+            cell.column = col_idx
+            cell.row = row_idx
+            if cell.hyperlink is not None:
+                cell.hyperlink.ref = cell.coordinate
+            yield cell
+            if cell is plain and (cell.has_style or cell.hyperlink):
+                plain = WriteOnlyCell(self)
+
+
+def _styled(ws: Any, value: Any = None, **style: Any) -> _StyledCell:
+    """A cell of `ws` with the given style attributes (font, alignment, number_format, fill)."""
+    cell = _StyledCell(ws, row=1, column=1, value=value)
+    for name, v in style.items():
+        setattr(cell, name, v)
     return cell
 
 
 def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
-                 out: str | os.PathLike[str] | IO[bytes], *, lang: str = "zh", title: str, as_of: dt.date, anchor: tuple[int, str] | None = None,
+                 out: str | os.PathLike[str] | IO[bytes], *, lang: str = "zh", title: str,
+                 as_of: dt.date, anchor: tuple[int, str] | None = None,
                  on_progress: Progress | None = None) -> int:
     """Write the ledger workbook to a path or binary file. Rows are LedgerRows (or dicts of their
     fields); each row's `warning` ('red', 'amber', 'green', 'blue', 'none' or None) picks the
@@ -143,7 +202,8 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台账" if lang == "zh" else "Ledger")
+    ws = _LedgerSheet(wb, "台账" if lang == "zh" else "Ledger")
+    wb._add_sheet(ws)
     lists = wb.create_sheet(_LIST_SHEET)
     lists.sheet_state = "hidden"
     ncols = len(COLUMNS)
@@ -165,49 +225,40 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     ws.data_validations.append(dv)
     ws.merged_cells.add(f"A1:{last_col}1")
 
-    title_cell = WriteOnlyCell(ws, ledger_title(xml_safe(title), as_of, lang))
-    title_cell.font = Font(bold=True, size=14)
-    ws.append([title_cell])
+    ws.append([_styled(ws, ledger_title(xml_safe(title), as_of, lang),
+                       font=Font(bold=True, size=14))])
     header_font = Font(bold=True)
-    header = []
-    for _, zh, en, _, _ in COLUMNS:
-        c = WriteOnlyCell(ws, zh if lang == "zh" else en)
-        c.font = header_font
-        c.alignment = _WRAP
-        header.append(c)
-    ws.append(header)
+    ws.append([_styled(ws, zh if lang == "zh" else en, font=header_font, alignment=_WRAP)
+               for _, zh, en, _, _ in COLUMNS])
 
-    kinds = [c[4] for c in COLUMNS]
-    # One styled prototype per kind; new cells copy its style array instead of assigning
-    # Font/Alignment objects (each assignment hashes the style: the slow part of big exports).
-    protos = {"code": _proto(ws, number_format="@"),
-              "date": _proto(ws, number_format="yyyy-mm-dd"),
-              "amount": _proto(ws, number_format="#,##0.00"),
-              "wrap": _proto(ws, alignment=_WRAP)}
-    protos["measures"] = protos["causes"] = protos["wrap"]
-    warn_protos = {k: _proto(ws, fill=f) for k, f in WARNING_FILLS.items()}
+    # One styled cell per styled column (and per warning colour), reused on every row: a
+    # write-only sheet serialises a row before append returns, so the cell is free again by
+    # the next row. Building a cell and copying its style per value cost as much as writing it.
+    # Codes keep the text format so 001 stays 001 and 2024-1 is never taken for a number.
+    formats = {"code": {"number_format": "@"}, "date": {"number_format": "yyyy-mm-dd"},
+               "amount": {"number_format": "#,##0.00"}, "wrap": {"alignment": _WRAP},
+               "measures": {"alignment": _WRAP}, "causes": {"alignment": _WRAP}}
+    styled_at = [(i, _styled(ws, **formats[kind]))
+                 for i, (_, _, _, _, kind) in enumerate(COLUMNS) if kind in formats]
+    warning_at = [c[0] for c in COLUMNS].index("warning")
+    warning_cells = {k: _styled(ws, fill=f) for k, f in WARNING_FILLS.items()}
     truncated = 0
+    append = ws.append
     for i, row in enumerate(rows, 1):
         if isinstance(row, dict):
             row = LedgerRow(**{"excel_row": 0, **row})
-        values = cell_values(row, i, lang)
-        truncated += sum(isinstance(v, str) and v.endswith(TRUNCATION_MARK) for v in values)
-        cells: list[Any] = []
-        for kind, v in zip(kinds, values):
-            if v is None:
-                cells.append(None)
-                continue
-            proto = warn_protos.get(row.warning) if kind == "warning" else protos.get(kind)
-            if proto is None:
-                cells.append(v)
-                continue
-            c = WriteOnlyCell(ws, v)
-            c._style = copy(proto._style)
-            if kind == "code":
-                # Keep codes text so 001 stays 001 and 2024-1 is never taken for a number.
-                c.data_type = "s"
-            cells.append(c)
-        ws.append(cells)
+        values, cut = _cells(row, i, lang)
+        truncated += cut
+        for at, cell in styled_at:
+            v = values[at]
+            if v is not None:
+                cell.value = v
+                values[at] = cell
+        if values[warning_at] is not None and row.warning in warning_cells:
+            cell = warning_cells[row.warning]
+            cell.value = values[warning_at]
+            values[warning_at] = cell
+        append(values)
         if on_progress and i % 2000 == 0:
             on_progress("writing", i, n)
     if anchor is not None:

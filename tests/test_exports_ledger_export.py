@@ -172,7 +172,7 @@ def test_failed_export_names_the_step_and_leaves_no_file(prog, tmp_path, monkeyp
 def test_failed_export_keeps_the_previous_file_untouched(prog, tmp_path, monkeypatch):
     out = tmp_path / "ledger.xlsx"
     out.write_bytes(b"previous")
-    monkeypatch.setattr(ledger_export, "issue_records",
+    monkeypatch.setattr(ledger_export, "ledger_rows_for",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(ExportFailed) as caught:
         export_ledger(prog.db, scope_for(prog.db, None), out, as_of=AS_OF, title=TITLE)
@@ -200,3 +200,46 @@ def test_past_as_of_exports_the_state_then(prog, tmp_path):
 def test_workbook_bytes_open_in_openpyxl(prog, tmp_path):
     out, _ = export(prog.db, tmp_path)
     assert openpyxl.load_workbook(io.BytesIO(out.read_bytes())).sheetnames == ["台账", "lists"]
+
+
+def test_rows_gathered_for_a_scope_equal_the_rows_of_its_records(prog):
+    sc = scope_for(prog.db, None)
+    gathered = ledger_export.ledger_rows_for(prog.db, sc, AS_OF)
+    expected = ledger_rows(issue_records(prog.db, sc, AS_OF))
+    assert len(gathered) == len(expected) == 3
+    assert list(gathered) == expected
+    assert gathered[-1] == expected[-1] and gathered[1:] == expected[1:]
+    with pytest.raises(IndexError):
+        gathered[3]
+
+
+def record(**fields) -> ledger_export.IssueRecord:
+    """An IssueRecord with plain defaults."""
+    base = dict(id=1, code="C1.1.1", title="问题", description="", category_code="C1",
+                category_name="类别", aspect_code="C1.1", aspect_name="方面", unit_id=1,
+                unit_code="A", unit_name="单位", amount=0.0, basis="", recommendation="",
+                rectification_type="immediate", progress="", severity="general",
+                status="in_progress", deadline=None, original_deadline=None, closed_on=None,
+                created_on="2026-01-01", warning="none", responsible_person_id=None,
+                responsible="", supervisor="")
+    return ledger_export.IssueRecord(**{**base, **fields})
+
+
+def test_a_forbidden_character_anywhere_in_an_issue_is_replaced_where_it_is():
+    measure = {"title": " 核对\x01台账 ", "owner": "张\x0b三", "deadline": None,
+               "status": "todo"}
+    row = ledger_export.ledger_row(record(
+        title=" 标题 ", description=" 描述\x02 ", measures=[measure],
+        sources=[{"name": "审计\x1f", "year": 2025, "level": "group", "report_no": None}]), 3)
+    assert (row.title, row.description, row.audit_name) == ("标题", " 描述\ufffd ", "审计\ufffd")
+    assert row.measures[0].title == "核对\ufffd台账" and row.measures[0].owner == "张\ufffd三"
+
+
+def test_a_clean_issue_is_stripped_and_kept_like_any_other():
+    row = ledger_export.ledger_row(record(
+        title=" 标题 ", description=" 描述 ", progress="\n进展\n",
+        measures=[{"title": "a\r\nb", "owner": "李（四）", "deadline": "2026-05-01",
+                   "status": "done"}]), 3)
+    assert (row.title, row.description, row.progress) == ("标题", " 描述 ", "\n进展\n")
+    (m,) = row.measures
+    assert (m.title, m.owner, m.deadline, m.done) == ("a b", "李 四", dt.date(2026, 5, 1), True)
