@@ -10,12 +10,13 @@ an untouched field follows the database. User text is never rendered as HTML: ta
 markdown with every special character escaped."""
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any, Callable
 
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.errors import AuditError, StaleEdit, UploadRefused
 from audit.i18n import error_text, label
 from audit.model import Actor
@@ -771,7 +772,19 @@ def _value_text(field: str, value: str | None, lang: str) -> str:
         return label(prefix, value, lang)
     if field in ("severity", "rectification_type"):
         return label(field, value, lang)
+    if field == history.ROW:
+        # A bulk creation (ledger import) stores the whole row in one record: name its fields.
+        row = json.loads(value)
+        value = "; ".join(f"{_field_label(k)}: {_value_text(k, str(v), lang)}"
+                          for k, v in row.items())
     return value if len(value) <= 200 else value[:200] + "…"
+
+
+def _field_label(field: str) -> str:
+    """The field's name in the current language (the column name when it has none)."""
+    key = f"field.{field}"
+    name = session.text(key)
+    return name if name != key else field
 
 
 def _history(d: dict, lang: str) -> None:
@@ -784,8 +797,7 @@ def _history(d: dict, lang: str) -> None:
         text("issue.col.actor"): h["actor"],
         text("issue.col.what"): f'{text("issue.entity." + h["entity"])} {h["entity_id"]}'
         if h["entity"] != "issue" else text("issue.entity.issue"),
-        text("issue.col.field"): text(f"field.{h['field']}")
-        if f"field.{h['field']}" != text(f"field.{h['field']}") else h["field"],
+        text("issue.col.field"): _field_label(h["field"]),
         text("issue.col.old_value"): _value_text(h["field"], h["old"], lang),
         text("issue.col.new_value"): _value_text(h["field"], h["new"], lang),
     } for h in d["timeline"]], hide_index=True, width="stretch", height=420)

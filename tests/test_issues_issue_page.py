@@ -265,3 +265,19 @@ def test_submitted_issue_offers_no_measure_forms(make_app, p):
     keys = {b.key for b in app.button}
     assert not any(k and (".save.status" in k or k == "issue.save.add_measure") for k in keys)
     assert _moves(app) == set()
+
+
+def test_bulk_created_issue_history_names_the_fields_of_its_row_record(make_app, p):
+    """An imported issue's creation is one history record holding the whole row: the history
+    tab labels that record and the fields inside it instead of showing '*' and raw JSON."""
+    at = p.at("2026-11-20", 9)
+    [iid] = issues.create_issues_bulk(p.db, p.actors["lead"], [issues.NewIssue(
+        aspect_id=p.aspects["C1.1"], unit_id=p.units["A"], title="导入的问题",
+        description="台账第5行")], at=at)
+    p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    history = _open(make_app, p, "lead", iid).dataframe[-1].value
+    fields = list(history.iloc[:, 3])
+    assert t("field.*", "zh") in fields and "*" not in fields
+    row_value = history.iloc[fields.index(t("field.*", "zh")), 5]
+    assert f'{t("field.title", "zh")}: 导入的问题' in row_value
+    assert f'{t("field.description", "zh")}: 台账第5行' in row_value
