@@ -1,16 +1,14 @@
-"""Side-by-side timings of the two exports on the 40,000-issue region, each against a baseline
-that writes the same output with no logic around it.
+"""Side-by-side timing of the Word review pack on the 40,000-issue region against a baseline that
+writes the same tables with no logic around them (the Excel ledger's is bench/bench_excel.py).
 
 - Word pack: `exports.report.build_pack` for the whole region (gather figures, draw 10 charts,
   write every section and the complete appendix, save) against bare python-docx writing the
   SAME table rows (every table of that pack, same cell texts, line breaks as w:br, the same cell
   properties) with the same fast technique the pack uses (one prepared <w:tr> deep-copied per
   row, text set on its <w:t>), then saving. Two diagnostic rows follow: docx_base's table writer
-  alone on the same tables, and the pack against text-only cells. Naive `table.add_row()` would be a straw man (278 s for 40k rows in docx_base's
-  own measurement, against 6 s for the fast writer), so it is not the baseline.
-- Excel ledger: `exports.ledger_export.export_ledger` (SQL → LedgerRows → write_ledger, saved
-  atomically) against openpyxl's write-only workbook appending the same cell values raw (no
-  styles, no validation, no title) and saving.
+  alone on the same tables, and the pack against text-only cells. Naive `table.add_row()`
+  would be a straw man (278 s for 40k rows in docx_base's own measurement, against 6 s for the
+  fast writer), so it is not the baseline.
 
 Times are wall-clock (`time.perf_counter`), best of REPEAT. The pack renders its 10 charts on
 threads while the sections are written, but vl-convert holds the GIL while it renders (measured:
@@ -25,7 +23,6 @@ with audit.generate when that file is missing. Each pair runs REPEAT times alter
 hits both sides alike.
 
     python bench/bench_exports.py            # prints the table
-    python bench/bench_exports.py word       # the Word rows only
     REPEAT=3 python bench/bench_exports.py
 """
 from __future__ import annotations
@@ -191,40 +188,9 @@ def bench_word(db, scope, work: Path, repeat: int) -> list[dict]:
     ]
 
 
-# --- Excel ----------------------------------------------------------------------------------------
-
-
-def baseline_xlsx(values: list[list[Any]], out: Path) -> None:
-    """openpyxl write-only, the same cell values appended raw, then save."""
-    from openpyxl import Workbook
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("ledger")
-    for row in values:
-        ws.append(row)
-    wb.save(str(out))
-
-
-def bench_excel(db, scope, work: Path, repeat: int) -> dict:
-    from exports.ledger_export import export_ledger, issue_records, ledger_rows
-    from exports.xlsx_ledger import cell_values
-    rows = ledger_rows(issue_records(db, scope, AS_OF))
-    values = [cell_values(r, i, "zh") for i, r in enumerate(rows, 1)]
-    del rows
-    measured, baseline = [], []
-    for _ in range(repeat):
-        measured.append(_timed(lambda: export_ledger(db, scope, work / "ledger.xlsx",
-                                                     as_of=AS_OF, title="整改台账")))
-        baseline.append(_timed(lambda: baseline_xlsx(values, work / "raw.xlsx")))
-    m, b = min(measured), min(baseline)
-    return {"name": f"Excel ledger export, {len(values):,} rows × {len(values[0])} columns",
-            "measured": round(m, 2), "baseline": round(b, 2), "ratio": round(m / b, 2),
-            "target": TARGET,
-            "baseline_is": "openpyxl write-only appending the same cell values raw, then save"}
-
-
-def run(parts: tuple[str, ...] = ("excel", "word")) -> list[dict]:
-    """The benchmarks named in `parts` (both by default): rows {name, measured, baseline,
-    ratio, target, baseline_is} (seconds)."""
+def run() -> list[dict]:
+    """The Word pack's rows {name, measured, baseline, ratio, target, baseline_is} (seconds);
+    the Excel ledger's are in bench/bench_excel.py."""
     from audit.db import open_database
     from audit.figures import scope_for
     repeat = int(os.environ.get("REPEAT", "2"))
@@ -232,15 +198,14 @@ def run(parts: tuple[str, ...] = ("excel", "word")) -> list[dict]:
     scope = scope_for(db, None)
     work = Path(tempfile.mkdtemp(prefix="bench-exports-"))
     try:
-        rows = [bench_excel(db, scope, work, repeat)] if "excel" in parts else []
-        return rows + (bench_word(db, scope, work, repeat) if "word" in parts else [])
+        return bench_word(db, scope, work, repeat)
     finally:
         db.conn.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
-    rows = run(tuple(sys.argv[1:]) or ("excel", "word"))
+    rows = run()
     print(f"{'benchmark':<72} {'measured':>9} {'baseline':>9} {'ratio':>6} {'target':>6}")
     for r in rows:
         target = "" if r["target"] is None else f"{r['target']:>6.2f}"
