@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import ROOT, login, screenshot, start_app, wait_idle
 
@@ -116,8 +117,21 @@ def _form(page, heading: str):
 
 
 def _choose(page, container, selectbox_label: str, option: str) -> None:
-    container.get_by_test_id("stSelectbox").filter(has_text=selectbox_label).click()
-    page.get_by_role("option").filter(has_text=option).first.click()
+    """Open the select box and pick `option`. A rerun that lands while the list is open redraws
+    the box and closes the list (seen on a loaded machine), so the list is opened again."""
+    box = container.get_by_test_id("stSelectbox").filter(has_text=selectbox_label)
+    wanted = page.get_by_role("option").filter(has_text=option).first
+    for attempt in range(3):
+        wait_idle(page)
+        box.click()
+        try:
+            wanted.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    wanted.click()
 
 
 def _shot(page, name: str, height: int = 2000) -> None:
