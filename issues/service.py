@@ -556,6 +556,22 @@ def allowed_moves(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> lis
     return out
 
 
+def _guard_move(actor: Actor, move: Move, facts: IssueFacts) -> None:
+    """The workflow's guards on a move, for move_issue and bulk creation alike: 四个到人
+    before 整改中, segregation of duties and 三不放过 before 已销号."""
+    if move == Move.START:
+        missing = missing_for_assignment(facts)
+        if missing:
+            raise AssignmentIncomplete(facts.code, missing)
+    if move == Move.CLOSE:
+        if not may_strike_off(facts, actor.user_id, actor.person_id):
+            raise NotPermitted(f"{actor.username} submitted {facts.code} or owns one of its "
+                               "measures and may not strike it off", reason="segregation")
+        missing = missing_for_closure(facts)
+        if missing:
+            raise ClosureBlocked(facts.code, missing)
+
+
 def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Move | str, *,
                version: int | None, reason: str = "", at: str) -> Status:
     """Move an issue through the workflow; returns the new status. Refusals:
@@ -579,17 +595,7 @@ def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Mov
     if t.needs_reason and not reason.strip():
         raise ValidationFailed("reason", f"a reason is required to {move.value}")
     facts = store.issue_facts(db, issue_id)
-    if move == Move.START:
-        missing = missing_for_assignment(facts)
-        if missing:
-            raise AssignmentIncomplete(issue["code"], missing)
-    if move == Move.CLOSE:
-        if not may_strike_off(facts, actor.user_id, actor.person_id):
-            raise NotPermitted(f"{actor.username} submitted {issue['code']} or owns one of its "
-                               "measures and may not strike it off", reason="segregation")
-        missing = missing_for_closure(facts)
-        if missing:
-            raise ClosureBlocked(issue["code"], missing)
+    _guard_move(actor, move, facts)
     values: dict = {"status": t.target.value, "status_reason": reason}
     if move == Move.SUBMIT:
         values.update(submitted_by=actor.user_id, submitted_at=at)
@@ -832,17 +838,7 @@ def _bulk_move(row: dict, measures: list[dict], cause_count: int, move: Move, ac
                                                    m["status"], 0) for m in measures),
                        cause_count=cause_count, accountability_recorded=False,
                        submitted_by=row["submitted_by"])
-    if move == Move.START:
-        missing = missing_for_assignment(facts)
-        if missing:
-            raise AssignmentIncomplete(row["code"], missing)
-    if move == Move.CLOSE:
-        if not may_strike_off(facts, actor.user_id, actor.person_id):
-            raise NotPermitted(f"{actor.username} submitted {row['code']} or owns one of its "
-                               "measures and may not strike it off", reason="segregation")
-        missing = missing_for_closure(facts)
-        if missing:
-            raise ClosureBlocked(row["code"], missing)
+    _guard_move(actor, move, facts)
     row["status"] = t.target.value
     if move == Move.SUBMIT:
         row.update(submitted_by=actor.user_id, submitted_at=at)

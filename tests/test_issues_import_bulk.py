@@ -17,6 +17,7 @@ from owners import service as owners
 from tests import ledger_factory as lf
 from tests.ledger_factory import table, xlsx_bytes
 from tests.programme import build
+from tests.test_audit_history import assert_replays_exactly
 from tests.test_issues_importer import LATER, do_import, ledger_row
 
 AT = "2026-11-25T10:00:00+08:00"
@@ -95,22 +96,6 @@ def stored(p, iid: int) -> dict:
         out[table] = sorted(r[0] for r in conn.execute(
             f"SELECT {column} FROM {table} WHERE issue_id = ?", (iid,)))
     return out
-
-
-def assert_replays_exactly(db) -> None:
-    for entity, table in (("issue", "issues"), ("measure", "measures"), ("unit", "units"),
-                          ("person", "people")):
-        replayed = history.replay(db, entity)
-        cur = db.conn.execute(f"SELECT * FROM {table}")
-        cols = [c[0] for c in cur.description]
-        live = [dict(zip(cols, r)) for r in cur.fetchall()]
-        assert live and set(replayed) == {r["id"] for r in live}
-        for row in live:
-            for col, value in row.items():
-                if col in ("id", "version"):
-                    continue
-                assert replayed[row["id"]].get(col) == history.as_history_text(value), (
-                    entity, row["id"], col)
 
 
 # --- the same row as the services ------------------------------------------------------------
