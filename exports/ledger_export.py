@@ -23,11 +23,12 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 import sqlite_utils
 
@@ -37,7 +38,7 @@ from audit.errors import AuditError
 from audit.figures import Scope, issue_states
 from exports.sanitize import has_xml_forbidden, xml_safe
 from exports.xlsx_ledger import write_ledger
-from issues.ledger import LedgerRow, MeasureLine
+from issues.ledger import LedgerRow, MeasureLine, measure_line_text, number_measure_lines
 
 Progress = Callable[[str, int, int], None]
 
@@ -164,18 +165,28 @@ class _Gathered:
     def ledger_row(self, s: dict, excel_row: int) -> LedgerRow:
         """The LedgerRow of one state row, equal to ledger_row(self.record(s), excel_row)
         without making the record."""
+        return LedgerRow(excel_row, *_fields(_measure_lines, *self._row_args(s)))
+
+    def ledger_fields(self, s: dict) -> tuple:
+        """The fields of the LedgerRow of one state row, in LedgerRow order without excel_row,
+        but with the measures as their cell text (format_measures of the row's measures): what
+        write_ledger takes from `GatheredRows.field_tuples`, without per-measure objects."""
+        return _fields(_measures_text, *self._row_args(s))
+
+    def _row_args(self, s: dict) -> tuple:
+        """The arguments of _fields (after the measures maker) for one state row."""
         iid = s["id"]
         (_, description, basis, recommendation, rtype, progress, _, supervisor,
          _, aspect_name, category_name, _, unit_name) = self.detail[iid]
         people, owners = self.people, self.owners
         sources, streams, focus, causes = self._linked(iid)
-        return _row(excel_row, s["code"], category_name, aspect_name, s["title"], description,
-                    sources, unit_name, people.get(s["responsible_person_id"], ""),
-                    people.get(supervisor, ""),
-                    [(m[2], owners.get(m[3]), m[4], m[5]) for m in self.measures.get(iid, ())],
-                    s["deadline"], progress, s["status"], s["warning"], s["amount"] or 0.0,
-                    rtype, basis, recommendation, streams, focus,
-                    [c["title"] for c in causes], s["closed_on"])
+        return (s["code"], category_name, aspect_name, s["title"], description,
+                sources, unit_name, people.get(s["responsible_person_id"], ""),
+                people.get(supervisor, ""),
+                [(m[2], owners.get(m[3]), m[4], m[5]) for m in self.measures.get(iid, ())],
+                s["deadline"], progress, s["status"], s["warning"], s["amount"] or 0.0,
+                rtype, basis, recommendation, streams, focus,
+                [c["title"] for c in causes], s["closed_on"])
 
     def _linked(self, iid: int) -> tuple[list[dict], list[str], list[str], list[dict]]:
         """An issue's sources (by year and name), work streams (cleanup before audit), focus
@@ -330,15 +341,33 @@ def _measure_lines(measures: list[tuple], dirty: bool) -> tuple[MeasureLine, ...
     """MeasureLines from (title, owner line, deadline, status) tuples. Made to satisfy
     format_measure_line (which write_ledger calls): a non-empty stripped single-line title;
     owners come cleaned by owner_line. `dirty`: a title may hold XML-forbidden characters."""
-    out = []
-    for title, owner, deadline, status in measures:
-        title = _short(title) if dirty else title.strip()
-        if "\n" in title or "\r" in title:
-            title = _LINE_BREAKS.sub(" ", title).strip()
-        out.append(MeasureLine(title or "—", owner,
-                               dt.date.fromisoformat(deadline[:10]) if deadline else None,
-                               status == "done"))
-    return tuple(out)
+    return tuple(MeasureLine(_measure_title(title, dirty), owner, _date(deadline),
+                             status == "done")
+                 for title, owner, deadline, status in measures)
+
+
+def _measures_text(measures: list[tuple], dirty: bool) -> str:
+    """format_measures(_measure_lines(measures, dirty)) without the MeasureLines: the same
+    titles, owners and deadlines, given to the one definition of the line text."""
+    return number_measure_lines([
+        measure_line_text(_measure_title(title, dirty), owner,
+                          _deadline_text(deadline) if deadline else None, status == "done")
+        for title, owner, deadline, status in measures])
+
+
+def _measure_title(title: str, dirty: bool) -> str:
+    """A measure's title as its ledger line holds it: stripped, on one line, never empty."""
+    title = _short(title) if dirty else title.strip()
+    if "\n" in title or "\r" in title:
+        title = _LINE_BREAKS.sub(" ", title).strip()
+    return title or "—"
+
+
+@lru_cache(maxsize=4096)
+def _deadline_text(deadline: str) -> str:
+    """A stored deadline as the measure line writes it: _date(deadline).isoformat() (a few
+    hundred distinct dates are each converted once)."""
+    return dt.date.fromisoformat(deadline[:10]).isoformat()
 
 
 def ledger_row(rec: IssueRecord, excel_row: int) -> LedgerRow:
@@ -352,14 +381,21 @@ def ledger_row(rec: IssueRecord, excel_row: int) -> LedgerRow:
                 [c["title"] for c in rec.causes], rec.closed_on)
 
 
-def _row(excel_row: int, code: str, category: str, aspect: str, title: str, description: str,
-         sources: list[dict], unit: str, responsible: str, supervisor: str,
-         measures: list[tuple], deadline: str | None, progress: str, status: str,
-         warning: str | None, amount: float | None, rectification_type: str, basis: str,
-         recommendation: str, streams: list[str], focus: list[str], causes: list[str],
-         closed_on: str | None) -> LedgerRow:
-    """ledger_row from an issue's values: measures as (title, owner line, deadline, status),
-    causes as titles."""
+def _row(excel_row: int, *args: Any) -> LedgerRow:
+    """ledger_row from an issue's values (the arguments of _fields after its first)."""
+    return LedgerRow(excel_row, *_fields(_measure_lines, *args))
+
+
+def _fields(measures_as: Callable[[list[tuple], bool], Any], code: str, category: str,
+            aspect: str, title: str, description: str, sources: list[dict], unit: str,
+            responsible: str, supervisor: str, measures: list[tuple], deadline: str | None,
+            progress: str, status: str, warning: str | None, amount: float | None,
+            rectification_type: str, basis: str, recommendation: str, streams: list[str],
+            focus: list[str], causes: list[str], closed_on: str | None) -> tuple:
+    """The fields of an issue's LedgerRow in LedgerRow order (without excel_row), from its
+    values: measures as (title, owner line, deadline, status), given to `measures_as` with
+    whether a text may hold XML-forbidden characters (_measure_lines for the LedgerRow's
+    MeasureLines, _measures_text for the cell text); causes as titles."""
     texts = [code, category, aspect, title, description, unit, responsible, supervisor,
              progress, basis, recommendation, *causes]
     texts += [s["name"] for s in sources]
@@ -373,25 +409,22 @@ def _row(excel_row: int, code: str, category: str, aspect: str, title: str, desc
         dirty = True
     short, long = (_short, _long) if dirty else (_stripped, _kept)
     first = sources[0] if sources else None
-    return LedgerRow(
-        excel_row=excel_row, code=short(code), category=short(category),
-        aspect=short(aspect), title=short(title), description=long(description),
-        audit_name="；".join(short(s["name"]) for s in sources),
-        audit_year=first["year"] if first else None,
-        audit_level=first["level"] if first else None,
-        report_no="；".join(r for r in (short(s["report_no"]) for s in sources) if r),
-        unit=short(unit), responsible=short(responsible), supervisor=short(supervisor),
-        measures=_measure_lines(measures, dirty),
-        deadline=_date(deadline), progress=long(progress), status=status,
-        warning=None if warning in (None, "none") else warning,
-        amount=round(float(amount or 0), 2),
-        rectification_type=rectification_type, basis=long(basis),
-        recommendation=long(recommendation),
-        streams=tuple(s for s in ("cleanup", "audit") if s in streams),
-        focus=tuple(sorted(focus)),
-        causes=tuple(c for c in (_CAUSE_SEPARATORS.sub("，", short(c)).strip("，").strip()
-                                 for c in causes) if c),
-        closed_on=_date(closed_on) if status == "closed" else None)
+    return (  # the order of LedgerRow's fields
+        short(code), short(category), short(aspect), short(title), long(description),
+        "；".join(short(s["name"]) for s in sources),                      # audit_name
+        first["year"] if first else None, first["level"] if first else None,
+        "；".join(r for r in (short(s["report_no"]) for s in sources) if r),  # report_no
+        short(unit), short(responsible), short(supervisor),
+        measures_as(measures, dirty),
+        _date(deadline), long(progress), status,
+        None if warning in (None, "none") else warning,
+        round(float(amount or 0), 2),
+        rectification_type, long(basis), long(recommendation),
+        tuple(s for s in ("cleanup", "audit") if s in streams),
+        tuple(sorted(focus)),
+        tuple(c for c in (_CAUSE_SEPARATORS.sub("，", short(c)).strip("，").strip()
+                          for c in causes) if c),
+        _date(closed_on) if status == "closed" else None)
 
 
 def ledger_rows(records: list[IssueRecord]) -> list[LedgerRow]:
@@ -426,6 +459,12 @@ class GatheredRows(Sequence[LedgerRow]):
         row = self._found.ledger_row
         for i, s in enumerate(self._found.states):
             yield row(s, FIRST_DATA_ROW + i)
+
+    def field_tuples(self) -> Iterator[tuple]:
+        """The rows as write_ledger takes them fastest: each row's fields in LedgerRow order
+        without excel_row, the measures as their cell text, every text XML-safe (see
+        _Gathered.ledger_fields)."""
+        return map(self._found.ledger_fields, self._found.states)
 
 
 def ledger_rows_for(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,

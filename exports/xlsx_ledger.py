@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import IO, Any, Callable, Iterable, Sequence
 
 from openpyxl import Workbook
@@ -98,11 +98,32 @@ _STREAMS_AT, _FOCUS_AT = _AT["streams"], _AT["focus"]
 _NEUTRALISE_FIRST = frozenset("=+-@\t\r'")
 
 
+# LedgerRow's fields (without excel_row) → COLUMNS order after 序号.
+_LEDGER_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f != "excel_row")
+_fields_in_column_order = itemgetter(*(_LEDGER_FIELDS.index(f) for f in _FIELDS))
+_WARNING_FIELD = _LEDGER_FIELDS.index("warning")
+
+
 def _cells(row: LedgerRow, serial: int, lang: str) -> tuple[list[Any], int]:
     """The cell values of one row in COLUMNS order, and how many were cut to the cell limit."""
     values = list(_row_values(row))
     m = values[_MEASURES_AT]
     values[_MEASURES_AT] = format_measures(m) if m else None
+    return _finish(values, serial, lang, True)
+
+
+def _field_cells(fields: tuple, serial: int, lang: str) -> tuple[list[Any], int]:
+    """_cells for a row given as its fields (see write_ledger: measures as cell text, every
+    text XML-safe)."""
+    values = list(_fields_in_column_order(fields))
+    values[_MEASURES_AT] = values[_MEASURES_AT] or None
+    return _finish(values, serial, lang, False)
+
+
+def _finish(values: list[Any], serial: int, lang: str, scan: bool) -> tuple[list[Any], int]:
+    """The cell values of a row from its field values in COLUMNS order after 序号 (the measures
+    already as cell text): labels, joined lists and the export boundary. `scan`: a text may
+    hold characters XML cannot."""
     c = values[_CAUSES_AT]
     values[_CAUSES_AT] = "；".join(c) if c else None
     for at, table in _LABELLED_AT:
@@ -118,7 +139,7 @@ def _cells(row: LedgerRow, serial: int, lang: str) -> tuple[list[Any], int]:
     # one Excel cell cannot hold; the full text stays in the database. One scan of the whole
     # row clears nearly every row of the per-cell replacement, and neutralise can only change a
     # text starting with one of a few characters.
-    dirty = has_xml_forbidden("".join(t for t in texts if t))
+    dirty = scan and has_xml_forbidden("".join(t for t in texts if t))
     cut = 0
     for i, v in zip(_TEXT_AT, texts):
         if not v:
@@ -198,7 +219,12 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     fields); each row's `warning` ('red', 'amber', 'green', 'blue', 'none' or None) picks the
     fill of its 预警 cell. Returns the number of cells cut to Excel's 32,767-character limit
     (each ends with TRUNCATION_MARK). Raises ValueError for a measure that cannot be written on
-    one line."""
+    one line.
+
+    `rows` may instead offer `field_tuples()` (as exports.ledger_export.GatheredRows does):
+    each row's fields in LedgerRow order without excel_row, with the measures as their cell
+    text (what format_measures gives) and every text already XML-safe; written exactly as the
+    equal LedgerRows would be, without making them."""
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
     wb = Workbook(write_only=True)
@@ -244,18 +270,24 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     warning_cells = {k: _styled(ws, fill=f) for k, f in WARNING_FILLS.items()}
     truncated = 0
     append = ws.append
-    for i, row in enumerate(rows, 1):
-        if isinstance(row, dict):
-            row = LedgerRow(**{"excel_row": 0, **row})
-        values, cut = _cells(row, i, lang)
+    field_tuples = getattr(rows, "field_tuples", None)
+    for i, row in enumerate(rows if field_tuples is None else field_tuples(), 1):
+        if field_tuples is not None:
+            values, cut = _field_cells(row, i, lang)
+            warning = row[_WARNING_FIELD]
+        else:
+            if isinstance(row, dict):
+                row = LedgerRow(**{"excel_row": 0, **row})
+            values, cut = _cells(row, i, lang)
+            warning = row.warning
         truncated += cut
         for at, cell in styled_at:
             v = values[at]
             if v is not None:
                 cell.value = v
                 values[at] = cell
-        if values[warning_at] is not None and row.warning in warning_cells:
-            cell = warning_cells[row.warning]
+        if values[warning_at] is not None and warning in warning_cells:
+            cell = warning_cells[warning]
             cell.value = values[warning_at]
             values[warning_at] = cell
         append(values)

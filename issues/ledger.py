@@ -484,19 +484,36 @@ def format_measure_line(m: MeasureLine) -> str:
     Raises ValueError for a title or owner that the line form cannot hold."""
     if not m.title or m.title != m.title.strip() or "\n" in m.title or "\r" in m.title:
         raise ValueError(f"measure title cannot be written on one line: {m.title!r}")
-    parts: list[str] = []
     if m.owner is not None:
         if not m.owner.strip() or m.owner != m.owner.strip() or _FORBIDDEN_IN_OWNER.search(m.owner):
             raise ValueError(f"measure owner cannot be written: {m.owner!r}")
-        parts.append(f"责任人：{m.owner}")
-    if m.deadline is not None:
-        parts.append(f"时限：{m.deadline.isoformat()}")
-    if m.done:
-        parts.append("已完成")
+    return measure_line_text(m.title, m.owner,
+                             None if m.deadline is None else m.deadline.isoformat(), m.done)
+
+
+def measure_line_text(title: str, owner: str | None, deadline: str | None, done: bool) -> str:
+    """The one-line text of a measure from its parts, unchecked: the title non-empty, stripped
+    and on one line, the owner as format_measure_line accepts it (or None), the deadline as ISO
+    date text (or None). format_measure_line checks its measure and calls this; an export that
+    already holds values in that form calls it directly, without making MeasureLines."""
+    # The parts present, in the order 责任人；时限；已完成, each combination spelled out (no list
+    # built and joined for each of the 200,000 measures of a region's ledger).
+    if owner is not None:
+        if deadline is not None:
+            meta = (f"责任人：{owner}；时限：{deadline}；已完成" if done
+                    else f"责任人：{owner}；时限：{deadline}")
+        else:
+            meta = f"责任人：{owner}；已完成" if done else f"责任人：{owner}"
+    elif deadline is not None:
+        meta = f"时限：{deadline}；已完成" if done else f"时限：{deadline}"
+    elif done:
+        meta = "已完成"
     # A title that itself ends in a bracket gets an (empty) group so it is not taken for one.
-    if parts or m.title.endswith((")", "）")):
-        return f"{m.title}（{'；'.join(parts)}）"
-    return m.title
+    elif title.endswith((")", "）")):
+        return f"{title}（）"
+    else:
+        return title
+    return f"{title}（{meta}）"
 
 
 def parse_measure_line(text: str, excel_row: int, column: str) -> MeasureLine:
@@ -552,7 +569,12 @@ def parse_measures(value: Any, row: int, column: str) -> tuple[MeasureLine, ...]
 
 def format_measures(measures: Iterable[MeasureLine]) -> str:
     """The measures cell text: numbered lines "1. …"."""
-    return "\n".join(f"{i}. {format_measure_line(m)}" for i, m in enumerate(measures, 1))
+    return number_measure_lines(format_measure_line(m) for m in measures)
+
+
+def number_measure_lines(lines: Iterable[str]) -> str:
+    """The measures cell text from the measures' one-line texts: numbered lines "1. …"."""
+    return "\n".join([f"{i}. {line}" for i, line in enumerate(lines, 1)])
 
 
 # ---------------------------------------------------------------------------------------------
