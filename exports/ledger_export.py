@@ -132,9 +132,13 @@ class _Gathered:
     measures: dict[int, tuple[tuple, ...]]
     accountability: dict[int, tuple[tuple, ...]]
     owners: dict[int, str | None] = field(default_factory=dict)  # person id → owner_line
+    # link table → {id list text → what _linked makes of it}: the same few combinations of
+    # sources, streams, focus points and causes recur across thousands of issues.
+    _resolved: dict[str, dict[str | None, tuple]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.owners = {pid: owner_line(name) for pid, name in self.people.items()}
+        self._resolved = {table: {} for table in self.links}
 
     def record(self, s: dict) -> IssueRecord:
         """The IssueRecord of one state row."""
@@ -142,7 +146,7 @@ class _Gathered:
         (_, description, basis, recommendation, rtype, progress, severity, supervisor,
          aspect_code, aspect_name, category_name, unit_code, unit_name) = self.detail[iid]
         people = self.people
-        sources, streams, focus, causes = self._linked(iid)
+        sources, streams, focus, causes = map(list, self._linked(iid))  # the record's own lists
         return IssueRecord(
             id=iid, code=s["code"], title=s["title"], description=description,
             category_code=s["category_code"], category_name=category_name,
@@ -188,19 +192,38 @@ class _Gathered:
                 rtype, basis, recommendation, streams, focus,
                 [c["title"] for c in causes], s["closed_on"])
 
-    def _linked(self, iid: int) -> tuple[list[dict], list[str], list[str], list[dict]]:
+    def _linked(self, iid: int) -> tuple[tuple[dict, ...], tuple[str, ...], tuple[str, ...],
+                                         tuple[dict, ...]]:
         """An issue's sources (by year and name), work streams (cleanup before audit), focus
-        codes (sorted) and causes (by code)."""
-        links = self.links
-        sources = [self.audits[a] for a in _ids(links["issue_sources"].get(iid))]
-        if len(sources) > 1:
-            sources.sort(key=lambda a: (a["year"], a["name"]))
-        stream_codes = [self.streams[x] for x in _ids(links["issue_streams"].get(iid))]
-        causes = [self.causes[x] for x in _ids(links["issue_causes"].get(iid))]
+        codes (sorted) and causes (by code). Shared tuples: each distinct list of link ids is
+        resolved once."""
+        links, resolved = self.links, self._resolved
+        out = []
+        for table in ("issue_sources", "issue_streams", "issue_focus", "issue_causes"):
+            text = links[table].get(iid)
+            memo = resolved[table]
+            found = memo.get(text)
+            if found is None:
+                found = memo[text] = self._resolve(table, _ids(text))
+            out.append(found)
+        return tuple(out)  # type: ignore[return-value]
+
+    def _resolve(self, table: str, ids: list[int]) -> tuple:
+        """What one link table's ids of an issue stand for (see _linked)."""
+        if table == "issue_sources":
+            sources = [self.audits[a] for a in ids]
+            if len(sources) > 1:
+                sources.sort(key=lambda a: (a["year"], a["name"]))
+            return tuple(sources)
+        if table == "issue_streams":
+            stream_codes = [self.streams[x] for x in ids]
+            return tuple(c for c in ("cleanup", "audit") if c in stream_codes)
+        if table == "issue_focus":
+            return tuple(sorted(self.focus[x] for x in ids))
+        causes = [self.causes[x] for x in ids]
         if len(causes) > 1:
             causes.sort(key=lambda c: c["code"])
-        return (sources, [c for c in ("cleanup", "audit") if c in stream_codes],
-                sorted(self.focus[x] for x in _ids(links["issue_focus"].get(iid))), causes)
+        return tuple(causes)
 
 
 def _ids(text: str | None) -> list[int]:
