@@ -213,6 +213,25 @@ def test_rows_gathered_for_a_scope_equal_the_rows_of_its_records(prog):
         gathered[3]
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_rows_written_from_their_fields_give_the_same_sheet_as_the_ledger_rows(prog, lang):
+    """write_ledger takes GatheredRows through field_tuples (measures as cell text, no
+    LedgerRow per issue): cells, styles and cut count equal those of the LedgerRows."""
+    from exports.xlsx_ledger import write_ledger
+    sc = scope_for(prog.db, None)
+    gathered = ledger_export.ledger_rows_for(prog.db, sc, AS_OF)
+    assert hasattr(gathered, "field_tuples")
+    sheets = []
+    for rows in (gathered, list(gathered)):
+        buf = io.BytesIO()
+        cut = write_ledger(rows, buf, lang=lang, title=TITLE, as_of=AS_OF, anchor=(7, "ab"))
+        ws = openpyxl.load_workbook(io.BytesIO(buf.getvalue())).worksheets[0]
+        sheets.append((cut, [[(c.value, c.number_format, c.style_id, c.fill.fgColor.rgb)
+                              for c in r] for r in ws.iter_rows()]))
+    assert sheets[0] == sheets[1]
+    assert any("1. " in str(v) for row in sheets[0][1] for v, *_ in row)
+
+
 def record(**fields) -> ledger_export.IssueRecord:
     """An IssueRecord with plain defaults."""
     base = dict(id=1, code="C1.1.1", title="问题", description="", category_code="C1",
