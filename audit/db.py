@@ -78,3 +78,19 @@ def database_file(db: sqlite_utils.Database) -> str:
         if name == "main":
             return path or ""
     return ""
+
+
+def insert_many(db: sqlite_utils.Database, head: str, values: list[tuple]) -> None:
+    """Run `head` ("INSERT INTO t (a, b) VALUES") over tuples of values, up to 500 rows (and
+    32,000 parameters) per statement: much cheaper than a statement per row, and a table with
+    a full-text trigger (issues) indexes about four times faster (FTS5 flushes its pending
+    terms at every statement's savepoint)."""
+    if not values:
+        return
+    width = len(values[0])
+    group = "(" + ", ".join("?" for _ in range(width)) + ")"
+    step = max(1, min(500, 32_000 // width))
+    for start in range(0, len(values), step):
+        part = values[start:start + step]
+        db.conn.execute(f"{head} {', '.join([group] * len(part))}",
+                        [v for row in part for v in row])

@@ -37,6 +37,8 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
+from audit.db import insert_many
+
 GENESIS = "0" * 64
 
 
@@ -53,12 +55,16 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+# json.dumps(…, ensure_ascii=False, separators=(",", ":")) made once, not per record.
+_HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def record_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, actor: str, op: str,
                 action: str, entity: str, entity_id: int | None, field: str,
                 old: str | None, new: str | None) -> str:
     """The SHA-256 of a record's content chained to the previous record's hash."""
-    payload = json.dumps([prev_hash, seq, at, actor_id, actor, op, action, entity, entity_id,
-                          field, old, new], ensure_ascii=False, separators=(",", ":"))
+    payload = _HASH_JSON.encode([prev_hash, seq, at, actor_id, actor, op, action, entity,
+                                 entity_id, field, old, new])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -110,8 +116,6 @@ AS_OF_FIELDS: dict[str, frozenset[str]] = {
     "measure": frozenset({"owner_person_id", "deadline", "status", "completed_on",
                           "created_at"}),
 }
-_ROWS_PER_INSERT = 500
-_HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # as record_hash
 
 
 Record = tuple  # (entity, entity_id, field, old, new), old and new as history text
@@ -140,25 +144,17 @@ def append_many(db: sqlite_utils.Database, *, at: str, actor_id: int | None, act
     chained to the last record exactly as `append` chains them (same content, same hashes).
     Must run inside the write transaction of the changes it records. Returns the number of
     records written."""
-    conn = db.conn
-    last = conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-    sha, encode = hashlib.sha256, _HASH_JSON.encode
+    seq, prev = anchor(db)
     batch = []
     for op, action, (entity, entity_id, field, old, new) in entries:
         seq += 1
-        h = sha(encode([prev, seq, at, actor_id, actor, op, action, entity, entity_id, field,
-                        old, new]).encode("utf-8")).hexdigest()
+        h = record_hash(prev, seq, at, actor_id, actor, op, action, entity, entity_id, field,
+                        old, new)
         batch.append((seq, at, actor_id, actor, op, action, entity, entity_id, field, old, new,
                       prev, h))
         prev = h
-    # Many rows per statement: cheaper than one statement per record.
-    head = ("INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, "
-            "field, old, new, prev_hash, hash) VALUES ")
-    group = "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    for start in range(0, len(batch), _ROWS_PER_INSERT):
-        part = batch[start:start + _ROWS_PER_INSERT]
-        conn.execute(head + ",".join([group] * len(part)), [v for rec in part for v in rec])
+    insert_many(db, "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, "
+                    "entity_id, field, old, new, prev_hash, hash) VALUES", batch)
     return len(batch)
 
 

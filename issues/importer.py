@@ -55,8 +55,8 @@ from audit.model import Actor, Role, grant
 from audit.ops import Recorder, require
 from issues import service as issues
 from issues.ledger import STREAMS, LedgerRow, ParsedLedger
-from issues.model import (IssueFacts, MeasureFacts, Move, Status, may_strike_off,
-                          missing_for_assignment, missing_for_closure)
+from issues.model import (IssueFacts, MeasureFacts, Move, Status, highest_child_number,
+                          may_strike_off, missing_for_assignment, missing_for_closure)
 from owners import service as owners
 from exports.sanitize import is_truncated_from
 
@@ -425,12 +425,7 @@ class _Planner:
     def _highest(self, parent: str, existing: Collection[str]) -> int:
         n = self.child_codes.get(parent)
         if n is None:
-            n = 0
-            prefix = parent + "."
-            for code in existing:
-                if code.startswith(prefix) and code[len(prefix):].isdigit():
-                    n = max(n, int(code[len(prefix):]))
-            self.child_codes[parent] = n
+            n = self.child_codes[parent] = highest_child_number(parent, existing)
         return n
 
     def next_code(self, parent: str, existing: Collection[str]) -> str:

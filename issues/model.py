@@ -2,6 +2,7 @@
 三不放过. Pure: plain data in, missing conditions or exceptions out."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -51,6 +52,14 @@ TRANSITIONS: dict[Move, Transition] = {
     Move.END: Transition(Move.END, frozenset(OPEN_STATUSES), Status.ENDED, True,
                          "workflow.end"),
 }
+
+
+def highest_child_number(parent_code: str, codes: Iterable[str]) -> int:
+    """The highest n among `codes` of the form <parent_code>.n (0 when none): the next free
+    child code (C3 → C3.n, C3.2 → C3.2.n) is n + 1."""
+    prefix = parent_code + "."
+    return max((int(c[len(prefix):]) for c in codes
+                if c.startswith(prefix) and c[len(prefix):].isdigit()), default=0)
 
 
 def moves_from(status: Status) -> list[Move]:

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from audit import history
 from audit.clock import day_of, parse_date
-from audit.db import one, write_transaction
+from audit.db import insert_many, one, write_transaction
 from audit.errors import (AssignmentIncomplete, AuditError, ClosureBlocked, DependencyCycle,
                           MergeNotUndoable, NotFound, NotPermitted, TransitionNotAllowed,
                           ValidationFailed)
@@ -20,7 +20,8 @@ from audit.ops import Recorder, bump_version, check_version, get_row, insert, re
 from issues import store
 from issues.graphs import cycle_if_added
 from issues.model import (OPEN_STATUSES, TRANSITIONS, IssueFacts, MeasureFacts, Move, Status,
-                          may_strike_off, missing_for_assignment, missing_for_closure)
+                          highest_child_number, may_strike_off, missing_for_assignment,
+                          missing_for_closure)
 
 SEVERITIES = ("high", "medium", "low")
 RECTIFICATION_TYPES = ("immediate", "staged", "continuous")
@@ -701,7 +702,8 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
                 raise NotFound(f"unit {item.unit_id} not found", entity="unit", id=item.unit_id)
             permit(actor, "catalogue.edit", unit_id=item.unit_id, what="issue")
             prefix = aspects[item.aspect_id]
-            code = (item.code or _next_code(codes, prefix)).strip()
+            code = (item.code or
+                    f"{prefix}.{highest_child_number(prefix, codes) + 1}").strip()
             if not code.startswith(prefix + "."):
                 raise ValidationFailed("code", f"an issue of {prefix} is coded {prefix}.n, "
                                                f"not {code!r}")
@@ -807,17 +809,11 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
         store.insert_rows(db, "issues", issue_rows)
         store.insert_rows(db, "measures", measure_rows)
         for table, column in ISSUE_LINKS.values():
-            store.many_rows(db, f"INSERT INTO {table} (issue_id, {column}) VALUES",
+            insert_many(db, f"INSERT INTO {table} (issue_id, {column}) VALUES",
                             links[table])
         history.append_many(db, at=at, actor_id=actor.user_id, actor=actor.username,
                             entries=entries)
     return ids
-
-
-def _next_code(codes: set[str], prefix: str) -> str:
-    """The next free child code under `prefix` among `codes`."""
-    tails = [c[len(prefix) + 1:] for c in codes if c.startswith(prefix + ".")]
-    return f"{prefix}.{max((int(t) for t in tails if t.isdigit()), default=0) + 1}"
 
 
 def _bulk_move(row: dict, measures: list[dict], cause_count: int, move: Move, actor: Actor,

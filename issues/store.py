@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from audit.db import one, rows, scalar
-from issues.model import IssueFacts, MeasureFacts, Status
+from audit.db import insert_many, one, rows, scalar
+from issues.model import IssueFacts, MeasureFacts, Status, highest_child_number
 
 
 def issue_facts(db: sqlite_utils.Database, issue_id: int) -> IssueFacts:
@@ -40,12 +40,7 @@ def next_child_code(db: sqlite_utils.Database, table: str, parent_code: str) -> 
     """The next free code under a parent: C3 → C3.<n>, C3.2 → C3.2.<n>."""
     existing = [r[0] for r in db.conn.execute(
         f"SELECT code FROM {table} WHERE code LIKE ?", (parent_code + ".%",))]
-    numbers = []
-    for code in existing:
-        tail = code[len(parent_code) + 1:]
-        if tail.isdigit():
-            numbers.append(int(tail))
-    return f"{parent_code}.{max(numbers, default=0) + 1}"
+    return f"{parent_code}.{highest_child_number(parent_code, existing) + 1}"
 
 
 def stream_ids(db: sqlite_utils.Database) -> dict[str, int]:
@@ -167,28 +162,12 @@ def next_id(db: sqlite_utils.Database, table: str) -> int:
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
-    """Insert rows that all have the same columns (ids included), many rows per statement:
-    a table with a full-text trigger (issues) then indexes them about four times faster than one
-    statement per row (FTS5 flushes its pending terms at every statement's savepoint)."""
+    """Insert rows that all have the same columns (ids included), many rows per statement."""
     if not rows:
         return
     cols = list(rows[0])
-    many_rows(db, f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
+    insert_many(db, f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
               [tuple(r[c] for c in cols) for r in rows])
-
-
-def many_rows(db: sqlite_utils.Database, head: str, values: list[tuple]) -> None:
-    """Run `head` ("INSERT INTO t (a, b) VALUES") over tuples of values, up to 500 rows (and
-    32,000 parameters) per statement."""
-    if not values:
-        return
-    width = len(values[0])
-    group = "(" + ", ".join("?" for _ in range(width)) + ")"
-    step = max(1, min(500, 32_000 // width))
-    for start in range(0, len(values), step):
-        part = values[start:start + step]
-        db.conn.execute(f"{head} {', '.join([group] * len(part))}",
-                        [v for row in part for v in row])
 
 
 def active_people(db: sqlite_utils.Database) -> dict[int, bool]:

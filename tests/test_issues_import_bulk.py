@@ -16,18 +16,13 @@ from issues.model import Move
 from owners import service as owners
 from tests import ledger_factory as lf
 from tests.ledger_factory import table, xlsx_bytes
-from tests.programme import build
 from tests.test_audit_history import assert_replays_exactly
-from tests.test_issues_importer import LATER, do_import, ledger_row
-
-AT = "2026-11-25T10:00:00+08:00"
+from tests.test_issues_importer import AT, LATER, do_import, ledger_row, programme_with_city
 
 
 @pytest.fixture
 def prog(tmp_path):
-    p = build(tmp_path)
-    p.units["BT"] = owners.create_unit(p.db, None, code="BT", name="包头市分公司", level="city",
-                                       parent_code="R", at=p.at("2026-01-01", 8))
+    p = programme_with_city(tmp_path)
     p.causes = [issues.create_cause(p.db, p.actors["lead"], title=t, at=p.at("2026-01-01", 8))
                 for t in ("制度缺失", "监督不到位")]
     return p

@@ -32,13 +32,17 @@ ROUNDTRIP_EXAMPLES = int(os.environ.get("ROUNDTRIP_EXAMPLES", "8"))
 LATER = "2026-11-26T10:00:00+08:00"
 
 
-@pytest.fixture
-def prog(tmp_path):
+def programme_with_city(tmp_path):
+    """The hand-built programme plus 包头, the city the factory's rows name (with 张三)."""
     p = build(tmp_path)
-    # The factory's rows name 包头 (a city) and 张三; give the programme that city.
     p.units["BT"] = owners.create_unit(p.db, None, code="BT", name="包头市分公司", level="city",
                                        parent_code="R", at=p.at("2026-01-01", 8))
     return p
+
+
+@pytest.fixture
+def prog(tmp_path):
+    return programme_with_city(tmp_path)
 
 
 def ledger_row(n: int, **over) -> list:
