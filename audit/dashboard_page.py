@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, session
+from audit import charts, history, session
 from audit.dashboard import (UnknownSelection, amber_days, dashboard_data,
                              database_file, drill_down, filter_options, unit_name,
                              units_in_scope)
@@ -51,7 +51,7 @@ def _scope_of(key: tuple) -> Scope:
     return Scope(None if ids is None else frozenset(ids), cats, stream, focus)
 
 
-# `version` (session.cache_version: every write but a sign-in moves it) is in the key so that
+# `version` (history.data_version: every write but a sign-in moves it) is in the key so that
 # any write shows at once and the next user's sign-in does not make a second copy; `_db` is the
 # session's connection and is left out of the key (the path stands for it).
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -386,7 +386,7 @@ def render() -> None:
     except AuditError as exc:
         session.show_error(exc)
         return
-    ctx = {"lang": lang, "path": database_file(db), "version": session.cache_version(db),
+    ctx = {"lang": lang, "path": database_file(db), "version": history.data_version(db),
            "scope_key": _scope_key(scope), "as_of": view.as_of, "compare_to": view.compare_to}
     data = _load(db, ctx["path"], ctx["version"], ctx["scope_key"], view.as_of,
                  view.compare_to, lang)

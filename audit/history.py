@@ -165,9 +165,13 @@ def anchor(db: sqlite_utils.Database) -> tuple[int, str]:
 
 
 def data_version(db: sqlite_utils.Database) -> int:
-    """A number that changes with every write (the last record's seq): the key under which
-    cached reads are never stale."""
-    return anchor(db)[0]
+    """A number that changes with every write that changes what the product shows: the seq of
+    the last record that is not a sign-in. Page caches are keyed on it, so they are never stale;
+    a sign-in records the attempt but changes nothing shown, and if it moved the version every
+    new session would find the caches stale and compute (and hold) a copy of its own."""
+    row = db.conn.execute("SELECT seq FROM history WHERE entity <> 'login' "
+                          "ORDER BY seq DESC LIMIT 1").fetchone()
+    return row[0] if row else 0
 
 
 @dataclass

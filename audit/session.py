@@ -155,16 +155,6 @@ def database() -> sqlite_utils.Database:
     return _session_database(path)
 
 
-def cache_version(db: sqlite_utils.Database) -> int:
-    """The data version page caches are keyed on: the seq of the last history record that is
-    not a sign-in. Every write moves it except signing in, which records the attempt but
-    changes nothing a page shows; keyed on history.data_version, each new session found the
-    caches stale and computed (and held) a copy of the programme of its own."""
-    row = db.conn.execute("SELECT seq FROM history WHERE entity <> 'login' "
-                          "ORDER BY seq DESC LIMIT 1").fetchone()
-    return row[0] if row else 0
-
-
 def database_is_demo(db: sqlite_utils.Database) -> bool:
     """Was the database built as a demo?"""
     return users.is_demo_database(db)

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.charts import STATUS_COLOURS, WARNING_COLOURS
 from audit.errors import AuditError
 from audit.i18n import label
@@ -221,7 +221,7 @@ def render() -> None:
     st.title(text("page.catalogue"))
     as_of = session.today()
     db_file = catalogue.database_file(db)
-    version = session.cache_version(db)
+    version = history.data_version(db)
     # Results depend only on the scope, which follows from the unit: users who share a scope
     # share the cache.
     who = (actor.unit_id,)

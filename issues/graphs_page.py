@@ -9,7 +9,7 @@ from datetime import date
 
 import streamlit as st
 
-from audit import charts, session
+from audit import charts, history, session
 from audit.errors import AuditError
 from audit.figures import Scope, scope_for
 from audit.i18n import label
@@ -32,9 +32,9 @@ LINK_COLUMNS = 6
 
 def _key(db, scope: Scope, as_of: date) -> tuple:
     """(database file, data version, scope, as-of): what a cached read depends on. The data
-    version (session.cache_version) moves with every write but a sign-in."""
+    version (history.data_version) moves with every write but a sign-in."""
     units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (database_file(db), session.cache_version(db), units, scope.category_codes,
+    return (database_file(db), history.data_version(db), units, scope.category_codes,
             scope.stream, scope.focus, as_of)
 
 

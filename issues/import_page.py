@@ -11,7 +11,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.config import max_upload_bytes
 from audit.errors import AuditError
 from audit.figures import scope_for
@@ -266,7 +266,7 @@ def _clusters(_db, key: tuple) -> list[duplicates.Cluster]:
 
 
 def _key(db, threshold: float) -> tuple:
-    return (database_file(db), session.cache_version(db), threshold)
+    return (database_file(db), history.data_version(db), threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)

@@ -303,7 +303,7 @@ def _picker(db, actor: Actor) -> None:
     text = session.text
     st.subheader(text("issue.pick"))
     query = st.text_input(text("issue.pick_search"), key=f"{K}.pick.query")
-    found = _pick_cached(db, actor, catalogue.database_file(db), session.cache_version(db),
+    found = _pick_cached(db, actor, catalogue.database_file(db), history.data_version(db),
                          (actor.unit_id,), query, session.today())
     if not found:
         st.info(text("issue.pick_none"))

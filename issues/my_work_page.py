@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.errors import AuditError, StaleEdit
 from audit.i18n import error_text, label
 from audit.model import Actor, Role
@@ -297,7 +297,7 @@ def render() -> None:
     as_of = session.today()
     show_flash(FLASH)
     st.caption(text("mywork.caption", date=as_of.isoformat()))
-    data = _load(db, actor, catalogue.database_file(db), session.cache_version(db),
+    data = _load(db, actor, catalogue.database_file(db), history.data_version(db),
                  (actor.user_id, actor.person_id, actor.unit_id), as_of)
     if actor.person_id is None:
         st.info(text("mywork.no_person"))

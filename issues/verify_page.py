@@ -12,7 +12,7 @@ from datetime import date
 
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.errors import AuditError
 from audit.i18n import label
 from audit.model import Actor
@@ -238,7 +238,7 @@ def render() -> None:
     as_of = session.today()
     show_flash(FLASH)
     st.caption(text("verify.caption", date=as_of.isoformat()))
-    queue = _queue(db, actor, catalogue.database_file(db), session.cache_version(db),
+    queue = _queue(db, actor, catalogue.database_file(db), history.data_version(db),
                    (actor.user_id, actor.person_id, actor.unit_id), as_of)
     cols = st.columns(4)
     cols[0].metric(text("verify.metric.queue"), len(queue))

@@ -9,7 +9,7 @@ from datetime import date
 
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.errors import AuditError
 from audit.i18n import error_text
 from issues import catalogue
@@ -105,7 +105,7 @@ def render_section() -> None:
     st.subheader(text("calendar.title"))
     st.caption(text("calendar.caption"))
     _flash()
-    late = _late(db, catalogue.database_file(db), session.cache_version(db))
+    late = _late(db, catalogue.database_file(db), history.data_version(db))
     for year, n in late.items():
         st.warning(text("calendar.unpublished_warning", year=year, n=n),
                    icon=":material/event_busy:")

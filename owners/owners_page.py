@@ -9,7 +9,7 @@ from datetime import date
 
 import streamlit as st
 
-from audit import session
+from audit import history, session
 from audit.errors import AuditError
 from audit.i18n import label
 from audit.model import Actor, Role
@@ -229,7 +229,7 @@ def render() -> None:
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind:
         getattr(st, kind)(message)
-    key = (catalogue.database_file(db), session.cache_version(db),
+    key = (catalogue.database_file(db), history.data_version(db),
            (actor.unit_id, actor.role.value))
     data = _load(db, actor, *key, as_of)
     st.caption(text("owners.caption", date=as_of.isoformat()))

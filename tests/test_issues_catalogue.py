@@ -246,18 +246,18 @@ def test_data_version_changes_with_every_write(p):
 
 
 def test_a_sign_in_does_not_move_the_version_page_caches_are_keyed_on(p):
-    from audit import session, users
+    from audit import history, users
     from audit.errors import LoginFailed
-    before, anchor = session.cache_version(p.db), catalogue.data_version(p.db)
+    before, anchor = catalogue.data_version(p.db), history.anchor(p.db)[0]
     users.login(p.db, "lead", programme.PASSWORD, p.at("2026-11-20"))
     with pytest.raises(LoginFailed):
         users.login(p.db, "lead", "wrong", p.at("2026-11-20"))
-    assert catalogue.data_version(p.db) > anchor
-    assert session.cache_version(p.db) == before
+    assert history.anchor(p.db)[0] > anchor            # both sign-ins are recorded…
+    assert catalogue.data_version(p.db) == before      # …and change nothing a page shows
     issues.update_progress(p.db, p.actors["lead"], p.ids["green"],
                            version=p.version(p.ids["green"]), progress="推进中",
                            at=p.at("2026-11-20"))
-    assert session.cache_version(p.db) == catalogue.data_version(p.db) > anchor
+    assert catalogue.data_version(p.db) == history.anchor(p.db)[0] > anchor
 
 
 def test_ledger_workbook_holds_exactly_the_filtered_issues(p):
