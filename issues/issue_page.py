@@ -776,7 +776,7 @@ def _value_text(field: str, value: str | None, lang: str) -> str:
         # A bulk creation (ledger import) stores the whole row in one record: name its fields.
         row = json.loads(value)
         value = "; ".join(f"{_field_label(k)}: {_value_text(k, str(v), lang)}"
-                          for k, v in row.items())
+                          for k, v in row.items() if v != "")
     return value if len(value) <= 200 else value[:200] + "…"
 
 
