@@ -226,6 +226,10 @@ MESSAGES = {
         "field.measure_id": "措施",
         "field.responsible_person_id": "整改责任人",
         "field.supervisor_person_id": "分管领导",
+        "field.original_deadline": "原定整改期限",
+        "field.aspect_id": "问题方面",
+        "field.unit_id": "责任单位",
+        "field.issue_id": "所属问题",
     },
     "en": {
         "catalogue.caption": "Issues in your scope as of {date}. Click a row to open the issue.",
@@ -449,5 +453,9 @@ MESSAGES = {
         "field.measure_id": "Measure",
         "field.responsible_person_id": "Responsible person",
         "field.supervisor_person_id": "Supervising leader",
+        "field.original_deadline": "Original deadline",
+        "field.aspect_id": "Aspect",
+        "field.unit_id": "Unit",
+        "field.issue_id": "Issue",
     },
 }
