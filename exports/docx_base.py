@@ -15,6 +15,7 @@ import signal
 import string
 import subprocess
 import tempfile
+import zipfile
 from copy import deepcopy
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
@@ -33,6 +34,7 @@ from docx.section import Section
 from docx.shared import Cm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from lxml import etree
 from lxml.etree import SubElement
 
 from exports.sanitize import xml_safe
@@ -316,14 +318,20 @@ def usable_height_cm(section: Section) -> float:
 # --- saving and PDF ---------------------------------------------------------------------------
 
 
-def save_atomically(doc: Document, path: str | os.PathLike[str]) -> Path:
-    """Save next to the target then rename over it, so a failure never leaves a half-written file."""
+def save_atomically(doc: Document, path: str | os.PathLike[str],
+                    bodies: Sequence[Sequence[str]] = ()) -> Path:
+    """Save next to the target then rename over it, so a failure never leaves a half-written file.
+    `bodies`: the table rows PackWriter.table kept as XML text, spliced in where it left their
+    markers (see `_save_spliced`)."""
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            doc.save(fh)
+            if bodies:
+                _save_spliced(doc, fh, bodies)
+            else:
+                doc.save(fh)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.chmod(0o644)  # mkstemp makes 0600 files; exports are shared documents
@@ -332,6 +340,39 @@ def save_atomically(doc: Document, path: str | os.PathLike[str]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+_DOCUMENT_PART = "word/document.xml"
+# An XML comment cannot come from user text (its '<' is escaped), so the marker is unambiguous.
+_SPLICE_MARKER = re.compile(rb"<!--rows:(\d+)-->")
+_SPLICE_BATCH = 2000  # rows encoded and written at a time
+
+
+def _save_spliced(doc: Document, fh, bodies: Sequence[Sequence[str]]) -> None:
+    """Save through python-docx (every part as it writes it), then copy the package into `fh`
+    with each `<!--rows:K-->` marker of the document part replaced by the rows of bodies[K],
+    streamed in batches: the 40,000-issue appendix's 120,000 rows never become lxml elements."""
+    staged = io.BytesIO()
+    doc.save(staged)
+    with zipfile.ZipFile(staged) as source, \
+            zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != _DOCUMENT_PART:
+                out.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+                continue
+            entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with out.open(entry, "w") as part:
+                # split with a group: text, marker number, text, marker number, ..., text
+                pieces = _SPLICE_MARKER.split(data)
+                for i, piece in enumerate(pieces):
+                    if i % 2 == 0:
+                        part.write(piece)
+                        continue
+                    rows = bodies[int(piece)]
+                    for start in range(0, len(rows), _SPLICE_BATCH):
+                        part.write("".join(rows[start:start + _SPLICE_BATCH]).encode("utf-8"))
 
 
 def write_fontconfig(workdir: Path) -> Path:
@@ -411,6 +452,8 @@ class PackWriter:
         self.lang: Lang = lang
         self.doc: Document = new_document(lang)
         self._next_shape_id: int | None = None
+        # Each table's body rows as XML text, in the document at save (see table).
+        self._bodies: list[list[str]] = []
         section = self.doc.sections[0]
         set_header_footer(section, header_text, lang)
         # The cover page carries no header or footer; it still counts in 共 Y 页.
@@ -542,9 +585,11 @@ class PackWriter:
               zebra: bool = False, align: Sequence[Align] | None = None) -> Table:
         """A bordered table in 五号 type whose header row repeats on every page.
 
-        Rows are built by copying a prepared row's XML: python-docx's add_row/cells is several
-        times slower, and a 40,000-issue ledger must export in seconds. Column widths are scaled
-        down to the text area when they do not fit.
+        The body rows are written as XML text and spliced into the document when it is saved:
+        a 40,000-issue appendix has 120,000 rows, and building them as lxml elements (even by
+        copying a prepared row) and serialising them again took most of the pack's time. Until
+        `save`, the in-memory table holds only its header row. Column widths are scaled down to
+        the text area when they do not fit.
         """
         n = len(headers)
         if align is not None and len(align) != n:
@@ -568,30 +613,30 @@ class PackWriter:
         _fill_row(header_tr, [xml_safe(h) for h in headers])
         tbl.append(header_tr)
 
-        # Four prepared rows (plain or shaded, kept whole or free to split): each body row is
-        # one deepcopy and one text per cell, with no element created or searched for.
+        # Four prepared rows (plain or shaded, kept whole or free to split) as format strings:
+        # each body row is one format call with its cells' escaped texts.
         fills = (None, _ZEBRA_FILL if zebra else None)
-        templates = [[_row_template(twips, text_id, jc, fill=f, header=False, cant_split=whole)
-                      for whole in (False, True)] for f in fills]
-        append = tbl.append
+        formats = [[_row_format(_row_template(twips, text_id, jc, fill=f, header=False,
+                                              cant_split=whole))
+                    for whole in (False, True)] for f in fills]
+        body: list[str] = []
+        append = body.append
         for i, values in enumerate(rows):
             if len(values) != n:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
             whole = n == 0 or max(map(len, texts)) < _CANT_SPLIT_MAX_CHARS
-            tr = deepcopy(templates[i % 2][whole])
             # One scan of the row decides whether any cell needs cleaning or line breaks.
-            if _NEEDS_CARE.search("".join(texts)) is None:
-                for t, text in zip(tr.iter(_W_T), texts):
-                    t.text = text
-            else:
-                _fill_row(tr, texts)
-            append(tr)
+            cell = escape if _NEEDS_CARE.search("".join(texts)) is None else _cell_xml
+            append(formats[i % 2][whole].format(*map(cell, texts)))
+        if body:
+            tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
+            self._bodies.append(body)
         return table
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the document atomically and return its path."""
-        return save_atomically(self.doc, path)
+        """Save the document atomically, the tables' rows spliced in, and return its path."""
+        return save_atomically(self.doc, path, self._bodies)
 
 
 _ALIGNMENTS = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,
@@ -681,6 +726,29 @@ def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
         tc.append(p)
         tr.append(tc)
     return tr
+
+
+_W_NS_DECLARATION = f' xmlns:w="{qn("w:t").split("}")[0][1:]}"'
+_CELL = "\ue000"  # a private-use character standing for a cell's text in a row template
+_BREAK_XML = {"\n": '</w:t><w:br/><w:t xml:space="preserve">',
+              "\t": '</w:t><w:tab/><w:t xml:space="preserve">'}
+_BREAKS = re.compile("[\n\t]")
+
+
+def _row_format(tr) -> str:
+    """A row template as a str.format pattern with one {} per cell text, its w namespace left
+    to the document it goes into."""
+    for t in tr.iter(_W_T):
+        t.text = _CELL
+    xml = etree.tostring(tr, encoding="unicode").replace(_W_NS_DECLARATION, "", 1)
+    return xml.replace("{", "{{").replace("}", "}}").replace(_CELL, "{}")
+
+
+def _cell_xml(text: str) -> str:
+    """A cell's text as the XML inside its w:t: XML-forbidden characters replaced, escaped, and
+    line breaks and tabs as w:br / w:tab between runs of text (as Word writes them)."""
+    text = escape(xml_safe(text).replace("\r\n", "\n").replace("\r", "\n"))
+    return _BREAKS.sub(lambda m: _BREAK_XML[m.group()], text)
 
 
 def _fill_row(tr, texts: Sequence[str]) -> None:
