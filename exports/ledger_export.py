@@ -1,9 +1,10 @@
 """Database → LedgerRows → the 整改台账 workbook, for the issues in a scope as of a date.
 
-`_gather` runs a handful of set-based queries for a scope (no query per issue: the 40,000-issue
-region export must take seconds); `issue_records` makes from them everything the Word pack's
-appendix shows about each issue, and `ledger_rows_for` the LedgerRows of the ledger, made one at
-a time while the sheet is written (equal to `ledger_rows(issue_records(...))`). LedgerRows are
+`gather_issues` runs a handful of set-based queries for a scope (no query per issue: the
+40,000-issue region export must take seconds). From what it gathers, `Gathered.summary` and
+`Gathered.details` make what the Word pack shows of each issue, `issue_records` whole
+IssueRecords, and `ledger_rows_for` the LedgerRows of the ledger, made one at a time while the
+sheet is written (equal to `ledger_rows(issue_records(...))`). LedgerRows are
 what `issues.ledger.read_ledger` reads back: the normalisations the reader applies (stripped
 short texts, XML-forbidden characters as U+FFFD, money to the fen) are applied here, so
 export → import changes nothing.
@@ -28,7 +29,7 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import sqlite_utils
 
@@ -106,17 +107,50 @@ class IssueRecord:
     accountability: list[dict] = field(default_factory=list)
 
 
+class IssueSummary(NamedTuple):
+    """What the Word pack's figures and lists show of an issue (its appendix reads the rest
+    from `Gathered.details`, one issue at a time)."""
+
+    id: int
+    code: str
+    title: str
+    category_code: str
+    category_name: str
+    unit_id: int
+    unit_name: str
+    responsible: str
+    deadline: str | None
+    status: str
+    warning: str
+
+
+class IssueDetails(NamedTuple):
+    """The rest of what the Word pack's appendix prints of an issue: sources and causes as in
+    IssueRecord, measures as (title, owner name, deadline, status) and accountability as
+    (not_applicable, person_name, action, reason) tuples."""
+
+    aspect_name: str
+    description: str
+    amount: float
+    progress: str
+    supervisor: str
+    sources: tuple[dict, ...]
+    causes: tuple[dict, ...]
+    measures: tuple[tuple, ...]
+    accountability: tuple[tuple, ...]
+
+
 def issue_records(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
                   on_progress: Progress | None = None) -> list[IssueRecord]:
     """Every issue in `scope` as of `as_of` (state from history, classification as now), ordered
     by category, aspect and code, with sources, streams, focus, causes, measures and
     accountability attached."""
-    found = _gather(db, scope, as_of, on_progress)
+    found = gather_issues(db, scope, as_of, on_progress)
     return [found.record(s) for s in found.states]
 
 
 @dataclass
-class _Gathered:
+class Gathered:
     """What the queries for a scope found: the issues' states in ledger order and, by issue id,
     their details, link ids, measure rows and accountability rows. Records and ledger rows are
     made from it one issue at a time, on demand."""
@@ -165,6 +199,25 @@ class _Gathered:
                       for m in self.measures.get(iid, ())],
             accountability=[{"not_applicable": a[1], "person_name": a[2], "action": a[3],
                              "reason": a[4]} for a in self.accountability.get(iid, ())])
+
+    def summary(self, s: dict) -> IssueSummary:
+        """The IssueSummary of one state row (the same values as its IssueRecord)."""
+        detail = self.detail[s["id"]]
+        return IssueSummary(s["id"], s["code"], s["title"], s["category_code"], detail[10],
+                            s["unit_id"], detail[12],
+                            self.people.get(s["responsible_person_id"], ""), s["deadline"],
+                            s["status"], s["warning"])
+
+    def details(self, s: dict) -> IssueDetails:
+        """The IssueDetails of one state row (the same values as its IssueRecord)."""
+        iid = s["id"]
+        detail, people = self.detail[iid], self.people
+        sources, _, _, causes = self._linked(iid)
+        return IssueDetails(
+            detail[9], detail[1], s["amount"] or 0.0, detail[5], people.get(detail[7], ""),
+            sources, causes,
+            tuple((m[2], people.get(m[3], ""), m[4], m[5]) for m in self.measures.get(iid, ())),
+            tuple(a[1:] for a in self.accountability.get(iid, ())))
 
     def ledger_row(self, s: dict, excel_row: int) -> LedgerRow:
         """The LedgerRow of one state row, equal to ledger_row(self.record(s), excel_row)
@@ -231,9 +284,10 @@ def _ids(text: str | None) -> list[int]:
     return [int(x) for x in text.split(",")] if text else []
 
 
-def _gather(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
-            on_progress: Progress | None = None) -> _Gathered:
-    """Run every query for the issues in `scope` as of `as_of`, in a few set-based queries, each
+def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
+                  on_progress: Progress | None = None) -> Gathered:
+    """The issues in `scope` as of `as_of` (`states` in ledger order), from which records,
+    summaries, details and ledger rows are made one issue at a time. Runs every query for the issues in `scope` as of `as_of`, in a few set-based queries, each
     one pass over its table in issue order, grouped here (flat rows cost half of per-issue JSON
     aggregates built by SQLite and parsed again)."""
     steps = 4
@@ -275,7 +329,7 @@ def _gather(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
         return k
     states.sort(key=lambda s: (key(s["category_code"]), key(detail[s["id"]][8]),
                                _code_key(s["code"])))
-    found = _Gathered(
+    found = Gathered(
         states=states, detail=detail,
         people=dict(db.conn.execute("SELECT id, name FROM people")),
         audits={r["id"]: r for r in rows(db, "SELECT id, name, year, level, report_no "
@@ -460,7 +514,7 @@ class GatheredRows(Sequence[LedgerRow]):
     is read. Streaming them into the sheet keeps one issue's objects alive at a time: holding
     40,000 records and rows made Python's garbage collector walk them over and over."""
 
-    def __init__(self, found: _Gathered):
+    def __init__(self, found: Gathered):
         self._found = found
 
     def __len__(self) -> int:
@@ -486,7 +540,7 @@ class GatheredRows(Sequence[LedgerRow]):
     def field_tuples(self) -> Iterator[tuple]:
         """The rows as write_ledger takes them fastest: each row's fields in LedgerRow order
         without excel_row, the measures as their cell text, every text XML-safe (see
-        _Gathered.ledger_fields)."""
+        Gathered.ledger_fields)."""
         return map(self._found.ledger_fields, self._found.states)
 
 
@@ -494,7 +548,7 @@ def ledger_rows_for(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
                     on_progress: Progress | None = None) -> GatheredRows:
     """The ledger rows of `scope` as of `as_of`, equal to ledger_rows(issue_records(...)): every
     query runs now, each row is made when it is read."""
-    return GatheredRows(_gather(db, scope, as_of, on_progress))
+    return GatheredRows(gather_issues(db, scope, as_of, on_progress))
 
 
 # --- the export ---------------------------------------------------------------------------------

@@ -4,16 +4,16 @@ lists, changes over a period, root causes, escalations, and an appendix with eac
 
 Built in four named steps — gather (figures and rows), charts (PNG images), sections (the
 document), save (atomic) — each reported through `on_progress(step, done, total)`. The charts
-render on threads while the sections are written (placeholders are filled at the end), so the
-charts step finishes after the sections (vl-convert holds the GIL, so this overlaps nothing
-yet: see start_charts). A failure raises ExportFailed naming the step and
-leaves no file behind. Every label comes from the message catalogue (exports/messages.py); user
+render in a child process from the moment their rows are gathered, while the rest is gathered
+and the sections are written (placeholders are filled at the end), so the charts step
+finishes after the sections. A failure raises ExportFailed naming the step and leaves no file
+behind. Every label comes from the message catalogue (exports/messages.py); user
 data (titles, names) is printed as entered and cleaned of XML-forbidden characters by
 exports.docx_base at the boundary.
 
 Sources: figures and chart rows from audit.dashboard.dashboard_data (what the dashboard shows,
 drawn with the same audit.charts builders); root causes and escalations from
-issues.graph_service; per-issue rows from exports.ledger_export.issue_records (shared with the
+issues.graph_service; per-issue rows from exports.ledger_export.gather_issues (shared with the
 Excel ledger); changes over the period from history and the extensions table.
 """
 from __future__ import annotations
@@ -34,7 +34,8 @@ from audit.dashboard import dashboard_data, unit_groups
 from audit.figures import Scope
 from audit.model import Actor
 from exports.docx_base import PackWriter, format_date
-from exports.ledger_export import ExportFailed, IssueRecord, issue_records
+from exports.ledger_export import (ExportFailed, Gathered, IssueDetails, IssueSummary,
+                                   gather_issues)
 from issues.ledger import STREAMS
 from owners import store as owners_store
 from owners.model import working_days_between
@@ -44,7 +45,6 @@ STEPS: tuple[str, ...] = ("gather", "charts", "sections", "save")
 DEFAULT_SINCE_DAYS = 14
 CHART_WIDTH_PX = 600
 CHART_WIDTH_CM = 15.0
-CHART_THREADS = min(4, os.cpu_count() or 1)
 # The body lists (sections 4–7) show this many rows at most; the appendix is always complete.
 LIST_LIMIT = 500
 WORKLOAD_TOP = 15
@@ -66,7 +66,8 @@ class PackData:
     user: str
     figures: dict
     window: int
-    records: list[IssueRecord]
+    records: list[IssueSummary]
+    found: Gathered  # what the appendix prints of each issue: Gathered.details
     by_category: list[dict]
     by_unit: list[dict]
     overdue: list[dict]
@@ -106,7 +107,7 @@ def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
     return _t(lang, "report.scope_sep").join(parts)
 
 
-def _status_counts(items: list[IssueRecord]) -> dict:
+def _status_counts(items: list[IssueSummary]) -> dict:
     c = Counter(r.status for r in items)
     n = len(items)
     return {"issues": n, "closed": c["closed"], "ended": c["ended"],
@@ -117,7 +118,7 @@ def _status_counts(items: list[IssueRecord]) -> dict:
             "closure_rate": c["closed"] / n if n else None}
 
 
-def _changes(db: sqlite_utils.Database, by_id: dict[int, IssueRecord], since: dt.date,
+def _changes(db: sqlite_utils.Database, by_id: dict[int, IssueSummary], since: dt.date,
              as_of: dt.date) -> dict[str, list[dict]]:
     """Issues struck off, newly overdue, returned and extended in (since, as_of]."""
     start, end = end_of(since), end_of(as_of)
@@ -160,17 +161,20 @@ def _changes(db: sqlite_utils.Database, by_id: dict[int, IssueRecord], since: dt
 
 
 def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt.date,
-           lang: str, label: str, user: str, on_progress: Progress | None = None) -> PackData:
-    """Everything the pack prints, for `scope` as of `as_of`, changes counted from `since`."""
+           lang: str, label: str, user: str, on_progress: Progress | None = None,
+           rows_for_charts: dict | None = None) -> PackData:
+    """Everything the pack prints, for `scope` as of `as_of`, changes counted from `since`.
+    `rows_for_charts`: chart_rows(db, scope, as_of, lang), when the caller has them already."""
     from issues import graph_service
     anchor = history.anchor(db)
-    records = issue_records(db, scope, as_of, on_progress)
+    found = gather_issues(db, scope, as_of, on_progress)
+    records = [found.summary(s) for s in found.states]
     by_id = {r.id: r for r in records}
     cal = owners_store.load_calendar(db)
     window = int(owners_store.setting(db, "warning.amber_working_days", "10"))
     rollup = unit_groups(db, scope)  # the dashboard's units: one level below the scope's top
-    by_cat: dict[str, list[IssueRecord]] = defaultdict(list)
-    by_unit: dict[tuple[int, str], list[IssueRecord]] = defaultdict(list)
+    by_cat: dict[str, list[IssueSummary]] = defaultdict(list)
+    by_unit: dict[tuple[int, str], list[IssueSummary]] = defaultdict(list)
     for r in records:
         by_cat[r.category_code].append(r)
         by_unit[rollup[r.unit_id]].append(r)
@@ -190,16 +194,16 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     causes = graph_service.cause_ranking(db, scope, as_of)
     escalations = graph_service.escalations_due(db, scope, as_of)
     root = owners_store.root_unit(db)
-    rows_for_charts = chart_rows(db, scope, as_of, lang)
+    if rows_for_charts is None:
+        rows_for_charts = chart_rows(db, scope, as_of, lang)
     # The dashboard's figures are audit.figures' over the same state table: no second pass.
-    figs = rows_for_charts.pop("figures")
+    figs = rows_for_charts["figures"]
     data = PackData(
         lang=lang, as_of=as_of, since=since, scope_label=label,
         organisation=root["name"] if root else "", user=user, figures=figs, window=window,
-        records=records, by_category=cat_rows, by_unit=unit_rows, overdue=overdue,
+        records=records, found=found, by_category=cat_rows, by_unit=unit_rows, overdue=overdue,
         due_soon=due_soon, changes=changes, causes=causes, escalations=escalations,
-        chart_rows={}, anchor=anchor)
-    data.chart_rows = rows_for_charts
+        chart_rows={k: v for k, v in rows_for_charts.items() if k != "figures"}, anchor=anchor)
     return data
 
 
@@ -339,11 +343,11 @@ def figure_rows(data: PackData) -> list[tuple[str, str, str]]:
 # --- charts -------------------------------------------------------------------------------------
 
 
-def chart_specs(data: PackData) -> list[tuple[str, Any]]:
-    """(caption, Altair chart) for each dashboard chart, built by audit.charts' builders."""
-    lang, rows = data.lang, data.chart_rows
+def chart_specs(rows: dict[str, Any], lang: str) -> list[tuple[str, Any]]:
+    """(caption, Altair chart) for each dashboard chart (rows: chart_rows), built by
+    audit.charts' builders."""
     lab = charts.labels(lang)
-    out = [
+    return [
         (lab["title_burnup"], charts.burnup(rows["burnup"], rows.get("burnup_deadline"),
                                             rows.get("projection"), lang=lang)),
         (lab["title_status_by_category"], charts.status_by_category(rows["status_by_category"],
@@ -359,40 +363,39 @@ def chart_specs(data: PackData) -> list[tuple[str, Any]]:
         (lab["title_cause_ranking"], charts.cause_ranking(rows["cause_ranking"], CAUSES_TOP,
                                                           lang)),
     ]
-    return out
 
 
-def chart_dicts(data: PackData) -> list[tuple[str, dict]]:
+def chart_dicts(rows: dict[str, Any], lang: str) -> list[tuple[str, dict]]:
     """(caption, Vega-Lite dict at print size) per chart."""
     # The numbered caption under the picture carries the title; a second one inside the image
     # would repeat it. The builders' output is valid: skip Altair's schema validation.
     return [(caption, charts.for_print(chart, CHART_WIDTH_PX).properties(title="")
-             .to_dict(validate=False)) for caption, chart in chart_specs(data)]
+             .to_dict(validate=False)) for caption, chart in chart_specs(rows, lang)]
 
 
-def start_charts(data: PackData, pool: ThreadPoolExecutor) -> list[tuple[str, Future]]:
-    """Start rendering every chart on the pool; (caption, future PNG bytes) in order; the
-    pictures are placed when the document is complete. vl-convert 1.9 holds the GIL while it
-    renders (measured: a Python loop beside a rendering thread is slowed by the whole render
-    time), so today the threads do not shorten the pack: the ~2.5 s of the region's 10 charts
-    add to it. A renderer that releases the GIL would overlap with the sections unchanged."""
-    from exports.chart_images import chart_png, ensure_cjk_font
-    ensure_cjk_font()  # before the threads: it registers the font directory once
-    return [(caption, pool.submit(chart_png, spec, scale=2)) for caption, spec in
-            chart_dicts(data)]
+def start_charts(rows: dict[str, Any], lang: str, pool: ThreadPoolExecutor
+                 ) -> list[tuple[str, Future]]:
+    """Start rendering every chart; (caption, future PNG bytes) in order. They render in a
+    child process (exports.chart_images.render_pngs), waited for on one of `pool`'s threads:
+    vl-convert holds the GIL while it renders, so on a thread of this process the region's
+    charts would stall the writing of the sections for seconds."""
+    from exports.chart_images import render_pngs
+    captions, specs = zip(*chart_dicts(rows, lang))
+    batch = pool.submit(render_pngs, list(specs), scale=2)
+    return [(caption, _nth(batch, i)) for i, caption in enumerate(captions)]
 
 
-def render_charts(data: PackData, on_progress: Progress | None = None
-                  ) -> list[tuple[str, bytes]]:
-    """(caption, PNG bytes) per chart, at print size."""
-    with ThreadPoolExecutor(max_workers=CHART_THREADS) as pool:
-        pending = start_charts(data, pool)
-        out = []
-        for i, (caption, future) in enumerate(pending, 1):
-            out.append((caption, future.result()))
-            if on_progress:
-                on_progress("charts", i, len(pending))
-    return out
+def _nth(batch: Future, i: int) -> Future:
+    """A future of the i-th item of a future list."""
+    item: Future = Future()
+
+    def settle(done: Future) -> None:
+        if done.exception() is not None:
+            item.set_exception(done.exception())
+        else:
+            item.set_result(done.result()[i])
+    batch.add_done_callback(settle)
+    return item
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -620,61 +623,64 @@ class _Pack:
         self.w.page_break()
         self.w.heading(self.t("report.h.appendix"), 1)
         self.w.paragraph(self.t("report.p.appendix_intro", issues=len(d.records)))
-        groups: dict[str, list[IssueRecord]] = defaultdict(list)
-        for r in d.records:
-            groups[r.category_code].append(r)
+        # Records are in ledger order, so each category's issues are one run of them.
+        groups: dict[str, list[tuple[IssueSummary, IssueDetails]]] = defaultdict(list)
+        for r, s in zip(d.records, d.found.states):
+            groups[r.category_code].append((r, d.found.details(s)))
         sep = "；" if self.lang == "zh" else "; "
-        none = self.t("report.v.none")
+        none, nobody = self.t("report.v.none"), self.t("report.v.nobody")
+        owners_sep = self.t("report.list_sep")
         for n, (code, items) in enumerate(groups.items(), 1):
             if n > 1:
                 self.w.page_break()  # each category starts a page: they are read one by one
             self.w.heading(self.t("report.h.appendix_category", n=n, code=code,
-                                  name=items[0].category_name), 2)
+                                  name=items[0][0].category_name), 2)
             self.w.heading(self.t("report.h.problems"), 3)
             self.table(self.t("report.t.problems", code=code),
                        self.c("code", "aspect", "title", "description", "sources", "amount",
                               "status"),
-                       [[r.code, r.aspect_name, r.title, r.description,
-                         sep.join(f"{s['year']} {s['name']}" for s in r.sources) or none,
-                         f"{r.amount:,.2f}", self.status(r.status)] for r in items],
+                       [[r.code, x.aspect_name, r.title, x.description,
+                         sep.join(f"{s['year']} {s['name']}" for s in x.sources) or none,
+                         f"{x.amount:,.2f}", self.status(r.status)] for r, x in items],
                        [2.2, 2.4, 4.4, 7.4, 3.8, 2.4, 1.7],
                        ["left"] * 5 + ["right", "left"])
             self.w.heading(self.t("report.h.tasks"), 3)
             self.table(self.t("report.t.tasks", code=code),
                        self.c("code", "title", "measures", "deadline", "progress"),
                        [[r.code, r.title, "\n".join(self._measure(i, m) for i, m in
-                                                    enumerate(r.measures, 1)) or none,
-                         self.date(r.deadline), r.progress or none] for r in items],
+                                                    enumerate(x.measures, 1)) or none,
+                         self.date(r.deadline), x.progress or none] for r, x in items],
                        [2.4, 5, 10, 2.2, 5])
             self.w.heading(self.t("report.h.responsibilities"), 3)
             self.table(self.t("report.t.responsibilities", code=code),
                        self.c("code", "unit", "responsible", "supervisor", "measure_owners",
                               "causes", "accountability"),
-                       [[r.code, r.unit_name, r.responsible or self.t("report.v.nobody"),
-                         r.supervisor or none,
-                         self.t("report.list_sep").join(dict.fromkeys(
-                             m["owner"] for m in r.measures if m["owner"])) or none,
-                         sep.join(c["title"] for c in r.causes) or none,
-                         sep.join(self._accountability(a) for a in r.accountability) or none]
-                        for r in items],
+                       [[r.code, r.unit_name, r.responsible or nobody, x.supervisor or none,
+                         owners_sep.join(dict.fromkeys(m[1] for m in x.measures if m[1]))
+                         or none,
+                         sep.join(c["title"] for c in x.causes) or none,
+                         sep.join(self._accountability(*a) for a in x.accountability) or none]
+                        for r, x in items],
                        [2.4, 3.4, 2.2, 2.2, 3.4, 5.4, 6])
             if on_progress:
                 on_progress("sections", done + n, total)
 
-    def _measure(self, i: int, m: dict) -> str:
+    def _measure(self, i: int, m: tuple) -> str:
         # Called for each of the region's 200,000 measures: labels come from the fixed cache.
+        title, owner, deadline, status = m
         t = self.t
-        owner = m["owner"] or t("report.v.nobody")
-        state = t("report.measure_status." + m["status"])
-        deadline = m["deadline"][:10] if m["deadline"] else t("report.v.none")
+        owner = owner or t("report.v.nobody")
+        state = t("report.measure_status." + status)
+        deadline = deadline[:10] if deadline else t("report.v.none")
         if self.lang == "zh":
-            return f"{i}. {m['title']}（{owner}；{deadline}；{state}）"
-        return f"{i}. {m['title']} ({owner}; {deadline}; {state})"
+            return f"{i}. {title}（{owner}；{deadline}；{state}）"
+        return f"{i}. {title} ({owner}; {deadline}; {state})"
 
-    def _accountability(self, a: dict) -> str:
-        if a["not_applicable"]:
-            return self.t("report.v.not_applicable", reason=a["reason"])
-        return self.t("report.v.accountability", person=a["person_name"], action=a["action"])
+    def _accountability(self, not_applicable: bool, person_name: str, action: str,
+                        reason: str) -> str:
+        if not_applicable:
+            return self.t("report.v.not_applicable", reason=reason)
+        return self.t("report.v.accountability", person=person_name, action=action)
 
     def anchor(self) -> None:
         seq, digest = self.d.anchor
@@ -733,16 +739,20 @@ def build_pack(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLike[s
     since = since or as_of - dt.timedelta(days=DEFAULT_SINCE_DAYS)
     if since > as_of:
         raise ValueError(f"since ({since}) is after as_of ({as_of})")
-    with _step("gather"):
-        data = gather(db, scope, as_of=as_of, since=since, lang=lang,
-                      label=label or _t(lang, "report.scope_all"), user=user,
-                      on_progress=on_progress)
-    pool = ThreadPoolExecutor(max_workers=CHART_THREADS)
+    pool = ThreadPoolExecutor(max_workers=1)  # waits for the chart process
     try:
+        # The charts' rows first, so that they render in their own process while the rest is
+        # gathered and the sections are written.
+        with _step("gather"):
+            rows_for_charts = chart_rows(db, scope, as_of, lang)
         with _step("charts"):
-            pending = start_charts(data, pool)
-            if on_progress:
-                on_progress("charts", 0, len(pending))
+            pending = start_charts(rows_for_charts, lang, pool)
+        with _step("gather"):
+            data = gather(db, scope, as_of=as_of, since=since, lang=lang,
+                          label=label or _t(lang, "report.scope_all"), user=user,
+                          on_progress=on_progress, rows_for_charts=rows_for_charts)
+        if on_progress:
+            on_progress("charts", 0, len(pending))
         with _step("sections"):
             writer, stats, pack = write_pack(data, pending, on_progress)
         with _step("charts"):

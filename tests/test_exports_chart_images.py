@@ -69,17 +69,39 @@ def test_missing_glyphs_do_give_identical_images() -> None:
 def test_a_missing_cjk_font_is_named_with_its_package(monkeypatch: pytest.MonkeyPatch
                                                       ) -> None:
     monkeypatch.setattr(chart_images, "find_cjk_font_dir", lambda: None)
-    chart_images.ensure_cjk_font.cache_clear()
+    for cached in (chart_images.ensure_cjk_font, chart_images.cjk_font_dir):
+        cached.cache_clear()
     try:
         with pytest.raises(chart_images.CJKFontMissing, match="fonts-noto-cjk"):
             chart_images.chart_png(c.ageing([]))
+        with pytest.raises(chart_images.CJKFontMissing, match="fonts-noto-cjk"):
+            chart_images.render_pngs([c.ageing([])])
     finally:
-        chart_images.ensure_cjk_font.cache_clear()
+        for cached in (chart_images.ensure_cjk_font, chart_images.cjk_font_dir):
+            cached.cache_clear()
 
 
 def test_the_cjk_font_directory_is_found() -> None:
     directory = chart_images.find_cjk_font_dir()
     assert directory is not None and chart_images.ensure_cjk_font() == directory
+
+
+def test_the_chart_process_renders_what_this_process_renders() -> None:
+    charts = [c.for_print(c.status_by_category([
+        {"category": "C1 外包准入", "status": "closed", "count": 3}]), 500), c.burnup([])]
+    assert chart_images.render_pngs(charts, scale=1) == [chart_images.chart_png(ch, scale=1)
+                                                         for ch in charts]
+
+
+def test_a_chart_the_process_cannot_render_is_named() -> None:
+    good = c.burnup([])
+    bad = {"mark": "no-such-mark", "data": {"values": [{"x": 1}]},
+           "encoding": {"x": {"field": "x", "type": "quantitative"}}}
+    with pytest.raises(chart_images.ChartRenderError, match="chart 2: ValueError") as caught:
+        chart_images.render_pngs([good, bad])
+    with pytest.raises(ValueError) as here:  # vl-convert's own words, as this process gets them
+        chart_images.chart_png(bad)
+    assert str(here.value) in str(caught.value)
 
 
 @pytest.fixture(autouse=True)

@@ -234,8 +234,8 @@ def _fail(*args, **kwargs):
 
 
 @pytest.mark.parametrize("step, target", [
-    ("gather", "exports.report.issue_records"),
-    ("charts", "exports.chart_images.chart_png"),
+    ("gather", "exports.report.gather_issues"),
+    ("charts", "exports.chart_images.render_pngs"),
     ("sections", "exports.report.summary_paragraphs"),
     ("save", "docx.document.Document.save"),
 ])
@@ -251,6 +251,22 @@ def test_a_failing_step_is_named_and_leaves_no_file(tmp_path, monkeypatch, step,
                    lang="zh", user="admin")
     assert caught.value.step == step
     assert "injected failure" in str(caught.value)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_chart_the_chart_process_fails_on_names_the_charts_step(tmp_path, monkeypatch):
+    # No patched renderer: a spec vl-convert rejects really goes to the chart process.
+    p = programme.build(tmp_path)
+    p.new_issue("合同未审核", unit="A")
+    bad = {"mark": "no-such-mark", "data": {"values": [{"x": 1}]},
+           "encoding": {"x": {"field": "x", "type": "quantitative"}}}
+    monkeypatch.setattr("exports.report.chart_dicts", lambda rows, lang: [("坏图", bad)])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(ExportFailed) as caught:
+        build_pack(p.db, scope_for(p.db, None), out_dir / "pack.docx", as_of=AS_OF)
+    assert caught.value.step == "charts"
+    assert "chart 1: ValueError" in str(caught.value)
     assert list(out_dir.iterdir()) == []
 
 
