@@ -4,23 +4,25 @@ writes the same tables with no logic around them (the Excel ledger's is bench/be
 - Word pack: `exports.report.build_pack` for the whole region (gather figures, draw 10 charts,
   write every section and the complete appendix, save) against bare python-docx writing the
   SAME table rows (every table of that pack, same cell texts, line breaks as w:br, the same cell
-  properties) with the same fast technique the pack uses (one prepared <w:tr> deep-copied per
-  row, text set on its <w:t>), then saving. Two diagnostic rows follow: docx_base's table writer
-  alone on the same tables, and the pack against text-only cells. Naive `table.add_row()`
-  would be a straw man (278 s for 40k rows in docx_base's own measurement, against 6 s for the
-  fast writer), so it is not the baseline.
+  properties) with the fastest python-docx technique we know (one prepared <w:tr> deep-copied
+  per row, text set on its <w:t>), then saving. Naive `table.add_row()` would be a straw man
+  (278 s for 40k rows in an earlier measurement, against 6 s for the deep-copy writer), so it
+  is not the baseline.
 
-Times are wall-clock (`time.perf_counter`), best of REPEAT. The pack renders its 10 charts on
-threads while the sections are written, but vl-convert holds the GIL while it renders (measured:
-a Python loop beside a rendering thread runs no faster than after it), so the charts' ~2.5 s
-add to the pack's time in full; no second core helps the pack against the single-threaded
-baseline. The pack's time includes gathering (SQL and the 40,000 issue records), which the
-baseline does not do: the baseline starts from the recorded cell texts.
+How the pack gets there (so the ratio can be read): its table writer does not build lxml
+elements for body rows at all; it formats each row as XML text from the same prepared row and
+splices the text into document.xml while saving (exports.docx_base). The first diagnostic row
+shows that writer alone on the same tables against the same baseline. The pack's 10 charts
+render in a child process (vl-convert holds the GIL, so on a thread they stalled the writing
+for seconds); they use the second core while the pack gathers and writes, so the pack's time
+counts them only when they finish last. The pack's time includes gathering (SQL and the
+40,000 issues' rows), which the baseline does not do: the baseline starts from the recorded
+cell texts. The second diagnostic row compares the pack with text-only cells.
 
 The database is /tmp/g40k.db copied into bench/.cache/ (never modified in place), or generated
-with audit.generate when that file is missing. Each pair runs REPEAT times alternately (default
-2) and the best time of each side is kept, so that load from other processes on the machine
-hits both sides alike.
+with audit.generate when that file is missing. Times are wall-clock (`time.perf_counter`). Each
+pair runs REPEAT times alternately (default 2) and the best time of each side is kept, so that
+load from other processes on the machine hits both sides alike.
 
     python bench/bench_exports.py            # prints the table
     REPEAT=3 python bench/bench_exports.py

@@ -626,9 +626,7 @@ class PackWriter:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
             whole = n == 0 or max(map(len, texts)) < _CANT_SPLIT_MAX_CHARS
-            # One scan of the row decides whether any cell needs cleaning or line breaks.
-            cell = escape if _NEEDS_CARE.search("".join(texts)) is None else _cell_xml
-            append(formats[i % 2][whole].format(*map(cell, texts)))
+            append(formats[i % 2][whole].format(*_cells_xml(texts)))
         if body:
             tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
             self._bodies.append(body)
@@ -742,6 +740,22 @@ def _row_format(tr) -> str:
         t.text = _CELL
     xml = etree.tostring(tr, encoding="unicode").replace(_W_NS_DECLARATION, "", 1)
     return xml.replace("{", "{{").replace("}", "}}").replace(_CELL, "{}")
+
+
+# What no cell text may hold as it is, apart from line breaks and tabs: characters XML
+# forbids, and carriage returns (a line break is written as w:br, whatever its form).
+_NEEDS_CLEANING = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _cells_xml(texts: list[str]) -> list[str]:
+    """The XML inside each cell's w:t (see _cell_xml). A row with nothing to clean (nearly
+    every row) is escaped, and its breaks written, in one pass over the row's joined text."""
+    if _NEEDS_CLEANING.search("".join(texts)) is not None:
+        return [_cell_xml(t) for t in texts]
+    xml = escape("\x00".join(texts))  # NUL is a character to clean: it is no cell's
+    if "\n" in xml or "\t" in xml:
+        xml = _BREAKS.sub(lambda m: _BREAK_XML[m.group()], xml)
+    return xml.split("\x00")
 
 
 def _cell_xml(text: str) -> str:

@@ -191,8 +191,10 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
                 for r in records if r.warning == "amber"]
     due_soon.sort(key=lambda d: (d["working_days"], by_id[d["issue_id"]].code))
     changes = _changes(db, by_id, since, as_of)
-    causes = graph_service.cause_ranking(db, scope, as_of)
-    escalations = graph_service.escalations_due(db, scope, as_of)
+    # The graphs read the same issue rows (a state query of their own each, otherwise).
+    causes = graph_service.cause_ranking(db, scope, as_of, inputs=graph_service.load_cause_inputs(
+        db, scope, as_of, rows=found.states))
+    escalations = graph_service.escalations_due(db, scope, as_of, rows=found.states)
     root = owners_store.root_unit(db)
     if rows_for_charts is None:
         rows_for_charts = chart_rows(db, scope, as_of, lang)

@@ -18,7 +18,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import networkx as nx
 import sqlite_utils
@@ -139,10 +139,14 @@ def _dependency_edges(db: sqlite_utils.Database, as_of: date, live: bool
     return [(m, d) for m, text in last.items() for d in json.loads(text or "[]")]
 
 
-def load_cause_inputs(db: sqlite_utils.Database, scope: Scope, as_of: date) -> CauseInputs:
-    """The issues in scope at `as_of` with their causes, in four queries."""
+def load_cause_inputs(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+                      rows: Sequence[Mapping] | None = None) -> CauseInputs:
+    """The issues in scope at `as_of` with their causes, in four queries. `rows`: the issue
+    rows of this scope and date when the caller has read them already (issue_rows, or
+    audit.figures.issue_states, which has the same columns and more)."""
     live = is_live(db, as_of)
-    states = {r["id"]: r for r in issue_rows(db, scope, as_of, live)}
+    states = {r["id"]: r for r in (issue_rows(db, scope, as_of, live) if rows is None
+                                   else rows)}
     years = _audit_years(db)
     issues = [IssueNode(id=i, code=r["code"], title=r["title"], status=r["status"],
                         unit_id=r["unit_id"], amount=r["amount"] or 0.0,
@@ -503,16 +507,17 @@ def _names(db: sqlite_utils.Database) -> dict[str, dict[int, str]]:
             "units": dict(db.conn.execute("SELECT id, name FROM units"))}
 
 
-def escalations_due(db: sqlite_utils.Database, scope: Scope, as_of: date) -> list[dict]:
+def escalations_due(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+                    rows: Sequence[Mapping] | None = None) -> list[dict]:
     """The escalation step each overdue open issue in scope has reached as of `as_of` and that
     is not yet recorded (owners.escalation.due_escalations, thresholds from settings, working
     days on the stored calendar): {issue_id, code, step, overdue_working_days, deadline,
     target_person_id, target_person, target_unit_id, target_unit, unit_id, unit, skipped}, most
-    overdue first. Raises UnitTreeBroken when the unit tree is broken."""
-    live = is_live(db, as_of)
+    overdue first. `rows` as for load_cause_inputs. Raises UnitTreeBroken when the unit tree is
+    broken."""
     issues = [IssueForEscalation(r["id"], r["code"], r["unit_id"], r["responsible_person_id"],
                                  graphs._as_date(r["deadline"]), r["status"])
-              for r in issue_rows(db, scope, as_of, live)
+              for r in (issue_rows(db, scope, as_of) if rows is None else rows)
               if r["warning"] == "red"]
     units = [UnitNode(*r) for r in db.conn.execute(
         "SELECT id, parent_id, head_person_id FROM units")]

@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 
 from audit.errors import NotPermitted, ValidationFailed
-from audit.figures import Scope, scope_for
+from audit.figures import Scope, issue_states, scope_for
 from issues import graph_service as gs
 from issues import graphs
 from issues import service as issues
@@ -80,6 +80,23 @@ def test_causes_are_ranked_by_open_issues_then_money(scenario):
     assert (by["K2"]["open_issues"], by["K2"]["amount_open"]) == (2, 110.0)
     assert (by["K3"]["open_issues"], by["K3"]["amount_open"]) == (1, 0.0)
     assert (by["R4"]["open_issues"], by["R4"]["total_issues"]) == (0, 1)
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 3, 11), AS_OF, date(2026, 12, 20)])
+@pytest.mark.parametrize("who", ["lead", "manager"])
+def test_issue_states_read_already_give_the_same_ranking_and_escalations(scenario, as_of,
+                                                                           who):
+    # The Word pack hands over the issue_states rows it has read instead of a second query.
+    scope = scope_for(scenario.db, scenario.actors[who])
+    states = issue_states(scenario.db, scope, as_of)
+    given = gs.load_cause_inputs(scenario.db, scope, as_of, rows=states)
+    ranking = gs.cause_ranking(scenario.db, scope, as_of, inputs=given)
+    assert ranking == gs.cause_ranking(scenario.db, scope, as_of)
+    assert [r["code"] for r in ranking if r["open_issues"]]  # something to compare
+    due = gs.escalations_due(scenario.db, scope, as_of, rows=states)
+    assert due == gs.escalations_due(scenario.db, scope, as_of)
+    if as_of == date(2026, 12, 20):
+        assert any(d["issue_id"] == scenario.ids["i2"] for d in due)  # overdue since 09-30
 
 
 def test_only_the_overdue_issue_counts_as_overdue(scenario):
