@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from copy import deepcopy
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import IO, Callable, Iterable, Literal, Sequence
 from xml.sax.saxutils import escape
 
 import docx
@@ -318,18 +318,21 @@ def usable_height_cm(section: Section) -> float:
 # --- saving and PDF ---------------------------------------------------------------------------
 
 
+RowWriter = Callable[[int, IO[bytes]], None]
+
+
 def save_atomically(doc: Document, path: str | os.PathLike[str],
-                    bodies: Sequence[Sequence[str]] = ()) -> Path:
+                    write_rows: RowWriter | None = None) -> Path:
     """Save next to the target then rename over it, so a failure never leaves a half-written file.
-    `bodies`: the table rows PackWriter.table kept as XML text, spliced in where it left their
-    markers (see `_save_spliced`)."""
+    `write_rows(k, part)`: writes the body rows of the table whose `<!--rows:k-->` marker the
+    document holds (PackWriter.table leaves them; see `_save_spliced`)."""
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            if bodies:
-                _save_spliced(doc, fh, bodies)
+            if write_rows is not None:
+                _save_spliced(doc, fh, write_rows)
             else:
                 doc.save(fh)
             fh.flush()
@@ -345,13 +348,12 @@ def save_atomically(doc: Document, path: str | os.PathLike[str],
 _DOCUMENT_PART = "word/document.xml"
 # An XML comment cannot come from user text (its '<' is escaped), so the marker is unambiguous.
 _SPLICE_MARKER = re.compile(rb"<!--rows:(\d+)-->")
-_SPLICE_BATCH = 2000  # rows encoded and written at a time
 
 
-def _save_spliced(doc: Document, fh, bodies: Sequence[Sequence[str]]) -> None:
+def _save_spliced(doc: Document, fh: IO[bytes], write_rows: RowWriter) -> None:
     """Save through python-docx (every part as it writes it), then copy the package into `fh`
-    with each `<!--rows:K-->` marker of the document part replaced by the rows of bodies[K],
-    streamed in batches: the 40,000-issue appendix's 120,000 rows never become lxml elements."""
+    with each `<!--rows:K-->` marker of the document part replaced by what write_rows(K, part)
+    writes: the 40,000-issue appendix's 120,000 rows never become lxml elements."""
     staged = io.BytesIO()
     doc.save(staged)
     with zipfile.ZipFile(staged) as source, \
@@ -365,14 +367,11 @@ def _save_spliced(doc: Document, fh, bodies: Sequence[Sequence[str]]) -> None:
             entry.compress_type = zipfile.ZIP_DEFLATED
             with out.open(entry, "w") as part:
                 # split with a group: text, marker number, text, marker number, ..., text
-                pieces = _SPLICE_MARKER.split(data)
-                for i, piece in enumerate(pieces):
+                for i, piece in enumerate(_SPLICE_MARKER.split(data)):
                     if i % 2 == 0:
                         part.write(piece)
-                        continue
-                    rows = bodies[int(piece)]
-                    for start in range(0, len(rows), _SPLICE_BATCH):
-                        part.write("".join(rows[start:start + _SPLICE_BATCH]).encode("utf-8"))
+                    else:
+                        write_rows(int(piece), part)
 
 
 def write_fontconfig(workdir: Path) -> Path:
@@ -452,8 +451,11 @@ class PackWriter:
         self.lang: Lang = lang
         self.doc: Document = new_document(lang)
         self._next_shape_id: int | None = None
-        # Each table's body rows as XML text, in the document at save (see table).
-        self._bodies: list[list[str]] = []
+        # The tables' body rows as UTF-8 XML, put in the document at save (see table): in a
+        # temporary file, as the 40,000-issue appendix's rows are 170 MB of XML. _bodies[k] is
+        # the (start, end) of table k's rows in it.
+        self._rows_file: IO[bytes] | None = None
+        self._bodies: list[tuple[int, int]] = []
         section = self.doc.sections[0]
         set_header_footer(section, header_text, lang)
         # The cover page carries no header or footer; it still counts in 共 Y 页.
@@ -619,22 +621,47 @@ class PackWriter:
         formats = [[_row_format(_row_template(twips, text_id, jc, fill=f, header=False,
                                               cant_split=whole))
                     for whole in (False, True)] for f in fills]
-        body: list[str] = []
-        append = body.append
+        if self._rows_file is None:
+            self._rows_file = tempfile.TemporaryFile(prefix="pack-rows-")
+        spill = self._rows_file
+        start = spill.seek(0, os.SEEK_END)
+        batch: list[str] = []
+        append = batch.append
         for i, values in enumerate(rows):
             if len(values) != n:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
             whole = n == 0 or max(map(len, texts)) < _CANT_SPLIT_MAX_CHARS
             append(formats[i % 2][whole].format(*_cells_xml(texts)))
-        if body:
+            if len(batch) == _ROWS_BATCH:
+                spill.write("".join(batch).encode("utf-8"))
+                batch.clear()
+        spill.write("".join(batch).encode("utf-8"))
+        end = spill.tell()
+        if end > start:
             tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
-            self._bodies.append(body)
+            self._bodies.append((start, end))
         return table
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the document atomically, the tables' rows spliced in, and return its path."""
-        return save_atomically(self.doc, path, self._bodies)
+        return save_atomically(self.doc, path, self._write_rows if self._bodies else None)
+
+    def _write_rows(self, k: int, part: IO[bytes]) -> None:
+        """Copy table k's body rows from the temporary file into the document part."""
+        assert self._rows_file is not None
+        start, end = self._bodies[k]
+        self._rows_file.seek(start)
+        while start < end:
+            chunk = self._rows_file.read(min(_COPY_BYTES, end - start))
+            if not chunk:
+                raise OSError(f"the table rows file ended at byte {start} of {end}")
+            part.write(chunk)
+            start += len(chunk)
+
+
+_ROWS_BATCH = 2000  # rows encoded and written to the rows file at a time
+_COPY_BYTES = 4 << 20  # bytes copied from it at a time
 
 
 _ALIGNMENTS = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,

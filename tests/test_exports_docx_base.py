@@ -219,6 +219,17 @@ def test_tables_are_complete_in_the_saved_file_in_document_order(tmp_path):
     assert body[:4] == ["tbl", "p", "tbl", "tbl"]
 
 
+def test_a_writer_saved_twice_keeps_every_row_and_the_tables_added_between(tmp_path):
+    w = PackWriter()
+    w.table(["一"], [["a"], ["b"]])
+    first = reopen(w, tmp_path, "first.docx")
+    w.table(["二"], [["c"]])
+    second = reopen(w, tmp_path, "second.docx")
+    assert [[c.text for r in t.rows for c in r.cells] for t in first.tables] == [["一", "a", "b"]]
+    assert [[c.text for r in t.rows for c in r.cells] for t in second.tables] \
+        == [["一", "a", "b"], ["二", "c"]]
+
+
 def test_table_rejects_a_row_with_the_wrong_number_of_values():
     with pytest.raises(ValueError, match="row 2 has 1 values for 2 columns"):
         PackWriter().table(["a", "b"], [["1", "2"], ["3"]])
