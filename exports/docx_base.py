@@ -16,7 +16,6 @@ import string
 import subprocess
 import tempfile
 import zipfile
-from copy import deepcopy
 from pathlib import Path
 from typing import IO, Callable, Iterable, Literal, Sequence
 from xml.sax.saxutils import escape
@@ -28,14 +27,13 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.image.image import Image as DocxImage
 from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml.ns import nsmap, qn
 from docx.oxml.shape import CT_Inline
 from docx.section import Section
 from docx.shared import Cm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from lxml import etree
-from lxml.etree import SubElement
 
 from exports.sanitize import xml_safe
 
@@ -71,10 +69,7 @@ _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "A
               "September", "October", "November", "December")
 
 _THEME_FONT_ATTRS = tuple(qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"))
-_W_T, _W_BR, _W_TAB = qn("w:t"), qn("w:br"), qn("w:tab")
-# What a table cell may hold that cannot go into a w:t as it is: XML-forbidden characters (to
-# be replaced) and line breaks or tabs (written as w:br / w:tab).
-_NEEDS_CARE = re.compile("[\x00-\x1f\ufffe\uffff\ud800-\udfff]")
+_W_T = qn("w:t")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _TWIPS_PER_CM = 1440 / 2.54
 # Rows whose longest cell is below this many characters are kept whole on one page; longer rows
@@ -610,13 +605,10 @@ class PackWriter:
         text_id, heading_id = styles["Table Text"].style_id, styles["Table Heading"].style_id
         jc = [a if a != "left" else None for a in (align or ["left"] * n)]
 
-        header_tr = _row_template(twips, heading_id, [None] * n, fill=_HEADER_FILL,
-                                  header=repeat_header, cant_split=True)
-        _fill_row(header_tr, [xml_safe(h) for h in headers])
-        tbl.append(header_tr)
-
-        # Four prepared rows (plain or shaded, kept whole or free to split) as format strings:
-        # each body row is one format call with its cells' escaped texts.
+        # The header row and four prepared body rows (plain or shaded, kept whole or free to
+        # split) as format strings: each row is one format call with its cells' escaped texts.
+        header = _row_format(_row_template(twips, heading_id, [None] * n, fill=_HEADER_FILL,
+                                           header=repeat_header, cant_split=True))
         fills = (None, _ZEBRA_FILL if zebra else None)
         formats = [[_row_format(_row_template(twips, text_id, jc, fill=f, header=False,
                                               cant_split=whole))
@@ -625,7 +617,7 @@ class PackWriter:
             self._rows_file = tempfile.TemporaryFile(prefix="pack-rows-")
         spill = self._rows_file
         start = spill.seek(0, os.SEEK_END)
-        batch: list[str] = []
+        batch = [header.format(*_cells_xml([xml_safe(h) for h in headers]))]
         append = batch.append
         for i, values in enumerate(rows):
             if len(values) != n:
@@ -637,10 +629,8 @@ class PackWriter:
                 spill.write("".join(batch).encode("utf-8"))
                 batch.clear()
         spill.write("".join(batch).encode("utf-8"))
-        end = spill.tell()
-        if end > start:
-            tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
-            self._bodies.append((start, end))
+        tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
+        self._bodies.append((start, spill.tell()))
         return table
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -753,7 +743,7 @@ def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
     return tr
 
 
-_W_NS_DECLARATION = f' xmlns:w="{qn("w:t").split("}")[0][1:]}"'
+_W_NS_DECLARATION = f' xmlns:w="{nsmap["w"]}"'
 _CELL = "\ue000"  # a private-use character standing for a cell's text in a row template
 _BREAK_XML = {"\n": '</w:t><w:br/><w:t xml:space="preserve">',
               "\t": '</w:t><w:tab/><w:t xml:space="preserve">'}
@@ -790,35 +780,3 @@ def _cell_xml(text: str) -> str:
     line breaks and tabs as w:br / w:tab between runs of text (as Word writes them)."""
     text = escape(xml_safe(text).replace("\r\n", "\n").replace("\r", "\n"))
     return _BREAKS.sub(lambda m: _BREAK_XML[m.group()], text)
-
-
-def _fill_row(tr, texts: Sequence[str]) -> None:
-    """Put texts into a copied row: XML-forbidden characters replaced, line breaks and tabs as
-    w:br / w:tab; a text with none of these is set as it is."""
-    for t, text in zip(list(tr.iter(_W_T)), texts):
-        if _NEEDS_CARE.search(text) is None:
-            t.text = text
-            continue
-        text = xml_safe(text)
-        if "\n" in text or "\r" in text or "\t" in text:
-            _set_multiline(t, text)
-        else:
-            t.text = text
-
-
-def _set_multiline(t, text: str) -> None:
-    """Write text with line breaks and tabs as w:br / w:tab, as Word expects, into t's run."""
-    r = t.getparent()
-    r.remove(t)
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    # SubElement, not OxmlElement: the latter parses an XML snippet for every element.
-    for i, line in enumerate(lines):
-        if i:
-            SubElement(r, _W_BR)
-        for j, chunk in enumerate(line.split("\t")):
-            if j:
-                SubElement(r, _W_TAB)
-            if chunk:
-                el = SubElement(r, _W_T)
-                el.set(_XML_SPACE, "preserve")
-                el.text = chunk
