@@ -1,7 +1,8 @@
 """The rectification flow in a real browser, on the demo database the app creates at first
 start: a rectifier records the root cause and accountability of one of its issues in 整改中,
 completes its measures with an uploaded PDF and submits; an audit lead strikes it off; the
-closed count rises by one; a regional manager sees only its unit in the catalogue."""
+closed count rises by one; a regional manager sees only its unit in the catalogue. And a lead
+builds the Word review pack on 导入导出 and downloads it."""
 from __future__ import annotations
 
 import json
@@ -263,3 +264,33 @@ def test_rectifier_submits_lead_strikes_off_and_manager_sees_only_its_unit(new_p
     offered = [o.inner_text() for o in manager.get_by_role("option").all()]
     assert offered and all("包头" in o or o == "全部" or "固阳" in o or "土默特" in o
                            for o in offered), offered
+
+
+def test_a_lead_builds_the_review_pack_in_the_app_and_downloads_it(new_page, demo_app,
+                                                                     tmp_path):
+    # The pack's charts render in a child process of the Streamlit server: the downloaded file
+    # must hold all ten of them, and the tables.
+    import docx
+    from docx.oxml.ns import qn
+    _, db_path = demo_app
+    page = new_page()
+    login(page, "lead", PASSWORD)
+    _nav(page, "导入导出")
+    page.get_by_role("button", name="生成审阅材料（Word）").click()
+    download_button = page.get_by_role("button", name="下载审阅材料")
+    download_button.wait_for(timeout=120_000)
+    wait_idle(page)
+    page.get_by_text("已生成：").first.wait_for()
+    _shot(page, "io_report.png", 1200)
+    with page.expect_download() as caught:
+        download_button.click()
+    path = tmp_path / caught.value.suggested_filename
+    caught.value.save_as(path)
+    assert path.suffix == ".docx"
+    pack = docx.Document(str(path))
+    assert len(pack.inline_shapes) == 10
+    issues = _query(db_path, "SELECT COUNT(*) FROM issues WHERE merged_into_id IS NULL")[0][0]
+    problems = [t for t in pack.tables if t.rows[0].cells[0].text == "编号"
+                and any(c.text == "问题描述" for c in t.rows[0].cells)]
+    assert sum(len(t.rows) - 1 for t in problems) == issues
+    assert pack.element.body.find(f".//{qn('w:tblHeader')}") is not None
