@@ -5,7 +5,6 @@ import datetime as dt
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import docx
