@@ -202,19 +202,20 @@ class Gathered:
 
     def summary(self, s: dict) -> IssueSummary:
         """The IssueSummary of one state row (the same values as its IssueRecord)."""
-        detail = self.detail[s["id"]]
-        return IssueSummary(s["id"], s["code"], s["title"], s["category_code"], detail[10],
-                            s["unit_id"], detail[12],
+        (*_, category_name, _, unit_name) = self.detail[s["id"]]
+        return IssueSummary(s["id"], s["code"], s["title"], s["category_code"], category_name,
+                            s["unit_id"], unit_name,
                             self.people.get(s["responsible_person_id"], ""), s["deadline"],
                             s["status"], s["warning"])
 
     def details(self, s: dict) -> IssueDetails:
         """The IssueDetails of one state row (the same values as its IssueRecord)."""
         iid = s["id"]
-        detail, people = self.detail[iid], self.people
+        (_, description, _, _, _, progress, _, supervisor, _, aspect_name, *_) = self.detail[iid]
+        people = self.people
         sources, _, _, causes = self._linked(iid)
         return IssueDetails(
-            detail[9], detail[1], s["amount"] or 0.0, detail[5], people.get(detail[7], ""),
+            aspect_name, description, s["amount"] or 0.0, progress, people.get(supervisor, ""),
             sources, causes,
             tuple((m[2], people.get(m[3], ""), m[4], m[5]) for m in self.measures.get(iid, ())),
             tuple(a[1:] for a in self.accountability.get(iid, ())))

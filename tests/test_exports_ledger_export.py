@@ -15,6 +15,7 @@ from exports.ledger_export import ExportFailed, export_ledger, issue_records, le
 from exports.xlsx_ledger import COLUMNS
 from issues import service as issues
 from issues.ledger import read_ledger
+from owners import service as owners
 from tests import programme
 from tests.conftest import AS_OF
 
@@ -211,6 +212,34 @@ def test_rows_gathered_for_a_scope_equal_the_rows_of_its_records(prog):
     assert gathered[-1] == expected[-1] and gathered[1:] == expected[1:]
     with pytest.raises(IndexError):
         gathered[3]
+
+
+def test_summaries_and_details_hold_what_the_records_hold(prog):
+    # The Word pack reads these instead of IssueRecords: every value must be the record's.
+    third = max(prog.db.conn.execute("SELECT id FROM issues"))[0]
+    owners.assign_issue(prog.db, prog.actors["lead"], third, version=prog.version(third),
+                        supervisor_person_id=prog.people["head_a"], at=prog.at("2026-03-04"))
+    issues.update_progress(prog.db, prog.actors["lead"], third, version=prog.version(third),
+                           progress="已完成业务量核对", at=prog.at("2026-03-05"))
+    sc = scope_for(prog.db, None)
+    found = ledger_export.gather_issues(prog.db, sc, AS_OF)
+    records = issue_records(prog.db, sc, AS_OF)
+    assert [r.id for r in records] == [s["id"] for s in found.states]
+    for rec, s in zip(records, found.states):
+        summary, details = found.summary(s), found.details(s)
+        assert summary._asdict() == {k: getattr(rec, k) for k in summary._fields}
+        assert (details.aspect_name, details.description, details.amount, details.progress,
+                details.supervisor) == (rec.aspect_name, rec.description, rec.amount,
+                                        rec.progress, rec.supervisor)
+        assert (list(details.sources), list(details.causes)) == (rec.sources, rec.causes)
+        assert list(details.measures) == [(m["title"], m["owner"], m["deadline"], m["status"])
+                                          for m in rec.measures]
+        assert list(details.accountability) == [
+            (a["not_applicable"], a["person_name"], a["action"], a["reason"])
+            for a in rec.accountability]
+    by_id = {r.id: r for r in records}
+    assert by_id[third].supervisor and by_id[third].progress == "已完成业务量核对"
+    assert any(r.accountability for r in records) and any(r.causes for r in records)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
