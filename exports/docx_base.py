@@ -769,14 +769,18 @@ def _cells_xml(texts: list[str]) -> list[str]:
     every row) is escaped, and its breaks written, in one pass over the row's joined text."""
     if _NEEDS_CLEANING.search("".join(texts)) is not None:
         return [_cell_xml(t) for t in texts]
-    xml = escape("\x00".join(texts))  # NUL is a character to clean: it is no cell's
-    if "\n" in xml or "\t" in xml:
-        xml = _BREAKS.sub(lambda m: _BREAK_XML[m.group()], xml)
-    return xml.split("\x00")
+    # NUL is a character to clean, so it is in no cell here: it separates them.
+    return _with_breaks(escape("\x00".join(texts))).split("\x00")
 
 
 def _cell_xml(text: str) -> str:
     """A cell's text as the XML inside its w:t: XML-forbidden characters replaced, escaped, and
     line breaks and tabs as w:br / w:tab between runs of text (as Word writes them)."""
-    text = escape(xml_safe(text).replace("\r\n", "\n").replace("\r", "\n"))
-    return _BREAKS.sub(lambda m: _BREAK_XML[m.group()], text)
+    return _with_breaks(escape(xml_safe(text).replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def _with_breaks(xml: str) -> str:
+    """Escaped text with its line breaks and tabs as w:br / w:tab between runs of text."""
+    if "\n" not in xml and "\t" not in xml:
+        return xml
+    return _BREAKS.sub(lambda m: _BREAK_XML[m.group()], xml)
