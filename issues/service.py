@@ -810,7 +810,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
         store.insert_rows(db, "measures", measure_rows)
         for table, column in ISSUE_LINKS.values():
             insert_many(db, f"INSERT INTO {table} (issue_id, {column}) VALUES",
-                            links[table])
+                        links[table])
         history.append_many(db, at=at, actor_id=actor.user_id, actor=actor.username,
                             entries=entries)
     return ids

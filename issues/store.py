@@ -167,7 +167,7 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None
         return
     cols = list(rows[0])
     insert_many(db, f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
-              [tuple(r[c] for c in cols) for r in rows])
+                [tuple(r[c] for c in cols) for r in rows])
 
 
 def active_people(db: sqlite_utils.Database) -> dict[int, bool]:
