@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Callable, Iterator, Sequence
 
 import sqlite_utils
@@ -625,14 +626,15 @@ class _Pack:
         self.w.page_break()
         self.w.heading(self.t("report.h.appendix"), 1)
         self.w.paragraph(self.t("report.p.appendix_intro", issues=len(d.records)))
-        # Records are in ledger order, so each category's issues are one run of them.
-        groups: dict[str, list[tuple[IssueSummary, IssueDetails]]] = defaultdict(list)
-        for r, s in zip(d.records, d.found.states):
-            groups[r.category_code].append((r, d.found.details(s)))
+        # Records are in ledger order, so each category's issues are one run of them: only
+        # one category's details are held at a time.
+        runs = groupby(zip(d.records, d.found.states), key=lambda rs: rs[0].category_code)
         sep = "；" if self.lang == "zh" else "; "
         none, nobody = self.t("report.v.none"), self.t("report.v.nobody")
         owners_sep = self.t("report.list_sep")
-        for n, (code, items) in enumerate(groups.items(), 1):
+        for n, (code, run) in enumerate(runs, 1):
+            items: list[tuple[IssueSummary, IssueDetails]] = [
+                (r, d.found.details(s)) for r, s in run]
             if n > 1:
                 self.w.page_break()  # each category starts a page: they are read one by one
             self.w.heading(self.t("report.h.appendix_category", n=n, code=code,
