@@ -25,14 +25,14 @@ import networkx as nx
 import numpy as np
 import sqlite_utils
 
-from audit.clock import end_of
-from audit.db import one, rows, write_transaction
-from audit.figures import Scope, figures, scope_filter
-from audit.model import Actor
-from audit.ops import Recorder, require
-from issues import service as issues
+from audit.model import OPEN_STATUSES, Actor
+from audit.service import require
+from audit.store.db import one, rows, write_transaction
+from audit.store.history import Recorder
+from audit.time_model import end_of
+from audit.views import Scope, figures, scope_filter
+from issues import merge_service
 from issues.importer import norm
-from issues.model import OPEN_STATUSES
 
 DEFAULT_THRESHOLD = 0.5
 SAME_UNIT_BONUS = 0.1
@@ -330,7 +330,7 @@ def suggest_survivor(members: list[dict]) -> int:
 
 def cluster_by_number(clusters: list[Cluster], number: int) -> Cluster:
     """The cluster with this number; ValidationFailed when there is none."""
-    from audit.errors import ValidationFailed
+    from audit.model import ValidationFailed
     for c in clusters:
         if c.number == number:
             return c
@@ -341,7 +341,7 @@ def confirm_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | 
                     survivor_id: int, at: str) -> list[int]:
     """Merge every other issue of the cluster into `survivor_id` through merge_issues, in one
     transaction (all or nothing). Returns the merge ids."""
-    from audit.errors import ValidationFailed
+    from audit.model import ValidationFailed
     ids = cluster.issue_ids if isinstance(cluster, Cluster) else list(cluster)
     if survivor_id not in ids:
         raise ValidationFailed("survivor_id", "the issue to keep must be one of the cluster")
@@ -350,7 +350,7 @@ def confirm_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | 
     with write_transaction(db):
         for other in sorted(ids):
             if other != survivor_id:
-                merge_ids.append(issues.merge_issues(db, actor, survivor_id, other,
+                merge_ids.append(merge_service.merge_issues(db, actor, survivor_id, other,
                                                      survivor_version=None,
                                                      absorbed_version=None, at=at))
     return merge_ids
@@ -360,7 +360,7 @@ def reject_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | l
                    at: str) -> int:
     """Record that the issues of the cluster are different findings, so that none of its pairs
     is proposed again. Returns the number of pairs recorded."""
-    from audit.errors import ValidationFailed
+    from audit.model import ValidationFailed
     ids = sorted(cluster.issue_ids if isinstance(cluster, Cluster) else cluster)
     if len(ids) < 2:
         raise ValidationFailed("cluster", "a cluster has at least two issues")
@@ -368,7 +368,7 @@ def reject_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | l
     for iid in ids:
         unit = one(db, "SELECT unit_id FROM issues WHERE id = ?", (iid,))
         if unit is None:
-            from audit.errors import NotFound
+            from audit.model import NotFound
             raise NotFound(f"issue {iid} not found", entity="issue", id=iid)
         require(actor, "issue.merge", unit_id=unit["unit_id"], what=str(iid))
     existing = rejected_pairs(db)
@@ -387,7 +387,7 @@ def reject_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | l
 
 def undo_merge(db: sqlite_utils.Database, actor: Actor, merge_id: int, at: str) -> None:
     """Undo one merge (until the kept issue next changes): issues.service.undo_merge."""
-    issues.undo_merge(db, actor, merge_id, at=at)
+    merge_service.undo_merge(db, actor, merge_id, at=at)
 
 
 def recent_merges(db: sqlite_utils.Database, limit: int = 50) -> list[dict]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit import cli_common, clock
-from audit.config import max_upload_bytes
-from audit.errors import LedgerRowError
-
+from audit import cli, time_model
+from audit.model import LedgerRowError
+from audit.store.paths import max_upload_bytes
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -49,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def _stream(value: str | None) -> str | None:
-    Refused = cli_common.Refused
+    Refused = cli.Refused
     from issues.ledger import STREAMS, parse_streams
     if not value:
         return None
@@ -65,7 +64,7 @@ def _stream(value: str | None) -> str | None:
 
 
 def _answers(items: list[str]) -> dict[str, int]:
-    Refused = cli_common.Refused
+    Refused = cli.Refused
     out = {}
     for item in items:
         key, sep, value = item.rpartition("=")
@@ -132,8 +131,8 @@ def _question_lines(summary: dict) -> str:
 
 
 def cmd_import(args) -> int:
-    Refused, _print, acting_user, open_db = cli_common.Refused, cli_common._print, cli_common.acting_user, cli_common.open_db
-    _progress_printer = cli_common._progress_printer
+    Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
+    _progress_printer = cli._progress_printer
     from issues.importer import apply_import, plan_import
     from issues.ledger import parse_mapping_arg, read_ledger
     path = Path(args.file)
@@ -160,7 +159,7 @@ def cmd_import(args) -> int:
     if args.dry_run:
         _print(args, summary, _human(summary, True))
         return 0
-    result = apply_import(db, actor, plan, clock.now_text(),
+    result = apply_import(db, actor, plan, time_model.now_text(),
                           on_progress=lambda stage, done, total: progress(done, total, stage))
     summary = plan_summary(result.plan)
     summary["history_records"] = result.history_records
@@ -183,7 +182,7 @@ def _cluster_data(c) -> dict:
 
 
 def cmd_duplicates(args) -> int:
-    _print, open_db = cli_common._print, cli_common.open_db
+    _print, open_db = cli._print, cli.open_db
     from issues.duplicates import DEFAULT_THRESHOLD, find_duplicates
     db, _ = open_db(args)
     clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD)
@@ -204,13 +203,18 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    Refused, _print, acting_user, open_db = cli_common.Refused, cli_common._print, cli_common.acting_user, cli_common.open_db
+    Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
     from issues import store
-    from issues.duplicates import (DEFAULT_THRESHOLD, cluster_by_number, confirm_cluster,
-                                   find_duplicates, reject_cluster)
+    from issues.duplicates import (
+        DEFAULT_THRESHOLD,
+        cluster_by_number,
+        confirm_cluster,
+        find_duplicates,
+        reject_cluster,
+    )
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
-    at = clock.now_text()
+    at = time_model.now_text()
 
     def issue_id(code: str) -> int:
         row = store.issue_by_code(db, code)
@@ -247,10 +251,10 @@ def cmd_merge(args) -> int:
 
 
 def cmd_unmerge(args) -> int:
-    _print, acting_user, open_db = cli_common._print, cli_common.acting_user, cli_common.open_db
+    _print, acting_user, open_db = cli._print, cli.acting_user, cli.open_db
     from issues.duplicates import undo_merge
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
-    undo_merge(db, actor, args.merge_id, clock.now_text())
+    undo_merge(db, actor, args.merge_id, time_model.now_text())
     _print(args, {"undone": args.merge_id}, f"已撤销合并 / merge {args.merge_id} undone")
     return 0

@@ -8,14 +8,19 @@ from datetime import date
 
 import pytest
 
-from audit import history
-from audit.errors import NotPermitted, ValidationFailed
-from audit.figures import scope_for
-from issues import duplicates
-from issues import service as issues
-from issues import store
-from issues.duplicates import (bigrams, confirm_cluster, cosine, find_duplicates, merge_report,
-                               reject_cluster, undo_merge)
+from audit.model import NotPermitted, ValidationFailed
+from audit.store import history
+from audit.views import scope_for
+from issues import duplicates, merge_service, store
+from issues.duplicates import (
+    bigrams,
+    confirm_cluster,
+    cosine,
+    find_duplicates,
+    merge_report,
+    reject_cluster,
+    undo_merge,
+)
 from tests.programme import build
 
 AT = "2026-11-25T10:00:00+08:00"
@@ -206,13 +211,13 @@ def test_clusters_are_numbered_strongest_first(prog):
 
 def test_issues_merge_service_is_what_confirm_uses(prog, monkeypatch):
     calls = []
-    real = issues.merge_issues
+    real = merge_service.merge_issues
 
     def spy(*a, **kw):
         calls.append(a[2:4])
         return real(*a, **kw)
 
-    monkeypatch.setattr(issues, "merge_issues", spy)
+    monkeypatch.setattr(merge_service, "merge_issues", spy)
     confirm_cluster(prog.db, prog.actors["lead"], [prog.ids["2024"], prog.ids["2025"]],
                     prog.ids["2025"], AT)
     assert calls == [(prog.ids["2025"], prog.ids["2024"])]
@@ -227,7 +232,7 @@ def test_the_merge_page_shows_clusters_with_evidence_and_merges_on_confirm(prog,
     assert not app.exception, app.exception
     assert app.title[0].value == "并轨与查重"
     assert [m.value for m in app.metric][:1] == ["7"]
-    key = next(b.key for b in app.button if b.key and b.key.startswith("issues.import.merge."))
+    key = next(b.key for b in app.button if b.key and b.key.startswith("issues.merge.merge."))
     app.button(key=key).click()
     app.run()
     assert not app.exception, app.exception
