@@ -1,28 +1,32 @@
-"""Finding the same finding twice (并轨 of the two work streams, and 屡审屡犯 across years), and
-merging, rejecting or undoing what was proposed.
+"""Finding the same finding twice (并轨 of the two work streams, 屡审屡犯 across years, and 共性问题
+in several units), and merging, rejecting or undoing what was proposed.
 
-Similarity: the cosine of the character-bigram sets of title + description (NFKC, lower case,
-no spaces or punctuation: "外包合同未经法律审核" and "外包合同未经法审即签订" share 外包, 包合,
-合同, 同未, 未经, 经法), plus SAME_UNIT_BONUS when both are of the same unit. Only issues of the
-same category and the same city (a county counts with its city) are compared: findings of
-different cities are different findings however alike the words, and the blocks keep the work
-near-linear (the 40,000-issue programme: 96 blocks, overlaps counted by one matrix product per
-block instead of Python loops over pairs). Pairs at or above the threshold are the edges of a
-graph; its connected components are the proposed clusters. Pairs someone rejected are never
-edges again. A cluster never crosses blocks, so each block is read, compared and clustered on
-its own: the memory needed follows the largest block, not the programme (40,000 issues' bigram
-sets at once took 300 MB).
+Similarity is issues.duplicates_model's (words cut with jieba, the domain's synonyms rewritten to
+one word, words every finding uses weighing nothing, cosine plus coverage; chosen on a labelled
+set, figures in docs/DUPLICATES.md) over title + the opening of the description, plus
+SAME_UNIT_BONUS when both are of the same unit. Unit names, years and codes are taken out of the
+texts first: the same finding in another unit or year is worded alike.
+
+What is compared: by default only issues of the same category and the same city (a county counts
+with its city), the merge proposals of 并轨: findings of different cities are different issues
+to rectify however alike the words. `across=True` compares every issue with every other, across
+units and categories (屡审屡犯 and 共性问题, or a finding filed under another category); the
+pairs then say whether they share a unit, a city and a category. Neither way compares every pair:
+duplicates_model.similar_pairs generates candidates from an index of each issue's heaviest
+words, so the work grows with the number of issues, not its square.
+
+Pairs at or above the threshold are the edges of a graph; its connected components are the
+proposed clusters. Pairs someone rejected are never edges again. The texts are read once, in one
+pass, and kept only as their weighted words (the word weights need every text of the scope);
+the issues' details are read only for the members of clusters, group by group.
 """
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-import networkx as nx
-import numpy as np
 import sqlite_utils
 
 from audit.clock import end_of
@@ -30,17 +34,18 @@ from audit.db import one, rows, write_transaction
 from audit.figures import Scope, figures, scope_filter
 from audit.model import Actor
 from audit.ops import Recorder, require
+from issues import duplicates_model as model
 from issues import service as issues
-from issues.importer import norm
+from issues.duplicates_model import bigrams, cosine  # noqa: F401  (the previous measure)
+from issues.importer import norm, unit_core
 from issues.model import OPEN_STATUSES
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.6
 SAME_UNIT_BONUS = 0.1
 SHOWN_NGRAMS = 12
 MAX_PAIRS_SHOWN = 20
 TEXT_CHARS = 300        # characters of the description compared
-NEIGHBOURS = 8           # strongest links kept per issue (see _block_edges)
-_ROWS_PER_SLICE = 1500   # rows of one block's overlap matrix computed at a time (memory bound)
+NEIGHBOURS = 8           # strongest links kept per issue (see duplicates_model.similar_pairs)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class Pair:
     a: int
     b: int
     score: float          # text + same-unit bonus, at most 1
-    text_score: float     # cosine of the bigram sets
+    text_score: float     # duplicates_model.similarity of the two texts
     shared: tuple[str, ...]
     same_unit: bool
     same_city: bool
@@ -77,21 +82,6 @@ class Cluster:
         return max((p.score for p in self.pairs), default=0.0)
 
 
-def bigrams(text: str) -> frozenset[str]:
-    """The character bigrams of a text after `norm` (a one-character text is its own gram)."""
-    t = norm(text)
-    if len(t) < 2:
-        return frozenset([t]) if t else frozenset()
-    return frozenset(t[i:i + 2] for i in range(len(t) - 1))
-
-
-def cosine(a: frozenset[str], b: frozenset[str]) -> float:
-    """|A∩B| / sqrt(|A|·|B|) of two gram sets (0 when either is empty)."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / math.sqrt(len(a) * len(b))
-
-
 def _has_rejections(db: sqlite_utils.Database) -> bool:
     # A file made before the table was added to migration 1 simply has no rejections.
     return one(db, "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND "
@@ -106,11 +96,21 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[int, int]]:
         "SELECT issue_a, issue_b FROM duplicate_rejections")}
 
 
-def _blocks(db: sqlite_utils.Database, scope: Scope | None
-            ) -> dict[tuple[int, int], list[int]]:
-    """(category id, city id) → the ids of the issues that may be proposed (not merged, in
-    scope): only ids and keys, so that the text of 40,000 issues is never held at once."""
-    params: dict = {}
+def _places(db: sqlite_utils.Database) -> tuple[str, ...]:
+    """Unit names as texts write them (包头市分公司, 包头市, 包头), to be taken out before comparing."""
+    names: set[str] = set()
+    for (name,) in db.conn.execute("SELECT name FROM units"):
+        n = norm(name)
+        names.update(x for x in (n, n.removesuffix("分公司"), unit_core(name)) if len(x) >= 2)
+    return tuple(sorted(names))
+
+
+def _read(db: sqlite_utils.Database, scope: Scope | None
+          ) -> tuple[dict[int, dict], dict[int, model.Vector]]:
+    """The issues that may be proposed (not merged, in scope), in one pass: id → {id, unit_id,
+    category_id, city_id}, and id → the weighted words of its title and the opening of its
+    description (TEXT_CHARS characters). The texts themselves are not kept."""
+    params: dict = {"chars": TEXT_CHARS}
     where = scope_filter(scope, params) if scope else ""
     units = {r[0]: (r[1], r[2]) for r in db.conn.execute(
         "SELECT id, parent_id, level FROM units")}
@@ -123,22 +123,35 @@ def _blocks(db: sqlite_utils.Database, scope: Scope | None
             u = units[u][0]
         return u
 
+    places = _places(db)
     cities: dict[int, int] = {}
-    blocks: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for iid, unit_id, category_id in db.conn.execute(f"""
-            SELECT i.id, i.unit_id, a.category_id
+    keys: dict[int, dict] = {}
+    feats: dict[int, dict[str, float]] = {}
+    for iid, unit_id, category_id, title, description in db.conn.execute(f"""
+            SELECT i.id, i.unit_id, a.category_id, i.title, substr(i.description, 1, :chars)
             FROM issues i JOIN aspects a ON a.id = i.aspect_id
             JOIN categories c ON c.id = a.category_id
             WHERE i.merged_into_id IS NULL {where} ORDER BY i.id""", params):
         city = cities.get(unit_id)
         if city is None:
             city = cities[unit_id] = city_of(unit_id)
-        blocks[(category_id, city)].append(iid)
+        keys[iid] = {"id": iid, "unit_id": unit_id, "category_id": category_id,
+                     "city_id": city}
+        feats[iid] = model.features(title or "", description or "", places)
+    idf = model.inverse_frequencies(feats.values())
+    return keys, {iid: model.vector(f, idf) for iid, f in feats.items()}
+
+
+def _blocks(keys: dict[int, dict]) -> dict[tuple[int, int], list[int]]:
+    """(category id, city id) → the ids of its issues, in id order."""
+    blocks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for iid, k in keys.items():
+        blocks[(k["category_id"], k["city_id"])].append(iid)
     return blocks
 
 
 def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
-    """The issues of one block with what comparing and showing them needs: the opening of the
+    """The issues `ids` with what showing them and their evidence needs: the opening of the
     description (TEXT_CHARS characters), unit and category, work streams and audit years."""
     ids_json = json.dumps(ids)
     block = rows(db, """
@@ -168,91 +181,51 @@ def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
     return block
 
 
-def _block_edges(block: list[dict], grams: dict[int, frozenset[str]], threshold: float,
+def _block_edges(block: list[dict], vectors: dict[int, model.Vector], threshold: float,
                  rejected: set[tuple[int, int]]) -> list[tuple[int, int, float, float]]:
-    """(a, b, score, text score) for the pairs of one block at or above the threshold, each
-    issue keeping its NEIGHBOURS strongest links: the graph then has the same clusters as with
-    every pair (a cluster of near-identical findings is linked many times over) at a bounded
-    size, where templated wording would otherwise give n² edges."""
-    n = len(block)
-    if n < 2:
+    """(a, b, score, text score), a < b, for the pairs of the issues in `block` at or above the
+    threshold (score = text score + SAME_UNIT_BONUS for the same unit, at most 1), rejected
+    pairs left out, each issue keeping its NEIGHBOURS strongest links."""
+    if len(block) < 2:
         return []
-    # Grams of a single issue cannot be shared: only the others become matrix columns (the
-    # norms still count every gram), which keeps the product small.
-    df: dict[str, int] = defaultdict(int)
-    for d in block:
-        for g in grams[d["id"]]:
-            df[g] += 1
-    vocab = {g: i for i, g in enumerate(g for g, c in df.items() if c > 1)}
-    coords_r: list[int] = []
-    coords_c: list[int] = []
-    for i, d in enumerate(block):
-        for g in grams[d["id"]]:
-            c = vocab.get(g)
-            if c is not None:
-                coords_r.append(i)
-                coords_c.append(c)
-    x = np.zeros((n, max(len(vocab), 1)), dtype=np.float32)
-    x[coords_r, coords_c] = 1.0
-    norms = np.sqrt(np.maximum(np.array([len(grams[d["id"]]) for d in block],
-                                        dtype=np.float32), 1.0))
-    units = np.array([d["unit_id"] for d in block])
     ids = [d["id"] for d in block]
     index = {iid: i for i, iid in enumerate(ids)}
-    blocked = [(index[a], index[b]) for a, b in rejected if a in index and b in index]
-    k = min(NEIGHBOURS, n - 1)
-    out: dict[tuple[int, int], tuple[float, float]] = {}
-    for start in range(0, n, _ROWS_PER_SLICE):
-        stop = min(n, start + _ROWS_PER_SLICE)
-        text = (x[start:stop] @ x.T) / (norms[start:stop, None] * norms[None, :])
-        score = np.minimum(text + SAME_UNIT_BONUS * (units[start:stop, None] == units[None, :]),
-                           1.0)
-        score[np.arange(stop - start), np.arange(start, stop)] = 0.0   # not with itself
-        for i, j in blocked:
-            if start <= i < stop:
-                score[i - start, j] = 0.0
-            if start <= j < stop:
-                score[j - start, i] = 0.0
-        score[score < threshold - 1e-9] = 0.0
-        top = np.argpartition(-score, k - 1, axis=1)[:, :k] if k < n else \
-            np.tile(np.arange(n), (stop - start, 1))
-        rows_ = np.repeat(np.arange(stop - start), top.shape[1])
-        cols = top.ravel()
-        keep = score[rows_, cols] > 0.0
-        rows_, cols = rows_[keep], cols[keep]
-        for i_local, j, s, t in zip(rows_.tolist(), cols.tolist(),
-                                    np.round(score[rows_, cols], 4).tolist(),
-                                    np.round(text[rows_, cols], 4).tolist()):
-            a, b = ids[start + i_local], ids[j]
-            out[(a, b) if a < b else (b, a)] = (s, t)
-    return [(a, b, s, t) for (a, b), (s, t) in out.items()]
+    excluded = [(min(index[a], index[b]), max(index[a], index[b])) for a, b in rejected
+                if a in index and b in index]
+    found = model.similar_pairs([vectors[i] for i in ids], threshold,
+                                units=[d["unit_id"] for d in block],
+                                unit_bonus=SAME_UNIT_BONUS, excluded=excluded,
+                                neighbours=NEIGHBOURS)
+    out = []
+    for i, j, score, text in found:
+        a, b = ids[i], ids[j]
+        out.append((min(a, b), max(a, b), round(score, 4), round(text, 4)))
+    return out
 
 
 def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THRESHOLD,
-                    scope: Scope | None = None, with_issues: bool = True) -> list[Cluster]:
+                    scope: Scope | None = None, with_issues: bool = True,
+                    across: bool = False) -> list[Cluster]:
     """Clusters of likely duplicates, strongest first, numbered from 1 (the number the CLI and
-    the page use while the database does not change). `with_issues=False` leaves each
+    the page use while the database does not change). Only issues of one category and city
+    are compared, unless `across` (see the module docstring). `with_issues=False` leaves each
     Cluster.issues empty: on 40,000 issues they are most of the result's memory, and a page
-    showing one cluster at a time reads its issues with cluster_issues.
-
-    Edges join only issues of one block, so every cluster lies inside one block: each block is
-    read, compared and turned into clusters on its own, and its texts and gram sets are
-    released before the next (the memory needed is that of the largest block, not of the
-    programme)."""
+    showing one cluster at a time reads its issues with cluster_issues."""
     rejected = rejected_pairs(db)
+    keys, vectors = _read(db, scope)
+    groups = [sorted(keys)] if across else list(_blocks(keys).values())
     shared_text: dict[str, str] = {}    # one copy of each unit name, category, status…
     clusters: list[Cluster] = []
-    for (_, city), ids in _blocks(db, scope).items():
+    for ids in groups:
         if len(ids) < 2:
             continue
-        block = _block_issues(db, ids)
-        for d in block:
-            d["city_id"] = city
-        # The opening of a description carries the finding; long tails add noise and time.
-        grams = {d["id"]: bigrams(d["title"] + "\n" + d["description"]) for d in block}
-        edges = _block_edges(block, grams, threshold, rejected)
+        edges = _block_edges([keys[i] for i in ids], vectors, threshold, rejected)
         if edges:
-            clusters.extend(_block_clusters(block, grams, edges, shared_text, with_issues))
+            members = sorted({a for a, _, _, _ in edges} | {b for _, b, _, _ in edges})
+            block = _block_issues(db, members)
+            for d in block:
+                d["city_id"] = keys[d["id"]]["city_id"]
+            clusters.extend(_block_clusters(block, edges, shared_text, with_issues))
     clusters.sort(key=lambda c: (-c.best, min(c.codes)))
     for n, c in enumerate(clusters, 1):
         c.number = n
@@ -260,22 +233,19 @@ def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THR
 
 
 def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]:
-    """The edges grouped by connected component of the block's similarity graph (networkx;
-    one block's graph is small, so building it costs little memory)."""
-    graph = nx.Graph()
-    for a, b, score, text in edges:
-        graph.add_edge(a, b)
-    component_of = {n: i for i, nodes in enumerate(nx.connected_components(graph)) for n in nodes}
+    """The edges grouped by connected component of the similarity graph."""
+    component_of = {n: i for i, nodes in enumerate(model.components(
+        (a, b) for a, b, _, _ in edges)) for n in nodes}
     grouped: dict[int, list[tuple]] = defaultdict(list)
     for e in edges:
         grouped[component_of[e[0]]].append(e)
     return list(grouped.values())
 
 
-def _block_clusters(block: list[dict], grams: dict[int, frozenset[str]],
-                    edges: list[tuple[int, int, float, float]],
+def _block_clusters(block: list[dict], edges: list[tuple[int, int, float, float]],
                     shared_text: dict[str, str], with_issues: bool = True) -> list[Cluster]:
-    """The clusters (unnumbered) of one block's edges, with their evidence."""
+    """The clusters (unnumbered) of one group's edges, with their evidence; `block` holds the
+    details of every issue the edges name."""
     by_id = {d["id"]: d for d in block}
     out = []
     for component in _components(edges):
@@ -284,8 +254,8 @@ def _block_clusters(block: list[dict], grams: dict[int, frozenset[str]],
         pairs = []
         for a, b, score, text in strongest:
             da, db_ = by_id[a], by_id[b]
-            shared = tuple(shared_text.setdefault(g, g)
-                           for g in sorted(grams[a] & grams[b])[:SHOWN_NGRAMS])
+            shared = tuple(shared_text.setdefault(w, w) for w in model.shared_words(
+                _text(da), _text(db_), SHOWN_NGRAMS))
             pairs.append(Pair(a, b, score, text, shared,
                               da["unit_id"] == db_["unit_id"], da["city_id"] == db_["city_id"],
                               da["category_id"] == db_["category_id"]))
@@ -300,6 +270,10 @@ def _block_clusters(block: list[dict], grams: dict[int, frozenset[str]],
                            cross_stream=len(streams) > 1,
                            codes=tuple(m["code"] for m in members)))
     return out
+
+
+def _text(d: dict) -> str:
+    return (d["title"] or "") + "\n" + (d["description"] or "")
 
 
 def cluster_issues(db: sqlite_utils.Database, issue_ids: list[int]) -> list[dict]:
