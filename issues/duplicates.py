@@ -27,6 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import sqlite_utils
 
 from audit.clock import end_of
@@ -40,7 +41,7 @@ from issues.duplicates_model import bigrams, cosine  # noqa: F401  (the previous
 from issues.importer import norm, unit_core
 from issues.model import OPEN_STATUSES
 
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = model.DEFAULT_THRESHOLD
 SAME_UNIT_BONUS = 0.1
 SHOWN_NGRAMS = 12
 MAX_PAIRS_SHOWN = 20
@@ -105,10 +106,21 @@ def _places(db: sqlite_utils.Database) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _read(db: sqlite_utils.Database, scope: Scope | None
-          ) -> tuple[dict[int, dict], dict[int, model.Vector]]:
+@dataclass
+class Weighed:
+    """The weighted words of the issues compared: row `row_of[id]` of `matrix`."""
+
+    matrix: model.Matrix
+    row_of: dict[int, int]
+
+    def rows(self, ids: list[int]) -> model.Matrix:
+        """The matrix of these issues, in this order."""
+        return self.matrix.take([self.row_of[i] for i in ids])
+
+
+def _read(db: sqlite_utils.Database, scope: Scope | None) -> tuple[dict[int, dict], Weighed]:
     """The issues that may be proposed (not merged, in scope), in one pass: id → {id, unit_id,
-    category_id, city_id}, and id → the weighted words of its title and the opening of its
+    category_id, city_id}, and the weighted words of each one's title and the opening of its
     description (TEXT_CHARS characters). The texts themselves are not kept."""
     params: dict = {"chars": TEXT_CHARS}
     where = scope_filter(scope, params) if scope else ""
@@ -139,7 +151,8 @@ def _read(db: sqlite_utils.Database, scope: Scope | None
                      "city_id": city}
         feats[iid] = model.features(title or "", description or "", places)
     idf = model.inverse_frequencies(feats.values())
-    return keys, {iid: model.vector(f, idf) for iid, f in feats.items()}
+    return keys, Weighed(model.Matrix.weigh(list(feats.values()), idf),
+                         {iid: n for n, iid in enumerate(feats)})
 
 
 def _blocks(keys: dict[int, dict]) -> dict[tuple[int, int], list[int]]:
@@ -181,7 +194,7 @@ def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
     return block
 
 
-def _block_edges(block: list[dict], vectors: dict[int, model.Vector], threshold: float,
+def _block_edges(block: list[dict], vectors: Weighed, threshold: float,
                  rejected: set[tuple[int, int]]) -> list[tuple[int, int, float, float]]:
     """(a, b, score, text score), a < b, for the pairs of the issues in `block` at or above the
     threshold (score = text score + SAME_UNIT_BONUS for the same unit, at most 1), rejected
@@ -192,15 +205,12 @@ def _block_edges(block: list[dict], vectors: dict[int, model.Vector], threshold:
     index = {iid: i for i, iid in enumerate(ids)}
     excluded = [(min(index[a], index[b]), max(index[a], index[b])) for a, b in rejected
                 if a in index and b in index]
-    found = model.similar_pairs([vectors[i] for i in ids], threshold,
+    found = model.similar_pairs(vectors.rows(ids), threshold,
                                 units=[d["unit_id"] for d in block],
                                 unit_bonus=SAME_UNIT_BONUS, excluded=excluded,
-                                neighbours=NEIGHBOURS)
-    out = []
-    for i, j, score, text in found:
-        a, b = ids[i], ids[j]
-        out.append((min(a, b), max(a, b), round(score, 4), round(text, 4)))
-    return out
+                                neighbours=NEIGHBOURS, decimals=4)
+    # ids are in id order, so i < j gives a < b.
+    return [(ids[i], ids[j], score, text) for i, j, score, text in found]
 
 
 def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THRESHOLD,
@@ -234,8 +244,8 @@ def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THR
 
 def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]:
     """The edges grouped by connected component of the similarity graph."""
-    component_of = {n: i for i, nodes in enumerate(model.components(
-        (a, b) for a, b, _, _ in edges)) for n in nodes}
+    ends = np.array([e[:2] for e in edges], dtype=np.int64)
+    component_of = {n: i for i, nodes in enumerate(model.components(ends)) for n in nodes}
     grouped: dict[int, list[tuple]] = defaultdict(list)
     for e in edges:
         grouped[component_of[e[0]]].append(e)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audit.demo import CATALOGUE, CITIES
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -312,3 +314,41 @@ def labelled(held_out: bool = False) -> list[tuple[Finding, Finding, bool, str]]
     dup, dis = ((HELD_OUT_DUPLICATES, HELD_OUT_DISTINCT) if held_out
                 else (DUPLICATES, DISTINCT))
     return [(a, b, True, k) for a, b, k in dup] + [(a, b, False, k) for a, b, k in dis]
+
+
+# The pairs are compared as they would be inside a programme: the word weights come from every
+# finding around them, here the set's own findings and the demo programme's 38 (written into
+# its ledger's description template, as imported ledgers are), and unit names are known.
+PLACES: tuple[str, ...] = tuple(
+    [name for _, name, _ in CITIES] + [name.removesuffix("分公司") for _, name, _ in CITIES]
+    + [c for _, _, counties in CITIES for c in counties])
+
+
+def programme_findings() -> list[Finding]:
+    """The demo programme's findings, with their ledger descriptions."""
+    return [_template(2024, "外包专项审计", "包头市分公司", title, aspect)
+            for _, _, aspects in CATALOGUE for aspect, titles in aspects for title in titles]
+
+
+def corpus(held_out: bool = False) -> list[Finding]:
+    """Every finding a set's pairs are weighed among."""
+    return [x for a, b, _, _ in labelled(held_out) for x in (a, b)] + programme_findings()
+
+
+def precision_recall(scores: list[float], labels: list[bool], threshold: float
+                     ) -> tuple[float, float]:
+    """(precision, recall) of calling a pair a duplicate when its score reaches threshold."""
+    called = [label for s, label in zip(scores, labels) if s >= threshold]
+    tp = sum(called)
+    return (tp / len(called) if called else 1.0), tp / sum(labels)
+
+
+def best_recall(scores: list[float], labels: list[bool], precision: float = 0.9
+                ) -> tuple[float, float]:
+    """(recall, threshold): the highest recall any threshold gives at that precision or more."""
+    best = (0.0, 1.0)
+    for t in sorted(set(scores)):
+        p, r = precision_recall(scores, labels, t)
+        if p >= precision and r > best[0]:
+            best = (r, t)
+    return best
