@@ -97,13 +97,13 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[int, int]]:
         "SELECT issue_a, issue_b FROM duplicate_rejections")}
 
 
-def _places(db: sqlite_utils.Database) -> tuple[str, ...]:
+def _places(db: sqlite_utils.Database) -> model.Places:
     """Unit names as texts write them (包头市分公司, 包头市, 包头), to be taken out before comparing."""
     names: set[str] = set()
     for (name,) in db.conn.execute("SELECT name FROM units"):
         n = norm(name)
         names.update(x for x in (n, n.removesuffix("分公司"), unit_core(name)) if len(x) >= 2)
-    return tuple(sorted(names))
+    return model.Places(names)
 
 
 @dataclass
