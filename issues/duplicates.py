@@ -220,7 +220,8 @@ def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THR
     the page use while the database does not change). Only issues of one category and city
     are compared, unless `across` (see the module docstring). `with_issues=False` leaves each
     Cluster.issues empty: on 40,000 issues they are most of the result's memory, and a page
-    showing one cluster at a time reads its issues with cluster_issues."""
+    showing one cluster at a time reads its issues with cluster_issues; only the issues of the
+    pairs shown as evidence are then read in full."""
     rejected = rejected_pairs(db)
     keys, vectors = _read(db, scope)
     groups = [sorted(keys)] if across else list(_blocks(keys).values())
@@ -230,16 +231,44 @@ def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THR
         if len(ids) < 2:
             continue
         edges = _block_edges([keys[i] for i in ids], vectors, threshold, rejected)
-        if edges:
-            members = sorted({a for a, _, _, _ in edges} | {b for _, b, _, _ in edges})
-            block = _block_issues(db, members)
-            for d in block:
-                d["city_id"] = keys[d["id"]]["city_id"]
-            clusters.extend(_block_clusters(block, edges, shared_text, with_issues))
+        if not edges:
+            continue
+        components = [(sorted({a for a, _, _, _ in c} | {b for _, b, _, _ in c}),
+                       sorted(c, key=lambda e: (-e[2], e[0], e[1]))[:MAX_PAIRS_SHOWN])
+                      for c in _components(edges)]
+        members = sorted(i for m, _ in components for i in m)
+        shown = sorted({i for _, pairs in components for a, b, _, _ in pairs for i in (a, b)})
+        detail = {d["id"]: d for d in _block_issues(db, members if with_issues else shown)}
+        facts = detail if with_issues else _facts(db, members)
+        for d in list(detail.values()) + list(facts.values()):
+            d["city_id"] = keys[d["id"]]["city_id"]
+        clusters.extend(_block_clusters(components, facts, detail, shared_text, with_issues))
     clusters.sort(key=lambda c: (-c.best, min(c.codes)))
     for n, c in enumerate(clusters, 1):
         c.number = n
     return clusters
+
+
+def _facts(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
+    """id → what a cluster needs of a member it does not show: code, status, registration,
+    work streams and audit years."""
+    ids_json = json.dumps(ids)
+    out = {iid: {"id": iid, "code": code, "status": status, "created_at": created,
+                 "streams": [], "years": set()}
+           for iid, code, status, created in db.conn.execute(
+               "SELECT id, code, status, created_at FROM issues WHERE id IN "
+               "(SELECT value FROM json_each(?))", (ids_json,))}
+    for iid, code in db.conn.execute(
+            "SELECT s.issue_id, st.code FROM issue_streams s JOIN streams st "
+            "ON st.id = s.stream_id WHERE s.issue_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY st.id", (ids_json,)):
+        out[iid]["streams"].append(code)
+    for iid, year in db.conn.execute(
+            "SELECT s.issue_id, au.year FROM issue_sources s JOIN audits au "
+            "ON au.id = s.audit_id WHERE s.issue_id IN (SELECT value FROM json_each(?))",
+            (ids_json,)):
+        out[iid]["years"].add(year)
+    return out
 
 
 def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]:
@@ -252,24 +281,22 @@ def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]
     return list(grouped.values())
 
 
-def _block_clusters(block: list[dict], edges: list[tuple[int, int, float, float]],
-                    shared_text: dict[str, str], with_issues: bool = True) -> list[Cluster]:
-    """The clusters (unnumbered) of one group's edges, with their evidence; `block` holds the
-    details of every issue the edges name."""
-    by_id = {d["id"]: d for d in block}
+def _block_clusters(components: list[tuple[list[int], list[tuple]]], facts: dict[int, dict],
+                    detail: dict[int, dict], shared_text: dict[str, str],
+                    with_issues: bool = True) -> list[Cluster]:
+    """The clusters (unnumbered) of one group: each component's members and strongest pairs,
+    with `facts` on every member and `detail` (texts, unit, category) on every issue shown."""
     out = []
-    for component in _components(edges):
-        ids = sorted({a for a, _, _, _ in component} | {b for _, b, _, _ in component})
-        strongest = sorted(component, key=lambda e: (-e[2], e[0], e[1]))[:MAX_PAIRS_SHOWN]
+    for ids, strongest in components:
         pairs = []
         for a, b, score, text in strongest:
-            da, db_ = by_id[a], by_id[b]
+            da, db_ = detail[a], detail[b]
             shared = tuple(shared_text.setdefault(w, w) for w in model.shared_words(
                 _text(da), _text(db_), SHOWN_NGRAMS))
             pairs.append(Pair(a, b, score, text, shared,
                               da["unit_id"] == db_["unit_id"], da["city_id"] == db_["city_id"],
                               da["category_id"] == db_["category_id"]))
-        members = [by_id[i] for i in ids]
+        members = [facts[i] for i in ids]
         years = {y for m in members for y in m["years"]}
         streams = {s for m in members for s in m["streams"]}
         out.append(Cluster(0, ids, [_brief(m, shared_text) for m in members] if with_issues

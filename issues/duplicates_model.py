@@ -230,10 +230,11 @@ def words(text: str, places: Places | Sequence[str] = ()) -> list[str]:
     return list(_content_words(_clean(text, _places(places))))
 
 
-def shown_words(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 12)
+def shown_words(text: str) -> tuple[str, ...]:
     """The words of a text as a reader sees them (synonyms and common words kept, punctuation
-    dropped), for showing what two findings share."""
-    return _lexicon().cut(unicodedata.normalize("NFKC", text or "").lower())
+    dropped), for showing what two findings share (cached: an issue is in several pairs)."""
+    return tuple(_lexicon().cut(_nfkc(text or "").lower()))
 
 
 def features(title: str, description: str = "", places: Places | Sequence[str] = ()
