@@ -115,8 +115,8 @@ def without(**changes) -> Scorer:
 METHODS: list[tuple[str, Scorer]] = [
     ("previous: character-bigram sets, cosine", bigram_sets),
     ("character 1–3-grams, TF-IDF cosine", tfidf(char_ngrams)),
-    ("jieba words, TF-IDF cosine", tfidf(plain_words)),
-    ("rapidfuzz token_set_ratio on jieba words", rapidfuzz_token_set),
+    ("jieba words (with the domain words), TF-IDF cosine", tfidf(plain_words)),
+    ("rapidfuzz token_set_ratio on the same words", rapidfuzz_token_set),
     ("rapidfuzz partial_ratio on characters", rapidfuzz_partial),
     ("chosen, without the synonym table", without(SYNONYMS={})),
     ("chosen, without the common-word list", without(COMMON_WORDS=frozenset())),
