@@ -98,7 +98,7 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[int, int]]:
 
 
 def _places(db: sqlite_utils.Database) -> model.Places:
-    """Unit names as texts write them (包头市分公司, 包头市, 包头), to be taken out before comparing."""
+    """Unit names as texts write them (包头市分公司, 包头市, 包头), taken out before comparing."""
     names: set[str] = set()
     for (name,) in db.conn.execute("SELECT name FROM units"):
         n = norm(name)

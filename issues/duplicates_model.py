@@ -7,9 +7,9 @@ docs/DUPLICATES.md):
 1. Normalise (NFKC, lower case), then drop what says where and when rather than what: unit names
    the caller passes as `places`, dates, years, numbers and codes (`2024年`, `C1.2.3`, amounts);
    a finding that comes back in another unit or year is the same finding.
-2. Rewrite the domain's synonyms to one word, longest first (混用/共享/借用 → 共用, 承包/委外 → 外包,
-   账目 → 台账, 社会保险 → 社保 …) and drop negations (未, 没有): a finding is always a shortfall,
-   so "未" says nothing about which one.
+2. Rewrite the domain's synonyms to one word, longest first (混用/共享/借用 → 共用,
+   承包/委外 → 外包, 账目 → 台账, 社会保险 → 社保 …) and drop negations (未, 没有): a finding
+   is always a shortfall, so "未" says nothing about which one.
 3. Cut into words with jieba (the Rust port, rjieba: 40,000 findings in a third of a second)
    taught the domain's words (外包商, 过机, 验视, 履约保证金 …), and drop the words found in
    almost every finding (外包, 问题, 管理, 不到位, 审计, 发现 …: COMMON_WORDS).
@@ -99,24 +99,27 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "管理制度": ("管理办法",),
 }
 
-# Words jieba does not know as one word, or would cut differently (a canonical word made of
-# two words jieba knows, 法律审核, is left to be cut into them, so that 法律部门审核 still shares both).
+# Words jieba does not know as one word, or would cut differently (a canonical word made of two
+# words jieba knows, 法律审核, is left to be cut into them: 法律部门审核 then shares both).
 DOMAIN_WORDS: tuple[str, ...] = (
-    "外包", "外包商", "寄递", "揽投", "揽收", "段道", "扣罚", "过机", "安检", "验视", "实名收寄",
-    "劳务派遣", "履约保证金", "保证金", "集体决策", "单一来源", "公开招标", "倒签", "选商", "续签",
-    "社保", "监控平台", "台账", "销号", "屡审屡犯", "化整为零", "流于形式", "丢损", "共用", "退出", "不合格", "抵扣",
-    "禁寄物品", "保密协议", "转包", "分包", "内部审计", "以往", "管理制度", "按月", "不一致", "不严", "不足", "挂账", "核销",
-    "违约责任", "考核办法", "原始凭证", "安全检查", "准入", "名录", "市场价格", "变相", "脱钩",
-    "预付款", "应付款", "业务量", "结算单据", "达标率", "时限",
+    "外包", "外包商", "寄递", "揽投", "揽收", "段道", "扣罚", "过机", "安检", "验视",
+    "实名收寄", "劳务派遣", "履约保证金", "保证金", "集体决策", "单一来源", "公开招标", "倒签",
+    "选商", "续签", "社保", "监控平台", "台账", "销号", "屡审屡犯", "化整为零", "流于形式",
+    "丢损", "共用", "退出", "不合格", "抵扣", "禁寄物品", "保密协议", "转包", "分包", "内部审计",
+    "以往", "管理制度", "按月", "不一致", "不严", "不足", "挂账", "核销", "违约责任", "考核办法",
+    "原始凭证", "安全检查", "准入", "名录", "市场价格", "变相", "脱钩", "预付款", "应付款",
+    "业务量", "结算单据", "达标率", "时限",
 )
 
 # Words nearly every finding uses: they must not make two findings look alike.
 COMMON_WORDS: frozenset[str] = frozenset("""
-外包 外包商 问题 管理 业务管理 管理工作 存在 部分 个别 不到位 不规范 规范 审计 发现 情况 工作 相关 有关 规定 要求
-公司 分公司 单位 进行 开展 不 无 的 了 和 与 及 并 等 对 在 中 为 是 该 其 即 就 已 被 将 把 由
-从 向 于 后 前 时 业务 方面 环节 现象 有 多 些 一些 方式 按 经 严格 落实 执行 落地 到位 及时
-漏洞 薄弱 缺陷 风险 隐患 违规 擅自 随意 范围 他人 明显 较大 多个 多名 以 各 同 且 仍 再次 整改
-导致 造成 影响 进一步 加强 完善 健全 有效 一定 没 所 个 等等 之 但 而 又 也 还 均 都
+外包 外包商 问题 管理 业务管理 管理工作 存在 部分 个别 不到位 不规范 规范 审计
+发现 情况 工作 相关 有关 规定 要求 公司 分公司 单位 进行 开展 不 无 的 了 和
+与 及 并 等 对 在 中 为 是 该 其 即 就 已 被 将 把 由 从 向 于 后 前 时
+业务 方面 环节 现象 有 多 些 一些 方式 按 经 严格 落实 执行 落地 到位 及时
+漏洞 薄弱 缺陷 风险 隐患 违规 擅自 随意 范围 他人 明显 较大 多个 多名 以 各 同
+且 仍 再次 整改 导致 造成 影响 进一步 加强 完善 健全 有效 一定 没 所 个 等等
+之 但 而 又 也 还 均 都
 """.split())
 
 NEGATIONS = re.compile(r"尚未|没有|未")

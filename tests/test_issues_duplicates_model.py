@@ -82,7 +82,7 @@ def test_unit_names_years_numbers_and_codes_do_not_count():
     plain = m.words("外包合同未经法律审核即签订")
     assert m.words("2024年审计发现包头市分公司外包合同未经法律审核即签订（C1.1.2）",
                    lp.PLACES) == plain
-    assert m.words("3家承包商12.5万元") == m.words("家承包商万元")     # the words after a number stay
+    assert m.words("3家承包商12.5万元") == m.words("家承包商万元")   # what follows a number stays
     assert m.words("赤峰市宁城县分公司外包合同未经法律审核即签订", lp.PLACES) == plain
 
 
@@ -107,6 +107,18 @@ def test_scores_of_many_pairs_at_once_equal_one_pair_at_a_time():
     b = rng.integers(0, len(vectors), 3000)
     expected = [m.similarity(vectors[i], vectors[j]) for i, j in zip(a, b)]
     assert packed.scores(a, b) == pytest.approx(expected, abs=1e-9)
+    # Weighing every finding at once gives the same rows as weighing one vector at a time.
+    findings = list(weighed(lp.corpus()))       # the same findings, in the same order
+    feats = [m.features(f.title, f.description, lp.PLACES) for f in findings]
+    weighed_at_once = m.Matrix.weigh(feats, m.inverse_frequencies(feats))
+    assert weighed_at_once.scores(a, b) == pytest.approx(expected, abs=1e-9)
+    rows = [5, 2, 9]
+    assert weighed_at_once.take(rows).scores(np.array([0, 1]), np.array([1, 2])) == \
+        pytest.approx([expected_of(vectors, 5, 2), expected_of(vectors, 2, 9)], abs=1e-9)
+
+
+def expected_of(vectors, i, j):
+    return m.similarity(vectors[i], vectors[j])
 
 
 @pytest.mark.parametrize("minimum, share_missed", [(0.3, 0.03), (0.45, 0), (0.5, 0),
