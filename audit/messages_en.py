@@ -655,6 +655,7 @@ TEXTS: dict[str, str] = {
     "missing.close_permission": "the importer may not strike items off",
     "missing.verifier": "to be struck off by a lead other than the submitter",
     "mrg.threshold": "Similarity threshold",
+    "mrg.across": "Compare across units and categories (recurring and shared findings)",
     "mrg.report": "The one track",
     "mrg.findings_in": "Findings registered",
     "mrg.from_cleanup": "From the clean-up",

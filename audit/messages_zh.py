@@ -610,6 +610,7 @@ TEXTS: dict[str, str] = {
     "missing.close_permission": "导入人无销号权限",
     "missing.verifier": "须由提交人以外的审计牵头人销号",
     "mrg.threshold": "相似度阈值",
+    "mrg.across": "跨单位、跨大类比较（屡审屡犯、共性问题）",
     "mrg.report": "并轨情况",
     "mrg.findings_in": "录入问题",
     "mrg.from_cleanup": "来自专项整治",

@@ -1,27 +1,32 @@
-"""Finding the same finding twice (并轨 of the two work streams, and 屡审屡犯 across years), and
-merging, rejecting or undoing what was proposed.
+"""Finding the same finding twice (并轨 of the two work streams, 屡审屡犯 across years, and 共性问题
+in several units), and merging, rejecting or undoing what was proposed.
 
-Similarity: the cosine of the character-bigram sets of title + description (NFKC, lower case,
-no spaces or punctuation: "外包合同未经法律审核" and "外包合同未经法审即签订" share 外包, 包合,
-合同, 同未, 未经, 经法), plus SAME_UNIT_BONUS when both are of the same unit. Only issues of the
-same category and the same city (a county counts with its city) are compared: findings of
-different cities are different findings however alike the words, and the blocks keep the work
-near-linear (the 40,000-issue programme: 96 blocks, overlaps counted by one matrix product per
-block instead of Python loops over pairs). Pairs at or above the threshold are the edges of a
-graph; its connected components are the proposed clusters. Pairs someone rejected are never
-edges again. A cluster never crosses blocks, so each block is read, compared and clustered on
-its own: the memory needed follows the largest block, not the programme (40,000 issues' bigram
-sets at once took 300 MB).
+Similarity is issues.duplicates_model's (words cut with jieba, the domain's synonyms rewritten to
+one word, words every finding uses weighing nothing, cosine plus coverage; chosen on a labelled
+set, figures in docs/DUPLICATES.md) over title + the opening of the description, plus
+SAME_UNIT_BONUS when both are of the same unit. Unit names, years and codes are taken out of the
+texts first: the same finding in another unit or year is worded alike.
+
+What is compared: by default only issues of the same category and the same city (a county counts
+with its city), the merge proposals of 并轨: findings of different cities are different issues
+to rectify however alike the words. `across=True` compares every issue with every other, across
+units and categories (屡审屡犯 and 共性问题, or a finding filed under another category); the
+pairs then say whether they share a unit, a city and a category. Neither way compares every pair:
+duplicates_model.similar_pairs generates candidates from an index of each issue's heaviest
+words, so the work grows with the number of issues, not its square.
+
+Pairs at or above the threshold are the edges of a graph; its connected components are the
+proposed clusters. Pairs someone rejected are never edges again. The texts are read once, in one
+pass, and kept only as their weighted words (the word weights need every text of the scope);
+the issues' details are read only for the members of clusters, group by group.
 """
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-import networkx as nx
 import numpy as np
 import sqlite_utils
 
@@ -31,16 +36,17 @@ from audit.store.db import one, rows, write_transaction
 from audit.store.history import Recorder
 from audit.time_model import end_of
 from audit.views import Scope, figures, scope_filter
+from issues import duplicates_model as model
 from issues import merge_service
-from issues.importer import norm
+from issues.duplicates_model import bigrams, cosine  # noqa: F401  (the previous measure)
+from issues.importer import norm, unit_core
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = model.DEFAULT_THRESHOLD
 SAME_UNIT_BONUS = 0.1
 SHOWN_NGRAMS = 12
 MAX_PAIRS_SHOWN = 20
 TEXT_CHARS = 300        # characters of the description compared
-NEIGHBOURS = 8           # strongest links kept per issue (see _block_edges)
-_ROWS_PER_SLICE = 1500   # rows of one block's overlap matrix computed at a time (memory bound)
+NEIGHBOURS = 8           # strongest links kept per issue (see duplicates_model.similar_pairs)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class Pair:
     a: int
     b: int
     score: float          # text + same-unit bonus, at most 1
-    text_score: float     # cosine of the bigram sets
+    text_score: float     # duplicates_model.similarity of the two texts
     shared: tuple[str, ...]
     same_unit: bool
     same_city: bool
@@ -77,21 +83,6 @@ class Cluster:
         return max((p.score for p in self.pairs), default=0.0)
 
 
-def bigrams(text: str) -> frozenset[str]:
-    """The character bigrams of a text after `norm` (a one-character text is its own gram)."""
-    t = norm(text)
-    if len(t) < 2:
-        return frozenset([t]) if t else frozenset()
-    return frozenset(t[i:i + 2] for i in range(len(t) - 1))
-
-
-def cosine(a: frozenset[str], b: frozenset[str]) -> float:
-    """|A∩B| / sqrt(|A|·|B|) of two gram sets (0 when either is empty)."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / math.sqrt(len(a) * len(b))
-
-
 def _has_rejections(db: sqlite_utils.Database) -> bool:
     # A file made before the table was added to migration 1 simply has no rejections.
     return one(db, "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND "
@@ -106,11 +97,32 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[int, int]]:
         "SELECT issue_a, issue_b FROM duplicate_rejections")}
 
 
-def _blocks(db: sqlite_utils.Database, scope: Scope | None
-            ) -> dict[tuple[int, int], list[int]]:
-    """(category id, city id) → the ids of the issues that may be proposed (not merged, in
-    scope): only ids and keys, so that the text of 40,000 issues is never held at once."""
-    params: dict = {}
+def _places(db: sqlite_utils.Database) -> model.Places:
+    """Unit names as texts write them (包头市分公司, 包头市, 包头), taken out before comparing."""
+    names: set[str] = set()
+    for (name,) in db.conn.execute("SELECT name FROM units"):
+        n = norm(name)
+        names.update(x for x in (n, n.removesuffix("分公司"), unit_core(name)) if len(x) >= 2)
+    return model.Places(names)
+
+
+@dataclass
+class Weighed:
+    """The weighted words of the issues compared: row `row_of[id]` of `matrix`."""
+
+    matrix: model.Matrix
+    row_of: dict[int, int]
+
+    def rows(self, ids: list[int]) -> model.Matrix:
+        """The matrix of these issues, in this order."""
+        return self.matrix.take([self.row_of[i] for i in ids])
+
+
+def _read(db: sqlite_utils.Database, scope: Scope | None) -> tuple[dict[int, dict], Weighed]:
+    """The issues that may be proposed (not merged, in scope), in one pass: id → {id, unit_id,
+    category_id, city_id}, and the weighted words of each one's title and the opening of its
+    description (TEXT_CHARS characters). The texts themselves are not kept."""
+    params: dict = {"chars": TEXT_CHARS}
     where = scope_filter(scope, params) if scope else ""
     units = {r[0]: (r[1], r[2]) for r in db.conn.execute(
         "SELECT id, parent_id, level FROM units")}
@@ -123,22 +135,36 @@ def _blocks(db: sqlite_utils.Database, scope: Scope | None
             u = units[u][0]
         return u
 
+    places = _places(db)
     cities: dict[int, int] = {}
-    blocks: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for iid, unit_id, category_id in db.conn.execute(f"""
-            SELECT i.id, i.unit_id, a.category_id
+    keys: dict[int, dict] = {}
+    feats: dict[int, dict[str, float]] = {}
+    for iid, unit_id, category_id, title, description in db.conn.execute(f"""
+            SELECT i.id, i.unit_id, a.category_id, i.title, substr(i.description, 1, :chars)
             FROM issues i JOIN aspects a ON a.id = i.aspect_id
             JOIN categories c ON c.id = a.category_id
             WHERE i.merged_into_id IS NULL {where} ORDER BY i.id""", params):
         city = cities.get(unit_id)
         if city is None:
             city = cities[unit_id] = city_of(unit_id)
-        blocks[(category_id, city)].append(iid)
+        keys[iid] = {"id": iid, "unit_id": unit_id, "category_id": category_id,
+                     "city_id": city}
+        feats[iid] = model.features(title or "", description or "", places)
+    idf = model.inverse_frequencies(feats.values())
+    return keys, Weighed(model.Matrix.weigh(list(feats.values()), idf),
+                         {iid: n for n, iid in enumerate(feats)})
+
+
+def _blocks(keys: dict[int, dict]) -> dict[tuple[int, int], list[int]]:
+    """(category id, city id) → the ids of its issues, in id order."""
+    blocks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for iid, k in keys.items():
+        blocks[(k["category_id"], k["city_id"])].append(iid)
     return blocks
 
 
 def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
-    """The issues of one block with what comparing and showing them needs: the opening of the
+    """The issues `ids` with what showing them and their evidence needs: the opening of the
     description (TEXT_CHARS characters), unit and category, work streams and audit years."""
     ids_json = json.dumps(ids)
     block = rows(db, """
@@ -168,128 +194,109 @@ def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
     return block
 
 
-def _block_edges(block: list[dict], grams: dict[int, frozenset[str]], threshold: float,
+def _block_edges(block: list[dict], vectors: Weighed, threshold: float,
                  rejected: set[tuple[int, int]]) -> list[tuple[int, int, float, float]]:
-    """(a, b, score, text score) for the pairs of one block at or above the threshold, each
-    issue keeping its NEIGHBOURS strongest links: the graph then has the same clusters as with
-    every pair (a cluster of near-identical findings is linked many times over) at a bounded
-    size, where templated wording would otherwise give n² edges."""
-    n = len(block)
-    if n < 2:
+    """(a, b, score, text score), a < b, for the pairs of the issues in `block` at or above the
+    threshold (score = text score + SAME_UNIT_BONUS for the same unit, at most 1), rejected
+    pairs left out, each issue keeping its NEIGHBOURS strongest links."""
+    if len(block) < 2:
         return []
-    # Grams of a single issue cannot be shared: only the others become matrix columns (the
-    # norms still count every gram), which keeps the product small.
-    df: dict[str, int] = defaultdict(int)
-    for d in block:
-        for g in grams[d["id"]]:
-            df[g] += 1
-    vocab = {g: i for i, g in enumerate(g for g, c in df.items() if c > 1)}
-    coords_r: list[int] = []
-    coords_c: list[int] = []
-    for i, d in enumerate(block):
-        for g in grams[d["id"]]:
-            c = vocab.get(g)
-            if c is not None:
-                coords_r.append(i)
-                coords_c.append(c)
-    x = np.zeros((n, max(len(vocab), 1)), dtype=np.float32)
-    x[coords_r, coords_c] = 1.0
-    norms = np.sqrt(np.maximum(np.array([len(grams[d["id"]]) for d in block],
-                                        dtype=np.float32), 1.0))
-    units = np.array([d["unit_id"] for d in block])
     ids = [d["id"] for d in block]
     index = {iid: i for i, iid in enumerate(ids)}
-    blocked = [(index[a], index[b]) for a, b in rejected if a in index and b in index]
-    k = min(NEIGHBOURS, n - 1)
-    out: dict[tuple[int, int], tuple[float, float]] = {}
-    for start in range(0, n, _ROWS_PER_SLICE):
-        stop = min(n, start + _ROWS_PER_SLICE)
-        text = (x[start:stop] @ x.T) / (norms[start:stop, None] * norms[None, :])
-        score = np.minimum(text + SAME_UNIT_BONUS * (units[start:stop, None] == units[None, :]),
-                           1.0)
-        score[np.arange(stop - start), np.arange(start, stop)] = 0.0   # not with itself
-        for i, j in blocked:
-            if start <= i < stop:
-                score[i - start, j] = 0.0
-            if start <= j < stop:
-                score[j - start, i] = 0.0
-        score[score < threshold - 1e-9] = 0.0
-        top = np.argpartition(-score, k - 1, axis=1)[:, :k] if k < n else \
-            np.tile(np.arange(n), (stop - start, 1))
-        rows_ = np.repeat(np.arange(stop - start), top.shape[1])
-        cols = top.ravel()
-        keep = score[rows_, cols] > 0.0
-        rows_, cols = rows_[keep], cols[keep]
-        for i_local, j, s, t in zip(rows_.tolist(), cols.tolist(),
-                                    np.round(score[rows_, cols], 4).tolist(),
-                                    np.round(text[rows_, cols], 4).tolist()):
-            a, b = ids[start + i_local], ids[j]
-            out[(a, b) if a < b else (b, a)] = (s, t)
-    return [(a, b, s, t) for (a, b), (s, t) in out.items()]
+    excluded = [(min(index[a], index[b]), max(index[a], index[b])) for a, b in rejected
+                if a in index and b in index]
+    found = model.similar_pairs(vectors.rows(ids), threshold,
+                                units=[d["unit_id"] for d in block],
+                                unit_bonus=SAME_UNIT_BONUS, excluded=excluded,
+                                neighbours=NEIGHBOURS, decimals=4)
+    # ids are in id order, so i < j gives a < b.
+    return [(ids[i], ids[j], score, text) for i, j, score, text in found]
 
 
 def find_duplicates(db: sqlite_utils.Database, *, threshold: float = DEFAULT_THRESHOLD,
-                    scope: Scope | None = None, with_issues: bool = True) -> list[Cluster]:
+                    scope: Scope | None = None, with_issues: bool = True,
+                    across: bool = False) -> list[Cluster]:
     """Clusters of likely duplicates, strongest first, numbered from 1 (the number the CLI and
-    the page use while the database does not change). `with_issues=False` leaves each
+    the page use while the database does not change). Only issues of one category and city
+    are compared, unless `across` (see the module docstring). `with_issues=False` leaves each
     Cluster.issues empty: on 40,000 issues they are most of the result's memory, and a page
-    showing one cluster at a time reads its issues with cluster_issues.
-
-    Edges join only issues of one block, so every cluster lies inside one block: each block is
-    read, compared and turned into clusters on its own, and its texts and gram sets are
-    released before the next (the memory needed is that of the largest block, not of the
-    programme)."""
+    showing one cluster at a time reads its issues with cluster_issues; only the issues of the
+    pairs shown as evidence are then read in full."""
     rejected = rejected_pairs(db)
+    keys, vectors = _read(db, scope)
+    groups = [sorted(keys)] if across else list(_blocks(keys).values())
     shared_text: dict[str, str] = {}    # one copy of each unit name, category, status…
     clusters: list[Cluster] = []
-    for (_, city), ids in _blocks(db, scope).items():
+    for ids in groups:
         if len(ids) < 2:
             continue
-        block = _block_issues(db, ids)
-        for d in block:
-            d["city_id"] = city
-        # The opening of a description carries the finding; long tails add noise and time.
-        grams = {d["id"]: bigrams(d["title"] + "\n" + d["description"]) for d in block}
-        edges = _block_edges(block, grams, threshold, rejected)
-        if edges:
-            clusters.extend(_block_clusters(block, grams, edges, shared_text, with_issues))
+        edges = _block_edges([keys[i] for i in ids], vectors, threshold, rejected)
+        if not edges:
+            continue
+        components = [(sorted({a for a, _, _, _ in c} | {b for _, b, _, _ in c}),
+                       sorted(c, key=lambda e: (-e[2], e[0], e[1]))[:MAX_PAIRS_SHOWN])
+                      for c in _components(edges)]
+        members = sorted(i for m, _ in components for i in m)
+        shown = sorted({i for _, pairs in components for a, b, _, _ in pairs for i in (a, b)})
+        detail = {d["id"]: d for d in _block_issues(db, members if with_issues else shown)}
+        facts = detail if with_issues else _facts(db, members)
+        for d in list(detail.values()) + list(facts.values()):
+            d["city_id"] = keys[d["id"]]["city_id"]
+        clusters.extend(_block_clusters(components, facts, detail, shared_text, with_issues))
     clusters.sort(key=lambda c: (-c.best, min(c.codes)))
     for n, c in enumerate(clusters, 1):
         c.number = n
     return clusters
 
 
+def _facts(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
+    """id → what a cluster needs of a member it does not show: code, status, registration,
+    work streams and audit years."""
+    ids_json = json.dumps(ids)
+    out = {iid: {"id": iid, "code": code, "status": status, "created_at": created,
+                 "streams": [], "years": set()}
+           for iid, code, status, created in db.conn.execute(
+               "SELECT id, code, status, created_at FROM issues WHERE id IN "
+               "(SELECT value FROM json_each(?))", (ids_json,))}
+    for iid, code in db.conn.execute(
+            "SELECT s.issue_id, st.code FROM issue_streams s JOIN streams st "
+            "ON st.id = s.stream_id WHERE s.issue_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY st.id", (ids_json,)):
+        out[iid]["streams"].append(code)
+    for iid, year in db.conn.execute(
+            "SELECT s.issue_id, au.year FROM issue_sources s JOIN audits au "
+            "ON au.id = s.audit_id WHERE s.issue_id IN (SELECT value FROM json_each(?))",
+            (ids_json,)):
+        out[iid]["years"].add(year)
+    return out
+
+
 def _components(edges: list[tuple[int, int, float, float]]) -> list[list[tuple]]:
-    """The edges grouped by connected component of the block's similarity graph (networkx;
-    one block's graph is small, so building it costs little memory)."""
-    graph = nx.Graph()
-    for a, b, score, text in edges:
-        graph.add_edge(a, b)
-    component_of = {n: i for i, nodes in enumerate(nx.connected_components(graph)) for n in nodes}
+    """The edges grouped by connected component of the similarity graph."""
+    ends = np.array([e[:2] for e in edges], dtype=np.int64)
+    component_of = {n: i for i, nodes in enumerate(model.components(ends)) for n in nodes}
     grouped: dict[int, list[tuple]] = defaultdict(list)
     for e in edges:
         grouped[component_of[e[0]]].append(e)
     return list(grouped.values())
 
 
-def _block_clusters(block: list[dict], grams: dict[int, frozenset[str]],
-                    edges: list[tuple[int, int, float, float]],
-                    shared_text: dict[str, str], with_issues: bool = True) -> list[Cluster]:
-    """The clusters (unnumbered) of one block's edges, with their evidence."""
-    by_id = {d["id"]: d for d in block}
+def _block_clusters(components: list[tuple[list[int], list[tuple]]], facts: dict[int, dict],
+                    detail: dict[int, dict], shared_text: dict[str, str],
+                    with_issues: bool = True) -> list[Cluster]:
+    """The clusters (unnumbered) of one group: each component's members and strongest pairs,
+    with `facts` on every member and `detail` (texts, unit, category) on every issue shown."""
     out = []
-    for component in _components(edges):
-        ids = sorted({a for a, _, _, _ in component} | {b for _, b, _, _ in component})
-        strongest = sorted(component, key=lambda e: (-e[2], e[0], e[1]))[:MAX_PAIRS_SHOWN]
+    for ids, strongest in components:
         pairs = []
         for a, b, score, text in strongest:
-            da, db_ = by_id[a], by_id[b]
-            shared = tuple(shared_text.setdefault(g, g)
-                           for g in sorted(grams[a] & grams[b])[:SHOWN_NGRAMS])
+            da, db_ = detail[a], detail[b]
+            shared = tuple(shared_text.setdefault(w, w) for w in model.shared_words(
+                _text(da), _text(db_), SHOWN_NGRAMS))
             pairs.append(Pair(a, b, score, text, shared,
                               da["unit_id"] == db_["unit_id"], da["city_id"] == db_["city_id"],
                               da["category_id"] == db_["category_id"]))
-        members = [by_id[i] for i in ids]
+        members = [facts[i] for i in ids]
         years = {y for m in members for y in m["years"]}
         streams = {s for m in members for s in m["streams"]}
         out.append(Cluster(0, ids, [_brief(m, shared_text) for m in members] if with_issues
@@ -300,6 +307,10 @@ def _block_clusters(block: list[dict], grams: dict[int, frozenset[str]],
                            cross_stream=len(streams) > 1,
                            codes=tuple(m["code"] for m in members)))
     return out
+
+
+def _text(d: dict) -> str:
+    return (d["title"] or "") + "\n" + (d["description"] or "")
 
 
 def cluster_issues(db: sqlite_utils.Database, issue_ids: list[int]) -> list[dict]:

@@ -29,12 +29,17 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p = subparsers.add_parser("duplicates", parents=[common],
                               help="list likely duplicate clusters")
     p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--across", action="store_true",
+                   help="compare across units and categories (屡审屡犯, 共性问题), not only "
+                        "within one category and city")
     p.set_defaults(func=cmd_duplicates)
 
     p = subparsers.add_parser("merge", parents=[common],
                               help="merge a duplicate cluster, or issues by code")
     p.add_argument("--cluster", type=int, help="cluster number from `duplicates`")
     p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--across", action="store_true",
+                   help="the cluster number is from `duplicates --across`")
     p.add_argument("--into", help="code of the issue to keep")
     p.add_argument("--from", dest="from_codes", nargs="+", default=[],
                    help="codes of the issues merged into it")
@@ -185,7 +190,8 @@ def cmd_duplicates(args) -> int:
     _print, open_db = cli._print, cli.open_db
     from issues.duplicates import DEFAULT_THRESHOLD, find_duplicates
     db, _ = open_db(args)
-    clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD)
+    clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD,
+                               across=args.across)
     lines = []
     for c in clusters:
         flags = (" 屡审屡犯" if c.recurring else "") + (" 两组均发现" if c.cross_stream else "")
@@ -196,7 +202,10 @@ def cmd_duplicates(args) -> int:
                          f"{i['status']} · {'/'.join(i['streams'])} · "
                          f"{','.join(map(str, i['years']))}")
         for p in c.pairs[:3]:
-            lines.append(f"     {p.a}~{p.b} {p.score:.2f} shared {' '.join(p.shared[:8])}")
+            where = "".join(("" if p.same_unit else " 跨单位",
+                             "" if p.same_category else " 跨大类"))
+            lines.append(f"     {p.a}~{p.b} {p.score:.2f}{where} shared "
+                         f"{' '.join(p.shared[:8])}")
     _print(args, {"clusters": [_cluster_data(c) for c in clusters]},
            "\n".join(lines) or "没有疑似重复 / no likely duplicates")
     return 0
@@ -226,7 +235,7 @@ def cmd_merge(args) -> int:
         if args.from_codes:
             raise Refused("--cluster and --from exclude each other")
         cluster = cluster_by_number(find_duplicates(
-            db, threshold=args.threshold or DEFAULT_THRESHOLD), args.cluster)
+            db, threshold=args.threshold or DEFAULT_THRESHOLD, across=args.across), args.cluster)
         if args.reject:
             n = reject_cluster(db, actor, cluster, at)
             _print(args, {"rejected_pairs": n}, f"已记录不是重复 / rejected: {n} pairs")

@@ -39,12 +39,14 @@ def _stream_name(code: str) -> str:
 # finding of 40,000 issues held per threshold and data version pushed the app past 900 MB.
 @st.cache_resource(show_spinner=False, max_entries=3, ttl=900)
 def _clusters(_db, key: tuple) -> list[duplicates.Cluster]:
-    """Clusters for (database file, data version, threshold): any write moves the version."""
-    return duplicates.find_duplicates(_db, threshold=key[-1], with_issues=False)
+    """Clusters for (database file, data version, across, threshold): any write moves the
+    version."""
+    return duplicates.find_duplicates(_db, threshold=key[-1], across=key[-2],
+                                      with_issues=False)
 
 
-def _key(db, threshold: float) -> tuple:
-    return (*ui.data_key(db), threshold)
+def _key(db, threshold: float | None, across: bool = False) -> tuple:
+    return (*ui.data_key(db), across, threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
@@ -146,7 +148,8 @@ def render_merge_section() -> None:
     _report(db, actor, ui.today())
     threshold = st.slider(_t("mrg.threshold"), 0.3, 0.95, duplicates.DEFAULT_THRESHOLD, 0.05,
                           key=f"{K}.threshold")
-    clusters = _clusters(db, _key(db, round(threshold, 2)))
+    across = st.toggle(_t("mrg.across"), key=f"{K}.across")
+    clusters = _clusters(db, _key(db, round(threshold, 2), across))
     st.subheader(_t("mrg.clusters", n=len(clusters)))
     if not clusters:
         st.info(_t("mrg.none"))

@@ -264,3 +264,32 @@ def test_each_block_is_read_on_its_own(prog, monkeypatch):
     monkeypatch.setattr(duplicates, "_block_issues", spy)
     find_duplicates(prog.db)
     assert read and all(len(ids) < 7 for ids in read)
+
+
+def test_across_units_and_categories_the_same_finding_is_proposed_with_where_it_differs(prog):
+    i = prog.ids
+    found = {frozenset(c.issue_ids): c for c in find_duplicates(prog.db, across=True)}
+    contract = found[frozenset({i["audit"], i["cleanup"], i["other_city"]})]
+    assessment = found[frozenset({i["2024"], i["2025"], i["other_category"]})]
+    assert len(found) == 2                       # the unrelated finding is still not proposed
+    other_city = next(p for p in contract.pairs if i["other_city"] in (p.a, p.b))
+    assert not other_city.same_city and not other_city.same_unit and other_city.same_category
+    other_category = next(p for p in assessment.pairs if i["other_category"] in (p.a, p.b)
+                          and i["2024"] in (p.a, p.b))
+    assert other_category.same_unit and not other_category.same_category
+    assert assessment.recurring
+
+
+def test_reworded_findings_are_proposed_at_the_default_threshold(prog):
+    # The three rewordings issue 21 found missing at the old default.
+    a = prog.new_issue("外包人员共用系统账号", unit="B", aspect="C2.1")
+    b = prog.new_issue("外包人员混用系统账号", unit="B", aspect="C2.1")
+    c = prog.new_issue("多名承包人员共享同一系统账号登录", unit="B", aspect="C2.1")
+    assert {a, b, c} in clusters_as_sets(prog)
+
+
+def test_a_rejected_pair_is_not_proposed_across_units_either(prog):
+    i = prog.ids
+    reject_cluster(prog.db, prog.actors["lead"], [i["audit"], i["other_city"]], AT)
+    pairs = {(p.a, p.b) for c in find_duplicates(prog.db, across=True) for p in c.pairs}
+    assert tuple(sorted((i["audit"], i["other_city"]))) not in pairs
