@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audit.db import open_database  # noqa: E402
+from audit.store.db import open_database
 from bench.bench_graphs import CACHE, database, timed  # noqa: E402
-from issues import duplicates  # noqa: E402
 from issues import duplicates_model as model  # noqa: E402
+from issues import duplicates_views as duplicates
 from issues.graphs_cli import table  # noqa: E402
 
 TARGET_S = 3.0

@@ -37,9 +37,9 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from itertools import chain
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 

@@ -188,7 +188,7 @@ def _cluster_data(c) -> dict:
 
 def cmd_duplicates(args) -> int:
     _print, open_db = cli._print, cli.open_db
-    from issues.duplicates import DEFAULT_THRESHOLD, find_duplicates
+    from issues.duplicates_views import DEFAULT_THRESHOLD, find_duplicates
     db, _ = open_db(args)
     clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD,
                                across=args.across)
@@ -214,13 +214,8 @@ def cmd_duplicates(args) -> int:
 def cmd_merge(args) -> int:
     Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
     from issues import store
-    from issues.duplicates import (
-        DEFAULT_THRESHOLD,
-        cluster_by_number,
-        confirm_cluster,
-        find_duplicates,
-        reject_cluster,
-    )
+    from issues.duplicates_views import DEFAULT_THRESHOLD, cluster_by_number, find_duplicates
+    from issues.merge_service import confirm_cluster, reject_cluster
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
     at = time_model.now_text()
@@ -261,7 +256,7 @@ def cmd_merge(args) -> int:
 
 def cmd_unmerge(args) -> int:
     _print, acting_user, open_db = cli._print, cli.acting_user, cli.open_db
-    from issues.duplicates import undo_merge
+    from issues.duplicates_views import undo_merge
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
     undo_merge(db, actor, args.merge_id, time_model.now_text())

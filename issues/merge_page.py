@@ -13,7 +13,8 @@ from audit import ui
 from audit.messages import label
 from audit.model import Actor, AuditError, can
 from audit.views import scope_for
-from issues import duplicates
+from issues import duplicates_views as duplicates
+from issues import merge_service
 from issues.ledger import STREAMS
 
 K = "issues.merge"
@@ -103,14 +104,14 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
         left, right = st.columns(2)
         if left.button(_t("mrg.confirm"), key=f"{K}.merge.{c.key}", type="primary"):
             try:
-                duplicates.confirm_cluster(db, actor, c, survivor, ui.now_at())
+                merge_service.confirm_cluster(db, actor, c, survivor, ui.now_at())
                 st.session_state[_DONE] = _t("mrg.merged_ok", code=codes[survivor])
                 st.rerun()
             except AuditError as exc:
                 ui.show_error(exc)
         if right.button(_t("mrg.reject"), key=f"{K}.reject.{c.key}"):
             try:
-                n = duplicates.reject_cluster(db, actor, c, ui.now_at())
+                n = merge_service.reject_cluster(db, actor, c, ui.now_at())
                 st.session_state[_DONE] = _t("mrg.rejected_ok", n=n)
                 st.rerun()
             except AuditError as exc:
@@ -130,7 +131,7 @@ def _recent(db, actor: Actor) -> None:
         if st.button(text, key=f"{K}.undo.{m['id']}", disabled=not can("issue.merge",
                                                                          actor.role)):
             try:
-                duplicates.undo_merge(db, actor, m["id"], ui.now_at())
+                merge_service.undo_merge(db, actor, m["id"], at=ui.now_at())
                 st.session_state[_DONE] = _t("mrg.undone_ok")
                 st.rerun()
             except AuditError as exc:

@@ -1,17 +1,19 @@
 """Merging two issues into one (并轨) and undoing it: the survivor keeps both sets of links
-and every child row; the absorbed issue stays, with its history, marked as merged."""
+and every child row; the absorbed issue stays, with its history, marked as merged. A cluster
+the duplicate finder proposed is merged into one of its issues, or rejected for good."""
 from __future__ import annotations
 
 import json
 
 import sqlite_utils
 
-from audit.model import OPEN_STATUSES, Actor, MergeNotUndoable, Status, ValidationFailed
+from audit.model import OPEN_STATUSES, Actor, MergeNotUndoable, NotFound, Status, ValidationFailed
 from audit.service import check_version, require
 from audit.store.db import write_transaction
 from audit.store.history import Recorder
 from audit.store.rows import bump_version, get_row, insert, update
 from issues import store
+from issues.duplicates_views import Cluster, rejected_pairs
 from issues.model import ISSUE_LINKS
 from issues.service import _set_links
 
@@ -109,3 +111,51 @@ def undo_merge(db: sqlite_utils.Database, actor: Actor, merge_id: int, *, at: st
         store.mark_merge_undone(db, merge_id, at)
         rec.add("merge", merge_id, "undone_at", None, at)
         rec.flush()
+
+
+# --- clusters proposed by the duplicate finder --------------------------------------------
+
+
+
+
+def confirm_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | list[int],
+                    survivor_id: int, at: str) -> list[int]:
+    """Merge every other issue of the cluster into `survivor_id` through merge_issues, in one
+    transaction (all or nothing). Returns the merge ids."""
+    ids = cluster.issue_ids if isinstance(cluster, Cluster) else list(cluster)
+    if survivor_id not in ids:
+        raise ValidationFailed("survivor_id", "the issue to keep must be one of the cluster")
+    require(actor, "issue.merge")
+    merge_ids = []
+    with write_transaction(db):
+        for other in sorted(ids):
+            if other != survivor_id:
+                merge_ids.append(merge_issues(db, actor, survivor_id, other,
+                                                     survivor_version=None,
+                                                     absorbed_version=None, at=at))
+    return merge_ids
+
+
+def reject_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | list[int],
+                   at: str) -> int:
+    """Record that the issues of the cluster are different findings, so that none of its pairs
+    is proposed again. Returns the number of pairs recorded."""
+    ids = sorted(cluster.issue_ids if isinstance(cluster, Cluster) else cluster)
+    if len(ids) < 2:
+        raise ValidationFailed("cluster", "a cluster has at least two issues")
+    require(actor, "issue.merge")
+    for iid in ids:
+        unit = store.issue_row(db, iid)
+        if unit is None:
+            raise NotFound(f"issue {iid} not found", entity="issue", id=iid)
+        require(actor, "issue.merge", unit_id=unit["unit_id"], what=str(iid))
+    existing = rejected_pairs(db)
+    new = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if (a, b) not in existing]
+    if not new:
+        return 0
+    rec = Recorder(db, actor, at, "duplicate.reject")
+    with write_transaction(db):
+        store.add_rejected_pairs(db, new, rejected_by=actor.user_id, at=at)
+        rec.add("duplicate", ids[0], "rejected", None, ids)
+        rec.flush()
+    return len(new)

@@ -284,3 +284,9 @@ def changes_since_merge(db: sqlite_utils.Database, merge_id: int, survivor_id: i
 
 def mark_merge_undone(db: sqlite_utils.Database, merge_id: int, at: str) -> None:
     db.conn.execute("UPDATE merges SET undone_at = ? WHERE id = ?", (at, merge_id))
+
+
+def add_rejected_pairs(db: sqlite_utils.Database, pairs: list[tuple[int, int]], *,
+                       rejected_by: int, at: str) -> None:
+    db.conn.executemany("INSERT INTO duplicate_rejections (issue_a, issue_b, rejected_by, at) "
+                        "VALUES (?, ?, ?, ?)", [(a, b, rejected_by, at) for a, b in pairs])

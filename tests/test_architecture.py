@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, str, int], ...] = (
     (r".+_worker", "worker", 4),
 )
 # Libraries the pure layers may use besides the standard library.
-PURE_LIBRARIES = {"networkx", "pendulum"}
+PURE_LIBRARIES = {"networkx", "pendulum", "numpy", "rjieba"}
 
 
 def _module_files() -> dict[str, Path]:

@@ -11,16 +11,10 @@ import pytest
 from audit.model import NotPermitted, ValidationFailed
 from audit.store import history
 from audit.views import scope_for
-from issues import duplicates, merge_service, store
-from issues.duplicates import (
-    bigrams,
-    confirm_cluster,
-    cosine,
-    find_duplicates,
-    merge_report,
-    reject_cluster,
-    undo_merge,
-)
+from issues import duplicates_views as duplicates
+from issues import merge_service, store
+from issues.duplicates_views import bigrams, cosine, find_duplicates, merge_report, undo_merge
+from issues.merge_service import confirm_cluster, reject_cluster
 from tests.programme import build
 
 AT = "2026-11-25T10:00:00+08:00"

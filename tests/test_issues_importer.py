@@ -624,7 +624,7 @@ def test_the_import_section_previews_asks_nothing_and_imports_on_confirm(demo_pa
 
 def test_a_row_naming_a_merged_code_updates_the_issue_it_was_merged_into(prog):
     do_import(prog, xlsx_bytes(table(ledger_row(1), ledger_row(2, 问题描述="结算未经审核"))))
-    from issues.duplicates import confirm_cluster
+    from issues.merge_service import confirm_cluster
     ids = [r[0] for r in prog.db.conn.execute("SELECT id FROM issues ORDER BY code")]
     confirm_cluster(prog.db, prog.actors["lead"], ids, ids[0], AT)
     result = do_import(prog, xlsx_bytes(table(

@@ -30,14 +30,11 @@ from datetime import date
 import numpy as np
 import sqlite_utils
 
-from audit.model import OPEN_STATUSES, Actor
-from audit.service import require
-from audit.store.db import one, rows, write_transaction
-from audit.store.history import Recorder
+from audit.model import OPEN_STATUSES
+from audit.store.db import one, rows
 from audit.time_model import end_of
 from audit.views import Scope, figures, scope_filter
 from issues import duplicates_model as model
-from issues import merge_service
 from issues.duplicates_model import bigrams, cosine  # noqa: F401  (the previous measure)
 from issues.importer import norm, unit_core
 
@@ -87,6 +84,8 @@ def _has_rejections(db: sqlite_utils.Database) -> bool:
     # A file made before the table was added to migration 1 simply has no rejections.
     return one(db, "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND "
                    "name = 'duplicate_rejections'") is not None
+
+
 
 
 def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[int, int]]:
@@ -346,59 +345,6 @@ def cluster_by_number(clusters: list[Cluster], number: int) -> Cluster:
         if c.number == number:
             return c
     raise ValidationFailed("cluster", f"no cluster {number} (there are {len(clusters)})")
-
-
-def confirm_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | list[int],
-                    survivor_id: int, at: str) -> list[int]:
-    """Merge every other issue of the cluster into `survivor_id` through merge_issues, in one
-    transaction (all or nothing). Returns the merge ids."""
-    from audit.model import ValidationFailed
-    ids = cluster.issue_ids if isinstance(cluster, Cluster) else list(cluster)
-    if survivor_id not in ids:
-        raise ValidationFailed("survivor_id", "the issue to keep must be one of the cluster")
-    require(actor, "issue.merge")
-    merge_ids = []
-    with write_transaction(db):
-        for other in sorted(ids):
-            if other != survivor_id:
-                merge_ids.append(merge_service.merge_issues(db, actor, survivor_id, other,
-                                                     survivor_version=None,
-                                                     absorbed_version=None, at=at))
-    return merge_ids
-
-
-def reject_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | list[int],
-                   at: str) -> int:
-    """Record that the issues of the cluster are different findings, so that none of its pairs
-    is proposed again. Returns the number of pairs recorded."""
-    from audit.model import ValidationFailed
-    ids = sorted(cluster.issue_ids if isinstance(cluster, Cluster) else cluster)
-    if len(ids) < 2:
-        raise ValidationFailed("cluster", "a cluster has at least two issues")
-    require(actor, "issue.merge")
-    for iid in ids:
-        unit = one(db, "SELECT unit_id FROM issues WHERE id = ?", (iid,))
-        if unit is None:
-            from audit.model import NotFound
-            raise NotFound(f"issue {iid} not found", entity="issue", id=iid)
-        require(actor, "issue.merge", unit_id=unit["unit_id"], what=str(iid))
-    existing = rejected_pairs(db)
-    new = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if (a, b) not in existing]
-    if not new:
-        return 0
-    rec = Recorder(db, actor, at, "duplicate.reject")
-    with write_transaction(db):
-        db.conn.executemany("INSERT INTO duplicate_rejections (issue_a, issue_b, rejected_by, "
-                            "at) VALUES (?, ?, ?, ?)",
-                            [(a, b, actor.user_id, at) for a, b in new])
-        rec.add("duplicate", ids[0], "rejected", None, ids)
-        rec.flush()
-    return len(new)
-
-
-def undo_merge(db: sqlite_utils.Database, actor: Actor, merge_id: int, at: str) -> None:
-    """Undo one merge (until the kept issue next changes): issues.service.undo_merge."""
-    merge_service.undo_merge(db, actor, merge_id, at=at)
 
 
 def recent_merges(db: sqlite_utils.Database, limit: int = 50) -> list[dict]:
