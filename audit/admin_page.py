@@ -36,7 +36,7 @@ def render() -> None:
     st.title(tr("page.admin"))
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
-        st.success(notice)
+        st.success(ui.md_escape(notice))
     try:
         accounts = accounts_service.list_users(db, actor)
     except AuditError as exc:
@@ -224,7 +224,7 @@ def _weekday(day: str) -> str:
 def _flash() -> None:
     kind, message = st.session_state.pop(CAL_FLASH, (None, None))
     if kind:
-        getattr(st, kind)(message)
+        getattr(st, kind)(ui.md_escape(message))
 
 
 def _run(write, done: str) -> None:
@@ -396,7 +396,7 @@ def _backup_section() -> None:
     st.caption(text("backup.caption", folder=str(backup_service.backup_dir(db))))
     kind, message, manifest = st.session_state.pop(BACKUP_RESULT, (None, None, None))
     if kind:
-        getattr(st, kind)(message)
+        getattr(st, kind)(ui.md_escape(message))
     if manifest:
         st.markdown(f'**{text("backup.manifest")}**')
         st.code(json.dumps(manifest, ensure_ascii=False, indent=2), language="json")

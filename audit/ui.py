@@ -107,7 +107,7 @@ def text(key: str, **params) -> str:
 
 def show_error(exc: AuditError) -> None:
     """Show a refusal from the services in the session's language (never a traceback)."""
-    st.error(messages.error_text(exc, lang()))
+    st.error(md_escape(messages.error_text(exc, lang())))
 
 
 # --- database ----------------------------------------------------------------------------------
@@ -316,14 +316,15 @@ def flash(slot: str, kind: str, message: str) -> None:
 
 
 def show_flash(slot: str) -> None:
-    """Show (once) the message a callback left."""
+    """Show (once) the message a callback left, as text: messages carry codes, names and values
+    that users typed."""
     kind, message = st.session_state.pop(slot, (None, None))
     if kind == "success":
-        st.success(message, icon=":material/check_circle:")
+        st.success(md_escape(message), icon=":material/check_circle:")
     elif kind == "warning":
-        st.warning(message)
+        st.warning(md_escape(message))
     elif kind == "error":
-        st.error(message)
+        st.error(md_escape(message))
 
 
 def password_form(db: sqlite_utils.Database, actor: Actor, where: str) -> None:

@@ -180,7 +180,7 @@ def render_import_section() -> None:
     db = ui.database()
     done = st.session_state.pop(_DONE, None)
     if done:
-        st.success(done)
+        st.success(ui.md_escape(done))
     limit = max_upload_bytes()
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
                               type=["xlsx", "csv"], key=f"{K}.file",

@@ -570,7 +570,7 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
                    "progress": m["progress"]}[f]
         _field(f"{p}.{f}", current, m["version"])
     short = m["title"] if len(m["title"]) <= 24 else m["title"][:24] + "…"
-    with st.expander(text("issue.measure_update", label=f'M{mid} {short}'),
+    with st.expander(text("issue.measure_update", label=ui.md_escape(f'M{mid} {short}')),
                      icon=":material/task:"):
         with st.form(f"{p}.form.status"):
             c1, c2 = st.columns(2)
@@ -610,19 +610,11 @@ def _dependencies(d: dict, labels: dict[int, str]) -> None:
             st.form_submit_button(text("issue.dep_add"), key=f"{K}.save.dep",
                                   on_click=_on_add_dependency, args=(iid,))
         for m in d["measures"]:
-            for on_label in m.get("waits_for", []):
-                on_id = _measure_id(on_label)
-                if on_id is None:
-                    continue
-                st.button(text("issue.dep_remove", label=labels[m["id"]], on=on_label),
+            for on_id, on_label in zip(m.get("waits_for_ids", []), m.get("waits_for", [])):
+                st.button(text("issue.dep_remove", label=labels[m["id"]],
+                               on=ui.md_escape(on_label)),
                           key=f'{K}.dep.rm.{m["id"]}.{on_id}', on_click=_on_remove_dependency,
                           args=(m["id"], on_id), icon=":material/link_off:")
-
-
-def _measure_id(measure_label: str) -> int | None:
-    """The id in a '<code>/M<id>' label."""
-    tail = measure_label.rsplit("/M", 1)[-1]
-    return int(tail) if tail.isdigit() else None
 
 
 def _evidence(db, actor: Actor, d: dict) -> None:
@@ -634,7 +626,7 @@ def _evidence(db, actor: Actor, d: dict) -> None:
     for e in d["evidence"]:
         c1, c2, c3, c4 = st.columns([4, 3, 3, 1.4])
         c1.text(e["filename"])
-        c2.caption(labels.get(e["measure_id"], text("issue.upload_issue_level")))
+        c2.caption(ui.md_escape(labels.get(e["measure_id"], text("issue.upload_issue_level"))))
         c3.caption(f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
                    f'{_when(e["uploaded_at"])}')
 

@@ -145,7 +145,7 @@ def render_merge_section() -> None:
     db = ui.database()
     done = st.session_state.pop(_DONE, None)
     if done:
-        st.success(done)
+        st.success(ui.md_escape(done))
     _report(db, actor, ui.today())
     threshold = st.slider(_t("mrg.threshold"), 0.3, 0.95, duplicates.DEFAULT_THRESHOLD, 0.05,
                           key=f"{K}.threshold")

@@ -175,8 +175,9 @@ def issue_detail(db: sqlite_utils.Database, issue_id: int) -> dict | None:
         labels = measure_labels(db, sorted({d["measure_id"] for d in deps}
                                            | {d["depends_on_id"] for d in deps}))
         for m in issue["measures"]:
-            m["waits_for"] = [labels[d["depends_on_id"]] for d in deps
-                              if d["measure_id"] == m["id"]]
+            m["waits_for_ids"] = [d["depends_on_id"] for d in deps
+                                  if d["measure_id"] == m["id"]]
+            m["waits_for"] = [labels[i] for i in m["waits_for_ids"]]
             m["waited_by"] = [labels[d["measure_id"]] for d in deps
                               if d["depends_on_id"] == m["id"]]
     issue["evidence"] = rows(db, "SELECT e.*, us.username AS uploaded_by_name FROM evidence e "

@@ -108,7 +108,7 @@ def _detail(db, actor: Actor, r: dict, lang: str) -> None:
         return
     st.session_state[f"{K}.{iid}.version"] = d["version"]
     with st.container(border=True):
-        st.subheader(f'{d["code"]} {d["title"]}', anchor=False)
+        st.subheader(f'{ui.md_escape(d["code"])} {ui.md_escape(d["title"])}', anchor=False)
         st.markdown(" · ".join(bit for bit in (
             f'**{ui.md_escape(text("field.status"))}**: {ui.md_escape(label("status", d["status"], lang))}',
             ui.warning_text(r["warning"], lang),

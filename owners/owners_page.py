@@ -214,7 +214,7 @@ def render() -> None:
     as_of = ui.today()
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind:
-        getattr(st, kind)(message)
+        getattr(st, kind)(ui.md_escape(message))
     key = (*ui.data_key(db),
            (actor.unit_id, actor.role.value))
     data = _load(db, actor, *key, as_of)

@@ -145,3 +145,10 @@ def open_page(app, url_path: str):
                          f"{[i.get('url_pathname') for i in app._registered_pages.values()]}")
     app._page_hash = matches[0]
     return app.run()
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of markdown source: backslash escapes removed (the app escapes every
+    user-typed and message text it puts into markdown)."""
+    import re
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown))

@@ -11,7 +11,7 @@ from issues import bulk_service
 from issues import service as issues
 from issues.model import Move
 from tests import programme
-from tests.conftest import open_page, sign_in
+from tests.conftest import open_page, shown, sign_in
 
 ROLES = ("lead", "rect", "manager", "admin")
 
@@ -49,7 +49,7 @@ def _moves(app) -> set[str]:
 
 
 def _errors(app) -> list[str]:
-    return [e.value for e in app.error]
+    return [shown(e.value) for e in app.error]
 
 
 @pytest.mark.parametrize("who", ROLES)
@@ -181,11 +181,11 @@ def test_rectifier_records_cause_accountability_evidence_and_submits(make_app, p
         ("佐证.pdf", programme.PDF, "application/pdf"))
     app.selectbox(key=f"issue.{iid}.upload.measure").set_value(mid)
     app.button(key="issue.save.upload").click().run()
-    assert any("佐证.pdf" in s.value for s in app.success), _errors(app)
+    assert any("佐证.pdf" in shown(s.value) for s in app.success), _errors(app)
     app.selectbox(key=f"issue.m{mid}.status").set_value("done")
     app.button(key=f"issue.m{mid}.save.status").click().run()
     assert not _errors(app)
-    assert any("三不放过" in s.value for s in app.success)
+    assert any("三不放过" in shown(s.value) for s in app.success)
     app.button(key="issue.move.submit").click().run()
     assert p.status(iid) == "submitted"
     assert app.download_button  # the uploaded file can be downloaded

@@ -13,7 +13,7 @@ from issues import service as issues
 from issues import work_views
 from issues.model import Move
 from tests import programme
-from tests.conftest import open_page, sign_in
+from tests.conftest import open_page, shown, sign_in
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_stale_progress_edit_names_who_changed_it_and_keeps_the_typed_text(make_
     app.text_area(key=f"mywork.i{late}.progress").input("我的进展说明")
     app.button(key="mywork.save.progress").click().run()
     assert not app.exception
-    message = app.error[0].value
+    message = shown(app.error[0].value)
     assert "lead" in message and "2026-11-26" in message
     assert app.text_area(key=f"mywork.i{late}.progress").value == "我的进展说明"
     kept = p.db.conn.execute("SELECT progress FROM issues WHERE id = ?", (late,)).fetchone()
