@@ -18,7 +18,8 @@ from audit.errors import AuditError
 
 # Modules that add their own commands: each has register(subparsers, common) and the handlers
 # it sets with set_defaults(func=...). Missing modules are skipped.
-COMMAND_MODULES = ("issues.import_cli", "issues.graphs_cli", "exports.cli")
+COMMAND_MODULES = ("issues.import_cli", "issues.graphs_cli", "exports.cli",
+                   "exports.remind_cli")
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -493,6 +493,7 @@ def catalogue_problems(messages: Mapping[str, Mapping[str, str]] = MESSAGES) -> 
 FEATURE_CATALOGUES: tuple[str, ...] = (
     "audit.dashboard_messages", "issues.page_messages", "issues.graphs_messages",
     "issues.import_messages", "exports.messages", "owners.messages", "audit.admin_messages",
+    "exports.remind_messages",
 )
 
 
