@@ -10,7 +10,7 @@ November 2026 has no holiday: working days are Monday to Friday. With remind.due
 | --- | --- | --- | --- | --- |
 | late | A1 | 张三 | 2026-11-16 | in progress, 5 working days overdue → reminder (张三); measure of 李四 due 11-13, 6 days overdue |
 | letter | A | 张三 | 2026-11-06 | in progress, 11 working days overdue → 督办函 to 孙经理 (head of A); measure of 张三 due 11-27, 4 days left |
-| verify | B | 王五 | 2026-11-30 | submitted by 王五 (waits for the leads), 5 days left |
+| verify | B | 王五 | 2026-11-30 | ready to strike off, submitted by 王五 (waits for the leads), 5 days left |
 | returned | A | 张三 | 2026-12-31 | returned on 11-20 with the reason 佐证材料不全 |
 | closed | A | 张三 | 2026-06-30 | struck off (nothing to tell) |
 """
@@ -58,6 +58,7 @@ def build(tmp_path: Path) -> programme.Programme:
     p.assign(ids["verify"], deadline="2026-11-30", responsible="rect_b")
     p.measure(ids["verify"], deadline="2026-11-30", owner="rect_b", title="完成年审")
     p.start(ids["verify"])
+    p.make_closable(ids["verify"], day="2026-11-18", actor="rect_b")
     p.submit(ids["verify"], "2026-11-18", actor="rect_b")
     ids["returned"] = p.new_issue("外包结算价格未经比价", unit="A", aspect="C2.1")
     p.assign(ids["returned"], deadline="2026-12-31")

@@ -91,7 +91,7 @@ class Mailbox:
 def _authenticator(server, session, envelope, mechanism, auth_data):
     ok = (getattr(auth_data, "login", b"") == SMTP_USER.encode()
           and getattr(auth_data, "password", b"") == SMTP_PASSWORD.encode())
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -113,7 +113,8 @@ def smtp_server(*, security: str = "none", cert: tuple[Path, Path] | None = None
     'starttls' (TLS, then a required login) or 'ssl' (implicit TLS, then a required login)."""
     box = Mailbox()
     port = free_port()
-    kwargs: dict = {}
+    # Implicit TLS is TLS already: aiosmtpd only counts STARTTLS towards auth_require_tls.
+    kwargs: dict = {"auth_require_tls": security == "starttls"}
     if security != "none":
         kwargs.update(authenticator=_authenticator, auth_required=True)
     if security in ("starttls", "ssl"):

@@ -31,7 +31,7 @@ def test_each_persons_digest_on_monday_23_november_is_the_one_worked_out_by_hand
     # late C1.1.1 (A1, 张三, 11-16): 17,18,19,20,23 → 5 working days overdue; its measure
     # (李四, 11-13): 16 … 23 → 6. letter C2.1.1 (A, 张三, 11-06): 9–13, 16–20, 23 → 11 (≥ 10:
     # the 督办函, to 孙经理, head of A); its measure (张三, 11-27): 24–27 → 4 days left.
-    # verify C1.2.1 (B, 王五, 11-30, submitted by 王五): 24–27, 30 → 5 left, issue and measure;
+    # verify C1.2.1 (B, 王五, 11-30, its measure done, submitted by 王五): 24–27, 30 → 5 left;
     # it waits for both leads. returned C2.1.2: back to 张三 with its reason.
     got = _by_key(p, rs.preview_digests(p.db, p.actors["admin"], rp.AS_OF))
     assert got == {
@@ -43,8 +43,7 @@ def test_each_persons_digest_on_monday_23_november_is_the_one_worked_out_by_hand
             "escalation": [("C1.1.1", "", "2026-11-16", 5, "", "reminder")],
         },
         "owner_a": {"overdue": [("C1.1.1", "补签法律审核意见", "2026-11-13", 6, "", "")]},
-        "rect_b": {"due_soon": [("C1.2.1", "", "2026-11-30", 5, "", ""),
-                                ("C1.2.1", "完成年审", "2026-11-30", 5, "", "")]},
+        "rect_b": {"due_soon": [("C1.2.1", "", "2026-11-30", 5, "", "")]},
         "head_a": {"escalation": [("C2.1.1", "", "2026-11-06", 11, "", "letter")]},
         "lead_p": {"to_verify": [("C1.2.1", "", "2026-11-30", 0, "", "")]},
         "lead2_p": {"to_verify": [("C1.2.1", "", "2026-11-30", 0, "", "")]},
@@ -101,11 +100,11 @@ def test_wang_wu_chose_english_and_his_digest_has_no_chinese_interface_text(p):
         rp.configure_channels(p, smtp_port=port, robots=None)
         rp.run(p)
     ww = next(r.message for r in box.received if r.rcpt_tos == ["wangwu@b.example.cn"])
-    assert ww["Subject"] == "[Rectification] 王五: 0 overdue, 2 due soon (2026-11-23)"
+    assert ww["Subject"] == "[Rectification] 王五: 0 overdue, 1 due soon (2026-11-23)"
     text = ww.get_body(("plain",)).get_content()
-    assert "Due within 5 working days (2)" in text
+    assert "Due within 5 working days (1)" in text
     assert "&lang=en" in text
-    user_text = ("王五", "外包商资质未年审", "完成年审")
+    user_text = ("王五", "外包商资质未年审")
     leftover = text
     for s in user_text:
         leftover = leftover.replace(s, "")
