@@ -203,8 +203,10 @@ def _text(value: object) -> bytes:
 
 
 def post_json(url: str, body: bytes, before_final: Callable[[], None], *,
+              headers: dict[str, str] | None = None,
               timeout: float = DEFAULT_TIMEOUT_S) -> Delivery:
-    """POST a JSON body to a webhook, holding back its last byte until `before_final()`."""
+    """POST a JSON body to a webhook, holding back its last byte until `before_final()`.
+    `headers` are added (ASCII values)."""
     state = {"final": False}
 
     def chunks() -> Iterator[bytes]:
@@ -215,7 +217,8 @@ def post_json(url: str, body: bytes, before_final: Callable[[], None], *,
         yield body[-1:]
 
     request = urllib.request.Request(url, data=chunks(), method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(body))})
+        **(headers or {}), "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": str(len(body))})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return Delivery(True, response.status, response.read(65536))

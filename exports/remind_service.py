@@ -685,7 +685,10 @@ def _send_due(db: sqlite_utils.Database, actor: Actor, at: str, run_id: int,
             else:
                 url, signed = fmt.signed_request(ch["kind"], secrets.get("webhook", ""),
                                                  secrets.get("sign_secret", ""), body, now_ms())
-                d = io.post_json(url, signed, before_final)
+                # The key travels as a header too (the vendors ignore it): a receiver's log
+                # can then tell one message from another.
+                d = io.post_json(url, signed, before_final,
+                                 headers={"X-Audit-Reminder-Key": msg["key"]})
                 if d.code is not None and 200 <= d.code < 300:
                     robot_error = fmt.robot_reply_error(ch["kind"], d.reply)
             verdict = m.verdict(ch["kind"], d.final_sent, d.code, robot_error, d.abandoned)
