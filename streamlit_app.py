@@ -59,6 +59,9 @@ PAGES: tuple[PageSpec, ...] = (
              icon=":material/groups:"),
     PageSpec("exports.io_page", "page.io", frozenset({Role.LEAD, Role.ADMIN, Role.MANAGER}),
              "import-export", "nav.system", icon=":material/swap_vert:"),
+    PageSpec("exports.letter_page", "page.letter", EVERYONE, "letter", icon=":material/mail:"),
+    PageSpec("exports.remind_page", "page.remind", frozenset({Role.ADMIN}), "reminders",
+             "nav.system", icon=":material/notifications:"),
     PageSpec("audit.admin_page", "page.admin", frozenset({Role.ADMIN}), "admin", "nav.system",
              icon=":material/admin_panel_settings:"),
 )

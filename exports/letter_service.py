@@ -65,10 +65,16 @@ def letter_bytes(db: sqlite_utils.Database, escalation_id: int, lang: str,
     return letter_format.letter_filename(facts.code, lang), letter_format.letter_docx(facts, lang)
 
 
-def letters_for(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
+def letters_for(db: sqlite_utils.Database, actor: Actor, lang: str) -> list[dict]:
     """The letters of issues in the actor's scope, newest first: id, as_of, issue_id, code,
-    title, target_unit_name."""
-    return [r for r in store.letters(db) if actor.in_scope(r["unit_id"])]
+    title, target_unit_name, number and filename (in `lang`)."""
+    out = []
+    for r in store.letters(db):
+        if actor.in_scope(r["unit_id"]):
+            r["number"] = t("letter.number", lang, year=r["as_of"][:4], n=r["id"])
+            r["filename"] = letter_format.letter_filename(r["code"], lang)
+            out.append(r)
+    return out
 
 
 def letter_document(db: sqlite_utils.Database, actor: Actor, escalation_id: int, lang: str
