@@ -45,7 +45,7 @@ def render() -> None:
     by_id = {r["id"]: r for r in letters}
     ids = list(by_id)
     index = ids.index(picked) if picked in by_id else 0
-    chosen = st.selectbox(text("letter.page.col.number"), ids, index=index, key=f"{K}.pick",
+    chosen = st.selectbox(text("letter.page.col.number"), ids, index=index, key=f"{K}.pick.{lang}",
                           format_func=lambda i: by_id[i]["number"] + " · " + by_id[i]["code"])
 
     def build() -> bytes:

@@ -13,19 +13,23 @@ from exports import remind_service as service
 
 K = "remind"
 FLASH = f"{K}.flash"
+RESET = f"{K}.reset"  # widget keys to empty before the next drawing
 KINDS = ("wecom", "dingtalk", "feishu")
 SECURITIES = ("starttls", "ssl", "none")
 DIGESTS = ("daily", "weekly", "off")
 LANGS = ("zh", "en")
 
 
-def _apply(action, done: str | None = None) -> bool:
-    """Run a service call: show its refusal, or flash the confirmation and redraw."""
+def _apply(action, done: str | None = None, *, forget: tuple[str, ...] = ()) -> bool:
+    """Run a service call: show its refusal, or flash the confirmation and redraw. `forget`:
+    widget keys (the secret fields) emptied after a save, so that what was typed is not sent
+    back with the next drawing of the page."""
     try:
         action()
     except AuditError as exc:
         session.show_error(exc)
         return False
+    st.session_state[RESET] = list(forget)
     session.flash(FLASH, "success", done or session.text("remind.saved"))
     st.rerun()
     return True
@@ -67,7 +71,7 @@ def _smtp(db, actor, smtp: dict | None) -> None:
         password = c2.text_input(
             _secret_label("field.smtp_password", smtp, "password"),
             type="password", placeholder=text("remind.secret.keep_hint"), max_chars=500,
-            autocomplete="new-password")
+            autocomplete="new-password", key=f"{K}.smtp.password")
         c1, c2 = st.columns(2)
         sender = c1.text_input(text("field.sender"), value=cfg.get("sender", ""), max_chars=200)
         sender_name = c2.text_input(text("field.sender_name"),
@@ -82,7 +86,7 @@ def _smtp(db, actor, smtp: dict | None) -> None:
             db, actor, host=host, port=int(port), security=security, username=username,
             password=password or None, sender=sender, sender_name=sender_name,
             ca_file=ca_file, active=active, version=smtp["version"] if smtp else None,
-            at=session.now_at()))
+            at=session.now_at()), forget=(f"{K}.smtp.password",))
 
 
 def _robot_table(robots: list[dict]) -> None:
@@ -106,20 +110,23 @@ def _add_robot(db, actor) -> None:
     with st.form(f"{K}.robot.add", clear_on_submit=False):
         st.markdown(f"**{text('remind.robots.add')}**")
         c1, c2, c3 = st.columns([2, 1, 1])
-        name = c1.text_input(text("field.channel_name"), max_chars=60)
+        name = c1.text_input(text("field.channel_name"), max_chars=60,
+                             key=f"{K}.robot.add.name")
         kind = c2.selectbox(text("field.kind"), KINDS,
                             format_func=lambda k: text(f"remind.kind.{k}"))
         lang = c3.selectbox(text("field.lang"), LANGS,
                             format_func=lambda k: text(f"remind.lang.{k}"))
         c1, c2 = st.columns(2)
         webhook = c1.text_input(text("field.webhook"), type="password", max_chars=1000,
-                                autocomplete="off")
+                                autocomplete="off", key=f"{K}.robot.add.webhook")
         secret = c2.text_input(text("field.sign_secret"), type="password", max_chars=500,
-                               autocomplete="off")
+                               autocomplete="off", key=f"{K}.robot.add.secret")
         add = st.form_submit_button(text("remind.robots.add"), type="primary")
     if add:
         _apply(lambda: service.add_robot(db, actor, name=name, kind=kind, webhook=webhook,
-                                         sign_secret=secret, lang=lang, at=session.now_at()))
+                                         sign_secret=secret, lang=lang, at=session.now_at()),
+               forget=(f"{K}.robot.add.webhook", f"{K}.robot.add.secret",
+                       f"{K}.robot.add.name"))
 
 
 def _edit_robot(db, actor, robots: list[dict]) -> None:
@@ -128,7 +135,10 @@ def _edit_robot(db, actor, robots: list[dict]) -> None:
         return
     by_id = {r["id"]: r for r in robots}
     st.markdown(f"**{text('remind.robots.edit')}**")
-    rid = st.selectbox(text("remind.robots.pick"), list(by_id), key=f"{K}.robot.pick",
+    # The language is part of the key: a select box keyed alone keeps showing the option text
+    # of the language it was first drawn in.
+    rid = st.selectbox(text("remind.robots.pick"), list(by_id),
+                       key=f"{K}.robot.pick.{session.lang()}",
                        format_func=lambda i: text("remind.robots.option", name=by_id[i]["name"],
                                                   kind=text("remind.kind." + by_id[i]["kind"])))
     r = by_id[rid]
@@ -142,18 +152,20 @@ def _edit_robot(db, actor, robots: list[dict]) -> None:
         c1, c2 = st.columns(2)
         webhook = c1.text_input(_secret_label("field.webhook", r, "webhook"),
                                 type="password", placeholder=text("remind.secret.keep_hint"),
-                                max_chars=1000, autocomplete="off")
+                                max_chars=1000, autocomplete="off",
+                                key=f"{K}.robot.edit.{rid}.webhook")
         secret = c2.text_input(
             _secret_label("field.sign_secret", r, "sign_secret"),
             type="password", placeholder=text("remind.secret.keep_hint"), max_chars=500,
-            autocomplete="off")
+            autocomplete="off", key=f"{K}.robot.edit.{rid}.secret")
         clear = st.checkbox(text("remind.robots.clear_secret"), value=False)
         save = st.form_submit_button(text("common.save"), type="primary")
     if save:
         _apply(lambda: service.update_robot(
             db, actor, rid, version=r["version"], name=name, lang=lang, active=active,
             webhook=webhook or None, sign_secret=secret or None, clear_sign_secret=clear,
-            at=session.now_at()))
+            at=session.now_at()),
+            forget=(f"{K}.robot.edit.{rid}.webhook", f"{K}.robot.edit.{rid}.secret"))
 
 
 def _settings(db, actor) -> None:
@@ -228,7 +240,8 @@ def _people(db, actor, data: dict) -> None:
         height=min(38 + 35 * len(people), 420))
     if not people:
         return
-    pid = st.selectbox(text("remind.people.pick"), list(people), key=f"{K}.person.pick",
+    pid = st.selectbox(text("remind.people.pick"), list(people),
+                       key=f"{K}.person.pick.{session.lang()}",
                        format_func=lambda i: text("remind.people.option", name=people[i]["name"],
                                                   unit=people[i]["unit_name"]))
     p = people[pid]
@@ -277,13 +290,15 @@ def _last_run(run: dict | None) -> None:
     if run is None:
         st.info(text("remind.runs.never"))
         return
-    cols = st.columns(6)
-    cols[0].metric(text("remind.runs.started"), run["started_at"][:16].replace("T", " "))
-    cols[1].metric(text("remind.runs.as_of"), run["as_of"])
-    cols[2].metric(text("remind.runs.planned"), run["planned"])
-    cols[3].metric(text("remind.runs.sent"), run["sent"])
-    cols[4].metric(text("remind.runs.failed"), run["failed"])
-    cols[5].metric(text("remind.runs.unconfirmed"), run["unconfirmed"])
+    # The two dates get a row of their own: six metrics in a row cut "2026-11-23 08:30" off.
+    when = st.columns(2)
+    when[0].metric(text("remind.runs.started"), run["started_at"][:16].replace("T", " "))
+    when[1].metric(text("remind.runs.as_of"), run["as_of"])
+    counts = st.columns(4)
+    counts[0].metric(text("remind.runs.planned"), run["planned"])
+    counts[1].metric(text("remind.runs.sent"), run["sent"])
+    counts[2].metric(text("remind.runs.failed"), run["failed"])
+    counts[3].metric(text("remind.runs.unconfirmed"), run["unconfirmed"])
     if not run["working_day"]:
         st.caption(text("remind.runs.holiday"))
     elif run["finished_at"] is None:
@@ -313,7 +328,8 @@ def _runs(db, actor) -> None:
                      width="stretch")
         by_id = {m["id"]: m for m in data["unconfirmed"]}
         c1, c2 = st.columns([3, 1])
-        mid = c1.selectbox(text("remind.col.subject"), list(by_id), key=f"{K}.resend.pick",
+        mid = c1.selectbox(text("remind.col.subject"), list(by_id),
+                           key=f"{K}.resend.pick.{session.lang()}",
                            format_func=lambda i: f"{by_id[i]['recipient']} · "
                                                  f"{by_id[i]['subject']}")
         if c2.button(text("remind.runs.resend"), key=f"{K}.resend"):
@@ -347,6 +363,10 @@ def render() -> None:
     db = session.database()
     actor = session.require_actor()
     text = session.text
+    # A widget is emptied by setting its state before it is drawn (deleting the state would
+    # leave the browser showing the old value).
+    for key in st.session_state.pop(RESET, []):
+        st.session_state[key] = ""
     st.title(text("page.remind"))
     st.caption(text("remind.caption"))
     session.show_flash(FLASH)
