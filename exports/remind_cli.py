@@ -1,6 +1,6 @@
 """`python -m audit remind [--db PATH] [--as-of D] [--dry-run]`: run the reminders (meant for
 cron or a systemd timer, every few minutes on every day: the tracker itself skips the
-non-working days of its calendar). A thin shell over exports.remind_service: it reads the
+non-working days of its calendar). A thin shell over exports.remind_run_service: it reads the
 clock and prints the outcome; another run in progress is refused (exit 1)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 from audit import clock, i18n
 from audit.cli_common import _as_of, _print, acting_user, open_db
-from exports import remind_service
+from exports import remind_run_service
 
 
 def _now_ms() -> int:
@@ -21,7 +21,7 @@ def cmd_remind(args) -> int:
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
     as_of = _as_of(args.as_of)
-    result = remind_service.run_reminders(db, actor, as_of, at=clock.now_text(),
+    result = remind_run_service.run_reminders(db, actor, as_of, at=clock.now_text(),
                                           now_ms=_now_ms, dry_run=args.dry_run)
     lang = args.lang
     if not result["working_day"]:

@@ -37,8 +37,8 @@ from typing import Callable, Mapping, Sequence
 
 from audit.i18n import t
 from exports.remind_model import (DINGTALK, DUE_SOON, ESCALATION, FEISHU, OVERDUE, SECTIONS,
-                                  WECOM, Digest, Event, GroupDigest, Issue, Step, issue_link,
-                                  one_line, page_link, robot_text)
+                                  WECOM, Digest, Event, Issue, Step, one_line, robot_text)
+from exports.remind_plan_model import GroupDigest, issue_link, page_link
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 EMAIL_MAX_ENTRIES = 50

@@ -2,13 +2,14 @@
 are typed in, never shown back), which unit posts to which robot and how each person is reached,
 the reminder settings, and the runs: when the last one ran and what it sent, failures with
 their error, unconfirmed messages to send again, and a preview of what today's run would send.
-Calls exports.remind_service only."""
+Calls exports.remind_service and exports.remind_run_service only."""
 from __future__ import annotations
 
 import streamlit as st
 
 from audit import session
 from audit.errors import AuditError
+from exports import remind_run_service as run_service
 from exports import remind_service as service
 
 K = "remind"
@@ -342,7 +343,7 @@ def _runs(db, actor) -> None:
 def _preview(db, actor) -> None:
     text = session.text
     today = session.today()
-    result = service.run_reminders(db, actor, today, at=session.now_at(), now_ms=lambda: 0,
+    result = run_service.run_reminders(db, actor, today, at=session.now_at(), now_ms=lambda: 0,
                                    dry_run=True)
     if not result["working_day"]:
         st.info(text("remind.runs.preview_holiday", date=today.isoformat()))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from exports import remind_run_service
 from exports import remind_service as rs
 from issues import service as issues
 from issues.model import Move
@@ -112,4 +113,4 @@ NOW_MS = 1_795_400_000_000  # the robots' signing clock, fixed
 
 def run(p: programme.Programme, as_of: date = AS_OF, at: str = AT, **kw) -> dict:
     """One reminder run as the administrator."""
-    return rs.run_reminders(p.db, p.actors["admin"], as_of, at=at, now_ms=lambda: NOW_MS, **kw)
+    return remind_run_service.run_reminders(p.db, p.actors["admin"], as_of, at=at, now_ms=lambda: NOW_MS, **kw)

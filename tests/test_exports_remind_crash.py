@@ -45,7 +45,7 @@ if _spec:
     def _die():
         os.kill(os.getpid(), signal.SIGKILL)
 
-    from exports import remind_service as _rs
+    from exports import remind_run_service as _rs
     from exports import remind_store as _st
 
     if _where == "plan":            # inside the planning transaction, at the n-th message

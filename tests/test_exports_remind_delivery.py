@@ -66,7 +66,7 @@ def test_dingtalk_gets_the_documented_markdown_at_mobiles_and_a_signature_that_v
         "markdown": {"title": title, "text": (
             f"#### {title}\n\n"
             "张三：您负责的问题 C1.1.1 外包合同未经法律审核 未通过验收，已退回整改。退回原因：措施未落实"
-            f"\n\n[查看问题]({BASE}/issue?id={late})\n\n@13900000001")},
+            f"\n\n[查看问题]({BASE}/issue?id={late}&lang=zh)\n\n@13900000001")},
         "at": {"atMobiles": ["13900000001"], "isAtAll": False}}
     assert post.headers["Content-Type"] == "application/json; charset=utf-8"
 
@@ -91,7 +91,7 @@ def test_feishu_gets_the_documented_interactive_card_signed_in_the_body(p):
                                     "**待办人员（2 人）**\n- 赵审计：待验收 1 项\n- 钱审计：待验收 1 项"}},
             {"tag": "action", "actions": [{"tag": "button",
                                            "text": {"tag": "plain_text", "content": "打开我的任务"},
-                                           "type": "primary", "url": f"{BASE}/my-work"}]},
+                                           "type": "primary", "url": f"{BASE}/my-work?lang=zh"}]},
             {"tag": "note", "elements": [{"tag": "plain_text",
                                           "content": "审计整改台账系统自动提醒"}]}]}}
 
@@ -108,12 +108,12 @@ def test_wecom_mentions_by_mobile_in_a_text_message_and_uses_markdown_otherwise(
     assert first == {"msgtype": "text", "text": {
         "content": "整改工作提醒（2026-11-23）\n以下同事有需要关注的整改事项，请及时办理：\n"
                    "【待办人员（1 人）】\n· 王五：临期 1 项\n"
-                   f"打开我的任务: {BASE}/my-work",
+                   f"打开我的任务: {BASE}/my-work?lang=zh",
         "mentioned_mobile_list": ["13900000003"]}}
     assert second == {"msgtype": "markdown", "markdown": {
         "content": "**整改工作提醒（2026-11-24）**\n以下同事有需要关注的整改事项，请及时办理：\n"
                    "**待办人员（1 人）**\n> 王五：临期 1 项\n"
-                   f"[打开我的任务]({BASE}/my-work)"}}
+                   f"[打开我的任务]({BASE}/my-work?lang=zh)"}}
 
 
 def test_a_wrong_signing_secret_is_refused_by_the_vendor_and_the_message_retried(p):
@@ -210,7 +210,7 @@ def test_the_letter_goes_to_the_unit_head_as_a_word_attachment_with_the_facts(p)
     robot = [x.json["markdown"]["text"] for x in robots.of("dingtalk")
              if "督办函" in x.json["markdown"]["title"]]
     assert len(robot) == 1
-    assert f"[查看督办函]({BASE}/letter?escalation={letter_id})" in robot[0]
+    assert f"[查看督办函]({BASE}/letter?escalation={letter_id}&lang=zh)" in robot[0]
     assert "@13900000004" in robot[0]
 
 

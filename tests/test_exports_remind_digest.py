@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from exports import remind_service as rs
+from exports import remind_run_service as runs
 from tests import remind_programme as rp
 from tests.remind_servers import robot_endpoints, smtp_server
 
@@ -33,7 +33,7 @@ def test_each_persons_digest_on_monday_23_november_is_the_one_worked_out_by_hand
     # the 督办函, to 孙经理, head of A); its measure (张三, 11-27): 24–27 → 4 days left.
     # verify C1.2.1 (B, 王五, 11-30, its measure done, submitted by 王五): 24–27, 30 → 5 left;
     # it waits for both leads. returned C2.1.2: back to 张三 with its reason.
-    got = _by_key(p, rs.preview_digests(p.db, p.actors["admin"], rp.AS_OF))
+    got = _by_key(p, runs.preview_digests(p.db, p.actors["admin"], rp.AS_OF))
     assert got == {
         "rect_a": {
             "overdue": [("C2.1.1", "", "2026-11-06", 11, "", ""),
@@ -51,7 +51,7 @@ def test_each_persons_digest_on_monday_23_november_is_the_one_worked_out_by_hand
 
 
 def test_a_day_later_every_count_moves_by_one_working_day(p):
-    got = _by_key(p, rs.preview_digests(p.db, p.actors["admin"], date(2026, 11, 24)))
+    got = _by_key(p, runs.preview_digests(p.db, p.actors["admin"], date(2026, 11, 24)))
     assert got["rect_a"]["overdue"] == [("C2.1.1", "", "2026-11-06", 12, "", ""),
                                         ("C1.1.1", "", "2026-11-16", 6, "", "")]
     assert got["rect_a"]["due_soon"] == [("C2.1.1", "补齐签字", "2026-11-27", 3, "", "")]
@@ -77,22 +77,22 @@ def test_zhang_sans_digest_e_mail_reads_as_worked_out_with_links_to_each_issue(p
         "张三，您好！截至 2026-11-23，您有以下整改事项需要关注：\n\n"
         "■ 逾期事项（2 项）\n"
         "  - C2.1.1 结算单据审核签字不全：期限 2026-11-06，已逾期 11 个工作日\n"
-        f"    {base}{ids['letter']}\n"
+        f"    {base}{ids['letter']}&lang=zh\n"
         "  - C1.1.1 外包合同未经法律审核：期限 2026-11-16，已逾期 5 个工作日\n"
-        f"    {base}{ids['late']}\n\n"
+        f"    {base}{ids['late']}&lang=zh\n\n"
         "■ 5 个工作日内到期（1 项）\n"
         "  - C2.1.1 结算单据审核签字不全，整改措施“补齐签字”：期限 2026-11-27，还剩 4 个工作日\n"
-        f"    {base}{ids['letter']}\n\n"
+        f"    {base}{ids['letter']}&lang=zh\n\n"
         "■ 验收退回、待重新整改（1 项）\n"
         "  - C2.1.2 外包结算价格未经比价：退回原因：佐证材料不全\n"
-        f"    {base}{ids['returned']}\n\n"
+        f"    {base}{ids['returned']}&lang=zh\n\n"
         "■ 督办事项（1 项）\n"
         "  - C1.1.1 外包合同未经法律审核：整改提醒\n"
-        f"    {base}{ids['late']}\n\n"
-        "打开我的任务: https://tracker.example.cn/my-work\n\n"
+        f"    {base}{ids['late']}&lang=zh\n\n"
+        "打开我的任务: https://tracker.example.cn/my-work?lang=zh\n\n"
         "本邮件由审计整改台账系统自动发送，请勿直接回复。\n")
     html = zs.get_body(("html",)).get_content()
-    assert f'<a href="{base}{ids["late"]}">C1.1.1 外包合同未经法律审核' in html
+    assert f'<a href="{base}{ids["late"]}&amp;lang=zh">C1.1.1 外包合同未经法律审核' in html
 
 
 def test_wang_wu_chose_english_and_his_digest_has_no_chinese_interface_text(p):

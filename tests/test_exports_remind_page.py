@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from audit.errors import NotPermitted
-from exports import letter_service
+from exports import letter_service, remind_run_service
 from exports import remind_service as rs
 from issues import graph_service
 from tests import programme
@@ -58,7 +58,7 @@ def test_only_administrators_have_the_reminder_page_and_the_services_refuse_the_
         rs.add_robot(p.db, p.actors[who], name="x", kind="wecom", webhook="https://x.cn/h",
                      at=rp.AT)
     with pytest.raises(NotPermitted):
-        rs.run_reminders(p.db, p.actors[who], rp.AS_OF, at=rp.AT, now_ms=lambda: 0)
+        remind_run_service.run_reminders(p.db, p.actors[who], rp.AS_OF, at=rp.AT, now_ms=lambda: 0)
 
 
 def test_the_page_shows_which_secrets_are_set_and_never_a_secret(make_app, p):
