@@ -2,9 +2,9 @@
 may open (`st.navigation(...).run()`).
 
 To add a page: write `<package>/<name>_page.py` with a `render()` function that takes no
-arguments (it gets the database, the actor and the language from `audit.session`), then add or
-edit its PageSpec line in PAGES and its `page.*` title in audit/i18n.py. A page whose module does
-not exist yet shows a "being built" notice instead of failing."""
+arguments (it gets the database, the actor and the language from `audit.ui`), then add or
+edit its PageSpec line in PAGES and its `page.*` title in the catalogues (audit/messages_*.py).
+A page module is imported when the page is first opened; a missing one is an error."""
 from __future__ import annotations
 
 import importlib
@@ -14,10 +14,10 @@ from typing import Callable
 
 import streamlit as st
 
-from audit import session, users
-from audit.errors import AuditError
-from audit.i18n import t, label
-from audit.model import Actor, Role
+from audit import accounts_service, login_page, ui
+from audit.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
+from audit.messages import label, t
+from audit.model import Actor, AuditError, Role
 
 log = logging.getLogger("audit.app")
 
@@ -52,13 +52,15 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("issues.graphs_page", "page.graphs",
              frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN}), "causes",
              icon=":material/account_tree:"),
-    PageSpec("issues.import_page", "page.merge", frozenset({Role.LEAD, Role.ADMIN}), "merge",
+    PageSpec("issues.merge_page", "page.merge", frozenset({Role.LEAD, Role.ADMIN}), "merge",
              icon=":material/merge:"),
     PageSpec("owners.owners_page", "page.owners",
              frozenset({Role.ADMIN, Role.LEAD, Role.MANAGER}), "owners", "nav.system",
              icon=":material/groups:"),
-    PageSpec("exports.io_page", "page.io", frozenset({Role.LEAD, Role.ADMIN, Role.MANAGER}),
-             "import-export", "nav.system", icon=":material/swap_vert:"),
+    PageSpec("issues.import_page", "page.import", frozenset({Role.LEAD, Role.ADMIN}), "import",
+             "nav.system", icon=":material/upload_file:"),
+    PageSpec("exports.export_page", "page.io", frozenset({Role.LEAD, Role.ADMIN, Role.MANAGER}),
+             "export", "nav.system", icon=":material/download:"),
     PageSpec("exports.letter_page", "page.letter", EVERYONE, "letter", icon=":material/mail:"),
     PageSpec("exports.remind_page", "page.remind", frozenset({Role.ADMIN}), "reminders",
              "nav.system", icon=":material/notifications:"),
@@ -78,20 +80,12 @@ def _page_runner(spec: PageSpec) -> Callable[[], None]:
     """A callable for st.Page that imports the page module only when the page is opened."""
 
     def run() -> None:
-        try:
-            module = importlib.import_module(spec.module)
-        except ModuleNotFoundError as exc:
-            # Only the page module itself may be absent (not written yet); a missing import
-            # inside it is a real bug and must surface.
-            if exc.name != spec.module:
-                raise
-            st.info(session.text("page.coming", page=session.text(spec.title_key)))
-            return
+        module = importlib.import_module(spec.module)
         try:
             getattr(module, spec.function)()
         except AuditError as exc:
             # A page that forgot to catch a refusal still shows it in words, not a traceback.
-            session.show_error(exc)
+            ui.show_error(exc)
 
     run.__name__ = "page_" + spec.url_path.replace("-", "_")
     return run
@@ -100,10 +94,13 @@ def _page_runner(spec: PageSpec) -> Callable[[], None]:
 def _navigation(actor: Actor, lang: str) -> dict[str, list]:
     """The st.Page objects of the actor's role, grouped by section."""
     grouped: dict[str, list] = {}
+    by_path: dict[str, st.Page] = {}
     for spec in pages_for(actor.role):
         page = st.Page(_page_runner(spec), title=t(spec.title_key, lang), icon=spec.icon,
                        url_path=spec.url_path, default=spec.default)
         grouped.setdefault(t(spec.section_key, lang), []).append(page)
+        by_path[spec.url_path] = page
+    ui.register_pages(by_path)
     return grouped
 
 
@@ -111,36 +108,33 @@ def _sidebar(db, actor: Actor, lang: str) -> None:
     """Who is signed in, with what scope; language; sign-out."""
     with st.sidebar:
         st.markdown(f"**{t('app.title', lang)}**")
-        st.caption(t("session.signed_in_as", lang, name=users.display_name_of(db, actor.user_id),
+        st.caption(t("session.signed_in_as", lang, name=accounts_service.display_name_of(db, actor.user_id),
                      role=label("role", actor.role, lang)))
-        unit = users.unit_name(db, actor.unit_id)
+        unit = accounts_service.unit_name(db, actor.unit_id)
         st.caption(t("session.scope_unit", lang, unit=unit) if unit
                    else t("session.scope_all", lang))
-        session.language_switch(st.sidebar, "sidebar")
+        ui.language_switch(st.sidebar, "sidebar")
         with st.popover(t("admin.change_password", lang), icon=":material/key:"):
-            from audit import login_page
-            login_page.password_form(db, actor, "sidebar")
-        st.button(t("session.logout", lang), key="audit.logout", on_click=session.end,
+            ui.password_form(db, actor, "sidebar")
+        st.button(t("session.logout", lang), key="audit.logout", on_click=ui.end,
                   args=("session.logged_out",), icon=":material/logout:")
 
 
 def main() -> None:
     """Run one rerun of the app."""
-    lang = session.lang()
+    lang = ui.lang()
     st.set_page_config(page_title=t("app.title", lang), page_icon=":material/fact_check:",
                        layout="wide")
     if st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
     try:
-        db = session.database()
-    except session.DemoUnavailable:
-        st.error(t("app.db_missing_demo", lang))
-        st.stop()
+        ui.ensure_database(build_demo)
+        db = ui.database()
     except Exception:
         log.exception("cannot open the database")
         st.error(t("app.db_error", lang))
         st.stop()
-    actor = session.refresh_actor(db)
+    actor = ui.refresh_actor(db)
     if actor is None:
         # A stranger gets the sign-in page and nothing else, whatever URL was asked for.
         login = st.Page(lambda: _login(db), title=t("page.login", lang), url_path="login",
@@ -152,9 +146,8 @@ def main() -> None:
 
 
 def _login(db) -> None:
-    """The sign-in page (imported here so the router stays a table)."""
-    from audit import login_page
-    login_page.render(db)
+    """The sign-in page, with the demo accounts on a demo database."""
+    login_page.render(db, demo_accounts=DEMO_ACCOUNTS, demo_password=DEMO_PASSWORD)
 
 
 if __name__ == "__main__":

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
 import os
 import sys
 from pathlib import Path
 
-from audit import clock, history
-from audit.cli_common import (Refused, _as_of, _print, _progress_printer,  # noqa: F401
-                              acting_user, open_db)
-from audit.config import database_path, evidence_dir
-from audit.errors import AuditError
+from audit import calendar_service, time_model
+from audit.cli import Refused, _as_of, _print, _progress_printer, acting_user, open_db
+from audit.model import AuditError
+from audit.store import history
+from audit.store.paths import database_path, evidence_dir
+from exports import cli as exports_cli
+from exports import remind_cli
+from issues import graphs_cli, import_cli
 
 # Modules that add their own commands: each has register(subparsers, common) and the handlers
-# it sets with set_defaults(func=...). Missing modules are skipped.
-COMMAND_MODULES = ("issues.import_cli", "issues.graphs_cli", "exports.cli",
-                   "exports.remind_cli")
+# it sets with set_defaults(func=...).
+COMMAND_MODULES = (import_cli, graphs_cli, exports_cli, remind_cli)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -28,13 +29,13 @@ COMMAND_MODULES = ("issues.import_cli", "issues.graphs_cli", "exports.cli",
 def cmd_init(args) -> int:
     path = database_path(args.db)
     if path.exists() and path.stat().st_size > 0:
-        from audit.db import open_database
+        from audit.store.db import open_database
         db = open_database(path)
         if db.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
             raise Refused(f"--db: {path} already holds a programme; choose a new path")
     if args.demo:
-        from audit.db import open_database
         from audit.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
+        from audit.store.db import open_database
         db = open_database(path)
         summary = build_demo(db, as_of=_as_of(args.as_of), seed=args.seed,
                              evidence_root=evidence_dir(path))
@@ -52,15 +53,15 @@ def cmd_init(args) -> int:
                 raise Refused("the two passwords differ")
         else:
             raise Refused("no admin password: set AUDIT_ADMIN_PASSWORD or run at a terminal")
-    from audit import users
-    from audit.db import open_database
+    from audit import accounts_service
     from audit.demo import CITIES, REGION
+    from audit.store.db import open_database
     from owners import service as owners
     db = open_database(path)
-    at = clock.now_text()
-    today = clock.today()
-    users.create_user(db, None, args.admin, password, "admin", at=at)  # validates first
-    owners.seed_calendar(db, range(today.year - 3, today.year + 2), at=at)
+    at = time_model.now_text()
+    today = time_model.today()
+    accounts_service.create_user(db, None, args.admin, password, "admin", at=at)  # validates first
+    calendar_service.seed_calendar(db, range(today.year - 3, today.year + 2), at=at)
     owners.create_unit(db, None, code=REGION[0], name=REGION[1], level="region", at=at)
     for code, name, _ in CITIES:
         owners.create_unit(db, None, code=code, name=name, level="city", parent_code=REGION[0],
@@ -70,7 +71,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from audit.figures import FIGURE_KEYS, figures, scope_for
+    from audit.views import FIGURE_KEYS, figures, scope_for
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
     scope = scope_for(db, actor, unit_code=args.unit,
@@ -114,18 +115,18 @@ def cmd_verify(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from audit.backup import online_backup
+    from audit.backup_service import online_backup
     db, path = open_db(args)
     actor = acting_user(db, args.as_user)
     manifest = online_backup(db, actor, Path(args.out), evidence_root=evidence_dir(path),
-                             at=clock.now_text())
+                             at=time_model.now_text())
     _print(args, manifest, f"备份完成 / backup written: {args.out}\n"
                            f"anchor {manifest['anchor']}  ({manifest['history_records']} records)")
     return 0
 
 
 def cmd_restore(args) -> int:
-    from audit.backup import restore_backup
+    from audit.backup_service import restore_backup
     manifest = restore_backup(Path(args.source), database_path(args.db))
     _print(args, manifest, f"已恢复 / restored {args.source} → {database_path(args.db)}; "
                            f"verified, anchor {manifest['anchor']}")
@@ -139,7 +140,7 @@ def cmd_generate(args) -> int:
         raise Refused(f"--db: {path} exists; generate writes a new database")
     if args.issues < 1:
         raise Refused("--issues: must be at least 1")
-    from audit.db import open_database
+    from audit.store.db import open_database
     db = open_database(path)
     progress = _progress_printer("generate")
     result = generate(db, issues=args.issues, seed=args.seed, as_of=_as_of(args.as_of),
@@ -150,7 +151,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_users_add(args) -> int:
-    from audit import users
+    from audit import accounts_service
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
     password = os.environ.get("AUDIT_NEW_PASSWORD")
@@ -165,17 +166,17 @@ def cmd_users_add(args) -> int:
         if len(found) != 1:
             raise Refused(f"--person: {len(found)} people named {args.person!r}; need exactly one")
         person_id = found[0][0]
-    uid = users.create_user(db, actor, args.name, password, args.role, unit_code=args.unit,
-                            person_id=person_id, at=clock.now_text())
+    uid = accounts_service.create_user(db, actor, args.name, password, args.role, unit_code=args.unit,
+                            person_id=person_id, at=time_model.now_text())
     print(f"已创建用户 / user created: {args.name} (id {uid}, {args.role})")
     return 0
 
 
 def cmd_users_list(args) -> int:
-    from audit import users
+    from audit import accounts_service
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
-    listing = users.list_users(db, actor)
+    listing = accounts_service.list_users(db, actor)
     rows = [{k: u.get(k) for k in ("username", "role", "unit_id", "active")} for u in listing]
     _print(args, {"users": rows}, "\n".join(
         f"{u['username']:<12} {u['role']:<10} unit={u['unit_id']} active={u['active']}"
@@ -238,13 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_users_list)
 
     for module in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as ex:
-            if ex.name != module:
-                raise
-            continue
-        mod.register(sub, common)
+        module.register(sub, common)
     return parser
 
 

@@ -8,14 +8,19 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, history, session
-from audit.dashboard import (UnknownSelection, amber_days, dashboard_data,
-                             database_file, drill_down, filter_options, unit_name,
-                             units_in_scope)
-from audit.errors import AuditError
-from audit.figures import Scope, scope_for
-from audit.i18n import label
-from audit.model import Actor
+from audit import charts, ui
+from audit.dashboard_views import (
+    UnknownSelection,
+    amber_days,
+    dashboard_data,
+    drill_down,
+    filter_options,
+    unit_name,
+    units_in_scope,
+)
+from audit.messages import label
+from audit.model import Actor, AuditError
+from audit.views import Scope, scope_for
 
 COMPARE_DAYS = 14          # the default comparison: two weeks back (the usual meeting cycle)
 DRILL_SHOWN = 30           # issue links listed under a chart; more is a sign to filter
@@ -51,7 +56,7 @@ def _scope_of(key: tuple) -> Scope:
     return Scope(None if ids is None else frozenset(ids), cats, stream, focus)
 
 
-# `version` (history.data_version: every write but a sign-in moves it) is in the key so that
+# `version` (ui.data_key: every write but a sign-in moves it) is in the key so that
 # any write shows at once and the next user's sign-in does not make a second copy; `_db` is the
 # session's connection and is left out of the key (the path stands for it).
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -99,8 +104,8 @@ def _specs(_data: dict, path: str, version: int, scope_key: tuple, as_of: date,
 # --- filters <-> URL --------------------------------------------------------------------------------
 
 def _problem(param: str, value: str, reason_key: str) -> str:
-    return session.text("dashboard.bad_param", param=param, value=value[:40],
-                        reason=session.text(reason_key))
+    return ui.text("dashboard.bad_param", param=param, value=value[:40],
+                        reason=ui.text(reason_key))
 
 
 def _seed_widgets(today: date, units: list[dict], categories: dict[str, str],
@@ -176,20 +181,20 @@ def _filters(db, actor: Actor, lang: str, today: date) -> View:
     options = filter_options(db, lang)
     categories, streams, focus = options["categories"], options["streams"], options["focus"]
     problems = _seed_widgets(today, units, categories, streams, focus)
-    everything = session.text("dashboard.all")
+    everything = ui.text("dashboard.all")
     c1, c2, c3, c4, c5, c6 = st.columns([1.6, 1.6, 2, 2.2, 1.6, 1.8])
-    as_of = c1.date_input(session.text("dashboard.as_of"), key=PARAMS["as_of"],
+    as_of = c1.date_input(ui.text("dashboard.as_of"), key=PARAMS["as_of"],
                           max_value=today, format="YYYY-MM-DD")
-    compare_to = c2.date_input(session.text("dashboard.compare_to"), key=PARAMS["compare"],
+    compare_to = c2.date_input(ui.text("dashboard.compare_to"), key=PARAMS["compare"],
                                max_value=today, format="YYYY-MM-DD")
-    unit = c3.selectbox(session.text("dashboard.unit"), ["", *name_of], key=PARAMS["unit"],
+    unit = c3.selectbox(ui.text("dashboard.unit"), ["", *name_of], key=PARAMS["unit"],
                         format_func=lambda c: name_of.get(c, everything))
-    cats = c4.multiselect(session.text("dashboard.category"), list(categories),
+    cats = c4.multiselect(ui.text("dashboard.category"), list(categories),
                           key=PARAMS["cat"], format_func=lambda c: categories[c],
                           placeholder=everything)
-    stream = c5.selectbox(session.text("dashboard.stream"), ["", *streams],
+    stream = c5.selectbox(ui.text("dashboard.stream"), ["", *streams],
                           key=PARAMS["stream"], format_func=lambda c: streams.get(c, everything))
-    foc = c6.selectbox(session.text("dashboard.focus"), ["", *focus], key=PARAMS["focus"],
+    foc = c6.selectbox(ui.text("dashboard.focus"), ["", *focus], key=PARAMS["focus"],
                        format_func=lambda c: focus.get(c, everything))
     view = View(as_of or today, compare_to or (today - timedelta(days=COMPARE_DAYS)),
                 unit or None, tuple(cats), stream or None, foc or None, tuple(problems))
@@ -200,20 +205,20 @@ def _filters(db, actor: Actor, lang: str, today: date) -> View:
 # --- tiles ----------------------------------------------------------------------------------------
 
 def _pct(value: float | None) -> str:
-    return session.text("dashboard.no_rate") if value is None else f"{value:.1%}"
+    return ui.text("dashboard.no_rate") if value is None else f"{value:.1%}"
 
 
 def _tiles(data: dict, amber_days: str) -> None:
     """Eight figures with their change since the comparison date and their definition."""
     f, d = data["figures"], data["deltas"] or {}
-    since = session.text("dashboard.delta_description", date=data["compare_to"] or "")
+    since = ui.text("dashboard.delta_description", date=data["compare_to"] or "")
 
     def count_delta(key: str) -> str | None:
-        return None if d.get(key) is None else session.text("dashboard.delta_count",
+        return None if d.get(key) is None else ui.text("dashboard.delta_count",
                                                             delta=int(d[key]))
 
     def rate_delta(key: str) -> str | None:
-        return None if d.get(key) is None else session.text("dashboard.delta_rate",
+        return None if d.get(key) is None else ui.text("dashboard.delta_rate",
                                                             delta=d[key] * 100)
 
     tiles = [
@@ -225,20 +230,20 @@ def _tiles(data: dict, amber_days: str) -> None:
         ("due_soon", f"{f['due_soon']:,}", count_delta("due_soon"), "inverse"),
         ("fully_assigned_rate", _pct(f["fully_assigned_rate"]),
          rate_delta("fully_assigned_rate"), "normal"),
-        ("amount", session.text("dashboard.amount_value",
+        ("amount", ui.text("dashboard.amount_value",
                                 involved=f["amount_involved"] / 10_000,
                                 rectified=f["amount_rectified"] / 10_000),
-         None if d.get("amount_rectified") is None else session.text(
+         None if d.get("amount_rectified") is None else ui.text(
              "dashboard.delta_amount", delta=d["amount_rectified"] / 10_000), "normal"),
     ]
     for start in (0, 4):
         for col, (key, value, delta, colour) in zip(st.columns(4), tiles[start:start + 4]):
             # No change is shown without an arrow or a colour: "↑ +0" in green reads as progress.
             unchanged = delta is None or not any(ch in delta for ch in "123456789")
-            col.metric(session.text(f"dashboard.tile.{key}"), value, delta,
+            col.metric(ui.text(f"dashboard.tile.{key}"), value, delta,
                        delta_color="off" if unchanged else colour,
                        delta_arrow="off" if unchanged else "auto",
-                       help=session.text(f"dashboard.help.{key}", days=amber_days) + "\n\n"
+                       help=ui.text(f"dashboard.help.{key}", days=amber_days) + "\n\n"
                        + since, border=True)
 
 
@@ -263,11 +268,6 @@ def _picked(event, builder: str) -> dict | None:
     return None
 
 
-def _issue_page() -> st.Page:
-    """The 'issue' page as registered by the router: page links match it by url_path."""
-    return st.Page(_no_page, title=session.text("page.issue"), url_path="issue")
-
-
 def _no_page() -> None:
     """Stand-in callable: st.page_link only needs the url_path of the registered page."""
 
@@ -281,22 +281,22 @@ def _show_drill(db, ctx: dict, selection: dict) -> None:
     except UnknownSelection:
         found = []
     if not found:
-        st.info(session.text("dashboard.drill_none"))
+        st.info(ui.text("dashboard.drill_none"))
         return
     with st.container(border=True):
-        st.markdown(f"**{session.text('dashboard.drill_title', n=len(found))}**")
-        page = _issue_page()
+        st.markdown(f"**{ui.text('dashboard.drill_title', n=len(found))}**")
+        page = ui.page("issue")
         for r in found[:DRILL_SHOWN]:
-            st.page_link(page, label=session.text("dashboard.drill_row", code=r["code"],
+            st.page_link(page, label=ui.text("dashboard.drill_row", code=r["code"],
                                                   title=r["title"]),
                          query_params={"id": str(r["id"])}, icon=":material/description:",
-                         help=session.text(
+                         help=ui.text(
                              "dashboard.drill_help", unit=r["unit"],
                              status=label("status", r["status"], lang),
-                             deadline=r["deadline"] or session.text("dashboard.no_deadline"),
+                             deadline=r["deadline"] or ui.text("dashboard.no_deadline"),
                              warning=charts.warning_label(r["warning"], lang)))
         if len(found) > DRILL_SHOWN:
-            st.caption(session.text("dashboard.drill_more", shown=DRILL_SHOWN, n=len(found)))
+            st.caption(ui.text("dashboard.drill_more", shown=DRILL_SHOWN, n=len(found)))
 
 
 def _chart(db, ctx: dict, builder: str, extra: dict | None = None) -> None:
@@ -313,16 +313,16 @@ def _burnup(data: dict, ctx: dict) -> None:
     st.vega_lite_chart(spec=ctx["specs"]["burnup"], key=f"{_KEY}chart.burnup", width="stretch")
     notes = []
     if b["deadline"]:
-        notes.append(session.text("dashboard.deadline", deadline=b["deadline"]))
+        notes.append(ui.text("dashboard.deadline", deadline=b["deadline"]))
     p = b["projection"] or {}
     if p.get("done"):
-        notes.append(session.text("dashboard.projection.done"))
+        notes.append(ui.text("dashboard.projection.done"))
     elif p.get("at_this_rate") and p.get("date"):
-        notes.append(session.text("dashboard.projection.date", date=p["date"], low=p["low"],
-                                  high=p.get("high") or session.text(
+        notes.append(ui.text("dashboard.projection.date", date=p["date"], low=p["low"],
+                                  high=p.get("high") or ui.text(
                                       "dashboard.projection.no_high")))
     elif b["weeks"]:
-        notes.append(session.text("dashboard.projection.none"))
+        notes.append(ui.text("dashboard.projection.none"))
     if notes:
         st.caption(" · ".join(notes))
 
@@ -332,20 +332,20 @@ def _charts(db, data: dict, ctx: dict) -> None:
     measure = st.session_state.get(_KEY + "heatmap_measure") or "open"
     ctx["specs"] = _specs(data, ctx["path"], ctx["version"], ctx["scope_key"], ctx["as_of"],
                           ctx["compare_to"], lang, measure)
-    st.subheader(session.text("dashboard.section.progress"))
+    st.subheader(ui.text("dashboard.section.progress"))
     _burnup(data, ctx)
-    st.caption(session.text("dashboard.drill_hint"))
+    st.caption(ui.text("dashboard.drill_hint"))
 
-    st.subheader(session.text("dashboard.section.status"))
+    st.subheader(ui.text("dashboard.section.status"))
     # Full width: the five-status legend does not fit under half a page.
     _chart(db, ctx, "status_by_category")
     _chart(db, ctx, "status_by_stream")
 
-    st.subheader(session.text("dashboard.section.units"))
+    st.subheader(ui.text("dashboard.section.units"))
     measure = st.segmented_control(
-        session.text("dashboard.heatmap_measure"), ["open", "overdue"], default="open",
+        ui.text("dashboard.heatmap_measure"), ["open", "overdue"], default="open",
         key=_KEY + "heatmap_measure", required=True,
-        format_func=lambda m: session.text(f"dashboard.heatmap.{m}")) or "open"
+        format_func=lambda m: ui.text(f"dashboard.heatmap.{m}")) or "open"
     _chart(db, ctx, "heatmap_unit_category", {"measure": measure})
     left, right = st.columns(2)
     with left:
@@ -353,14 +353,14 @@ def _charts(db, data: dict, ctx: dict) -> None:
     with right:
         _chart(db, ctx, "ageing")
 
-    st.subheader(session.text("dashboard.section.people"))
+    st.subheader(ui.text("dashboard.section.people"))
     left, right = st.columns(2)
     with left:
         _chart(db, ctx, "on_time_by_month")
     with right:
         _chart(db, ctx, "workload_by_owner")
 
-    st.subheader(session.text("dashboard.section.focus"))
+    st.subheader(ui.text("dashboard.section.focus"))
     left, right = st.columns(2)
     with left:
         _chart(db, ctx, "focus_progress")
@@ -372,11 +372,11 @@ def _charts(db, data: dict, ctx: dict) -> None:
 
 def render() -> None:
     """The dashboard: filters, figure tiles, charts and drill-down, within the actor's scope."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    today = session.today()
-    st.title(session.text("dashboard.title"))
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    today = ui.today()
+    st.title(ui.text("dashboard.title"))
     view = _filters(db, actor, lang, today)
     for message in view.problems:
         st.warning(message)
@@ -384,18 +384,19 @@ def render() -> None:
         scope = scope_for(db, actor, unit_code=view.unit, category_codes=view.categories,
                           stream=view.stream, focus=view.focus)
     except AuditError as exc:
-        session.show_error(exc)
+        ui.show_error(exc)
         return
-    ctx = {"lang": lang, "path": database_file(db), "version": history.data_version(db),
+    path, version = ui.data_key(db)
+    ctx = {"lang": lang, "path": path, "version": version,
            "scope_key": _scope_key(scope), "as_of": view.as_of, "compare_to": view.compare_to}
     data = _load(db, ctx["path"], ctx["version"], ctx["scope_key"], view.as_of,
                  view.compare_to, lang)
     chosen = next((u["name"] for u in units_in_scope(db, actor.scope_unit_ids)
                    if u["code"] == view.unit), None)
     scope_name = chosen or (unit_name(db, actor.unit_id) if actor.scope_unit_ids is not None
-                            else None) or session.text("dashboard.scope_all")
-    st.caption(session.text("dashboard.caption", scope=scope_name, as_of=data["as_of"],
+                            else None) or ui.text("dashboard.scope_all")
+    st.caption(ui.text("dashboard.caption", scope=scope_name, as_of=data["as_of"],
                             compare_to=data["compare_to"]) + " · " +
-               session.text("dashboard.share"))
+               ui.text("dashboard.share"))
     _tiles(data, amber_days(db))
     _charts(db, data, ctx)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from audit import users
-from audit.clock import at_day
+from audit import accounts_service, calendar_service, login_service
 from audit.model import Actor, Role
-from issues import evidence as evidence_service
+from audit.time_model import at_day
+from issues import evidence_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -179,7 +179,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
     def dt(day: int) -> date:
         return start + timedelta(days=day)
 
-    owners.seed_calendar(db, range(as_of.year - 3, as_of.year + 2), at=at(0, 8))
+    calendar_service.seed_calendar(db, range(as_of.year - 3, as_of.year + 2), at=at(0, 8))
 
     # --- organisation ----------------------------------------------------------------------
     owners.create_unit(db, None, code=REGION[0], name=REGION[1], level="region", at=at(0, 8))
@@ -216,12 +216,12 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
     person_for = {"lead": region_people[3], "lead2": region_people[4], "admin": None,
                   "team": people["BT"][4], "manager": people["BT"][0]}
     for username, role, unit_code, display in DEMO_ACCOUNTS:
-        uid = users.create_user(db, None, username, DEMO_PASSWORD, role,
+        uid = accounts_service.create_user(db, None, username, DEMO_PASSWORD, role,
                                 unit_id=unit_ids[unit_code] if unit_code else None,
                                 person_id=person_for[username], display_name=display,
                                 at=at(0, 8, 30))
-        accounts[username] = users.actor_for(db, uid)
-    users.mark_demo_database(db, at(0, 8, 31))
+        accounts[username] = login_service.actor_for(db, uid)
+    accounts_service.mark_demo_database(db, at(0, 8, 31))
     lead, lead2, admin, team = (accounts["lead"], accounts["lead2"], accounts["admin"],
                                 accounts["team"])
 
@@ -444,7 +444,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
 def demo_actor(db: sqlite_utils.Database, username: str) -> Actor:
     """The Actor of a demo account (tests and scripts)."""
     uid = db.conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()[0]
-    return users.actor_for(db, uid)
+    return login_service.actor_for(db, uid)
 
 
 __all__ = ["build_demo", "demo_actor", "DEMO_ACCOUNTS", "DEMO_PASSWORD", "Role"]

@@ -11,12 +11,12 @@ from typing import Callable
 
 import sqlite_utils
 
-from audit import users
-from audit.clock import at_day
-from audit.db import write_transaction
+from audit import accounts_service, calendar_service
 from audit.demo import CATALOGUE, CITIES, DEMO_ACCOUNTS, DEMO_PASSWORD, MEASURE_TEMPLATES, REGION
-from audit.ops import Recorder
-from issues.evidence import _store_blob
+from audit.store.db import write_transaction
+from audit.store.evidence_files import store_blob
+from audit.store.history import Recorder
+from audit.time_model import at_day
 from owners import service as owners
 
 BATCH = 2000
@@ -29,7 +29,7 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
     rng = random.Random(seed)
     start = as_of - timedelta(days=365)
     setup_at = at_day(start, 8)
-    owners.seed_calendar(db, range(as_of.year - 2, as_of.year + 3), at=setup_at)
+    calendar_service.seed_calendar(db, range(as_of.year - 2, as_of.year + 3), at=setup_at)
     owners.create_unit(db, None, code=REGION[0], name=REGION[1], level="region", at=setup_at)
     unit_ids: list[int] = []
     for code, name, counties in CITIES:
@@ -87,13 +87,13 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
         unit = db.conn.execute("SELECT id FROM units WHERE code = ?",
                                (unit_code,)).fetchone()[0] if unit_code else None
         person = people[unit][1] if unit else None
-        accounts[username] = users.create_user(db, None, username, DEMO_PASSWORD, role,
+        accounts[username] = accounts_service.create_user(db, None, username, DEMO_PASSWORD, role,
                                                unit_id=unit, person_id=person,
                                                display_name=display, at=setup_at)
     lead_id = accounts["lead"]
     blob = b"%PDF-1.4\n% generated evidence\n%%EOF\n"
     sha = hashlib.sha256(blob).hexdigest()
-    _store_blob(Path(evidence_root), blob, sha)
+    store_blob(Path(evidence_root), blob, sha)
 
     stream_ids = dict(db.conn.execute("SELECT code, id FROM streams").fetchall())
     focus_ids = [r[0] for r in db.conn.execute("SELECT id FROM focus_points")]

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from audit import dashboard  # noqa: E402  (after the root is on sys.path)
-from audit.db import open_database  # noqa: E402
-from audit.figures import Scope  # noqa: E402
-from audit.migrations import MIGRATIONS  # noqa: E402
+from audit import dashboard_views
+from audit.store.db import open_database
+from audit.store.migrations import MIGRATIONS
+from audit.views import Scope
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 AS_OF = date(2026, 11, 27)
@@ -92,13 +92,13 @@ def run() -> list[dict]:
         pd.read_sql("SELECT * FROM issues", conn)
 
     def today_only() -> None:
-        dashboard.dashboard_data(db, scope, AS_OF)
+        dashboard_views.dashboard_data(db, scope, AS_OF)
 
     def with_compare() -> None:
-        dashboard.dashboard_data(db, scope, AS_OF, compare)
+        dashboard_views.dashboard_data(db, scope, AS_OF, compare)
 
     def burnup() -> None:
-        dashboard.burnup_weeks(db, scope, AS_OF, deadline="2027-06-30")
+        dashboard_views.burnup_weeks(db, scope, AS_OF, deadline="2027-06-30")
 
     out = []
     measured, baseline = _interleaved(today_only, load_issues)

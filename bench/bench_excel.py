@@ -73,8 +73,8 @@ def bench_excel(db, scope, work: Path, repeat: int) -> dict:
 def run() -> list[dict]:
     """The Excel benchmark: rows {name, measured, baseline, ratio, target, baseline_is}
     (seconds)."""
-    from audit.db import open_database
-    from audit.figures import scope_for
+    from audit.store.db import open_database
+    from audit.views import scope_for
     from bench.common import copy_40k  # here: scripts add the root to sys.path first
     repeat = int(os.environ.get("REPEAT", "3"))
     db = open_database(copy_40k())

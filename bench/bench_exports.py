@@ -193,8 +193,8 @@ def bench_word(db, scope, work: Path, repeat: int) -> list[dict]:
 def run() -> list[dict]:
     """The Word pack's rows {name, measured, baseline, ratio, target, baseline_is} (seconds);
     the Excel ledger's are in bench/bench_excel.py."""
-    from audit.db import open_database
-    from audit.figures import scope_for
+    from audit.store.db import open_database
+    from audit.views import scope_for
     repeat = int(os.environ.get("REPEAT", "2"))
     db = open_database(database())
     scope = scope_for(db, None)

@@ -21,10 +21,11 @@ from typing import Callable
 
 import networkx as nx
 
-from audit.db import open_database
-from audit.figures import Scope, issue_states
-from issues import graph_service as gs
-from issues import graphs
+from audit.store.db import open_database
+from audit.views import Scope, issue_states
+from issues import dependency_model
+from issues import graph_model as graphs
+from issues import graph_views as gs
 from issues.graphs_cli import table
 
 HERE = Path(__file__).resolve().parent
@@ -95,13 +96,13 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 def same_blocked_as_loading_everything(db, as_of: date) -> bool:
     """blocked() loads only candidate measures; check it finds what loading all of them finds."""
     states = issue_states(db, Scope(), as_of)
-    issues = [graphs.IssueDeadline(r["id"], r["code"], graphs._as_date(r["deadline"]),
+    issues = [dependency_model.IssueDeadline(r["id"], r["code"], graphs._as_date(r["deadline"]),
                                    r["status"]) for r in states]
     cur = db.conn.execute("SELECT id, issue_id, deadline, status, completed_on FROM measures")
-    ms = [graphs.MeasureNode(m, i, "", graphs._as_date(d), s, graphs._as_date(c))
+    ms = [dependency_model.MeasureNode(m, i, "", graphs._as_date(d), s, graphs._as_date(c))
           for m, i, d, s, c in cur]
     edges = db.conn.execute("SELECT measure_id, depends_on_id FROM measure_deps").fetchall()
-    full = graphs.blocked_issues(issues, ms, edges, as_of)
+    full = dependency_model.blocked_issues(issues, ms, edges, as_of)
     return [(b.issue_id, b.days_late) for b in full] \
         == [(b["issue_id"], b["days_late"]) for b in gs.blocked(db, Scope(), as_of)]
 

@@ -11,12 +11,10 @@ import sys
 import time
 from datetime import date, timedelta
 
-from issues.graphs import (
-    CauseNode, IssueDeadline, IssueNode, MeasureNode, SourceMeasure, blocked_issues,
-    earliest_finish, greedy_cover, rank_causes,
-)
-from owners.escalation import IssueForEscalation, UnitNode, due_escalations
-from owners.model import Calendar
+from audit.time_model import Calendar
+from issues.dependency_model import IssueDeadline, MeasureNode, blocked_issues, earliest_finish
+from issues.graph_model import CauseNode, IssueNode, SourceMeasure, greedy_cover, rank_causes
+from owners.escalation_model import IssueForEscalation, UnitNode, due_escalations
 
 N_ISSUES, N_MEASURES, N_EDGES, N_CAUSES = 40_000, 200_000, 60_000, 2_000
 AS_OF = date(2026, 11, 27)

@@ -18,6 +18,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from audit import login_service
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:   # run as a script: python bench/bench_import.py
     sys.path.insert(0, str(ROOT))
@@ -107,8 +109,8 @@ def generated_rows(n: int, seed: int):
 
 def fresh_database(folder: Path):
     """A new programme with the org (units and their people) and an audit lead: no issues."""
-    from audit import users
-    from audit.db import open_database
+    from audit import accounts_service
+    from audit.store.db import open_database
     from owners import service as owners
     db = open_database(folder / "fresh.db")
     at = "2026-01-01T08:00:00+08:00"
@@ -118,8 +120,8 @@ def fresh_database(folder: Path):
         if level != "region":
             for person in _people(code):
                 owners.create_person(db, None, name=person, unit_id=uid, at=at)
-    users.create_user(db, None, "lead", "bench password 1", "lead", at=at)
-    return db, users.actor_for(db, db.conn.execute(
+    accounts_service.create_user(db, None, "lead", "bench password 1", "lead", at=at)
+    return db, login_service.actor_for(db, db.conn.execute(
         "SELECT id FROM users WHERE username = 'lead'").fetchone()[0])
 
 

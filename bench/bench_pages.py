@@ -43,9 +43,9 @@ def databases() -> tuple[Path, Path]:
     from bench.common import copy_40k  # here: scripts add the root to sys.path first
     copy_40k(BIG)
     if not DEMO.exists():
-        from audit.config import evidence_dir
-        from audit.db import open_database
         from audit.demo import build_demo
+        from audit.store.db import open_database
+        from audit.store.paths import evidence_dir
         db = open_database(DEMO)
         build_demo(db, as_of=AS_OF, seed=1, evidence_root=evidence_dir(DEMO))
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -58,6 +58,7 @@ class Session:
 
     def __init__(self, path: Path, username: str):
         from streamlit.testing.v1 import AppTest
+
         from tests.conftest import sign_in
         self.path = path
         self.username = username

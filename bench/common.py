@@ -34,9 +34,9 @@ def copy_40k(target: Path = BASE) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     source = SOURCE if SOURCE.exists() else BASE
     if not source.exists():
-        from audit.config import evidence_dir
-        from audit.db import open_database
         from audit.generate import generate
+        from audit.store.db import open_database
+        from audit.store.paths import evidence_dir
         partial = BASE.with_name(BASE.name + ".partial")
         partial.unlink(missing_ok=True)
         db = open_database(partial)

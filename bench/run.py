@@ -107,8 +107,8 @@ def _sign_in(page, username: str, password: str) -> None:
 def app_peak_memory(db_path: Path) -> dict:
     """Start the app on a copy of the 40k database, sign in as each role in Chromium, open
     every page it has; return {peak_mb, pages, seconds} (VmHWM of the streamlit process)."""
-    from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, start_app
     from audit.demo import DEMO_PASSWORD
+    from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, start_app
     if not CHROMIUM.exists():
         return {"error": f"{CHROMIUM} not found"}
     copy = CACHE / "g40k_app.db"

@@ -19,7 +19,7 @@ import altair as alt
 import vl_convert
 
 from audit.charts import FONT
-from exports.sanitize import xml_safe
+from audit.text_format import xml_safe
 
 # Where Debian's fonts-noto-cjk puts the faces; used when fc-list is not available.
 _KNOWN_FONT_DIRS = (

@@ -8,11 +8,11 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from audit import i18n
+from audit import messages
 
 
 def _date_arg(text: str | None, flag: str) -> date | None:
-    from audit.__main__ import Refused
+    from audit.cli import Refused
     if not text:
         return None
     try:
@@ -24,7 +24,7 @@ def _date_arg(text: str | None, flag: str) -> date | None:
 def _progress(label: str) -> Callable[[str, int, int], None]:
     """on_progress(step, done, total) printing through audit's progress printer, one per step
     (so each step gets its own bar, or its own 0%…100% lines when stderr is not a terminal)."""
-    from audit.__main__ import _progress_printer
+    from audit.cli import _progress_printer
     printers: dict[str, Callable[..., None]] = {}
 
     def show(step: str, done: int, total: int) -> None:
@@ -36,7 +36,7 @@ def _progress(label: str) -> Callable[[str, int, int], None]:
 
 def _out_path(text: str, suffix: str) -> Path:
     """The output path: must end in `suffix` and its folder must exist (Refused otherwise)."""
-    from audit.__main__ import Refused
+    from audit.cli import Refused
     out = Path(text)
     if out.suffix.lower() != suffix:
         raise Refused(f"--out: the file name must end in {suffix}: {text!r}")
@@ -49,8 +49,8 @@ def _out_path(text: str, suffix: str) -> Path:
 
 def _scope(db, args):
     """The acting user and the scope asked for, narrowed to that user's."""
-    from audit.__main__ import acting_user
-    from audit.figures import scope_for
+    from audit.cli import acting_user
+    from audit.views import scope_for
     from exports.report import scope_label
     actor = acting_user(db, args.as_user)
     categories = [args.category] if args.category else []
@@ -63,7 +63,7 @@ def _scope(db, args):
 
 def cmd_report(args) -> int:
     """Write the Word review pack."""
-    from audit.__main__ import Refused, _as_of, _print, open_db
+    from audit.cli import Refused, _as_of, _print, open_db
     from exports.report import build_pack
     out = _out_path(args.out, ".docx")
     as_of = _as_of(args.as_of)
@@ -75,9 +75,9 @@ def cmd_report(args) -> int:
     result = build_pack(db, scope, out, as_of=as_of, since=since, lang=args.lang, label=label,
                         user=actor.username, on_progress=_progress("report"))
     data = {k: v for k, v in result.items() if k not in ("table_shapes",)}
-    _print(args, data, i18n.t("report.done", args.lang, path=result["path"],
+    _print(args, data, messages.t("report.done", args.lang, path=result["path"],
                               issues=result["issues"], anchor=result["anchor"],
-                              pages_hint=i18n.t("report.pages_hint", args.lang,
+                              pages_hint=messages.t("report.pages_hint", args.lang,
                                                 tables=result["tables"],
                                                 pictures=result["pictures"])))
     return 0
@@ -85,22 +85,22 @@ def cmd_report(args) -> int:
 
 def cmd_export(args) -> int:
     """Write the Excel ledger."""
-    from audit.__main__ import _as_of, _print, open_db
+    from audit.cli import _as_of, _print, open_db
     from exports.ledger_export import export_ledger
     out = _out_path(args.out, ".xlsx")
     as_of = _as_of(args.as_of)
     db, _ = open_db(args)
     actor, scope, _ = _scope(db, args)
     result = export_ledger(db, scope, out, as_of=as_of, lang=args.lang,
-                           title=i18n.t("export.title", args.lang),
+                           title=messages.t("export.title", args.lang),
                            on_progress=_progress("export"))
     seq, digest = result["anchor"]
     data = {"issues": result["issues"], "path": result["path"], "anchor": f"{seq}:{digest}",
             "truncated": result["truncated"]}
-    human = i18n.t("export.done", args.lang, n=result["issues"], path=result["path"],
+    human = messages.t("export.done", args.lang, n=result["issues"], path=result["path"],
                    anchor=data["anchor"])
     if result["truncated"]:
-        human += "\n" + i18n.t("export.truncated", args.lang, n=result["truncated"])
+        human += "\n" + messages.t("export.truncated", args.lang, n=result["truncated"])
     _print(args, data, human)
     return 0
 

@@ -35,7 +35,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
-from exports.sanitize import xml_safe
+from audit.text_format import xml_safe
 
 Lang = Literal["zh", "en"]
 Align = Literal["left", "center", "right"]

@@ -23,21 +23,21 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, overload
 
 import sqlite_utils
 
-from audit import history
-from audit.db import rows
-from audit.errors import AuditError
-from audit.figures import Scope, issue_states
-from exports.sanitize import has_xml_forbidden, xml_safe
+from audit.model import AuditError, code_key
+from audit.store import history
+from audit.store.db import rows
+from audit.text_format import has_xml_forbidden, xml_safe
+from audit.views import Scope, issue_states
 from exports.xlsx_ledger import write_ledger
 from issues.ledger import LedgerRow, MeasureLine, measure_line_text, number_measure_lines
 
@@ -326,10 +326,10 @@ def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
     def key(code: str) -> tuple:
         k = keys.get(code)
         if k is None:
-            k = keys[code] = _code_key(code)
+            k = keys[code] = code_key(code)
         return k
     states.sort(key=lambda s: (key(s["category_code"]), key(detail[s["id"]][8]),
-                               _code_key(s["code"])))
+                               code_key(s["code"])))
     found = Gathered(
         states=states, detail=detail,
         people=dict(db.conn.execute("SELECT id, name FROM people")),
@@ -360,19 +360,6 @@ def _grouped(db: sqlite_utils.Database, sql: str, params: dict) -> dict[int, tup
     the garbage collector stops tracking tuples of plain values, so 200,000 measure rows are not
     walked again by every full collection while the sheet is written."""
     return {k: tuple(g) for k, g in groupby(db.conn.execute(sql, params), itemgetter(0))}
-
-
-def _code_key(code: str) -> tuple:
-    """Sort C10 after C9 and C3.2.10 after C3.2.9: numeric parts compare as numbers."""
-    head, _, rest = code.partition(".")
-    if head[:1] == "C" and head[1:].isdigit():
-        parts = rest.split(".") if rest else []
-        if all(p.isdigit() for p in parts):  # the catalogue's own codes: the common, fast case
-            key: list[tuple] = [(1, "C"), (0, int(head[1:]))]
-            for p in parts:
-                key += [(1, "."), (0, int(p))]
-            return tuple(key)
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", code) if p)
 
 
 # --- LedgerRows ---------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from datetime import date
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Cm
 
-from audit.i18n import t
+from audit.messages import t
 from exports.docx_base import format_date, new_document, set_header_footer
-from exports.sanitize import xml_safe
+from audit.text_format import xml_safe
 
 
 @dataclass(frozen=True)

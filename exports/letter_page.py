@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from audit import session
-from audit.errors import AuditError
+from audit import ui as session
+from audit.model import AuditError
 from exports import letter_service
 
 K = "letter"

@@ -7,8 +7,8 @@ from datetime import date
 
 import sqlite_utils
 
-from audit.errors import NotFound, NotPermitted
-from audit.i18n import t
+from audit.model import NotFound, NotPermitted
+from audit.messages import t
 from audit.model import Actor
 from exports import letter_format
 from exports import remind_store as store
@@ -16,8 +16,8 @@ from exports.letter_format import LetterFacts, OpenMeasure
 from exports.remind_model import overdue_days
 from issues.model import missing_for_closure
 from issues.store import issue_facts
-from owners import store as owners_store
-from owners.model import Calendar, add_working_days
+from audit.store import org as owners_store
+from audit.time_model import Calendar, add_working_days
 
 DEFAULT_OFFICE = "审计整改工作办公室"
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from audit import clock, i18n
-from audit.cli_common import _as_of, _print, acting_user, open_db
+from audit import messages as i18n
+from audit import time_model as clock
+from audit.cli import _as_of, _print, acting_user, open_db
 from exports import remind_run_service
 
 

@@ -12,7 +12,7 @@ What goes out (exports.remind_service turns it into outbox rows):
 
 Every message has a key: the same fact on the same day to the same place always gives the same
 key, and the outbox refuses a key twice, so a run started again never plans a message twice.
-Standard library only (plus the pure escalation rules of owners.escalation).
+Standard library only (plus the pure escalation rules of owners.escalation_model).
 """
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Mapping
 
-from audit.errors import AuditError
-from owners.escalation import (STEPS, IssueForEscalation, Thresholds, UnitNode,
+from audit.model import AuditError
+from owners.escalation_model import (STEPS, IssueForEscalation, Thresholds, UnitNode,
                                due_escalations)
-from owners.model import Calendar, add_working_days, working_days_between
+from audit.time_model import Calendar, add_working_days, working_days_between
 
 SMTP = "smtp"
 WECOM, DINGTALK, FEISHU = "wecom", "dingtalk", "feishu"
@@ -437,7 +437,7 @@ def compose_digests(people: Iterable[Person], issues: Iterable[Issue],
 def reached_steps(issues: Iterable[Issue], units: Iterable[UnitNode], cal: Calendar,
                   as_of: date, thresholds: Thresholds, recorded: Iterable[Step]) -> list[Step]:
     """The recorded steps of open issues plus the steps reached but not yet recorded
-    (owners.escalation.due_escalations), with working days overdue where known."""
+    (owners.escalation_model.due_escalations), with working days overdue where known."""
     recorded = list(recorded)
     done = {(s.issue_id, s.step) for s in recorded}
     dues = due_escalations(

@@ -10,8 +10,8 @@ from typing import Iterable, Mapping, Sequence
 
 from exports.remind_model import (OPEN, SMTP, Digest, Event, Issue, Person, Step, digest_key,
                                   digest_period, event_key, group_digest_key, step_key)
-from owners.escalation import LETTER, STEPS, SUMMONS, UnitNode, unit_chains
-from owners.model import Calendar
+from owners.escalation_model import LETTER, STEPS, SUMMONS, UnitNode, unit_chains
+from audit.time_model import Calendar
 
 
 @dataclass(frozen=True)

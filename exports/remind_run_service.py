@@ -22,21 +22,23 @@ from typing import Callable, Mapping
 
 import sqlite_utils
 
-from audit import history
-from audit.clock import at_day
-from audit.db import database_file, write_transaction
-from audit.i18n import t
+from audit.store import history
+from audit.time_model import at_day
+from audit.store.db import database_file, write_transaction
+from audit.messages import t
 from audit.model import Actor
-from audit.ops import Recorder, require
+from audit.service import require
+from audit.store.history import Recorder
 from exports import letter_service
 from exports import remind_format as fmt
 from exports import remind_io as io
 from exports import remind_model as m
 from exports import remind_plan_model as pm
 from exports import remind_store as store
-from owners import store as owners_store
-from owners.escalation import UnitNode, thresholds_from_settings
-from owners.model import Calendar, descendants
+from audit.store import org as owners_store
+from owners.escalation_model import UnitNode, thresholds_from_settings
+from audit.time_model import Calendar
+from owners.model import descendants
 
 
 # --- a run: what it reads --------------------------------------------------------------------

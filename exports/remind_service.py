@@ -15,13 +15,14 @@ from typing import Mapping
 
 import sqlite_utils
 
-from audit.db import write_transaction
-from audit.errors import NotFound, ValidationFailed
+from audit.store.db import write_transaction
+from audit.model import NotFound, ValidationFailed
 from audit.model import Actor
-from audit.ops import Recorder, check_version, require
+from audit.service import check_version, require
+from audit.store.history import Recorder
 from exports import remind_model as m
 from exports import remind_store as store
-from owners.escalation import UnitNode, unit_chains
+from owners.escalation_model import UnitNode, unit_chains
 
 SETTING_KEYS: tuple[str, ...] = ("remind.base_url", "remind.due_days", "remind.reply_days",
                                  "remind.issuing_office", "remind.max_attempts")

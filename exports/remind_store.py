@@ -9,8 +9,8 @@ from typing import Iterable
 
 import sqlite_utils
 
-from audit.clock import end_of
-from audit.db import one, rows, scalar
+from audit.time_model import end_of
+from audit.store.db import one, rows, scalar
 from exports.remind_model import EVENT_ACTIONS, STEP_ACTION
 
 _PUBLIC = ("c.id, c.kind, c.name, c.config, c.active, c.version, "

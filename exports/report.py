@@ -29,17 +29,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 import sqlite_utils
 
-from audit import charts, history, i18n
-from audit.clock import end_of
-from audit.dashboard import dashboard_data, unit_groups
-from audit.figures import Scope
+from audit import charts, messages
+from audit.dashboard_views import dashboard_data, unit_groups
 from audit.model import Actor
+from audit.store import history, org
+from audit.time_model import end_of, working_days_between
+from audit.views import Scope
 from exports.docx_base import PackWriter, format_date
-from exports.ledger_export import (ExportFailed, Gathered, IssueDetails, IssueSummary,
-                                   gather_issues)
+from exports.ledger_export import ExportFailed, Gathered, IssueDetails, IssueSummary, gather_issues
 from issues.ledger import STREAMS
-from owners import store as owners_store
-from owners.model import working_days_between
 
 Progress = Callable[[str, int, int], None]
 STEPS: tuple[str, ...] = ("gather", "charts", "sections", "save")
@@ -81,7 +79,7 @@ class PackData:
 
 
 def _t(lang: str, key: str, **params: Any) -> str:
-    return i18n.t(key, lang, **params)
+    return messages.t(key, lang, **params)
 
 
 def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
@@ -89,7 +87,7 @@ def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
     """The scope in words: unit (or the actor's units), categories, work stream."""
     parts = []
     if unit_code:
-        unit = owners_store.unit_by_code(db, unit_code)
+        unit = org.unit_by_code(db, unit_code)
         parts.append(_t(lang, "report.scope_unit", unit=unit["name"] if unit else unit_code))
     elif actor is not None and actor.scope_unit_ids is not None:
         unit = db.conn.execute("SELECT name FROM units WHERE id = ?",
@@ -166,13 +164,13 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
            rows_for_charts: dict | None = None) -> PackData:
     """Everything the pack prints, for `scope` as of `as_of`, changes counted from `since`.
     `rows_for_charts`: chart_rows(db, scope, as_of, lang), when the caller has them already."""
-    from issues import graph_service
+    from issues import graph_views
     anchor = history.anchor(db)
     found = gather_issues(db, scope, as_of, on_progress)
     records = [found.summary(s) for s in found.states]
     by_id = {r.id: r for r in records}
-    cal = owners_store.load_calendar(db)
-    window = int(owners_store.setting(db, "warning.amber_working_days", "10"))
+    cal = org.load_calendar(db)
+    window = int(org.setting(db, "warning.amber_working_days", "10"))
     rollup = unit_groups(db, scope)  # the dashboard's units: one level below the scope's top
     by_cat: dict[str, list[IssueSummary]] = defaultdict(list)
     by_unit: dict[tuple[int, str], list[IssueSummary]] = defaultdict(list)
@@ -193,10 +191,10 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     due_soon.sort(key=lambda d: (d["working_days"], by_id[d["issue_id"]].code))
     changes = _changes(db, by_id, since, as_of)
     # The graphs read the same issue rows (a state query of their own each, otherwise).
-    causes = graph_service.cause_ranking(db, scope, as_of, inputs=graph_service.load_cause_inputs(
+    causes = graph_views.cause_ranking(db, scope, as_of, inputs=graph_views.load_cause_inputs(
         db, scope, as_of, rows=found.states))
-    escalations = graph_service.escalations_due(db, scope, as_of, rows=found.states)
-    root = owners_store.root_unit(db)
+    escalations = graph_views.escalations_due(db, scope, as_of, rows=found.states)
+    root = org.root_unit(db)
     if rows_for_charts is None:
         rows_for_charts = chart_rows(db, scope, as_of, lang)
     # The dashboard's figures are audit.figures' over the same state table: no second pass.
@@ -437,7 +435,7 @@ class _Pack:
         self.by_id = {r.id: r for r in data.records}
         self._fixed: dict[str, str] = {}
         self.pending: list[tuple[Any, Future, float, float]] = []
-        self._statuses = {st: i18n.label("status", st, data.lang) for st in charts.STATUS_ORDER}
+        self._statuses = {st: messages.label("status", st, data.lang) for st in charts.STATUS_ORDER}
 
     def t(self, key: str, **params: Any) -> str:
         if params:
@@ -471,7 +469,7 @@ class _Pack:
         return [self.t(f"report.c.{k}") for k in keys]
 
     def status(self, s: str) -> str:
-        return self._statuses.get(s) or i18n.label("status", s, self.lang)
+        return self._statuses.get(s) or messages.label("status", s, self.lang)
 
     def date(self, iso: str | None) -> str:
         return iso[:10] if iso else self.t("report.v.none")

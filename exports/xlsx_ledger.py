@@ -19,10 +19,18 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from exports.sanitize import (EXCEL_CELL_LIMIT, fit_excel_cell, has_xml_forbidden,
-                              xml_safe)
-from issues.ledger import (FOCUS_POINTS, LEVEL_LABELS, STATUS_LABELS, STREAMS, TYPE_LABELS,
-                           WARNING_LABELS, LedgerRow, format_measures, neutralise)
+from audit.text_format import EXCEL_CELL_LIMIT, fit_excel_cell, has_xml_forbidden, xml_safe
+from issues.ledger import (
+    FOCUS_POINTS,
+    LEVEL_LABELS,
+    STATUS_LABELS,
+    STREAMS,
+    TYPE_LABELS,
+    WARNING_LABELS,
+    LedgerRow,
+    format_measures,
+    neutralise,
+)
 
 Progress = Callable[[str, int, int], None]
 

@@ -8,12 +8,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from audit import history, session
+from audit import ui
 from audit.charts import STATUS_COLOURS, WARNING_COLOURS
-from audit.errors import AuditError
-from audit.i18n import label
-from audit.model import Actor
-from issues import catalogue
+from audit.messages import label, name_of
+from audit.model import Actor, AuditError
+from issues import catalogue_views
 
 MAX_ROWS = 2000  # rows drawn in the list: more is slow in the browser and unreadable anyway
 DOT = "●"  # coloured by the palette through the table's style (no emoji font is assumed)
@@ -26,47 +25,40 @@ def issue_url(issue_id: int, code: str, lang: str) -> str:
     return f"{ISSUE_URL_PATH}?id={issue_id}&lang={lang}&code={code}"
 
 
-def goto_issue(issue_id: int, lang: str) -> None:
-    """Open the issue page in this session (a new tab would need a new sign-in)."""
-    from issues import issue_page
-    target = st.Page(issue_page.render, url_path=ISSUE_URL_PATH)
-    st.switch_page(target, query_params={"id": str(issue_id), "lang": lang})
-
-
 # cache_resource, not cache_data: cache_data would unpickle a fresh copy on every rerun; the
 # summary is never modified, so sharing it is safe. A summary holds the rows drawn, not all
 # 40,000 (those took 100 MB an entry).
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
 def _search(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date,
-            filters: tuple) -> catalogue.SearchSummary:
+            filters: tuple) -> catalogue_views.SearchSummary:
     """search_summary cached per database file, data version (any write but a sign-in changes
     it), scope and filters."""
-    return catalogue.search_summary(_db, _actor, as_of=as_of, shown=MAX_ROWS, **dict(filters))
+    return catalogue_views.search_summary(_db, _actor, as_of=as_of, shown=MAX_ROWS, **dict(filters))
 
 
 @st.cache_data(show_spinner=False, max_entries=16, ttl=3600)
 def _choices(_db, _actor: Actor, db_file: str, version: int, who: tuple) -> dict:
     """filter_choices, cached like _search."""
-    return catalogue.filter_choices(_db, _actor)
+    return catalogue_views.filter_choices(_db, _actor)
 
 
 def _filters(choices: dict, lang: str) -> dict:
     """The filter widgets; returns search_issues keyword arguments (unset ones left out)."""
-    text = session.text
-    zh = lang == "zh"
-    units = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in choices["units"]}
+    text = ui.text
+    units = {u["code"]: text("common.name_in_unit", name=u["name"], unit=u["code"])
+             for u in choices["units"]}
     cats = {c["code"]: f'{c["code"]} {c["name"]}' for c in choices["categories"]}
-    streams = {s["code"]: s["name"] if zh else s["name_en"] for s in choices["streams"]}
-    focus = {f["code"]: f'{f["code"]} {f["name"] if zh else f["name_en"]}'
-             for f in choices["focus"]}
+    streams = {s["code"]: name_of(s, lang) for s in choices["streams"]}
+    focus = {f["code"]: f'{f["code"]} {name_of(f, lang)}' for f in choices["focus"]}
     audits = {a["id"]: f'{a["year"]} {a["name"]}' for a in choices["audits"]}
-    people = {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in choices["people"]}
+    people = {p["id"]: text("common.name_in_unit", name=p["name"], unit=p["unit_name"])
+              for p in choices["people"]}
     everything = text("common.all")
 
     search_col, sort_col, dir_col = st.columns([3, 1, 1])
     out: dict = {"text": search_col.text_input(text("catalogue.search"), key="catalogue.text",
                                                placeholder=text("catalogue.search_hint"))}
-    out["sort"] = sort_col.selectbox(text("catalogue.sort"), catalogue.SORTS,
+    out["sort"] = sort_col.selectbox(text("catalogue.sort"), catalogue_views.SORTS,
                                      key="catalogue.sort",
                                      format_func=lambda s: text(f"catalogue.sort.{s}"))
     out["descending"] = dir_col.toggle(text("catalogue.descending"), key="catalogue.desc")
@@ -87,7 +79,7 @@ def _filters(choices: dict, lang: str) -> dict:
         out["focus"] = c4.selectbox(text("catalogue.focus"), [None, *focus],
                                     key="catalogue.focus",
                                     format_func=lambda c: everything if c is None else focus[c])
-        out["status"] = c5.multiselect(text("field.status"), catalogue.STATUSES,
+        out["status"] = c5.multiselect(text("field.status"), catalogue_views.STATUSES,
                                        key="catalogue.status",
                                        format_func=lambda s: label("status", s, lang),
                                        placeholder=everything)
@@ -113,17 +105,17 @@ def _filters(choices: dict, lang: str) -> dict:
 def _tree(tree: list[dict], lang: str) -> None:
     """Category → aspect as one hierarchical table: a category row, then its aspects indented;
     counts by status, and the red/amber/green counts in the dashboard's colours."""
-    text = session.text
+    text = ui.text
     st.subheader(text("catalogue.tree"))
     name_col = text("catalogue.col.node")
-    status_cols = {s: label("status", s, lang) for s in catalogue.STATUSES}
+    status_cols = {s: label("status", s, lang) for s in catalogue_views.STATUSES}
     warning_cols = {w: f'{DOT} {text("catalogue.col." + w)}' for w in ("red", "amber", "green")}
     data, is_category = [], []
     for cat in tree:
         for node, depth in [(cat, 0)] + [(a, 1) for a in cat["aspects"]]:
             row = {name_col: ("　└ " if depth else "") + f'{node["code"]} {node["name"]}',
                    text("catalogue.col.issues"): node["issues"]}
-            row.update({status_cols[s]: node[f"status_{s}"] for s in catalogue.STATUSES})
+            row.update({status_cols[s]: node[f"status_{s}"] for s in catalogue_views.STATUSES})
             row.update({warning_cols[w]: node[f"warning_{w}"] for w in warning_cols})
             data.append(row)
             is_category.append(depth == 0)
@@ -145,9 +137,9 @@ def _tree(tree: list[dict], lang: str) -> None:
                  column_config={name_col: st.column_config.TextColumn(width="medium")})
 
 
-def _list(found: catalogue.SearchSummary, lang: str) -> dict | None:
+def _list(found: catalogue_views.SearchSummary, lang: str) -> dict | None:
     """The issue list; returns the selected row (one), if any."""
-    text = session.text
+    text = ui.text
     shown = found.rows[:MAX_ROWS]
     col = {k: text(f"catalogue.col.{k}") for k in (
         "link", "title", "unit", "status", "warning", "deadline", "responsible", "amount",
@@ -173,7 +165,7 @@ def _list(found: catalogue.SearchSummary, lang: str) -> dict | None:
     warnings = ("red", "amber", "green")
     # Pills in the dashboard's palette (a Styler does the same but costs a second at 2,000 rows).
     config[col["status"]] = st.column_config.MultiselectColumn(
-        options=list(catalogue.STATUSES), color=[STATUS_COLOURS[s] for s in catalogue.STATUSES],
+        options=list(catalogue_views.STATUSES), color=[STATUS_COLOURS[s] for s in catalogue_views.STATUSES],
         format_func=lambda s: label("status", s, lang), width="small")
     config[col["warning"]] = st.column_config.MultiselectColumn(
         options=list(warnings), color=[WARNING_COLOURS[w] for w in warnings],
@@ -190,18 +182,18 @@ def _list(found: catalogue.SearchSummary, lang: str) -> dict | None:
 
 def _legend() -> None:
     """What the warning colours mean."""
-    st.caption(session.text("catalogue.legend"))
+    st.caption(ui.text("catalogue.legend"))
 
 
-def _download(db, actor: Actor, found: catalogue.SearchSummary, filters: dict, as_of: date,
+def _download(db, actor: Actor, found: catalogue_views.SearchSummary, filters: dict, as_of: date,
               lang: str) -> None:
     """The filtered list as the 整改台账 workbook, built when the button is pressed."""
-    text = session.text
+    text = ui.text
     ids = found.ids
     scope_args = {k: filters.get(k) for k in ("unit_code", "category", "stream", "focus")}
 
     def build() -> bytes:
-        return catalogue.ledger_workbook(db, actor, ids, as_of=as_of, lang=lang,
+        return catalogue_views.ledger_workbook(db, actor, ids, as_of=as_of, lang=lang,
                                          title=text("catalogue.ledger_title"), **scope_args)
 
     st.download_button(text("catalogue.download", count=len(ids)), data=build,
@@ -214,14 +206,13 @@ def _download(db, actor: Actor, found: catalogue.SearchSummary, filters: dict, a
 
 def render() -> None:
     """Draw the catalogue page."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    text = session.text
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    text = ui.text
     st.title(text("page.catalogue"))
-    as_of = session.today()
-    db_file = catalogue.database_file(db)
-    version = history.data_version(db)
+    as_of = ui.today()
+    db_file, version = ui.data_key(db)
     # Results depend only on the scope, which follows from the unit: users who share a scope
     # share the cache.
     who = (actor.unit_id,)
@@ -233,7 +224,7 @@ def render() -> None:
                               for k, v in filters.items()))
         found = _search(db, actor, db_file, version, who, as_of, frozen)
     except AuditError as exc:
-        session.show_error(exc)
+        ui.show_error(exc)
         return
     totals = found.tree
     m1, m2, m3, m4 = st.columns(4)
@@ -250,5 +241,5 @@ def render() -> None:
     _download(db, actor, found, filters, as_of, lang)
     picked = _list(found, lang)
     if picked is not None:
-        goto_issue(picked["id"], lang)
+        ui.goto_issue(picked["id"], lang)
 

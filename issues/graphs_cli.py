@@ -7,12 +7,12 @@ import argparse
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-from audit import clock
-from audit.cli_common import Refused, _as_of, _print, acting_user, open_db
-from audit.figures import scope_for
-from audit.i18n import label, t
+from audit import time_model
+from audit.cli import Refused, _as_of, _print, acting_user, open_db
+from audit.messages import label, t
 from audit.model import can
-from issues import graph_service
+from audit.views import scope_for
+from issues import graph_views
 
 ZH = "zh"
 
@@ -54,9 +54,9 @@ def cmd_causes(args) -> int:
     if args.k < 0:
         raise Refused("--k: must be 0 or more")
     db, _actor, as_of, scope = _context(args)
-    inputs = graph_service.load_cause_inputs(db, scope, as_of)
-    ranking = graph_service.cause_ranking(db, scope, as_of, inputs=inputs)
-    cov = graph_service.cover(db, scope, as_of, args.k, inputs=inputs)
+    inputs = graph_views.load_cause_inputs(db, scope, as_of)
+    ranking = graph_views.cause_ranking(db, scope, as_of, inputs=inputs)
+    cov = graph_views.cover(db, scope, as_of, args.k, inputs=inputs)
     # Id lists run to tens of thousands on a provincial programme: counts are what people read.
     slim = [{k: v for k, v in r.items() if k not in ("issue_ids", "open_issue_ids")}
             for r in ranking]
@@ -84,7 +84,7 @@ def cmd_causes(args) -> int:
 def cmd_blocked(args) -> int:
     """Open issues that their dependencies will make late."""
     db, _actor, as_of, scope = _context(args)
-    found = graph_service.blocked(db, scope, as_of)
+    found = graph_views.blocked(db, scope, as_of)
     data = {"as_of": as_of.isoformat(), "unit": args.unit, "blocked": found}
     head = [t("graphs.col.issue", ZH), t("graphs.col.deadline", ZH),
             t("graphs.col.earliest", ZH), t("graphs.col.days_late", ZH),
@@ -117,8 +117,8 @@ def cmd_escalations(args) -> int:
         msg = {lang: t("graphs.cli.record_needs_lead", lang, user=actor.username,
                        role=label("role", actor.role, lang)) for lang in ("zh", "en")}
         raise Refused(f"{msg['zh']} / {msg['en']}")
-    dues = graph_service.escalations_due(db, scope, as_of)
-    th = graph_service.thresholds(db)
+    dues = graph_views.escalations_due(db, scope, as_of)
+    th = graph_views.thresholds(db)
     data: dict[str, Any] = {"as_of": as_of.isoformat(), "unit": args.unit,
                             "thresholds": {"reminder": th.reminder, "letter": th.letter,
                                            "summons": th.summons}, "due": dues}
@@ -128,7 +128,7 @@ def cmd_escalations(args) -> int:
         human += "\n" + _esc_lines(dues)
     if args.record:
         # Only the steps listed (in the --unit scope): the service re-checks each is still due.
-        written = graph_service.record_escalations(db, actor, as_of, clock.now_text(), dues)
+        written = graph_views.record_escalations(db, actor, as_of, time_model.now_text(), dues)
         data["recorded"] = written
         human += "\n" + t("graphs.cli.recorded", ZH, n=len(written), user=actor.username)
     _print(args, data, human)

@@ -9,13 +9,11 @@ from datetime import date
 
 import streamlit as st
 
-from audit import charts, history, session
-from audit.errors import AuditError
-from audit.figures import Scope, scope_for
-from audit.i18n import label
-from audit.model import Actor, can
-from issues import graph_service
-from issues.catalogue import database_file
+from audit import charts, ui
+from audit.messages import label
+from audit.model import Actor, AuditError, can
+from audit.views import Scope, scope_for
+from issues import graph_views
 
 MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
 GRAPH_ISSUES_PER_CAUSE = 6
@@ -34,7 +32,7 @@ def _key(db, scope: Scope, as_of: date) -> tuple:
     """(database file, data version, scope, as-of): what a cached read depends on. The data
     version (history.data_version) moves with every write but a sign-in."""
     units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (database_file(db), history.data_version(db), units, scope.category_codes,
+    return (*ui.data_key(db), units, scope.category_codes,
             scope.stream, scope.focus, as_of)
 
 
@@ -44,9 +42,9 @@ def _cause_inputs(_db, _scope: Scope, key: tuple) -> tuple:
     draw are kept (the cover needs the issue nodes, not the rows): all of them were most of an
     entry's memory on 40,000 issues."""
     as_of = key[-1]
-    inputs = graph_service.load_cause_inputs(_db, _scope, as_of)
-    ranking = graph_service.cause_ranking(_db, _scope, as_of, inputs=inputs)
-    drawable = graph_service.dot_issue_ids(ranking, MAX_TOP, GRAPH_ISSUES_PER_CAUSE)
+    inputs = graph_views.load_cause_inputs(_db, _scope, as_of)
+    ranking = graph_views.cause_ranking(_db, _scope, as_of, inputs=inputs)
+    drawable = graph_views.dot_issue_ids(ranking, MAX_TOP, GRAPH_ISSUES_PER_CAUSE)
     inputs = dataclasses.replace(inputs, states={i: inputs.states[i] for i in drawable
                                                  if i in inputs.states})
     return inputs, ranking
@@ -55,32 +53,25 @@ def _cause_inputs(_db, _scope: Scope, key: tuple) -> tuple:
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
 def _blocked(_db, _scope: Scope, key: tuple) -> list[dict]:
     """The blocked issues."""
-    return graph_service.blocked(_db, _scope, key[-1])
+    return graph_views.blocked(_db, _scope, key[-1])
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
 def _dues(_db, _scope: Scope, key: tuple) -> list[dict]:
     """The escalation steps due."""
-    return graph_service.escalations_due(_db, _scope, key[-1])
+    return graph_views.escalations_due(_db, _scope, key[-1])
 
 
 @st.cache_resource(show_spinner=False, max_entries=64, ttl=900)
 def _chase(_db, _actor: Actor, key: tuple, person_id: int) -> list[dict]:
     """What this person must chase."""
-    return graph_service.chase_list_for(_db, _actor, key[-1])
-
-
-def _issue_page() -> st.Page:
-    """The issue page as a navigation target. Links go through Streamlit's own navigation,
-    because loading a URL afresh starts a new session and asks the user to sign in again."""
-    from issues import issue_page
-    return st.Page(issue_page.render, url_path=ISSUE_URL_PATH)
+    return graph_views.chase_list_for(_db, _actor, key[-1])
 
 
 def _issue_links(issues: list[tuple[int, str]], lang: str) -> None:
     """One link per issue, in columns."""
     cols = st.columns(LINK_COLUMNS)
-    page = _issue_page()
+    page = ui.page("issue")
     for n, (issue_id, code) in enumerate(issues):
         cols[n % LINK_COLUMNS].page_link(page, label=code, icon=":material/description:",
                                          query_params={"id": str(issue_id), "lang": lang})
@@ -93,19 +84,19 @@ def _table_opening_issues(rows: list[dict], issue_ids: list[int], key: str, lang
                          on_select="rerun", selection_mode="single-row", **kwargs)
     picked = event.selection.rows if event is not None and hasattr(event, "selection") else []
     if picked:
-        st.switch_page(_issue_page(), query_params={"id": str(issue_ids[picked[0]]),
+        st.switch_page(ui.page("issue"), query_params={"id": str(issue_ids[picked[0]]),
                                                     "lang": lang})
-    st.caption(session.text("graphs.open_row"))
+    st.caption(ui.text("graphs.open_row"))
 
 
 def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
     """As-of date, unit (within the actor's scope) and how many causes the graph shows."""
-    text = session.text
-    units = graph_service.units_in_scope(db, actor)
+    text = ui.text
+    units = graph_views.units_in_scope(db, actor)
     codes = [None] + [u["code"] for u in units]
     names = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in units}
     c1, c2, c3 = st.columns([1, 2, 1])
-    as_of = c1.date_input(text("graphs.as_of"), value=session.today(), key="graphs.as_of")
+    as_of = c1.date_input(text("graphs.as_of"), value=ui.today(), key="graphs.as_of")
     unit = c2.selectbox(text("graphs.unit"), codes, key="graphs.unit",
                         format_func=lambda c: text("graphs.unit_all") if c is None else names[c])
     top = c3.number_input(text("graphs.top"), min_value=1, max_value=MAX_TOP, value=6,
@@ -115,7 +106,7 @@ def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
 
 def _ranking_section(ranking: list[dict], lang: str) -> None:
     """The ranked table and the bar chart."""
-    text = session.text
+    text = ui.text
     st.subheader(text("graphs.causes.header"))
     st.caption(text("graphs.causes.caption"))
     shown = [r for r in ranking if r["total_issues"]]
@@ -143,12 +134,12 @@ def _ranking_section(ranking: list[dict], lang: str) -> None:
 
 def _cover_section(db, scope: Scope, as_of: date, inputs, ranking: list[dict]) -> None:
     """The greedy cover: which k causes to fix first, and the share of open issues reached."""
-    text = session.text
+    text = ui.text
     st.subheader(text("graphs.cover.header"))
     n_causes = max(1, sum(1 for r in ranking if r["open_issues"]))
     k = st.slider(text("graphs.cover.k"), min_value=1, max_value=max(2, min(n_causes, 20)),
                   value=min(3, n_causes), key="graphs.k")
-    res = graph_service.cover(db, scope, as_of, k, inputs=inputs)
+    res = graph_views.cover(db, scope, as_of, k, inputs=inputs)
     if not res["open_total"]:
         st.info(text("graphs.cover.none"))
         return
@@ -164,20 +155,20 @@ def _cover_section(db, scope: Scope, as_of: date, inputs, ranking: list[dict]) -
 
 def _graph_section(ranking: list[dict], states: dict[int, dict], top: int, lang: str) -> None:
     """The issue↔cause graph, and the same issues as links below it."""
-    text = session.text
+    text = ui.text
     st.subheader(text("graphs.graph.header"))
     if not any(r["open_issues"] for r in ranking):
         st.info(text("graphs.graph.empty"))
         return
     st.caption(text("graphs.graph.caption", n=GRAPH_ISSUES_PER_CAUSE))
-    dot = graph_service.cause_dot(
+    dot = graph_views.cause_dot(
         ranking, states, top=top, max_issues_per_cause=GRAPH_ISSUES_PER_CAUSE, lang=lang,
         links=False,
         more_label=text("graphs.graph.more", n="{n}"),
         open_label=text("graphs.graph.open", n="{n}"),
         recurring_label=text("graphs.graph.recurring"), fixed_label=text("graphs.graph.fixed"))
     st.graphviz_chart(dot, use_container_width=False)
-    drawn = graph_service.dot_issue_ids(ranking, top, GRAPH_ISSUES_PER_CAUSE)
+    drawn = graph_views.dot_issue_ids(ranking, top, GRAPH_ISSUES_PER_CAUSE)
     if drawn:
         st.caption(text("graphs.graph.links"))
         _issue_links([(i, states[i]["code"]) for i in drawn if i in states], lang)
@@ -185,7 +176,7 @@ def _graph_section(ranking: list[dict], states: dict[int, dict], top: int, lang:
 
 def _blocked_section(found: list[dict], lang: str) -> None:
     """Issues that what they wait for will make late."""
-    text = session.text
+    text = ui.text
     st.subheader(text("graphs.blocked.header"))
     st.caption(text("graphs.blocked.caption"))
     if not found:
@@ -203,12 +194,12 @@ def _blocked_section(found: list[dict], lang: str) -> None:
 def _columns(*names: str) -> dict[str, str]:
     """Column headers looked up once per table: each session.text call reads session_state,
     and per cell that cost about a second a run on 40,000 issues."""
-    return {n: session.text(f"graphs.col.{n}") for n in names}
+    return {n: ui.text(f"graphs.col.{n}") for n in names}
 
 
 def _due_table(dues: list[dict], lang: str, key: str) -> None:
     """Escalation steps, most overdue first; a selected row opens the issue."""
-    text = session.text
+    text = ui.text
     shown = dues[:MAX_ROWS]
     c = _columns("issue", "step", "overdue_days", "deadline", "target_person", "target_unit",
                  "unit")
@@ -226,9 +217,9 @@ def _due_table(dues: list[dict], lang: str, key: str) -> None:
 
 def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) -> None:
     """Due steps, the lead's button to record them, and the steps already recorded."""
-    text = session.text
+    text = ui.text
     st.subheader(text("graphs.esc.header"))
-    th = graph_service.thresholds(db)
+    th = graph_views.thresholds(db)
     st.caption(text("graphs.esc.caption", reminder=th.reminder, letter=th.letter,
                     summons=th.summons))
     notice = st.session_state.pop("graphs.recorded", None)
@@ -242,19 +233,19 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
         st.write(text("graphs.esc.count", n=len(dues)))
         _due_table(dues, lang, "graphs.due_table")
     if can("escalation.record", actor.role) and dues:
-        today = session.today()
+        today = ui.today()
         if st.button(text("graphs.esc.record"), key="graphs.record", type="primary",
                      disabled=as_of != today, help=text("graphs.esc.only_today")):
             try:
-                written = graph_service.record_escalations(db, actor, as_of, session.now_at(),
+                written = graph_views.record_escalations(db, actor, as_of, ui.now_at(),
                                                            dues)
             except AuditError as exc:
-                session.show_error(exc)
+                ui.show_error(exc)
             else:
                 # The write moved the data version, so the cached reads are not reused.
                 st.session_state["graphs.recorded"] = len(written)
                 st.rerun()
-    recorded = graph_service.escalation_history(db, scope)
+    recorded = graph_views.escalation_history(db, scope)
     if recorded:
         with st.expander(f'{text("graphs.esc.history")}（{len(recorded)}）'):
             st.dataframe([{
@@ -270,7 +261,7 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
 
 def _chase_section(db, actor: Actor, as_of: date, lang: str) -> None:
     """What the signed-in user must chase."""
-    text = session.text
+    text = ui.text
     st.subheader(text("graphs.chase.header"))
     if actor.person_id is None:
         st.info(text("graphs.chase.no_person"))
@@ -284,16 +275,16 @@ def _chase_section(db, actor: Actor, as_of: date, lang: str) -> None:
 
 def render() -> None:
     """Draw the page."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    st.title(session.text("page.graphs"))
-    st.caption(session.text("graphs.caption"))
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    st.title(ui.text("page.graphs"))
+    st.caption(ui.text("graphs.caption"))
     as_of, unit, top = _filters(db, actor)
     try:
         scope = scope_for(db, actor, unit_code=unit)
     except AuditError as exc:
-        session.show_error(exc)
+        ui.show_error(exc)
         return
     key = _key(db, scope, as_of)
     inputs, ranking = _cause_inputs(db, scope, key)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit import cli_common, clock
-from audit.config import max_upload_bytes
-from audit.errors import LedgerRowError
-
+from audit import cli, time_model
+from audit.model import LedgerRowError
+from audit.store.paths import max_upload_bytes
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -30,12 +29,17 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p = subparsers.add_parser("duplicates", parents=[common],
                               help="list likely duplicate clusters")
     p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--across", action="store_true",
+                   help="compare across units and categories (屡审屡犯, 共性问题), not only "
+                        "within one category and city")
     p.set_defaults(func=cmd_duplicates)
 
     p = subparsers.add_parser("merge", parents=[common],
                               help="merge a duplicate cluster, or issues by code")
     p.add_argument("--cluster", type=int, help="cluster number from `duplicates`")
     p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--across", action="store_true",
+                   help="the cluster number is from `duplicates --across`")
     p.add_argument("--into", help="code of the issue to keep")
     p.add_argument("--from", dest="from_codes", nargs="+", default=[],
                    help="codes of the issues merged into it")
@@ -49,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def _stream(value: str | None) -> str | None:
-    Refused = cli_common.Refused
+    Refused = cli.Refused
     from issues.ledger import STREAMS, parse_streams
     if not value:
         return None
@@ -65,7 +69,7 @@ def _stream(value: str | None) -> str | None:
 
 
 def _answers(items: list[str]) -> dict[str, int]:
-    Refused = cli_common.Refused
+    Refused = cli.Refused
     out = {}
     for item in items:
         key, sep, value = item.rpartition("=")
@@ -132,8 +136,8 @@ def _question_lines(summary: dict) -> str:
 
 
 def cmd_import(args) -> int:
-    Refused, _print, acting_user, open_db = cli_common.Refused, cli_common._print, cli_common.acting_user, cli_common.open_db
-    _progress_printer = cli_common._progress_printer
+    Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
+    _progress_printer = cli._progress_printer
     from issues.importer import apply_import, plan_import
     from issues.ledger import parse_mapping_arg, read_ledger
     path = Path(args.file)
@@ -160,7 +164,7 @@ def cmd_import(args) -> int:
     if args.dry_run:
         _print(args, summary, _human(summary, True))
         return 0
-    result = apply_import(db, actor, plan, clock.now_text(),
+    result = apply_import(db, actor, plan, time_model.now_text(),
                           on_progress=lambda stage, done, total: progress(done, total, stage))
     summary = plan_summary(result.plan)
     summary["history_records"] = result.history_records
@@ -183,10 +187,11 @@ def _cluster_data(c) -> dict:
 
 
 def cmd_duplicates(args) -> int:
-    _print, open_db = cli_common._print, cli_common.open_db
-    from issues.duplicates import DEFAULT_THRESHOLD, find_duplicates
+    _print, open_db = cli._print, cli.open_db
+    from issues.duplicates_views import DEFAULT_THRESHOLD, find_duplicates
     db, _ = open_db(args)
-    clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD)
+    clusters = find_duplicates(db, threshold=args.threshold or DEFAULT_THRESHOLD,
+                               across=args.across)
     lines = []
     for c in clusters:
         flags = (" 屡审屡犯" if c.recurring else "") + (" 两组均发现" if c.cross_stream else "")
@@ -197,20 +202,23 @@ def cmd_duplicates(args) -> int:
                          f"{i['status']} · {'/'.join(i['streams'])} · "
                          f"{','.join(map(str, i['years']))}")
         for p in c.pairs[:3]:
-            lines.append(f"     {p.a}~{p.b} {p.score:.2f} shared {' '.join(p.shared[:8])}")
+            where = "".join(("" if p.same_unit else " 跨单位",
+                             "" if p.same_category else " 跨大类"))
+            lines.append(f"     {p.a}~{p.b} {p.score:.2f}{where} shared "
+                         f"{' '.join(p.shared[:8])}")
     _print(args, {"clusters": [_cluster_data(c) for c in clusters]},
            "\n".join(lines) or "没有疑似重复 / no likely duplicates")
     return 0
 
 
 def cmd_merge(args) -> int:
-    Refused, _print, acting_user, open_db = cli_common.Refused, cli_common._print, cli_common.acting_user, cli_common.open_db
+    Refused, _print, acting_user, open_db = cli.Refused, cli._print, cli.acting_user, cli.open_db
     from issues import store
-    from issues.duplicates import (DEFAULT_THRESHOLD, cluster_by_number, confirm_cluster,
-                                   find_duplicates, reject_cluster)
+    from issues.duplicates_views import DEFAULT_THRESHOLD, cluster_by_number, find_duplicates
+    from issues.merge_service import confirm_cluster, reject_cluster
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
-    at = clock.now_text()
+    at = time_model.now_text()
 
     def issue_id(code: str) -> int:
         row = store.issue_by_code(db, code)
@@ -222,7 +230,7 @@ def cmd_merge(args) -> int:
         if args.from_codes:
             raise Refused("--cluster and --from exclude each other")
         cluster = cluster_by_number(find_duplicates(
-            db, threshold=args.threshold or DEFAULT_THRESHOLD), args.cluster)
+            db, threshold=args.threshold or DEFAULT_THRESHOLD, across=args.across), args.cluster)
         if args.reject:
             n = reject_cluster(db, actor, cluster, at)
             _print(args, {"rejected_pairs": n}, f"已记录不是重复 / rejected: {n} pairs")
@@ -247,10 +255,10 @@ def cmd_merge(args) -> int:
 
 
 def cmd_unmerge(args) -> int:
-    _print, acting_user, open_db = cli_common._print, cli_common.acting_user, cli_common.open_db
-    from issues.duplicates import undo_merge
+    _print, acting_user, open_db = cli._print, cli.acting_user, cli.open_db
+    from issues.duplicates_views import undo_merge
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
-    undo_merge(db, actor, args.merge_id, clock.now_text())
+    undo_merge(db, actor, args.merge_id, time_model.now_text())
     _print(args, {"undone": args.merge_id}, f"已撤销合并 / merge {args.merge_id} undone")
     return 0

@@ -47,18 +47,26 @@ from typing import Any, Callable, Collection, Iterator
 
 import sqlite_utils
 
-from audit import history
-from audit.clock import day_of
-from audit.db import write_transaction
-from audit.errors import AuditError, LedgerRowError
-from audit.model import Actor, Role, grant
-from audit.ops import Recorder, require
+from audit.model import Actor, AuditError, LedgerRowError, Role, Status, grant
+from audit.service import require
+from audit.store import history
+from audit.store.db import write_transaction
+from audit.store.history import Recorder
+from audit.text_format import is_truncated_from
+from audit.time_model import day_of
+from issues import bulk_service, model
 from issues import service as issues
 from issues.ledger import STREAMS, LedgerRow, ParsedLedger
-from issues.model import (IssueFacts, MeasureFacts, Move, Status, highest_child_number,
-                          may_strike_off, missing_for_assignment, missing_for_closure)
+from issues.model import (
+    IssueFacts,
+    MeasureFacts,
+    Move,
+    highest_child_number,
+    may_strike_off,
+    missing_for_assignment,
+    missing_for_closure,
+)
 from owners import service as owners
-from exports.sanitize import is_truncated_from
 
 Progress = Callable[[str, int, int], None]
 Ref = Any   # an existing id (int) or a key (str) of something this import creates
@@ -780,7 +788,7 @@ class _Planner:
                     k.units[d["unit_id"]]["name"], merged_into=merged_code and d["code"])
         status = d["status"]
         closed = status in (Status.CLOSED.value, Status.ENDED.value)
-        editable = status in issues.EDITABLE_STATUSES
+        editable = status in model.EDITABLE_STATUSES
 
         def change(fld: str, old: Any, new: Any) -> None:
             p.changes.append(FieldChange(fld, old, new))
@@ -1001,7 +1009,7 @@ def plan_import(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger,
     LedgerRowError for a row that cannot be imported whatever the user answers."""
     require(actor, "ledger.import")
     if stream is not None and stream not in STREAMS:
-        from audit.errors import ValidationFailed
+        from audit.model import ValidationFailed
         raise ValidationFailed("stream", f"must be one of {', '.join(STREAMS)}")
     return _Planner(db, actor, parsed, filename, stream, dict(resolutions or {})).run()
 
@@ -1087,7 +1095,7 @@ class _Applier:
         items = []
         for p in plans:
             c, a = p.create, p.assign
-            items.append(issues.NewIssue(
+            items.append(bulk_service.NewIssue(
                 aspect_id=self.ref(c["aspect"]), unit_id=self.ref(c["unit"]), title=c["title"],
                 code=c["code"], description=c["description"],
                 amount_involved=c["amount_involved"], basis=c["basis"],
@@ -1095,13 +1103,13 @@ class _Applier:
                 sources=tuple(self.ref(s) for s in c["sources"]), streams=tuple(c["streams"]),
                 focus=tuple(c["focus"]), responsible_person_id=self.ref(a.get("responsible")),
                 supervisor_person_id=self.ref(a.get("supervisor")), deadline=a.get("deadline"),
-                measures=tuple(issues.NewMeasure(m.title, self.ref(m.owner), m.deadline, m.done)
+                measures=tuple(bulk_service.NewMeasure(m.title, self.ref(m.owner), m.deadline, m.done)
                                for m in p.measures),
                 causes=tuple(self.ref(x) for x in p.causes), progress=p.progress,
                 moves=tuple(p.moves)))
         try:
             # Striking off is the importer's own act: its real role must allow it.
-            ids = issues.create_issues_bulk(self.db, self.lead, items, at=self.at,
+            ids = bulk_service.create_issues_bulk(self.db, self.lead, items, at=self.at,
                                             closer=self.actor)
         except AuditError as ex:
             p = plans[getattr(ex, "item", 0)]

@@ -10,24 +10,21 @@ an untouched field follows the database. User text is never rendered as HTML: ta
 markdown with every special character escaped."""
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any, Callable
 
 import streamlit as st
 
-from audit import history, session
-from audit.errors import AuditError, StaleEdit, UploadRefused
-from audit.i18n import error_text, label
-from audit.model import Actor
-from issues import catalogue, issue_view, service
-from issues.model import Move, Status
+from audit import ui
+from audit.messages import error_text, join_list, label, name_of
+from audit.model import Actor, AuditError, StaleEdit, Status, UploadRefused
+from issues import catalogue_views, issue_views, model, service
+from issues.model import Move
 from owners import service as owners
 
 K = "issue"                 # prefix of this page's session-state keys
 FLASH = f"{K}.flash"        # (kind, text) shown once at the top after a callback
 STALE = f"{K}.stale"        # the form key whose save was refused as stale
-WARNING_MD = {"red": "red", "amber": "orange", "green": "green"}  # markdown colour names
 
 
 # --- session-state plumbing ----------------------------------------------------------------
@@ -37,7 +34,7 @@ def _key(issue_id: int, name: str) -> str:
 
 
 # Form values across reruns live in audit.session (one place for every page).
-_field, _forget = session.form_value, session.forget_form
+_field, _forget = ui.form_value, ui.forget_form
 
 
 def _flash(kind: str, message: str) -> None:
@@ -48,32 +45,32 @@ def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str
          ) -> None:
     """Run one write from a callback: the refusal, or the success message, is kept for the
     rerun. On success the form's values are dropped; on refusal they stay."""
-    actor = session.current_actor()
+    actor = ui.current_actor()
     if actor is None:
         return
-    db = session.database()
+    db = ui.database()
     st.session_state.pop(STALE, None)
     try:
         done = write(db, actor)
     except StaleEdit as exc:
         st.session_state[STALE] = form
-        _flash("error", error_text(exc, session.lang()) + " "
-               + session.text("issue.stale_keep"))
+        _flash("error", error_text(exc, ui.lang()) + " "
+               + ui.text("issue.stale_keep"))
     except UploadRefused as exc:
         reason = exc.params.get("reason")
         key = f"issue.upload.{reason}"
-        detail = session.text(key) if reason and key != session.text(key) else exc.message
-        _flash("error", session.text("error.upload_refused", reason=detail))
+        detail = ui.text(key) if reason and key != ui.text(key) else exc.message
+        _flash("error", ui.text("error.upload_refused", reason=detail))
     except AuditError as exc:
-        _flash("error", error_text(exc, session.lang()))
+        _flash("error", error_text(exc, ui.lang()))
     else:
         _forget(*forget)
-        _flash("success", done if isinstance(done, str) else session.text("issue.saved"))
+        _flash("success", done if isinstance(done, str) else ui.text("issue.saved"))
 
 
 def _invalid(message_key: str) -> None:
     """A form left incomplete: say what is missing, keep the input."""
-    _flash("warning", session.text(message_key))
+    _flash("warning", ui.text(message_key))
 
 
 def _version(issue_id: int) -> int | None:
@@ -90,15 +87,15 @@ def _mversion(measure_id: int) -> int | None:
 def _on_move(issue_id: int, code: str, move: str) -> None:
     reason_key = _key(issue_id, "reason")
     reason = (st.session_state.get(reason_key) or "").strip()
-    if issue_view.needs_reason(move) and not reason:
+    if issue_views.needs_reason(move) and not reason:
         _invalid("issue.reason_needed")
         return
-    lang = session.lang()
+    lang = ui.lang()
 
     def write(db, actor):
         status = service.move_issue(db, actor, issue_id, move, version=_version(issue_id),
-                                    reason=reason, at=session.now_at())
-        return session.text("issue.moved", code=code, move=label("move", move, lang),
+                                    reason=reason, at=ui.now_at())
+        return ui.text("issue.moved", code=code, move=label("move", move, lang),
                             status=label("status", status, lang))
 
     _act("move", write, (reason_key,))
@@ -108,7 +105,7 @@ def _on_progress(issue_id: int) -> None:
     key = _key(issue_id, "progress")
     _act("progress", lambda db, actor: service.update_progress(
         db, actor, issue_id, version=_version(issue_id),
-        progress=st.session_state.get(key) or "", at=session.now_at()), (key,))
+        progress=st.session_state.get(key) or "", at=ui.now_at()), (key,))
 
 
 EDIT_FIELDS = ("title", "description", "severity", "amount_involved", "basis",
@@ -122,7 +119,7 @@ def _on_edit(issue_id: int) -> None:
         _invalid("issue.title_needed")
         return
     _act("edit", lambda db, actor: service.edit_issue(
-        db, actor, issue_id, version=_version(issue_id), at=session.now_at(), **values),
+        db, actor, issue_id, version=_version(issue_id), at=ui.now_at(), **values),
         tuple(keys.values()))
 
 
@@ -135,7 +132,7 @@ def _on_assign(issue_id: int) -> None:
                             responsible_person_id=st.session_state.get(keys["responsible"]),
                             supervisor_person_id=st.session_state.get(keys["supervisor"]),
                             deadline=deadline.isoformat() if deadline else None,
-                            at=session.now_at())
+                            at=ui.now_at())
 
     _act("assign", write, tuple(keys.values()))
 
@@ -148,7 +145,7 @@ def _on_extend(issue_id: int) -> None:
         return
     _act("extend", lambda db, actor: owners.extend_deadline(
         db, actor, issue_id, version=_version(issue_id), new_deadline=new.isoformat(),
-        reason=reason, at=session.now_at()), (dkey, rkey))
+        reason=reason, at=ui.now_at()), (dkey, rkey))
 
 
 def _on_add_measure(issue_id: int) -> None:
@@ -160,7 +157,7 @@ def _on_add_measure(issue_id: int) -> None:
     deadline = st.session_state.get(keys["deadline"])
     _act("add_measure", lambda db, actor: service.add_measure(
         db, actor, issue_id, title=title, owner_person_id=st.session_state.get(keys["owner"]),
-        deadline=deadline.isoformat() if deadline else None, at=session.now_at()),
+        deadline=deadline.isoformat() if deadline else None, at=ui.now_at()),
         tuple(keys.values()))
 
 
@@ -171,14 +168,14 @@ def _on_measure_status(measure_id: int) -> None:
     _act(f"measure{measure_id}", lambda db, actor: service.set_measure_status(
         db, actor, measure_id, version=_mversion(measure_id), status=status,
         completed_on=completed.isoformat() if (completed and status == "done") else None,
-        at=session.now_at()), (skey, ckey))
+        at=ui.now_at()), (skey, ckey))
 
 
 def _on_measure_edit(measure_id: int) -> None:
     keys = {f: f"{K}.m{measure_id}.{f}" for f in ("title", "owner", "deadline", "progress")}
     deadline = st.session_state.get(keys["deadline"])
     _act(f"measure{measure_id}", lambda db, actor: service.edit_measure(
-        db, actor, measure_id, version=_mversion(measure_id), at=session.now_at(),
+        db, actor, measure_id, version=_mversion(measure_id), at=ui.now_at(),
         title=st.session_state.get(keys["title"]),
         owner_person_id=st.session_state.get(keys["owner"]),
         deadline=deadline.isoformat() if deadline else None,
@@ -192,12 +189,12 @@ def _on_add_dependency(issue_id: int) -> None:
         _invalid("issue.dep_same")
         return
     _act("dependency", lambda db, actor: service.add_dependency(
-        db, actor, measure, on, at=session.now_at()))
+        db, actor, measure, on, at=ui.now_at()))
 
 
 def _on_remove_dependency(measure_id: int, on: int) -> None:
     _act("dependency", lambda db, actor: service.remove_dependency(
-        db, actor, measure_id, on, at=session.now_at()))
+        db, actor, measure_id, on, at=ui.now_at()))
 
 
 def _uploader_key(issue_id: int) -> str:
@@ -215,11 +212,11 @@ def _on_upload(issue_id: int) -> None:
     name = uploaded.name
 
     def write(db, actor):
-        issue_view.attach(db, actor, issue_id, filename=name, data=uploaded.getvalue(),
-                          measure_id=st.session_state.get(mkey), at=session.now_at())
+        issue_views.attach(db, actor, issue_id, filename=name, data=uploaded.getvalue(),
+                          measure_id=st.session_state.get(mkey), at=ui.now_at())
         counter = _key(issue_id, "uploads")
         st.session_state[counter] = st.session_state.get(counter, 0) + 1
-        return session.text("issue.uploaded", name=name)
+        return ui.text("issue.uploaded", name=name)
 
     _act("upload", write, (fkey,))
 
@@ -236,12 +233,12 @@ def _on_cause(issue_id: int) -> None:
         db, actor, issue_id, cause_id=pick if existing else None,
         new_cause_title=None if existing else title,
         description="" if existing else st.session_state.get(keys["description"]) or "",
-        at=session.now_at()), (keys["pick"], keys["title"], keys["description"]))
+        at=ui.now_at()), (keys["pick"], keys["title"], keys["description"]))
 
 
 def _on_remove_cause(issue_id: int, cause_id: int) -> None:
     _act("cause", lambda db, actor: service.remove_root_cause(db, actor, issue_id, cause_id,
-                                                               at=session.now_at()))
+                                                               at=ui.now_at()))
 
 
 def _on_accountability(issue_id: int) -> None:
@@ -258,7 +255,7 @@ def _on_accountability(issue_id: int) -> None:
         return
     _act("accountability", lambda db, actor: service.record_accountability(
         db, actor, issue_id, not_applicable=na, person_name=person, action=action,
-        reason=reason, at=session.now_at()),
+        reason=reason, at=ui.now_at()),
         (keys["person"], keys["action"], keys["reason"]))
 
 
@@ -277,9 +274,6 @@ def _on_pick(pick_key: str) -> None:
 
 # --- drawing ----------------------------------------------------------------------------------
 
-def _md(value: Any) -> str:
-    return issue_view.md_escape(value)
-
 
 def _when(at: str | None) -> str:
     """A history timestamp as people read it: 2026-11-23 09:05."""
@@ -287,7 +281,7 @@ def _when(at: str | None) -> str:
 
 
 def _show_flash() -> None:
-    session.show_flash(FLASH)
+    ui.show_flash(FLASH)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
@@ -295,16 +289,16 @@ def _pick_cached(_db, _actor: Actor, db_file: str, version: int, who: tuple, que
                  as_of: date) -> list[dict]:
     """pick_issues cached on the data version (any write changes it) and the scope: on 40,000
     issues the search takes seconds, and it ran on every rerun of the page without an id."""
-    return issue_view.pick_issues(_db, _actor, query, as_of)
+    return issue_views.pick_issues(_db, _actor, query, as_of)
 
 
 def _picker(db, actor: Actor) -> None:
     """No issue asked for: search by code or words and open one."""
-    text = session.text
+    text = ui.text
     st.subheader(text("issue.pick"))
     query = st.text_input(text("issue.pick_search"), key=f"{K}.pick.query")
-    found = _pick_cached(db, actor, catalogue.database_file(db), history.data_version(db),
-                         (actor.unit_id,), query, session.today())
+    found = _pick_cached(db, actor, *ui.data_key(db),
+                         (actor.unit_id,), query, ui.today())
     if not found:
         st.info(text("issue.pick_none"))
         return
@@ -319,15 +313,15 @@ def _people_map(people: list[dict]) -> dict[int, str]:
 
 
 def _header(d: dict, lang: str) -> None:
-    text = session.text
-    st.title(f'{_md(d["code"])} {_md(d["title"])}')
+    text = ui.text
+    st.title(f'{ui.md_escape(d["code"])} {ui.md_escape(d["title"])}')
     status = label("status", d["status"], lang)
     warning = d["warning"]
-    bits = [f'**{_md(text("field.status"))}**: {_md(status)}']
+    bits = [f'**{ui.md_escape(text("field.status"))}**: {ui.md_escape(status)}']
     if warning != "none":
-        bits.append(f':{WARNING_MD[warning]}[● {_md(label("warning", warning, lang))}]')
-    bits.append(f'**{_md(text("field.deadline"))}**: {_md(d["deadline"] or text("issue.not_set"))}')
-    bits.append(f'**{_md(text("field.unit"))}**: {_md(d["unit_name"])}')
+        bits.append(f':{ui.WARNING_MD[warning]}[● {ui.md_escape(label("warning", warning, lang))}]')
+    bits.append(f'**{ui.md_escape(text("field.deadline"))}**: {ui.md_escape(d["deadline"] or text("issue.not_set"))}')
+    bits.append(f'**{ui.md_escape(text("field.unit"))}**: {ui.md_escape(d["unit_name"])}')
     st.markdown(" · ".join(bits))
     if d.get("merged_into_id"):
         st.warning(text("issue.merged_into"))
@@ -336,28 +330,27 @@ def _header(d: dict, lang: str) -> None:
 def _checks(d: dict, lang: str) -> None:
     """四个到人 and 三不放过 as a checklist, so nobody has to press a button to learn what is
     missing."""
-    text = session.text
-    sep = "、" if lang == "zh" else "; "
+    text = ui.text
     c1, c2 = st.columns(2)
-    colon = "：" if lang == "zh" else ": "
+    colon = text("common.colon")
     for col, title, missing in ((c1, "issue.assignment", d["assignment_missing"]),
                                 (c2, "issue.closure", d["closure_missing"])):
         if missing:
-            col.warning(text(title) + colon + text("issue.check_missing", missing=sep.join(
-                label("missing", m, lang) for m in missing)), icon=":material/pending:")
+            col.warning(text(title) + colon + text("issue.check_missing", missing=join_list(
+                (label("missing", m, lang) for m in missing), lang)), icon=":material/pending:")
         else:
             col.success(text(title) + colon + text("issue.check_ok"), icon=":material/check:")
 
 
 def _moves(d: dict, lang: str) -> None:
     """The workflow buttons this user may press now, and only those."""
-    text = session.text
+    text = ui.text
     st.subheader(text("issue.moves"))
     moves = d["moves"]
     if not moves:
         st.caption(text("issue.no_moves"))
         return
-    if any(issue_view.needs_reason(m) for m in moves):
+    if any(issue_views.needs_reason(m) for m in moves):
         st.text_area(text("field.reason"), key=_key(d["id"], "reason"), height=68,
                      placeholder=text("issue.reason_hint"))
     cols = st.columns(max(len(moves), 3))
@@ -371,12 +364,12 @@ def _moves(d: dict, lang: str) -> None:
 def _stale_reload(form: str, keys: tuple[str, ...]) -> None:
     """After a refused (stale) save of this form: offer to discard the kept input."""
     if st.session_state.get(STALE) == form:
-        st.button(session.text("issue.reload"), key=f"{K}.reload.{form}", on_click=_on_reload,
+        st.button(ui.text("issue.reload"), key=f"{K}.reload.{form}", on_click=_on_reload,
                   args=keys, icon=":material/refresh:")
 
 
 def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
-    text = session.text
+    text = ui.text
     rows = [
         (text("field.code"), d["code"]),
         (text("field.title"), d["title"]),
@@ -411,16 +404,15 @@ def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
                              ("issue.field.recommendation", d["recommendation"]),
                              ("issue.progress", d["progress"])):
         if value:
-            st.markdown(f"**{_md(text(title_key))}**")
-            st.markdown(_md(value))
+            st.markdown(f"**{ui.md_escape(text(title_key))}**")
+            st.markdown(ui.md_escape(value))
     c1, c2 = st.columns(2)
-    zh = lang == "zh"
-    c1.markdown(f'**{_md(text("issue.streams"))}**: ' + (_md("、".join(
-        s["name"] if zh else s["name_en"] for s in d["streams"])) or text("issue.none")))
-    c2.markdown(f'**{_md(text("issue.focus"))}**: ' + (_md("、".join(
-        f'{f["code"]} {f["name"] if zh else f["name_en"]}' for f in d["focus"]))
+    c1.markdown(f'**{ui.md_escape(text("issue.streams"))}**: ' + (ui.md_escape(join_list(
+        (name_of(s, lang) for s in d["streams"]), lang)) or text("issue.none")))
+    c2.markdown(f'**{ui.md_escape(text("issue.focus"))}**: ' + (ui.md_escape(join_list(
+        (f'{f["code"]} {name_of(f, lang)}' for f in d["focus"]), lang))
         or text("issue.none")))
-    st.markdown(f'**{_md(text("issue.sources"))}**')
+    st.markdown(f'**{ui.md_escape(text("issue.sources"))}**')
     if d["sources"]:
         st.dataframe([{text("issue.col.audit"): s["name"], text("issue.col.year"): str(s["year"]),
                        text("issue.col.level"): label("audit_level", s["level"], lang),
@@ -429,7 +421,7 @@ def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
     else:
         st.caption(text("issue.none"))
     if d["merged_from"]:
-        st.markdown(f'**{_md(text("issue.merged_from"))}**')
+        st.markdown(f'**{ui.md_escape(text("issue.merged_from"))}**')
         st.dataframe([{text("field.code"): m["code"], text("field.title"): m["title"],
                        text("issue.col.at"): _when(m["merged_at"])} for m in d["merged_from"]],
                      hide_index=True, width="stretch")
@@ -439,13 +431,13 @@ def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
 
 
 def _progress_form(actor: Actor, d: dict) -> None:
-    if not issue_view.may_edit(actor, "issue.progress", d):
+    if not issue_views.may_edit(actor, "issue.progress", d):
         return
-    text = session.text
+    text = ui.text
     key = _key(d["id"], "progress")
     _field(key, d["progress"])
     with st.form(f"{K}.form.progress"):
-        st.markdown(f'**{_md(text("issue.progress_form"))}**')
+        st.markdown(f'**{ui.md_escape(text("issue.progress_form"))}**')
         st.text_area(text("issue.progress"), key=key, height=100)
         st.form_submit_button(text("common.save"), key=f"{K}.save.progress",
                               on_click=_on_progress, args=(d["id"],))
@@ -453,10 +445,10 @@ def _progress_form(actor: Actor, d: dict) -> None:
 
 
 def _assign_form(actor: Actor, d: dict, people: dict[int, str]) -> None:
-    if not issue_view.may_edit(actor, "issue.assign", d) or \
+    if not issue_views.may_edit(actor, "issue.assign", d) or \
             d["status"] in (Status.CLOSED.value, Status.ENDED.value):
         return
-    text = session.text
+    text = ui.text
     iid = d["id"]
     keys = {f: _key(iid, f"assign.{f}") for f in ("responsible", "supervisor", "deadline")}
     _field(keys["responsible"], d["responsible_person_id"])
@@ -480,9 +472,9 @@ def _assign_form(actor: Actor, d: dict, people: dict[int, str]) -> None:
 
 
 def _edit_form(actor: Actor, d: dict, lang: str) -> None:
-    if not issue_view.may_edit(actor, "catalogue.edit", d):
+    if not issue_views.may_edit(actor, "catalogue.edit", d):
         return
-    text = session.text
+    text = ui.text
     iid = d["id"]
     keys = {f: _key(iid, f"edit.{f}") for f in EDIT_FIELDS}
     for f, k in keys.items():
@@ -492,9 +484,9 @@ def _edit_form(actor: Actor, d: dict, lang: str) -> None:
             st.text_input(text("field.title"), key=keys["title"], max_chars=2000)
             st.text_area(text("field.description"), key=keys["description"])
             c1, c2, c3 = st.columns(3)
-            c1.selectbox(text("field.severity"), service.SEVERITIES, key=keys["severity"],
+            c1.selectbox(text("field.severity"), model.SEVERITIES, key=keys["severity"],
                          format_func=lambda s: label("severity", s, lang))
-            c2.selectbox(text("field.rectification_type"), service.RECTIFICATION_TYPES,
+            c2.selectbox(text("field.rectification_type"), model.RECTIFICATION_TYPES,
                          key=keys["rectification_type"],
                          format_func=lambda s: label("rectification_type", s, lang))
             c3.number_input(text("issue.field.amount"), key=keys["amount_involved"],
@@ -507,7 +499,7 @@ def _edit_form(actor: Actor, d: dict, lang: str) -> None:
 
 
 def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
     measures = d["measures"]
     labels = {m["id"]: f'M{m["id"]}' for m in measures}
@@ -528,12 +520,12 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
             column_config={text("issue.col.measure"): st.column_config.TextColumn(
                 width="large")})
     # Measures change only before submission (the service refuses later): no forms then.
-    editable = d["status"] in service.EDITABLE_STATUSES
+    editable = d["status"] in model.EDITABLE_STATUSES
     for m in measures:
         st.session_state[f"{K}.m{m['id']}.version"] = m["version"]
-        if editable and issue_view.may_edit(actor, "measure.edit", d, m):
+        if editable and issue_views.may_edit(actor, "measure.edit", d, m):
             _measure_forms(m, lang, people)
-    if editable and issue_view.may_edit(actor, "measure.add", d):
+    if editable and issue_views.may_edit(actor, "measure.add", d):
         keys = {f: _key(iid, f"measure.{f}") for f in ("title", "owner", "deadline")}
         for k in keys.values():
             _field(k, None if not k.endswith("title") else "")
@@ -547,17 +539,17 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
                 c2.date_input(text("issue.measure_deadline"), key=keys["deadline"])
                 st.form_submit_button(text("common.save"), key=f"{K}.save.add_measure",
                                       on_click=_on_add_measure, args=(iid,))
-    if len(measures) > 1 and issue_view.may_edit(actor, "measure.depend", d):
+    if len(measures) > 1 and issue_views.may_edit(actor, "measure.depend", d):
         _dependencies(d, labels)
 
 
 def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
-    text = session.text
+    text = ui.text
     mid = m["id"]
     p = f"{K}.m{mid}"
     _field(f"{p}.status", m["status"])
     _field(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
-           else session.today())
+           else ui.today())
     for f in ("title", "owner", "deadline", "progress"):
         current = {"title": m["title"], "owner": m["owner_person_id"],
                    "deadline": date.fromisoformat(m["deadline"]) if m["deadline"] else None,
@@ -568,15 +560,15 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
                      icon=":material/task:"):
         with st.form(f"{p}.form.status"):
             c1, c2 = st.columns(2)
-            c1.selectbox(text("issue.measure_status"), service.MEASURE_STATUSES,
+            c1.selectbox(text("issue.measure_status"), model.MEASURE_STATUSES,
                          key=f"{p}.status",
                          format_func=lambda s: label("measure_status", s, lang))
             c2.date_input(text("issue.completed_on"), key=f"{p}.completed_on",
-                          max_value=session.today())
+                          max_value=ui.today())
             st.form_submit_button(text("common.save"), key=f"{p}.save.status",
                                   on_click=_on_measure_status, args=(mid,))
         with st.form(f"{p}.form.edit"):
-            st.markdown(f'**{_md(text("issue.measure_edit"))}**')
+            st.markdown(f'**{ui.md_escape(text("issue.measure_edit"))}**')
             st.text_area(text("issue.measure_title"), key=f"{p}.title", height=68)
             c1, c2 = st.columns(2)
             options = [m["owner_person_id"]] if m["owner_person_id"] not in people else []
@@ -591,7 +583,7 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
 
 
 def _dependencies(d: dict, labels: dict[int, str]) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
     titles = {m["id"]: f'{labels[m["id"]]} {m["title"][:20]}' for m in d["measures"]}
     with st.expander(text("issue.deps"), icon=":material/account_tree:"):
@@ -620,7 +612,7 @@ def _measure_id(measure_label: str) -> int | None:
 
 
 def _evidence(db, actor: Actor, d: dict) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
     labels = {m["id"]: f'M{m["id"]} {m["title"][:20]}' for m in d["measures"]}
     if not d["evidence"]:
@@ -629,27 +621,27 @@ def _evidence(db, actor: Actor, d: dict) -> None:
         c1, c2, c3, c4 = st.columns([4, 3, 3, 1.4])
         c1.text(e["filename"])
         c2.caption(labels.get(e["measure_id"], text("issue.upload_issue_level")))
-        c3.caption(f'{issue_view.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
+        c3.caption(f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
                    f'{_when(e["uploaded_at"])}')
 
         def content(evidence_id: int = e["id"]) -> bytes:
-            return issue_view.evidence_file(db, actor, evidence_id)[2]
+            return issue_views.evidence_file(db, actor, evidence_id)[2]
 
         c4.download_button(text("issue.download"), data=content, file_name=e["filename"],
                            mime=e["mime"], key=f'{K}.ev.{e["id"]}', on_click="ignore",
                            icon=":material/download:")
-    if not issue_view.may_edit(actor, "evidence.attach", d) or \
+    if not issue_views.may_edit(actor, "evidence.attach", d) or \
             d["status"] in (Status.CLOSED.value, Status.ENDED.value):
         return
-    limit = issue_view.upload_limit()
-    types = issue_view.upload_types()
+    limit = issue_views.upload_limit()
+    types = issue_views.upload_types()
     options = [None, *labels]
     mkey = _key(iid, "upload.measure")
     _field(mkey, None)
     with st.form(f"{K}.form.upload", clear_on_submit=False):
-        st.markdown(f'**{_md(text("issue.upload_form"))}**')
+        st.markdown(f'**{ui.md_escape(text("issue.upload_form"))}**')
         st.file_uploader(text("issue.upload_file", types=", ".join(types),
-                              limit=issue_view.file_size_text(limit)),
+                              limit=issue_views.file_size_text(limit)),
                          type=types, key=_uploader_key(iid),
                          max_upload_size=max(1, limit // (1024 * 1024)))
         st.selectbox(text("issue.upload_measure"), options, key=mkey,
@@ -660,9 +652,9 @@ def _evidence(db, actor: Actor, d: dict) -> None:
 
 
 def _causes(db, actor: Actor, d: dict) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
-    editable = d["status"] in service.EDITABLE_STATUSES
+    editable = d["status"] in model.EDITABLE_STATUSES
     if d["causes"]:
         st.dataframe([{text("issue.col.cause"): c["code"],
                        text("issue.col.cause_title"): c["title"],
@@ -670,7 +662,7 @@ def _causes(db, actor: Actor, d: dict) -> None:
                      hide_index=True, width="stretch")
     else:
         st.info(text("issue.causes_none"))
-    st.markdown(f'**{_md(text("issue.source_fixed"))}**')
+    st.markdown(f'**{ui.md_escape(text("issue.source_fixed"))}**')
     if d["source_fixes"]:
         st.dataframe([{text("issue.col.cause"): f["code"],
                        text("issue.col.cause_title"): f["title"],
@@ -678,7 +670,7 @@ def _causes(db, actor: Actor, d: dict) -> None:
                       for f in d["source_fixes"]], hide_index=True, width="stretch")
     else:
         st.caption(text("issue.source_fixed_none"))
-    may_cause = editable and issue_view.may_edit(actor, "cause.record", d)
+    may_cause = editable and issue_views.may_edit(actor, "cause.record", d)
     if may_cause:
         for c in d["causes"]:
             st.button(text("issue.cause_remove", code=c["code"]), key=f'{K}.cause.rm.{c["id"]}',
@@ -694,20 +686,20 @@ def _causes(db, actor: Actor, d: dict) -> None:
         } for a in d["accountability"]], hide_index=True, width="stretch")
     else:
         st.info(text("issue.accountability_none"))
-    if editable and issue_view.may_edit(actor, "accountability.record", d):
+    if editable and issue_views.may_edit(actor, "accountability.record", d):
         _accountability_form(d)
 
 
 def _cause_form(db, d: dict) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
     linked = {c["id"] for c in d["causes"]}
-    causes = {c["id"]: f'{c["code"]} {c["title"]}' for c in issue_view.cause_choices(db)
+    causes = {c["id"]: f'{c["code"]} {c["title"]}' for c in issue_views.cause_choices(db)
               if c["id"] not in linked}
     keys = {f: _key(iid, f"cause.{f}") for f in ("mode", "pick", "title", "description")}
     _field(keys["mode"], "existing" if causes else "new")
     with st.form(f"{K}.form.cause"):
-        st.markdown(f'**{_md(text("issue.cause_form"))}**')
+        st.markdown(f'**{ui.md_escape(text("issue.cause_form"))}**')
         st.radio(text("issue.cause_mode"), ("existing", "new"), key=keys["mode"],
                  horizontal=True, format_func=lambda m: text(f"issue.cause_{m}"))
         st.selectbox(text("issue.cause_pick"), list(causes), key=keys["pick"], index=None,
@@ -719,12 +711,12 @@ def _cause_form(db, d: dict) -> None:
 
 
 def _accountability_form(d: dict) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
     keys = {f: _key(iid, f"acc.{f}") for f in ("mode", "person", "action", "reason")}
     _field(keys["mode"], "person")
     with st.form(f"{K}.form.acc"):
-        st.markdown(f'**{_md(text("issue.acc_form"))}**')
+        st.markdown(f'**{ui.md_escape(text("issue.acc_form"))}**')
         st.radio(text("issue.acc_mode"), ("person", "na"), key=keys["mode"], horizontal=True,
                  format_func=lambda m: text("issue.acc_person_mode") if m == "person"
                  else text("issue.acc_na_mode"))
@@ -737,7 +729,7 @@ def _accountability_form(d: dict) -> None:
 
 
 def _extensions(actor: Actor, d: dict) -> None:
-    text = session.text
+    text = ui.text
     iid = d["id"]
     if d["extensions"]:
         st.dataframe([{
@@ -748,13 +740,13 @@ def _extensions(actor: Actor, d: dict) -> None:
         } for x in d["extensions"]], hide_index=True, width="stretch")
     else:
         st.info(text("issue.extensions_none"))
-    if not issue_view.may_edit(actor, "deadline.extend", d) or not d["deadline"] or \
+    if not issue_views.may_edit(actor, "deadline.extend", d) or not d["deadline"] or \
             d["status"] in (Status.CLOSED.value, Status.ENDED.value):
         return
     dkey, rkey = _key(iid, "extend.deadline"), _key(iid, "extend.reason")
     _field(dkey, None)
     with st.form(f"{K}.form.extend"):
-        st.markdown(f'**{_md(text("issue.extend_form"))}**')
+        st.markdown(f'**{ui.md_escape(text("issue.extend_form"))}**')
         st.date_input(text("issue.new_deadline"), key=dkey,
                       min_value=date.fromisoformat(d["deadline"]))
         st.text_area(text("issue.extend_reason"), key=rkey, height=68)
@@ -768,13 +760,13 @@ def _value_text(field: str, value: str | None, lang: str) -> str:
     if value is None:
         return ""
     if field == "status":
-        prefix = "status" if value in catalogue.STATUSES else "measure_status"
+        prefix = "status" if value in catalogue_views.STATUSES else "measure_status"
         return label(prefix, value, lang)
     if field in ("severity", "rectification_type"):
         return label(field, value, lang)
-    if field == history.ROW:
+    row = issue_views.whole_row(field, value)
+    if row is not None:
         # A bulk creation (ledger import) stores the whole row in one record: name its fields.
-        row = json.loads(value)
         value = "; ".join(f"{_field_label(k)}: {_value_text(k, str(v), lang)}"
                           for k, v in row.items() if v != "")
     return value if len(value) <= 200 else value[:200] + "…"
@@ -783,12 +775,12 @@ def _value_text(field: str, value: str | None, lang: str) -> str:
 def _field_label(field: str) -> str:
     """The field's name in the current language (the column name when it has none)."""
     key = f"field.{field}"
-    name = session.text(key)
+    name = ui.text(key)
     return name if name != key else field
 
 
 def _history(d: dict, lang: str) -> None:
-    text = session.text
+    text = ui.text
     if not d["timeline"]:
         st.info(text("issue.history_none"))
         return
@@ -813,10 +805,10 @@ def _issue_id() -> int | None | str:
 
 def render() -> None:
     """Draw the issue page."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    text = session.text
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    text = ui.text
     issue_id = _issue_id()
     if issue_id is None:
         st.title(text("page.issue"))
@@ -827,15 +819,15 @@ def render() -> None:
         st.error(text("issue.bad_id"))
         return
     try:
-        d = issue_view.issue_page_data(db, actor, issue_id)
+        d = issue_views.issue_page_data(db, actor, issue_id)
     except AuditError:
         # Unknown and out-of-scope look the same: the page must not confirm what exists.
         st.error(text("issue.not_visible"))
         return
-    d["warning"] = issue_view.warning_of(db, d, session.today())
+    d["warning"] = issue_views.warning_of(db, d, ui.today())
     # The version this drawing shows: the next callback's writes are checked against it.
     st.session_state[_key(issue_id, "version")] = d["version"]
-    people = _people_map(issue_view.people_choices(db, actor))
+    people = _people_map(issue_views.people_choices(db, actor))
     _header(d, lang)
     _show_flash()
     _checks(d, lang)

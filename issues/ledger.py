@@ -34,8 +34,7 @@ from typing import Any, Callable, Iterable
 import openpyxl
 import openpyxl.xml
 
-from audit.errors import LedgerFileError, LedgerRowError
-from issues.model import Status
+from audit.model import LedgerFileError, LedgerRowError, Status
 
 # openpyxl parses the sheet XML with defusedxml only when it is installed; without it a
 # billion-laughs sheet would expand in memory.
@@ -262,7 +261,7 @@ _NEUTRALISED = re.compile(r"'+[=+\-@\t\r]", re.S)
 def neutralise(text: str) -> str:
     """The exported form of a text: exports.sanitize.neutralise_formula, extended so that a text
     already starting with apostrophes before a formula prefix gets one more (making it undoable)."""
-    from exports.sanitize import neutralise_formula
+    from audit.text_format import neutralise_formula
     if _NEUTRALISED.match(text):
         return "'" + text
     return neutralise_formula(text)  # type: ignore[return-value]

@@ -2,22 +2,23 @@
 三不放过. Pure: plain data in, missing conditions or exceptions out."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from audit.model import Role
-
-
-class Status(str, Enum):
-    NOT_STARTED = "not_started"   # 未启动
-    IN_PROGRESS = "in_progress"   # 整改中
-    SUBMITTED = "submitted"       # 待验收
-    CLOSED = "closed"             # 已销号
-    ENDED = "ended"               # 特殊原因终结 (counted apart from closed)
-
-
-OPEN_STATUSES = frozenset({Status.NOT_STARTED, Status.IN_PROGRESS, Status.SUBMITTED})
+from audit.model import (
+    OPEN_STATUSES,
+    Actor,
+    AssignmentIncomplete,
+    ClosureBlocked,
+    NotPermitted,
+    Role,
+    Status,
+    TransitionNotAllowed,
+    ValidationFailed,
+    text_value,
+)
+from audit.time_model import parse_date
 
 
 class Move(str, Enum):
@@ -154,7 +155,7 @@ class Warning(str, Enum):
 def warning_colour(status: Status, deadline: str | None, today: str, amber_cutoff: str
                    ) -> Warning:
     """Red/amber/green as DOMAIN.md defines them. Dates are ISO strings; `amber_cutoff` is the
-    date 10 working days after `today` (see owners.model.add_working_days)."""
+    date 10 working days after `today` (see audit.time_model.add_working_days)."""
     if status in (Status.CLOSED, Status.ENDED):
         return Warning.NONE
     if not deadline:
@@ -164,3 +165,171 @@ def warning_colour(status: Status, deadline: str | None, today: str, amber_cutof
     if deadline <= amber_cutoff:
         return Warning.AMBER
     return Warning.GREEN
+
+
+def owns_issue(actor: Actor, issue: dict) -> bool:
+    """A rectifier's own issue: they are its responsible person."""
+    return actor.person_id is not None and issue["responsible_person_id"] == actor.person_id
+
+
+def owns_measure(actor: Actor, measure: dict, issue: dict | None) -> bool:
+    """A rectifier's own measure: they own it, or they are responsible for its issue."""
+    if actor.person_id is None:
+        return False
+    return measure["owner_person_id"] == actor.person_id or (
+        issue is not None and issue["responsible_person_id"] == actor.person_id)
+
+
+SEVERITIES = ("high", "medium", "low")
+
+
+RECTIFICATION_TYPES = ("immediate", "staged", "continuous")
+
+
+MEASURE_STATUSES = ("todo", "doing", "done")
+
+
+AUDIT_LEVELS = ("group", "regional")
+
+
+EDITABLE_STATUSES = (Status.NOT_STARTED.value, Status.IN_PROGRESS.value)
+
+
+def amount_value(value, field: str) -> float:
+    """An amount in yuan, rounded to the fen; ValidationFailed naming the field otherwise."""
+    try:
+        amount = round(float(value or 0), 2)
+    except (TypeError, ValueError):
+        raise ValidationFailed(field, f"not a number: {value!r}") from None
+    if amount < 0 or amount != amount or amount > 1e13:
+        raise ValidationFailed(field, "must be zero or more (yuan)")
+    return amount
+
+
+def choice_value(value: str, allowed: tuple[str, ...], field: str) -> str:
+    """`value` if it is one of `allowed`; ValidationFailed naming the field otherwise."""
+    if value not in allowed:
+        raise ValidationFailed(field, f"must be one of {', '.join(allowed)}")
+    return value
+
+
+def check_editable(issue: dict) -> None:
+    """Measures, causes, accountability and evidence change only before submission."""
+    if issue["status"] not in EDITABLE_STATUSES:
+        raise ValidationFailed("status", f"{issue['code']} is {issue['status']}: measures and "
+                                         "causes change only before submission (return or "
+                                         "reopen it first)")
+
+
+def codes_to_ids(mapping: dict[str, int], codes, field: str) -> list[int]:
+    """The ids of codes (streams, focus points); ValidationFailed naming an unknown one."""
+    out = []
+    for c in codes or []:
+        if c not in mapping:
+            raise ValidationFailed(field, f"unknown code {c!r} (valid: {', '.join(mapping)})")
+        out.append(mapping[c])
+    return out
+
+
+ISSUE_EDITABLE = ("title", "description", "severity", "amount_involved", "basis",
+                  "recommendation", "rectification_type", "aspect_id")
+
+
+# An issue's link sets: history field → (link table, id column).
+ISSUE_LINKS = {"sources": ("issue_sources", "audit_id"), "streams": ("issue_streams", "stream_id"),
+               "focus": ("issue_focus", "focus_id"), "causes": ("issue_causes", "cause_id")}
+
+
+# --- the values a new row is written with (the single and the bulk services alike) ---------
+
+
+def child_code(parent_code: str, code: str | None, existing: Iterable[str], what: str, *,
+               numbered: bool = True) -> str:
+    """The code of a new child of `parent_code` (C3 → C3.n, C3.2 → C3.2.n): `code` as given, or
+    the next free one; ValidationFailed when it does not extend the parent (with a number after
+    it, when `numbered`) or is taken. `existing`: the codes under the parent."""
+    taken = existing if isinstance(existing, (set, frozenset)) else set(existing)
+    code = (code or f"{parent_code}.{highest_child_number(parent_code, taken) + 1}").strip()
+    rest = code[len(parent_code) + 1:]
+    if not code.startswith(parent_code + ".") or (numbered and not rest.isdigit()):
+        raise ValidationFailed("code", f"an {what} of {parent_code} is coded "
+                                       f"{parent_code}.n, not {code!r}")
+    if code in taken:
+        raise ValidationFailed("code", f"{what} {code} already exists")
+    return code
+
+
+def new_issue_values(*, code: str, aspect_id: int, title: str, unit_id: int, description: str,
+                     severity: str, amount_involved, basis: str, recommendation: str,
+                     rectification_type: str, at: str) -> dict:
+    """The columns of a newly registered issue (未启动), each checked; ValidationFailed names
+    the field."""
+    return {
+        "code": code, "aspect_id": aspect_id,
+        "title": text_value(title, "title", required=True, max_len=2000),
+        "description": text_value(description, "description"),
+        "severity": choice_value(severity, SEVERITIES, "severity"),
+        "unit_id": unit_id, "amount_involved": amount_value(amount_involved, "amount_involved"),
+        "basis": text_value(basis, "basis"),
+        "recommendation": text_value(recommendation, "recommendation"),
+        "rectification_type": choice_value(rectification_type, RECTIFICATION_TYPES,
+                                           "rectification_type"),
+        "status": Status.NOT_STARTED.value, "created_at": at,
+    }
+
+
+def new_measure_values(*, title: str, owner_person_id: int | None, deadline,
+                       known_people: Container[int], at: str, issue_id: int | None = None,
+                       cause_id: int | None = None) -> dict:
+    """The columns of a new measure (to do) of an issue or of a root cause, each checked: a
+    title, an owner who exists (`known_people`), a deadline that is a date."""
+    if owner_person_id is not None and owner_person_id not in known_people:
+        raise ValidationFailed("owner_person_id", f"no person with id {owner_person_id}")
+    d = parse_date(deadline, "deadline")
+    values = {"issue_id": issue_id} if cause_id is None else {"cause_id": cause_id}
+    values.update({"title": text_value(title, "title", required=True, max_len=5000),
+                   "owner_person_id": owner_person_id,
+                   "deadline": d.isoformat() if d else None, "status": "todo",
+                   "created_at": at})
+    return values
+
+
+def move_values(move: Move, actor: Actor, reason: str, at: str) -> dict:
+    """The issue columns a workflow move writes (status, reason, who submitted or struck off)."""
+    values: dict = {"status": TRANSITIONS[move].target.value, "status_reason": reason}
+    if move == Move.SUBMIT:
+        values.update(submitted_by=actor.user_id, submitted_at=at)
+    elif move == Move.CLOSE:
+        values.update(closed_by=actor.user_id, closed_at=at)
+    elif move == Move.REOPEN:
+        values.update(closed_by=None, closed_at=None, submitted_by=None, submitted_at=None)
+    elif move == Move.RETURN:
+        values.update(submitted_by=None, submitted_at=None)
+    return values
+
+
+def guard_move(actor: Actor, move: Move, facts: IssueFacts) -> None:
+    """The workflow's guards on a move, for move_issue and bulk creation alike: 四个到人
+    before 整改中, segregation of duties and 三不放过 before 已销号."""
+    if move == Move.START:
+        missing = missing_for_assignment(facts)
+        if missing:
+            raise AssignmentIncomplete(facts.code, missing)
+    if move == Move.CLOSE:
+        if not may_strike_off(facts, actor.user_id, actor.person_id):
+            raise NotPermitted(f"{actor.username} submitted {facts.code} or owns one of its "
+                               "measures and may not strike it off", reason="segregation")
+        missing = missing_for_closure(facts)
+        if missing:
+            raise ClosureBlocked(facts.code, missing)
+
+
+def check_move(code: str, status: Status, move: Move, reason: str) -> None:
+    """The move exists from `status`, and has its reason when it needs one
+    (TransitionNotAllowed, ValidationFailed)."""
+    t = TRANSITIONS[move]
+    if status not in t.source:
+        raise TransitionNotAllowed(f"{code}: cannot {move.value} from {status.value}",
+                                   code=code, move=move.value, status=status.value)
+    if t.needs_reason and not reason.strip():
+        raise ValidationFailed("reason", f"a reason is required to {move.value}")

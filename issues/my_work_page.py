@@ -13,66 +13,17 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from audit import history, session
-from audit.errors import AuditError, StaleEdit
-from audit.i18n import error_text, label
-from audit.model import Actor, Role
-from issues import catalogue, graph_service, service, work_views
-from issues.model import Move, Status
+from audit import ui
+from audit.messages import label
+from audit.model import Actor, AuditError, Role, Status
+from issues import graph_views, model, service, work_views
+from issues.model import Move
 
 K = "mywork"
 FLASH = f"{K}.flash"
 ISSUE_URL_PATH = "issue"
-WARNING_MD = {"red": "red", "amber": "orange", "green": "green"}
 
 
-# --- shared plumbing (the verification page uses it too) -------------------------------------
-
-# Form values and messages across reruns live in audit.session (one place for every page).
-field, forget, flash, show_flash = (session.form_value, session.forget_form, session.flash,
-                                    session.show_flash)
-
-
-def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = ()
-        ) -> bool:
-    """Run one service write from a callback; keep its refusal or success for the rerun. On
-    success the form's values are dropped; on a refusal they stay. Returns success."""
-    actor = session.current_actor()
-    if actor is None:
-        return False
-    try:
-        done = write(session.database(), actor)
-    except StaleEdit as exc:
-        flash(slot, "error", error_text(exc, session.lang()) + " "
-              + session.text("issue.stale_keep"))
-        return False
-    except AuditError as exc:
-        flash(slot, "error", error_text(exc, session.lang()))
-        return False
-    forget(*forget_keys)
-    flash(slot, "success", done)
-    return True
-
-
-def issue_page() -> st.Page:
-    """The issue page as a navigation target: a link through Streamlit's navigation keeps this
-    session (a fresh URL would ask the user to sign in again)."""
-    from issues import issue_page as page
-    return st.Page(page.render, url_path=ISSUE_URL_PATH)
-
-
-def issue_link(issue_id: int, code: str, title: str = "") -> None:
-    """A link that opens the issue page for this issue in this session."""
-    text = f"{code} {title}".strip()
-    st.page_link(issue_page(), label=text if len(text) <= 60 else text[:60] + "…",
-                 icon=":material/description:", query_params={"id": str(issue_id)})
-
-
-def warning_text(warning: str, lang: str) -> str:
-    """A coloured dot and label for markdown (the label comes from the catalogue)."""
-    if warning not in WARNING_MD:
-        return ""
-    return f':{WARNING_MD[warning]}[● {label("warning", warning, lang)}]'
 
 
 # --- data, cached on the data version ---------------------------------------------------------
@@ -82,7 +33,7 @@ def _load(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: dat
     """Everything the page lists, for one person and data version (any write changes it)."""
     return {"issues": work_views.my_issues(_db, _actor, as_of),
             "measures": work_views.my_measures(_db, _actor, as_of),
-            "chase": graph_service.chase_list_for(_db, _actor, as_of),
+            "chase": graph_views.chase_list_for(_db, _actor, as_of),
             "queue": work_views.submitted_count(_db, _actor)
             if _actor.role == Role.LEAD else None}
 
@@ -95,34 +46,34 @@ def _version_key(kind: str, row_id: int) -> str:
 
 def _on_progress(issue_id: int, code: str) -> None:
     key = f"{K}.i{issue_id}.progress"
-    act(FLASH, lambda db, actor: (service.update_progress(
+    ui.act(FLASH, lambda db, actor: (service.update_progress(
         db, actor, issue_id, version=st.session_state.get(_version_key("i", issue_id)),
-        progress=st.session_state.get(key) or "", at=session.now_at())
-        or session.text("mywork.progress_saved", code=code)), (key,))
+        progress=st.session_state.get(key) or "", at=ui.now_at())
+        or ui.text("mywork.progress_saved", code=code)), (key,))
 
 
 def _on_submit(issue_id: int, code: str) -> None:
-    lang = session.lang()
+    lang = ui.lang()
 
     def write(db, actor) -> str:
         status = service.move_issue(db, actor, issue_id, Move.SUBMIT,
                                     version=st.session_state.get(_version_key("i", issue_id)),
-                                    at=session.now_at())
-        return session.text("issue.moved", code=code, move=label("move", Move.SUBMIT, lang),
+                                    at=ui.now_at())
+        return ui.text("issue.moved", code=code, move=label("move", Move.SUBMIT, lang),
                             status=label("status", status, lang))
 
-    act(FLASH, write)
+    ui.act(FLASH, write)
 
 
 def _on_measure(measure_id: int) -> None:
     skey, ckey = f"{K}.m{measure_id}.status", f"{K}.m{measure_id}.completed_on"
     status = st.session_state.get(skey)
     completed = st.session_state.get(ckey)
-    lang = session.lang()
-    act(FLASH, lambda db, actor: service.set_measure_status(
+    lang = ui.lang()
+    ui.act(FLASH, lambda db, actor: service.set_measure_status(
         db, actor, measure_id, version=st.session_state.get(_version_key("m", measure_id)),
         status=status, completed_on=completed.isoformat() if (completed and status == "done")
-        else None, at=session.now_at()) or session.text(
+        else None, at=ui.now_at()) or ui.text(
         "mywork.measure_saved", id=measure_id, status=label("measure_status", status, lang)),
         (skey, ckey))
 
@@ -130,7 +81,7 @@ def _on_measure(measure_id: int) -> None:
 # --- drawing ---------------------------------------------------------------------------------
 
 def _metrics(data: dict, actor: Actor) -> None:
-    text = session.text
+    text = ui.text
     issues, measures = data["issues"], data["measures"]
     cols = st.columns(4)
     cols[0].metric(text("mywork.metric.issues"), len(issues))
@@ -159,7 +110,7 @@ def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]])
 
 
 def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
-    text = session.text
+    text = ui.text
     st.subheader(text("mywork.issues"))
     if not issues:
         st.info(text("mywork.none_issues"))
@@ -183,16 +134,16 @@ def _short(value: str, n: int) -> str:
 
 def _issue_panel(actor: Actor, r: dict, lang: str) -> None:
     """Quick update of one issue: progress note, submit for verification, link to its page."""
-    text = session.text
+    text = ui.text
     iid = r["id"]
     st.session_state[_version_key("i", iid)] = r["version"]
     with st.container(border=True):
-        st.markdown(f'**{text("mywork.update_issue", code=_md(r["code"]))}** '
-                    + warning_text(r["warning"], lang))
-        issue_link(iid, r["code"], text("mywork.open_issue"))
+        st.markdown(f'**{text("mywork.update_issue", code=ui.md_escape(r["code"]))}** '
+                    + ui.warning_text(r["warning"], lang))
+        ui.issue_link(iid, r["code"], text("mywork.open_issue"))
         key = f"{K}.i{iid}.progress"
-        field(key, r["progress"])
-        if r["status"] in service.EDITABLE_STATUSES:
+        ui.form_value(key, r["progress"])
+        if r["status"] in model.EDITABLE_STATUSES:
             with st.form(f"{K}.form.progress.{iid}"):
                 st.text_area(text("issue.progress"), key=key, height=90)
                 st.form_submit_button(text("common.save"), key=f"{K}.save.progress",
@@ -202,11 +153,11 @@ def _issue_panel(actor: Actor, r: dict, lang: str) -> None:
 
 def _submit(actor: Actor, r: dict, lang: str) -> None:
     """The submit button where the service allows it; otherwise why not, in words."""
-    text = session.text
+    text = ui.text
     try:
-        moves = service.allowed_moves(session.database(), actor, r["id"])
+        moves = service.allowed_moves(ui.database(), actor, r["id"])
     except AuditError as exc:
-        session.show_error(exc)
+        ui.show_error(exc)
         return
     if Move.SUBMIT in moves:
         st.button(label("move", Move.SUBMIT, lang), key=f"{K}.submit", type="primary",
@@ -218,7 +169,7 @@ def _submit(actor: Actor, r: dict, lang: str) -> None:
 
 
 def _measures(measures: list[dict], lang: str) -> None:
-    text = session.text
+    text = ui.text
     st.subheader(text("mywork.measures"))
     if not measures:
         st.info(text("mywork.none_measures"))
@@ -238,32 +189,32 @@ def _measures(measures: list[dict], lang: str) -> None:
 
 def _measure_panel(m: dict, lang: str) -> None:
     """Quick status update of one measure (todo / doing / done with its completion date)."""
-    text = session.text
+    text = ui.text
     mid = m["id"]
     st.session_state[_version_key("m", mid)] = m["version"]
     p = f"{K}.m{mid}"
-    field(f"{p}.status", m["status"])
-    field(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
-          else session.today())
+    ui.form_value(f"{p}.status", m["status"])
+    ui.form_value(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
+          else ui.today())
     with st.container(border=True):
-        st.markdown(f'**{text("mywork.update_measure", id=mid)}** ' + _md(m["title"]))
-        issue_link(m["issue_id"], m["code"], m["issue_title"])
-        if m["issue_status"] not in service.EDITABLE_STATUSES:
+        st.markdown(f'**{text("mywork.update_measure", id=mid)}** ' + ui.md_escape(m["title"]))
+        ui.issue_link(m["issue_id"], m["code"], m["issue_title"])
+        if m["issue_status"] not in model.EDITABLE_STATUSES:
             st.caption(text("mywork.measure_locked",
                             status=label("status", m["issue_status"], lang)))
             return
         with st.form(f"{K}.form.measure.{mid}"):
             c1, c2 = st.columns(2)
-            c1.selectbox(text("issue.measure_status"), service.MEASURE_STATUSES,
+            c1.selectbox(text("issue.measure_status"), model.MEASURE_STATUSES,
                          key=f"{p}.status", format_func=lambda s: label("measure_status", s, lang))
             c2.date_input(text("issue.completed_on"), key=f"{p}.completed_on",
-                          max_value=session.today(), help=text("mywork.completed_help"))
+                          max_value=ui.today(), help=text("mywork.completed_help"))
             st.form_submit_button(text("common.save"), key=f"{K}.save.measure",
                                   on_click=_on_measure, args=(mid,))
 
 
 def _chase(chase: list[dict], lang: str) -> None:
-    text = session.text
+    text = ui.text
     st.subheader(text("mywork.chase"))
     if not chase:
         st.info(text("mywork.chase_none"))
@@ -278,26 +229,20 @@ def _chase(chase: list[dict], lang: str) -> None:
     } for d in chase], hide_index=True, width="stretch",
         height=min(38 + 35 * len(chase), 420))
     for d in chase[:10]:
-        issue_link(d["issue_id"], d["code"])
-
-
-def _md(value: object) -> str:
-    """User text for markdown with every special character escaped (never rendered)."""
-    from issues.issue_view import md_escape
-    return md_escape(value)
+        ui.issue_link(d["issue_id"], d["code"])
 
 
 def render() -> None:
     """Draw the my-work page."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    text = session.text
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    text = ui.text
     st.title(text("page.my_work"))
-    as_of = session.today()
-    show_flash(FLASH)
+    as_of = ui.today()
+    ui.show_flash(FLASH)
     st.caption(text("mywork.caption", date=as_of.isoformat()))
-    data = _load(db, actor, catalogue.database_file(db), history.data_version(db),
+    data = _load(db, actor, *ui.data_key(db),
                  (actor.user_id, actor.person_id, actor.unit_id), as_of)
     if actor.person_id is None:
         st.info(text("mywork.no_person"))

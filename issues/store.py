@@ -1,10 +1,13 @@
 """Reads for the catalogue, issues and measures. Parameters only; plain dicts out."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlite_utils
 
-from audit.db import insert_many, one, rows, scalar
-from issues.model import IssueFacts, MeasureFacts, Status, highest_child_number
+from audit.model import Status
+from audit.store.db import insert_many, one, quote, rows, scalar
+from issues.model import IssueFacts, MeasureFacts
 
 
 def issue_facts(db: sqlite_utils.Database, issue_id: int) -> IssueFacts:
@@ -36,11 +39,67 @@ def issue_by_code(db: sqlite_utils.Database, code: str) -> dict | None:
     return one(db, "SELECT * FROM issues WHERE code = ?", (code,))
 
 
-def next_child_code(db: sqlite_utils.Database, table: str, parent_code: str) -> str:
-    """The next free code under a parent: C3 → C3.<n>, C3.2 → C3.2.<n>."""
-    existing = [r[0] for r in db.conn.execute(
-        f"SELECT code FROM {table} WHERE code LIKE ?", (parent_code + ".%",))]
-    return f"{parent_code}.{highest_child_number(parent_code, existing) + 1}"
+def codes_under(db: sqlite_utils.Database, table: str, parent_code: str) -> set[str]:
+    """The codes in `table` (aspects or issues) below a parent code (C3 → C3.*)."""
+    return {r[0] for r in db.conn.execute(
+        f"SELECT code FROM {quote(table)} WHERE code LIKE ?", (parent_code + ".%",))}
+
+
+def category_count(db: sqlite_utils.Database) -> int:
+    return db.conn.execute("SELECT COUNT(*) FROM categories").fetchone()[0]
+
+
+def audit_id(db: sqlite_utils.Database, name: str, year: int) -> int | None:
+    """The source audit with this name and year, or None."""
+    return scalar(db, "SELECT id FROM audits WHERE name = ? AND year = ?", (name, year))
+
+
+def existing_people(db: sqlite_utils.Database, ids: Iterable[int | None]) -> set[int]:
+    """Those of `ids` that are people."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return set()
+    marks = ",".join("?" for _ in wanted)
+    return {r[0] for r in db.conn.execute(f"SELECT id FROM people WHERE id IN ({marks})",
+                                          wanted)}
+
+
+def issue_row(db: sqlite_utils.Database, issue_id: int) -> dict | None:
+    """The issues row, or None."""
+    return one(db, "SELECT * FROM issues WHERE id = ?", (issue_id,))
+
+
+def replace_links(db: sqlite_utils.Database, table: str, column: str, issue_id: int,
+                  ids: list[int]) -> None:
+    """An issue's links in one link table (sources, streams, focus, causes) become `ids`."""
+    db.conn.execute(f"DELETE FROM {quote(table)} WHERE issue_id = ?", (issue_id,))
+    db.conn.executemany(f"INSERT INTO {quote(table)} (issue_id, {quote(column)}) VALUES (?, ?)",
+                        [(issue_id, i) for i in ids])
+
+
+def depends_on(db: sqlite_utils.Database, measure_id: int) -> list[int]:
+    """The measures a measure waits for, sorted."""
+    return sorted(r[0] for r in db.conn.execute(
+        "SELECT depends_on_id FROM measure_deps WHERE measure_id = ?", (measure_id,)))
+
+
+def add_dependency_edge(db: sqlite_utils.Database, measure_id: int, depends_on_id: int) -> None:
+    db.conn.execute("INSERT INTO measure_deps (measure_id, depends_on_id) VALUES (?, ?)",
+                    (measure_id, depends_on_id))
+
+
+def remove_dependency_edge(db: sqlite_utils.Database, measure_id: int, depends_on_id: int
+                           ) -> None:
+    db.conn.execute("DELETE FROM measure_deps WHERE measure_id = ? AND depends_on_id = ?",
+                    (measure_id, depends_on_id))
+
+
+def cause_count(db: sqlite_utils.Database) -> int:
+    return db.conn.execute("SELECT COUNT(*) FROM causes").fetchone()[0]
+
+
+def cause_id_by_code(db: sqlite_utils.Database, code: str) -> int | None:
+    return scalar(db, "SELECT id FROM causes WHERE code = ?", (code,))
 
 
 def stream_ids(db: sqlite_utils.Database) -> dict[str, int]:
@@ -54,7 +113,7 @@ def focus_ids(db: sqlite_utils.Database) -> dict[str, int]:
 def link_ids(db: sqlite_utils.Database, table: str, column: str, issue_id: int) -> list[int]:
     """Sorted ids linked to an issue through a link table."""
     return sorted(r[0] for r in db.conn.execute(
-        f"SELECT {column} FROM {table} WHERE issue_id = ?", (issue_id,)))
+        f"SELECT {quote(column)} FROM {quote(table)} WHERE issue_id = ?", (issue_id,)))
 
 
 def dependency_edges(db: sqlite_utils.Database) -> list[tuple[int, int]]:
@@ -158,7 +217,7 @@ def issue_timeline(db: sqlite_utils.Database, issue_id: int) -> list[dict]:
 def next_id(db: sqlite_utils.Database, table: str) -> int:
     """The id SQLite gives the next row of a table (max id + 1): rows inserted in bulk with
     ids from here on get the same ids one-by-one inserts would."""
-    return (db.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0) + 1
+    return (db.conn.execute(f"SELECT MAX(id) FROM {quote(table)}").fetchone()[0] or 0) + 1
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
@@ -166,7 +225,7 @@ def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None
     if not rows:
         return
     cols = list(rows[0])
-    insert_many(db, f"INSERT INTO {table} ({', '.join(cols)}) VALUES",
+    insert_many(db, f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in cols)}) VALUES",
                 [tuple(r[c] for c in cols) for r in rows])
 
 
@@ -177,4 +236,57 @@ def active_people(db: sqlite_utils.Database) -> dict[int, bool]:
 
 def ids_of(db: sqlite_utils.Database, table: str) -> set[int]:
     """Every id of a table."""
-    return {r[0] for r in db.conn.execute(f"SELECT id FROM {table}")}
+    return {r[0] for r in db.conn.execute(f"SELECT id FROM {quote(table)}")}
+
+
+def aspect_codes(db: sqlite_utils.Database) -> dict[int, str]:
+    """Every aspect's id → code."""
+    return {r[0]: r[1] for r in db.conn.execute("SELECT id, code FROM aspects")}
+
+
+def issue_codes(db: sqlite_utils.Database) -> set[str]:
+    """Every issue's code."""
+    return {r[0] for r in db.conn.execute("SELECT code FROM issues")}
+
+
+def insert_links(db: sqlite_utils.Database, table: str, column: str,
+                 pairs: list[tuple[int, int]]) -> None:
+    """(issue_id, other id) rows of a link table, many per statement."""
+    insert_many(db, f"INSERT INTO {quote(table)} (issue_id, {quote(column)}) VALUES", pairs)
+
+
+def child_row_ids(db: sqlite_utils.Database, table: str, issue_id: int) -> list[int]:
+    """The ids of an issue's rows in a child table (measures, evidence, accountability…)."""
+    return [r[0] for r in db.conn.execute(
+        f"SELECT id FROM {quote(table)} WHERE issue_id = ? ORDER BY id", (issue_id,))]
+
+
+def reattach(db: sqlite_utils.Database, table: str, row_id: int, issue_id: int) -> None:
+    """A child row now belongs to another issue."""
+    db.conn.execute(f"UPDATE {quote(table)} SET issue_id = ? WHERE id = ?", (issue_id, row_id))
+
+
+def issue_version(db: sqlite_utils.Database, issue_id: int) -> int:
+    return scalar(db, "SELECT version FROM issues WHERE id = ?", (issue_id,))
+
+
+def changes_since_merge(db: sqlite_utils.Database, merge_id: int, survivor_id: int) -> int:
+    """History records about the survivor, its measures or its evidence written after the
+    merge's last record."""
+    merge_seq = scalar(db, "SELECT MAX(seq) FROM history WHERE entity = 'merge' "
+                           "AND entity_id = ?", (merge_id,))
+    return scalar(db,
+        "SELECT COUNT(*) FROM history WHERE seq > ? AND ((entity = 'issue' AND entity_id = ?) "
+        "OR (entity = 'measure' AND entity_id IN (SELECT id FROM measures WHERE issue_id = ?)) "
+        "OR (entity = 'evidence' AND entity_id IN (SELECT id FROM evidence WHERE issue_id = ?)))",
+        (merge_seq, survivor_id, survivor_id, survivor_id))
+
+
+def mark_merge_undone(db: sqlite_utils.Database, merge_id: int, at: str) -> None:
+    db.conn.execute("UPDATE merges SET undone_at = ? WHERE id = ?", (at, merge_id))
+
+
+def add_rejected_pairs(db: sqlite_utils.Database, pairs: list[tuple[int, int]], *,
+                       rejected_by: int, at: str) -> None:
+    db.conn.executemany("INSERT INTO duplicate_rejections (issue_a, issue_b, rejected_by, at) "
+                        "VALUES (?, ?, ?, ?)", [(a, b, rejected_by, at) for a, b in pairs])

@@ -12,13 +12,11 @@ from datetime import date
 
 import streamlit as st
 
-from audit import history, session
-from audit.errors import AuditError
-from audit.i18n import label
-from audit.model import Actor
-from issues import catalogue, issue_view, service, work_views
+from audit import ui
+from audit.messages import join_list, label
+from audit.model import Actor, AuditError
+from issues import issue_views, service, work_views
 from issues.model import Move
-from issues.my_work_page import _md, act, issue_link, show_flash, warning_text
 
 K = "verify"
 FLASH = f"{K}.flash"
@@ -36,39 +34,38 @@ def _on_move(issue_id: int, code: str, move: str) -> None:
     reason_key = f"{K}.{issue_id}.reason"
     reason = (st.session_state.get(reason_key) or "").strip()
     if move == Move.RETURN.value and not reason:
-        st.session_state[FLASH] = ("warning", session.text("verify.reason_needed"))
+        st.session_state[FLASH] = ("warning", ui.text("verify.reason_needed"))
         return
-    lang = session.lang()
+    lang = ui.lang()
 
     def write(db, actor) -> str:
         status = service.move_issue(db, actor, issue_id, move,
                                     version=st.session_state.get(f"{K}.{issue_id}.version"),
                                     reason=reason if move == Move.RETURN.value else "",
-                                    at=session.now_at())
-        return session.text("issue.moved", code=code, move=label("move", move, lang),
+                                    at=ui.now_at())
+        return ui.text("issue.moved", code=code, move=label("move", move, lang),
                             status=label("status", status, lang))
 
-    act(FLASH, write, (reason_key,) if move == Move.RETURN.value else ())
+    ui.act(FLASH, write, (reason_key,) if move == Move.RETURN.value else ())
 
 
 def _missing_text(missing: list[str], lang: str) -> str:
-    sep = "、" if lang == "zh" else "; "
     if not missing:
-        return session.text("verify.ready")
-    return session.text("issue.check_missing", missing=sep.join(
-        label("missing", m, lang) for m in missing))
+        return ui.text("verify.ready")
+    return ui.text("issue.check_missing", missing=join_list(
+        (label("missing", m, lang) for m in missing), lang))
 
 
 def _sod_text(r: dict) -> str:
     """Why this lead may not strike the item off (segregation of duties), or ''."""
     if r["may_strike_off"]:
         return ""
-    return session.text("verify.sod_submitted" if r["own_submission"] else "verify.sod_owner")
+    return ui.text("verify.sod_submitted" if r["own_submission"] else "verify.sod_owner")
 
 
 def _table(queue: list[dict], lang: str) -> dict:
     """The queue as a table; returns the picked row (the first when none is picked)."""
-    text = session.text
+    text = ui.text
     shown = queue[:MAX_ROWS]
     # Headers and repeated cell texts are looked up once: each session.text call reads
     # session_state, which costs more than the rest of a row.
@@ -102,37 +99,37 @@ def _table(queue: list[dict], lang: str) -> dict:
 
 def _detail(db, actor: Actor, r: dict, lang: str) -> None:
     """One item: the checks, evidence, measures, causes, accountability, and the two actions."""
-    text = session.text
+    text = ui.text
     iid = r["id"]
     try:
-        d = issue_view.issue_page_data(db, actor, iid)
+        d = issue_views.issue_page_data(db, actor, iid)
     except AuditError as exc:
-        session.show_error(exc)
+        ui.show_error(exc)
         return
     st.session_state[f"{K}.{iid}.version"] = d["version"]
     with st.container(border=True):
         st.subheader(f'{d["code"]} {d["title"]}', anchor=False)
         st.markdown(" · ".join(bit for bit in (
-            f'**{_md(text("field.status"))}**: {_md(label("status", d["status"], lang))}',
-            warning_text(r["warning"], lang),
-            f'**{_md(text("field.unit"))}**: {_md(d["unit_name"])}',
-            f'**{_md(text("issue.field.responsible"))}**: '
-            f'{_md(d["responsible_name"] or text("issue.not_set"))}',
-            f'**{_md(text("issue.field.submitted"))}**: ' + _md(text(
+            f'**{ui.md_escape(text("field.status"))}**: {ui.md_escape(label("status", d["status"], lang))}',
+            ui.warning_text(r["warning"], lang),
+            f'**{ui.md_escape(text("field.unit"))}**: {ui.md_escape(d["unit_name"])}',
+            f'**{ui.md_escape(text("issue.field.responsible"))}**: '
+            f'{ui.md_escape(d["responsible_name"] or text("issue.not_set"))}',
+            f'**{ui.md_escape(text("issue.field.submitted"))}**: ' + ui.md_escape(text(
                 "issue.by_at", who=d["submitted_by_name"] or "",
                 at=(d["submitted_at"] or "")[:16].replace("T", " "))),
         ) if bit))
-        issue_link(iid, d["code"], text("mywork.open_issue"))
+        ui.issue_link(iid, d["code"], text("mywork.open_issue"))
         missing = d["closure_missing"]
         if missing:
-            st.warning(text("issue.closure") + ("：" if lang == "zh" else ": ")
+            st.warning(text("issue.closure") + text("common.colon")
                        + _missing_text(missing, lang), icon=":material/pending:")
         else:
-            st.success(text("issue.closure") + ("：" if lang == "zh" else ": ")
+            st.success(text("issue.closure") + text("common.colon")
                        + text("issue.check_ok"), icon=":material/check:")
         if d["progress"]:
-            st.markdown(f'**{_md(text("issue.progress"))}**')
-            st.markdown(_md(d["progress"]))
+            st.markdown(f'**{ui.md_escape(text("issue.progress"))}**')
+            st.markdown(ui.md_escape(d["progress"]))
         _measures(d, lang)
         _evidence(db, actor, d)
         _causes(d)
@@ -141,8 +138,8 @@ def _detail(db, actor: Actor, r: dict, lang: str) -> None:
 
 
 def _measures(d: dict, lang: str) -> None:
-    text = session.text
-    st.markdown(f'**{_md(text("issue.tab.measures"))}**')
+    text = ui.text
+    st.markdown(f'**{ui.md_escape(text("issue.tab.measures"))}**')
     if not d["measures"]:
         st.caption(text("issue.measures_none"))
         return
@@ -159,8 +156,8 @@ def _measures(d: dict, lang: str) -> None:
 
 
 def _evidence(db, actor: Actor, d: dict) -> None:
-    text = session.text
-    st.markdown(f'**{_md(text("issue.tab.evidence"))}**')
+    text = ui.text
+    st.markdown(f'**{ui.md_escape(text("issue.tab.evidence"))}**')
     if not d["evidence"]:
         st.caption(text("issue.evidence_none"))
         return
@@ -169,11 +166,11 @@ def _evidence(db, actor: Actor, d: dict) -> None:
         c1, c2, c3 = st.columns([5, 4, 1.6])
         c1.text(e["filename"])
         c2.caption(f'{labels.get(e["measure_id"], text("issue.upload_issue_level"))} · '
-                   f'{issue_view.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
+                   f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
                    f'{(e["uploaded_at"] or "")[:16].replace("T", " ")}')
 
         def content(evidence_id: int = e["id"]) -> bytes:
-            return issue_view.evidence_file(db, actor, evidence_id)[2]
+            return issue_views.evidence_file(db, actor, evidence_id)[2]
 
         c3.download_button(text("issue.download"), data=content, file_name=e["filename"],
                            mime=e["mime"], key=f'{K}.ev.{e["id"]}', on_click="ignore",
@@ -181,8 +178,8 @@ def _evidence(db, actor: Actor, d: dict) -> None:
 
 
 def _causes(d: dict) -> None:
-    text = session.text
-    st.markdown(f'**{_md(text("issue.col.cause"))}**')
+    text = ui.text
+    st.markdown(f'**{ui.md_escape(text("issue.col.cause"))}**')
     if d["causes"]:
         st.dataframe([{text("issue.col.cause"): c["code"],
                        text("issue.col.cause_title"): c["title"],
@@ -193,8 +190,8 @@ def _causes(d: dict) -> None:
 
 
 def _accountability(d: dict) -> None:
-    text = session.text
-    st.markdown(f'**{_md(text("issue.accountability"))}**')
+    text = ui.text
+    st.markdown(f'**{ui.md_escape(text("issue.accountability"))}**')
     if d["accountability"]:
         st.dataframe([{
             text("issue.col.person"): a["person_name"], text("issue.col.action"): a["action"],
@@ -208,7 +205,7 @@ def _accountability(d: dict) -> None:
 
 def _actions(d: dict, r: dict, lang: str) -> None:
     """Strike off and return, as the service allows them now; the reason when it does not."""
-    text = session.text
+    text = ui.text
     iid = d["id"]
     moves = d["moves"]
     sod = _sod_text(r)
@@ -230,15 +227,15 @@ def _actions(d: dict, r: dict, lang: str) -> None:
 
 def render() -> None:
     """Draw the verification page."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    text = session.text
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    text = ui.text
     st.title(text("page.verify"))
-    as_of = session.today()
-    show_flash(FLASH)
+    as_of = ui.today()
+    ui.show_flash(FLASH)
     st.caption(text("verify.caption", date=as_of.isoformat()))
-    queue = _queue(db, actor, catalogue.database_file(db), history.data_version(db),
+    queue = _queue(db, actor, *ui.data_key(db),
                    (actor.user_id, actor.person_id, actor.unit_id), as_of)
     cols = st.columns(4)
     cols[0].metric(text("verify.metric.queue"), len(queue))

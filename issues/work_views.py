@@ -10,12 +10,18 @@ from datetime import date
 
 import sqlite_utils
 
-from audit.db import rows, scalar
-from audit.figures import amber_cutoff, scope_for, scope_filter
-from audit.model import Actor
-from issues import catalogue
-from issues.model import (IssueFacts, MeasureFacts, Status, may_strike_off,
-                          missing_for_closure, warning_colour)
+from audit import model
+from audit.model import Actor, Status
+from audit.store.db import rows, scalar
+from audit.views import amber_cutoff, scope_filter, scope_for
+from issues import catalogue_views
+from issues.model import (
+    IssueFacts,
+    MeasureFacts,
+    may_strike_off,
+    missing_for_closure,
+    warning_colour,
+)
 
 OPEN = ("not_started", "in_progress", "submitted")
 WARNING_RANK = {"red": 0, "amber": 1, "green": 2, "none": 3}
@@ -24,7 +30,7 @@ WARNING_RANK = {"red": 0, "amber": 1, "green": 2, "none": 3}
 def urgency_key(row: dict) -> tuple:
     """Red first, then amber, green, none; then the earliest deadline (none last); then code."""
     return (WARNING_RANK.get(row["warning"], 9), row["deadline"] or "9999-99-99",
-            catalogue.code_key(row["code"]))
+            model.code_key(row["code"]))
 
 
 def _ids_json(ids: list[int]) -> str:
@@ -36,7 +42,7 @@ def my_issues(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict
     plus version and progress (the page passes the version back with every edit)."""
     if actor.person_id is None:
         return []
-    found = [r for r in catalogue.search_issues(db, actor, as_of=as_of, status=list(OPEN),
+    found = [r for r in catalogue_views.search_issues(db, actor, as_of=as_of, status=list(OPEN),
                                                 owner_person_id=actor.person_id)
              if r["responsible_person_id"] == actor.person_id]
     if not found:
@@ -89,7 +95,7 @@ def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[d
     rows plus submitted_at, submitted_by_name, evidence (files), causes, accountability,
     closure_missing (三不放过 keys still missing) and may_strike_off (segregation of duties: not
     the submitter, not an owner of one of its measures)."""
-    found = catalogue.search_issues(db, actor, as_of=as_of, status="submitted")
+    found = catalogue_views.search_issues(db, actor, as_of=as_of, status="submitted")
     if not found:
         return []
     ids = _ids_json([r["id"] for r in found])
@@ -121,4 +127,4 @@ def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[d
                  closure_missing=missing_for_closure(facts),
                  may_strike_off=may_strike_off(facts, actor.user_id, actor.person_id),
                  own_submission=h["submitted_by"] == actor.user_id)
-    return sorted(found, key=lambda r: (r["submitted_at"] or "", catalogue.code_key(r["code"])))
+    return sorted(found, key=lambda r: (r["submitted_at"] or "", model.code_key(r["code"])))

@@ -1,59 +1,11 @@
-"""Working days on China's official calendar (with make-up working days, 调休), and the unit tree
-rules. Pure: standard library only."""
+"""The rules of units and assignment (四个到人), pure: the unit tree, and what an assignment of
+a responsible person, a supervising leader and a deadline writes on an issue."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Container
 
-
-@dataclass(frozen=True)
-class Calendar:
-    """Days that differ from the Monday–Friday rule, and the years whose schedule is published."""
-
-    holidays: frozenset[date] = frozenset()      # weekdays that are not working days
-    make_up_days: frozenset[date] = frozenset()  # weekend days that are working days (调休)
-    published_years: frozenset[int] = field(default_factory=frozenset)
-
-    def is_working_day(self, d: date) -> bool:
-        """Is `d` a working day?"""
-        if d in self.make_up_days:
-            return True
-        if d in self.holidays:
-            return False
-        return d.weekday() < 5
-
-    def is_published(self, year: int) -> bool:
-        """Has the official schedule for `year` been loaded (or confirmed by an admin)?"""
-        return year in self.published_years
-
-
-def add_working_days(cal: Calendar, start: date, n: int) -> date:
-    """The date `n` working days after `start` (n >= 0; n = 0 returns `start`)."""
-    if n < 0:
-        raise ValueError("n must be >= 0")
-    d, left = start, n
-    while left > 0:
-        d += timedelta(days=1)
-        if cal.is_working_day(d):
-            left -= 1
-    return d
-
-
-def working_days_between(cal: Calendar, start: date, end: date) -> int:
-    """Working days in (start, end]; negative when end is before start."""
-    if end < start:
-        return -working_days_between(cal, end, start)
-    count, d = 0, start
-    while d < end:
-        d += timedelta(days=1)
-        if cal.is_working_day(d):
-            count += 1
-    return count
-
-
-def unpublished_years(cal: Calendar, days: list[date]) -> list[int]:
-    """The years among `days` with no published schedule (deadlines there need a warning)."""
-    return sorted({d.year for d in days if not cal.is_published(d.year)})
+from audit.model import Status, ValidationFailed
+from audit.time_model import parse_date
 
 
 def descendants(children: dict[int, list[int]], root: int) -> set[int]:
@@ -66,3 +18,31 @@ def descendants(children: dict[int, list[int]], root: int) -> set[int]:
         out.add(u)
         stack.extend(children.get(u, []))
     return out
+
+
+def assignment_values(issue: dict, *, responsible_person_id: int | None,
+                      supervisor_person_id: int | None, deadline,
+                      active_people: Container[int]) -> dict:
+    """The issue columns an assignment writes: the people (each an active person) and the
+    deadline. The first deadline becomes the original one; once work has started a deadline
+    only moves by an extension (延期), so that the on-time rate stays honest. ValidationFailed
+    names the field."""
+    if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
+        raise ValidationFailed("status", "a closed or ended issue cannot be reassigned; "
+                                         "reopen it first")
+    values: dict = {}
+    for field, person_id in (("responsible_person_id", responsible_person_id),
+                             ("supervisor_person_id", supervisor_person_id)):
+        if person_id is not None:
+            if person_id not in active_people:
+                raise ValidationFailed(field, f"no active person with id {person_id}")
+            values[field] = person_id
+    if deadline not in (None, ""):
+        d = parse_date(deadline, "deadline").isoformat()
+        if issue["original_deadline"] is None or issue["status"] == Status.NOT_STARTED.value:
+            values["deadline"] = d
+            values["original_deadline"] = d
+        elif d != issue["deadline"]:
+            raise ValidationFailed("deadline", "work has started: use a deadline extension "
+                                               "(延期) to move the deadline")
+    return values

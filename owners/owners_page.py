@@ -9,11 +9,9 @@ from datetime import date
 
 import streamlit as st
 
-from audit import history, session
-from audit.errors import AuditError
-from audit.i18n import label
-from audit.model import Actor, Role
-from issues import catalogue
+from audit import ui
+from audit.messages import label
+from audit.model import Actor, AuditError, Role
 from owners import service, views
 
 K = "owners"
@@ -34,21 +32,19 @@ def _load(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: dat
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
 def _person_issues(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date,
                    person_id: int) -> list[dict]:
-    """Open issues where the person is responsible or owns a measure (catalogue rows)."""
-    return catalogue.search_issues(_db, _actor, as_of=as_of, owner_person_id=person_id,
-                                   status=["not_started", "in_progress", "submitted"],
-                                   sort="warning")
+    """Open issues where the person is responsible or owns a measure, red first."""
+    return views.person_open_issues(_db, _actor, person_id, as_of)
 
 
 def _texts(**keys: str) -> dict[str, str]:
     """Catalogue texts looked up once per drawing (each lookup reads session_state, which
     costs more than building a table row)."""
-    return {name: session.text(key) for name, key in keys.items()}
+    return {name: ui.text(key) for name, key in keys.items()}
 
 
 def _tree(data: dict, lang: str) -> None:
     """The org tree as one indented table with heads, people and workload (own + below)."""
-    st.subheader(session.text("owners.tree"))
+    st.subheader(ui.text("owners.tree"))
     c = _texts(unit="field.unit", code="field.code", level="owners.col.level",
                head="owners.col.head", people="owners.col.people", open="owners.col.open",
                overdue="owners.col.overdue", open_all="owners.col.open_all",
@@ -67,19 +63,19 @@ def _tree(data: dict, lang: str) -> None:
         c["overdue_all"]: rolled[u["id"]]["overdue"],
     } for u in data["tree"]], hide_index=True, width="stretch",
         height=min(38 + 35 * len(data["tree"]), 560))
-    st.caption(session.text("owners.tree_caption"))
+    st.caption(ui.text("owners.tree_caption"))
 
 
 def _people(data: dict) -> int | None:
     """People with their workload, busiest first; returns the person picked for drill-down."""
-    st.subheader(session.text("owners.people"))
+    st.subheader(ui.text("owners.people"))
     work = data["work"]["people"]
     empty = {"open": 0, "overdue": 0, "measures_open": 0, "measures_overdue": 0}
     people = sorted(data["people"], key=lambda p: (
         -work.get(p["id"], empty)["overdue"], -work.get(p["id"], empty)["open"],
         p["unit_code"], p["name"]))
     if not people:
-        st.info(session.text("owners.no_people"))
+        st.info(ui.text("owners.no_people"))
         return None
     c = _texts(person="owners.col.person", unit="field.unit", title="owners.col.title",
                open="owners.col.open", overdue="owners.col.overdue",
@@ -98,7 +94,7 @@ def _people(data: dict) -> int | None:
     event = st.dataframe(rows, hide_index=True, width="stretch", key=f"{K}.people",
                          on_select="rerun", selection_mode="single-row",
                          height=min(38 + 35 * len(rows), 480))
-    st.caption(session.text("owners.people_caption"))
+    st.caption(ui.text("owners.people_caption"))
     picked = event.selection.rows if event is not None and event.selection else []
     return people[picked[0]]["id"] if picked and picked[0] < len(people) else None
 
@@ -106,47 +102,37 @@ def _people(data: dict) -> int | None:
 def _drill(db, actor: Actor, person_id: int, names: dict[int, str], key: tuple,
            as_of: date, lang: str) -> None:
     """A person's open issues, each a link to its issue page; and the catalogue filter."""
-    from issues.my_work_page import issue_link
-    text = session.text
+    text = ui.text
     found = _person_issues(db, actor, *key, as_of, person_id)
     with st.container(border=True):
-        title = text("owners.drill_title", name=_md(names.get(person_id, "")), n=len(found))
+        title = text("owners.drill_title", name=ui.md_escape(names.get(person_id, "")), n=len(found))
         st.markdown(f"**{title}**")
         if st.button(text("owners.drill_catalogue"), key=f"{K}.to_catalogue",
                      icon=":material/table_view:"):
             # The catalogue reads no query parameters: preset its owner filter instead.
             st.session_state[CATALOGUE_OWNER_KEY] = person_id
-            st.switch_page(st.Page(_stub, url_path="catalogue"))
+            st.switch_page(ui.page("catalogue"))
         if not found:
             st.caption(text("owners.drill_none"))
         warnings = {w: label("warning", w, lang) for w in ("red", "amber", "green", "none")}
         for r in found[:DRILL_SHOWN]:
-            issue_link(r["id"], r["code"], f'{warnings.get(r["warning"], "")} · {r["title"]}')
+            ui.issue_link(r["id"], r["code"], f'{warnings.get(r["warning"], "")} · {r["title"]}')
         if len(found) > DRILL_SHOWN:
             st.caption(text("catalogue.truncated", shown=DRILL_SHOWN, total=len(found)))
 
 
-def _stub() -> None:
-    """Stand-in callable: navigation needs only the url_path of a registered page."""
-
-
-def _md(value: object) -> str:
-    from issues.issue_view import md_escape
-    return md_escape(value)
-
-
 def _on(write, done_key: str, **params) -> None:
     """Run an admin write from a callback; keep the outcome for the rerun."""
-    actor = session.current_actor()
+    actor = ui.current_actor()
     if actor is None:
         return
     try:
-        write(session.database(), actor)
+        write(ui.database(), actor)
     except AuditError as exc:
-        from audit.i18n import error_text
-        st.session_state[FLASH] = ("error", error_text(exc, session.lang()))
+        from audit.messages import error_text
+        st.session_state[FLASH] = ("error", error_text(exc, ui.lang()))
         return
-    st.session_state[FLASH] = ("success", session.text(done_key, **params))
+    st.session_state[FLASH] = ("success", ui.text(done_key, **params))
 
 
 def _on_add_unit() -> None:
@@ -154,7 +140,7 @@ def _on_add_unit() -> None:
     code, name = (s.get(f"{K}.unit.code") or "").strip(), (s.get(f"{K}.unit.name") or "").strip()
     _on(lambda db, actor: service.create_unit(
         db, actor, code=code, name=name, level=s.get(f"{K}.unit.level"),
-        parent_code=s.get(f"{K}.unit.parent"), at=session.now_at()),
+        parent_code=s.get(f"{K}.unit.parent"), at=ui.now_at()),
         "owners.unit_created", name=name)
 
 
@@ -164,23 +150,23 @@ def _on_add_person() -> None:
     _on(lambda db, actor: service.create_person(
         db, actor, name=name, unit_id=s.get(f"{K}.person.unit"),
         title=s.get(f"{K}.person.title") or "", phone=s.get(f"{K}.person.phone") or "",
-        at=session.now_at()), "owners.person_created", name=name)
+        at=ui.now_at()), "owners.person_created", name=name)
 
 
 def _on_set_head(names: dict[int, str]) -> None:
     s = st.session_state
     person = s.get(f"{K}.head.person")
     if person is None:
-        st.session_state[FLASH] = ("warning", session.text("owners.head_needed"))
+        st.session_state[FLASH] = ("warning", ui.text("owners.head_needed"))
         return
     _on(lambda db, actor: service.set_unit_head(db, actor, s.get(f"{K}.head.unit"), person,
-                                                at=session.now_at()),
+                                                at=ui.now_at()),
         "owners.head_set", name=names.get(person, ""))
 
 
 def _admin(db, actor: Actor, data: dict, lang: str) -> None:
     """Forms that add a unit, add a person and name a unit head (administrators only)."""
-    text = session.text
+    text = ui.text
     units = {u["id"]: f'{u["name"]}（{u["code"]}）' for u in data["tree"]}
     codes = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in data["tree"]}
     names = {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in data["people"]}
@@ -220,16 +206,16 @@ def _admin(db, actor: Actor, data: dict, lang: str) -> None:
 
 def render() -> None:
     """Draw the owners and units page."""
-    db = session.database()
-    actor = session.require_actor()
-    lang = session.lang()
-    text = session.text
+    db = ui.database()
+    actor = ui.require_actor()
+    lang = ui.lang()
+    text = ui.text
     st.title(text("page.owners"))
-    as_of = session.today()
+    as_of = ui.today()
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind:
         getattr(st, kind)(message)
-    key = (catalogue.database_file(db), history.data_version(db),
+    key = (*ui.data_key(db),
            (actor.unit_id, actor.role.value))
     data = _load(db, actor, *key, as_of)
     st.caption(text("owners.caption", date=as_of.isoformat()))

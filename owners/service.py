@@ -2,23 +2,22 @@
 Each function is one intent: permission → validation → one transaction → history."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import sqlite_utils
 
-from audit.clock import parse_date
-from audit.db import one, write_transaction
-from audit.errors import NotPermitted, ValidationFailed
-from audit.model import Actor
-from audit.ops import text_value as _text
-from audit.ops import Recorder, check_version, get_row, insert, require, update
-from issues.model import Status
+from audit.model import Actor, NotPermitted, Status, ValidationFailed
+from audit.model import text_value as _text
+from audit.service import check_version, require
+from audit.store import org
+from audit.store.db import write_transaction
+from audit.store.history import Recorder
+from audit.store.rows import get_row, insert, update
+from audit.time_model import parse_date
 from owners import store
-from owners.model import Calendar, unpublished_years
+from owners.model import assignment_values
 
 UNIT_LEVELS = ("region", "city", "county")
-
-
 
 
 # --- units and people -------------------------------------------------------------------
@@ -35,7 +34,7 @@ def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, na
         raise ValidationFailed("level", f"must be one of {', '.join(UNIT_LEVELS)}")
     parent_id = None
     if parent_code:
-        parent = store.unit_by_code(db, parent_code)
+        parent = org.unit_by_code(db, parent_code)
         if parent is None:
             raise ValidationFailed("parent_code", f"no unit with code {parent_code!r}")
         parent_id = parent["id"]
@@ -43,9 +42,9 @@ def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, na
             require(actor, "org.edit", unit_id=parent_id, what="unit")
     elif level != "region":
         raise ValidationFailed("parent_code", "required for a city or county unit")
-    elif store.root_unit(db) is not None:
+    elif org.root_unit(db) is not None:
         raise ValidationFailed("level", "there is already a region unit")
-    if store.unit_by_code(db, code):
+    if org.unit_by_code(db, code):
         raise ValidationFailed("code", f"unit code {code!r} already exists")
     rec = Recorder(db, actor, at, "unit.create")
     with write_transaction(db):
@@ -89,14 +88,6 @@ def set_unit_head(db: sqlite_utils.Database, actor: Actor | None, unit_id: int,
 # --- assignment (四个到人) and deadlines --------------------------------------------------
 
 
-def _active_person(db: sqlite_utils.Database, person_id: int | None, field: str) -> None:
-    """Refuse a person id that does not name an active person (ValidationFailed on `field`)."""
-    if person_id is None:
-        return
-    if one(db, "SELECT id FROM people WHERE id = ? AND active = 1", (person_id,)) is None:
-        raise ValidationFailed(field, f"no active person with id {person_id}")
-
-
 def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                  version: int | None, responsible_person_id: int | None = None,
                  supervisor_person_id: int | None = None, unit_id: int | None = None,
@@ -107,29 +98,16 @@ def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     issue = get_row(db, "issues", issue_id, "issue")
     require(actor, "issue.assign", unit_id=issue["unit_id"], what=issue["code"])
     check_version(db, "issue", issue, version)
-    if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
-        raise ValidationFailed("status", "a closed or ended issue cannot be reassigned; "
-                                         "reopen it first")
-    values: dict = {}
-    if responsible_person_id is not None:
-        _active_person(db, responsible_person_id, "responsible_person_id")
-        values["responsible_person_id"] = responsible_person_id
-    if supervisor_person_id is not None:
-        _active_person(db, supervisor_person_id, "supervisor_person_id")
-        values["supervisor_person_id"] = supervisor_person_id
+    values = assignment_values(
+        issue, responsible_person_id=responsible_person_id,
+        supervisor_person_id=supervisor_person_id, deadline=deadline,
+        active_people=store.active_people_among(db, [responsible_person_id,
+                                                     supervisor_person_id]))
     if unit_id is not None:
         get_row(db, "units", unit_id, "unit")
         if not actor.in_scope(unit_id):
             raise NotPermitted("the new unit is outside your scope", reason="scope")
         values["unit_id"] = unit_id
-    if deadline not in (None, ""):
-        d = parse_date(deadline, "deadline").isoformat()
-        if issue["original_deadline"] is None or issue["status"] == Status.NOT_STARTED.value:
-            values["deadline"] = d
-            values["original_deadline"] = d
-        elif d != issue["deadline"]:
-            raise ValidationFailed("deadline", "work has started: use a deadline extension "
-                                               "(延期) to move the deadline")
     rec = Recorder(db, actor, at, "issue.assign")
     with write_transaction(db):
         changed = update(db, rec, "issues", "issue", issue, values)
@@ -170,95 +148,3 @@ def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
 # --- the working-day calendar -------------------------------------------------------------
 
 
-def seed_calendar(db: sqlite_utils.Database, years: range | list[int], *, at: str) -> list[int]:
-    """Load China's official holidays and make-up working days from the `holidays` package.
-    A year is marked published only when the package knows its make-up days (an unpublished
-    year comes back rule-based, without them). Returns the years marked published."""
-    import holidays as holidays_pkg
-
-    published: list[int] = []
-    rec = Recorder(db, None, at, "calendar.seed")
-    with write_transaction(db):
-        for year in years:
-            cn = holidays_pkg.China(years=year)
-            hol_days, make_up = [], []
-            d = date(year, 1, 1)
-            while d.year == year:
-                working = cn.is_working_day(d)
-                if d.weekday() < 5 and not working:
-                    hol_days.append((d, cn.get(d) or ""))
-                elif d.weekday() >= 5 and working:
-                    make_up.append(d)
-                d += timedelta(days=1)
-            is_published = bool(make_up)
-            for day, name in hol_days:
-                db.conn.execute("INSERT OR IGNORE INTO calendar_days (day, is_working, name, "
-                                "source) VALUES (?, 0, ?, 'holidays')", (day.isoformat(), name))
-            for day in make_up:
-                db.conn.execute("INSERT OR IGNORE INTO calendar_days (day, is_working, name, "
-                                "source) VALUES (?, 1, '调休上班', 'holidays')",
-                                (day.isoformat(),))
-            db.conn.execute("INSERT OR REPLACE INTO calendar_years (year, published, source) "
-                            "VALUES (?, ?, 'holidays')", (year, int(is_published)))
-            rec.add("calendar", year, "published", None, int(is_published))
-            if is_published:
-                published.append(year)
-        rec.flush()
-    return published
-
-
-def set_calendar_day(db: sqlite_utils.Database, actor: Actor, day: str | date, *,
-                     is_working: bool, name: str = "", at: str) -> None:
-    """An admin's correction of one day (a holiday or a make-up working day)."""
-    require(actor, "calendar.edit")
-    d = parse_date(day, "day")
-    if d is None:
-        raise ValidationFailed("day", "required")
-    default_working = d.weekday() < 5
-    old = one(db, "SELECT is_working FROM calendar_days WHERE day = ?", (d.isoformat(),))
-    rec = Recorder(db, actor, at, "calendar.set_day")
-    with write_transaction(db):
-        if bool(is_working) == default_working:
-            db.conn.execute("DELETE FROM calendar_days WHERE day = ?", (d.isoformat(),))
-        else:
-            db.conn.execute("INSERT OR REPLACE INTO calendar_days (day, is_working, name, "
-                            "source) VALUES (?, ?, ?, 'admin')",
-                            (d.isoformat(), int(bool(is_working)), _text(name, "name")))
-        rec.add("calendar", int(d.strftime("%Y%m%d")), "is_working",
-                None if old is None else old["is_working"], int(bool(is_working)))
-        rec.flush()
-
-
-def set_year_published(db: sqlite_utils.Database, actor: Actor, year: int, published: bool,
-                       *, at: str) -> None:
-    """An admin confirms (or withdraws) that a year's official schedule is entered."""
-    require(actor, "calendar.edit")
-    if not 1990 <= int(year) <= 2100:
-        raise ValidationFailed("year", "out of range")
-    rec = Recorder(db, actor, at, "calendar.set_year")
-    with write_transaction(db):
-        db.conn.execute("INSERT OR REPLACE INTO calendar_years (year, published, source) "
-                        "VALUES (?, ?, 'admin')", (int(year), int(published)))
-        rec.add("calendar", int(year), "published", None, int(published))
-        rec.flush()
-
-
-def deadline_warnings(cal: Calendar, deadlines: list[date]) -> list[int]:
-    """Years among the deadlines with no published schedule: the app shows a warning."""
-    return unpublished_years(cal, deadlines)
-
-
-def set_setting(db: sqlite_utils.Database, actor: Actor, key: str, value: str, *, at: str
-                ) -> None:
-    """Change a setting (escalation thresholds, warning window)."""
-    require(actor, "settings.edit")
-    old = store.setting(db, key)
-    if old is None:
-        raise ValidationFailed("key", f"unknown setting {key!r}")
-    if key.endswith("_days") and not str(value).isdigit():
-        raise ValidationFailed(key, "must be a whole number of working days")
-    rec = Recorder(db, actor, at, "setting.set")
-    with write_transaction(db):
-        db.conn.execute("UPDATE settings SET value = ? WHERE key = ?", (str(value), key))
-        rec.add("setting", None, key, old, str(value))
-        rec.flush()

@@ -9,20 +9,18 @@ from datetime import date
 
 import sqlite_utils
 
-from audit.db import rows
-from audit.figures import WARNING_SQL, figures_params, is_live, scope_for, state_cte
-from audit.model import Actor
+from audit.charts import WARNING_ORDER
+from audit.model import Actor, code_key
+from audit.store import org
+from audit.store.db import rows
+from audit.views import WARNING_SQL, figures_params, is_live, scope_for, state_cte
 from owners import store
-from owners.service import deadline_warnings
-
-SETTING_KEYS: tuple[str, ...] = ("escalation.reminder_days", "escalation.letter_days",
-                                 "escalation.summons_days", "warning.amber_working_days")
 
 
 def org_tree(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
     """Units in the actor's scope in tree order (each parent followed by its children), with
     depth, head_name and people (active people count): id, code, name, level, parent_id."""
-    units = [u for u in store.all_units(db) if actor.in_scope(u["id"])]
+    units = [u for u in org.all_units(db) if actor.in_scope(u["id"])]
     heads = {p["id"]: p["name"] for p in store.people_in(db, None)}
     count: dict[int, int] = {}
     for p in store.people_in(db, actor.scope_unit_ids):
@@ -49,7 +47,7 @@ def org_tree(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
 def people(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
     """People in the actor's scope: id, name, title, phone, active, unit_id, unit_name,
     unit_code, is_head."""
-    heads = {u["head_person_id"] for u in store.all_units(db) if u["head_person_id"]}
+    heads = {u["head_person_id"] for u in org.all_units(db) if u["head_person_id"]}
     return [{**p, "is_head": p["id"] in heads}
             for p in store.people_in(db, actor.scope_unit_ids)]
 
@@ -102,44 +100,28 @@ def rolled_up(tree: list[dict], per_unit: dict[int, dict]) -> dict[int, dict]:
     return total
 
 
-def calendar_year(db: sqlite_utils.Database, year: int) -> dict:
-    """One year of the working-day calendar: days (the days that differ from Monday–Friday:
-    day, is_working, name, source), published (bool) and known_years (years with a row)."""
-    days = rows(db, "SELECT day, is_working, name, source FROM calendar_days "
-                    "WHERE day >= ? AND day < ? ORDER BY day",
-                (f"{year:04d}-01-01", f"{year + 1:04d}-01-01"))
-    years = {r["year"]: bool(r["published"])
-             for r in rows(db, "SELECT year, published FROM calendar_years ORDER BY year")}
-    return {"days": days, "published": years.get(year, False), "known_years": years}
-
-
-def unpublished_deadlines(db: sqlite_utils.Database) -> dict[int, int]:
-    """Deadlines of open issues and unfinished measures that fall in a year whose schedule is
-    not published: {year: how many}. Working-day counts there lack the make-up days."""
-    cal = store.load_calendar(db)
-    found = rows(db, """
-        SELECT deadline, COUNT(*) AS n FROM (
-            SELECT deadline FROM issues WHERE deadline IS NOT NULL AND merged_into_id IS NULL
-              AND status IN ('not_started', 'in_progress', 'submitted')
-            UNION ALL
-            SELECT m.deadline FROM measures m JOIN issues i ON i.id = m.issue_id
-            WHERE m.deadline IS NOT NULL AND m.status <> 'done'
-              AND i.status IN ('not_started', 'in_progress', 'submitted'))
-        GROUP BY deadline""")
-    by_day = {date.fromisoformat(r["deadline"]): r["n"] for r in found}
-    years = set(deadline_warnings(cal, list(by_day)))
-    out: dict[int, int] = {}
-    for d, n in by_day.items():
-        if d.year in years:
-            out[d.year] = out.get(d.year, 0) + n
-    return dict(sorted(out.items()))
-
-
-def settings(db: sqlite_utils.Database) -> dict[str, str]:
-    """The editable settings (escalation thresholds, amber window) and their values."""
-    return {k: store.setting(db, k, "") or "" for k in SETTING_KEYS}
-
-
 def unit_choices(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
     """Units the actor may add people and units under: id, code, name, level."""
-    return [u for u in store.all_units(db) if actor.in_scope(u["id"])]
+    return [u for u in org.all_units(db) if actor.in_scope(u["id"])]
+
+
+_WARNING_RANK = {w: n for n, w in enumerate(WARNING_ORDER)}
+
+
+def person_open_issues(db: sqlite_utils.Database, actor: Actor, person_id: int, as_of: date
+                       ) -> list[dict]:
+    """A person's open issues in the actor's scope as of `as_of` (responsible for the issue or
+    owning one of its measures), red first then by deadline: id, code, title, status, warning,
+    deadline. The same state and warning colours as the catalogue and the dashboard."""
+    params = figures_params(db, as_of)
+    params["owner"] = int(person_id)
+    sql = state_cte(scope_for(db, actor), as_of, params, live=is_live(db, as_of)) + f"""
+        , w AS (SELECT st.id, st.code, st.title, st.status, st.deadline,
+                       {WARNING_SQL} AS warning FROM st
+                WHERE st.status IN ('not_started', 'in_progress', 'submitted')
+                  AND (st.responsible_person_id = :owner OR st.id IN (
+                       SELECT om.issue_id FROM measures om WHERE om.owner_person_id = :owner)))
+        SELECT * FROM w"""
+    found = sorted(rows(db, sql, params), key=lambda r: code_key(r["code"]))
+    return sorted(found, key=lambda r: (_WARNING_RANK.get(r["warning"], 9),
+                                        r["deadline"] or "9999"))

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 import pytest
 import sqlite_utils
 
-from audit.db import open_database
+from audit.store.db import open_database
 
 AT = "2026-11-23T09:00:00+08:00"
 AS_OF = date(2026, 11, 23)
@@ -90,8 +90,8 @@ APP_PATH = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo database (audit.demo.build_demo as of AS_OF, seed 1), built once per test run.
     Treat it as read-only; copy it (copy_database) before writing."""
-    from audit.config import evidence_dir
     from audit.demo import build_demo
+    from audit.store.paths import evidence_dir
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     database = open_database(path)
     build_demo(database, as_of=AS_OF, seed=1, evidence_root=evidence_dir(path))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from audit import users
-from audit.clock import at_day
-from audit.db import open_database
+from audit import accounts_service, calendar_service, login_service
 from audit.model import Actor
-from issues import evidence as evidence_service
+from audit.store.db import open_database
+from audit.time_model import at_day
+from issues import evidence_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -119,7 +119,6 @@ def build(tmp_path: Path) -> Programme:
     """Region R with city A (county A1) and city B; people; one user of each role; category C1
     with aspects C1.1 and C1.2, category C2 with C2.1; two source audits. No issues yet.
     Built once per process (argon2 hashing is deliberately slow) and copied for each test."""
-    import shutil
     import sqlite3
     import tempfile
     if "t" not in _TEMPLATE:
@@ -141,7 +140,7 @@ def _build(tmp_path: Path) -> Programme:
     db = open_database(path)
     p = Programme(db, path, tmp_path / "evidence")
     setup = at_day(date(2026, 1, 1), 8)
-    owners.seed_calendar(db, range(2025, 2028), at=setup)
+    calendar_service.seed_calendar(db, range(2025, 2028), at=setup)
     owners.create_unit(db, None, code="R", name="自治区分公司", level="region", at=setup)
     p.units["R"] = db.conn.execute("SELECT id FROM units WHERE code='R'").fetchone()[0]
     p.units["A"] = owners.create_unit(db, None, code="A", name="甲市分公司", level="city",
@@ -164,10 +163,10 @@ def _build(tmp_path: Path) -> Programme:
                                          ("rect", "rectifier", "A", "rect_a"),
                                          ("rect_b", "rectifier", "B", "rect_b"),
                                          ("manager", "manager", "A", None)):
-        uid = users.create_user(db, None, username, PASSWORD, role,
+        uid = accounts_service.create_user(db, None, username, PASSWORD, role,
                                 unit_id=p.units[unit] if unit else None,
                                 person_id=p.people[person] if person else None, at=setup)
-        p.actors[username] = users.actor_for(db, uid)
+        p.actors[username] = login_service.actor_for(db, uid)
     lead = p.actors["lead"]
     c1 = issues.create_category(db, lead, code="C1", name="外包合同管理", at=setup)
     c2 = issues.create_category(db, lead, code="C2", name="费用结算", at=setup)

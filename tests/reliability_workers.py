@@ -24,14 +24,16 @@ import sys
 import time
 from pathlib import Path
 
+from audit import login_service
+from issues import merge_service
+
 AT = "2026-11-23T09:00:00+08:00"
 BATCH_TITLE = "批量导入问题"
 
 
 def _actor(db, username: str):
-    from audit import users
     uid = db.conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()[0]
-    return users.actor_for(db, uid)
+    return login_service.actor_for(db, uid)
 
 
 def _wait_for(path: Path, timeout: float = 60) -> None:
@@ -48,8 +50,8 @@ def _wait_for(path: Path, timeout: float = 60) -> None:
 
 def edit(db_path: str, worker: int, edits: int, issue_ids: list[int], out: str) -> None:
     """Read-then-write edits through the services; record what was applied and refused."""
-    from audit.db import open_database
-    from audit.errors import StaleEdit
+    from audit.model import StaleEdit
+    from audit.store.db import open_database
     from issues import service as issues
 
     db = open_database(db_path)
@@ -94,7 +96,7 @@ def edit(db_path: str, worker: int, edits: int, issue_ids: list[int], out: str) 
 
 def _batch_create(db, n: int) -> None:
     """A large import stand-in: n issues created through the service in one transaction."""
-    from audit.db import write_transaction
+    from audit.store.db import write_transaction
     from issues import service as issues
     lead = _actor(db, "lead")
     aspect = db.conn.execute("SELECT id FROM aspects ORDER BY id LIMIT 1").fetchone()[0]
@@ -108,17 +110,16 @@ def _batch_create(db, n: int) -> None:
 
 def _merge(db) -> None:
     """Merge the issue titled 被合并 into the one titled 保留."""
-    from issues import service as issues
     lead = _actor(db, "lead")
     s = db.conn.execute("SELECT id, version FROM issues WHERE title = '保留'").fetchone()
     a = db.conn.execute("SELECT id, version FROM issues WHERE title = '被合并'").fetchone()
-    issues.merge_issues(db, lead, s[0], a[0], survivor_version=s[1], absorbed_version=a[1],
+    merge_service.merge_issues(db, lead, s[0], a[0], survivor_version=s[1], absorbed_version=a[1],
                         at=AT)
 
 
 def _batch_end(db) -> None:
     """End (特殊原因终结) every not-started batch issue, as one batch in one transaction."""
-    from audit.db import write_transaction
+    from audit.store.db import write_transaction
     from issues import service as issues
     from issues.model import Move
     lead = _actor(db, "lead")
@@ -142,7 +143,7 @@ def _import(db, ledger: str) -> None:
 
 def crash(db_path: str, op: str, stop_at: int, extra: str = "") -> None:
     """Run `op`, stopping before SQL statement `stop_at` to be killed."""
-    from audit.db import open_database
+    from audit.store.db import open_database
     db = open_database(db_path)
     count = [0]
     commit_at = [0]
@@ -178,8 +179,8 @@ def crash(db_path: str, op: str, stop_at: int, extra: str = "") -> None:
 
 def write(db_path: str, worker: int, log: str, seconds: float, issue_ids: list[int]) -> None:
     """Keep writing progress notes; log each commit (history seq, issue, value) after it."""
-    from audit.db import open_database
-    from audit.errors import StaleEdit
+    from audit.model import StaleEdit
+    from audit.store.db import open_database
     from issues import service as issues
     db = open_database(db_path)
     lead = _actor(db, "lead")

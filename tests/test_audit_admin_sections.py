@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from audit import backup, history
-from audit.errors import NotPermitted
+from audit import backup_service
+from audit.model import NotPermitted
+from audit.store import history
 from tests import programme
 from tests.conftest import open_page, sign_in
 
@@ -49,11 +50,11 @@ def test_backup_from_the_page_is_written_beside_the_database_and_verifies(make_a
     assert not app.exception and not app.error
     written = sorted((p.path.parent / "backups").glob("*.db"))
     assert len(written) == 1
-    manifest = json.loads(backup.manifest_path(written[0]).read_text(encoding="utf-8"))
+    manifest = json.loads(backup_service.manifest_path(written[0]).read_text(encoding="utf-8"))
     assert manifest["by"] == "admin"
     shown = json.loads(next(c.value for c in app.code if c.language == "json"))
     assert shown == manifest
-    restored = backup.restore_backup(written[0], p.path.parent / "restored.db")
+    restored = backup_service.restore_backup(written[0], p.path.parent / "restored.db")
     assert restored["anchor"] == manifest["anchor"]
 
 
@@ -68,7 +69,7 @@ def test_verify_now_reports_the_intact_chain(make_app, p):
 @pytest.mark.parametrize("who", ["lead", "manager", "rect"])
 def test_only_the_administrator_takes_backups(p, who, tmp_path):
     with pytest.raises(NotPermitted):
-        backup.online_backup(p.db, p.actors[who], tmp_path / "x.db", at=p.at("2026-11-27"))
+        backup_service.online_backup(p.db, p.actors[who], tmp_path / "x.db", at=p.at("2026-11-27"))
 
 
 @pytest.mark.parametrize("who", ["lead", "manager", "rect"])

@@ -233,7 +233,8 @@ def test_for_print_gives_a_fixed_size() -> None:
 # --- palette and labels -----------------------------------------------------------------------
 
 def test_palette_covers_every_status_and_warning() -> None:
-    from issues.model import Status, Warning
+    from audit.model import Status
+    from issues.model import Warning
     assert set(c.STATUS_COLOURS) == {s.value for s in Status} == set(c.STATUS_ORDER)
     assert set(c.WARNING_COLOURS) == {w.value for w in Warning} == set(c.WARNING_ORDER)
     colours = [*c.STATUS_COLOURS.values(), *c.WARNING_COLOURS.values()]

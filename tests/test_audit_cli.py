@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from audit import login_service
 from audit.__main__ import main
-from audit.figures import FIGURE_KEYS
+from audit.views import FIGURE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,11 +73,10 @@ def test_init_with_a_password_creates_no_known_password_account(tmp_path):
     path = tmp_path / "real.db"
     r = run("init", "--db", str(path), env={"AUDIT_ADMIN_PASSWORD": "s3cret-pass-2026"})
     assert r.returncode == 0, r.stderr
-    from audit import users
-    from audit.db import open_database
+    from audit.store.db import open_database
     db = open_database(path)
     assert [u[0] for u in db.conn.execute("SELECT username FROM users")] == ["admin"]
-    assert users.authenticate(db, "admin", "s3cret-pass-2026", "2026-11-27T10:00:00+08:00")
+    assert login_service.authenticate(db, "admin", "s3cret-pass-2026", "2026-11-27T10:00:00+08:00")
     assert db.conn.execute("SELECT COUNT(*) FROM units WHERE level = 'city'").fetchone()[0] == 12
 
 

@@ -7,12 +7,19 @@ from datetime import date
 
 import pytest
 
-from audit import charts
-from audit.dashboard import (DASHBOARD_KEYS, UnknownSelection, burnup_weeks, dashboard_data,
-                             drill_down, state_table, unit_groups)
-from audit.db import rows
-from audit.figures import figures, scope_for
-from issues import graphs
+from audit import calendar_service, charts
+from audit.dashboard_views import (
+    DASHBOARD_KEYS,
+    UnknownSelection,
+    burnup_weeks,
+    dashboard_data,
+    drill_down,
+    state_table,
+    unit_groups,
+)
+from audit.store.db import rows
+from audit.views import figures, scope_for
+from issues import graph_model as graphs
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -327,7 +334,7 @@ def test_burnup_deadline_and_projection(prog, today):
 def test_burnup_deadline_comes_from_the_setting_when_set(prog, tmp_path):
     p = build(tmp_path)
     p.new_issue("甲")
-    owners.set_setting(p.db, p.actors["admin"], "programme.deadline", "2026-12-31",
+    calendar_service.set_setting(p.db, p.actors["admin"], "programme.deadline", "2026-12-31",
                        at=p.at("2026-01-06"))
     assert burnup_weeks(p.db, scope_for(p.db), date(2026, 1, 20))["deadline"] == "2026-12-31"
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 import streamlit as st
 
-from audit import clock
-from audit.db import open_database
+from audit import time_model
 from audit.demo import DEMO_PASSWORD, demo_actor
-from audit.figures import figures, scope_for
+from audit.store.db import open_database
+from audit.views import figures, scope_for
 from tests.conftest import sign_in
 
 TILES = ["纳入整改问题", "已销号", "整改率", "按期整改率", "逾期问题", "即将到期（黄灯）",
@@ -62,8 +62,8 @@ def test_the_managers_tiles_count_only_its_unit(make_app, demo_path):
     app = _open(make_app, demo_path, "manager")
     db = open_database(demo_path)
     try:
-        mine = figures(db, scope_for(db, demo_actor(db, "manager")), clock.today())
-        everyone = figures(db, scope_for(db), clock.today())
+        mine = figures(db, scope_for(db, demo_actor(db, "manager")), time_model.today())
+        everyone = figures(db, scope_for(db), time_model.today())
     finally:
         db.conn.close()
     assert mine["issues"] < everyone["issues"]
@@ -91,14 +91,14 @@ def test_status_chart_carries_the_scope_s_data(make_app, demo_path):
 
 
 def test_query_params_are_read_on_load_and_written_back(make_app, demo_path):
-    as_of = (clock.today() - timedelta(days=3)).isoformat()
+    as_of = (time_model.today() - timedelta(days=3)).isoformat()
     app = _open(make_app, demo_path, "lead", as_of=as_of, unit="BT", stream="audit")
     assert not app.exception and not app.warning
     assert app.query_params["as_of"] == [as_of] or app.query_params["as_of"] == as_of
     assert str(app.date_input(key="dash.as_of").value) == as_of
     assert app.selectbox(key="dash.unit").value == "BT"
     assert app.selectbox(key="dash.stream").value == "audit"
-    compare = (clock.today() - timedelta(days=17)).isoformat()
+    compare = (time_model.today() - timedelta(days=17)).isoformat()
     assert str(app.date_input(key="dash.compare").value) == compare
     app.selectbox(key="dash.unit").set_value("HHHT").run()
     assert not app.exception
@@ -120,7 +120,7 @@ def test_bad_values_in_the_url_give_a_message_not_a_crash(make_app, demo_path):
     for bad in ("as_of=2026-13-45", "unit=NOPE", "cat=C99", "focus=F9", "compare=3000-01-01"):
         assert bad in warnings
     assert app.multiselect(key="dash.cat").value == ["C1"]
-    assert _param(app, "as_of") == clock.today().isoformat()
+    assert _param(app, "as_of") == time_model.today().isoformat()
     assert len(app.get("vega_lite_chart")) == 10
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from audit.figures import figures, issue_states, scope_for
+from audit.views import figures, issue_states, scope_for
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from audit import history
+from audit.store import history
 from tests.programme import build
 
 

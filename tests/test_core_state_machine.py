@@ -12,13 +12,12 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from audit import history
-from audit.errors import AuditError
-from audit.model import Role
+from audit.model import AuditError, Role, Status
+from audit.store import history
 from issues import service as issues
 from issues import store
-from issues.evidence import attach_evidence
-from issues.model import Move, Status, missing_for_closure
+from issues.evidence_service import attach_evidence
+from issues.model import Move, missing_for_closure
 from owners import service as owners
 from tests.programme import MAX_UPLOAD, PDF, build
 
@@ -70,7 +69,7 @@ class Programme(RuleBasedStateMachine):
         return self.p.db.conn.execute("SELECT * FROM issues WHERE id = ?", (iid,)).fetchone(), iid
 
     def row(self, table: str, rid: int) -> dict:
-        from audit.db import one
+        from audit.store.db import one
         return one(self.p.db, f"SELECT * FROM {table} WHERE id = ?", (rid,))
 
     # --- rules ----------------------------------------------------------------------------

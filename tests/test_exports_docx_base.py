@@ -13,9 +13,9 @@ from docx.oxml.ns import qn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit.text_format import xml_safe
 from exports import docx_base
 from exports.docx_base import PackWriter, convert_to_pdf, save_atomically, write_fontconfig
-from exports.sanitize import xml_safe
 from tests import pdf_tools
 
 AS_OF = dt.date(2026, 11, 27)

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from audit.figures import figures, scope_for
+from audit.views import figures, scope_for
 from exports import ledger_export
 from exports.ledger_export import ExportFailed, export_ledger, issue_records, ledger_rows
 from exports.xlsx_ledger import COLUMNS
@@ -61,7 +61,7 @@ def export(db, tmp_path: Path, actor=None, lang: str = "zh", **scope) -> tuple[P
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_exported_demo_ledger_reads_back_equal_to_the_rows_exported(demo_path, tmp_path, lang):
-    from audit.db import open_database
+    from audit.store.db import open_database
     db = open_database(demo_path)
     out, rows = export(db, tmp_path, lang=lang)
     parsed = read_ledger(out.read_bytes(), out.name)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from audit import history
+from audit.store import history
 from exports import remind_service as rs
 from tests import remind_programme as rp
 from tests.remind_servers import robot_endpoints, smtp_server

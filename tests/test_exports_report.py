@@ -12,11 +12,10 @@ from pathlib import Path
 import docx
 import pytest
 from docx.oxml.ns import qn
-from docx.shared import Cm
 
-from audit.db import open_database
 from audit.demo import demo_actor
-from audit.figures import figures, scope_for
+from audit.store.db import open_database
+from audit.views import figures, scope_for
 from exports.ledger_export import ExportFailed
 from exports.report import build_pack, gather, summary_paragraphs
 from tests import pdf_tools, programme
@@ -164,7 +163,7 @@ def test_pack_is_a4_with_chinese_fonts_headers_and_page_numbers(demo_pack):
 
 
 def test_pack_ends_with_the_history_anchor(demo_pack, demo_path):
-    from audit import history
+    from audit.store import history
     db = open_database(demo_path)
     seq, digest = history.anchor(db)
     db.conn.close()
@@ -321,8 +320,8 @@ def test_prose_names_the_longest_overdue_issue_and_the_changes(tmp_path):
 
 
 def test_changes_since_list_returns_and_extensions_with_reasons(tmp_path):
-    from issues.model import Move
     from issues import service as issues
+    from issues.model import Move
     from owners import service as owners
     p = programme.build(tmp_path)
     back = p.new_issue("合同未审核", unit="A")
@@ -384,14 +383,14 @@ def test_demo_pack_converts_to_a_pdf_with_cjk_fonts(demo_pack, tmp_path):
 
 @pytest.mark.parametrize("button, name_end", [("exports.io.report", ".docx"),
                                               ("exports.io.ledger", ".xlsx")])
-def test_io_page_builds_the_file_step_by_step_and_offers_it(demo_path, tmp_path, make_app,
+def test_export_page_builds_the_file_step_by_step_and_offers_it(demo_path, tmp_path, make_app,
                                                             button, name_end):
     from audit.demo import DEMO_PASSWORD
     from tests.conftest import open_page, sign_in
     app = make_app(copy_database(demo_path, tmp_path / "app.db"))
     app.default_timeout = 180
     sign_in(app, "manager", DEMO_PASSWORD)
-    open_page(app, "import-export")
+    open_page(app, "export")
     assert not app.exception
     app.button(key=button).click()
     app.run()

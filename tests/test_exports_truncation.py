@@ -6,9 +6,9 @@ from datetime import date
 
 import openpyxl
 
-from audit.figures import scope_for
+from audit.text_format import EXCEL_CELL_LIMIT, TRUNCATION_MARK
+from audit.views import scope_for
 from exports.ledger_export import export_ledger
-from exports.sanitize import EXCEL_CELL_LIMIT, TRUNCATION_MARK
 from issues import service as issues
 from issues.importer import apply_import, plan_import
 from issues.ledger import read_ledger

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from audit.dashboard import burnup_weeks, dashboard_data
-from audit.figures import figures, scope_for
+from audit.dashboard_views import burnup_weeks, dashboard_data
+from audit.views import figures, scope_for
 from tests.ledger_factory import table, xlsx_bytes
 from tests.test_issues_importer import do_import, ledger_row, prog  # noqa: F401 (fixture)
 

@@ -9,8 +9,11 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
-from audit.errors import ValidationFailed
-from issues import catalogue
+from audit import login_service, model
+from audit.model import ValidationFailed
+from audit.store import history
+from audit.store.db import database_file
+from issues import catalogue_views
 from issues import service as issues
 from tests import programme
 
@@ -48,7 +51,7 @@ def p(tmp_path):
 
 
 def _search(p, who: str = "lead", **kw) -> list[dict]:
-    return catalogue.search_issues(p.db, p.actors[who], as_of=AS_OF, **kw)
+    return catalogue_views.search_issues(p.db, p.actors[who], as_of=AS_OF, **kw)
 
 
 def _ids(found: list[dict]) -> set[int]:
@@ -160,7 +163,7 @@ def test_like_wildcards_are_matched_literally(p):
     assert _ids(_search(p, text="_")) == _named(p, "odd")
     assert _ids(_search(p, text="0%")) == _named(p, "odd")
     assert _ids(_search(p, text="%_完成")) == _named(p, "odd")
-    assert catalogue.like_pattern("5%_\\") == "%5\\%\\_\\\\%"
+    assert catalogue_views.like_pattern("5%_\\") == "%5\\%\\_\\\\%"
 
 
 def test_quotes_and_fts_operators_in_the_search_box_do_not_break_the_query(p):
@@ -180,7 +183,7 @@ def test_sort_by_code_deadline_warning_amount_status_and_unit(p):
         return [r["id"] for r in found]
     by_code = _search(p)
     assert [r["code"] for r in by_code] == sorted((r["code"] for r in by_code),
-                                                  key=catalogue.code_key)
+                                                  key=model.code_key)
     by_deadline = _search(p, sort="deadline")
     deadlines = [r["deadline"] for r in by_deadline]
     assert deadlines[-1] is None and deadlines[:4] == sorted(deadlines[:4])
@@ -197,7 +200,7 @@ def test_sort_by_code_deadline_warning_amount_status_and_unit(p):
 
 
 def test_codes_sort_numerically():
-    assert sorted(["C1.1.10", "C1.1.2", "C10.1.1", "C2.1.1"], key=catalogue.code_key) == \
+    assert sorted(["C1.1.10", "C1.1.2", "C10.1.1", "C2.1.1"], key=model.code_key) == \
         ["C1.1.2", "C1.1.10", "C2.1.1", "C10.1.1"]
 
 
@@ -214,7 +217,7 @@ def test_unknown_filter_values_are_refused_naming_the_field(p, kw, field):
 
 
 def test_tree_counts_issues_by_category_aspect_status_and_colour(p):
-    tree = catalogue.catalogue_tree(p.db, p.actors["lead"], as_of=AS_OF, sort="amount")
+    tree = catalogue_views.catalogue_tree(p.db, p.actors["lead"], as_of=AS_OF, sort="amount")
     assert [c["code"] for c in tree] == ["C1", "C2"]
     c1, c2 = tree
     assert (c1["issues"], c1["status_closed"], c1["status_in_progress"],
@@ -222,47 +225,47 @@ def test_tree_counts_issues_by_category_aspect_status_and_colour(p):
     assert (c1["warning_red"], c1["warning_amber"], c1["warning_green"]) == (0, 1, 2)
     assert [(a["code"], a["issues"]) for a in c1["aspects"]] == [("C1.1", 2), ("C1.2", 2)]
     assert (c2["issues"], c2["warning_red"], c2["amount"]) == (1, 1, 5000)
-    scoped = catalogue.catalogue_tree(p.db, p.actors["manager"], as_of=AS_OF)
+    scoped = catalogue_views.catalogue_tree(p.db, p.actors["manager"], as_of=AS_OF)
     assert [c["code"] for c in scoped] == ["C1"]
 
 
 def test_filter_choices_are_limited_to_the_scope(p):
-    choices = catalogue.filter_choices(p.db, p.actors["manager"])
+    choices = catalogue_views.filter_choices(p.db, p.actors["manager"])
     assert {u["code"] for u in choices["units"]} == {"A", "A1"}
     assert {x["name"] for x in choices["people"]} == {"张三", "李四", "孙经理"}
     assert choices["years"] == [2025, 2024]
     assert len(choices["focus"]) == 5 and len(choices["streams"]) == 2
-    everyone = catalogue.filter_choices(p.db, p.actors["lead"])
+    everyone = catalogue_views.filter_choices(p.db, p.actors["lead"])
     assert [u["code"] for u in everyone["units"]][0] == "R"
 
 
 def test_data_version_changes_with_every_write(p):
-    before = catalogue.data_version(p.db)
+    before = history.data_version(p.db)
     issues.update_progress(p.db, p.actors["lead"], p.ids["green"],
                            version=p.version(p.ids["green"]), progress="推进中",
                            at=p.at("2026-11-20"))
-    assert catalogue.data_version(p.db) > before
-    assert catalogue.database_file(p.db) == str(p.path)
+    assert history.data_version(p.db) > before
+    assert database_file(p.db) == str(p.path)
 
 
 def test_a_sign_in_does_not_move_the_version_page_caches_are_keyed_on(p):
-    from audit import history, users
-    from audit.errors import LoginFailed
-    before, anchor = catalogue.data_version(p.db), history.anchor(p.db)[0]
-    users.login(p.db, "lead", programme.PASSWORD, p.at("2026-11-20"))
+    from audit.model import LoginFailed
+    from audit.store import history
+    before, anchor = history.data_version(p.db), history.anchor(p.db)[0]
+    login_service.login(p.db, "lead", programme.PASSWORD, p.at("2026-11-20"))
     with pytest.raises(LoginFailed):
-        users.login(p.db, "lead", "wrong", p.at("2026-11-20"))
+        login_service.login(p.db, "lead", "wrong", p.at("2026-11-20"))
     assert history.anchor(p.db)[0] > anchor            # both sign-ins are recorded…
-    assert catalogue.data_version(p.db) == before      # …and change nothing a page shows
+    assert history.data_version(p.db) == before      # …and change nothing a page shows
     issues.update_progress(p.db, p.actors["lead"], p.ids["green"],
                            version=p.version(p.ids["green"]), progress="推进中",
                            at=p.at("2026-11-20"))
-    assert catalogue.data_version(p.db) == history.anchor(p.db)[0] > anchor
+    assert history.data_version(p.db) == history.anchor(p.db)[0] > anchor
 
 
 def test_ledger_workbook_holds_exactly_the_filtered_issues(p):
     wanted = [r["id"] for r in _search(p, text="合同")]
-    data = catalogue.ledger_workbook(p.db, p.actors["lead"], wanted, as_of=AS_OF, lang="zh",
+    data = catalogue_views.ledger_workbook(p.db, p.actors["lead"], wanted, as_of=AS_OF, lang="zh",
                                      title="整改台账")
     ws = load_workbook(io.BytesIO(data)).worksheets[0]
     codes = [row[1] for row in ws.iter_rows(min_row=3, values_only=True) if row[1]]
@@ -271,24 +274,24 @@ def test_ledger_workbook_holds_exactly_the_filtered_issues(p):
 
 
 def test_ledger_workbook_never_leaves_the_scope(p):
-    data = catalogue.ledger_workbook(p.db, p.actors["rect_b"], list(p.ids.values()),
+    data = catalogue_views.ledger_workbook(p.db, p.actors["rect_b"], list(p.ids.values()),
                                      as_of=AS_OF, lang="en", title="Ledger")
     ws = load_workbook(io.BytesIO(data)).worksheets[0]
     codes = [row[1] for row in ws.iter_rows(min_row=3, values_only=True) if row[1]]
     assert len(codes) == 1
 
 
-@pytest.mark.parametrize("sort", catalogue.SORTS)
+@pytest.mark.parametrize("sort", catalogue_views.SORTS)
 def test_search_summary_keeps_the_first_rows_all_ids_and_the_tree_of_every_issue(p, sort):
     found = _search(p, sort=sort)
-    summary = catalogue.search_summary(p.db, p.actors["lead"], as_of=AS_OF, shown=2, sort=sort)
+    summary = catalogue_views.search_summary(p.db, p.actors["lead"], as_of=AS_OF, shown=2, sort=sort)
     assert summary.total == len(found) == 5
     assert list(summary.ids) == [r["id"] for r in found]
     assert summary.rows == found[:2]
-    assert summary.tree == catalogue.tree_from_rows(found)
+    assert summary.tree == catalogue_views.tree_from_rows(found)
 
 
 def test_search_summary_refuses_what_search_issues_refuses(p):
     with pytest.raises(ValidationFailed) as info:
-        catalogue.search_summary(p.db, p.actors["lead"], as_of=AS_OF, shown=2, sort="colour")
+        catalogue_views.search_summary(p.db, p.actors["lead"], as_of=AS_OF, shown=2, sort="colour")
     assert info.value.field == "sort"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.i18n import t
+from audit.messages import t
 from tests import programme
 from tests.conftest import open_page, sign_in
 

@@ -8,14 +8,13 @@ from datetime import date
 
 import pytest
 
-from audit import history
-from audit.errors import NotPermitted, ValidationFailed
-from audit.figures import scope_for
-from issues import duplicates
-from issues import service as issues
-from issues import store
-from issues.duplicates import (bigrams, confirm_cluster, cosine, find_duplicates, merge_report,
-                               reject_cluster, undo_merge)
+from audit.model import NotPermitted, ValidationFailed
+from audit.store import history
+from audit.views import scope_for
+from issues import duplicates_views as duplicates
+from issues import merge_service, store
+from issues.duplicates_views import bigrams, cosine, find_duplicates, merge_report, undo_merge
+from issues.merge_service import confirm_cluster, reject_cluster
 from tests.programme import build
 
 AT = "2026-11-25T10:00:00+08:00"
@@ -206,13 +205,13 @@ def test_clusters_are_numbered_strongest_first(prog):
 
 def test_issues_merge_service_is_what_confirm_uses(prog, monkeypatch):
     calls = []
-    real = issues.merge_issues
+    real = merge_service.merge_issues
 
     def spy(*a, **kw):
         calls.append(a[2:4])
         return real(*a, **kw)
 
-    monkeypatch.setattr(issues, "merge_issues", spy)
+    monkeypatch.setattr(merge_service, "merge_issues", spy)
     confirm_cluster(prog.db, prog.actors["lead"], [prog.ids["2024"], prog.ids["2025"]],
                     prog.ids["2025"], AT)
     assert calls == [(prog.ids["2025"], prog.ids["2024"])]
@@ -227,7 +226,7 @@ def test_the_merge_page_shows_clusters_with_evidence_and_merges_on_confirm(prog,
     assert not app.exception, app.exception
     assert app.title[0].value == "并轨与查重"
     assert [m.value for m in app.metric][:1] == ["7"]
-    key = next(b.key for b in app.button if b.key and b.key.startswith("issues.import.merge."))
+    key = next(b.key for b in app.button if b.key and b.key.startswith("issues.merge.merge."))
     app.button(key=key).click()
     app.run()
     assert not app.exception, app.exception
@@ -259,3 +258,32 @@ def test_each_block_is_read_on_its_own(prog, monkeypatch):
     monkeypatch.setattr(duplicates, "_block_issues", spy)
     find_duplicates(prog.db)
     assert read and all(len(ids) < 7 for ids in read)
+
+
+def test_across_units_and_categories_the_same_finding_is_proposed_with_where_it_differs(prog):
+    i = prog.ids
+    found = {frozenset(c.issue_ids): c for c in find_duplicates(prog.db, across=True)}
+    contract = found[frozenset({i["audit"], i["cleanup"], i["other_city"]})]
+    assessment = found[frozenset({i["2024"], i["2025"], i["other_category"]})]
+    assert len(found) == 2                       # the unrelated finding is still not proposed
+    other_city = next(p for p in contract.pairs if i["other_city"] in (p.a, p.b))
+    assert not other_city.same_city and not other_city.same_unit and other_city.same_category
+    other_category = next(p for p in assessment.pairs if i["other_category"] in (p.a, p.b)
+                          and i["2024"] in (p.a, p.b))
+    assert other_category.same_unit and not other_category.same_category
+    assert assessment.recurring
+
+
+def test_reworded_findings_are_proposed_at_the_default_threshold(prog):
+    # The three rewordings issue 21 found missing at the old default.
+    a = prog.new_issue("外包人员共用系统账号", unit="B", aspect="C2.1")
+    b = prog.new_issue("外包人员混用系统账号", unit="B", aspect="C2.1")
+    c = prog.new_issue("多名承包人员共享同一系统账号登录", unit="B", aspect="C2.1")
+    assert {a, b, c} in clusters_as_sets(prog)
+
+
+def test_a_rejected_pair_is_not_proposed_across_units_either(prog):
+    i = prog.ids
+    reject_cluster(prog.db, prog.actors["lead"], [i["audit"], i["other_city"]], AT)
+    pairs = {(p.a, p.b) for c in find_duplicates(prog.db, across=True) for p in c.pairs}
+    assert tuple(sorted((i["audit"], i["other_city"]))) not in pairs

@@ -7,8 +7,10 @@ import zipfile
 
 import pytest
 
-from audit.errors import NotPermitted, UploadRefused
-from issues.evidence import attach_evidence, blob_path, check_upload, read_evidence, safe_filename
+from audit.model import NotPermitted, UploadRefused
+from audit.store.evidence_files import blob_path
+from issues.evidence_format import check_upload, safe_filename
+from issues.evidence_service import attach_evidence, read_evidence
 from tests.programme import MAX_UPLOAD, PDF, build
 
 

@@ -16,12 +16,12 @@ from datetime import date
 
 import pytest
 
-from audit.errors import NotPermitted, ValidationFailed
-from audit.figures import Scope, issue_states, scope_for
-from issues import graph_service as gs
-from issues import graphs
+from audit.model import NotPermitted, ValidationFailed
+from audit.views import Scope, issue_states, scope_for
+from issues import dependency_model
+from issues import graph_views as gs
 from issues import service as issues
-from issues.graph_service import cause_dot
+from issues.graph_views import cause_dot
 from tests.programme import build
 
 
@@ -201,7 +201,7 @@ def test_loading_only_candidate_measures_gives_the_same_answer_as_loading_all(sc
     issues_ = [{"id": r[0], "code": r[1], "deadline": r[2], "status": r[3]} for r in
                db.conn.execute("SELECT id, code, deadline, status FROM issues")]
     edges = db.conn.execute("SELECT measure_id, depends_on_id FROM measure_deps").fetchall()
-    full = graphs.blocked_issues(issues_, ms, [tuple(e) for e in edges], AS_OF)
+    full = dependency_model.blocked_issues(issues_, ms, [tuple(e) for e in edges], AS_OF)
     assert [b.issue_id for b in full] == [b["issue_id"] for b in gs.blocked(db, Scope(), AS_OF)]
 
 

@@ -8,13 +8,32 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.errors import DependencyCycle
-from issues.graphs import (
-    CauseNode, IssueDeadline, IssueNode, MeasureNode, SourceMeasure, blocked_issues,
-    cause_graph, causes_fixed_at_source, cycle_if_added, dependency_graph, earliest_finish,
-    find_cycle, greedy_cover, is_recurring, issue_causes_fixed_at_source, issue_earliest_finish,
+from audit.model import DependencyCycle
+from issues.dependency_model import (
+    IssueDeadline,
+    MeasureNode,
+    blocked_issues,
+    cycle_if_added,
+    dependency_graph,
+    earliest_finish,
+    find_cycle,
+    issue_earliest_finish,
     own_finish,
-    rank_causes, recurring_causes, refuse_cycle, waited_by, waits_for,
+    refuse_cycle,
+    waited_by,
+    waits_for,
+)
+from issues.graph_model import (
+    CauseNode,
+    IssueNode,
+    SourceMeasure,
+    cause_graph,
+    causes_fixed_at_source,
+    greedy_cover,
+    is_recurring,
+    issue_causes_fixed_at_source,
+    rank_causes,
+    recurring_causes,
 )
 
 D = date.fromisoformat

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.db import open_database
+from audit.store.db import open_database
 from tests.conftest import copy_database, open_page, sign_in
 
 PASSWORD = "demo1234"

@@ -8,9 +8,16 @@ from datetime import date
 
 import pytest
 
-from audit import figures, history
-from audit.errors import (AssignmentIncomplete, ClosureBlocked, NotFound, NotPermitted,
-                          ValidationFailed)
+from audit import views
+from audit.model import (
+    AssignmentIncomplete,
+    ClosureBlocked,
+    NotFound,
+    NotPermitted,
+    ValidationFailed,
+)
+from audit.store import history
+from issues import bulk_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -28,7 +35,7 @@ def prog(tmp_path):
     return p
 
 
-def full_issue(p, code: str, **over) -> issues.NewIssue:
+def full_issue(p, code: str, **over) -> bulk_service.NewIssue:
     """An issue with everything an import gives it, submitted for verification."""
     values = dict(
         aspect_id=p.aspects["C1.1"], unit_id=p.units["A"], title=f"外包合同未签订 {code}",
@@ -37,15 +44,15 @@ def full_issue(p, code: str, **over) -> issues.NewIssue:
         sources=(p.audits["AUD2025"], p.audits["AUD2024"]), streams=("audit", "cleanup"),
         focus=("F3", "F1"), responsible_person_id=p.people["rect_a"],
         supervisor_person_id=p.people["head_a"], deadline=date(2026, 12, 31),
-        measures=(issues.NewMeasure("补签合同", p.people["owner_a"], date(2026, 12, 1), True),
-                  issues.NewMeasure("建立台账", p.people["rect_a"], "2026-12-20")),
+        measures=(bulk_service.NewMeasure("补签合同", p.people["owner_a"], date(2026, 12, 1), True),
+                  bulk_service.NewMeasure("建立台账", p.people["rect_a"], "2026-12-20")),
         causes=(p.causes[1], p.causes[0]), progress="已补签两份",
         moves=(Move.START, Move.SUBMIT))
     values.update(over)
-    return issues.NewIssue(**values)
+    return bulk_service.NewIssue(**values)
 
 
-def through_services(p, item: issues.NewIssue) -> int:
+def through_services(p, item: bulk_service.NewIssue) -> int:
     """The same issue registered the way an import used to: one service call per step."""
     lead, db = p.actors["lead"], p.db
     iid = issues.create_issue(db, lead, aspect_id=item.aspect_id, title=item.title,
@@ -97,7 +104,7 @@ def stored(p, iid: int) -> dict:
 
 def test_a_bulk_created_issue_equals_the_one_the_services_build_in_every_column_and_link(prog):
     item = full_issue(prog, "C1.1.1")
-    [bulk] = issues.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT)
+    [bulk] = bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT)
     one_by_one = through_services(prog, full_issue(prog, "C1.1.2"))
     assert stored(prog, bulk) == stored(prog, one_by_one)
     assert stored(prog, bulk)["issue"]["status"] == "submitted"
@@ -107,9 +114,9 @@ def test_a_bulk_created_issue_equals_the_one_the_services_build_in_every_column_
 
 def test_a_bulk_created_issue_without_moves_or_assignment_equals_create_issue(prog):
     lead = prog.actors["lead"]
-    item = issues.NewIssue(aspect_id=prog.aspects["C1.2"], unit_id=prog.units["B"],
+    item = bulk_service.NewIssue(aspect_id=prog.aspects["C1.2"], unit_id=prog.units["B"],
                            title="结算依据不足 X", code="C1.2.1")
-    [bulk] = issues.create_issues_bulk(prog.db, lead, [item], at=AT)
+    [bulk] = bulk_service.create_issues_bulk(prog.db, lead, [item], at=AT)
     single = issues.create_issue(prog.db, lead, aspect_id=prog.aspects["C1.2"],
                                  unit_id=prog.units["B"], title="结算依据不足 Y", at=AT)
     assert stored(prog, bulk) == stored(prog, single)
@@ -117,7 +124,7 @@ def test_a_bulk_created_issue_without_moves_or_assignment_equals_create_issue(pr
 
 def test_bulk_ids_are_the_ids_one_by_one_inserts_would_get(prog):
     first = through_services(prog, full_issue(prog, "C1.1.1"))
-    ids = issues.create_issues_bulk(prog.db, prog.actors["lead"],
+    ids = bulk_service.create_issues_bulk(prog.db, prog.actors["lead"],
                                     [full_issue(prog, "C1.1.2"), full_issue(prog, "C1.1.3")],
                                     at=AT)
     assert ids == [first + 1, first + 2]
@@ -140,7 +147,7 @@ def test_an_imported_database_replays_every_row_exactly(prog):
 
 def test_a_bulk_creation_records_each_row_once_and_its_as_of_fields_apart(prog):
     before = history.anchor(prog.db)[0]
-    [iid] = issues.create_issues_bulk(prog.db, prog.actors["lead"], [full_issue(prog, "C1.1.1")],
+    [iid] = bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], [full_issue(prog, "C1.1.1")],
                                       at=AT)
     recs = prog.db.conn.execute("SELECT op, action, entity, field FROM history WHERE seq > ?",
                                 (before,)).fetchall()
@@ -157,9 +164,9 @@ def test_as_of_state_of_an_imported_issue_holds_after_it_changes(prog):
     iid = prog.db.conn.execute("SELECT id FROM issues WHERE code = 'C1.1.1'").fetchone()[0]
     issues.move_issue(prog.db, prog.actors["lead2"], iid, Move.RETURN, version=None,
                       reason="佐证不足", at=LATER)
-    scope = figures.Scope()
-    then = {r["code"]: r for r in figures.issue_states(prog.db, scope, date(2026, 11, 25))}
-    now = {r["code"]: r for r in figures.issue_states(prog.db, scope, date(2026, 11, 26))}
+    scope = views.Scope()
+    then = {r["code"]: r for r in views.issue_states(prog.db, scope, date(2026, 11, 25))}
+    now = {r["code"]: r for r in views.issue_states(prog.db, scope, date(2026, 11, 26))}
     assert then["C1.1.1"]["status"] == "submitted" and now["C1.1.1"]["status"] == "in_progress"
     assert then["C1.1.1"]["deadline"] == now["C1.1.1"]["deadline"] == "2026-12-31"
     assert then["C1.1.1"]["responsible_person_id"] == prog.people["rect_a"]
@@ -168,7 +175,7 @@ def test_as_of_state_of_an_imported_issue_holds_after_it_changes(prog):
 # --- the rules still hold --------------------------------------------------------------------
 
 @pytest.mark.parametrize("over, error, step", [
-    ({"measures": (issues.NewMeasure("补签合同", None, "2026-12-01"),)}, AssignmentIncomplete,
+    ({"measures": (bulk_service.NewMeasure("补签合同", None, "2026-12-01"),)}, AssignmentIncomplete,
      "status"),
     ({"responsible_person_id": None}, AssignmentIncomplete, "status"),
     ({"moves": (Move.START, Move.SUBMIT, Move.CLOSE)}, NotPermitted, "status"),
@@ -180,7 +187,7 @@ def test_as_of_state_of_an_imported_issue_holds_after_it_changes(prog):
     ({"sources": (999,)}, NotFound, "create"),
     ({"supervisor_person_id": 999}, ValidationFailed, "assign"),
     ({"deadline": "31/12/2026"}, ValidationFailed, "assign"),
-    ({"measures": (issues.NewMeasure("补签合同", 999, "2026-12-01"),)}, ValidationFailed,
+    ({"measures": (bulk_service.NewMeasure("补签合同", 999, "2026-12-01"),)}, ValidationFailed,
      "measures"),
     ({"causes": (999,)}, NotFound, "causes"),
 ])
@@ -190,7 +197,7 @@ def test_bulk_creation_refuses_what_the_services_refuse_and_writes_nothing(prog,
     over = dict(over)
     items = [full_issue(prog, "C1.1.1"), full_issue(prog, over.pop("code", "C1.1.2"), **over)]
     with pytest.raises(Exception) as caught:
-        issues.create_issues_bulk(prog.db, prog.actors["lead"], items, at=AT)
+        bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], items, at=AT)
     expected = error if isinstance(error, str) else error.__name__
     assert type(caught.value).__name__ == expected
     assert (caught.value.item, caught.value.step) == (1, step)
@@ -200,24 +207,24 @@ def test_bulk_creation_refuses_what_the_services_refuse_and_writes_nothing(prog,
 
 def test_bulk_creation_checks_role_and_scope(prog):
     with pytest.raises(NotPermitted):
-        issues.create_issues_bulk(prog.db, prog.actors["rect"], [full_issue(prog, "C1.1.1")],
+        bulk_service.create_issues_bulk(prog.db, prog.actors["rect"], [full_issue(prog, "C1.1.1")],
                                   at=AT)
     scoped = replace(prog.actors["lead"], scope_unit_ids=frozenset({prog.units["B"]}))
     with pytest.raises(NotPermitted):
-        issues.create_issues_bulk(prog.db, scoped, [full_issue(prog, "C1.1.1")], at=AT)
+        bulk_service.create_issues_bulk(prog.db, scoped, [full_issue(prog, "C1.1.1")], at=AT)
 
 
 def test_an_inactive_responsible_person_is_refused(prog):
     prog.db.conn.execute("UPDATE people SET active = 0 WHERE id = ?", (prog.people["rect_a"],))
     with pytest.raises(ValidationFailed) as caught:
-        issues.create_issues_bulk(prog.db, prog.actors["lead"], [full_issue(prog, "C1.1.1")],
+        bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], [full_issue(prog, "C1.1.1")],
                                   at=AT)
     assert caught.value.field == "responsible_person_id"
 
 
 def test_a_code_used_twice_in_one_batch_is_refused(prog):
     with pytest.raises(ValidationFailed) as caught:
-        issues.create_issues_bulk(prog.db, prog.actors["lead"],
+        bulk_service.create_issues_bulk(prog.db, prog.actors["lead"],
                                   [full_issue(prog, "C1.1.1"), full_issue(prog, "C1.1.1")],
                                   at=AT)
     assert caught.value.item == 1 and "already exists" in str(caught.value)
@@ -227,13 +234,13 @@ def test_striking_off_in_bulk_is_the_closers_act_and_needs_the_three_rules(prog)
     item = full_issue(prog, "C1.1.1", moves=(Move.START, Move.SUBMIT, Move.CLOSE))
     # The submitter may not strike off its own submission (segregation of duties)…
     with pytest.raises(NotPermitted):
-        issues.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT)
+        bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT)
     # …another lead may, once 三不放过 holds: a new issue has no evidence nor accountability.
     with pytest.raises(ClosureBlocked) as caught:
-        issues.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT,
+        bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT,
                                   closer=prog.actors["lead2"])
     assert {"accountability", "measure_evidence"} <= set(caught.value.missing)
     # …and a closer whose role may not strike off is refused.
     with pytest.raises(NotPermitted):
-        issues.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT,
+        bulk_service.create_issues_bulk(prog.db, prog.actors["lead"], [item], at=AT,
                                   closer=prog.actors["rect"])

@@ -152,6 +152,19 @@ def test_duplicates_merge_and_unmerge(prog, capsys):
     assert "no likely duplicates" in capsys.readouterr().out
 
 
+def test_duplicates_across_units_are_listed_only_when_asked(prog, capsys):
+    a = prog.new_issue("外包合同未经法律审核即签订", unit="A")
+    b = prog.new_issue("外包合同未经法律审核即签订", unit="B")
+    assert main(["duplicates", "--db", str(prog.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clusters"] == []
+    assert main(["duplicates", "--db", str(prog.path), "--across", "--json"]) == 0
+    [cluster] = json.loads(capsys.readouterr().out)["clusters"]
+    assert sorted(i["id"] for i in cluster["issues"]) == [a, b]
+    assert cluster["pairs"][0]["same_city"] is False
+    assert main(["merge", "--db", str(prog.path), "--cluster", "1", "--across", "--reject"]) == 0
+    assert "rejected: 1 pairs" in capsys.readouterr().out
+
+
 def test_merge_by_codes(prog, capsys):
     prog.new_issue("甲")
     prog.new_issue("乙")

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit import history
-from audit.errors import AuditError, LedgerFileError, LedgerRowError, NotPermitted
+from audit.model import AuditError, LedgerFileError, LedgerRowError, NotPermitted
+from audit.store import history
 from issues import importer
 from issues import service as issues
 from issues.importer import ImportNeedsDecision, apply_import, norm, plan_import, unit_core
@@ -503,9 +503,9 @@ def _build_random(tmp_path: Path, specs: list[dict]):
 
 
 def _exported(p) -> bytes:
+    from audit.views import scope_for
     from exports.ledger_export import issue_records, ledger_rows
     from exports.xlsx_ledger import write_ledger
-    from audit.figures import scope_for
     records = issue_records(p.db, scope_for(p.db), dt.date(2026, 11, 25))
     out = io.BytesIO()
     write_ledger(ledger_rows(records), out, title="整改台账", as_of=dt.date(2026, 11, 25))
@@ -607,7 +607,7 @@ def test_the_import_section_previews_asks_nothing_and_imports_on_confirm(demo_pa
     from tests.conftest import copy_database, open_page, sign_in
     path = copy_database(demo_path, tmp_path / "demo.db")
     app = sign_in(make_app(path), "lead", "demo1234")
-    app = open_page(app, "import-export")
+    app = open_page(app, "import")
     data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
                                 责任单位="包头市分公司", 责任人="新同事", 整改状态="已销号")))
     app.file_uploader(key="issues.import.file").set_value(
@@ -624,7 +624,7 @@ def test_the_import_section_previews_asks_nothing_and_imports_on_confirm(demo_pa
 
 def test_a_row_naming_a_merged_code_updates_the_issue_it_was_merged_into(prog):
     do_import(prog, xlsx_bytes(table(ledger_row(1), ledger_row(2, 问题描述="结算未经审核"))))
-    from issues.duplicates import confirm_cluster
+    from issues.merge_service import confirm_cluster
     ids = [r[0] for r in prog.db.conn.execute("SELECT id FROM issues ORDER BY code")]
     confirm_cluster(prog.db, prog.actors["lead"], ids, ids[0], AT)
     result = do_import(prog, xlsx_bytes(table(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from audit.errors import NotPermitted
-from audit.i18n import t
+from audit.messages import t
+from audit.model import NotPermitted
+from issues import bulk_service
 from issues import service as issues
 from issues.model import Move
 from tests import programme
@@ -271,7 +272,7 @@ def test_bulk_created_issue_history_names_the_fields_of_its_row_record(make_app,
     """An imported issue's creation is one history record holding the whole row: the history
     tab labels that record and the fields inside it instead of showing '*' and raw JSON."""
     at = p.at("2026-11-20", 9)
-    [iid] = issues.create_issues_bulk(p.db, p.actors["lead"], [issues.NewIssue(
+    [iid] = bulk_service.create_issues_bulk(p.db, p.actors["lead"], [bulk_service.NewIssue(
         aspect_id=p.aspects["C1.1"], unit_id=p.units["A"], title="导入的问题",
         description="台账第5行")], at=at)
     p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -8,15 +8,31 @@ import zipfile
 
 import pytest
 
-from audit.errors import LedgerFileError, LedgerRowError
+from audit.model import LedgerFileError, LedgerRowError
 from issues import ledger
-from issues.ledger import (MeasureLine, format_measure_line, parse_mapping_arg,
-                           parse_measure_line, read_ledger)
-from tests.ledger_factory import (HEADER, billion_laughs_xlsx, csv_bytes, field_ledger_xlsx,
-                                  formula_with_cache_xlsx,
-                                  formula_without_cache_xlsx, latin1_csv, renamed_exe,
-                                  renamed_pdf, row, table, with_sheet_xml, xlsx_bytes,
-                                  zip_bomb_xlsx)
+from issues.ledger import (
+    MeasureLine,
+    format_measure_line,
+    parse_mapping_arg,
+    parse_measure_line,
+    read_ledger,
+)
+from tests.ledger_factory import (
+    HEADER,
+    billion_laughs_xlsx,
+    csv_bytes,
+    field_ledger_xlsx,
+    formula_with_cache_xlsx,
+    formula_without_cache_xlsx,
+    latin1_csv,
+    renamed_exe,
+    renamed_pdf,
+    row,
+    table,
+    with_sheet_xml,
+    xlsx_bytes,
+    zip_bomb_xlsx,
+)
 
 
 def read_csv(rows, **kw):

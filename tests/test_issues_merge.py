@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from audit import history
-from audit.errors import MergeNotUndoable, NotPermitted, ValidationFailed
-from audit.figures import figures, scope_for
+from audit.model import MergeNotUndoable, NotPermitted, ValidationFailed
+from audit.store import history
+from audit.views import figures, scope_for
+from issues import merge_service, store
 from issues import service as issues
-from issues import store
 from tests.programme import build
 
 
@@ -26,7 +26,7 @@ def merged(tmp_path):
     p.assign(absorbed, deadline="2026-05-31")
     m1 = p.measure(survivor, deadline="2026-06-01", title="补充法律审核")
     m2 = p.measure(absorbed, deadline="2026-05-01", title="修订合同范本")
-    merge_id = issues.merge_issues(p.db, lead, survivor, absorbed,
+    merge_id = merge_service.merge_issues(p.db, lead, survivor, absorbed,
                                    survivor_version=p.version(survivor),
                                    absorbed_version=p.version(absorbed),
                                    at=p.at("2026-02-01"))
@@ -61,14 +61,14 @@ def test_a_finding_counts_once_after_the_merge_and_twice_before(merged):
 
 def test_a_merge_can_be_undone_until_the_merged_issue_changes(merged):
     p, ids = merged, merged.ids
-    issues.undo_merge(p.db, p.actors["lead"], ids["merge"], at=p.at("2026-02-02"))
+    merge_service.undo_merge(p.db, p.actors["lead"], ids["merge"], at=p.at("2026-02-02"))
     s = store.issue_detail(p.db, ids["survivor"])
     a = store.issue_detail(p.db, ids["absorbed"])
     assert [x["code"] for x in s["streams"]] == ["audit"]
     assert [m["id"] for m in a["measures"]] == [ids["m2"]]
     assert a["merged_into_id"] is None and s["amount_involved"] == 0
     with pytest.raises(MergeNotUndoable):
-        issues.undo_merge(p.db, p.actors["lead"], ids["merge"], at=p.at("2026-02-03"))
+        merge_service.undo_merge(p.db, p.actors["lead"], ids["merge"], at=p.at("2026-02-03"))
     assert history.verify(p.db).ok
 
 
@@ -77,7 +77,7 @@ def test_a_merge_cannot_be_undone_once_the_merged_issue_changed(merged):
     issues.edit_measure(p.db, p.actors["lead"], ids["m2"], version=p.mversion(ids["m2"]),
                         progress="已完成范本修订初稿", at=p.at("2026-02-02"))
     with pytest.raises(MergeNotUndoable):
-        issues.undo_merge(p.db, p.actors["lead"], ids["merge"], at=p.at("2026-02-03"))
+        merge_service.undo_merge(p.db, p.actors["lead"], ids["merge"], at=p.at("2026-02-03"))
 
 
 def test_a_merged_away_issue_cannot_be_edited_or_moved(merged):
@@ -93,8 +93,8 @@ def test_rectifiers_and_managers_cannot_merge(tmp_path):
     a, b = p.new_issue("甲"), p.new_issue("乙")
     for who in ("rect", "manager"):
         with pytest.raises(NotPermitted):
-            issues.merge_issues(p.db, p.actors[who], a, b, survivor_version=None,
+            merge_service.merge_issues(p.db, p.actors[who], a, b, survivor_version=None,
                                 absorbed_version=None, at=p.at("2026-02-01"))
     with pytest.raises(ValidationFailed):
-        issues.merge_issues(p.db, p.actors["lead"], a, a, survivor_version=None,
+        merge_service.merge_issues(p.db, p.actors["lead"], a, a, survivor_version=None,
                             absorbed_version=None, at=p.at("2026-02-01"))

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from audit.errors import NotPermitted
+from audit.model import NotPermitted
 from issues import service as issues
 from issues import work_views
 from issues.model import Move

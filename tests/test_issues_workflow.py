@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from audit.errors import (AssignmentIncomplete, AuditError, ClosureBlocked, DependencyCycle,
-                          NotPermitted, StaleEdit, TransitionNotAllowed, ValidationFailed)
+from audit.model import (
+    AssignmentIncomplete,
+    AuditError,
+    ClosureBlocked,
+    DependencyCycle,
+    NotPermitted,
+    StaleEdit,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from issues import service as issues
 from issues.model import Move
 from tests.programme import build
@@ -132,7 +140,7 @@ def test_an_item_cannot_be_struck_off_until_three_no_let_go_is_met(prog, skip):
         issues.record_accountability(db, rect, iid, person_name="某某", action="诫勉谈话",
                                      at=prog.at("2026-02-01"))
     if skip != "measure_evidence":
-        from issues.evidence import attach_evidence
+        from issues.evidence_service import attach_evidence
         from tests.programme import MAX_UPLOAD, PDF
         attach_evidence(db, rect, iid, filename="a.pdf", data=PDF, evidence_root=prog.evidence_root,
                         max_bytes=MAX_UPLOAD, measure_id=mid, at=prog.at("2026-02-01"))

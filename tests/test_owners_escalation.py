@@ -6,12 +6,22 @@ from datetime import date
 
 import pytest
 
-from owners.escalation import (
-    EscalationDue, IssueForEscalation, Target, Thresholds, UnitNode, UnitTreeBroken, chase_list,
-    due_escalations, escalation_step, escalation_target, thresholds_from_reviews,
-    thresholds_from_settings, unit_chains,
+from audit.time_model import Calendar, working_days_between
+from owners.escalation_model import (
+    EscalationDue,
+    IssueForEscalation,
+    Target,
+    Thresholds,
+    UnitNode,
+    UnitTreeBroken,
+    chase_list,
+    due_escalations,
+    escalation_step,
+    escalation_target,
+    thresholds_from_reviews,
+    thresholds_from_settings,
+    unit_chains,
 )
-from owners.model import Calendar, working_days_between
 
 D = date.fromisoformat
 

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from audit.errors import NotPermitted
+from audit import admin_views, calendar_service
+from audit.model import NotPermitted
 from owners import service as owners
 from owners import views
 from tests import programme
@@ -181,19 +182,19 @@ def test_unpublished_years_with_deadlines_are_warned_about(p):
     issues.add_measure(p.db, p.actors["lead"], p.ids["other"], title="年审",
                        owner_person_id=p.people["rect_b"], deadline="2029-01-15",
                        at=p.at("2026-11-20"))
-    late = views.unpublished_deadlines(p.db)
+    late = admin_views.unpublished_deadlines(p.db)
     assert late == {2029: 1, 2030: 3}
 
 
 @pytest.mark.parametrize("who", ["lead", "manager", "rect"])
 def test_only_the_administrator_edits_the_calendar_and_settings(p, who):
     with pytest.raises(NotPermitted):
-        owners.set_calendar_day(p.db, p.actors[who], "2028-05-06", is_working=True,
+        calendar_service.set_calendar_day(p.db, p.actors[who], "2028-05-06", is_working=True,
                                 at=p.at("2026-11-27"))
     with pytest.raises(NotPermitted):
-        owners.set_year_published(p.db, p.actors[who], 2027, True, at=p.at("2026-11-27"))
+        calendar_service.set_year_published(p.db, p.actors[who], 2027, True, at=p.at("2026-11-27"))
     with pytest.raises(NotPermitted):
-        owners.set_setting(p.db, p.actors[who], "warning.amber_working_days", "5",
+        calendar_service.set_setting(p.db, p.actors[who], "warning.amber_working_days", "5",
                            at=p.at("2026-11-27"))
 
 
@@ -202,8 +203,8 @@ def test_admin_changes_the_amber_window_and_a_broken_ladder_is_refused(make_app,
     app.number_input(key="calendar.setting.warning.amber_working_days").set_value(5)
     app.button(key="calendar.save.settings").click().run()
     assert not app.exception and not app.error
-    assert views.settings(p.db)["warning.amber_working_days"] == "5"
+    assert admin_views.settings(p.db)["warning.amber_working_days"] == "5"
     app.number_input(key="calendar.setting.escalation.letter_days").set_value(30)
     app.button(key="calendar.save.settings").click().run()
     assert any("提醒 ≤ 督办函 ≤ 约谈" in w.value for w in app.warning)
-    assert views.settings(p.db)["escalation.letter_days"] == "10"
+    assert admin_views.settings(p.db)["escalation.letter_days"] == "10"

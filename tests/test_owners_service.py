@@ -5,10 +5,11 @@ from datetime import date
 
 import pytest
 
-from audit.errors import NotPermitted, ValidationFailed
+from audit import calendar_service
+from audit.model import NotPermitted, ValidationFailed
+from audit.store import org
+from audit.time_model import add_working_days, unpublished_years, working_days_between
 from owners import service as owners
-from owners import store
-from owners.model import add_working_days, working_days_between
 from tests.programme import build
 
 
@@ -18,7 +19,7 @@ def prog(tmp_path):
 
 
 def test_the_calendar_knows_national_day_and_its_make_up_working_day(prog):
-    cal = store.load_calendar(prog.db)
+    cal = org.load_calendar(prog.db)
     assert not cal.is_working_day(date(2026, 10, 1))
     assert not cal.is_working_day(date(2026, 10, 7))
     assert cal.is_working_day(date(2026, 10, 10))          # Saturday, 调休
@@ -30,20 +31,20 @@ def test_the_calendar_knows_national_day_and_its_make_up_working_day(prog):
 
 
 def test_a_year_without_a_published_schedule_is_flagged(prog):
-    cal = store.load_calendar(prog.db)
+    cal = org.load_calendar(prog.db)
     assert cal.is_published(2026) and not cal.is_published(2027)
-    assert owners.deadline_warnings(cal, [date(2026, 12, 31), date(2027, 3, 1)]) == [2027]
+    assert unpublished_years(cal, [date(2026, 12, 31), date(2027, 3, 1)]) == [2027]
 
 
 def test_an_admin_corrects_the_calendar_and_confirms_a_year(prog):
     admin = prog.actors["admin"]
-    owners.set_calendar_day(prog.db, admin, "2027-02-08", is_working=False, name="春节",
+    calendar_service.set_calendar_day(prog.db, admin, "2027-02-08", is_working=False, name="春节",
                             at=prog.at("2026-11-20"))
-    owners.set_year_published(prog.db, admin, 2027, True, at=prog.at("2026-11-20"))
-    cal = store.load_calendar(prog.db)
+    calendar_service.set_year_published(prog.db, admin, 2027, True, at=prog.at("2026-11-20"))
+    cal = org.load_calendar(prog.db)
     assert not cal.is_working_day(date(2027, 2, 8)) and cal.is_published(2027)
     with pytest.raises(NotPermitted):
-        owners.set_calendar_day(prog.db, prog.actors["lead"], "2027-02-09", is_working=False,
+        calendar_service.set_calendar_day(prog.db, prog.actors["lead"], "2027-02-09", is_working=False,
                                 at=prog.at("2026-11-20"))
 
 
@@ -109,6 +110,6 @@ def test_assignment_to_an_unknown_person_names_the_field(prog):
 
 
 def test_the_unit_tree_gives_scopes_and_escalation_chains(prog):
-    assert store.subtree_ids(prog.db, prog.units["A"]) == {prog.units["A"], prog.units["A1"]}
-    chain = [u["code"] for u in store.chain_to_root(prog.db, prog.units["A1"])]
+    assert org.subtree_ids(prog.db, prog.units["A"]) == {prog.units["A"], prog.units["A1"]}
+    chain = [u["code"] for u in org.chain_to_root(prog.db, prog.units["A1"])]
     assert chain == ["A1", "A", "R"]

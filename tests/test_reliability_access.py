@@ -13,12 +13,11 @@ from typing import Any, Callable
 
 import pytest
 
-from audit import history, users
-from audit.backup import online_backup
-from audit.errors import AuditError, LedgerRowError, NotPermitted
-from audit.model import PERMISSIONS, Actor
-from issues import evidence as evidence_service
-from issues import graph_service
+from audit import accounts_service, calendar_service, login_service
+from audit.backup_service import online_backup
+from audit.model import PERMISSIONS, Actor, AuditError, LedgerRowError, NotPermitted
+from audit.store import history
+from issues import evidence_service, graph_views, merge_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -157,7 +156,7 @@ def v(p: Programme, iid: int) -> int:
 
 def _escalate(p: Programme, a: Actor, c: dict) -> None:
     from datetime import date
-    written = graph_service.record_escalations(p.db, a, date(2026, 11, 23), AT)
+    written = graph_views.record_escalations(p.db, a, date(2026, 11, 23), AT)
     if not any(w["issue_id"] == c["issue"] for w in written):
         raise NothingDone("no escalation recorded for the item")
 
@@ -216,20 +215,20 @@ CALLS: dict[str, Callable[[Programme, Actor, dict, str], Any]] = {
     "deadline.extend": lambda p, a, c, t: owners.extend_deadline(
         p.db, a, c["issue"], version=v(p, c["issue"]), new_deadline="2026-09-30",
         reason="需跨年度采购", at=AT),
-    "issue.merge": lambda p, a, c, t: issues.merge_issues(
+    "issue.merge": lambda p, a, c, t: merge_service.merge_issues(
         p.db, a, c["issue"], c["other"], survivor_version=v(p, c["issue"]),
         absorbed_version=v(p, c["other"]), at=AT),
     "ledger.import": lambda p, a, c, t: _import(p, a, c, t),
     "escalation.record": lambda p, a, c, t: _escalate(p, a, c),
     "org.edit": lambda p, a, c, t: owners.create_person(
         p.db, a, name="新同事", unit_id=p.units[UNIT[t]], at=AT),
-    "user.manage": lambda p, a, c, t: users.update_user(
+    "user.manage": lambda p, a, c, t: accounts_service.update_user(
         p.db, a, c["user"], display_name="改名", at=AT),
-    "calendar.edit": lambda p, a, c, t: owners.set_calendar_day(
+    "calendar.edit": lambda p, a, c, t: calendar_service.set_calendar_day(
         p.db, a, "2026-12-26", is_working=True, name="调休上班", at=AT),
     "backup.run": lambda p, a, c, t: online_backup(
         p.db, a, p.path.parent / f"backup-{a.username}-{t}.db", at=AT),
-    "settings.edit": lambda p, a, c, t: owners.set_setting(
+    "settings.edit": lambda p, a, c, t: calendar_service.set_setting(
         p.db, a, "warning.amber_working_days", "7", at=AT),
 }
 
@@ -243,12 +242,12 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Acto
     p = build(folder)
     setup = "2026-01-01T08:00:00+08:00"
     for name, role in (("lead_a", "lead"), ("admin_a", "admin")):
-        users.create_user(p.db, None, name, "correct horse 2", role, unit_id=p.units["A"],
+        accounts_service.create_user(p.db, None, name, "correct horse 2", role, unit_id=p.units["A"],
                           at=setup)
     actors = {}
     for name in ACTORS:
         uid = p.db.conn.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()[0]
-        actors[name] = users.actor_for(p.db, uid)
+        actors[name] = login_service.actor_for(p.db, uid)
     p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     p.db.conn.close()
     return p.path, actors
@@ -256,7 +255,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Acto
 
 def copy_programme(src: Path, folder: Path, template: Programme) -> Programme:
     """A fresh copy of a prepared database, with the template's names for ids."""
-    from audit.db import open_database
+    from audit.store.db import open_database
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "programme.db"
     s, d = sqlite3.connect(str(src)), sqlite3.connect(str(target))

@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from audit import history
-from audit.backup import online_backup, restore_backup
-from audit.db import open_database
+from audit.backup_service import online_backup, restore_backup
+from audit.store import history
+from audit.store.db import open_database
 from tests.programme import build
 from tests.reliability_workers import AT
 

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from audit import history
+from audit.store import history
 from tests.programme import build
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from audit import history
-from audit.db import open_database
+from audit.store import history
+from audit.store.db import open_database
 from issues import service as issues
 from tests.programme import build
 from tests.reliability_workers import AT, BATCH_TITLE

@@ -12,8 +12,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from audit.figures import Scope
-from exports.sanitize import fit_excel_cell, xml_safe
+from audit.text_format import fit_excel_cell, xml_safe
+from audit.views import Scope
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -116,7 +116,7 @@ def test_every_service_text_field_stores_hostile_text_exactly(hostile) -> None:
             assert got == want, (ids["key"], table, column)
             checked += 1
     assert p.db.conn.execute("SELECT COUNT(*) FROM issues").fetchone()[0] == len(HOSTILE)
-    from audit import history
+    from audit.store import history
     assert history.verify(p.db).ok
     print(f"\nHOSTILE stored: {len(HOSTILE)} hostile texts x {len(expected_fields('x'))} "
           f"service fields = {checked} values read back equal; the chain verifies")

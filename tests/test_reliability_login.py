@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from audit import history, users
-from audit.db import open_database
-from audit.errors import LoginFailed
+from audit import accounts_service, login_service
+from audit.model import LoginFailed
+from audit.store import history
+from audit.store.db import open_database
 from tests.conftest import sign_in
 
 AT = "2026-11-23T09:00:00+08:00"
@@ -29,9 +30,9 @@ TRIES = 10
 @pytest.fixture
 def accounts(tmp_path: Path):
     db = open_database(tmp_path / "login.db")
-    admin = users.create_user(db, None, "admin", "Admin-Pass-1234", "admin", at=AT)
-    uid = users.create_user(db, None, "liwei", SECRET, "lead", at=AT)
-    yield db, users.actor_for(db, admin), uid
+    admin = accounts_service.create_user(db, None, "admin", "Admin-Pass-1234", "admin", at=AT)
+    uid = accounts_service.create_user(db, None, "liwei", SECRET, "lead", at=AT)
+    yield db, login_service.actor_for(db, admin), uid
     db.conn.close()
 
 
@@ -39,7 +40,7 @@ def attempt(db, name: str, password: str, at: str = AT) -> tuple[float, str, str
     """(seconds, exception class, message) of a failed sign-in."""
     started = time.perf_counter()
     try:
-        users.login(db, name, password, at)
+        login_service.login(db, name, password, at)
     except LoginFailed as ex:
         return time.perf_counter() - started, type(ex).__name__, f"{ex.key}|{ex}"
     raise AssertionError("sign-in should have failed")
@@ -57,22 +58,22 @@ def test_passwords_are_stored_as_argon2id_hashes(accounts) -> None:
 def test_five_failures_lock_the_account_and_the_right_password_then_fails_too(accounts
                                                                                 ) -> None:
     db, _, uid = accounts
-    for _ in range(users.LOCKOUT_THRESHOLD):
+    for _ in range(login_service.LOCKOUT_THRESHOLD):
         attempt(db, "liwei", WRONG)
     locked_until = db.conn.execute("SELECT locked_until FROM users WHERE id = ?",
                                    (uid,)).fetchone()[0]
     assert locked_until == "2026-11-23T09:15:00+08:00"
     _, _, message = attempt(db, "liwei", SECRET)  # right password, still locked
     assert message == "error.login_failed|login failed"
-    assert users.login(db, "liwei", SECRET, LATER).actor.user_id == uid
-    print(f"\nLOGIN lock-out: after {users.LOCKOUT_THRESHOLD} failures for "
-          f"{users.LOCKOUT_MINUTES} minutes; the right password is refused while locked")
+    assert login_service.login(db, "liwei", SECRET, LATER).actor.user_id == uid
+    print(f"\nLOGIN lock-out: after {login_service.LOCKOUT_THRESHOLD} failures for "
+          f"{login_service.LOCKOUT_MINUTES} minutes; the right password is refused while locked")
 
 
 def test_unknown_user_and_wrong_password_look_the_same_in_words_and_time(accounts) -> None:
     db, admin, uid = accounts
-    disabled = users.create_user(db, None, "gone", SECRET, "lead", at=AT)
-    users.set_active(db, admin, disabled, False, at=AT)
+    disabled = accounts_service.create_user(db, None, "gone", SECRET, "lead", at=AT)
+    accounts_service.set_active(db, admin, disabled, False, at=AT)
     cases = {"unknown user": ("nobody-here", WRONG), "wrong password": ("liwei", WRONG),
              "disabled account": ("gone", SECRET)}
     timings: dict[str, list[float]] = {k: [] for k in cases}
@@ -95,24 +96,24 @@ def test_unknown_user_and_wrong_password_look_the_same_in_words_and_time(account
 
 def test_a_session_ends_on_password_change_role_change_or_disabling(accounts) -> None:
     db, admin, uid = accounts
-    result = users.login(db, "liwei", SECRET, AT)
+    result = login_service.login(db, "liwei", SECRET, AT)
     stamp = result.password_changed_at
-    assert users.session_still_valid(db, uid, "lead", stamp)
-    users.reset_password(db, admin, uid, NEW_SECRET, at=LATER)
-    assert not users.session_still_valid(db, uid, "lead", stamp)
-    stamp = users.login(db, "liwei", NEW_SECRET, LATER).password_changed_at
-    users.set_role(db, admin, uid, "manager", at=LATER)
-    assert not users.session_still_valid(db, uid, "lead", stamp)
-    assert users.session_still_valid(db, uid, "manager", stamp)
-    users.set_active(db, admin, uid, False, at=LATER)
-    assert not users.session_still_valid(db, uid, "manager", stamp)
+    assert login_service.session_still_valid(db, uid, "lead", stamp)
+    accounts_service.reset_password(db, admin, uid, NEW_SECRET, at=LATER)
+    assert not login_service.session_still_valid(db, uid, "lead", stamp)
+    stamp = login_service.login(db, "liwei", NEW_SECRET, LATER).password_changed_at
+    accounts_service.set_role(db, admin, uid, "manager", at=LATER)
+    assert not login_service.session_still_valid(db, uid, "lead", stamp)
+    assert login_service.session_still_valid(db, uid, "manager", stamp)
+    accounts_service.set_active(db, admin, uid, False, at=LATER)
+    assert not login_service.session_still_valid(db, uid, "manager", stamp)
 
 
 def test_an_idle_session_in_the_app_expires_to_the_sign_in_form(tmp_path: Path, make_app
                                                                 ) -> None:
     path = tmp_path / "app.db"
     db = open_database(path)
-    users.create_user(db, None, "liwei", SECRET, "lead", at=AT)
+    accounts_service.create_user(db, None, "liwei", SECRET, "lead", at=AT)
     db.conn.close()
     app = sign_in(make_app(path), "liwei", SECRET)
     assert not app.exception and "audit.user_id" in app.session_state
@@ -127,14 +128,14 @@ def test_no_password_reaches_logs_history_cli_output_or_the_database_bytes(
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "secrets.db"
     db = open_database(path)
-    admin = users.actor_for(db, users.create_user(db, None, "admin", "Admin-Pass-1234",
+    admin = login_service.actor_for(db, accounts_service.create_user(db, None, "admin", "Admin-Pass-1234",
                                                   "admin", at=AT))
-    uid = users.create_user(db, admin, "liwei", SECRET, "lead", at=AT)
+    uid = accounts_service.create_user(db, admin, "liwei", SECRET, "lead", at=AT)
     attempt(db, "liwei", WRONG)
-    users.login(db, "liwei", SECRET, AT)
-    actor = users.actor_for(db, uid)
-    users.change_password(db, actor, SECRET, NEW_SECRET, at=LATER)
-    users.reset_password(db, admin, uid, SECRET + "x", at=LATER)
+    login_service.login(db, "liwei", SECRET, AT)
+    actor = login_service.actor_for(db, uid)
+    accounts_service.change_password(db, actor, SECRET, NEW_SECRET, at=LATER)
+    accounts_service.reset_password(db, admin, uid, SECRET + "x", at=LATER)
     db.conn.close()
     # The app's sign-in, right and wrong.
     sign_in(make_app(path), "liwei", WRONG)

@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from audit import history
+from audit.store import history
 from tests.programme import build
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import AuditError, LedgerFileError, UploadRefused
-from issues.evidence import attach_evidence
+from audit.model import AuditError, LedgerFileError, UploadRefused
+from issues.evidence_service import attach_evidence
 from issues.ledger import read_ledger
 from tests import ledger_factory as lf
 from tests.programme import MAX_UPLOAD, PDF, Programme, build

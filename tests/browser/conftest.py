@@ -14,8 +14,8 @@ from typing import Iterator
 
 import pytest
 
-from audit import users
-from audit.db import open_database
+from audit import accounts_service
+from audit.store.db import open_database
 from tests.conftest import AT
 
 CHROMIUM = Path(os.environ.get("AUDIT_CHROMIUM", "/usr/bin/chromium"))
@@ -50,7 +50,7 @@ def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with one administrator (admin / demo1234); not a demo database."""
     path = tmp_path_factory.mktemp("browser") / "app.db"
     db = open_database(path)
-    users.create_user(db, None, *ADMIN, "admin", display_name="系统管理员", at=AT)
+    accounts_service.create_user(db, None, *ADMIN, "admin", display_name="系统管理员", at=AT)
     db.conn.close()
     return path
 

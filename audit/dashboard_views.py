@@ -1,0 +1,827 @@
+"""The data behind the dashboard and the Word review pack: every chart's rows, for a Scope and
+as of a date, in the shapes the builders of audit/charts.py take. Plain data out, no Streamlit.
+
+How it is computed. The state of every issue in scope as of the date (the live columns of
+audit.figures.state_cte, then the rows changed after the date rewound from history) is
+materialised ONCE into a temporary table, with its 四个到人 flag, its warning colour and a cube
+key that packs what the tiles and four charts count by into one integer. The figures (the same
+values as audit.figures.FIGURES_SQL) and those charts are rolled up in Python from one GROUP BY
+of that key (a few thousand rows); the other charts are GROUP BYs over the table, each reading
+the status and warning from the key, so the tiles and the charts always agree. The burn-up
+replays the issue status records into or out of 'closed' in one pass (partial index
+history_issue_closing), summed per day in SQL and added up into weeks. Only aggregated rows
+reach Python (bench/bench_dashboard.py measures it against loading the issues table).
+
+Choices, documented here because the report repeats them:
+- Units are shown one level below the top of the scope: for the whole region its cities (a
+  county's issues are rolled up into its city; the region's own issues under the region), for a
+  city the city itself and each county. `unit_groups` holds the mapping.
+- Burn-up weeks end on Sunday; each row holds the counts as of the end of that Sunday, and the
+  last row is the as-of date itself (a partial week). `week_start` is the week's Monday.
+- The programme deadline is the setting 'programme.deadline' when an administrator set it, else
+  the latest original deadline among the issues in scope.
+- On-time rate by month groups 按期整改率's numerator and denominator by the month of the
+  ORIGINAL deadline (a closed issue without a deadline: the month it was closed).
+- Workload, ageing, warnings, causes and the heatmap count OPEN issues (not closed, not ended);
+  status and focus charts count every issue in scope.
+- Classification (unit, category, streams, focus points, causes) is read as it is now, as in
+  audit.figures.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import sqlite_utils
+
+from audit import charts
+from audit.messages import name_column, t
+from audit.store import org
+from audit.store.db import one, rows, scalar
+from audit.store.history import data_version
+from audit.time_model import Calendar
+from audit.views import (
+    WARNING_SQL,
+    Scope,
+    asof_value_sql,
+    figures_from_row,
+    figures_params,
+    is_live,
+    scope_filter,
+    state_cte,
+)
+
+OPEN = ("not_started", "in_progress", "submitted")
+_OPEN_SQL = "('not_started', 'in_progress', 'submitted')"
+CAUSE_ROWS = 20          # causes kept in the data (the chart shows its own top 10)
+DEADLINE_SETTING = "programme.deadline"
+
+# The keys of dashboard_data's result, in the order the page and the review pack use them.
+DASHBOARD_KEYS = ("as_of", "compare_to", "lang", "data_version", "figures", "compare",
+                  "deltas", "burnup", "status_by_category", "status_by_stream", "heatmap",
+                  "warning_by_unit", "ageing", "on_time_by_month", "workload_by_owner",
+                  "focus_progress", "cause_ranking")
+
+# Figures whose change between two dates is reported (rates as a difference of fractions).
+DELTA_KEYS = ("issues", "closed", "ended", "open", "overdue", "due_soon", "on_time",
+              "on_time_due", "fully_assigned", "closure_rate", "on_time_rate",
+              "fully_assigned_rate", "amount_involved", "amount_rectified")
+
+
+
+
+# --- the materialised state ---------------------------------------------------------------------
+
+# Narrow on purpose (no code or title): every chart is a pass over this table. `cube_key` packs
+# what the tiles and four charts are counted by into one integer (see _cube_key_sql).
+_STATE_COLUMNS = ("id INTEGER PRIMARY KEY, unit_id INTEGER, aspect_id INTEGER, "
+                  "category_id INTEGER, amount REAL, created_on TEXT, status TEXT, "
+                  "deadline TEXT, original_deadline TEXT, closed_on TEXT, "
+                  "responsible_person_id INTEGER, assigned INTEGER, warning TEXT, "
+                  "cube_key INTEGER")
+_ROW_COLUMNS = ("id", "unit_id", "aspect_id", "category_id", "amount", "created_on", "status",
+                "deadline", "original_deadline", "closed_on", "responsible_person_id")
+
+# 四个到人 of a row of `st` (state_cte) as of today: a responsible person, a deadline, at least
+# one measure and none without an owner or a deadline. Two index seeks per issue (the second in
+# the partial index measures_incomplete, which holds only the incomplete measures) instead of
+# counting every measure of the programme.
+_ASSIGNED_LIVE_SQL = """CASE WHEN st.responsible_person_id IS NOT NULL
+                     AND st.deadline IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM measures m WHERE m.issue_id = st.id)
+                     AND NOT EXISTS (SELECT 1 FROM measures m INDEXED BY measures_incomplete
+                                     WHERE m.issue_id = st.id AND (m.owner_person_id IS NULL
+                                                                   OR m.deadline IS NULL))
+                THEN 1 ELSE 0 END"""
+
+
+@contextmanager
+def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+                cal: Calendar | None = None) -> Iterator[tuple[str, dict]]:
+    """A temporary table holding one row per issue in scope as of `as_of` (id, unit_id,
+    aspect_id, category_id, amount, created_on, status, deadline, original_deadline, closed_on,
+    responsible_person_id, assigned (1 when 四个到人 is complete), warning, cube_key); yields
+    (table name, query parameters :today, :cutoff, :end and those of _age_params). The table is
+    dropped on exit.
+
+    Every row is first filled from the live columns, then the few rows whose issue or measures
+    changed after `as_of` are rewound from history: a date two weeks back costs about what
+    today costs. The values are those of audit.figures.state_cte and measures_cte."""
+    params = {**figures_params(db, as_of, cal), **_age_params(as_of)}
+    name = f"dash_state_{uuid.uuid4().hex[:12]}"
+    conn = db.conn
+    # A few MB of temporary tables stay in memory instead of spilling to a temp file (this
+    # touches only the connection's temp schema, never the database file).
+    conn.execute("PRAGMA temp.cache_size = -32000")
+    conn.execute(f"CREATE TEMP TABLE {name} ({_STATE_COLUMNS})")
+    try:
+        # The scope (created by the date, not merged by then) is read from live columns in
+        # state_cte either way.
+        head = state_cte(scope, as_of, params, live=True, category_code=False)
+        conn.execute(f"""INSERT INTO temp.{name} {head}
+            SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {_ASSIGNED_LIVE_SQL},
+                   {WARNING_SQL}, {_cube_key_sql()}
+            FROM st""", params)
+        if not is_live(db, as_of):
+            _rewind(db, name, params)
+        yield name, params
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+# What history can rewind: the issue columns the state reads and the measure columns 四个到人
+# reads (created_at: a measure created after the date did not exist then), each with a code.
+_REWOUND = {("issue", f): n for n, f in enumerate(
+    ("status", "deadline", "original_deadline", "closed_at", "responsible_person_id"))}
+_REWOUND.update({("measure", f): 5 + n for n, f in enumerate(
+    ("owner_person_id", "deadline", "created_at"))})
+
+
+def _rewind(db: sqlite_utils.Database, table: str, params: dict) -> None:
+    """Set the rows of state table `table` whose issue or measures changed after :end to their
+    values then, as audit.figures.state_cte and measures_cte compute them. Like them, this
+    relies on history holding every value a row ever had (its creation included), so that a
+    field with no record after :end holds now what it held then: only the fields with a record
+    after :end are looked up."""
+    conn = db.conn
+    # One pass over the records after :end: row id × 8 + the code of the field changed.
+    changed = f"{table}_chg"
+    code = " ".join(f"WHEN '{e}.{f}' THEN {n}" for (e, f), n in _REWOUND.items())
+    conn.execute(f"CREATE TEMP TABLE {changed} (k INTEGER PRIMARY KEY)")
+    try:
+        conn.execute(f"""INSERT OR IGNORE INTO temp.{changed}
+            SELECT entity_id * 8 + (CASE entity || '.' || field {code} END) FROM history
+            WHERE at >= :end AND +entity IN ('issue', 'measure')
+              AND field IN {tuple(sorted({f for _, f in _REWOUND}))}
+              AND (CASE entity || '.' || field {code} END) IS NOT NULL""", params)
+
+        def then(entity: str, row: str, field_name: str, now: str) -> str:
+            """The value of `field_name` as of :end: looked up only if it changed since."""
+            return (f"(CASE WHEN {row}.id * 8 + {_REWOUND[(entity, field_name)]} IN "
+                    f"temp.{changed} THEN {asof_value_sql(entity, f'{row}.id', field_name)} "
+                    f"ELSE {now} END)")
+
+        def issue(field_name: str, now: str | None = None) -> str:
+            return then("issue", "st", field_name, now or f"st.{field_name}")
+
+        # The rows are found from the changed ids (not the other way round).
+        issues_changed = f"SELECT k >> 3 FROM temp.{changed} WHERE k & 7 < 5"
+        conn.execute(f"""UPDATE temp.{table} AS st SET status = {issue('status')},
+                deadline = {issue('deadline')},
+                original_deadline = {issue('original_deadline')},
+                closed_on = substr({issue('closed_at', 'st.closed_on')}, 1, 10),
+                responsible_person_id = CAST({issue('responsible_person_id')} AS INTEGER)
+            WHERE st.id IN ({issues_changed})""", params)
+        # 四个到人 then: the measures created by then, with their owner and deadline then.
+        owner = then("measure", "m", "owner_person_id", "m.owner_person_id")
+        deadline = then("measure", "m", "deadline", "m.deadline")
+        assigned = f"""CASE WHEN st.responsible_person_id IS NOT NULL AND st.deadline IS NOT NULL
+                AND (SELECT SUM(m.created_at < :end) > 0
+                            AND SUM(m.created_at < :end
+                                    AND ({owner} IS NULL OR {deadline} IS NULL)) = 0
+                     FROM measures m WHERE m.issue_id = st.id)
+            THEN 1 ELSE 0 END"""
+        conn.execute(f"""UPDATE temp.{table} AS st SET assigned = {assigned},
+                warning = {WARNING_SQL}, cube_key = {_cube_key_sql()}
+            WHERE st.id IN ({issues_changed} UNION SELECT m.issue_id FROM temp.{changed} c
+                            JOIN measures m ON m.id = c.k >> 3 WHERE c.k & 7 >= 5)""", params)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{changed}")
+
+
+def deltas(now: dict, then: dict | None) -> dict | None:
+    """now − then for DELTA_KEYS (None where either side is None); None without `then`."""
+    if then is None:
+        return None
+    out: dict = {}
+    for key in DELTA_KEYS:
+        a, b = now.get(key), then.get(key)
+        out[key] = None if a is None or b is None else round(a - b, 10)
+    return out
+
+
+# --- units shown on the charts ------------------------------------------------------------------
+
+def unit_groups(db: sqlite_utils.Database, scope: Scope) -> dict[int, tuple[int, str]]:
+    """unit id → (id, name) of the unit it is shown under: one level below the top of the scope
+    (see the module docstring). Covers every unit of the scope."""
+    units = rows(db, "SELECT id, name, parent_id FROM units ORDER BY id")
+    by_id = {u["id"]: u for u in units}
+    inside = set(by_id) if scope.unit_ids is None else set(scope.unit_ids) & set(by_id)
+    roots = [u for u in inside if by_id[u]["parent_id"] not in inside]
+    children: dict[int, list[int]] = {}
+    for u in units:
+        if u["id"] in inside and u["parent_id"] in inside:
+            children.setdefault(u["parent_id"], []).append(u["id"])
+    out: dict[int, tuple[int, str]] = {}
+
+    def mark(unit_id: int, group: int) -> None:
+        stack = [unit_id]
+        while stack:
+            u = stack.pop()
+            out[u] = (group, by_id[group]["name"])
+            stack.extend(children.get(u, ()))
+
+    for root in roots:
+        # Several roots only for an unusual scope: each is then a group of its own.
+        if len(roots) > 1:
+            mark(root, root)
+            continue
+        out[root] = (root, by_id[root]["name"])
+        for child in children.get(root, ()):
+            mark(child, child)
+    return out
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+def category_label(code: str, name: str) -> str:
+    """How a category is named on the charts: its code and name ('C1 外包合同管理')."""
+    return f"{code} {name}"
+
+
+def _label_code(label: str) -> str:
+    """The code at the start of a chart label ('C1 外包合同管理' → 'C1')."""
+    return str(label).split(" ", 1)[0]
+
+
+def owner_label(name: str, unit: str, lang: str) -> str:
+    """A responsible person on the charts, with their unit so that namesakes stay apart."""
+    return t("common.name_in_unit", lang, name=name, unit=unit)
+
+
+# --- the charts' rows ---------------------------------------------------------------------------
+
+_STATUS_RANK = {k: n for n, k in enumerate(charts.STATUS_ORDER)}
+_WARNING_RANK = {k: n for n, k in enumerate(charts.WARNING_ORDER)}
+
+
+def _bucket_sql(age: str) -> str:
+    """The index of charts.AGEING_BOUNDS' bucket for an age in days."""
+    whens = " ".join(f"WHEN {age} <= {hi} THEN {i}" for i, hi in enumerate(charts.AGEING_BOUNDS))
+    return f"CASE {whens} ELSE {len(charts.AGEING_BOUNDS)} END"
+
+
+_AGE = "CAST(julianday(:today) - julianday(s.created_on) AS INTEGER)"
+
+# The cube key: the dimensions the tiles and four charts are rolled up from, packed into ONE
+# integer per issue when the state table is built, because SQLite groups by one integer several
+# times faster than by several columns, and the other passes read the status and the warning
+# from it by bit arithmetic instead of comparing strings. From the lowest bit: status (3 bits:
+# _STATUS_CODES, 5 for none), warning (2 bits: _WARNING_CODES), age bucket of an open issue
+# (3 bits: charts.AGEING_BOUNDS' index, 7 when not open), on time and due (按期整改率's numerator
+# and denominator, 1 bit each), category id (20 bits), unit id (the rest).
+_STATUS_CODES = ("not_started", "in_progress", "submitted", "closed", "ended")
+_WARNING_CODES = ("red", "amber", "green", "none")
+_NO_STATUS, _NOT_OPEN = 5, 7
+_ON_TIME_FLAG, _DUE_FLAG = 1 << 8, 1 << 9
+_CATEGORY_SHIFT, _UNIT_SHIFT = 11, 31
+
+
+def _cube_key_sql() -> str:
+    """The cube key of a row `st` of state_cte; expects the parameters of figures_params and
+    _age_params. The flags are FIGURES_SQL's expressions, worked out once per status."""
+    warning = " ".join(f"WHEN '{c}' THEN {n << 3}" for n, c in enumerate(_WARNING_CODES))
+    # age <= hi days ⇔ created on or after as_of − hi: a string comparison per bound.
+    bucket = " ".join(f"WHEN st.created_on >= :age{i} THEN {i << 5}"
+                      for i in range(len(charts.AGEING_BOUNDS)))
+    bucket = f"(CASE {bucket} ELSE {len(charts.AGEING_BOUNDS) << 5} END)"
+    # Open: due once the original deadline has passed, never on time. Closed: due; on time
+    # unless closed after the original deadline. Ended: neither. Otherwise: as FIGURES_SQL.
+    due_open = f"(CASE WHEN st.original_deadline < :today THEN {_DUE_FLAG} ELSE 0 END)"
+    on_time = (f"(CASE WHEN st.original_deadline IS NULL OR st.closed_on <= st.original_deadline "
+               f"THEN {_ON_TIME_FLAG} ELSE 0 END)")
+    not_open = _NOT_OPEN << 5
+    branches = " ".join(f"WHEN '{c}' THEN {n} + {bucket} + {due_open}"
+                        for n, c in enumerate(_STATUS_CODES[:3]))
+    return f"""(st.unit_id << {_UNIT_SHIFT}) + (st.category_id << {_CATEGORY_SHIFT})
+        + (CASE {WARNING_SQL} {warning} END)
+        + (CASE st.status {branches}
+           WHEN 'closed' THEN 3 + {not_open} + {_DUE_FLAG} + {on_time}
+           WHEN 'ended' THEN 4 + {not_open}
+           ELSE {_NO_STATUS} + {not_open} + (CASE WHEN {_due('st')} THEN {_DUE_FLAG} ELSE 0 END)
+           END)"""
+
+
+def _age_params(as_of: date) -> dict:
+    """:age0… : the first day of each age bucket's range (as_of − its upper bound)."""
+    return {f"age{i}": (as_of - timedelta(days=hi)).isoformat()
+            for i, hi in enumerate(charts.AGEING_BOUNDS)}
+
+
+# Parts of a state row `s` read from its cube key.
+_STATUS = "(s.cube_key & 7)"                      # index in _STATUS_CODES
+_IS_OPEN = "(s.cube_key & 7) < 3"                 # not started, in progress or submitted
+_CLOSED = "(s.cube_key & 7) = 3"
+_RED = "((s.cube_key >> 3) & 3) = 0"              # overdue
+_ON_TIME_BIT = f"((s.cube_key & {_ON_TIME_FLAG}) > 0)"
+_DUE_BIT = f"(s.cube_key & {_DUE_FLAG})"
+
+
+def _cube(db, table: str) -> list[dict]:
+    """Counts per cube key, unpacked (unit_id, category_id, status, warning, bucket of an open
+    issue, on_time, due, n): one pass over the state that the tiles and four charts are rolled
+    up from (a few thousand rows at most, whatever the programme's size)."""
+    out = []
+    for key, n in db.conn.execute(f"SELECT cube_key, COUNT(*) FROM temp.{table} "
+                                  "GROUP BY cube_key"):
+        status, bucket = key & 7, (key >> 5) & 7
+        out.append({"unit_id": key >> _UNIT_SHIFT,
+                    "category_id": (key >> _CATEGORY_SHIFT) & ((1 << 20) - 1),
+                    "status": _status_of(status),
+                    "warning": _WARNING_CODES[(key >> 3) & 3],
+                    "bucket": None if bucket == _NOT_OPEN else bucket,
+                    "on_time": int(key & _ON_TIME_FLAG > 0), "due": int(key & _DUE_FLAG > 0),
+                    "n": n})
+    return out
+
+
+def _totals(db, table: str) -> dict:
+    """What the cube does not count: amounts (summed in the order FIGURES_SQL sums them),
+    issues with 四个到人 complete, the number of aspects and the latest original deadline."""
+    return one(db, f"""SELECT TOTAL(s.amount) AS amount_involved,
+               TOTAL(CASE WHEN {_CLOSED} THEN s.amount ELSE 0 END) AS amount_rectified,
+               TOTAL(s.assigned) AS fully_assigned, COUNT(DISTINCT s.aspect_id) AS aspects,
+               MAX(s.original_deadline) AS latest
+        FROM temp.{table} s""")
+
+
+def _figures_from_cube(cube: list[dict], totals: dict, as_of: date) -> dict:
+    """audit.figures' figures (the same dict as figures()) from the cube and the totals."""
+    r = {k: 0 for k in ("issues", "closed", "ended", "not_started", "in_progress", "submitted",
+                        "overdue", "due_soon", "on_time", "on_time_due", "fully_assigned")}
+    categories = set()
+    for c in cube:
+        n, status = c["n"], c["status"]
+        categories.add(c["category_id"])
+        r["issues"] += n
+        if status in r:
+            r[status] += n
+        if status in OPEN:
+            r["overdue"] += n if c["warning"] == "red" else 0
+            r["due_soon"] += n if c["warning"] == "amber" else 0
+        r["on_time"] += n * c["on_time"]
+        r["on_time_due"] += n * c["due"]
+    r.update(categories=len(categories), aspects=totals["aspects"],
+             fully_assigned=totals["fully_assigned"],
+             amount_involved=totals["amount_involved"],
+             amount_rectified=totals["amount_rectified"])
+    return figures_from_row(r, as_of)
+
+
+def _category_names(db) -> dict[int, tuple[str, str]]:
+    """category id → (code, name), in catalogue order (C2 before C10)."""
+    return {r["id"]: (r["code"], r["name"]) for r in rows(
+        db, "SELECT id, code, name FROM categories ORDER BY CAST(substr(code, 2) AS INTEGER), "
+            "code")}
+
+
+def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
+               cats: dict[int, tuple[str, str]], lang: str) -> dict[str, list[dict]]:
+    """status_by_category, heatmap, warning_by_unit and ageing, rolled up from the cube."""
+    cat_order = {cid: n for n, cid in enumerate(cats)}
+    by_cat: dict[tuple[int, str], int] = {}
+    heat: dict[tuple[int, int], list[int]] = {}
+    warn: dict[tuple[int, str], int] = {}
+    ages: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for r in cube:
+        gid, gname = groups.get(r["unit_id"], (r["unit_id"], str(r["unit_id"])))
+        names[gid] = gname
+        n, is_open = r["n"], r["status"] in OPEN
+        by_cat[(r["category_id"], r["status"])] = by_cat.get((r["category_id"], r["status"]),
+                                                             0) + n
+        cell = heat.setdefault((gid, r["category_id"]), [0, 0])
+        if is_open:
+            cell[0] += n
+            cell[1] += n if r["warning"] == "red" else 0
+            warn[(gid, r["warning"])] = warn.get((gid, r["warning"]), 0) + n
+            ages[r["bucket"]] = ages.get(r["bucket"], 0) + n
+    status_rows = [{"category": category_label(*cats[c]), "code": cats[c][0], "status": st,
+                    "count": n}
+                   for (c, st), n in sorted(by_cat.items(), key=lambda kv: (
+                       cat_order.get(kv[0][0], 0), _STATUS_RANK.get(kv[0][1], 9)))]
+    # The full grid of the units and categories that have issues (zeros included): the
+    # builder orders both axes by first appearance, and a gap would also read as "no data".
+    units_seen = sorted({g for g, _ in heat})
+    cats_seen = sorted({c for _, c in heat}, key=lambda c: cat_order.get(c, 0))
+    heat_rows = [{"unit": names[g], "unit_id": g, "category": category_label(*cats[c]),
+                  "code": cats[c][0], "open": heat.get((g, c), [0, 0])[0],
+                  "overdue": heat.get((g, c), [0, 0])[1]}
+                 for g in units_seen for c in cats_seen]
+    warn_rows = [{"unit": names[g], "unit_id": g, "warning": w, "count": n}
+                 for (g, w), n in sorted(warn.items(), key=lambda kv: (
+                     kv[0][0], _WARNING_RANK.get(kv[0][1], 9)))]
+    bucket_names = [r["bucket"] for r in charts.ageing_buckets([], lang)]
+    age_rows = [{"bucket": name, "count": ages.get(i, 0)} for i, name in enumerate(bucket_names)]
+    return {"status_by_category": status_rows, "heatmap": heat_rows,
+            "warning_by_unit": warn_rows, "ageing": age_rows}
+
+
+def _status_of(code: int) -> str | None:
+    return None if code == _NO_STATUS else _STATUS_CODES[code]
+
+
+def _sql_order(status: str | None) -> tuple:
+    """A status's place in SQL's ascending order: none first, then by text."""
+    return (status is not None, status or "")
+
+
+def _status_by_stream(db, table: str, lang: str) -> list[dict]:
+    # Grouped by one integer (stream × 8 + status code), named in Python: several times faster
+    # than grouping by the stream and the status text.
+    name = name_column(lang)
+    streams = {r["id"]: r for r in rows(db, f"SELECT id, code, {name} AS name FROM streams")}
+    counts = [(k >> 3, _status_of(k & 7), n) for k, n in db.conn.execute(f"""
+        SELECT x.stream_id * 8 + {_STATUS} AS k, COUNT(*) AS n
+        FROM issue_streams x JOIN temp.{table} s ON s.id = x.issue_id GROUP BY k""")
+        if k >> 3 in streams]
+    counts.sort(key=lambda c: (c[0], _sql_order(c[1])))
+    return [{"stream": streams[sid]["name"], "code": streams[sid]["code"], "status": status,
+             "count": n} for sid, status, n in counts]
+
+
+def _due(a: str) -> str:
+    """按期整改率's denominator for a row of alias `a` (as in FIGURES_SQL)."""
+    return f"({a}.status = 'closed' OR ({a}.status <> 'ended' AND {a}.original_deadline < :today))"
+
+
+def _month(a: str) -> str:
+    """The month an issue counts in for the on-time rate: its original deadline's (else the
+    month it was closed)."""
+    return f"substr(COALESCE({a}.original_deadline, {a}.closed_on), 1, 7)"
+
+
+def _on_time_by_month(db, table: str) -> list[dict]:
+    return [{"month": r["month"], "on_time": int(r["on_time"]), "due": int(r["due"])}
+            for r in rows(db, f"""
+        SELECT {_month('s')} AS month, TOTAL({_ON_TIME_BIT}) AS on_time, COUNT(*) AS due
+        FROM temp.{table} s WHERE {_DUE_BIT} GROUP BY month ORDER BY month""")]
+
+
+def _workload(db, table: str, lang: str) -> list[dict]:
+    out = []
+    # Counted per person first, then named: the names are looked up once per person.
+    for r in rows(db, f"""
+        SELECT w.pid, p.name, u.name AS unit, w.open, w.overdue
+        FROM (SELECT s.responsible_person_id AS pid, COUNT(*) AS open,
+                     TOTAL({_RED}) AS overdue
+              FROM temp.{table} s WHERE {_IS_OPEN} GROUP BY s.responsible_person_id) w
+        LEFT JOIN people p ON p.id = w.pid LEFT JOIN units u ON u.id = p.unit_id
+        ORDER BY w.open DESC, w.overdue DESC, p.name"""):
+        label = (owner_label(r["name"], r["unit"], lang) if r["pid"] is not None
+                 else t("dashboard.no_owner", lang))
+        out.append({"owner": label, "person_id": r["pid"], "open": r["open"],
+                    "overdue": int(r["overdue"])})
+    return out
+
+
+def _focus_progress(db, table: str, lang: str) -> list[dict]:
+    # Grouped by one integer (focus point × 2 + closed), every focus point listed.
+    name = name_column(lang)
+    counts = dict(db.conn.execute(f"""
+        SELECT f.focus_id * 2 + ({_CLOSED}) AS k, COUNT(*) AS n
+        FROM issue_focus f JOIN temp.{table} s ON s.id = f.issue_id GROUP BY k"""))
+    out = []
+    for r in rows(db, f"SELECT id, code, {name} AS name FROM focus_points ORDER BY code"):
+        closed = counts.get(r["id"] * 2 + 1, 0)
+        out.append({"focus": f"{r['code']} {r['name']}", "code": r["code"], "closed": closed,
+                    "total": closed + counts.get(r["id"] * 2, 0)})
+    return out
+
+
+def _cause_ranking(db, table: str) -> list[dict]:
+    # The ranking of issues.graphs.rank_causes (open issues, then the amount of those issues,
+    # then open overdue issues, all descending, then code), computed in SQL: one cause often
+    # has most of a large programme's issues, and shipping them all to Python to count them
+    # cost more than the rest of the dashboard. tests/test_audit_dashboard.py checks that both
+    # give the same rows. Counted per cause first, then named.
+    return [{"cause": f"{r['code']} {r['title']}", "cause_id": r["cause_id"], "code": r["code"],
+             "open_issues": r["open_issues"], "amount": r["amount"], "overdue": int(r["overdue"])}
+            for r in rows(db, f"""
+        SELECT k.cause_id, c.code, c.title, k.open_issues, k.amount, k.overdue
+        FROM (SELECT x.cause_id, COUNT(*) AS open_issues, TOTAL(s.amount) AS amount,
+                     TOTAL({_RED}) AS overdue
+              FROM issue_causes x JOIN temp.{table} s ON s.id = x.issue_id
+              WHERE {_IS_OPEN} GROUP BY x.cause_id) k
+        JOIN causes c ON c.id = k.cause_id
+        ORDER BY k.open_issues DESC, k.amount DESC, k.overdue DESC, c.code
+        LIMIT {CAUSE_ROWS}""")]
+
+
+# --- burn-up ------------------------------------------------------------------------------------
+
+def _week_end(day: date) -> date:
+    """The Sunday that ends the week of `day`."""
+    return day + timedelta(days=6 - day.weekday())
+
+
+def programme_deadline(db: sqlite_utils.Database, table: str | None = None, *,
+                       latest: str | None = None) -> str | None:
+    """The setting 'programme.deadline' when set, else the latest original deadline in the state
+    table (or `latest`, that deadline already known; None without one)."""
+    setting = org.setting(db, DEADLINE_SETTING)
+    if setting:
+        try:
+            return date.fromisoformat(setting.strip()).isoformat()
+        except ValueError:
+            pass  # a malformed setting falls back to the issues' own deadlines
+    if table is None:
+        return latest
+    return scalar(db, f"SELECT MAX(original_deadline) FROM temp.{table}")
+
+
+def _burnup_steps(db: sqlite_utils.Database, table: str, params: dict, *,
+                  merged: bool, few: bool = False) -> tuple[list, list, list]:
+    """(created, closed, merged) per day for the issues of temp table `table` (id, created_on,
+    and merged_at when `merged`): issues created; status records into (+1) or out of (−1)
+    'closed' before :end (and before the issue's merge); issues merged, with their closed count
+    then. `few`: the table is small, so each issue looks up its own records."""
+    created = rows(db, f"SELECT created_on AS day, COUNT(*) AS n FROM temp.{table} "
+                       "GROUP BY day", params)
+    # Otherwise a CROSS JOIN keeps history outside: one pass over its status records (partial
+    # index history_issue_closing), each finding its issue by primary key.
+    join = (f"temp.{table} s JOIN history h ON h.entity_id = s.id" if few
+            else f"history h CROSS JOIN temp.{table} s ON s.id = h.entity_id")
+    before_merge = "AND (s.merged_at IS NULL OR h.at < s.merged_at)" if merged else ""
+    closed = rows(db, f"""
+        SELECT substr(h.at, 1, 10) AS day, SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
+        FROM {join}
+        WHERE h.entity = 'issue' AND h.field = 'status'
+          AND (h.new = 'closed' OR h.old = 'closed') AND h.at < :end {before_merge}
+        GROUP BY day""", params)
+    if not merged:
+        return created, closed, []
+    # A merged issue leaves the scope, and the closed count with the status it had then.
+    gone = rows(db, f"""
+        SELECT substr(s.merged_at, 1, 10) AS day, COUNT(*) AS n,
+               TOTAL((SELECT TOTAL((h.new = 'closed') - (h.old IS 'closed')) FROM history h
+                      WHERE h.entity = 'issue' AND h.entity_id = s.id
+                        AND h.field = 'status' AND h.at < s.merged_at)) AS closed
+        FROM temp.{table} s WHERE s.merged_at IS NOT NULL AND s.merged_at < :end
+        GROUP BY day""", params)
+    return created, closed, gone
+
+
+def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: date | None,
+                  state: str | None = None) -> list[dict]:
+    """Burn-up rows from history: every issue status record replayed once, summed per day in
+    SQL, the days then added up into weeks. `state`: a state_table of (scope, as_of) to take
+    the scope's issues from instead of scanning the issues table again."""
+    params: dict = {"end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00+08:00"}
+    where = scope_filter(scope, params)
+    conn = db.conn
+    sc = f"dash_scope_{uuid.uuid4().hex[:12]}"
+    # The scope's issues created by the as-of date, merged ones included (in scope until
+    # merged), keyed by id so that each status record finds its issue by one lookup. With a
+    # state table, only the issues merged by the date (not in the state, and few).
+    conn.execute(f"CREATE TEMP TABLE {sc} (id INTEGER PRIMARY KEY, created_on TEXT, "
+                 "merged_at TEXT)")
+    try:
+        issues, merged_only = ("issues i", "") if state is None else (
+            "issues i INDEXED BY issues_merged",
+            "AND i.merged_into_id IS NOT NULL AND i.merged_at < :end")
+        n_merged = conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id,
+                substr(i.created_at, 1, 10), i.merged_at FROM {issues}
+            JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
+            WHERE i.created_at < :end {merged_only} {where}""", params).rowcount
+        if state is None:
+            created, closed, merged = _burnup_steps(db, sc, params, merged=True)
+        else:
+            created, closed, merged = _burnup_steps(db, state, params, merged=False)
+            if n_merged:
+                more = _burnup_steps(db, sc, params, merged=True, few=True)
+                created, closed, merged = created + more[0], closed + more[1], more[2]
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{sc}")
+    if not created:
+        return []
+    steps: dict[date, list[int]] = {}
+
+    def add(day: str, d_scope: float, d_closed: float) -> None:
+        week = min(_week_end(date.fromisoformat(day)), as_of)
+        step = steps.setdefault(week, [0, 0])
+        step[0] += int(d_scope)
+        step[1] += int(d_closed)
+
+    for r in created:
+        add(r["day"], r["n"], 0)
+    for r in closed:
+        add(r["day"], 0, r["n"])
+    for r in merged:
+        add(r["day"], -r["n"], -r["closed"])
+    out, in_scope, n_closed = [], 0, 0
+    week_end = _week_end(min(date.fromisoformat(r["day"]) for r in created))
+    while True:
+        point = min(week_end, as_of)
+        d_scope, d_closed = steps.get(point, (0, 0))
+        in_scope, n_closed = in_scope + d_scope, n_closed + d_closed
+        if start is None or point >= start:
+            out.append({"week": point.isoformat(),
+                        "week_start": (week_end - timedelta(days=6)).isoformat(),
+                        "in_scope": in_scope, "closed": n_closed})
+        if point >= as_of:
+            break
+        week_end += timedelta(days=7)
+    return out
+
+
+def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
+                 start: date | None = None, *, deadline: str | None = None,
+                 state: str | None = None) -> dict:
+    """The burn-up: {'weeks': [{week (the week's end, or as_of for the last), week_start
+    (Monday), in_scope, closed}], 'deadline': ISO or None, 'projection':
+    charts.project_completion(...)}, from the scope's first issue (or `start`) to `as_of`;
+    counts as of the end of each week, recomputed from the status records of history."""
+    weeks = _burnup_weeks(db, scope, as_of, start, state)
+    if deadline is None:
+        deadline = programme_deadline(db)
+        if deadline is None:
+            with state_table(db, scope, as_of) as (table, _):
+                deadline = programme_deadline(db, table)
+    return {"weeks": weeks, "deadline": deadline,
+            "projection": charts.project_completion(weeks, as_of)}
+
+
+# --- the bundle ---------------------------------------------------------------------------------
+
+def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
+                   compare_to: date | None = None, *, lang: str = "zh",
+                   cal: Calendar | None = None) -> dict:
+    """Everything the dashboard and the review pack show, as plain data (keys DASHBOARD_KEYS):
+    - as_of, compare_to: ISO dates (compare_to None when not asked); lang; data_version;
+    - figures: audit.figures' figures at as_of; compare: the same at compare_to (or None);
+      deltas: figures − compare for DELTA_KEYS (or None);
+    - burnup: {weeks: [{week, week_start, in_scope, closed}], deadline, projection};
+    - status_by_category: [{category, code, status, count}]; status_by_stream: [{stream, code,
+      status, count}]; heatmap: [{unit, unit_id, category, code, open, overdue}];
+      warning_by_unit: [{unit, unit_id, warning, count}] (open issues); ageing: [{bucket,
+      count}] (open issues, every bucket); on_time_by_month: [{month, on_time, due}];
+      workload_by_owner: [{owner, person_id, open, overdue}]; focus_progress: [{focus, code,
+      closed, total}] (all five); cause_ranking: [{cause, cause_id, code, open_issues, amount,
+      overdue}] (top CAUSE_ROWS with open issues).
+    Labels (streams, focus points, age buckets, 'no owner') are in `lang`."""
+    cal = cal or org.load_calendar(db)
+    out: dict = {"as_of": as_of.isoformat(),
+                 "compare_to": compare_to.isoformat() if compare_to else None,
+                 "lang": lang, "data_version": data_version(db)}
+    groups = unit_groups(db, scope)
+    with state_table(db, scope, as_of, cal=cal) as (table, params):
+        cube, totals = _cube(db, table), _totals(db, table)
+        out["figures"] = _figures_from_cube(cube, totals, as_of)
+        out.update(_from_cube(cube, groups, _category_names(db), lang))
+        out["status_by_stream"] = _status_by_stream(db, table, lang)
+        out["on_time_by_month"] = _on_time_by_month(db, table)
+        out["workload_by_owner"] = _workload(db, table, lang)
+        out["focus_progress"] = _focus_progress(db, table, lang)
+        out["cause_ranking"] = _cause_ranking(db, table)
+        deadline = programme_deadline(db, latest=totals["latest"])
+        out["burnup"] = burnup_weeks(db, scope, as_of, deadline=deadline, state=table)
+    if compare_to is not None:
+        with state_table(db, scope, compare_to, cal=cal) as (table, params):
+            out["compare"] = _figures_from_cube(_cube(db, table),
+                                                _totals(db, table), compare_to)
+    else:
+        out["compare"] = None
+    out["deltas"] = deltas(out["figures"], out["compare"])
+    return {k: out[k] for k in DASHBOARD_KEYS}
+
+
+# --- what the page's filters offer ------------------------------------------------------------
+
+
+
+def units_in_scope(db: sqlite_utils.Database, unit_ids: frozenset[int] | None) -> list[dict]:
+    """The units an actor may see (all when None), parents before their children
+    (depth-first), each with its depth below the top of what is shown."""
+    units = org.all_units(db)
+    kids: dict[int | None, list[dict]] = {}
+    for u in sorted(units, key=lambda u: u["id"]):
+        kids.setdefault(u["parent_id"], []).append(u)
+    ids = {u["id"] for u in units}
+    out: list[dict] = []
+
+    def walk(u: dict, depth: int) -> None:
+        if unit_ids is None or u["id"] in unit_ids:
+            out.append({"id": u["id"], "code": u["code"], "name": u["name"], "depth": depth})
+            depth += 1
+        for child in kids.get(u["id"], []):
+            walk(child, depth)
+
+    for root in [u for u in units if u["parent_id"] not in ids]:
+        walk(root, 0)
+    return out
+
+
+def filter_options(db: sqlite_utils.Database, lang: str) -> dict[str, dict[str, str]]:
+    """code → label of the categories, work streams and focus points, in display order."""
+    name = name_column(lang)
+    return {
+        "categories": {r["code"]: category_label(r["code"], r["name"]) for r in rows(
+            db, "SELECT code, name FROM categories "
+                "ORDER BY CAST(substr(code, 2) AS INTEGER), code")},
+        "streams": {r["code"]: r["n"] for r in rows(
+            db, f"SELECT code, {name} AS n FROM streams ORDER BY id")},
+        "focus": {r["code"]: f"{r['code']} {r['n']}" for r in rows(
+            db, f"SELECT code, {name} AS n FROM focus_points ORDER BY code")},
+    }
+
+
+def unit_name(db: sqlite_utils.Database, unit_id: int | None) -> str | None:
+    """A unit's name, or None."""
+    return None if unit_id is None else scalar(db, "SELECT name FROM units WHERE id = ?",
+                                               (unit_id,))
+
+
+def amber_days(db: sqlite_utils.Database) -> str:
+    """The amber window in working days (the setting the figures use)."""
+    return org.setting(db, "warning.amber_working_days", "10") or "10"
+
+
+# --- drill-down ---------------------------------------------------------------------------------
+
+class UnknownSelection(ValueError):
+    """A drill-down selection names a field or a value no chart produces."""
+
+
+def drill_down(db: sqlite_utils.Database, scope: Scope, as_of: date, selection: dict, *,
+               lang: str = "zh", limit: int | None = None) -> list[dict]:
+    """The issues behind a clicked bar or cell, given the SELECTIONS field values of one point
+    (e.g. {'category': 'C1 外包合同管理', 'status': 'closed'}): rows {id, code, title, unit,
+    status, deadline, warning}, by code. Labels are matched as the charts show them (either
+    language); codes are accepted too. `measure` ('open'/'overdue') tells the heatmap apart.
+    Raises UnknownSelection for an unknown field or value."""
+    live = is_live(db, as_of)
+    params = figures_params(db, as_of)
+    conds: list[str] = []
+    sel = {k: v for k, v in selection.items() if v is not None}
+    open_only = bool({"warning", "bucket", "owner", "cause"} & set(sel)) or (
+        "unit" in sel and "category" in sel)
+    for key, value in sel.items():
+        value = str(value)
+        if key == "status":
+            params["f_status"] = value
+            conds.append("st.status = :f_status")
+        elif key == "category":
+            params["f_cat"] = _label_code(value)
+            conds.append("st.category_code = :f_cat")
+        elif key == "stream":
+            params["f_stream"] = value
+            conds.append("EXISTS (SELECT 1 FROM issue_streams x JOIN streams sm ON sm.id = "
+                         "x.stream_id WHERE x.issue_id = st.id AND (sm.code = :f_stream OR "
+                         "sm.name = :f_stream OR sm.name_en = :f_stream))")
+        elif key == "focus":
+            params["f_focus"] = _label_code(value)
+            conds.append("EXISTS (SELECT 1 FROM issue_focus x JOIN focus_points fp ON fp.id = "
+                         "x.focus_id WHERE x.issue_id = st.id AND fp.code = :f_focus)")
+        elif key == "cause":
+            params["f_cause"] = _label_code(value)
+            conds.append("EXISTS (SELECT 1 FROM issue_causes x JOIN causes cs ON cs.id = "
+                         "x.cause_id WHERE x.issue_id = st.id AND cs.code = :f_cause)")
+        elif key == "unit":
+            groups = unit_groups(db, scope)
+            ids = sorted(u for u, (g, name) in groups.items() if name == value or str(g) == value)
+            if not ids:
+                raise UnknownSelection(f"no unit {value!r} in this scope")
+            conds.append(f"st.unit_id IN ({','.join(str(int(i)) for i in ids)})")
+        elif key == "warning":
+            params["f_warning"] = value
+            conds.append(f"({WARNING_SQL}) = :f_warning")
+        elif key == "measure":
+            if value not in ("open", "overdue"):
+                raise UnknownSelection(f"measure must be open or overdue, not {value!r}")
+            if value == "overdue":
+                conds.append(f"({WARNING_SQL}) = 'red'")
+        elif key == "bucket":
+            names = {r["bucket"]: i for lg in ("zh", "en")
+                     for i, r in enumerate(charts.ageing_buckets([], lg))}
+            if value not in names:
+                raise UnknownSelection(f"no age bucket {value!r}")
+            params["f_bucket"] = names[value]
+            age = "CAST(julianday(:today) - julianday(st.created_on) AS INTEGER)"
+            conds.append(f"({_bucket_sql(age)}) = :f_bucket")
+        elif key == "month":
+            params["f_month"] = value
+            conds.append(f"{_month('st')} = :f_month AND {_due('st')}")
+        elif key == "owner":
+            if value == t("dashboard.no_owner", "zh") or value == t("dashboard.no_owner", "en"):
+                conds.append("st.responsible_person_id IS NULL")
+            else:
+                params["f_owner"] = value
+                conds.append("EXISTS (SELECT 1 FROM people p JOIN units u ON u.id = p.unit_id "
+                             "WHERE p.id = st.responsible_person_id AND (p.name || '（' || "
+                             "u.name || '）' = :f_owner OR p.name || ' (' || u.name || ')' = "
+                             ":f_owner))")
+        else:
+            raise UnknownSelection(f"no chart selects by {key!r}")
+    if open_only:
+        conds.append(f"st.status IN {_OPEN_SQL}")
+    where = "".join(f" AND {c}" for c in conds)
+    sql = state_cte(scope, as_of, params, live=live) + f"""
+        SELECT st.id, st.code, st.title, u.name AS unit, st.status, st.deadline,
+               {WARNING_SQL} AS warning
+        FROM st JOIN units u ON u.id = st.unit_id WHERE 1 = 1 {where}
+        ORDER BY st.code""" + (f" LIMIT {int(limit)}" if limit else "")
+    return rows(db, sql, params)

@@ -1,0 +1,375 @@
+"""Streamlit session helpers shared by every page: the database of this browser session, the
+signed-in actor (re-checked on every rerun), the language, the clock, and showing refusals.
+
+Pages use: `database()`, `current_actor()` / `require_actor()`, `lang()`, `text(key, **p)`,
+`show_error(exc)`, `now_at()`, `today()`. This is the only layer (with the CLI) that reads the
+clock; everything below takes `at` / `as_of` as arguments."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlite_utils
+import streamlit as st
+
+from audit import accounts_service, login_service, messages, time_model
+from audit.messages import error_text, label
+from audit.model import Actor, AuditError, StaleEdit, ValidationFailed
+from audit.store import org
+from audit.store.db import database_file, open_database
+from audit.store.history import data_version
+from audit.store.paths import database_path, evidence_dir
+
+# Session-state keys, prefixed so that page widgets cannot collide with them.
+_USER_ID = "audit.user_id"
+_ROLE = "audit.role"
+_PASSWORD_STAMP = "audit.password_changed_at"
+_LAST_SEEN = "audit.last_seen"
+_ACTOR = "audit.actor"
+_NOTICE = "audit.notice"
+_LANG = "audit.lang"
+LANG_WIDGET = "audit.lang_widget"
+
+DEFAULT_IDLE_MINUTES = 30
+
+
+# --- what cached reads depend on -------------------------------------------------------------
+
+def data_key(db: sqlite_utils.Database) -> tuple[str, int]:
+    """(database file, data version): the part of every page cache's key that says which data
+    it was read from. The version (audit.store.history.data_version) moves with every write but a
+    sign-in, so a cached read is never stale."""
+    return database_file(db), data_version(db)
+
+
+# --- clock ----------------------------------------------------------------------------------------
+
+def now_at() -> str:
+    """Now in Asia/Shanghai as 'YYYY-MM-DDTHH:MM:SS+08:00' (history's `at` form)."""
+    return time_model.now_text()
+
+
+def today() -> date:
+    """Today's date in Asia/Shanghai."""
+    return time_model.today()
+
+
+def idle_minutes() -> float:
+    """Minutes without a rerun after which a session ends ($AUDIT_IDLE_MINUTES, default 30)."""
+    try:
+        return float(os.environ.get("AUDIT_IDLE_MINUTES", DEFAULT_IDLE_MINUTES))
+    except ValueError:
+        return DEFAULT_IDLE_MINUTES
+
+
+# --- language -------------------------------------------------------------------------------------
+
+def lang() -> str:
+    """The session's language: chosen in the switch, else ?lang= in the URL, else Chinese."""
+    if _LANG not in st.session_state:
+        st.session_state[_LANG] = messages.normalise_lang(st.query_params.get("lang"))
+    return st.session_state[_LANG]
+
+
+def set_lang(code: str) -> None:
+    """Switch the session's language and keep it in the URL (so a reload or a link keeps it)."""
+    code = messages.normalise_lang(code)
+    st.session_state[_LANG] = code
+    if st.query_params.get("lang") != code:
+        st.query_params["lang"] = code
+
+
+def _on_lang_switch(widget_key: str) -> None:
+    """Widget callback: adopt the language picked in the switch."""
+    picked = st.session_state.get(widget_key)
+    if picked:
+        set_lang(picked)
+
+
+def language_switch(container=st, where: str = "main") -> None:
+    """The zh/en switch, in the given container. `where` keeps the login page's switch and the
+    sidebar's apart: a widget that moves starts afresh from its default (the current language)."""
+    current = lang()
+    widget_key = f"{LANG_WIDGET}.{where}"
+    container.segmented_control(
+        messages.t("login.language", current), list(messages.LANGS), default=current,
+        format_func=lambda code: messages.LANG_NAMES[code], key=widget_key, required=True,
+        on_change=_on_lang_switch, args=(widget_key,))
+
+
+def text(key: str, **params) -> str:
+    """Catalogue text in the session's language."""
+    return messages.t(key, lang(), **params)
+
+
+def show_error(exc: AuditError) -> None:
+    """Show a refusal from the services in the session's language (never a traceback)."""
+    st.error(messages.error_text(exc, lang()))
+
+
+# --- database ----------------------------------------------------------------------------------
+
+DemoBuilder = Callable[..., Any]   # build_demo(db, *, as_of, seed, evidence_root)
+
+
+@st.cache_resource(show_spinner=False)
+def _ensure_database(path: str, _build_demo: DemoBuilder) -> bool:
+    """Create the database file with the demo programme if it does not exist, once per process.
+    Returns True when this call created it."""
+    target = Path(path)
+    if target.exists():
+        return False
+    # Build beside the target and rename, so that a failure half-way never leaves a file that
+    # looks like a usable (but empty) database.
+    partial = target.with_name(target.name + ".building")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    db = open_database(partial)
+    try:
+        _build_demo(db, as_of=today(), seed=1, evidence_root=evidence_dir(target))
+        accounts_service.mark_demo_database(db, now_at())
+        org.checkpoint(db)
+    finally:
+        db.conn.close()
+    os.replace(partial, target)
+    for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    return True
+
+
+def _close(db: sqlite_utils.Database) -> None:
+    """Release a session's connection."""
+    db.conn.close()
+
+
+@st.cache_resource(scope="session", on_release=_close, show_spinner=False)
+def _session_database(path: str) -> sqlite_utils.Database:
+    """One connection per browser session: a shared one would let two sessions' transactions
+    interleave on the same connection."""
+    return open_database(path)
+
+
+def ensure_database(build_demo: DemoBuilder) -> None:
+    """Create this process's database ($AUDIT_DB or data/tracker.db) with `build_demo` when the
+    file does not exist yet (the router calls this before anything opens it)."""
+    _ensure_database(str(database_path().resolve()), build_demo)
+
+
+def database() -> sqlite_utils.Database:
+    """This session's database ($AUDIT_DB or data/tracker.db)."""
+    return _session_database(str(database_path().resolve()))
+
+
+def database_is_demo(db: sqlite_utils.Database) -> bool:
+    """Was the database built as a demo?"""
+    return accounts_service.is_demo_database(db)
+
+
+# --- the signed-in actor -----------------------------------------------------------------------
+
+def start(result: login_service.LoginResult) -> None:
+    """Open the session for a successful sign-in."""
+    for key in (_NOTICE, _ACTOR):
+        st.session_state.pop(key, None)
+    st.session_state[_USER_ID] = result.actor.user_id
+    st.session_state[_ROLE] = result.actor.role.value
+    st.session_state[_PASSWORD_STAMP] = result.password_changed_at
+    st.session_state[_LAST_SEEN] = time.time()
+    st.session_state[_ACTOR] = result.actor
+
+
+def adopt_password_stamp(stamp: str) -> None:
+    """Keep this session open after its own user changed the password."""
+    st.session_state[_PASSWORD_STAMP] = stamp
+
+
+def end(notice_key: str | None = None) -> None:
+    """Close the session (sign-out, expiry, revoked account); keep the language and a notice
+    for the sign-in page."""
+    for key in (_USER_ID, _ROLE, _PASSWORD_STAMP, _LAST_SEEN, _ACTOR):
+        st.session_state.pop(key, None)
+    if notice_key:
+        st.session_state[_NOTICE] = notice_key
+    else:
+        st.session_state.pop(_NOTICE, None)
+
+
+def pop_notice() -> str | None:
+    """The notice key left by end(), once."""
+    return st.session_state.pop(_NOTICE, None)
+
+
+def refresh_actor(db: sqlite_utils.Database) -> Actor | None:
+    """Called by the router once per rerun: end an idle or revoked session, otherwise rebuild the
+    Actor from the database (role and scope as they are now) and return it."""
+    user_id = st.session_state.get(_USER_ID)
+    if user_id is None:
+        st.session_state.pop(_ACTOR, None)
+        return None
+    last_seen = st.session_state.get(_LAST_SEEN, 0.0)
+    if time.time() - last_seen > idle_minutes() * 60:
+        end("session.expired")
+        return None
+    if not login_service.session_still_valid(db, user_id, st.session_state.get(_ROLE, ""),
+                                     st.session_state.get(_PASSWORD_STAMP, "")):
+        end("session.ended")
+        return None
+    actor = login_service.actor_for(db, user_id)
+    st.session_state[_LAST_SEEN] = time.time()
+    st.session_state[_ACTOR] = actor
+    return actor
+
+
+def current_actor() -> Actor | None:
+    """The signed-in actor, or None. Checks again that the account is still active with the same
+    role and password: widget callbacks run before the router's own check of this rerun."""
+    user_id = st.session_state.get(_USER_ID)
+    actor = st.session_state.get(_ACTOR)
+    if user_id is None or actor is None:
+        return None
+    if not login_service.session_still_valid(database(), user_id, st.session_state.get(_ROLE, ""),
+                                     st.session_state.get(_PASSWORD_STAMP, "")):
+        end("session.ended")
+        return None
+    return actor
+
+
+def require_actor() -> Actor:
+    """The signed-in actor; stops the page when there is none (pages are never shown to a
+    stranger, this is a second lock)."""
+    actor = current_actor()
+    if actor is None:
+        st.stop()
+    return actor
+
+
+# --- form values across reruns (shared by every page with forms) -------------------------------
+
+def form_value(key: str, current: Any) -> None:
+    """Give a form widget the database's value unless the user changed it (a refused save keeps
+    the typed text). Must run before the widget is drawn."""
+    base = key + ".base"
+    state = st.session_state
+    if key not in state or (state.get(base) != current and state[key] == state.get(base)):
+        state[key] = current
+    state[base] = current
+
+
+def forget_form(*keys: str) -> None:
+    """Drop form values after a save, so that the widgets follow the database again."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(key + ".base", None)
+
+
+def flash(slot: str, kind: str, message: str) -> None:
+    """Keep a message for the next drawing of the page."""
+    st.session_state[slot] = (kind, message)
+
+
+def show_flash(slot: str) -> None:
+    """Show (once) the message a callback left."""
+    kind, message = st.session_state.pop(slot, (None, None))
+    if kind == "success":
+        st.success(message, icon=":material/check_circle:")
+    elif kind == "warning":
+        st.warning(message)
+    elif kind == "error":
+        st.error(message)
+
+
+def password_form(db: sqlite_utils.Database, actor: Actor, where: str) -> None:
+    """The signed-in user changes their own password; this session stays open, others end."""
+    tr = text
+    with st.form(f"audit.own_password.{where}", clear_on_submit=True):
+        old = st.text_input(tr("field.old_password"), type="password",
+                            max_chars=accounts_service.MAX_PASSWORD_LENGTH,
+                            autocomplete="current-password")
+        new = st.text_input(tr("field.new_password"), type="password",
+                            max_chars=accounts_service.MAX_PASSWORD_LENGTH, autocomplete="new-password")
+        again = st.text_input(tr("field.confirm_password"), type="password",
+                              max_chars=accounts_service.MAX_PASSWORD_LENGTH, autocomplete="new-password")
+        submitted = st.form_submit_button(tr("admin.change_password"), type="primary")
+    if not submitted:
+        return
+    try:
+        if new != again:
+            raise ValidationFailed("confirm_password", "passwords differ", rule="mismatch")
+        stamp = accounts_service.change_password(db, actor, old, new, at=now_at())
+    except AuditError as exc:
+        show_error(exc)
+        return
+    adopt_password_stamp(stamp)
+    st.success(tr("admin.password_changed"))
+
+
+def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = ()
+        ) -> bool:
+    """Run one service write from a callback; keep its refusal or success for the rerun. On
+    success the form's values are dropped; on a refusal they stay. Returns success."""
+    actor = current_actor()
+    if actor is None:
+        return False
+    try:
+        done = write(database(), actor)
+    except StaleEdit as exc:
+        flash(slot, "error", error_text(exc, lang()) + " "
+              + text("issue.stale_keep"))
+        return False
+    except AuditError as exc:
+        flash(slot, "error", error_text(exc, lang()))
+        return False
+    forget_form(*forget_keys)
+    flash(slot, "success", done)
+    return True
+
+
+def issue_link(issue_id: int, code: str, title: str = "") -> None:
+    """A link that opens the issue page for this issue in this session."""
+    shown = f"{code} {title}".strip()
+    st.page_link(page("issue"), label=shown if len(shown) <= 60 else shown[:60] + "…",
+                 icon=":material/description:", query_params={"id": str(issue_id)})
+
+
+def warning_text(warning: str, lang: str) -> str:
+    """A coloured dot and label for markdown (the label comes from the catalogue)."""
+    if warning not in WARNING_MD:
+        return ""
+    return f':{WARNING_MD[warning]}[● {label("warning", warning, lang)}]'
+
+
+WARNING_MD = {"red": "red", "amber": "orange", "green": "green"}
+
+
+MD_SPECIAL = frozenset("\\`*_{}[]<>()#+-.!|~$:&")
+
+
+def md_escape(value: object) -> str:
+    """Text for st.markdown with every markdown (and HTML) special character escaped, so that
+    what a user typed is shown as typed and never interpreted."""
+    return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in str(value))
+
+
+# --- the pages, as navigation targets ---------------------------------------------------------
+
+_PAGES = "audit.pages"
+
+
+def register_pages(pages: dict[str, Any]) -> None:
+    """The router's st.Page objects by URL path, for links between pages in this session: a
+    link through Streamlit's navigation keeps the session (a fresh URL would ask the user to
+    sign in again), and no page needs to import another to link to it."""
+    st.session_state[_PAGES] = pages
+
+
+def page(url_path: str) -> Any:
+    """The st.Page registered for a URL path (raises KeyError for a page this role lacks)."""
+    return st.session_state[_PAGES][url_path]
+
+
+def goto_issue(issue_id: int, lang_code: str) -> None:
+    """Open the issue page in this session (a new tab would need a new sign-in)."""
+    st.switch_page(page("issue"), query_params={"id": str(issue_id), "lang": lang_code})

@@ -1,0 +1,68 @@
+"""Evidence files (佐证材料): checked before anything is written, stored once by SHA-256 under the
+evidence folder, attached to an issue or one of its measures."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import sqlite_utils
+
+from audit.model import Actor, NotPermitted, UploadRefused, ValidationFailed
+from audit.service import require
+from audit.store.db import write_transaction
+from audit.store.evidence_files import blob_path, hash_in_use, store_blob
+from audit.store.history import Recorder
+from audit.store.rows import get_row, insert
+from issues.evidence_format import check_upload
+
+
+def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                    filename: str, data: bytes, evidence_root: Path, max_bytes: int,
+                    measure_id: int | None = None, at: str) -> int:
+    """Attach a file to an issue (and one of its measures). Checks permission and the file
+    before anything is written; returns the evidence id."""
+    from issues.model import owns_issue, owns_measure
+    issue = get_row(db, "issues", issue_id, "issue")
+    measure = None
+    if measure_id is not None:
+        measure = get_row(db, "measures", measure_id, "measure")
+        if measure["issue_id"] != issue_id:
+            raise ValidationFailed("measure_id", f"M{measure_id} is not a measure of "
+                                                 f"{issue['code']}")
+    owns = owns_measure(actor, measure, issue) if measure else owns_issue(actor, issue)
+    require(actor, "evidence.attach", unit_id=issue["unit_id"], owns=owns, what=issue["code"])
+    if issue["status"] in ("closed", "ended") or issue["merged_into_id"]:
+        raise ValidationFailed("status", f"{issue['code']} is {issue['status']}: no new "
+                                         "evidence after closing")
+    name, mime = check_upload(filename, data, max_bytes)
+    sha = hashlib.sha256(data).hexdigest()
+    created = store_blob(evidence_root, data, sha)
+    rec = Recorder(db, actor, at, "evidence.attach")
+    try:
+        with write_transaction(db):
+            eid = insert(db, rec, "evidence", "evidence", {
+                "sha256": sha, "issue_id": issue_id, "measure_id": measure_id,
+                "filename": name, "size": len(data), "mime": mime,
+                "uploaded_by": actor.user_id, "uploaded_at": at})
+            rec.flush()
+    except BaseException:
+        # Content no row refers to is removed, so a failed attach leaves nothing behind.
+        if created and not hash_in_use(db, sha):
+            blob_path(evidence_root, sha).unlink(missing_ok=True)
+        raise
+    return eid
+
+
+def read_evidence(db: sqlite_utils.Database, actor: Actor, evidence_id: int,
+                  evidence_root: Path) -> tuple[str, str, bytes]:
+    """(original file name, mime, content) of an evidence file the actor may see. The content
+    is checked against its hash, so a file changed on disk is refused."""
+    ev = get_row(db, "evidence", evidence_id, "evidence")
+    issue = get_row(db, "issues", ev["issue_id"], "issue")
+    if not actor.in_scope(issue["unit_id"]):
+        raise NotPermitted("the evidence is outside your scope", reason="scope")
+    data = blob_path(evidence_root, ev["sha256"]).read_bytes()
+    if hashlib.sha256(data).hexdigest() != ev["sha256"]:
+        raise UploadRefused(f"{ev['filename']}: stored content does not match its hash",
+                            reason="tampered")
+    return ev["filename"], ev["mime"], data
