@@ -23,8 +23,8 @@ def seed_calendar(db: sqlite_utils.Database, years: range | list[int], *, at: st
     import holidays as holidays_pkg
 
     published: list[int] = []
-    rec = Recorder(db, None, at, "calendar.seed")
     with write_transaction(db):
+        rec = Recorder(db, None, at, "calendar.seed")
         for year in years:
             cn = holidays_pkg.China(years=year)
             hol_days, make_up = [], []
@@ -59,9 +59,9 @@ def set_calendar_day(db: sqlite_utils.Database, actor: Actor, day: str | date, *
     if d is None:
         raise ValidationFailed("day", "required")
     default_working = d.weekday() < 5
-    old = org.calendar_day(db, d.isoformat())
-    rec = Recorder(db, actor, at, "calendar.set_day")
     with write_transaction(db):
+        old = org.calendar_day(db, d.isoformat())
+        rec = Recorder(db, actor, at, "calendar.set_day")
         if bool(is_working) == default_working:
             org.drop_calendar_day(db, d.isoformat())
         else:
@@ -78,8 +78,8 @@ def set_year_published(db: sqlite_utils.Database, actor: Actor, year: int, publi
     require(actor, "calendar.edit")
     if not 1990 <= int(year) <= 2100:
         raise ValidationFailed("year", "out of range")
-    rec = Recorder(db, actor, at, "calendar.set_year")
     with write_transaction(db):
+        rec = Recorder(db, actor, at, "calendar.set_year")
         org.put_calendar_year(db, int(year), published=bool(published), source="admin")
         rec.add("calendar", int(year), "published", None, int(published))
         rec.flush()
@@ -89,13 +89,13 @@ def set_setting(db: sqlite_utils.Database, actor: Actor, key: str, value: str, *
                 ) -> None:
     """Change a setting (escalation thresholds, warning window)."""
     require(actor, "settings.edit")
-    old = org.setting(db, key)
-    if old is None:
-        raise ValidationFailed("key", f"unknown setting {key!r}")
-    if key.endswith("_days") and not str(value).isdigit():
-        raise ValidationFailed(key, "must be a whole number of working days")
-    rec = Recorder(db, actor, at, "setting.set")
     with write_transaction(db):
+        old = org.setting(db, key)
+        if old is None:
+            raise ValidationFailed("key", f"unknown setting {key!r}")
+        if key.endswith("_days") and not str(value).isdigit():
+            raise ValidationFailed(key, "must be a whole number of working days")
+        rec = Recorder(db, actor, at, "setting.set")
         org.set_setting_value(db, key, str(value))
         rec.add("setting", None, key, old, str(value))
         rec.flush()

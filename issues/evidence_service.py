@@ -14,14 +14,14 @@ from audit.store.evidence_files import blob_path, hash_in_use, store_blob
 from audit.store.history import Recorder
 from audit.store.rows import get_row, insert
 from issues.evidence_format import check_upload
+from issues.model import check_editable, owns_issue, owns_measure
 
 
-def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
-                    filename: str, data: bytes, evidence_root: Path, max_bytes: int,
-                    measure_id: int | None = None, at: str) -> int:
-    """Attach a file to an issue (and one of its measures). Checks permission and the file
-    before anything is written; returns the evidence id."""
-    from issues.model import owns_issue, owns_measure
+def _attach_target(db: sqlite_utils.Database, actor: Actor, issue_id: int,
+                   measure_id: int | None) -> dict:
+    """The issue evidence is attached to, checked: the measure is one of its own, the actor may
+    attach there, and the issue is still being worked on (evidence is what verification rests
+    on, so a submitted, closed or merged item takes none)."""
     issue = get_row(db, "issues", issue_id, "issue")
     measure = None
     if measure_id is not None:
@@ -31,15 +31,27 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                                                  f"{issue['code']}")
     owns = owns_measure(actor, measure, issue) if measure else owns_issue(actor, issue)
     require(actor, "evidence.attach", unit_id=issue["unit_id"], owns=owns, what=issue["code"])
-    if issue["status"] in ("closed", "ended") or issue["merged_into_id"]:
-        raise ValidationFailed("status", f"{issue['code']} is {issue['status']}: no new "
-                                         "evidence after closing")
+    if issue["merged_into_id"]:
+        raise ValidationFailed("status", f"{issue['code']} was merged: attach evidence to the "
+                                         "issue it was merged into")
+    check_editable(issue)
+    return issue
+
+
+def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                    filename: str, data: bytes, evidence_root: Path, max_bytes: int,
+                    measure_id: int | None = None, at: str) -> int:
+    """Attach a file to an issue (and one of its measures); returns the evidence id. The file
+    and the target are checked before anything is written, and the target again once the write
+    lock is held (the issue may have been submitted meanwhile)."""
+    _attach_target(db, actor, issue_id, measure_id)
     name, mime = check_upload(filename, data, max_bytes)
     sha = hashlib.sha256(data).hexdigest()
     created = store_blob(evidence_root, data, sha)
-    rec = Recorder(db, actor, at, "evidence.attach")
     try:
         with write_transaction(db):
+            _attach_target(db, actor, issue_id, measure_id)
+            rec = Recorder(db, actor, at, "evidence.attach")
             eid = insert(db, rec, "evidence", "evidence", {
                 "sha256": sha, "issue_id": issue_id, "measure_id": measure_id,
                 "filename": name, "size": len(data), "mime": mime,

@@ -256,9 +256,9 @@ def cmd_merge(args) -> int:
 
 def cmd_unmerge(args) -> int:
     _print, acting_user, open_db = cli._print, cli.acting_user, cli.open_db
-    from issues.duplicates_views import undo_merge
+    from issues.merge_service import undo_merge
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
-    undo_merge(db, actor, args.merge_id, time_model.now_text())
+    undo_merge(db, actor, args.merge_id, at=time_model.now_text())
     _print(args, {"undone": args.merge_id}, f"已撤销合并 / merge {args.merge_id} undone")
     return 0

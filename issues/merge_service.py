@@ -39,21 +39,21 @@ def merge_issues(db: sqlite_utils.Database, actor: Actor, survivor_id: int, abso
     can be undone until the survivor next changes."""
     if survivor_id == absorbed_id:
         raise ValidationFailed("absorbed_id", "an issue cannot be merged into itself")
-    s = get_row(db, "issues", survivor_id, "issue")
-    a = get_row(db, "issues", absorbed_id, "issue")
-    require(actor, "issue.merge", unit_id=s["unit_id"], what=s["code"])
-    require(actor, "issue.merge", unit_id=a["unit_id"], what=a["code"])
-    check_version(db, "issue", s, survivor_version)
-    check_version(db, "issue", a, absorbed_version)
-    for row in (s, a):
-        if row["merged_into_id"]:
-            raise ValidationFailed("merged_into_id", f"{row['code']} is already merged")
-    if s["status"] in (Status.CLOSED.value, Status.ENDED.value) and \
-            a["status"] in {x.value for x in OPEN_STATUSES}:
-        raise ValidationFailed("survivor_id", f"{s['code']} is {s['status']}: merge the open "
-                                              f"{a['code']} into an open issue instead")
-    rec = Recorder(db, actor, at, "issue.merge")
     with write_transaction(db):
+        s = get_row(db, "issues", survivor_id, "issue")
+        a = get_row(db, "issues", absorbed_id, "issue")
+        require(actor, "issue.merge", unit_id=s["unit_id"], what=s["code"])
+        require(actor, "issue.merge", unit_id=a["unit_id"], what=a["code"])
+        check_version(db, "issue", s, survivor_version)
+        check_version(db, "issue", a, absorbed_version)
+        for row in (s, a):
+            if row["merged_into_id"]:
+                raise ValidationFailed("merged_into_id", f"{row['code']} is already merged")
+        if s["status"] in (Status.CLOSED.value, Status.ENDED.value) and \
+                a["status"] in {x.value for x in OPEN_STATUSES}:
+            raise ValidationFailed("survivor_id", f"{s['code']} is {s['status']}: merge the open "
+                                                  f"{a['code']} into an open issue instead")
+        rec = Recorder(db, actor, at, "issue.merge")
         row_ids = {t: store.child_row_ids(db, t, absorbed_id) for t in MERGED_ROWS}
         links = {}
         for field, (table, column) in ISSUE_LINKS.items():
@@ -88,19 +88,19 @@ def merge_issues(db: sqlite_utils.Database, actor: Actor, survivor_id: int, abso
 def undo_merge(db: sqlite_utils.Database, actor: Actor, merge_id: int, *, at: str) -> None:
     """Undo a merge while the survivor has not changed since (its version is the one the merge
     left and nothing moved has been touched)."""
-    mg = get_row(db, "merges", merge_id, "merge")
-    s = get_row(db, "issues", mg["survivor_id"], "issue")
-    a = get_row(db, "issues", mg["absorbed_id"], "issue")
-    require(actor, "issue.merge", unit_id=s["unit_id"], what=s["code"])
-    if mg["undone_at"]:
-        raise MergeNotUndoable(f"merge {merge_id} was already undone", merge_id=merge_id)
-    moved = json.loads(mg["moved"])
-    touched = store.changes_since_merge(db, merge_id, s["id"])
-    if s["version"] != mg["survivor_version"] or touched:
-        raise MergeNotUndoable(f"{s['code']} has changed since the merge; it can no longer be "
-                               "undone", merge_id=merge_id, code=s["code"])
-    rec = Recorder(db, actor, at, "issue.unmerge")
     with write_transaction(db):
+        mg = get_row(db, "merges", merge_id, "merge")
+        s = get_row(db, "issues", mg["survivor_id"], "issue")
+        a = get_row(db, "issues", mg["absorbed_id"], "issue")
+        require(actor, "issue.merge", unit_id=s["unit_id"], what=s["code"])
+        if mg["undone_at"]:
+            raise MergeNotUndoable(f"merge {merge_id} was already undone", merge_id=merge_id)
+        moved = json.loads(mg["moved"])
+        touched = store.changes_since_merge(db, merge_id, s["id"])
+        if s["version"] != mg["survivor_version"] or touched:
+            raise MergeNotUndoable(f"{s['code']} has changed since the merge; it can no longer be "
+                                   "undone", merge_id=merge_id, code=s["code"])
+        rec = Recorder(db, actor, at, "issue.unmerge")
         _move_rows(db, rec, moved["rows"], s["id"], a["id"])
         for field, before in moved["links_before"].items():
             table, column = ISSUE_LINKS[field]
@@ -144,17 +144,17 @@ def reject_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | l
     if len(ids) < 2:
         raise ValidationFailed("cluster", "a cluster has at least two issues")
     require(actor, "issue.merge")
-    for iid in ids:
-        unit = store.issue_row(db, iid)
-        if unit is None:
-            raise NotFound(f"issue {iid} not found", entity="issue", id=iid)
-        require(actor, "issue.merge", unit_id=unit["unit_id"], what=str(iid))
-    existing = rejected_pairs(db)
-    new = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if (a, b) not in existing]
-    if not new:
-        return 0
-    rec = Recorder(db, actor, at, "duplicate.reject")
     with write_transaction(db):
+        for iid in ids:
+            unit = store.issue_row(db, iid)
+            if unit is None:
+                raise NotFound(f"issue {iid} not found", entity="issue", id=iid)
+            require(actor, "issue.merge", unit_id=unit["unit_id"], what=str(iid))
+        existing = rejected_pairs(db)
+        new = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if (a, b) not in existing]
+        if not new:
+            return 0
+        rec = Recorder(db, actor, at, "duplicate.reject")
         store.add_rejected_pairs(db, new, rejected_by=actor.user_id, at=at)
         rec.add("duplicate", ids[0], "rejected", None, ids)
         rec.flush()

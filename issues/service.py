@@ -69,19 +69,19 @@ def create_category(db: sqlite_utils.Database, actor: Actor, *, code: str | None
     """Add a category (大类) with a code like C3 (the next free one when omitted)."""
     require(actor, "catalogue.edit")
     name = _text(name, "name", required=True, max_len=200).strip()
-    if not code:
-        n = store.category_count(db)
-        code = f"C{n + 1}"
-        while store.category_by_code(db, code):
-            n += 1
-            code = f"C{n + 1}"
-    code = code.strip()
-    if not (code.startswith("C") and code[1:].isdigit()):
-        raise ValidationFailed("code", f"a category code looks like C3, not {code!r}")
-    if store.category_by_code(db, code):
-        raise ValidationFailed("code", f"category {code} already exists")
-    rec = Recorder(db, actor, at, "category.create")
     with write_transaction(db):
+        if not code:
+            n = store.category_count(db)
+            code = f"C{n + 1}"
+            while store.category_by_code(db, code):
+                n += 1
+                code = f"C{n + 1}"
+        code = code.strip()
+        if not (code.startswith("C") and code[1:].isdigit()):
+            raise ValidationFailed("code", f"a category code looks like C3, not {code!r}")
+        if store.category_by_code(db, code):
+            raise ValidationFailed("code", f"category {code} already exists")
+        rec = Recorder(db, actor, at, "category.create")
         cid = insert(db, rec, "categories", "category", {"code": code, "name": name})
         rec.flush()
     return cid
@@ -91,12 +91,12 @@ def create_aspect(db: sqlite_utils.Database, actor: Actor, *, category_id: int, 
                   code: str | None = None, at: str) -> int:
     """Add an aspect (方面) under a category, coded C3.2 (the next free one when omitted)."""
     require(actor, "catalogue.edit")
-    cat = get_row(db, "categories", category_id, "category")
-    name = _text(name, "name", required=True, max_len=200).strip()
-    code = child_code(cat["code"], code, store.codes_under(db, "aspects", cat["code"]),
-                      "aspect")
-    rec = Recorder(db, actor, at, "aspect.create")
     with write_transaction(db):
+        cat = get_row(db, "categories", category_id, "category")
+        name = _text(name, "name", required=True, max_len=200).strip()
+        code = child_code(cat["code"], code, store.codes_under(db, "aspects", cat["code"]),
+                          "aspect")
+        rec = Recorder(db, actor, at, "aspect.create")
         aid = insert(db, rec, "aspects", "aspect",
                      {"code": code, "category_id": category_id, "name": name})
         rec.flush()
@@ -110,10 +110,10 @@ def rename_catalogue_entry(db: sqlite_utils.Database, actor: Actor, table: str, 
         raise ValidationFailed("table", "must be categories or aspects")
     require(actor, "catalogue.edit")
     entity = "category" if table == "categories" else "aspect"
-    row = get_row(db, table, entry_id, entity)
-    check_version(db, entity, row, version)
-    rec = Recorder(db, actor, at, f"{entity}.rename")
     with write_transaction(db):
+        row = get_row(db, table, entry_id, entity)
+        check_version(db, entity, row, version)
+        rec = Recorder(db, actor, at, f"{entity}.rename")
         update(db, rec, table, entity, row,
                {"name": _text(name, "name", required=True, max_len=200).strip()})
         rec.flush()
@@ -131,11 +131,11 @@ def ensure_audit(db: sqlite_utils.Database, actor: Actor, *, name: str, year: in
     if not 1990 <= year <= 2100:
         raise ValidationFailed("year", f"out of range: {year}")
     choice_value(level, AUDIT_LEVELS, "level")
-    existing = store.audit_id(db, name, year)
-    if existing:
-        return existing
-    rec = Recorder(db, actor, at, "audit.create")
     with write_transaction(db):
+        existing = store.audit_id(db, name, year)
+        if existing:
+            return existing
+        rec = Recorder(db, actor, at, "audit.create")
         aid = insert(db, rec, "audits", "audit", {"name": name, "year": year, "level": level,
                                                   "report_no": _text(report_no, "report_no",
                                                                      max_len=200)})
@@ -150,21 +150,21 @@ def create_issue(db: sqlite_utils.Database, actor: Actor, *, aspect_id: int, tit
                  sources: list[int] = (), streams: list[str] = (), focus: list[str] = (),
                  at: str) -> int:
     """Register an issue (挂号) under an aspect; returns its id. Code C3.2.n when omitted."""
-    aspect = get_row(db, "aspects", aspect_id, "aspect")
-    get_row(db, "units", unit_id, "unit")
-    require(actor, "catalogue.edit", unit_id=unit_id, what="issue")
-    code = child_code(aspect["code"], code, store.codes_under(db, "issues", aspect["code"]),
-                      "issue", numbered=False)
-    values = new_issue_values(
-        code=code, aspect_id=aspect_id, title=title, unit_id=unit_id, description=description,
-        severity=severity, amount_involved=amount_involved, basis=basis,
-        recommendation=recommendation, rectification_type=rectification_type, at=at)
-    stream_ids = codes_to_ids(store.stream_ids(db), streams, "streams")
-    focus_ids = codes_to_ids(store.focus_ids(db), focus, "focus")
-    for a in sources:
-        get_row(db, "audits", a, "audit")
-    rec = Recorder(db, actor, at, "issue.create")
     with write_transaction(db):
+        aspect = get_row(db, "aspects", aspect_id, "aspect")
+        get_row(db, "units", unit_id, "unit")
+        require(actor, "catalogue.edit", unit_id=unit_id, what="issue")
+        code = child_code(aspect["code"], code, store.codes_under(db, "issues", aspect["code"]),
+                          "issue", numbered=False)
+        values = new_issue_values(
+            code=code, aspect_id=aspect_id, title=title, unit_id=unit_id, description=description,
+            severity=severity, amount_involved=amount_involved, basis=basis,
+            recommendation=recommendation, rectification_type=rectification_type, at=at)
+        stream_ids = codes_to_ids(store.stream_ids(db), streams, "streams")
+        focus_ids = codes_to_ids(store.focus_ids(db), focus, "focus")
+        for a in sources:
+            get_row(db, "audits", a, "audit")
+        rec = Recorder(db, actor, at, "issue.create")
         iid = insert(db, rec, "issues", "issue", values)
         _set_links(db, rec, iid, "issue_sources", "audit_id", "sources", list(sources))
         _set_links(db, rec, iid, "issue_streams", "stream_id", "streams", stream_ids)
@@ -177,32 +177,32 @@ def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, versio
                at: str, sources: list[int] | None = None, streams: list[str] | None = None,
                focus: list[str] | None = None, **fields) -> dict:
     """Edit an issue's catalogue fields and links (audit lead or admin). Returns the changes."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "catalogue.edit", unit_id=issue["unit_id"], what=issue["code"])
-    check_version(db, "issue", issue, version)
-    if issue["merged_into_id"]:
-        raise ValidationFailed("merged_into_id", f"{issue['code']} was merged; edit the "
-                                                 "issue it was merged into")
-    unknown = set(fields) - set(ISSUE_EDITABLE)
-    if unknown:
-        raise ValidationFailed(sorted(unknown)[0], "not an editable field")
-    values: dict = {}
-    for k, v in fields.items():
-        if k == "title":
-            values[k] = _text(v, k, required=True, max_len=2000)
-        elif k == "severity":
-            values[k] = choice_value(v, SEVERITIES, k)
-        elif k == "rectification_type":
-            values[k] = choice_value(v, RECTIFICATION_TYPES, k)
-        elif k == "amount_involved":
-            values[k] = amount_value(v, k)
-        elif k == "aspect_id":
-            get_row(db, "aspects", v, "aspect")
-            values[k] = int(v)
-        else:
-            values[k] = _text(v, k)
-    rec = Recorder(db, actor, at, "issue.edit")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "catalogue.edit", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        if issue["merged_into_id"]:
+            raise ValidationFailed("merged_into_id", f"{issue['code']} was merged; edit the "
+                                                     "issue it was merged into")
+        unknown = set(fields) - set(ISSUE_EDITABLE)
+        if unknown:
+            raise ValidationFailed(sorted(unknown)[0], "not an editable field")
+        values: dict = {}
+        for k, v in fields.items():
+            if k == "title":
+                values[k] = _text(v, k, required=True, max_len=2000)
+            elif k == "severity":
+                values[k] = choice_value(v, SEVERITIES, k)
+            elif k == "rectification_type":
+                values[k] = choice_value(v, RECTIFICATION_TYPES, k)
+            elif k == "amount_involved":
+                values[k] = amount_value(v, k)
+            elif k == "aspect_id":
+                get_row(db, "aspects", v, "aspect")
+                values[k] = int(v)
+            else:
+                values[k] = _text(v, k)
+        rec = Recorder(db, actor, at, "issue.edit")
         changed = update(db, rec, "issues", "issue", issue, values)
         links = False
         if sources is not None:
@@ -225,12 +225,12 @@ def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, versio
 def update_progress(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     version: int | None, progress: str, at: str) -> None:
     """Record the issue's progress note (整改进展): its rectifier or an audit lead."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "issue.progress", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
-            what=issue["code"])
-    check_version(db, "issue", issue, version)
-    rec = Recorder(db, actor, at, "issue.progress")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "issue.progress", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
+                what=issue["code"])
+        check_version(db, "issue", issue, version)
+        rec = Recorder(db, actor, at, "issue.progress")
         update(db, rec, "issues", "issue", issue, {"progress": _text(progress, "progress")})
         rec.flush()
 
@@ -242,15 +242,15 @@ def add_measure(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, title
                 owner_person_id: int | None = None, deadline: str | date | None = None,
                 at: str) -> int:
     """Add a measure (整改措施) to an issue; returns its id."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "measure.add", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
-            what=issue["code"])
-    check_editable(issue)
-    values = new_measure_values(title=title, owner_person_id=owner_person_id,
-                                deadline=deadline, issue_id=issue_id, at=at,
-                                known_people=store.existing_people(db, [owner_person_id]))
-    rec = Recorder(db, actor, at, "measure.add")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "measure.add", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
+                what=issue["code"])
+        check_editable(issue)
+        values = new_measure_values(title=title, owner_person_id=owner_person_id,
+                                    deadline=deadline, issue_id=issue_id, at=at,
+                                    known_people=store.existing_people(db, [owner_person_id]))
+        rec = Recorder(db, actor, at, "measure.add")
         mid = insert(db, rec, "measures", "measure", values)
         rec.flush()
     return mid
@@ -261,12 +261,12 @@ def add_cause_measure(db: sqlite_utils.Database, actor: Actor, cause_id: int, *,
                       at: str) -> int:
     """Add a source-level measure to a root cause (fixing it at the source)."""
     require(actor, "cause.edit")
-    get_row(db, "causes", cause_id, "cause")
-    values = new_measure_values(title=title, owner_person_id=owner_person_id,
-                                deadline=deadline, cause_id=cause_id, at=at,
-                                known_people=store.existing_people(db, [owner_person_id]))
-    rec = Recorder(db, actor, at, "measure.add_to_cause")
     with write_transaction(db):
+        get_row(db, "causes", cause_id, "cause")
+        values = new_measure_values(title=title, owner_person_id=owner_person_id,
+                                    deadline=deadline, cause_id=cause_id, at=at,
+                                    known_people=store.existing_people(db, [owner_person_id]))
+        rec = Recorder(db, actor, at, "measure.add_to_cause")
         mid = insert(db, rec, "measures", "measure", values)
         rec.flush()
     return mid
@@ -291,28 +291,28 @@ def edit_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
                  owner_person_id: int | None = None, deadline: str | date | None = None,
                  progress: str | None = None) -> dict:
     """Edit a measure's title, owner, deadline or progress note. Returns the changes."""
-    m, issue = _measure_context(db, measure_id)
-    _require_measure(actor, "measure.edit", m, issue)
-    check_version(db, "measure", m, version)
-    if issue is not None:
-        check_editable(issue)
-    values: dict = {}
-    if title is not None:
-        values["title"] = _text(title, "title", required=True, max_len=5000)
-    if owner_person_id is not None:
-        if actor.role == Role.RECTIFIER and owner_person_id != m["owner_person_id"] and \
-                not (issue and owns_issue(actor, issue)):
-            raise NotPermitted("only the issue's responsible person or a lead reassigns a "
-                               "measure", reason="own")
-        get_row(db, "people", owner_person_id, "person")
-        values["owner_person_id"] = owner_person_id
-    if deadline is not None:
-        d = parse_date(deadline, "deadline")
-        values["deadline"] = d.isoformat() if d else None
-    if progress is not None:
-        values["progress"] = _text(progress, "progress")
-    rec = Recorder(db, actor, at, "measure.edit")
     with write_transaction(db):
+        m, issue = _measure_context(db, measure_id)
+        _require_measure(actor, "measure.edit", m, issue)
+        check_version(db, "measure", m, version)
+        if issue is not None:
+            check_editable(issue)
+        values: dict = {}
+        if title is not None:
+            values["title"] = _text(title, "title", required=True, max_len=5000)
+        if owner_person_id is not None:
+            if actor.role == Role.RECTIFIER and owner_person_id != m["owner_person_id"] and \
+                    not (issue and owns_issue(actor, issue)):
+                raise NotPermitted("only the issue's responsible person or a lead reassigns a "
+                                   "measure", reason="own")
+            get_row(db, "people", owner_person_id, "person")
+            values["owner_person_id"] = owner_person_id
+        if deadline is not None:
+            d = parse_date(deadline, "deadline")
+            values["deadline"] = d.isoformat() if d else None
+        if progress is not None:
+            values["progress"] = _text(progress, "progress")
+        rec = Recorder(db, actor, at, "measure.edit")
         changed = update(db, rec, "measures", "measure", m, values)
         rec.flush()
     return changed
@@ -323,22 +323,22 @@ def set_measure_status(db: sqlite_utils.Database, actor: Actor, measure_id: int,
                        at: str) -> None:
     """Move a measure between todo, doing and done (done needs a completion date, by default
     the day of `at`, not in the future)."""
-    m, issue = _measure_context(db, measure_id)
-    _require_measure(actor, "measure.edit", m, issue)
-    check_version(db, "measure", m, version)
-    choice_value(status, MEASURE_STATUSES, "status")
-    if issue is not None:
-        check_editable(issue)
-    values: dict = {"status": status}
-    if status == "done":
-        d = parse_date(completed_on, "completed_on") or day_of(at)
-        if d > day_of(at):
-            raise ValidationFailed("completed_on", "cannot be in the future")
-        values["completed_on"] = d.isoformat()
-    else:
-        values["completed_on"] = None
-    rec = Recorder(db, actor, at, "measure.status")
     with write_transaction(db):
+        m, issue = _measure_context(db, measure_id)
+        _require_measure(actor, "measure.edit", m, issue)
+        check_version(db, "measure", m, version)
+        choice_value(status, MEASURE_STATUSES, "status")
+        if issue is not None:
+            check_editable(issue)
+        values: dict = {"status": status}
+        if status == "done":
+            d = parse_date(completed_on, "completed_on") or day_of(at)
+            if d > day_of(at):
+                raise ValidationFailed("completed_on", "cannot be in the future")
+            values["completed_on"] = d.isoformat()
+        else:
+            values["completed_on"] = None
+        rec = Recorder(db, actor, at, "measure.status")
         update(db, rec, "measures", "measure", m, values)
         rec.flush()
 
@@ -347,14 +347,14 @@ def add_dependency(db: sqlite_utils.Database, actor: Actor, measure_id: int,
                    depends_on_id: int, *, at: str) -> None:
     """Make a measure wait for another (across issues too). A dependency that would close a
     cycle is refused with DependencyCycle naming the measures in it."""
-    m, issue = _measure_context(db, measure_id)
-    _require_measure(actor, "measure.depend", m, issue)
-    other = get_row(db, "measures", depends_on_id, "measure")
-    other_issue = store.issue_row(db, other["issue_id"]) if other["issue_id"] else None
-    if other_issue and not actor.in_scope(other_issue["unit_id"]):
-        raise NotPermitted("the measure depended on is outside your scope", reason="scope")
-    rec = Recorder(db, actor, at, "measure.depend")
     with write_transaction(db):
+        m, issue = _measure_context(db, measure_id)
+        _require_measure(actor, "measure.depend", m, issue)
+        other = get_row(db, "measures", depends_on_id, "measure")
+        other_issue = store.issue_row(db, other["issue_id"]) if other["issue_id"] else None
+        if other_issue and not actor.in_scope(other_issue["unit_id"]):
+            raise NotPermitted("the measure depended on is outside your scope", reason="scope")
+        rec = Recorder(db, actor, at, "measure.depend")
         edges = store.dependency_edges(db)
         if (measure_id, depends_on_id) in edges:
             return
@@ -371,10 +371,10 @@ def add_dependency(db: sqlite_utils.Database, actor: Actor, measure_id: int,
 def remove_dependency(db: sqlite_utils.Database, actor: Actor, measure_id: int,
                       depends_on_id: int, *, at: str) -> None:
     """Remove a dependency between two measures."""
-    m, issue = _measure_context(db, measure_id)
-    _require_measure(actor, "measure.depend", m, issue)
-    rec = Recorder(db, actor, at, "measure.undepend")
     with write_transaction(db):
+        m, issue = _measure_context(db, measure_id)
+        _require_measure(actor, "measure.depend", m, issue)
+        rec = Recorder(db, actor, at, "measure.undepend")
         old = store.depends_on(db, measure_id)
         if depends_on_id not in old:
             raise ValidationFailed("depends_on_id", "no such dependency")
@@ -391,16 +391,16 @@ def create_cause(db: sqlite_utils.Database, actor: Actor, *, title: str,
     """Add a root cause (问题根源) that issues can share; returns its id."""
     require(actor, "cause.record")
     title = _text(title, "title", required=True, max_len=2000).strip()
-    if not code:
-        n = store.cause_count(db) + 1
-        code = f"R{n}"
-        while store.cause_id_by_code(db, code):
-            n += 1
-            code = f"R{n}"
-    if store.cause_id_by_code(db, code):
-        raise ValidationFailed("code", f"cause {code} already exists")
-    rec = Recorder(db, actor, at, "cause.create")
     with write_transaction(db):
+        if not code:
+            n = store.cause_count(db) + 1
+            code = f"R{n}"
+            while store.cause_id_by_code(db, code):
+                n += 1
+                code = f"R{n}"
+        if store.cause_id_by_code(db, code):
+            raise ValidationFailed("code", f"cause {code} already exists")
+        rec = Recorder(db, actor, at, "cause.create")
         cid = insert(db, rec, "causes", "cause", {"code": code, "title": title,
                                                   "description": _text(description,
                                                                        "description")})
@@ -413,15 +413,15 @@ def record_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                       description: str = "", at: str) -> int:
     """Link an issue to a root cause: an existing one, or a new one described here.
     Returns the cause id."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
-            what=issue["code"])
-    check_editable(issue)
-    if cause_id is None and not (new_cause_title or "").strip():
-        raise ValidationFailed("cause", "choose a root cause or describe a new one")
-    if cause_id is not None:
-        get_row(db, "causes", cause_id, "cause")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
+                what=issue["code"])
+        check_editable(issue)
+        if cause_id is None and not (new_cause_title or "").strip():
+            raise ValidationFailed("cause", "choose a root cause or describe a new one")
+        if cause_id is not None:
+            get_row(db, "causes", cause_id, "cause")
         if cause_id is None:
             cause_id = create_cause(db, actor, title=new_cause_title, description=description,
                                     at=at)
@@ -435,12 +435,12 @@ def record_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
 def remove_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, cause_id: int,
                       *, at: str) -> None:
     """Unlink a root cause from an issue."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
-            what=issue["code"])
-    check_editable(issue)
-    rec = Recorder(db, actor, at, "issue.uncause")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
+                what=issue["code"])
+        check_editable(issue)
+        rec = Recorder(db, actor, at, "issue.uncause")
         old = store.link_ids(db, "issue_causes", "cause_id", issue_id)
         if cause_id not in old:
             raise ValidationFailed("cause_id", "not linked to this issue")
@@ -453,17 +453,17 @@ def record_accountability(db: sqlite_utils.Database, actor: Actor, issue_id: int
                           not_applicable: bool = False, person_name: str = "",
                           action: str = "", reason: str = "", at: str) -> int:
     """Record what was done about responsibility (责任追究), or a reasoned "not applicable"."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "accountability.record", unit_id=issue["unit_id"],
-            owns=owns_issue(actor, issue), what=issue["code"])
-    check_editable(issue)
-    if not_applicable:
-        reason = _text(reason, "reason", required=True, max_len=5000)
-    else:
-        person_name = _text(person_name, "person_name", required=True, max_len=200)
-        action = _text(action, "action", required=True, max_len=5000)
-    rec = Recorder(db, actor, at, "accountability.record")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "accountability.record", unit_id=issue["unit_id"],
+                owns=owns_issue(actor, issue), what=issue["code"])
+        check_editable(issue)
+        if not_applicable:
+            reason = _text(reason, "reason", required=True, max_len=5000)
+        else:
+            person_name = _text(person_name, "person_name", required=True, max_len=200)
+            action = _text(action, "action", required=True, max_len=5000)
+        rec = Recorder(db, actor, at, "accountability.record")
         aid = insert(db, rec, "accountability", "accountability", {
             "issue_id": issue_id, "not_applicable": int(bool(not_applicable)),
             "person_name": person_name, "action": action, "reason": _text(reason, "reason"),
@@ -507,20 +507,20 @@ def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Mov
     ClosureBlocked (三不放过 before 已销号), StaleEdit."""
     move = Move(move)
     t = TRANSITIONS[move]
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, t.permission, unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
-            what=issue["code"])
-    check_version(db, "issue", issue, version)
-    if issue["merged_into_id"]:
-        raise TransitionNotAllowed(f"{issue['code']} was merged into another issue",
-                                   code=issue["code"], move=move.value, status="merged")
-    reason = _text(reason, "reason", max_len=5000)
-    check_move(issue["code"], Status(issue["status"]), move, reason)
-    facts = store.issue_facts(db, issue_id)
-    guard_move(actor, move, facts)
-    values = move_values(move, actor, reason, at)
-    rec = Recorder(db, actor, at, f"workflow.{move.value}")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, t.permission, unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
+                what=issue["code"])
+        check_version(db, "issue", issue, version)
+        if issue["merged_into_id"]:
+            raise TransitionNotAllowed(f"{issue['code']} was merged into another issue",
+                                       code=issue["code"], move=move.value, status="merged")
+        reason = _text(reason, "reason", max_len=5000)
+        check_move(issue["code"], Status(issue["status"]), move, reason)
+        facts = store.issue_facts(db, issue_id)
+        guard_move(actor, move, facts)
+        values = move_values(move, actor, reason, at)
+        rec = Recorder(db, actor, at, f"workflow.{move.value}")
         update(db, rec, "issues", "issue", issue, values)
         rec.flush()
     return t.target

@@ -33,21 +33,21 @@ def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, na
     if level not in UNIT_LEVELS:
         raise ValidationFailed("level", f"must be one of {', '.join(UNIT_LEVELS)}")
     parent_id = None
-    if parent_code:
-        parent = org.unit_by_code(db, parent_code)
-        if parent is None:
-            raise ValidationFailed("parent_code", f"no unit with code {parent_code!r}")
-        parent_id = parent["id"]
-        if actor is not None:
-            require(actor, "org.edit", unit_id=parent_id, what="unit")
-    elif level != "region":
-        raise ValidationFailed("parent_code", "required for a city or county unit")
-    elif org.root_unit(db) is not None:
-        raise ValidationFailed("level", "there is already a region unit")
-    if org.unit_by_code(db, code):
-        raise ValidationFailed("code", f"unit code {code!r} already exists")
-    rec = Recorder(db, actor, at, "unit.create")
     with write_transaction(db):
+        if parent_code:
+            parent = org.unit_by_code(db, parent_code)
+            if parent is None:
+                raise ValidationFailed("parent_code", f"no unit with code {parent_code!r}")
+            parent_id = parent["id"]
+            if actor is not None:
+                require(actor, "org.edit", unit_id=parent_id, what="unit")
+        elif level != "region":
+            raise ValidationFailed("parent_code", "required for a city or county unit")
+        elif org.root_unit(db) is not None:
+            raise ValidationFailed("level", "there is already a region unit")
+        if org.unit_by_code(db, code):
+            raise ValidationFailed("code", f"unit code {code!r} already exists")
+        rec = Recorder(db, actor, at, "unit.create")
         uid = insert(db, rec, "units", "unit",
                      {"code": code, "name": name, "level": level, "parent_id": parent_id})
         rec.flush()
@@ -60,11 +60,11 @@ def create_person(db: sqlite_utils.Database, actor: Actor | None, *, name: str, 
     if actor is not None:
         require(actor, "org.edit", unit_id=unit_id, what="person")
     name = _text(name, "name", required=True, max_len=100).strip()
-    get_row(db, "units", unit_id, "unit")
-    if store.person_by_name(db, name, unit_id):
-        raise ValidationFailed("name", f"{name!r} already exists in this unit")
-    rec = Recorder(db, actor, at, "person.create")
     with write_transaction(db):
+        get_row(db, "units", unit_id, "unit")
+        if store.person_by_name(db, name, unit_id):
+            raise ValidationFailed("name", f"{name!r} already exists in this unit")
+        rec = Recorder(db, actor, at, "person.create")
         pid = insert(db, rec, "people", "person",
                      {"name": name, "unit_id": unit_id, "title": _text(title, "title"),
                       "phone": _text(phone, "phone", max_len=40)})
@@ -77,10 +77,10 @@ def set_unit_head(db: sqlite_utils.Database, actor: Actor | None, unit_id: int,
     """Name the head of a unit (the target of supervision letters)."""
     if actor is not None:
         require(actor, "org.edit", unit_id=unit_id, what="unit")
-    unit = get_row(db, "units", unit_id, "unit")
-    get_row(db, "people", person_id, "person")
-    rec = Recorder(db, actor, at, "unit.set_head")
     with write_transaction(db):
+        unit = get_row(db, "units", unit_id, "unit")
+        get_row(db, "people", person_id, "person")
+        rec = Recorder(db, actor, at, "unit.set_head")
         update(db, rec, "units", "unit", unit, {"head_person_id": person_id}, bump=False)
         rec.flush()
 
@@ -95,21 +95,21 @@ def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     """Assign the responsible person, supervising leader, unit and deadline of an issue.
     The first deadline becomes the original one; once work has started a deadline only moves
     by `extend_deadline`, so that the on-time rate stays honest. Returns the changed fields."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "issue.assign", unit_id=issue["unit_id"], what=issue["code"])
-    check_version(db, "issue", issue, version)
-    values = assignment_values(
-        issue, responsible_person_id=responsible_person_id,
-        supervisor_person_id=supervisor_person_id, deadline=deadline,
-        active_people=store.active_people_among(db, [responsible_person_id,
-                                                     supervisor_person_id]))
-    if unit_id is not None:
-        get_row(db, "units", unit_id, "unit")
-        if not actor.in_scope(unit_id):
-            raise NotPermitted("the new unit is outside your scope", reason="scope")
-        values["unit_id"] = unit_id
-    rec = Recorder(db, actor, at, "issue.assign")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "issue.assign", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        values = assignment_values(
+            issue, responsible_person_id=responsible_person_id,
+            supervisor_person_id=supervisor_person_id, deadline=deadline,
+            active_people=store.active_people_among(db, [responsible_person_id,
+                                                         supervisor_person_id]))
+        if unit_id is not None:
+            get_row(db, "units", unit_id, "unit")
+            if not actor.in_scope(unit_id):
+                raise NotPermitted("the new unit is outside your scope", reason="scope")
+            values["unit_id"] = unit_id
+        rec = Recorder(db, actor, at, "issue.assign")
         changed = update(db, rec, "issues", "issue", issue, values)
         rec.flush()
     return changed
@@ -120,22 +120,22 @@ def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     ) -> int:
     """Extend an issue's deadline (延期): keeps the original, records the approver (the acting
     audit lead) and the reason. Returns the extension id."""
-    issue = get_row(db, "issues", issue_id, "issue")
-    require(actor, "deadline.extend", unit_id=issue["unit_id"], what=issue["code"])
-    check_version(db, "issue", issue, version)
-    reason = _text(reason, "reason", required=True, max_len=5000)
-    new = parse_date(new_deadline, "new_deadline")
-    if new is None:
-        raise ValidationFailed("new_deadline", "required")
-    if not issue["deadline"]:
-        raise ValidationFailed("deadline", "the issue has no deadline yet: assign one first")
-    if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
-        raise ValidationFailed("status", "a closed or ended issue cannot be extended")
-    if new.isoformat() <= issue["deadline"]:
-        raise ValidationFailed("new_deadline",
-                               f"must be after the current deadline {issue['deadline']}")
-    rec = Recorder(db, actor, at, "deadline.extend")
     with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "deadline.extend", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        reason = _text(reason, "reason", required=True, max_len=5000)
+        new = parse_date(new_deadline, "new_deadline")
+        if new is None:
+            raise ValidationFailed("new_deadline", "required")
+        if not issue["deadline"]:
+            raise ValidationFailed("deadline", "the issue has no deadline yet: assign one first")
+        if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
+            raise ValidationFailed("status", "a closed or ended issue cannot be extended")
+        if new.isoformat() <= issue["deadline"]:
+            raise ValidationFailed("new_deadline",
+                                   f"must be after the current deadline {issue['deadline']}")
+        rec = Recorder(db, actor, at, "deadline.extend")
         ext_id = insert(db, rec, "extensions", "extension", {
             "issue_id": issue_id, "original_deadline": issue["original_deadline"],
             "old_deadline": issue["deadline"], "new_deadline": new.isoformat(),

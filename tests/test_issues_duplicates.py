@@ -13,7 +13,7 @@ from audit.store import history
 from audit.views import scope_for
 from issues import duplicates_views as duplicates
 from issues import merge_service, store
-from issues.duplicates_views import bigrams, cosine, find_duplicates, merge_report, undo_merge
+from issues.duplicates_views import bigrams, cosine, find_duplicates, merge_report
 from issues.merge_service import confirm_cluster, reject_cluster
 from tests.programme import build
 
@@ -172,7 +172,7 @@ def test_undo_gives_back_both_issues_and_the_cluster_is_proposed_again(prog):
     i = prog.ids
     [merge_id] = confirm_cluster(prog.db, prog.actors["lead"], [i["audit"], i["cleanup"]],
                                  i["audit"], AT)
-    undo_merge(prog.db, prog.actors["lead"], merge_id, "2026-11-25T11:00:00+08:00")
+    merge_service.undo_merge(prog.db, prog.actors["lead"], merge_id, at="2026-11-25T11:00:00+08:00")
     assert store.issue_detail(prog.db, i["cleanup"])["merged_into_id"] is None
     assert [m["id"] for m in store.issue_detail(prog.db, i["cleanup"])["measures"]] == \
         [prog.m_cleanup]
