@@ -5,12 +5,14 @@ clock and prints the outcome; another run in progress is refused (exit 1)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from audit import messages as i18n
 from audit import time_model as clock
 from audit.cli import _as_of, _print, acting_user, open_db
 from exports import remind_run_service
+from exports.remind_model import RemindBusy
 
 
 def _now_ms() -> int:
@@ -22,9 +24,14 @@ def cmd_remind(args) -> int:
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
     as_of = _as_of(args.as_of)
-    result = remind_run_service.run_reminders(db, actor, as_of, at=clock.now_text(),
-                                          now_ms=_now_ms, dry_run=args.dry_run)
     lang = args.lang
+    try:
+        result = remind_run_service.run_reminders(db, actor, as_of, at=clock.now_text(),
+                                                  now_ms=_now_ms, dry_run=args.dry_run)
+    except RemindBusy as ex:
+        # A run still going when cron starts the next one: say so and leave it be.
+        print(i18n.t("remind.cli.busy", lang, path=ex.params.get("path", "")), file=sys.stderr)
+        return 1
     if not result["working_day"]:
         human = i18n.t("remind.cli.holiday", lang, date=result["as_of"])
     elif args.dry_run:
