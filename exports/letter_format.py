@@ -68,8 +68,9 @@ def letter_docx(f: LetterFacts, lang: str = "zh") -> bytes:
     doc = new_document(lang)  # type: ignore[arg-type]
     set_header_footer(doc.sections[0], t("letter.header", lang, office=f.office), lang)  # type: ignore[arg-type]
     doc.add_paragraph(xml_safe(t("letter.title", lang)), style="Title")
+    doc.paragraphs[-1].paragraph_format.space_after = Cm(0.3)
     number = doc.add_paragraph(xml_safe(f.number), style="Subtitle")
-    number.paragraph_format.space_after = Cm(0.8)
+    number.paragraph_format.space_after = Cm(0.6)
 
     def body(text: str, style: str = "Body Text"):
         return doc.add_paragraph(xml_safe(text), style=style)
@@ -100,6 +101,8 @@ def letter_docx(f: LetterFacts, lang: str = "zh") -> bytes:
     ]
     for label, value in facts:
         p = doc.add_paragraph(style="Normal")
+        # The facts read as a list: tighter than body text, so the letter keeps to one page.
+        p.paragraph_format.line_spacing = 1.0
         p.add_run(xml_safe(label + t("letter.colon", lang))).bold = True
         p.add_run(xml_safe(value))
 
@@ -115,13 +118,16 @@ def letter_docx(f: LetterFacts, lang: str = "zh") -> bytes:
                                      deadline=_day(m.deadline, lang))), style="List Bullet")
 
     doc.add_paragraph(xml_safe(t("letter.h.requirements", lang)), style="Heading 2")
-    body(t("letter.requirements", lang, reply_by=_day(f.reply_by, lang), office=f.office))
-
+    # The requirements and the signature stay together: a signature alone on a page is no
+    # signature.
+    body(t("letter.requirements", lang, reply_by=_day(f.reply_by, lang),
+           office=f.office)).paragraph_format.keep_with_next = True
     for i, line in enumerate((f.office, _day(f.issued_on, lang))):
         p = doc.add_paragraph(xml_safe(line), style="Normal")
         p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         if i == 0:
-            p.paragraph_format.space_before = Cm(1.5)
+            p.paragraph_format.space_before = Cm(0.8)
+            p.paragraph_format.keep_with_next = True
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -262,16 +262,29 @@ def email_bytes(card: Card, *, key: str, sender: str, sender_name: str, to: str,
 # --- robots ------------------------------------------------------------------------------------
 
 
+# Robot messages are short by nature, and WeCom refuses text over 2,048 bytes: long user text
+# (a title, a return reason) is cut with an ellipsis; the issue page has all of it.
+ROBOT_TITLE_CHARS, ROBOT_LINE_CHARS, ROBOT_BODY_CHARS = 120, 200, 400
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _robot(text: str, limit: int = ROBOT_LINE_CHARS) -> str:
+    return _clip(robot_text(text), limit)
+
+
 def _md_link(text: str, url: str) -> str:
-    safe = robot_text(text)
+    safe = _robot(text)
     return f"[{safe}]({url})" if url else safe
 
 
 def dingtalk_payload(card: Card, mentions: Sequence[str] = ()) -> dict:
     """DingTalk custom robot, markdown message, @-mentions by mobile."""
-    parts = [f"#### {robot_text(card.title)}"]
+    parts = [f"#### {_robot(card.title, ROBOT_TITLE_CHARS)}"]
     if card.greeting:
-        parts.append(robot_text(card.greeting))
+        parts.append(_robot(card.greeting, ROBOT_BODY_CHARS))
     for b in card.blocks:
         parts.append(f"**{robot_text(b.heading)}**")
         lines = [f"- {_md_link(e.text, e.url)}" + (f" @{e.mention}" if e.mention else "")
@@ -286,14 +299,15 @@ def dingtalk_payload(card: Card, mentions: Sequence[str] = ()) -> dict:
     if rest:
         parts.append(" ".join(f"@{m}" for m in rest))
     return {"msgtype": "markdown",
-            "markdown": {"title": robot_text(card.title), "text": "\n\n".join(parts)},
+            "markdown": {"title": _robot(card.title, ROBOT_TITLE_CHARS),
+                         "text": "\n\n".join(parts)},
             "at": {"atMobiles": list(dict.fromkeys(mentions)), "isAtAll": False}}
 
 
 def _wecom_markdown(card: Card) -> dict:
-    parts = [f"**{robot_text(card.title)}**"]
+    parts = [f"**{_robot(card.title, ROBOT_TITLE_CHARS)}**"]
     if card.greeting:
-        parts.append(robot_text(card.greeting))
+        parts.append(_robot(card.greeting, ROBOT_BODY_CHARS))
     for b in card.blocks:
         parts.append(f"**{robot_text(b.heading)}**")
         parts.extend(f"> {_md_link(e.text, e.url)}" for e in b.entries)
@@ -305,13 +319,13 @@ def _wecom_markdown(card: Card) -> dict:
 
 
 def _wecom_text(card: Card, mentions: Sequence[str]) -> dict:
-    lines = [robot_text(card.title)]
+    lines = [_robot(card.title, ROBOT_TITLE_CHARS)]
     if card.greeting:
-        lines.append(robot_text(card.greeting))
+        lines.append(_robot(card.greeting, ROBOT_BODY_CHARS))
     for b in card.blocks:
         lines.append(f"【{robot_text(b.heading)}】")
         for e in b.entries:
-            lines.append(f"· {robot_text(e.text)}" + (f" {e.url}" if e.url else ""))
+            lines.append(f"· {_robot(e.text)}" + (f" {e.url}" if e.url else ""))
         if b.hidden:
             lines.append(robot_text(t("remind.more", card.lang, n=b.hidden)))
     if card.url:
@@ -332,8 +346,8 @@ def feishu_payload(card: Card, mentions: Sequence[str] = ()) -> dict:
     """Feishu custom bot, interactive card (header, lark_md blocks, a button)."""
     elements: list[dict] = []
     if card.greeting:
-        elements.append({"tag": "div", "text": {"tag": "lark_md",
-                                                "content": robot_text(card.greeting)}})
+        elements.append({"tag": "div", "text": {
+            "tag": "lark_md", "content": _robot(card.greeting, ROBOT_BODY_CHARS)}})
     for b in card.blocks:
         lines = [f"**{robot_text(b.heading)}**"]
         lines += [f"- {_md_link(e.text, e.url)}" for e in b.entries]
@@ -349,7 +363,8 @@ def feishu_payload(card: Card, mentions: Sequence[str] = ()) -> dict:
             {"tag": "plain_text", "content": robot_text(card.footer)}]})
     return {"msg_type": "interactive", "card": {
         "config": {"wide_screen_mode": True},
-        "header": {"title": {"tag": "plain_text", "content": robot_text(card.title)},
+        "header": {"title": {"tag": "plain_text",
+                             "content": _robot(card.title, ROBOT_TITLE_CHARS)},
                    "template": _FEISHU_TEMPLATE.get(card.level, "blue")},
         "elements": elements}}
 
@@ -380,9 +395,20 @@ def robot_body(kind: str, card: Card, mentions: Sequence[str] = ()) -> bytes:
     n = ROBOT_MAX_ENTRIES
     while True:
         payload = render(_limit(card, n), mentions)
-        if _fits(kind, payload) or n == 0:
+        if _fits(kind, payload):
             return json_bytes(payload)
+        if n == 0:
+            return json_bytes(_cut_wecom(payload) if kind == WECOM else payload)
         n -= 1
+
+
+def _cut_wecom(payload: dict) -> dict:
+    """The last resort for WeCom's byte limits: cut the content itself (on a character)."""
+    body = payload["text"] if payload["msgtype"] == "text" else payload["markdown"]
+    limit = WECOM_TEXT_BYTES if payload["msgtype"] == "text" else WECOM_MARKDOWN_BYTES
+    data = body["content"].encode("utf-8")[: limit - 3]
+    body["content"] = data.decode("utf-8", "ignore") + "…"
+    return payload
 
 
 # --- signatures and replies ----------------------------------------------------------------

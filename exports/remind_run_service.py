@@ -155,16 +155,14 @@ def _card(db: sqlite_utils.Database, ctx: _Context, p: pm.Planned) -> fmt.Card:
         return fmt.event_card(c, ctx.issues[c.issue_id], name, lang, base_url=ctx.base_url)
     assert isinstance(c, m.Step)
     issue = ctx.issues[c.issue_id]
-    unit_id = c.target_unit_id if c.step == "letter" and c.target_unit_id else issue.unit_id
-    issued = ctx.as_of
-    facts = fmt.StepFacts(
-        recipient=name, unit=ctx.unit_names.get(unit_id, ""), office=ctx.office,
-        number=t("letter.number", lang, year=issued.year, n=c.escalation_id),
-        reply_by=None, attached=p.channel == m.SMTP)
+    attached = p.channel == m.SMTP  # only an e-mail carries the letter itself
     if c.step == "letter":
         letter = letter_service.letter_facts(db, c.escalation_id, lang, ctx.cal)  # type: ignore[arg-type]
         facts = fmt.StepFacts(name, letter.addressee_unit, letter.office, letter.number,
-                              letter.reply_by, p.channel == m.SMTP)
+                              letter.reply_by, attached)
+    else:
+        facts = fmt.StepFacts(name, ctx.unit_names.get(issue.unit_id, ""), ctx.office, "",
+                              None, attached)
     return fmt.step_card(c, issue, facts, lang, base_url=ctx.base_url)
 
 

@@ -142,6 +142,20 @@ def test_signatures_follow_the_vendors_worked_examples():
                    "&sign=OuzzJR5%2BxZ4%2FEYwqtNt6sMYZQMTa%2FHEGvc9miJe7XzY%3D") and body == b"{}"
 
 
+def test_long_user_text_is_cut_to_fit_each_robots_limit():
+    reason = "佐证材料不全" * 900  # 5,400 characters
+    card = fmt.Card("【验收退回】C1.1.1 " + "长" * 300, "zh", "张三：退回原因：" + reason,
+                    (fmt.Block("待办", tuple(fmt.Entry("条目" * 200, f"{BASE}/issue?id={i}")
+                                             for i in range(30))),), "页脚", "查看",
+                    f"{BASE}/my-work")
+    text = json.loads(fmt.robot_body("wecom", card, ["13900000001"]))["text"]["content"]
+    markdown = json.loads(fmt.robot_body("wecom", card))["markdown"]["content"]
+    assert len(text.encode()) <= 2048 and len(markdown.encode()) <= 4096
+    assert "…" in text and "另有" in markdown
+    for kind in ("dingtalk", "feishu"):
+        assert len(fmt.robot_body(kind, card, ["13900000001"])) <= fmt.ROBOT_BODY_BYTES
+
+
 # --- e-mail: transport security and the letter ------------------------------------------------
 
 
