@@ -15,8 +15,8 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Cm
 
 from audit.messages import t
-from exports.docx_base import format_date, new_document, set_header_footer
 from audit.text_format import xml_safe
+from exports.docx_base import format_date, new_document, set_header_footer
 
 
 @dataclass(frozen=True)

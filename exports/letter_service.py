@@ -7,17 +7,16 @@ from datetime import date
 
 import sqlite_utils
 
-from audit.model import NotFound, NotPermitted
 from audit.messages import t
-from audit.model import Actor
+from audit.model import Actor, NotFound, NotPermitted
+from audit.store import org
+from audit.time_model import Calendar, add_working_days
 from exports import letter_format
 from exports import remind_store as store
 from exports.letter_format import LetterFacts, OpenMeasure
 from exports.remind_model import overdue_days
 from issues.model import missing_for_closure
 from issues.store import issue_facts
-from audit.store import org as owners_store
-from audit.time_model import Calendar, add_working_days
 
 DEFAULT_OFFICE = "审计整改工作办公室"
 
@@ -33,7 +32,7 @@ def letter_facts(db: sqlite_utils.Database, escalation_id: int, lang: str,
     if r is None:
         raise NotFound(f"escalation {escalation_id} not found", entity="escalation",
                        id=escalation_id)
-    cal = cal or owners_store.load_calendar(db)
+    cal = cal or org.load_calendar(db)
     settings = store.settings(db)
     issued = date.fromisoformat(r["as_of"])
     reply_days = int(settings.get("remind.reply_days", "5") or 5)

@@ -36,8 +36,21 @@ from email.utils import format_datetime, formataddr
 from typing import Callable, Mapping, Sequence
 
 from audit.messages import t
-from exports.remind_model import (DINGTALK, DUE_SOON, ESCALATION, FEISHU, OVERDUE, SECTIONS,
-                                  WECOM, Digest, Event, Issue, Step, one_line, robot_text)
+from exports.remind_model import (
+    DINGTALK,
+    DUE_SOON,
+    ESCALATION,
+    FEISHU,
+    OVERDUE,
+    SECTIONS,
+    WECOM,
+    Digest,
+    Event,
+    Issue,
+    Step,
+    one_line,
+    robot_text,
+)
 from exports.remind_plan_model import GroupDigest, issue_link, page_link
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

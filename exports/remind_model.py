@@ -23,9 +23,14 @@ from datetime import date, timedelta
 from typing import Iterable, Mapping
 
 from audit.model import AuditError
-from owners.escalation_model import (STEPS, IssueForEscalation, Thresholds, UnitNode,
-                               due_escalations)
 from audit.time_model import Calendar, add_working_days, working_days_between
+from owners.escalation_model import (
+    STEPS,
+    IssueForEscalation,
+    Thresholds,
+    UnitNode,
+    due_escalations,
+)
 
 SMTP = "smtp"
 WECOM, DINGTALK, FEISHU = "wecom", "dingtalk", "feishu"
@@ -131,11 +136,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for s in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         out = out.replace(s, "***")
     return re.sub(r"\?[^\s'\"<>]*", "?***", out)
-
-
-def shown_secret(value: str) -> str:
-    """How a stored secret is shown back: whether one is set, never any of it."""
-    return "●●●●●●" if value else ""
 
 
 # --- keys, schedule and back-off --------------------------------------------------------------

@@ -8,10 +8,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Mapping, Sequence
 
-from exports.remind_model import (OPEN, SMTP, Digest, Event, Issue, Person, Step, digest_key,
-                                  digest_period, event_key, group_digest_key, step_key)
-from owners.escalation_model import LETTER, STEPS, SUMMONS, UnitNode, unit_chains
 from audit.time_model import Calendar
+from exports.remind_model import (
+    OPEN,
+    SMTP,
+    Digest,
+    Event,
+    Issue,
+    Person,
+    Step,
+    digest_key,
+    digest_period,
+    event_key,
+    group_digest_key,
+    step_key,
+)
+from owners.escalation_model import LETTER, STEPS, SUMMONS, UnitNode, unit_chains
 
 
 @dataclass(frozen=True)

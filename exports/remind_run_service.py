@@ -22,24 +22,21 @@ from typing import Callable, Mapping
 
 import sqlite_utils
 
-from audit.store import history
-from audit.time_model import at_day
-from audit.store.db import database_file, write_transaction
 from audit.messages import t
 from audit.model import Actor
 from audit.service import require
+from audit.store import history, org
+from audit.store.db import database_file, write_transaction
 from audit.store.history import Recorder
+from audit.time_model import Calendar, at_day
 from exports import letter_service
 from exports import remind_format as fmt
 from exports import remind_io as io
 from exports import remind_model as m
 from exports import remind_plan_model as pm
 from exports import remind_store as store
-from audit.store import org as owners_store
 from owners.escalation_model import UnitNode, thresholds_from_settings
-from audit.time_model import Calendar
 from owners.model import descendants
-
 
 # --- a run: what it reads --------------------------------------------------------------------
 
@@ -350,7 +347,7 @@ def preview_digests(db: sqlite_utils.Database, actor: Actor, as_of: date) -> dic
     counts, sections: {section: [{issue_id, code, title, measure, deadline, days, reason,
     step}]}}. Raises NotPermitted."""
     require(actor, "remind.configure")
-    ctx = _Context(db, as_of, owners_store.load_calendar(db))
+    ctx = _Context(db, as_of, org.load_calendar(db))
     out = {}
     for pid, d in sorted(ctx.digests().items()):
         out[pid] = {"name": ctx.people[pid].name, "counts": d.counts(), "sections": {
@@ -425,7 +422,7 @@ def run_reminders(db: sqlite_utils.Database, actor: Actor, as_of: date, *, at: s
     sent, retry, failed, unconfirmed, recovered, messages (a dry run's: what would go out)}.
     A dry run reads only. Raises NotPermitted, RemindBusy (another run holds the lock)."""
     require(actor, "remind.run")
-    cal = owners_store.load_calendar(db)
+    cal = org.load_calendar(db)
     result = {"as_of": as_of.isoformat(), "working_day": cal.is_working_day(as_of),
               "dry_run": dry_run, "run_id": None, "planned": 0, "sent": 0, "retry": 0,
               "failed": 0, "unconfirmed": 0, "recovered": 0, "messages": []}

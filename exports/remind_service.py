@@ -15,10 +15,9 @@ from typing import Mapping
 
 import sqlite_utils
 
-from audit.store.db import write_transaction
-from audit.model import NotFound, ValidationFailed
-from audit.model import Actor
+from audit.model import Actor, NotFound, ValidationFailed
 from audit.service import check_version, require
+from audit.store.db import write_transaction
 from audit.store.history import Recorder
 from exports import remind_model as m
 from exports import remind_store as store

@@ -9,8 +9,8 @@ from typing import Iterable
 
 import sqlite_utils
 
-from audit.time_model import end_of
 from audit.store.db import one, rows, scalar
+from audit.time_model import end_of
 from exports.remind_model import EVENT_ACTIONS, STEP_ACTION
 
 _PUBLIC = ("c.id, c.kind, c.name, c.config, c.active, c.version, "
@@ -387,8 +387,3 @@ def update_run(db: sqlite_utils.Database, run_id: int, values: dict) -> None:
 def last_run(db: sqlite_utils.Database) -> dict | None:
     """The latest run's log row, or None."""
     return one(db, "SELECT * FROM remind_runs ORDER BY id DESC LIMIT 1")
-
-
-def run_row(db: sqlite_utils.Database, run_id: int) -> dict | None:
-    """A run's log row, or None."""
-    return one(db, "SELECT * FROM remind_runs WHERE id = ?", (run_id,))

@@ -18,13 +18,22 @@ import pytest
 from audit.store import history
 from exports import remind_format as fmt
 from exports import remind_service as rs
-from issues import graph_views, service as issues
+from issues import graph_views
+from issues import service as issues
 from issues.model import Move
 from owners import service as owners
 from tests import remind_programme as rp
-from tests.remind_servers import (DING_SECRET, FEISHU_SECRET, SMTP_PASSWORD,
-                                  dingtalk_expected_sign, feishu_expected_sign, free_port,
-                                  make_certificate, robot_endpoints, smtp_server)
+from tests.remind_servers import (
+    DING_SECRET,
+    FEISHU_SECRET,
+    SMTP_PASSWORD,
+    dingtalk_expected_sign,
+    feishu_expected_sign,
+    free_port,
+    make_certificate,
+    robot_endpoints,
+    smtp_server,
+)
 
 BASE = "https://tracker.example.cn"
 SECRETS = (SMTP_PASSWORD, DING_SECRET, FEISHU_SECRET, "wecom-key-123", "ding-token-456",

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import programme
