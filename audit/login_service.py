@@ -9,6 +9,8 @@ failure count is kept on the user row and shown to the administrator. Nothing he
 clock: every write takes `at`."""
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -29,6 +31,10 @@ LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 
 _hasher = PasswordHasher()
+# Each argon2 check holds 64 MiB for ~0.1 s: a burst of sign-ins waits its turn here instead of
+# multiplying the server's memory. Process-wide on purpose (it bounds the process, not a user).
+HASH_CONCURRENCY = max(1, int(os.environ.get("AUDIT_HASH_CONCURRENCY", "2")))
+_HASHING = threading.BoundedSemaphore(HASH_CONCURRENCY)
 
 
 @dataclass(frozen=True)
@@ -41,21 +47,23 @@ class LoginResult:
 
 def hash_password(password: str) -> str:
     """The argon2id hash of a password (PHC string, '$argon2id$…')."""
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Does the password match the hash? False (never an exception) on a mismatch or bad hash."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    with _HASHING:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """A hash to verify against for unknown users, so that timing does not reveal names."""
-    return _hasher.hash("not-a-real-account-password")
+    return hash_password("not-a-real-account-password")
 
 
 def _parse(at: str) -> datetime:
@@ -75,22 +83,37 @@ def is_locked(locked_until: str | None, at: str) -> bool:
 
 def login(db: sqlite_utils.Database, username: str, password: str, at: str) -> LoginResult:
     """Check a sign-in; return the actor and session stamps. Raises LoginFailed with one and the
-    same message for an unknown name, a wrong password, a disabled or a locked account."""
+    same message for an unknown name, a wrong password, a disabled or a locked account.
+
+    The password is checked outside the write lock (argon2 takes ~0.1 s and 64 MiB); what it
+    means is decided inside it, against the account as it is then: a lock set by a parallel
+    attempt meanwhile refuses this one, right password or not, and a password changed
+    meanwhile makes the check count for nothing."""
     _parse(at)
     name = (username or "").strip()
     row = store.user_row_by_name(db, name) if name else None
     # Always pay for one argon2 verification, so the answer time does not tell which case it is.
     ok = verify_password(row["password_hash"] if row else _dummy_hash(), password or "")
     refused = LoginFailed("login failed")
-    if row is None or not row["active"]:
+    if row is None:
         raise refused
-    if is_locked(row["locked_until"], at):
-        # Attempts while locked neither count nor extend the lock: the lock has a known end.
+    new_hash = hash_password(password) if ok and _hasher.check_needs_rehash(
+        row["password_hash"]) else None
+    with write_transaction(db):
+        now = _user_row(db, row["id"])
+        if not now["active"] or now["password_hash"] != row["password_hash"]:
+            accepted = False
+        elif is_locked(now["locked_until"], at):
+            # Attempts while locked neither count nor extend the lock: the lock has a known end.
+            accepted = False
+        elif not ok:
+            _count_failure(db, now, at)
+            accepted = False
+        else:
+            _record_success(db, now, new_hash, at)
+            accepted = True
+    if not accepted:
         raise refused
-    if not ok:
-        record_failure(db, row["id"], at)
-        raise refused
-    _record_success(db, row, password, at)
     stamp = store.password_stamp(db, row["id"])
     return LoginResult(actor_for(db, row["id"]), stamp)
 
@@ -101,39 +124,45 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, at: st
 
 
 def record_failure(db: sqlite_utils.Database, user_id: int, at: str) -> None:
-    """Count a failed attempt; the attempt that reaches the threshold locks the account."""
+    """Count a failed attempt (a sign-in, or a wrong current password when changing it); the
+    attempt that reaches the threshold locks the account."""
     with write_transaction(db):
-        row = _user_row(db, user_id)
-        failures = row["failed_logins"] + 1
-        if failures < LOCKOUT_THRESHOLD:
-            store.set_login_state(db, user_id, failed_logins=failures,
-                                  locked_until=row["locked_until"])
-            return
-        until = _plus_minutes(at, LOCKOUT_MINUTES)
-        # The count restarts, so that after the lock ends a new series of failures locks again.
-        store.set_login_state(db, user_id, failed_logins=0, locked_until=until)
-        history.append(db, at=at, actor_id=user_id, actor=row["username"], op=history.new_op(),
-                       action="login.locked",
-                       changes=[history.Change("login", user_id, "failed_logins",
-                                               row["failed_logins"], failures),
-                                history.Change("login", user_id, "locked_until",
-                                               row["locked_until"], until)])
+        _count_failure(db, _user_row(db, user_id), at)
 
 
-def _record_success(db: sqlite_utils.Database, row: dict, password: str, at: str) -> None:
-    """Record the sign-in, reset the failure count, and upgrade an outdated hash."""
-    rehash = _hasher.check_needs_rehash(row["password_hash"])
-    new_hash = hash_password(password) if rehash else None
-    with write_transaction(db):
-        if new_hash:
-            store.set_password_hash(db, row["id"], new_hash)
-        store.set_login_state(db, row["id"], failed_logins=0, locked_until=None)
-        changes = [history.Change("login", row["id"], "failed_logins", row["failed_logins"], 0)]
-        if new_hash:
-            changes.append(history.Change("login", row["id"], "password", PASSWORD_HIDDEN,
-                                          "***rehashed***"))
-        history.append(db, at=at, actor_id=row["id"], actor=row["username"],
-                       op=history.new_op(), action="login.succeeded", changes=changes)
+def _count_failure(db: sqlite_utils.Database, row: dict, at: str) -> None:
+    """One more failure on the account as read under the lock (inside the caller's
+    transaction)."""
+    user_id = row["id"]
+    failures = row["failed_logins"] + 1
+    if failures < LOCKOUT_THRESHOLD:
+        store.set_login_state(db, user_id, failed_logins=failures,
+                              locked_until=row["locked_until"])
+        return
+    until = _plus_minutes(at, LOCKOUT_MINUTES)
+    # The count restarts, so that after the lock ends a new series of failures locks again.
+    store.set_login_state(db, user_id, failed_logins=0, locked_until=until)
+    history.append(db, at=at, actor_id=user_id, actor=row["username"], op=history.new_op(),
+                   action="login.locked",
+                   changes=[history.Change("login", user_id, "failed_logins",
+                                           row["failed_logins"], failures),
+                            history.Change("login", user_id, "locked_until",
+                                           row["locked_until"], until)])
+
+
+def _record_success(db: sqlite_utils.Database, row: dict, new_hash: str | None, at: str
+                    ) -> None:
+    """Record the sign-in, reset the failure count, and store an upgraded hash (inside the
+    caller's transaction, on the account as read under the lock)."""
+    if new_hash:
+        store.set_password_hash(db, row["id"], new_hash)
+    store.set_login_state(db, row["id"], failed_logins=0, locked_until=None)
+    changes = [history.Change("login", row["id"], "failed_logins", row["failed_logins"], 0)]
+    if new_hash:
+        changes.append(history.Change("login", row["id"], "password", PASSWORD_HIDDEN,
+                                      "***rehashed***"))
+    history.append(db, at=at, actor_id=row["id"], actor=row["username"],
+                   op=history.new_op(), action="login.succeeded", changes=changes)
 
 
 def scope_of(db: sqlite_utils.Database, unit_id: int | None) -> frozenset[int] | None:

@@ -165,6 +165,9 @@ TEXTS: dict[str, str] = {
     "common.count": "{count} in all",
     "common.colon": ": ",
     "common.name_in_unit": "{name} ({unit})",
+    # --- forms edited while someone else saved
+    "form.changed_meanwhile": "Someone else changed this since you opened it. Saving will be refused, naming who changed it; what you typed stays so that you can merge it.",
+    "form.load_newer": "Load the newer version",
     "admin.users": "Users",
     "admin.user_list": "User list",
     "admin.add_user": "Add user",

@@ -159,6 +159,9 @@ TEXTS: dict[str, str] = {
     "common.count": "共 {count} 条",
     "common.colon": "：",
     "common.name_in_unit": "{name}（{unit}）",
+    # --- forms edited while someone else saved
+    "form.changed_meanwhile": "该内容在你打开后已被他人修改。保存将被拒绝并说明修改人；你填写的内容会保留，可对照后合并。",
+    "form.load_newer": "载入最新内容",
     "admin.users": "用户",
     "admin.user_list": "用户列表",
     "admin.add_user": "新增用户",

@@ -10,7 +10,7 @@ import os
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import sqlite_utils
 import streamlit as st
@@ -248,21 +248,66 @@ def require_actor() -> Actor:
 
 # --- form values across reruns (shared by every page with forms) -------------------------------
 
-def form_value(key: str, current: Any) -> None:
-    """Give a form widget the database's value unless the user changed it (a refused save keeps
-    the typed text). Must run before the widget is drawn."""
-    base = key + ".base"
+def form_value(key: str, current: Any, version: int | None = None) -> None:
+    """Give a form widget the database's value, and remember the row `version` it was drawn
+    from, so that a save refers to what the user started from (edited_version), not to the last
+    rerun. Must run before the widget is drawn.
+
+    While the field's value in the database stays what the widget was filled with, the version
+    follows the row (a change to other fields does not conflict with what is typed here). Once
+    someone else changes this very field, the widget keeps what it showed and the old version:
+    the browser may hold text typed over it that the server cannot see (a form sends it only on
+    submit), so refreshing it would let that text overwrite the other change unseen. A save is
+    then refused as stale, naming who changed it, with the typed text kept; `changed_meanwhile`
+    tells the page to offer the newer value."""
+    base, ver = key + ".base", key + ".version"
     state = st.session_state
-    if key not in state or (state.get(base) != current and state[key] == state.get(base)):
+    if key not in state or base not in state:
         state[key] = current
-    state[base] = current
+        state[base] = current
+        state[ver] = version
+    elif state[base] == current:
+        state[ver] = version
+
+
+def changed_meanwhile(key: str, current: Any) -> bool:
+    """Has someone else changed this field in the database since its widget was filled?"""
+    base = key + ".base"
+    return base in st.session_state and st.session_state[base] != current
+
+
+def edited_version(keys: Iterable[str], drawn: int | None) -> int | None:
+    """The version a save of these form fields refers to: the oldest version any of them was
+    filled from, else `drawn` (the version on screen)."""
+    state = st.session_state
+    found = [state.get(k + ".version") for k in keys if k + ".version" in state]
+    found = [v for v in found if v is not None]
+    return min(found) if found else drawn
+
+
+def acknowledge_newer(keys: Iterable[str], exc: StaleEdit) -> None:
+    """After a save refused as stale has told the user who changed the row and when, the form's
+    next save refers to that newer version: the user has seen it, and what they now save is
+    their merge (a change made after this one is refused again)."""
+    for k in keys:
+        if k + ".version" in st.session_state:
+            st.session_state[k + ".version"] = exc.current_version
+
+
+def offer_newer(keys: Iterable[str], slot: str) -> None:
+    """Tell the user that a field they may be editing was changed by someone else meanwhile,
+    with a button that loads the newer values (dropping what the form holds)."""
+    keys = tuple(keys)
+    st.info(text("form.changed_meanwhile"), icon=":material/sync_problem:")
+    st.button(text("form.load_newer"), key=f"{slot}.load_newer", on_click=forget_form,
+              args=keys, icon=":material/refresh:")
 
 
 def forget_form(*keys: str) -> None:
     """Drop form values after a save, so that the widgets follow the database again."""
     for key in keys:
-        st.session_state.pop(key, None)
-        st.session_state.pop(key + ".base", None)
+        for suffix in ("", ".base", ".version"):
+            st.session_state.pop(key + suffix, None)
 
 
 def flash(slot: str, kind: str, message: str) -> None:
@@ -316,6 +361,7 @@ def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, .
     try:
         done = write(database(), actor)
     except StaleEdit as exc:
+        acknowledge_newer(forget_keys, exc)
         flash(slot, "error", error_text(exc, lang()) + " "
               + text("issue.stale_keep"))
         return False

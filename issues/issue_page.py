@@ -53,6 +53,7 @@ def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str
     try:
         done = write(db, actor)
     except StaleEdit as exc:
+        ui.acknowledge_newer(forget, exc)
         st.session_state[STALE] = form
         _flash("error", error_text(exc, ui.lang()) + " "
                + ui.text("issue.stale_keep"))
@@ -104,7 +105,7 @@ def _on_move(issue_id: int, code: str, move: str) -> None:
 def _on_progress(issue_id: int) -> None:
     key = _key(issue_id, "progress")
     _act("progress", lambda db, actor: service.update_progress(
-        db, actor, issue_id, version=_version(issue_id),
+        db, actor, issue_id, version=ui.edited_version((key,), _version(issue_id)),
         progress=st.session_state.get(key) or "", at=ui.now_at()), (key,))
 
 
@@ -119,7 +120,8 @@ def _on_edit(issue_id: int) -> None:
         _invalid("issue.title_needed")
         return
     _act("edit", lambda db, actor: service.edit_issue(
-        db, actor, issue_id, version=_version(issue_id), at=ui.now_at(), **values),
+        db, actor, issue_id, version=ui.edited_version(keys.values(), _version(issue_id)),
+        at=ui.now_at(), **values),
         tuple(keys.values()))
 
 
@@ -128,7 +130,8 @@ def _on_assign(issue_id: int) -> None:
     deadline = st.session_state.get(keys["deadline"])
 
     def write(db, actor):
-        owners.assign_issue(db, actor, issue_id, version=_version(issue_id),
+        owners.assign_issue(db, actor, issue_id,
+                            version=ui.edited_version(keys.values(), _version(issue_id)),
                             responsible_person_id=st.session_state.get(keys["responsible"]),
                             supervisor_person_id=st.session_state.get(keys["supervisor"]),
                             deadline=deadline.isoformat() if deadline else None,
@@ -166,7 +169,8 @@ def _on_measure_status(measure_id: int) -> None:
     status = st.session_state.get(skey)
     completed = st.session_state.get(ckey)
     _act(f"measure{measure_id}", lambda db, actor: service.set_measure_status(
-        db, actor, measure_id, version=_mversion(measure_id), status=status,
+        db, actor, measure_id, version=ui.edited_version((skey, ckey), _mversion(measure_id)),
+        status=status,
         completed_on=completed.isoformat() if (completed and status == "done") else None,
         at=ui.now_at()), (skey, ckey))
 
@@ -175,7 +179,8 @@ def _on_measure_edit(measure_id: int) -> None:
     keys = {f: f"{K}.m{measure_id}.{f}" for f in ("title", "owner", "deadline", "progress")}
     deadline = st.session_state.get(keys["deadline"])
     _act(f"measure{measure_id}", lambda db, actor: service.edit_measure(
-        db, actor, measure_id, version=_mversion(measure_id), at=ui.now_at(),
+        db, actor, measure_id, version=ui.edited_version(keys.values(), _mversion(measure_id)),
+        at=ui.now_at(),
         title=st.session_state.get(keys["title"]),
         owner_person_id=st.session_state.get(keys["owner"]),
         deadline=deadline.isoformat() if deadline else None,
@@ -435,7 +440,9 @@ def _progress_form(actor: Actor, d: dict) -> None:
         return
     text = ui.text
     key = _key(d["id"], "progress")
-    _field(key, d["progress"])
+    _field(key, d["progress"], d["version"])
+    if ui.changed_meanwhile(key, d["progress"]):
+        ui.offer_newer((key,), f"{K}.progress")
     with st.form(f"{K}.form.progress"):
         st.markdown(f'**{ui.md_escape(text("issue.progress_form"))}**')
         st.text_area(text("issue.progress"), key=key, height=100)
@@ -451,9 +458,14 @@ def _assign_form(actor: Actor, d: dict, people: dict[int, str]) -> None:
     text = ui.text
     iid = d["id"]
     keys = {f: _key(iid, f"assign.{f}") for f in ("responsible", "supervisor", "deadline")}
-    _field(keys["responsible"], d["responsible_person_id"])
-    _field(keys["supervisor"], d["supervisor_person_id"])
-    _field(keys["deadline"], date.fromisoformat(d["deadline"]) if d["deadline"] else None)
+    _field(keys["responsible"], d["responsible_person_id"], d["version"])
+    _field(keys["supervisor"], d["supervisor_person_id"], d["version"])
+    _field(keys["deadline"], date.fromisoformat(d["deadline"]) if d["deadline"] else None,
+           d["version"])
+    if any(ui.changed_meanwhile(keys[f], current) for f, current in (
+            ("responsible", d["responsible_person_id"]), ("supervisor", d["supervisor_person_id"]),
+            ("deadline", date.fromisoformat(d["deadline"]) if d["deadline"] else None))):
+        ui.offer_newer(keys.values(), f"{K}.assign")
     options = [None, *people]
     with st.expander(text("issue.assign_form"), icon=":material/person_add:"):
         with st.form(f"{K}.form.assign"):
@@ -478,7 +490,9 @@ def _edit_form(actor: Actor, d: dict, lang: str) -> None:
     iid = d["id"]
     keys = {f: _key(iid, f"edit.{f}") for f in EDIT_FIELDS}
     for f, k in keys.items():
-        _field(k, d[f])
+        _field(k, d[f], d["version"])
+    if any(ui.changed_meanwhile(k, d[f]) for f, k in keys.items()):
+        ui.offer_newer(keys.values(), f"{K}.edit")
     with st.expander(text("issue.edit_form"), icon=":material/edit:"):
         with st.form(f"{K}.form.edit"):
             st.text_input(text("field.title"), key=keys["title"], max_chars=2000)
@@ -547,14 +561,14 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
     text = ui.text
     mid = m["id"]
     p = f"{K}.m{mid}"
-    _field(f"{p}.status", m["status"])
+    _field(f"{p}.status", m["status"], m["version"])
     _field(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
            else ui.today())
     for f in ("title", "owner", "deadline", "progress"):
         current = {"title": m["title"], "owner": m["owner_person_id"],
                    "deadline": date.fromisoformat(m["deadline"]) if m["deadline"] else None,
                    "progress": m["progress"]}[f]
-        _field(f"{p}.{f}", current)
+        _field(f"{p}.{f}", current, m["version"])
     short = m["title"] if len(m["title"]) <= 24 else m["title"][:24] + "…"
     with st.expander(text("issue.measure_update", label=f'M{mid} {short}'),
                      icon=":material/task:"):

@@ -47,7 +47,8 @@ def _version_key(kind: str, row_id: int) -> str:
 def _on_progress(issue_id: int, code: str) -> None:
     key = f"{K}.i{issue_id}.progress"
     ui.act(FLASH, lambda db, actor: (service.update_progress(
-        db, actor, issue_id, version=st.session_state.get(_version_key("i", issue_id)),
+        db, actor, issue_id,
+        version=ui.edited_version((key,), st.session_state.get(_version_key("i", issue_id))),
         progress=st.session_state.get(key) or "", at=ui.now_at())
         or ui.text("mywork.progress_saved", code=code)), (key,))
 
@@ -71,7 +72,8 @@ def _on_measure(measure_id: int) -> None:
     completed = st.session_state.get(ckey)
     lang = ui.lang()
     ui.act(FLASH, lambda db, actor: service.set_measure_status(
-        db, actor, measure_id, version=st.session_state.get(_version_key("m", measure_id)),
+        db, actor, measure_id, version=ui.edited_version(
+            (skey, ckey), st.session_state.get(_version_key("m", measure_id))),
         status=status, completed_on=completed.isoformat() if (completed and status == "done")
         else None, at=ui.now_at()) or ui.text(
         "mywork.measure_saved", id=measure_id, status=label("measure_status", status, lang)),
@@ -142,7 +144,9 @@ def _issue_panel(actor: Actor, r: dict, lang: str) -> None:
                     + ui.warning_text(r["warning"], lang))
         ui.issue_link(iid, r["code"], text("mywork.open_issue"))
         key = f"{K}.i{iid}.progress"
-        ui.form_value(key, r["progress"])
+        ui.form_value(key, r["progress"], r["version"])
+        if ui.changed_meanwhile(key, r["progress"]):
+            ui.offer_newer((key,), f"{K}.i{iid}")
         if r["status"] in model.EDITABLE_STATUSES:
             with st.form(f"{K}.form.progress.{iid}"):
                 st.text_area(text("issue.progress"), key=key, height=90)
@@ -193,9 +197,9 @@ def _measure_panel(m: dict, lang: str) -> None:
     mid = m["id"]
     st.session_state[_version_key("m", mid)] = m["version"]
     p = f"{K}.m{mid}"
-    ui.form_value(f"{p}.status", m["status"])
+    ui.form_value(f"{p}.status", m["status"], m["version"])
     ui.form_value(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
-          else ui.today())
+                  else ui.today(), m["version"])
     with st.container(border=True):
         st.markdown(f'**{text("mywork.update_measure", id=mid)}** ' + ui.md_escape(m["title"]))
         ui.issue_link(m["issue_id"], m["code"], m["issue_title"])

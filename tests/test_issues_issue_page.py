@@ -282,3 +282,31 @@ def test_bulk_created_issue_history_names_the_fields_of_its_row_record(make_app,
     row_value = history.iloc[fields.index(t("field.*", "zh")), 5]
     assert f'{t("field.title", "zh")}: 导入的问题' in row_value
     assert f'{t("field.description", "zh")}: 台账第5行' in row_value
+
+
+def test_two_leads_editing_one_issue_across_reruns_never_lose_the_first_save(make_app, p):
+    """Lead 1 opens the progress form; lead 2 saves a progress note; lead 1's page reruns (any
+    click) and then lead 1 saves what was typed: refused, naming lead 2, the typed text kept,
+    lead 2's note still stored. (The version a save carries is the one the form was filled
+    from, not the one of the last rerun.)"""
+    key = f'issue.{p.ids["work"]}.progress'
+    first = _open(make_app, p, "lead", p.ids["work"])
+    second = _open(make_app, p, "lead2", p.ids["work"])
+    second.text_area(key=key).input("第二位牵头人的进展")
+    second.button(key="issue.save.progress").click().run()
+    assert not _errors(second)
+    first.run()                                   # a rerun after the other save
+    assert "form.changed_meanwhile" not in " ".join(i.value for i in first.info)
+    assert any(t("form.changed_meanwhile", "zh") == i.value for i in first.info)
+    first.text_area(key=key).input("第一位牵头人的进展")
+    first.button(key="issue.save.progress").click().run()
+    message = " ".join(_errors(first))
+    assert "lead2" in message
+    assert first.text_area(key=key).value == "第一位牵头人的进展"
+    stored = p.db.conn.execute("SELECT progress FROM issues WHERE id = ?",
+                               (p.ids["work"],)).fetchone()[0]
+    assert stored == "第二位牵头人的进展"
+    history = [r[0] for r in p.db.conn.execute(
+        "SELECT new FROM history WHERE entity = 'issue' AND entity_id = ? AND field = "
+        "'progress' ORDER BY seq", (p.ids["work"],))]
+    assert history[-1] == "第二位牵头人的进展"

@@ -161,3 +161,94 @@ def test_no_password_reaches_logs_history_cli_output_or_the_database_bytes(
         assert s not in logged
     print(f"\nLOGIN secrets: {len(secrets)} passwords searched in history, logs, CLI output and "
           f"{len(blobs):,} bytes of database files: found 0")
+
+
+# --- parallel sign-ins ----------------------------------------------------------------------
+
+def _parallel_attempts(path: Path, passwords: list[str], at: str = AT) -> list[str]:
+    """Sign in as liwei with each password at once, each on its own connection; 'ok' or the
+    refusal's class per attempt, in order."""
+    import threading
+    results: list[str] = [""] * len(passwords)
+
+    def one(i: int, password: str) -> None:
+        db = open_database(path)
+        try:
+            login_service.login(db, "liwei", password, at)
+            results[i] = "ok"
+        except LoginFailed:
+            results[i] = "LoginFailed"
+        finally:
+            db.conn.close()
+
+    threads = [threading.Thread(target=one, args=(i, pw)) for i, pw in enumerate(passwords)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_twelve_parallel_wrong_sign_ins_lock_the_account_and_the_right_one_then_is_refused(
+        tmp_path, accounts):
+    db, _admin, uid = accounts
+    path = tmp_path / "login.db"
+    results = _parallel_attempts(path, [WRONG] * 12)
+    assert results == ["LoginFailed"] * 12
+    # The right password right behind them: refused while the lock holds…
+    assert _parallel_attempts(path, [SECRET]) == ["LoginFailed"]
+    row = db.conn.execute("SELECT locked_until FROM users WHERE id = ?", (uid,)).fetchone()
+    assert row[0] is not None and login_service.is_locked(row[0], AT)
+
+
+def test_a_success_racing_failures_never_clears_a_lock_they_set(tmp_path, accounts):
+    db, _admin, uid = accounts
+    path = tmp_path / "login.db"
+    for _ in range(5):
+        # Twelve wrong and the right one in flight together, as often as it takes to see both
+        # orders: the success may come first (then the failures lock after it), never after.
+        db.conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?",
+                        (uid,))
+        start = db.conn.execute("SELECT MAX(seq) FROM history").fetchone()[0]
+        _parallel_attempts(path, [WRONG] * 6 + [SECRET] + [WRONG] * 6)
+        events = [r[0] for r in db.conn.execute(
+            "SELECT action FROM history WHERE seq > ? AND entity = 'login' "
+            "AND field = 'failed_logins' ORDER BY seq", (start,))]
+        assert "login.locked" in events
+        if "login.succeeded" in events:
+            assert events.index("login.succeeded") < events.index("login.locked")
+        locked = db.conn.execute("SELECT locked_until FROM users WHERE id = ?",
+                                 (uid,)).fetchone()[0]
+        assert locked is not None, events
+
+
+def test_sign_ins_at_once_compute_at_most_the_bounded_number_of_hashes(tmp_path, accounts,
+                                                                         monkeypatch):
+    import threading
+    db, _admin, _uid = accounts
+    running, peak = [0], [0]
+    guard = threading.Lock()
+    real = login_service._hasher
+
+    class Counting:
+        """The real hasher, counting how many of its checks run at the same moment."""
+
+        def verify(self, *a):
+            with guard:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            try:
+                time.sleep(0.05)
+                return real.verify(*a)
+            finally:
+                with guard:
+                    running[0] -= 1
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(login_service, "_hasher", Counting())
+    results = _parallel_attempts(tmp_path / "login.db", [WRONG, SECRET] * 5,
+                                 at="2026-11-23T08:00:00+08:00")
+    assert peak[0] <= login_service.HASH_CONCURRENCY
+    assert "ok" in results
