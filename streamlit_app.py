@@ -61,6 +61,9 @@ PAGES: tuple[PageSpec, ...] = (
              "nav.system", icon=":material/upload_file:"),
     PageSpec("exports.export_page", "page.io", frozenset({Role.LEAD, Role.ADMIN, Role.MANAGER}),
              "export", "nav.system", icon=":material/download:"),
+    PageSpec("exports.letter_page", "page.letter", EVERYONE, "letter", icon=":material/mail:"),
+    PageSpec("exports.remind_page", "page.remind", frozenset({Role.ADMIN}), "reminders",
+             "nav.system", icon=":material/notifications:"),
     PageSpec("audit.admin_page", "page.admin", frozenset({Role.ADMIN}), "admin", "nav.system",
              icon=":material/admin_panel_settings:"),
 )

@@ -62,6 +62,8 @@ PERMISSIONS: dict[str, dict[Role, str]] = {
     "calendar.edit":       {Role.ADMIN: "all"},
     "backup.run":          {Role.ADMIN: "all"},
     "settings.edit":       {Role.ADMIN: "all"},
+    "remind.configure":    {Role.ADMIN: "all"},
+    "remind.run":          {Role.ADMIN: "all"},
 }
 
 

@@ -350,11 +350,11 @@ def test_demo_database_sign_in_page_lists_the_demo_accounts(demo_path, make_app)
 
 @pytest.mark.parametrize("username, expected", [
     ("admin", {"", "catalogue", "issue", "causes", "owners", "import", "export", "merge",
-               "admin"}),
+               "letter", "reminders", "admin"}),
     ("lead", {"", "catalogue", "issue", "my-work", "verify", "causes", "owners",
-              "import", "export", "merge"}),
-    ("team", {"", "catalogue", "issue", "my-work"}),
-    ("manager", {"", "catalogue", "issue", "causes", "owners", "export"}),
+              "import", "export", "merge", "letter"}),
+    ("team", {"", "catalogue", "issue", "my-work", "letter"}),
+    ("manager", {"", "catalogue", "issue", "causes", "owners", "export", "letter"}),
 ])
 def test_each_role_sees_its_pages(demo_path, make_app, username, expected):
     app = sign_in(make_app(demo_path), username, "demo1234")

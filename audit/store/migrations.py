@@ -336,6 +336,73 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX measures_incomplete ON measures(issue_id)
            WHERE owner_person_id IS NULL OR deadline IS NULL""",
     ],
+    # 3: reminders that reach people (exports.remind_*): channels (SMTP and group robots, their
+    # secrets in a column of their own that no read for display selects), the outbox (one row
+    # per message, UNIQUE key: sent at most once), the run log, and per-person / per-unit
+    # delivery settings.
+    [
+        """CREATE TABLE remind_channels (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('smtp', 'wecom', 'dingtalk', 'feishu')),
+            name TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+            config TEXT NOT NULL DEFAULT '{}',
+            secrets TEXT NOT NULL DEFAULT '{}',
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            version INTEGER NOT NULL DEFAULT 1
+        )""",
+        # One mail server for the whole tracker; any number of robots (one per group chat).
+        "CREATE UNIQUE INDEX remind_channels_one_smtp ON remind_channels(kind) "
+        "WHERE kind = 'smtp'",
+        """CREATE TABLE remind_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            as_of TEXT NOT NULL,
+            working_day INTEGER NOT NULL CHECK (working_day IN (0, 1)),
+            history_seq INTEGER NOT NULL DEFAULT 0,
+            planned INTEGER NOT NULL DEFAULT 0,
+            sent INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            unconfirmed INTEGER NOT NULL DEFAULT 0,
+            note TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE remind_outbox (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('digest', 'event', 'escalation', 'test')),
+            channel_id INTEGER NOT NULL REFERENCES remind_channels(id),
+            person_id INTEGER REFERENCES people(id),
+            unit_id INTEGER REFERENCES units(id),
+            issue_id INTEGER REFERENCES issues(id),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unconfirmed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_run_id INTEGER REFERENCES remind_runs(id),
+            sent_at TEXT,
+            sent_run_id INTEGER REFERENCES remind_runs(id)
+        )""",
+        "CREATE INDEX remind_outbox_due ON remind_outbox(status, next_attempt_at)",
+        "CREATE INDEX remind_outbox_sent_run ON remind_outbox(sent_run_id)",
+        "ALTER TABLE people ADD COLUMN email TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE people ADD COLUMN mobile TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE people ADD COLUMN digest TEXT NOT NULL DEFAULT 'daily' "
+        "CHECK (digest IN ('daily', 'weekly', 'off'))",
+        "ALTER TABLE people ADD COLUMN lang TEXT NOT NULL DEFAULT 'zh' "
+        "CHECK (lang IN ('zh', 'en'))",
+        "ALTER TABLE units ADD COLUMN robot_channel_id INTEGER REFERENCES remind_channels(id)",
+        """INSERT INTO settings (key, value) VALUES
+            ('remind.base_url', ''),
+            ('remind.due_days', '5'),
+            ('remind.reply_days', '5'),
+            ('remind.issuing_office', '审计整改工作办公室'),
+            ('remind.max_attempts', '6')""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
