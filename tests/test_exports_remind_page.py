@@ -12,7 +12,7 @@ from exports import remind_service as rs
 from issues import graph_views
 from tests import programme
 from tests import remind_programme as rp
-from tests.conftest import open_page, sign_in
+from tests.conftest import open_page, shown, sign_in
 from tests.remind_servers import DING_SECRET, robot_endpoints, smtp_server
 
 
@@ -102,7 +102,7 @@ def test_a_refused_value_is_shown_in_words_and_nothing_is_saved(make_app, p):
     fields["Webhook 地址"].input("ftp://not-a-webhook")
     next(b for b in app.button if b.form_id == form).click()
     app.run()
-    assert [e.value for e in app.error] == [
+    assert [shown(e.value) for e in app.error] == [
         "“Webhook 地址”填写有误：应为 http:// 或 https:// 开头的地址"]
     assert rs.channel_overview(p.db, p.actors["admin"])["robots"] == []
 
