@@ -136,10 +136,13 @@ def main() -> None:
         st.stop()
     actor = ui.refresh_actor(db)
     if actor is None:
-        # A stranger gets the sign-in page and nothing else, whatever URL was asked for.
-        login = st.Page(lambda: _login(db), title=t("page.login", lang), url_path="login",
-                        default=True)
-        st.navigation([login], position="hidden").run()
+        # A stranger gets the sign-in page and nothing else, whatever URL was asked for; under
+        # the address asked for, so that a link (a reminder's, a colleague's) opens its page
+        # once signed in.
+        paths = ["login", *dict.fromkeys(spec.url_path for spec in PAGES)]
+        login = [st.Page(lambda: _login(db), title=t("page.login", lang), url_path=path,
+                         default=path == "login") for path in paths]
+        st.navigation(login, position="hidden").run()
         return
     _sidebar(db, actor, lang)
     st.navigation(_navigation(actor, lang)).run()
@@ -148,6 +151,48 @@ def main() -> None:
 def _login(db) -> None:
     """The sign-in page, with the demo accounts on a demo database."""
     login_page.render(db, demo_accounts=DEMO_ACCOUNTS, demo_password=DEMO_PASSWORD)
+
+
+
+
+# --- downloads: files of the programme served only to the session that asked ------------------
+
+# Types a grant may show inside the page (an image, a PDF viewer); anything else is saved.
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
+                          "image/webp"})
+
+
+def _download(request):
+    """GET /download/<token>: the file a signed-in session was granted (audit/store/downloads.py),
+    checked again as it is fetched; 404 for an unknown, expired or revoked token or a file the
+    user may no longer have. Never cached, never sniffed."""
+    from urllib.parse import quote
+
+    from starlette.responses import Response
+
+    from audit.store import downloads
+    grant = downloads.redeem(request.path_params["token"])
+    if grant is None:
+        return Response(status_code=404)
+    try:
+        name, mime, data = grant.loader()
+    except AuditError:
+        return Response(status_code=404)
+    inline = grant.inline and mime in INLINE_TYPES and request.query_params.get("inline") == "1"
+    disposition = "inline" if inline else "attachment"
+    return Response(data, media_type=mime, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+    })
+
+
+if __name__ != "__main__":
+    # Imported by `streamlit run` (which finds this st.App and serves it, the router below as
+    # its script) or by an ASGI server: the app with the download route beside Streamlit's own.
+    from starlette.routing import Route
+
+    app = st.App(__file__, routes=[Route(f"/{ui.DOWNLOAD_PATH}/{{token}}", _download)])
 
 
 if __name__ == "__main__":

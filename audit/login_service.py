@@ -181,6 +181,12 @@ def actor_for(db: sqlite_utils.Database, user_id: int) -> Actor:
                  scope_unit_ids=scope_of(db, row["unit_id"]))
 
 
+def is_active(db: sqlite_utils.Database, user_id: int) -> bool:
+    """Does the account exist and may it sign in?"""
+    row = store.session_row(db, user_id)
+    return row is not None and bool(row["active"])
+
+
 def session_still_valid(db: sqlite_utils.Database, user_id: int, role: Role | str,
                         password_changed_at: str) -> bool:
     """Does a session opened with this role and password stamp still stand? False when the user

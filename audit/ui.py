@@ -7,6 +7,7 @@ clock; everything below takes `at` / `as_of` as arguments."""
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,7 @@ import streamlit as st
 from audit import accounts_service, login_service, messages, time_model
 from audit.messages import error_text, label
 from audit.model import Actor, AuditError, StaleEdit, ValidationFailed
-from audit.store import org
+from audit.store import downloads, org
 from audit.store.db import database_file, open_database
 from audit.store.history import data_version
 from audit.store.paths import database_path, evidence_dir
@@ -31,6 +32,7 @@ _LAST_SEEN = "audit.last_seen"
 _ACTOR = "audit.actor"
 _NOTICE = "audit.notice"
 _LANG = "audit.lang"
+_DOWNLOADS = "audit.downloads"   # the key of this sign-in's download grants
 LANG_WIDGET = "audit.lang_widget"
 
 DEFAULT_IDLE_MINUTES = 30
@@ -179,6 +181,7 @@ def start(result: login_service.LoginResult) -> None:
     st.session_state[_PASSWORD_STAMP] = result.password_changed_at
     st.session_state[_LAST_SEEN] = time.time()
     st.session_state[_ACTOR] = result.actor
+    st.session_state[_DOWNLOADS] = secrets.token_hex(16)
 
 
 def adopt_password_stamp(stamp: str) -> None:
@@ -189,6 +192,9 @@ def adopt_password_stamp(stamp: str) -> None:
 def end(notice_key: str | None = None) -> None:
     """Close the session (sign-out, expiry, revoked account); keep the language and a notice
     for the sign-in page."""
+    session_key = st.session_state.pop(_DOWNLOADS, None)
+    if session_key:
+        downloads.revoke_session(session_key)
     for key in (_USER_ID, _ROLE, _PASSWORD_STAMP, _LAST_SEEN, _ACTOR):
         st.session_state.pop(key, None)
     if notice_key:
@@ -420,3 +426,31 @@ def page(url_path: str) -> Any:
 def goto_issue(issue_id: int, lang_code: str) -> None:
     """Open the issue page in this session (a new tab would need a new sign-in)."""
     st.switch_page(page("issue"), query_params={"id": str(issue_id), "lang": lang_code})
+
+
+# --- downloads that end with the session ---------------------------------------------------
+
+DOWNLOAD_PATH = "download"   # the route streamlit_app.py serves grants from
+
+
+def download_link(label: str, *, what: str, loader: downloads.Loader, key: str,
+                  inline: bool = False, icon: str = ":material/download:") -> None:
+    """A link to a file of the programme that only this signed-in session can fetch, and only
+    until it signs out (see audit/store/downloads.py). `loader` is run when the file is
+    fetched, and must check again that the user may have it."""
+    actor = current_actor()
+    session_key = st.session_state.get(_DOWNLOADS)
+    if actor is None or session_key is None:
+        return
+    token = downloads.grant(session_key, actor.user_id, what, loader, inline=inline)
+    st.link_button(label, f"{DOWNLOAD_PATH}/{token}", icon=icon, key=key)
+
+
+def download_url(what: str, loader: downloads.Loader, *, inline: bool = True) -> str | None:
+    """The address of a grant for showing a file in the page (an image, a PDF), or None when
+    the session is not signed in."""
+    actor = current_actor()
+    session_key = st.session_state.get(_DOWNLOADS)
+    if actor is None or session_key is None:
+        return None
+    return f"{DOWNLOAD_PATH}/{downloads.grant(session_key, actor.user_id, what, loader, inline=inline)}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from audit import login_service
 from audit.model import Actor, NotPermitted, UploadRefused, ValidationFailed
 from audit.service import require
 from audit.store.db import write_transaction
@@ -78,3 +79,12 @@ def read_evidence(db: sqlite_utils.Database, actor: Actor, evidence_id: int,
         raise UploadRefused(f"{ev['filename']}: stored content does not match its hash",
                             reason="tampered")
     return ev["filename"], ev["mime"], data
+
+
+def evidence_for_download(db: sqlite_utils.Database, user_id: int, evidence_id: int,
+                          evidence_root: Path) -> tuple[str, str, bytes]:
+    """read_evidence for a download link being fetched: the user as the database has them now
+    (a disabled account, or a scope that no longer covers the issue, gets NotPermitted)."""
+    if not login_service.is_active(db, user_id):
+        raise NotPermitted(f"user {user_id} is not active", reason="inactive")
+    return read_evidence(db, login_service.actor_for(db, user_id), evidence_id, evidence_root)

@@ -630,12 +630,10 @@ def _evidence(db, actor: Actor, d: dict) -> None:
         c3.caption(f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
                    f'{_when(e["uploaded_at"])}')
 
-        def content(evidence_id: int = e["id"]) -> bytes:
-            return issue_views.evidence_file(db, actor, evidence_id)[2]
-
-        c4.download_button(text("issue.download"), data=content, file_name=e["filename"],
-                           mime=e["mime"], key=f'{K}.ev.{e["id"]}', on_click="ignore",
-                           icon=":material/download:")
+        with c4:
+            ui.download_link(text("issue.download"), what=f'evidence:{e["id"]}',
+                             loader=issue_views.evidence_loader(db, actor, e["id"]),
+                             key=f'{K}.ev.{e["id"]}')
     if not issue_views.may_edit(actor, "evidence.attach", d) or \
             d["status"] in (Status.CLOSED.value, Status.ENDED.value):
         return

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from typing import Callable
+
 import sqlite_utils
 
 from audit import model
 from audit.model import Actor, Status, can
 from audit.store import history
-from audit.store.db import rows
+from audit.store.db import database_file, open_database, rows
 from audit.store.evidence_files import evidence_root
 from audit.store.paths import max_upload_bytes
 from audit.views import amber_cutoff
@@ -112,6 +114,22 @@ def evidence_file(db: sqlite_utils.Database, actor: Actor, evidence_id: int
                   ) -> tuple[str, str, bytes]:
     """(original name, mime, content) of an evidence file the actor may see."""
     return evidence_service.read_evidence(db, actor, evidence_id, evidence_root(db))
+
+
+def evidence_loader(db: sqlite_utils.Database, actor: Actor, evidence_id: int
+                    ) -> Callable[[], tuple[str, str, bytes]]:
+    """What a download link runs when it is fetched (on the server's own thread, with its own
+    connection): the evidence file, if the user may still see it then."""
+    path, root, user_id = database_file(db), evidence_root(db), actor.user_id
+
+    def load() -> tuple[str, str, bytes]:
+        own = open_database(path, migrate=False)
+        try:
+            return evidence_service.evidence_for_download(own, user_id, evidence_id, root)
+        finally:
+            own.conn.close()
+
+    return load
 
 
 def upload_types() -> list[str]:

@@ -169,12 +169,10 @@ def _evidence(db, actor: Actor, d: dict) -> None:
                    f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
                    f'{(e["uploaded_at"] or "")[:16].replace("T", " ")}')
 
-        def content(evidence_id: int = e["id"]) -> bytes:
-            return issue_views.evidence_file(db, actor, evidence_id)[2]
-
-        c3.download_button(text("issue.download"), data=content, file_name=e["filename"],
-                           mime=e["mime"], key=f'{K}.ev.{e["id"]}', on_click="ignore",
-                           icon=":material/download:")
+        with c3:
+            ui.download_link(text("issue.download"), what=f'evidence:{e["id"]}',
+                             loader=issue_views.evidence_loader(db, actor, e["id"]),
+                             key=f'{K}.ev.{e["id"]}')
 
 
 def _causes(d: dict) -> None:

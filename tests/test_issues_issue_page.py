@@ -188,7 +188,8 @@ def test_rectifier_records_cause_accountability_evidence_and_submits(make_app, p
     assert any("三不放过" in shown(s.value) for s in app.success)
     app.button(key="issue.move.submit").click().run()
     assert p.status(iid) == "submitted"
-    assert app.download_button  # the uploaded file can be downloaded
+    # The uploaded file can be downloaded, through a link that ends with the session.
+    assert any(b.proto.url.startswith("download/") for b in app.get("link_button"))
     assert app.file_uploader[0].key == f"issue.{iid}.upload.file.1"  # a fresh, empty uploader
     names = p.db.conn.execute("SELECT filename FROM evidence WHERE issue_id = ?",
                               (iid,)).fetchall()

@@ -190,7 +190,8 @@ def test_lead_strikes_off_a_complete_item_with_its_evidence_shown(make_app, p):
     p.make_closable(work, day="2026-11-19")
     _submitted(p, work)
     app = _open(make_app, p, "lead", "verify")
-    assert any(b.label == "下载" for b in app.get("download_button"))
+    assert any(b.proto.label == "下载" and b.proto.url.startswith("download/")
+               for b in app.get("link_button"))
     app.button(key="verify.close").click().run()
     assert not app.exception and not app.error
     assert p.status(work) == "closed"
