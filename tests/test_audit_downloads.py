@@ -8,7 +8,6 @@ import pytest
 from audit import accounts_service
 from audit.model import NotPermitted
 from audit.store import downloads
-from audit.store.evidence_files import evidence_root
 from issues import evidence_service
 from tests import programme
 

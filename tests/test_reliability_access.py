@@ -4,7 +4,6 @@ owned, in scope and someone else's, and out of scope. The expected outcome comes
 table written from DOMAIN.md's roles, not from PERMISSIONS; a refused call must write nothing."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import sqlite3
 from dataclasses import dataclass, replace
