@@ -146,7 +146,7 @@ def _name(rng: random.Random, used: set[str]) -> str:
             return n
 
 
-def _pdf(text: str) -> bytes:
+def evidence_pdf(text: str) -> bytes:
     """A small, valid one-page PDF used as demo evidence."""
     body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1", "replace")
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -378,7 +378,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                         continue
                     evidence_service.attach_evidence(
                         db, actor, iid, filename=f"整改佐证-M{mid}.pdf",
-                        data=_pdf(f"Evidence for measure {mid}"), evidence_root=root,
+                        data=evidence_pdf(f"Evidence for measure {mid}"), evidence_root=root,
                         max_bytes=20 * 1024 * 1024, measure_id=mid, at=at(day, 14, j))
                     issues.set_measure_status(db, actor, mid, version=mversion(mid),
                                               status="done", at=at(day, 15, j))

@@ -27,12 +27,11 @@ ALLOWED = {
 
 
 MAX_ZIP_UNCOMPRESSED = 500 * 1024 * 1024
-
-
 MAX_ZIP_RATIO = 100
-
-
 MAX_ZIP_MEMBERS = 10_000
+MAX_IMAGE_PIXELS = 80_000_000       # a photo of a document is ~12 MP; more is a bomb
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF",
+                 ".webp": "WEBP"}
 
 
 def _magic_ok(ext: str, data: bytes) -> bool:
@@ -81,7 +80,43 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> tuple[str, str]:
                             reason="content")
     if ext in (".docx", ".xlsx", ".zip"):
         _check_archive(name, ext, data)
+    elif ext == ".pdf":
+        _check_pdf(name, data)
+    else:
+        _check_image(name, ext, data)
     return name, ALLOWED[ext]
+
+
+def _check_pdf(name: str, data: bytes) -> None:
+    """A PDF must parse as one, with at least one page: a file that only starts with %PDF-
+    (a polyglot carrying something else) is refused."""
+    import pypdf
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        pages = len(reader.pages)
+    except Exception as ex:   # pypdf raises many kinds for a broken file; all mean "not a PDF"
+        raise UploadRefused(f"{name}: not a readable PDF ({type(ex).__name__})", field="file",
+                            reason="content") from None
+    if pages < 1:
+        raise UploadRefused(f"{name}: the PDF has no page", field="file", reason="content")
+
+
+def _check_image(name: str, ext: str, data: bytes) -> None:
+    """An image must decode as the type its name says, within a sane size."""
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            kind, size = img.format, img.size
+            img.verify()
+    except Exception as ex:   # Pillow raises many kinds for a broken file
+        raise UploadRefused(f"{name}: not a readable image ({type(ex).__name__})",
+                            field="file", reason="content") from None
+    if kind != IMAGE_FORMATS[ext]:
+        raise UploadRefused(f"{name}: the content is a {kind}, not a {ext} image",
+                            field="file", reason="content")
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise UploadRefused(f"{name}: {size[0]}×{size[1]} pixels is too large", field="file",
+                            reason="size")
 
 
 def _check_archive(name: str, ext: str, data: bytes) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from audit import accounts_service, calendar_service, login_service
+from audit.demo import evidence_pdf
 from audit.model import Actor
 from audit.store.db import open_database
 from audit.time_model import at_day
@@ -19,7 +20,7 @@ from owners import service as owners
 
 PASSWORD = "correct horse 1"
 MAX_UPLOAD = 5 * 1024 * 1024
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = evidence_pdf("evidence")
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Programme:
             "SELECT id FROM measures WHERE issue_id = ?", (issue_id,))]
         for mid in mids:
             evidence_service.attach_evidence(self.db, a, issue_id, filename="佐证.pdf",
-                                             data=PDF + str(mid).encode(),
+                                             data=evidence_pdf(f"evidence {mid}"),
                                              evidence_root=self.evidence_root,
                                              max_bytes=MAX_UPLOAD, measure_id=mid,
                                              at=self.at(day, 9, 10))

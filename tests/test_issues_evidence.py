@@ -105,3 +105,41 @@ def test_evidence_outside_the_scope_is_neither_attached_nor_read(prog):
 def test_a_real_office_document_is_accepted(prog):
     docx = zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
     assert check_upload("说明.docx", docx, MAX_UPLOAD)[0] == "说明.docx"
+
+
+POLYGLOTS = [
+    # A PDF header, then an executable: refused though it starts like a PDF.
+    ("polyglot.pdf", b"%PDF-1.7\n" + b"\x7fELF\x02\x01\x01" + b"\x00" * 64 + b"MZ\x90\x00"),
+    # A PDF header on a PE file's bytes.
+    ("report.pdf", b"%PDF-1.4\nMZ\x90\x00\x03\x00\x00\x00\x04" + b"\x00" * 200 + b"%%EOF"),
+    # An image header on something else.
+    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"<script>alert(1)</script>" * 10),
+    ("photo.jpg", b"\xff\xd8\xff\xe0" + b"MZ" + b"\x00" * 100),
+    # A real PNG named as a JPEG.
+    ("photo.jpeg", None),
+]
+
+
+@pytest.mark.parametrize("name, data", POLYGLOTS, ids=[n for n, _ in POLYGLOTS])
+def test_a_file_must_be_what_its_name_says_through_its_whole_structure(name, data):
+    if data is None:
+        import io
+
+        from PIL import Image
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4), "white").save(out, "PNG")
+        data = out.getvalue()
+    with pytest.raises(UploadRefused) as err:
+        check_upload(name, data, MAX_UPLOAD)
+    assert err.value.params["reason"] == "content"
+
+
+def test_a_real_pdf_and_a_real_photo_pass():
+    import io
+
+    from PIL import Image
+    from audit.demo import evidence_pdf
+    assert check_upload("佐证.pdf", evidence_pdf("ok"), MAX_UPLOAD)[1] == "application/pdf"
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(out, "JPEG")
+    assert check_upload("现场照片.jpg", out.getvalue(), MAX_UPLOAD)[1] == "image/jpeg"
