@@ -25,8 +25,13 @@ DEMO_ACCOUNTS = (
     ("lead", "lead", None, "审计部 牵头人"),
     ("lead2", "lead", None, "审计部 复核人"),
     ("team", "rectifier", "BT", "包头市分公司 整改责任人"),
+    ("team2", "rectifier", "BT", "包头市分公司 整改组成员"),
     ("manager", "manager", "BT", "包头市分公司 领导"),
 )
+# What the demo rectifiers' and manager's unit (包头) shows, in the order of its issues: red,
+# amber and green items, one returned and one waiting for verification, one struck off.
+BT_FATES = ("overdue", "amber", "in_progress", "returned", "submitted", "overdue",
+            "closed_on_time")
 
 REGION = ("NM", "内蒙古自治区分公司")
 CITIES = [
@@ -166,6 +171,19 @@ def evidence_pdf(text: str) -> bytes:
     return bytes(out)
 
 
+def _give_bt_its_fates(issue_list: list[tuple]) -> None:
+    """Swap fates so that 包头's issues, in order, have BT_FATES: every fate keeps its count in
+    the programme, and the demo rectifier and manager always see every kind of item."""
+    bt = [i for i, item in enumerate(issue_list) if item[3] == "BT"]
+    for i, wanted in zip(bt, BT_FATES):
+        if issue_list[i][4] == wanted:
+            continue
+        j = next(j for j, item in enumerate(issue_list)
+                 if j not in bt and item[4] == wanted)
+        a, b = issue_list[i], issue_list[j]
+        issue_list[i], issue_list[j] = a[:4] + (wanted,), b[:4] + (a[4],)
+
+
 def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                evidence_root: Path) -> dict:
     """Fill an empty database with the demo programme as it stands on `as_of`.
@@ -214,7 +232,8 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
     region_people = people[REGION[0]]
     accounts = {}
     person_for = {"lead": region_people[3], "lead2": region_people[4], "admin": None,
-                  "team": people["BT"][4], "manager": people["BT"][0]}
+                  "team": people["BT"][4], "team2": people["BT"][2],
+                  "manager": people["BT"][0]}
     for username, role, unit_code, display in DEMO_ACCOUNTS:
         uid = accounts_service.create_user(db, None, username, DEMO_PASSWORD, role,
                                 unit_id=unit_ids[unit_code] if unit_code else None,
@@ -222,8 +241,8 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                                 at=at(0, 8, 30))
         accounts[username] = login_service.actor_for(db, uid)
     accounts_service.mark_demo_database(db, at(0, 8, 31))
-    lead, lead2, admin, team = (accounts["lead"], accounts["lead2"], accounts["admin"],
-                                accounts["team"])
+    lead, lead2, team, team2 = (accounts["lead"], accounts["lead2"], accounts["team"],
+                                accounts["team2"])
 
     # --- source audits over the last three years ----------------------------------------
     y = as_of.year
@@ -253,12 +272,16 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                                           at=at(2, 9, 10))
             for title in titles:
                 city = "BT" if n % 6 == 1 else city_codes[n % len(city_codes)]
-                unit = city if rng.random() < 0.7 else f"{city}-{rng.randint(1, 2):02d}"
+                unit = city if rng.random() < 0.7 or city == "BT" else \
+                    f"{city}-{rng.randint(1, 2):02d}"
                 k = rng.random()
                 srcs = ([audit_ids[rng.randrange(5)]] if k < 0.6 else
                         [audit_ids[i] for i in sorted(rng.sample(range(5), 2))])
                 streams = ["audit"] if k < 0.55 else (["cleanup"] if k < 0.75 else
                                                        ["audit", "cleanup"])
+                if n == 1:
+                    # 包头's first item was found again, two years on (屡审屡犯).
+                    srcs = [audit_ids[0], audit_ids[4]]
                 src_names = [audit_specs[audit_ids.index(s)] for s in srcs]
                 amount = round(rng.choice([0, 0, 12000, 35800.5, 86000, 150000, 420000.8,
                                            1260000]) * (0.5 + rng.random()), 2)
@@ -278,6 +301,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                     at=at(3 + n % 4, 10, n % 60))
                 issue_list.append((iid, cat_code, unit, city, fates[n]))
                 n += 1
+    _give_bt_its_fates(issue_list)
 
     # --- the programme over time --------------------------------------------------------------
     events: list[_Ev] = []
@@ -331,8 +355,13 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
         for k, mt in enumerate(templates):
             m_deadline = deadline - rng.randint(0, 10) * (k < n_measures - 1)
 
-            def add(iid=iid, mt=mt, owner=staff[k % len(staff)] if fate != "not_started" or k
-                    else None, m_deadline=m_deadline, mids=mids, day=assign_day + 1):
+            owner = staff[k % len(staff)] if fate != "not_started" or k else None
+            if unit == "BT":
+                # The two demo rectifiers of 包头 share its items' measures.
+                owner = (team, team2)[k % 2].person_id
+
+            def add(iid=iid, mt=mt, owner=owner, m_deadline=m_deadline, mids=mids,
+                    day=assign_day + 1):
                 mids.append(issues.add_measure(db, lead, iid, title=mt, owner_person_id=owner,
                                                deadline=dt(m_deadline).isoformat(),
                                                at=at(day, 11, len(mids))))
@@ -432,6 +461,22 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
             if all(s[0] in ("not_started", "in_progress") for s in st):
                 issues.add_dependency(db, lead, measure_map[waiting][0], measure_map[first][0],
                                       at=at(today - 2, 9))
+    # 包头's green item waits for a measure of an overdue item elsewhere (a blocked chain), and
+    # its red items have had their first escalation step recorded.
+    bt = {fate: iid for iid, _c, unit, city, fate in reversed(issue_list) if unit == "BT"}
+    late = next(iid for iid, _c, unit, city, fate in issue_list
+                if fate == "overdue" and city != "BT" and measure_map.get(iid))
+    waiting = [m for m in measure_map.get(bt["in_progress"], [])
+               if db.conn.execute("SELECT status FROM measures WHERE id = ?",
+                                  (m,)).fetchone()[0] != "done"]
+    if waiting:
+        issues.add_dependency(db, lead, waiting[-1], measure_map[late][0], at=at(today - 2, 10))
+    from issues import graph_views
+    from audit.views import scope_for
+    dues = [d for d in graph_views.escalations_due(db, scope_for(db, lead), as_of)
+            if d["issue_id"] in {iid for iid, _c, unit, _ct, fate in issue_list
+                                 if unit == "BT" and fate == "overdue"}]
+    graph_views.record_escalations(db, lead, as_of, at(today - 1, 9), dues=dues)
     for code, title, owner in (("R3", "上线外包结算数据系统校验功能，结算量自动比对", region_people[6]),
                                ("R4", "全区统一外包考核与结算挂钩办法", region_people[5])):
         issues.add_cause_measure(db, lead, cause_ids[code], title=title, owner_person_id=owner,
