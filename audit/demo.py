@@ -18,6 +18,7 @@ from issues import evidence_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
+from issues import escalation_service
 
 DEMO_PASSWORD = "demo1234"
 DEMO_ACCOUNTS = (
@@ -476,7 +477,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
     dues = [d for d in graph_views.escalations_due(db, scope_for(db, lead), as_of)
             if d["issue_id"] in {iid for iid, _c, unit, _ct, fate in issue_list
                                  if unit == "BT" and fate == "overdue"}]
-    graph_views.record_escalations(db, lead, as_of, at(today - 1, 9), dues=dues)
+    escalation_service.record_escalations(db, lead, as_of, at(today - 1, 9), dues=dues)
     for code, title, owner in (("R3", "上线外包结算数据系统校验功能，结算量自动比对", region_people[6]),
                                ("R4", "全区统一外包考核与结算挂钩办法", region_people[5])):
         issues.add_cause_measure(db, lead, cause_ids[code], title=title, owner_person_id=owner,

@@ -24,10 +24,8 @@ import networkx as nx
 import sqlite_utils
 
 from audit.model import OPEN_STATUSES, Actor
-from audit.service import require
 from audit.store import org
-from audit.store.db import rows, write_transaction
-from audit.store.history import Recorder
+from audit.store.db import rows
 from audit.time_model import end_of
 from audit.views import Scope, amber_cutoff, is_live, scope_for, state_cte
 from issues import dependency_model
@@ -548,50 +546,6 @@ def _key(d: EscalationDue | Mapping) -> tuple[int, str]:
     return int(d["issue_id"]), str(d["step"])
 
 
-def record_escalations(db: sqlite_utils.Database, actor: Actor, as_of: date, at: str,
-                       dues: Iterable[EscalationDue | Mapping] | None = None) -> list[dict]:
-    """Record the due escalation steps in the actor's scope (all of them, or those of `dues`
-    that are still due), in one transaction: one escalations row and its history records per
-    step. Idempotent: a step already recorded is skipped (UNIQUE(issue_id, step)). Returns the
-    rows written. Raises NotPermitted for a role without escalation.record."""
-    require(actor, "escalation.record")
-    fresh = escalations_due(db, scope_for(db, actor), as_of)
-    if dues is not None:
-        keep = {_key(d) for d in dues}
-        fresh = [d for d in fresh if (d["issue_id"], d["step"]) in keep]
-    if not fresh:
-        return []
-    for d in fresh:
-        require(actor, "escalation.record", unit_id=d["unit_id"], what=d["code"])
-    rec = Recorder(db, actor, at, "escalation.record")
-    written = []
-    with write_transaction(db):
-        # An issue may have been closed or given a later deadline since the list was drawn up.
-        still = {i for (i,) in db.conn.execute(
-            "SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?)) AND status IN "
-            "('not_started', 'in_progress', 'submitted') AND deadline < ?",
-            (json.dumps([d["issue_id"] for d in fresh]), as_of.isoformat()))}
-        for d in fresh:
-            if d["issue_id"] not in still:
-                continue
-            values = {"issue_id": d["issue_id"], "step": d["step"],
-                      "target_person_id": d["target_person_id"],
-                      "target_unit_id": d["target_unit_id"], "as_of": as_of.isoformat(),
-                      "note": ("skipped: " + ", ".join(d["skipped"])) if d["skipped"] else "",
-                      "recorded_by": actor.user_id, "at": at}
-            cur = db.conn.execute(
-                f"INSERT OR IGNORE INTO escalations ({', '.join(values)}) "
-                f"VALUES ({', '.join('?' for _ in values)})", tuple(values.values()))
-            if cur.rowcount != 1:
-                continue  # recorded meanwhile by someone else: nothing to add
-            rec.created("escalation", cur.lastrowid, values)
-            written.append({**values, "id": cur.lastrowid, "code": d["code"],
-                            "overdue_working_days": d["overdue_working_days"]})
-        if rec.changes:
-            rec.flush()
-    return written
-
-
 def escalation_history(db: sqlite_utils.Database, scope: Scope) -> list[dict]:
     """The steps recorded for issues in scope, newest first: {issue_id, code, step, as_of,
     target_person, target_unit, recorded_by, at, note}."""
@@ -612,4 +566,4 @@ def escalation_history(db: sqlite_utils.Database, scope: Scope) -> list[dict]:
 __all__ = ["CauseInputs", "load_cause_inputs", "cause_ranking", "cover", "cause_dot",
            "dot_issue_ids", "units_in_scope", "issue_source_fixes", "blocked",
            "measure_dependencies", "thresholds", "escalations_due", "chase_list_for",
-           "record_escalations", "escalation_history"]
+           "escalation_history"]

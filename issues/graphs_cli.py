@@ -13,6 +13,7 @@ from audit.messages import label, t
 from audit.model import can
 from audit.views import scope_for
 from issues import graph_views
+from issues import escalation_service
 
 ZH = "zh"
 
@@ -128,7 +129,7 @@ def cmd_escalations(args) -> int:
         human += "\n" + _esc_lines(dues)
     if args.record:
         # Only the steps listed (in the --unit scope): the service re-checks each is still due.
-        written = graph_views.record_escalations(db, actor, as_of, time_model.now_text(), dues)
+        written = escalation_service.record_escalations(db, actor, as_of, time_model.now_text(), dues)
         data["recorded"] = written
         human += "\n" + t("graphs.cli.recorded", ZH, n=len(written), user=actor.username)
     _print(args, data, human)

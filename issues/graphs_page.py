@@ -14,6 +14,7 @@ from audit.messages import label
 from audit.model import Actor, AuditError, can
 from audit.views import Scope, scope_for
 from issues import graph_views
+from issues import escalation_service
 
 MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
 GRAPH_ISSUES_PER_CAUSE = 6
@@ -237,7 +238,7 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
         if st.button(text("graphs.esc.record"), key="graphs.record", type="primary",
                      disabled=as_of != today, help=text("graphs.esc.only_today")):
             try:
-                written = graph_views.record_escalations(db, actor, as_of, ui.now_at(),
+                written = escalation_service.record_escalations(db, actor, as_of, ui.now_at(),
                                                            dues)
             except AuditError as exc:
                 ui.show_error(exc)

@@ -1,7 +1,9 @@
 """Reads for the catalogue, issues and measures. Parameters only; plain dicts out."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from datetime import date
 
 import sqlite_utils
 
@@ -291,3 +293,20 @@ def add_rejected_pairs(db: sqlite_utils.Database, pairs: list[tuple[int, int]], 
                        rejected_by: int, at: str) -> None:
     db.conn.executemany("INSERT INTO duplicate_rejections (issue_a, issue_b, rejected_by, at) "
                         "VALUES (?, ?, ?, ?)", [(a, b, rejected_by, at) for a, b in pairs])
+
+
+def still_overdue(db: sqlite_utils.Database, issue_ids: list[int], as_of: date) -> set[int]:
+    """Those of the issues that are still open with a deadline before `as_of`."""
+    return {i for (i,) in db.conn.execute(
+        "SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?)) AND status IN "
+        "('not_started', 'in_progress', 'submitted') AND deadline < ?",
+        (json.dumps(issue_ids), as_of.isoformat()))}
+
+
+def insert_escalation(db: sqlite_utils.Database, values: dict) -> int | None:
+    """An escalation step's row, unless that step of that issue is recorded already (then
+    None)."""
+    cur = db.conn.execute(
+        f"INSERT OR IGNORE INTO escalations ({', '.join(quote(k) for k in values)}) "
+        f"VALUES ({', '.join('?' for _ in values)})", tuple(values.values()))
+    return cur.lastrowid if cur.rowcount == 1 else None

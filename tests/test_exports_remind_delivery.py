@@ -18,7 +18,6 @@ import pytest
 from audit.store import history
 from exports import remind_format as fmt
 from exports import remind_service as rs
-from issues import graph_views
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -34,6 +33,7 @@ from tests.remind_servers import (
     robot_endpoints,
     smtp_server,
 )
+from issues import escalation_service
 
 BASE = "https://tracker.example.cn"
 SECRETS = (SMTP_PASSWORD, DING_SECRET, FEISHU_SECRET, "wecom-key-123", "ding-token-456",
@@ -203,7 +203,7 @@ def test_the_letter_goes_to_the_unit_head_as_a_word_attachment_with_the_facts(p)
     with smtp_server() as (box, port), robot_endpoints() as robots:
         rp.configure_channels(p, smtp_port=port, robots=robots.urls())
         rp.run(p)
-        steps = graph_views.record_escalations(p.db, p.actors["lead"], rp.AS_OF,
+        steps = escalation_service.record_escalations(p.db, p.actors["lead"], rp.AS_OF,
                                                  "2026-11-23T09:00:00+08:00")
         rp.run(p, at="2026-11-23T09:30:00+08:00")
     letter_id = next(s["id"] for s in steps if s["step"] == "letter")
@@ -241,7 +241,7 @@ def test_an_extended_deadline_shows_both_dates_in_the_letter(p):
     owners.extend_deadline(p.db, p.actors["lead"], p.ids["letter"], version=None,
                            new_deadline="2026-11-09", reason="跨部门协调",
                            at="2026-11-07T10:00:00+08:00")
-    steps = graph_views.record_escalations(p.db, p.actors["lead"], rp.AS_OF,
+    steps = escalation_service.record_escalations(p.db, p.actors["lead"], rp.AS_OF,
                                              "2026-11-23T09:00:00+08:00")
     from exports import letter_service
     letter_id = next(s["id"] for s in steps if s["step"] == "letter")

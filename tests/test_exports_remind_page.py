@@ -9,11 +9,11 @@ import pytest
 from audit.model import NotPermitted
 from exports import letter_service, remind_run_service
 from exports import remind_service as rs
-from issues import graph_views
 from tests import programme
 from tests import remind_programme as rp
 from tests.conftest import open_page, shown, sign_in
 from tests.remind_servers import DING_SECRET, robot_endpoints, smtp_server
+from issues import escalation_service
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_the_page_in_english_has_english_labels(make_app, p):
 
 
 def test_letters_are_listed_and_downloaded_in_the_viewers_scope_only(make_app, p):
-    steps = graph_views.record_escalations(p.db, p.actors["lead"], rp.AS_OF, rp.AT)
+    steps = escalation_service.record_escalations(p.db, p.actors["lead"], rp.AS_OF, rp.AT)
     letter_id = next(s["id"] for s in steps if s["step"] == "letter")
     p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     app = make_app(p.path)

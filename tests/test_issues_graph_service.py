@@ -23,6 +23,7 @@ from issues import graph_views as gs
 from issues import service as issues
 from issues.graph_views import cause_dot
 from tests.programme import build
+from issues import escalation_service
 
 
 @pytest.fixture
@@ -256,7 +257,7 @@ def test_thresholds_come_from_settings(scenario):
 def test_record_escalations_writes_rows_and_history_and_is_idempotent(scenario):
     db, lead, ids = scenario.db, scenario.actors["lead"], scenario.ids
     as_of, at = date(2026, 10, 20), scenario.at("2026-10-20", 15)
-    written = gs.record_escalations(db, lead, as_of, at)
+    written = escalation_service.record_escalations(db, lead, as_of, at)
     assert [(w["issue_id"], w["step"], w["note"]) for w in written] \
         == [(ids["i2"], "letter", "skipped: reminder")]
     row = db.conn.execute("SELECT step, target_person_id, target_unit_id, as_of, recorded_by "
@@ -269,7 +270,7 @@ def test_record_escalations_writes_rows_and_history_and_is_idempotent(scenario):
     assert fields["step"] == "letter" and fields["issue_id"] == str(ids["i2"])
     assert {(a, act) for _, _, a, act in hist} == {("lead", "escalation.record")}
     n = db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
-    assert gs.record_escalations(db, lead, as_of, at) == []
+    assert escalation_service.record_escalations(db, lead, as_of, at) == []
     assert db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0] == n
     assert gs.escalations_due(db, Scope(), as_of) == []
     later = gs.escalations_due(db, Scope(), date(2026, 11, 3))
@@ -279,7 +280,7 @@ def test_record_escalations_writes_rows_and_history_and_is_idempotent(scenario):
 def test_record_escalations_records_only_the_chosen_steps_still_due(scenario):
     db, lead = scenario.db, scenario.actors["lead"]
     stale = [{"issue_id": scenario.ids["i1"], "step": "reminder"}]  # i1 is not overdue
-    assert gs.record_escalations(db, lead, date(2026, 10, 20), scenario.at("2026-10-20"),
+    assert escalation_service.record_escalations(db, lead, date(2026, 10, 20), scenario.at("2026-10-20"),
                                  stale) == []
     assert db.conn.execute("SELECT COUNT(*) FROM escalations").fetchone()[0] == 0
 
@@ -287,7 +288,7 @@ def test_record_escalations_records_only_the_chosen_steps_still_due(scenario):
 @pytest.mark.parametrize("who", ["rect", "manager", "admin"])
 def test_only_a_lead_records_escalations(scenario, who):
     with pytest.raises(NotPermitted):
-        gs.record_escalations(scenario.db, scenario.actors[who], date(2026, 10, 20),
+        escalation_service.record_escalations(scenario.db, scenario.actors[who], date(2026, 10, 20),
                               scenario.at("2026-10-20"))
     assert scenario.db.conn.execute("SELECT COUNT(*) FROM escalations").fetchone()[0] == 0
 

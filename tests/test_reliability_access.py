@@ -18,11 +18,12 @@ from audit.backup_service import online_backup
 from audit.model import PERMISSIONS, Actor, AuditError, LedgerRowError, NotPermitted
 from audit.store import history
 from exports import remind_run_service, remind_service
-from issues import evidence_service, graph_views, merge_service
+from issues import evidence_service, merge_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
 from tests.programme import MAX_UPLOAD, PDF, Programme, build
+from issues import escalation_service
 
 AT = "2026-11-23T10:00:00+08:00"
 
@@ -160,7 +161,7 @@ def v(p: Programme, iid: int) -> int:
 
 def _escalate(p: Programme, a: Actor, c: dict) -> None:
     from datetime import date
-    written = graph_views.record_escalations(p.db, a, date(2026, 11, 23), AT)
+    written = escalation_service.record_escalations(p.db, a, date(2026, 11, 23), AT)
     if not any(w["issue_id"] == c["issue"] for w in written):
         raise NothingDone("no escalation recorded for the item")
 
