@@ -6,7 +6,6 @@ The worker counts the SQL statements the operation executes and stops before sta
 several N, from the first read to the COMMIT itself); the test then kills it with SIGKILL."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -16,7 +15,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
 from audit.store import history
 from audit.store.db import open_database
@@ -135,8 +133,6 @@ def test_a_large_batch_write_killed_midway_leaves_nothing(tmp_path: Path) -> Non
     assert full == (LARGE,)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("issues.importer") is None,
-                    reason="issues/importer.py not written yet")
 def test_an_import_killed_midway_leaves_nothing(tmp_path: Path) -> None:
     from tests import ledger_factory as lf
     template = template_db(tmp_path / "t")

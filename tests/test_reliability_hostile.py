@@ -5,7 +5,6 @@ neutralised (no formula cell; the reader gives the text back) and the Word pack 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import re
 from pathlib import Path
 
@@ -124,8 +123,8 @@ def test_every_service_text_field_stores_hostile_text_exactly(hostile) -> None:
 
 def test_the_excel_ledger_has_no_formula_cell_and_reads_back_the_text(hostile, tmp_path: Path
                                                                       ) -> None:
-    from exports.ledger_export import export_ledger
-    from issues.ledger import read_ledger
+    from issues.ledger_service import export_ledger
+    from tests.ledger_factory import read_ledger
     p, made = hostile
     out = tmp_path / "ledger.xlsx"
     export_ledger(p.db, Scope(), out, as_of=AS_OF, title="整改台账")
@@ -155,15 +154,8 @@ def test_the_word_pack_builds_with_hostile_text(hostile, tmp_path: Path) -> None
     import docx
     p, _ = hostile
     out = tmp_path / "pack.docx"
-    if importlib.util.find_spec("exports.report") is not None:
-        from exports.report import build_pack
-        build_pack(p.db, Scope(), out, as_of=AS_OF, user="lead")
-    else:
-        from exports.docx_base import PackWriter
-        w = PackWriter()
-        for s in HOSTILE.values():
-            w.paragraph(xml_safe(s))
-        w.save(out)
+    from exports.report import build_pack
+    build_pack(p.db, Scope(), out, as_of=AS_OF, user="lead")
     text = "\n".join(par.text for par in docx.Document(str(out)).paragraphs)
     text += "\n".join(c.text for t in docx.Document(str(out)).tables for r in t.rows
                       for c in r.cells)
@@ -171,11 +163,10 @@ def test_the_word_pack_builds_with_hostile_text(hostile, tmp_path: Path) -> None
     print(f"\nHOSTILE Word pack: built, {out.stat().st_size:,} bytes; hostile text inside as text")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("issues.importer") is None,
-                    reason="issues/importer.py not written yet")
 def test_every_import_column_takes_hostile_text(tmp_path: Path) -> None:
-    from issues import importer
-    from issues.ledger import neutralise, read_ledger
+    from issues import import_service as importer
+    from issues.ledger_format import neutralise
+    from tests.ledger_factory import read_ledger
     from tests import ledger_factory as lf
     p = build(tmp_path)
     header = ["问题编号", "问题类别", "问题方面", "问题摘要", "问题描述", "责任单位", "责任人",
@@ -258,8 +249,6 @@ def assert_shown_as_text(app, s: str, key: str) -> None:
     assert s in visible or s in frames_text(app), f"{key}: text not shown"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("issues.issue_page") is None,
-                    reason="the issue page is not written yet")
 @pytest.mark.parametrize("key", MARKUP)
 def test_the_issue_page_shows_hostile_text_as_text(hostile, make_app, key: str) -> None:
     p, made = hostile
@@ -272,8 +261,6 @@ def test_the_issue_page_shows_hostile_text_as_text(hostile, make_app, key: str) 
     assert_shown_as_text(app, HOSTILE[key], key)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("issues.catalogue_page") is None,
-                    reason="the catalogue page is not written yet")
 def test_the_catalogue_page_shows_hostile_titles_as_text(hostile, make_app) -> None:
     p, _ = hostile
     app = make_app(p.path)
@@ -287,14 +274,13 @@ def test_the_catalogue_page_shows_hostile_titles_as_text(hostile, make_app) -> N
     print(f"\nHOSTILE pages: catalogue shows {shown} hostile titles as text, no markup made")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("issues.importer") is None,
-                    reason="issues/importer.py not written yet")
 def test_hostile_names_in_the_catalogue_cause_and_measure_columns_are_imported_as_text(
         tmp_path: Path) -> None:
     """Category, aspect, root cause and measure title cells: the same hostile texts, without
     the characters those columns use as separators (；; line breaks, brackets, colons)."""
-    from issues import importer
-    from issues.ledger import neutralise, read_ledger
+    from issues import import_service as importer
+    from issues.ledger_format import neutralise
+    from tests.ledger_factory import read_ledger
     from tests import ledger_factory as lf
     p = build(tmp_path)
     header = ["问题类别", "问题方面", "问题摘要", "责任单位", "责任人", "整改措施", "整改时限",

@@ -3,7 +3,6 @@ path-traversal names, a zip bomb, an XML entity bomb. Each is refused with a mes
 what is wrong, and nothing is written: no rows, no history, no files."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import zipfile
 from pathlib import Path
@@ -12,8 +11,8 @@ import pytest
 
 from audit.model import AuditError, LedgerFileError, UploadRefused
 from issues.evidence_service import attach_evidence
-from issues.ledger import read_ledger
 from tests import ledger_factory as lf
+from tests.ledger_factory import read_ledger
 from tests.programme import MAX_UPLOAD, PDF, Programme, build
 
 AT = "2026-11-23T09:00:00+08:00"
@@ -123,10 +122,8 @@ LEDGER_CASES = [
 
 def upload_ledger(p: Programme, name: str, data: bytes) -> None:
     """What the import page does with an uploaded ledger: read, plan, apply."""
+    from issues import import_service as importer
     parsed = read_ledger(data, name, max_bytes=lf_limit)
-    if importlib.util.find_spec("issues.importer") is None:
-        return
-    from issues import importer
     plan = importer.plan_import(p.db, p.actors["lead"], parsed, "audit", filename=name)
     importer.apply_import(p.db, p.actors["lead"], plan, AT)
 
@@ -145,8 +142,6 @@ def test_hostile_ledgers_are_refused_with_a_message_and_nothing_is_imported(prog
     # The same pipeline does import a good ledger (so the refusals are not an empty pipeline).
     good = lf.xlsx_bytes(lf.table(lf.row(1, 责任单位="甲市分公司", 责任人="张三", 问题编号="")))
     upload_ledger(prog, "good.xlsx", good)
-    print(f"\nUPLOADS ledgers: {len(LEDGER_CASES)} hostile files refused, nothing written"
-          + ("" if importlib.util.find_spec("issues.importer") else
-             " (reader only: issues/importer.py not written yet)"))
+    print(f"\nUPLOADS ledgers: {len(LEDGER_CASES)} hostile files refused, nothing written")
     for line in seen:
         print("  " + line)
