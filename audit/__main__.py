@@ -16,11 +16,11 @@ from audit.store import history
 from audit.store.paths import database_path, evidence_dir
 from exports import cli as exports_cli
 from exports import remind_cli
-from issues import graphs_cli, import_cli
+from issues import graphs_cli, import_cli, merge_cli
 
 # Modules that add their own commands: each has register(subparsers, common) and the handlers
 # it sets with set_defaults(func=...).
-COMMAND_MODULES = (import_cli, graphs_cli, exports_cli, remind_cli)
+COMMAND_MODULES = (import_cli, merge_cli, graphs_cli, exports_cli, remind_cli)
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -213,6 +213,26 @@ class LedgerFileError(AuditError):
     key = "error.ledger_file"
 
 
+class ExportFailed(AuditError):
+    """Building an export (the Excel ledger, the Word pack) failed at a named step (gather,
+    charts, sections, writing, save); nothing was left at the target path. `step` is the step's name; the message names it."""
+
+    key = "error.report_failed"
+
+    def __init__(self, kind: str, step: str, cause: BaseException):
+        reason = f"{type(cause).__name__}: {cause}"
+        # The step parameter is a catalogue key, so error_text shows it in the reader's language.
+        super().__init__(f"{kind} failed while {_STEP_WORDS.get(step, step)}: {reason}",
+                         step=f"{kind}.step.{step}", reason=reason)
+        self.step = step
+        self.cause = cause
+
+
+_STEP_WORDS = {"gather": "gathering figures", "charts": "drawing charts",
+               "sections": "writing sections", "writing": "writing the sheet",
+               "save": "saving"}
+
+
 class MergeNotUndoable(AuditError):
     key = "error.merge_not_undoable"
 

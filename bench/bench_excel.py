@@ -1,7 +1,7 @@
 """Side-by-side timing of the Excel ledger export on the 40,000-issue region against a baseline
 that writes the same cells with no logic around them.
 
-- measured: `exports.ledger_export.export_ledger` for the whole region: gather every issue with
+- measured: `issues.ledger_service.export_ledger` for the whole region: gather every issue with
   its sources, measures and causes (SQL → LedgerRows), neutralise and clean the texts, write the
   styled sheet (title, header, frozen panes, filter, status validation, warning fills, text
   codes, wrapped long text) and save it atomically.
@@ -54,10 +54,13 @@ def baseline_xlsx(values: list[list[Any]], out: Path) -> None:
 
 def bench_excel(db, scope, work: Path, repeat: int) -> dict:
     """export_ledger against the raw baseline: one row {name, measured, baseline, ratio, …}."""
-    from exports.ledger_export import export_ledger, issue_records, ledger_rows
-    from exports.xlsx_ledger import cell_values
+    from issues.ledger_service import export_ledger
+    from issues.ledger_views import issue_records, ledger_rows
+    from issues.ledger_write_format import Words, cell_values
+    from issues.store import ledger_vocabulary
     rows = ledger_rows(issue_records(db, scope, AS_OF))
-    values = [cell_values(r, i, "zh") for i, r in enumerate(rows, 1)]
+    words = Words(ledger_vocabulary(db), "zh")
+    values = [cell_values(r, i, words) for i, r in enumerate(rows, 1)]
     del rows
     measured, baseline = [], []
     for _ in range(repeat):

@@ -35,12 +35,20 @@ def ledger_path(n: int = ROWS, seed: int = 1) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"ledger-{n}-{seed}.xlsx"
     if not path.exists():
-        from exports.xlsx_ledger import write_ledger
+        from issues.ledger_write_format import write_ledger
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
-            write_ledger(generated_rows(n, seed), fh, title="外包专项审计整改台账", as_of=AS_OF)
+            write_ledger(generated_rows(n, seed), fh, vocabulary=vocabulary(),
+                         title="外包专项审计整改台账", as_of=AS_OF)
         tmp.replace(path)
     return path
+
+
+def vocabulary():
+    """The work streams and focus points of a new programme (the migration's rows)."""
+    from audit.store.db import open_database
+    from issues.store import ledger_vocabulary
+    return ledger_vocabulary(open_database(":memory:"))
 
 
 def _units() -> list[tuple[str, str, str | None, str]]:
@@ -65,7 +73,7 @@ def generated_rows(n: int, seed: int):
     """n LedgerRows as a field office would fill them: catalogue, unit, people, measures with
     owners and deadlines, statuses across the workflow, sources, streams, focus points."""
     from audit.demo import CATALOGUE
-    from issues.ledger import LedgerRow, MeasureLine
+    from issues.ledger_format import LedgerRow, MeasureLine
     rnd = random.Random(seed)
     units = [u for u in _units() if u[3] != "region"]
     audits = [("外包专项审计", 2024, "group", "集团审计〔2024〕12号"),
@@ -142,14 +150,14 @@ def read_only_baseline(path: Path) -> float:
 
 def run(n: int = ROWS) -> list[dict]:
     """Rows {name, measured, baseline, ratio, target} for the benchmark table."""
-    from issues.importer import apply_import, plan_import
-    from issues.ledger import read_ledger
+    from issues.import_service import apply_import, plan_import
+    from issues.ledger_read_format import read_ledger
     path = ledger_path(n)
     data = path.read_bytes()
     baseline = read_only_baseline(path)
     gc.collect()
     t = time.process_time()
-    parsed = read_ledger(data, path.name, max_rows=max(n, 100_000))
+    parsed = read_ledger(data, path.name, vocabulary=vocabulary(), max_rows=max(n, 100_000))
     t_read = time.process_time() - t
     with tempfile.TemporaryDirectory() as folder:
         db, actor = fresh_database(Path(folder))

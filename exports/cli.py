@@ -1,5 +1,5 @@
 """`python -m audit report` (the Word review pack) and `python -m audit export` (the Excel
-ledger): thin shells over exports.report and exports.ledger_export. The scope is always
+ledger): thin shells over exports.report and issues.ledger_service. The scope is always
 narrowed to the acting user's; progress goes to stderr (a bar on a terminal, lines otherwise)."""
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def cmd_report(args) -> int:
 def cmd_export(args) -> int:
     """Write the Excel ledger."""
     from audit.cli import _as_of, _print, open_db
-    from exports.ledger_export import export_ledger
+    from issues.ledger_service import export_ledger
     out = _out_path(args.out, ".xlsx")
     as_of = _as_of(args.as_of)
     db, _ = open_db(args)

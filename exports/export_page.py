@@ -13,8 +13,7 @@ import streamlit as st
 from audit import ui
 from audit.model import AuditError
 from audit.views import scope_for
-from issues.catalogue_views import filter_choices
-from issues.ledger import STREAMS
+from issues.catalogue_views import filter_choices, stream_names
 
 _RESULT = "exports.io.result"           # session key: the last built file, offered for download
 _STEPS = {"report": ("gather", "charts", "sections", "save"),
@@ -52,9 +51,10 @@ def _choices(db, actor) -> Choices:
     category = right.selectbox(t("io.category"), [None] + [c for c, _ in categories],
                                format_func=lambda c: t("io.category_all") if c is None else
                                f"{c} {dict(categories)[c]}", key="exports.io.category")
-    stream = left.selectbox(t("io.stream"), [None, *STREAMS],
+    streams = stream_names(ui.database(), ui.lang())
+    stream = left.selectbox(t("io.stream"), [None, *streams],
                             format_func=lambda s: t("io.stream_all") if s is None else
-                            STREAMS[s][0 if ui.lang() == "zh" else 1],
+                            streams[s],
                             key="exports.io.stream")
     lang = right.selectbox(t("io.lang"), ["zh", "en"], index=0 if ui.lang() == "zh" else 1,
                            format_func=lambda c: {"zh": "中文", "en": "English"}[c],
@@ -78,8 +78,8 @@ def _file_name(kind: str, choices: Choices, db, actor) -> str:
 def _build(kind: str, db, actor, choices: Choices) -> None:
     """Build one file step by step under st.status; keep it in the session for download."""
     from audit import messages
-    from exports.ledger_export import export_ledger
     from exports.report import build_pack, scope_label
+    from issues.ledger_service import export_ledger
     t = ui.text
     steps = _STEPS[kind]
     st.session_state.pop(_RESULT, None)

@@ -13,7 +13,7 @@ exports.docx_base at the boundary.
 
 Sources: figures and chart rows from audit.dashboard.dashboard_data (what the dashboard shows,
 drawn with the same audit.charts builders); root causes and escalations from
-issues.graph_service; per-issue rows from exports.ledger_export.gather_issues (shared with the
+issues.graph_service; per-issue rows from issues.ledger_views.gather_issues (shared with the
 Excel ledger); changes over the period from history and the extensions table.
 """
 from __future__ import annotations
@@ -31,13 +31,13 @@ import sqlite_utils
 
 from audit import charts, messages
 from audit.dashboard_views import dashboard_data, unit_groups
-from audit.model import Actor
+from audit.model import Actor, ExportFailed
 from audit.store import history, org
 from audit.time_model import end_of, working_days_between
 from audit.views import Scope
 from exports.docx_base import PackWriter, format_date
-from exports.ledger_export import ExportFailed, Gathered, IssueDetails, IssueSummary, gather_issues
-from issues.ledger import STREAMS
+from issues.ledger_views import Gathered, IssueDetails, IssueSummary, gather_issues
+from issues.store import ledger_vocabulary
 
 Progress = Callable[[str, int, int], None]
 STEPS: tuple[str, ...] = ("gather", "charts", "sections", "save")
@@ -102,7 +102,7 @@ def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
                         .join(f"{c} {names.get(c, '')}".strip() for c in category_codes)))
     if stream:
         parts.append(_t(lang, "report.scope_stream",
-                        stream=STREAMS.get(stream, (stream, stream))[0 if lang == "zh" else 1]))
+                        stream=ledger_vocabulary(db).stream_name(stream, lang)))
     return _t(lang, "report.scope_sep").join(parts)
 
 

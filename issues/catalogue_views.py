@@ -25,6 +25,9 @@ from audit.model import Actor, ValidationFailed, code_key
 from audit.store import history
 from audit.store.db import rows, scalar
 from audit.views import WARNING_SQL, figures_params, is_live, scope_for, state_cte
+from issues import store
+from issues.ledger_views import issue_records, ledger_rows
+from issues.ledger_write_format import write_ledger
 
 SORTS: tuple[str, ...] = ("code", "deadline", "warning", "amount", "status", "unit")
 STATUSES: tuple[str, ...] = STATUS_ORDER
@@ -322,20 +325,24 @@ def issue_count(db: sqlite_utils.Database) -> int:
     return int(scalar(db, "SELECT COUNT(*) FROM issues") or 0)
 
 
+def stream_names(db: sqlite_utils.Database, lang: str) -> dict[str, str]:
+    """Work stream code → its name in `lang`, in the programme's order."""
+    vocabulary = store.ledger_vocabulary(db)
+    return {code: vocabulary.stream_name(code, lang) for code in vocabulary.stream_codes}
+
+
 def ledger_workbook(db: sqlite_utils.Database, actor: Actor, issue_ids: Iterable[int], *,
                     as_of: date, lang: str, title: str, unit_code: str | None = None,
                     category: str | None = None, stream: str | None = None,
                     focus: str | None = None) -> bytes:
     """The 整改台账 workbook (.xlsx bytes) of the given issues in the actor's scope as of
     `as_of`. The classification filters narrow what is gathered before the ids are picked."""
-    from exports.ledger_export import issue_records, ledger_rows
-    from exports.xlsx_ledger import write_ledger
     wanted = set(int(i) for i in issue_ids)
     scope = scope_for(db, actor, unit_code=unit_code,
                       category_codes=(category,) if category else (), stream=stream,
                       focus=focus)
     records = [r for r in issue_records(db, scope, as_of) if r.id in wanted]
     out = io.BytesIO()
-    write_ledger(ledger_rows(records), out, lang=lang, title=title, as_of=as_of,
-                 anchor=history.anchor(db))
+    write_ledger(ledger_rows(records), out, vocabulary=store.ledger_vocabulary(db), lang=lang,
+                 title=title, as_of=as_of, anchor=history.anchor(db))
     return out.getvalue()

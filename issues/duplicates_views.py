@@ -36,7 +36,7 @@ from audit.time_model import end_of
 from audit.views import Scope, figures, scope_filter
 from issues import duplicates_model as model
 from issues.duplicates_model import bigrams, cosine  # noqa: F401  (the previous measure)
-from issues.importer import norm, unit_core
+from issues.import_model import norm, unit_core
 
 DEFAULT_THRESHOLD = model.DEFAULT_THRESHOLD
 SAME_UNIT_BONUS = 0.1

@@ -1,6 +1,6 @@
 """台账导入, the ledger import page: upload → preview with the column mapping editable → what
 will be created, updated and asked → confirm → import with progress. Streamlit only: the work is
-done by issues.importer."""
+done by issues.import_service."""
 from __future__ import annotations
 
 import hashlib
@@ -11,24 +11,20 @@ import streamlit as st
 from audit import ui
 from audit.messages import label
 from audit.model import AuditError, can
-from audit.store.paths import max_upload_bytes
-from issues import importer
-from issues.ledger import MAPPABLE_FIELDS, STREAMS, ParsedLedger, read_ledger
+from issues import import_service
+from issues.catalogue_views import stream_names
+from issues.import_model import FieldChange, ImportPlan
+from issues.ledger_format import MAPPABLE_FIELDS, ParsedLedger
 
 K = "issues.import"
 _PARSED = f"{K}.parsed"       # (file digest, mapping, ParsedLedger | AuditError)
 _ANSWERS = f"{K}.answers"     # ambiguity key → chosen id
 _DONE = f"{K}.done"           # the message of the last finished import
 MAX_PREVIEW_ROWS = 500        # more rows are summarised, not drawn
-MAX_PAIRS_SHOWN = 40     # strongest pairs of a cluster; a big cluster has hundreds
 
 
 def _t(key: str, **params) -> str:
     return ui.text(key, **params)
-
-
-def _stream_name(code: str) -> str:
-    return STREAMS[code][0 if ui.lang() == "zh" else 1]
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -47,9 +43,8 @@ def _parse(data: bytes, name: str, mapping: dict[str, str], bar) -> ParsedLedger
                      text=_t("imp.reading" if stage == "reading" else "imp.checking"))
 
     try:
-        result: ParsedLedger | AuditError = read_ledger(
-            data, name, mapping=mapping or None, max_bytes=max_upload_bytes(),
-            on_progress=progress)
+        result: ParsedLedger | AuditError = import_service.read_file(
+            ui.database(), data, name, mapping=mapping or None, on_progress=progress)
     except AuditError as exc:
         result = exc
     st.session_state[_PARSED] = (digest, dict(mapping), result)
@@ -79,7 +74,7 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
     return None
 
 
-def _questions(plan: importer.ImportPlan) -> None:
+def _questions(plan: ImportPlan) -> None:
     """A selectbox per open question; answers go to session state."""
     answers = st.session_state.setdefault(_ANSWERS, {})
     st.subheader(_t("imp.questions"))
@@ -109,7 +104,7 @@ def _field_name(fld: str) -> str:
     return fld if text == key else text
 
 
-def _change_text(changes: list[importer.FieldChange]) -> str:
+def _change_text(changes: list[FieldChange]) -> str:
     lang = ui.lang()
     parts = []
     for c in changes[:6]:
@@ -123,7 +118,7 @@ def _change_text(changes: list[importer.FieldChange]) -> str:
     return "；".join(parts) + (f" …(+{more})" if more > 0 else "")
 
 
-def _preview(plan: importer.ImportPlan) -> None:
+def _preview(plan: ImportPlan) -> None:
     """Counts, what will be created, the rows, and the status shortfalls."""
     lang = ui.lang()
     counts = plan.counts()
@@ -157,7 +152,7 @@ def _preview(plan: importer.ImportPlan) -> None:
             _t("imp.col.status"): label("status", r.status_after, lang)
             if r.status_after else ""} for r in shown]),
             hide_index=True, width="stretch")
-    short = list(importer.iter_status_shortfalls(plan))
+    short = list(import_service.iter_status_shortfalls(plan))
     if short:
         st.markdown(f"**{_t('imp.short')}**")
         st.caption(_t("imp.short_help"))
@@ -181,13 +176,14 @@ def render_import_section() -> None:
     done = st.session_state.pop(_DONE, None)
     if done:
         st.success(ui.md_escape(done))
-    limit = max_upload_bytes()
+    limit = import_service.upload_limit()
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
                               type=["xlsx", "csv"], key=f"{K}.file",
                               max_upload_size=max(1, limit // (1024 * 1024)))
-    stream = st.selectbox(_t("imp.stream"), [None, *STREAMS], key=f"{K}.stream",
+    streams = stream_names(db, ui.lang())
+    stream = st.selectbox(_t("imp.stream"), [None, *streams], key=f"{K}.stream",
                           format_func=lambda s: _t("imp.stream_none") if s is None
-                          else _stream_name(s))
+                          else streams[s])
     if upload is None:
         return
     data = upload.getvalue()
@@ -204,7 +200,7 @@ def render_import_section() -> None:
         st.rerun()
     answers = st.session_state.setdefault(_ANSWERS, {})
     try:
-        plan = importer.plan_import(db, actor, parsed, stream, filename=upload.name,
+        plan = import_service.plan_import(db, actor, parsed, stream, filename=upload.name,
                                     resolutions=answers)
     except AuditError as exc:
         ui.show_error(exc)
@@ -215,7 +211,7 @@ def render_import_section() -> None:
         if any(q.key not in answers for q in plan.ambiguities):
             plan_open = True
         else:
-            plan = importer.plan_import(db, actor, parsed, stream, filename=upload.name,
+            plan = import_service.plan_import(db, actor, parsed, stream, filename=upload.name,
                                         resolutions=answers)
             plan_open = bool(plan.unresolved())
     else:
@@ -235,7 +231,7 @@ def render_import_section() -> None:
             write_bar.progress(min(done / max(total, 1), 1.0), text=_t("imp.writing"))
 
         try:
-            result = importer.apply_import(db, actor, plan, ui.now_at(), answers,
+            result = import_service.apply_import(db, actor, plan, ui.now_at(), answers,
                                            on_progress=progress)
         except AuditError as exc:
             ui.show_error(exc)
@@ -246,9 +242,6 @@ def render_import_section() -> None:
                                      update=result.counts["update"],
                                      records=result.history_records)
         st.rerun()
-
-
-# --- merging (并轨) ---------------------------------------------------------------------------
 
 
 def render() -> None:

@@ -15,7 +15,7 @@ from audit.model import Actor, AuditError, can
 from audit.views import scope_for
 from issues import duplicates_views as duplicates
 from issues import merge_service
-from issues.ledger import STREAMS
+from issues.catalogue_views import stream_names
 
 K = "issues.merge"
 _PARSED = f"{K}.parsed"       # (file digest, mapping, ParsedLedger | AuditError)
@@ -27,10 +27,6 @@ MAX_PAIRS_SHOWN = 40     # strongest pairs of a cluster; a big cluster has hundr
 
 def _t(key: str, **params) -> str:
     return ui.text(key, **params)
-
-
-def _stream_name(code: str) -> str:
-    return STREAMS[code][0 if ui.lang() == "zh" else 1]
 
 
 # --- merge ---
@@ -79,7 +75,7 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
         col = {k: _t(f"mrg.col.{k}") for k in (
             "code", "title", "unit", "status", "streams", "years", "a", "b", "score",
             "text_score", "same_unit", "same_city", "same_category", "shared")}
-        stream = {s: _stream_name(s) for s in STREAMS}
+        stream = stream_names(ui.database(), lang)
         st.dataframe(pd.DataFrame([{
             col["code"]: i["code"], col["title"]: i["title"], col["unit"]: i["unit_name"],
             col["status"]: label("status", i["status"], lang),

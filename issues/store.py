@@ -9,6 +9,7 @@ import sqlite_utils
 
 from audit.model import Status
 from audit.store.db import insert_many, one, quote, rows, scalar
+from issues.ledger_format import Vocabulary
 from issues.model import IssueFacts, MeasureFacts
 
 
@@ -310,3 +311,20 @@ def insert_escalation(db: sqlite_utils.Database, values: dict) -> int | None:
         f"INSERT OR IGNORE INTO escalations ({', '.join(quote(k) for k in values)}) "
         f"VALUES ({', '.join('?' for _ in values)})", tuple(values.values()))
     return cur.lastrowid if cur.rowcount == 1 else None
+
+
+def ledger_vocabulary(db: sqlite_utils.Database) -> Vocabulary:
+    """The work streams and focus points as the Excel ledger names them (code, Chinese name,
+    English name), in the programme's order: the migration's rows are their one definition."""
+    return Vocabulary(
+        streams=tuple(tuple(r) for r in db.conn.execute(
+            "SELECT code, name, name_en FROM streams ORDER BY id")),
+        focus=tuple(tuple(r) for r in db.conn.execute(
+            "SELECT code, name, name_en FROM focus_points ORDER BY code")))
+
+
+def codes_by_issue_id(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int, str]:
+    """Issue id → code, for the given ids."""
+    wanted = list(ids)
+    marks = ",".join("?" for _ in wanted)
+    return dict(db.conn.execute(f"SELECT id, code FROM issues WHERE id IN ({marks})", wanted))

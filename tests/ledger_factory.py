@@ -5,11 +5,35 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import zipfile
 from typing import Any, Iterable, Sequence
 
 import openpyxl
+
+from audit.store.db import open_database
+from issues import ledger_read_format, ledger_write_format, store
+from issues.ledger_format import Vocabulary
+
+
+@functools.cache
+def vocabulary() -> Vocabulary:
+    """The work streams and focus points of a new programme (the migration's rows)."""
+    return store.ledger_vocabulary(open_database(":memory:"))
+
+
+def read_ledger(data: bytes, filename: str, **kw: Any):
+    """issues.ledger_read_format.read_ledger with a new programme's vocabulary."""
+    kw.setdefault("vocabulary", vocabulary())
+    return ledger_read_format.read_ledger(data, filename, **kw)
+
+
+def write_ledger(rows: Any, out: Any, **kw: Any) -> int:
+    """issues.ledger_write_format.write_ledger with a new programme's vocabulary."""
+    kw.setdefault("vocabulary", vocabulary())
+    return ledger_write_format.write_ledger(rows, out, **kw)
+
 
 HEADER = ["序号", "问题编号", "问题类别", "问题方面", "问题描述", "责任单位", "责任人",
           "整改措施", "整改时限", "整改状态", "涉及金额"]

@@ -132,9 +132,9 @@ def _batch_end(db) -> None:
 
 
 def _import(db, ledger: str) -> None:
-    """The ledger import service on a ledger file (when issues/importer.py exists)."""
-    from issues import importer
-    from issues.ledger import read_ledger
+    """The ledger import service on a ledger file."""
+    from issues import import_service as importer
+    from tests.ledger_factory import read_ledger
     lead = _actor(db, "lead")
     parsed = read_ledger(Path(ledger).read_bytes(), Path(ledger).name)
     plan = importer.plan_import(db, lead, parsed, "audit", filename=Path(ledger).name)

@@ -104,6 +104,7 @@ def test_every_error_renders_in_both_languages(cls):
         ClosureBlocked: lambda: ClosureBlocked("C1", ["accountability"]),
         DependencyCycle: lambda: DependencyCycle(["1", "2", "1"]),
         model.LedgerRowError: lambda: model.LedgerRowError(4, "期限", "明年", "not a date"),
+        model.ExportFailed: lambda: model.ExportFailed("export", "save", OSError("disk full")),
     }
     exc = samples.get(cls, lambda: cls("something"))()
     for lang in messages.LANGS:

@@ -1,5 +1,5 @@
 """The Excel ledger export: database → LedgerRows → workbook, checked by reopening the file with
-openpyxl and by reading it back with issues.ledger.read_ledger (export → import changes nothing)."""
+openpyxl and by reading it back with issues.ledger_read_format.read_ledger (export → import changes nothing)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,15 +9,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from audit.model import ExportFailed
 from audit.views import figures, scope_for
-from exports import ledger_export
-from exports.ledger_export import ExportFailed, export_ledger, issue_records, ledger_rows
-from exports.xlsx_ledger import COLUMNS
+from issues import ledger_service
+from issues import ledger_views as ledger_export
 from issues import service as issues
-from issues.ledger import read_ledger
+from issues.ledger_service import export_ledger
+from issues.ledger_views import issue_records, ledger_rows
+from issues.ledger_write_format import COLUMNS
 from owners import service as owners
 from tests import programme
 from tests.conftest import AS_OF
+from tests.ledger_factory import read_ledger
 
 TITLE = "外包专项审计整改台账"
 
@@ -160,7 +163,7 @@ def test_measure_owner_with_reserved_characters_is_written_so_it_reads_back(prog
 def test_failed_export_names_the_step_and_leaves_no_file(prog, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(ledger_export, "write_ledger", broken)
+    monkeypatch.setattr(ledger_service, "write_ledger", broken)
     out = tmp_path / "ledger.xlsx"
     with pytest.raises(ExportFailed) as caught:
         export_ledger(prog.db, scope_for(prog.db, None), out, as_of=AS_OF, title=TITLE)
@@ -173,7 +176,7 @@ def test_failed_export_names_the_step_and_leaves_no_file(prog, tmp_path, monkeyp
 def test_failed_export_keeps_the_previous_file_untouched(prog, tmp_path, monkeypatch):
     out = tmp_path / "ledger.xlsx"
     out.write_bytes(b"previous")
-    monkeypatch.setattr(ledger_export, "ledger_rows_for",
+    monkeypatch.setattr(ledger_service, "ledger_rows_for",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(ExportFailed) as caught:
         export_ledger(prog.db, scope_for(prog.db, None), out, as_of=AS_OF, title=TITLE)
@@ -246,7 +249,7 @@ def test_summaries_and_details_hold_what_the_records_hold(prog):
 def test_rows_written_from_their_fields_give_the_same_sheet_as_the_ledger_rows(prog, lang):
     """write_ledger takes GatheredRows through field_tuples (measures as cell text, no
     LedgerRow per issue): cells, styles and cut count equal those of the LedgerRows."""
-    from exports.xlsx_ledger import write_ledger
+    from tests.ledger_factory import write_ledger
     sc = scope_for(prog.db, None)
     gathered = ledger_export.ledger_rows_for(prog.db, sc, AS_OF)
     assert hasattr(gathered, "field_tuples")

@@ -14,9 +14,9 @@ import pytest
 from docx.oxml.ns import qn
 
 from audit.demo import demo_actor
+from audit.model import ExportFailed
 from audit.store.db import open_database
 from audit.views import figures, scope_for
-from exports.ledger_export import ExportFailed
 from exports.report import build_pack, gather, summary_paragraphs
 from tests import pdf_tools, programme
 from tests.conftest import AS_OF, copy_database

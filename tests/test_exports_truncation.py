@@ -8,10 +8,10 @@ import openpyxl
 
 from audit.text_format import EXCEL_CELL_LIMIT, TRUNCATION_MARK
 from audit.views import scope_for
-from exports.ledger_export import export_ledger
 from issues import service as issues
-from issues.importer import apply_import, plan_import
-from issues.ledger import read_ledger
+from issues.import_service import apply_import, plan_import
+from issues.ledger_service import export_ledger
+from tests.ledger_factory import read_ledger
 from tests.programme import build
 
 LONG = "外包合同审核记录缺失。" * 4000  # 44,000 characters

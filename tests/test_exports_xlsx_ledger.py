@@ -13,8 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exports.xlsx_ledger import COLUMNS, STATUS_COLUMN, write_ledger
-from issues.ledger import FOCUS_POINTS, LedgerRow, MeasureLine, read_ledger
+from issues.ledger_format import LedgerRow, MeasureLine
+from issues.ledger_write_format import COLUMNS, STATUS_COLUMN
+from tests.ledger_factory import read_ledger, vocabulary, write_ledger
+
+FOCUS_POINTS = vocabulary().focus_codes
 
 AS_OF = dt.date(2026, 11, 27)
 

@@ -16,14 +16,23 @@ from hypothesis import strategies as st
 
 from audit.model import AuditError, LedgerFileError, LedgerRowError, NotPermitted
 from audit.store import history
-from issues import importer
+from issues import import_model as importer
+from issues import import_service
 from issues import service as issues
-from issues.importer import ImportNeedsDecision, apply_import, norm, plan_import, unit_core
-from issues.ledger import read_ledger
+from issues.import_model import ImportNeedsDecision, norm, unit_core
+from issues.import_service import apply_import, plan_import
 from issues.model import Move
 from owners import service as owners
 from tests import ledger_factory as lf
-from tests.ledger_factory import HEADER, csv_bytes, row, table, xlsx_bytes
+from tests.ledger_factory import (
+    HEADER,
+    csv_bytes,
+    read_ledger,
+    row,
+    table,
+    write_ledger,
+    xlsx_bytes,
+)
 from tests.programme import build
 
 AT = "2026-11-25T10:00:00+08:00"
@@ -504,8 +513,7 @@ def _build_random(tmp_path: Path, specs: list[dict]):
 
 def _exported(p) -> bytes:
     from audit.views import scope_for
-    from exports.ledger_export import issue_records, ledger_rows
-    from exports.xlsx_ledger import write_ledger
+    from issues.ledger_views import issue_records, ledger_rows
     records = issue_records(p.db, scope_for(p.db), dt.date(2026, 11, 25))
     out = io.BytesIO()
     write_ledger(ledger_rows(records), out, title="整改台账", as_of=dt.date(2026, 11, 25))
@@ -579,7 +587,7 @@ def test_status_shortfalls_lists_every_row_short_of_its_ledger_status(prog):
     parsed = read_ledger(xlsx_bytes(table(ledger_row(1, 整改状态="已销号"), ledger_row(2))),
                          "l.xlsx")
     plan = plan_import(prog.db, prog.actors["lead"], parsed)
-    assert [r.excel_row for r in importer.iter_status_shortfalls(plan)] == [2]
+    assert [r.excel_row for r in import_service.iter_status_shortfalls(plan)] == [2]
 
 
 def test_a_new_issue_is_registered_directly_in_its_ledger_status(prog):

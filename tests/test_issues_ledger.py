@@ -9,14 +9,15 @@ import zipfile
 import pytest
 
 from audit.model import LedgerFileError, LedgerRowError
-from issues import ledger
-from issues.ledger import (
+from issues import ledger_format as ledger
+from issues import ledger_grid_format
+from issues.ledger_format import (
     MeasureLine,
     format_measure_line,
     parse_mapping_arg,
     parse_measure_line,
-    read_ledger,
 )
+from issues.ledger_grid_format import inline_text
 from tests.ledger_factory import (
     HEADER,
     billion_laughs_xlsx,
@@ -25,6 +26,7 @@ from tests.ledger_factory import (
     formula_with_cache_xlsx,
     formula_without_cache_xlsx,
     latin1_csv,
+    read_ledger,
     renamed_exe,
     renamed_pdf,
     row,
@@ -442,7 +444,7 @@ def test_bad_file_is_refused_with_a_file_level_reason(name, data, filename, word
 
 
 def test_workbook_expanding_beyond_the_limit_is_refused(monkeypatch):
-    monkeypatch.setattr(ledger, "MAX_UNCOMPRESSED", 1000)
+    monkeypatch.setattr(ledger_grid_format, "MAX_UNCOMPRESSED", 1000)
     err = _file_error(xlsx_bytes(table(row(1))))
     assert "expands to" in str(err) and "limit" in str(err)
 
@@ -524,4 +526,4 @@ def test_inline_strings_read_as_openpyxl_reads_them(xml):
     from openpyxl.xml.functions import fromstring
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     node = fromstring(xml.replace("<is>", f"<is xmlns='{ns}'>", 1))
-    assert ledger.inline_text(node) == Text.from_tree(node).content
+    assert inline_text(node) == Text.from_tree(node).content

@@ -167,8 +167,8 @@ def _escalate(p: Programme, a: Actor, c: dict) -> None:
 
 
 def _import(p: Programme, a: Actor, c: dict, target: str) -> None:
-    from issues import importer
-    from issues.ledger import read_ledger
+    from issues import import_service as importer
+    from tests.ledger_factory import read_ledger
     from tests import ledger_factory as lf
     unit = "乙市分公司" if target == "out" else "甲市分公司"
     person = "王五" if target == "out" else "张三"

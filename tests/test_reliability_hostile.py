@@ -123,8 +123,8 @@ def test_every_service_text_field_stores_hostile_text_exactly(hostile) -> None:
 
 def test_the_excel_ledger_has_no_formula_cell_and_reads_back_the_text(hostile, tmp_path: Path
                                                                       ) -> None:
-    from exports.ledger_export import export_ledger
-    from issues.ledger import read_ledger
+    from issues.ledger_service import export_ledger
+    from tests.ledger_factory import read_ledger
     p, made = hostile
     out = tmp_path / "ledger.xlsx"
     export_ledger(p.db, Scope(), out, as_of=AS_OF, title="整改台账")
@@ -164,8 +164,9 @@ def test_the_word_pack_builds_with_hostile_text(hostile, tmp_path: Path) -> None
 
 
 def test_every_import_column_takes_hostile_text(tmp_path: Path) -> None:
-    from issues import importer
-    from issues.ledger import neutralise, read_ledger
+    from issues import import_service as importer
+    from issues.ledger_format import neutralise
+    from tests.ledger_factory import read_ledger
     from tests import ledger_factory as lf
     p = build(tmp_path)
     header = ["问题编号", "问题类别", "问题方面", "问题摘要", "问题描述", "责任单位", "责任人",
@@ -277,8 +278,9 @@ def test_hostile_names_in_the_catalogue_cause_and_measure_columns_are_imported_a
         tmp_path: Path) -> None:
     """Category, aspect, root cause and measure title cells: the same hostile texts, without
     the characters those columns use as separators (；; line breaks, brackets, colons)."""
-    from issues import importer
-    from issues.ledger import neutralise, read_ledger
+    from issues import import_service as importer
+    from issues.ledger_format import neutralise
+    from tests.ledger_factory import read_ledger
     from tests import ledger_factory as lf
     p = build(tmp_path)
     header = ["问题类别", "问题方面", "问题摘要", "责任单位", "责任人", "整改措施", "整改时限",

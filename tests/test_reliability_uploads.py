@@ -11,8 +11,8 @@ import pytest
 
 from audit.model import AuditError, LedgerFileError, UploadRefused
 from issues.evidence_service import attach_evidence
-from issues.ledger import read_ledger
 from tests import ledger_factory as lf
+from tests.ledger_factory import read_ledger
 from tests.programme import MAX_UPLOAD, PDF, Programme, build
 
 AT = "2026-11-23T09:00:00+08:00"
@@ -122,7 +122,7 @@ LEDGER_CASES = [
 
 def upload_ledger(p: Programme, name: str, data: bytes) -> None:
     """What the import page does with an uploaded ledger: read, plan, apply."""
-    from issues import importer
+    from issues import import_service as importer
     parsed = read_ledger(data, name, max_bytes=lf_limit)
     plan = importer.plan_import(p.db, p.actors["lead"], parsed, "audit", filename=name)
     importer.apply_import(p.db, p.actors["lead"], plan, AT)

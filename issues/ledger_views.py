@@ -1,11 +1,11 @@
-"""Database → LedgerRows → the 整改台账 workbook, for the issues in a scope as of a date.
+"""The issues of a scope as of a date, gathered for the 整改台账 and the Word pack: a read model.
 
 `gather_issues` runs a handful of set-based queries for a scope (no query per issue: the
 40,000-issue region export must take seconds). From what it gathers, `Gathered.summary` and
 `Gathered.details` make what the Word pack shows of each issue, `issue_records` whole
 IssueRecords, and `ledger_rows_for` the LedgerRows of the ledger, made one at a time while the
 sheet is written (equal to `ledger_rows(issue_records(...))`). LedgerRows are
-what `issues.ledger.read_ledger` reads back: the normalisations the reader applies (stripped
+what `issues.ledger_read_format.read_ledger` reads back: the normalisations the reader applies (stripped
 short texts, XML-forbidden characters as U+FFFD, money to the fen) are applied here, so
 export → import changes nothing.
 
@@ -20,26 +20,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, NamedTuple, overload
 
 import sqlite_utils
 
-from audit.model import AuditError, code_key
-from audit.store import history
-from audit.store.db import rows
+from audit.model import code_key
+from audit.store.db import quote, rows
 from audit.text_format import has_xml_forbidden, xml_safe
 from audit.views import Scope, issue_states
-from exports.xlsx_ledger import write_ledger
-from issues.ledger import LedgerRow, MeasureLine, measure_line_text, number_measure_lines
+from issues.ledger_format import (
+    LedgerRow,
+    MeasureLine,
+    measure_line_text,
+    number_measure_lines,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,26 +47,6 @@ FIRST_DATA_ROW = 3  # write_ledger: title on row 1, header on row 2
 _CAUSE_SEPARATORS = re.compile(r"[;；\r\n]+")
 _OWNER_RESERVED = re.compile(r"[()（）;；:：\r\n]+")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
-
-
-class ExportFailed(AuditError):
-    """Building an export failed at a named step (gather, charts, sections, writing, save);
-    nothing was left at the target path. `step` is the step's name; the message names it."""
-
-    key = "error.report_failed"
-
-    def __init__(self, kind: str, step: str, cause: BaseException):
-        reason = f"{type(cause).__name__}: {cause}"
-        # The step parameter is a catalogue key, so error_text shows it in the reader's language.
-        super().__init__(f"{kind} failed while {_STEP_WORDS.get(step, step)}: {reason}",
-                         step=f"{kind}.step.{step}", reason=reason)
-        self.step = step
-        self.cause = cause
-
-
-_STEP_WORDS = {"gather": "gathering figures", "charts": "drawing charts",
-               "sections": "writing sections", "writing": "writing the sheet",
-               "save": "saving"}
 
 
 @dataclass
@@ -348,6 +328,7 @@ def _id_lists(db: sqlite_utils.Database, table: str, column: str, in_scope: str,
               params: dict) -> dict[int, str]:
     """issue id → the ids one link table joins it to, comma-separated in id order (split when a
     record is made: 150,000 small lists held at once would keep the garbage collector busy)."""
+    column, table = quote(column), quote(table)
     return dict(db.conn.execute(f"""
         SELECT issue_id, group_concat({column}) FROM (
             SELECT issue_id, {column} FROM {table}
@@ -537,41 +518,3 @@ def ledger_rows_for(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
     """The ledger rows of `scope` as of `as_of`, equal to ledger_rows(issue_records(...)): every
     query runs now, each row is made when it is read."""
     return GatheredRows(gather_issues(db, scope, as_of, on_progress))
-
-
-# --- the export ---------------------------------------------------------------------------------
-
-
-def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLike[str], *,
-                  as_of: dt.date, lang: str = "zh", title: str,
-                  on_progress: Progress | None = None) -> dict:
-    """Write the ledger of `scope` as of `as_of` to `out` atomically (a temporary file beside
-    it, renamed over it). Returns {issues, path, anchor, truncated}, `truncated` counting the
-    cells cut (visibly) to Excel's 32,767-character limit. Raises ExportFailed naming the step;
-    the target is then untouched."""
-    target = Path(out)
-    step = "gather"
-    try:
-        anchor = history.anchor(db)
-        lrows = ledger_rows_for(db, scope, as_of, on_progress)
-        step = "writing"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                        dir=target.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                truncated = write_ledger(lrows, fh, lang=lang, title=title, as_of=as_of,
-                                         anchor=anchor, on_progress=on_progress)
-                step = "save"
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.chmod(0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    except Exception as ex:
-        raise ExportFailed("export", step, ex) from ex
-    if on_progress:
-        on_progress("save", 1, 1)
-    return {"issues": len(lrows), "path": str(target), "anchor": anchor, "truncated": truncated}

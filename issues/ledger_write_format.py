@@ -1,6 +1,8 @@
-"""Writing the 整改台账 (remediation ledger) as .xlsx from plain LedgerRows: no database.
+"""Writing the 整改台账 (remediation ledger) as .xlsx from plain LedgerRows: no database. Its
+headers and cell words are the catalogue's (`ledger.*` keys); work streams and focus points are
+named from the Vocabulary the caller read from the database.
 
-The file reads back with issues.ledger.read_ledger into equal rows, with one documented loss:
+The file reads back with issues.ledger_read_format.read_ledger into equal rows, with one documented loss:
 XML-forbidden control characters (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE/FFFF,
 lone surrogates) cannot be stored in .xlsx and are written as U+FFFD. Text is neutralised
 against formula injection with a leading apostrophe that the reader removes again.
@@ -19,50 +21,60 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from audit.text_format import EXCEL_CELL_LIMIT, fit_excel_cell, has_xml_forbidden, xml_safe
-from issues.ledger import (
-    FOCUS_POINTS,
-    LEVEL_LABELS,
-    STATUS_LABELS,
-    STREAMS,
-    TYPE_LABELS,
-    WARNING_LABELS,
+from audit.messages import LANGS, join_list, t
+from audit.model import Status
+from audit.text_format import (
+    EXCEL_CELL_LIMIT,
+    fit_excel_cell,
+    has_xml_forbidden,
+    xml_safe,
+)
+from issues.ledger_format import (
+    AUDIT_LEVELS,
+    RECTIFICATION_TYPES,
+    WARNING_KEYS,
     LedgerRow,
+    Vocabulary,
     format_measures,
     neutralise,
 )
 
 Progress = Callable[[str, int, int], None]
 
-# (field, Chinese header, English header, width, kind). The reader knows every header here.
-COLUMNS: tuple[tuple[str, str, str, int, str], ...] = (
-    ("serial", "序号", "No.", 6, "int"),
-    ("code", "问题编号", "Code", 12, "code"),
-    ("category", "问题类别", "Category", 14, "text"),
-    ("aspect", "问题方面", "Aspect", 14, "text"),
-    ("title", "问题摘要", "Summary", 24, "wrap"),
-    ("description", "问题描述", "Description", 40, "wrap"),
-    ("audit_name", "审计项目", "Audit project", 20, "wrap"),
-    ("audit_year", "年度", "Year", 7, "int"),
-    ("audit_level", "审计层级", "Audit level", 10, "level"),
-    ("report_no", "报告文号", "Report no.", 16, "code"),
-    ("unit", "责任单位", "Unit", 14, "text"),
-    ("responsible", "责任人", "Responsible", 10, "text"),
-    ("supervisor", "分管领导", "Supervisor", 10, "text"),
-    ("rectification_type", "整改类型", "Rectification type", 11, "type"),
-    ("measures", "整改措施", "Measures", 44, "measures"),
-    ("deadline", "整改时限", "Deadline", 12, "date"),
-    ("progress", "整改进展", "Progress", 36, "wrap"),
-    ("status", "整改状态", "Status", 11, "status"),
-    ("warning", "预警", "Warning", 7, "warning"),
-    ("amount", "涉及金额（元）", "Amount (yuan)", 14, "amount"),
-    ("streams", "工作组", "Work streams", 18, "streams"),
-    ("focus", "关注点", "Focus points", 24, "focus"),
-    ("causes", "问题根源", "Root causes", 28, "causes"),
-    ("basis", "审计依据", "Basis", 28, "wrap"),
-    ("recommendation", "审计建议", "Recommendation", 28, "wrap"),
-    ("closed_on", "销号日期", "Closed on", 12, "date"),
+# (field, width, kind); the headers are the catalogue's ledger.col.<field>. The reader knows
+# every header of every language.
+_LAYOUT: tuple[tuple[str, int, str], ...] = (
+    ("serial", 6, "int"),
+    ("code", 12, "code"),
+    ("category", 14, "text"),
+    ("aspect", 14, "text"),
+    ("title", 24, "wrap"),
+    ("description", 40, "wrap"),
+    ("audit_name", 20, "wrap"),
+    ("audit_year", 7, "int"),
+    ("audit_level", 10, "level"),
+    ("report_no", 16, "code"),
+    ("unit", 14, "text"),
+    ("responsible", 10, "text"),
+    ("supervisor", 10, "text"),
+    ("rectification_type", 11, "type"),
+    ("measures", 44, "measures"),
+    ("deadline", 12, "date"),
+    ("progress", 36, "wrap"),
+    ("status", 11, "status"),
+    ("warning", 7, "warning"),
+    ("amount", 14, "amount"),
+    ("streams", 18, "streams"),
+    ("focus", 24, "focus"),
+    ("causes", 28, "causes"),
+    ("basis", 28, "wrap"),
+    ("recommendation", 28, "wrap"),
+    ("closed_on", 12, "date"),
 )
+# (field, Chinese header, English header, width, kind)
+COLUMNS: tuple[tuple[str, str, str, int, str], ...] = tuple(
+    (f, t(f"ledger.col.{f}", "zh"), t(f"ledger.col.{f}", "en"), width, kind)
+    for f, width, kind in _LAYOUT)
 STATUS_COLUMN = next(i for i, c in enumerate(COLUMNS) if c[0] == "status") + 1
 WARNING_FILLS = {
     "red": PatternFill("solid", fgColor="FFC7CE"),
@@ -77,17 +89,14 @@ _LIST_SHEET = "lists"
 
 def ledger_title(title: str, as_of: dt.date, lang: str = "zh") -> str:
     """The title line, e.g. 外包专项审计整改台账（截至2026年11月27日）."""
-    if lang == "en":
-        return f"{title} (as of {as_of.isoformat()})"
-    return f"{title}（截至{as_of.year}年{as_of.month}月{as_of.day}日）"
+    return t("ledger.title", lang, title=title,
+             date=t("ledger.date", lang, year=as_of.year, month=as_of.month, day=as_of.day))
 
 
 def anchor_line(anchor: tuple[int, str], lang: str = "zh") -> str:
     """The footer naming the history anchor; the reader skips it like a signature row."""
     seq, digest = anchor
-    if lang == "en":
-        return f"Record anchor: seq={seq} hash={digest}"
-    return f"记录锚点：seq={seq} hash={digest}"
+    return t("ledger.anchor", lang, seq=seq, hash=digest)
 
 
 _FIELDS = tuple(c[0] for c in COLUMNS[1:])          # everything after 序号, in order
@@ -97,9 +106,10 @@ _AT = {f: i for i, f in enumerate(_FIELDS)}
 # Every column whose cell is text that came from the user (and so is neutralised and cut).
 _TEXT_AT = tuple(i for i, f in enumerate(_FIELDS)
                  if _KIND[f] in ("text", "wrap", "code", "measures", "causes"))
-_LABELLED_AT = tuple((_AT[f], table) for f, table in (
-    ("audit_level", LEVEL_LABELS), ("rectification_type", TYPE_LABELS),
-    ("status", STATUS_LABELS), ("warning", WARNING_LABELS)))
+_LABELLED = (("audit_level", "level", AUDIT_LEVELS),
+             ("rectification_type", "type", RECTIFICATION_TYPES),
+             ("status", "status", tuple(s.value for s in Status)),
+             ("warning", "warning", WARNING_KEYS))
 _MEASURES_AT, _CAUSES_AT = _AT["measures"], _AT["causes"]
 _STREAMS_AT, _FOCUS_AT = _AT["streams"], _AT["focus"]
 # First characters after which `neutralise` may change a text (formula prefixes, apostrophe).
@@ -112,36 +122,52 @@ _fields_in_column_order = itemgetter(*(_LEDGER_FIELDS.index(f) for f in _FIELDS)
 _WARNING_FIELD = _LEDGER_FIELDS.index("warning")
 
 
-def _cells(row: LedgerRow, serial: int, lang: str) -> tuple[list[Any], int]:
+class Words:
+    """What a row's cells print in one language: the catalogue's labels of statuses, types,
+    levels and warning colours (by column), the separators, and the vocabulary's names of work
+    streams and focus points. Made once per workbook, not per row."""
+
+    def __init__(self, vocabulary: Vocabulary, lang: str):
+        if lang not in LANGS:
+            raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+        self.lang = lang
+        self.labels = tuple((_AT[f], {v: t(f"ledger.{kind}.{v}", lang) for v in values})
+                            for f, kind, values in _LABELLED)
+        self.streams = {c: vocabulary.stream_name(c, lang) for c in vocabulary.stream_codes}
+        self.focus = {c: f"{c} {vocabulary.focus_name(c, lang)}" for c in vocabulary.focus_codes}
+        self.focus_sep = t("ledger.focus_sep", lang)
+
+
+def _cells(row: LedgerRow, serial: int, words: Words) -> tuple[list[Any], int]:
     """The cell values of one row in COLUMNS order, and how many were cut to the cell limit."""
     values = list(_row_values(row))
     m = values[_MEASURES_AT]
     values[_MEASURES_AT] = format_measures(m) if m else None
-    return _finish(values, serial, lang, True)
+    return _finish(values, serial, words, True)
 
 
-def _field_cells(fields: tuple, serial: int, lang: str) -> tuple[list[Any], int]:
+def _field_cells(fields: tuple, serial: int, words: Words) -> tuple[list[Any], int]:
     """_cells for a row given as its fields (see write_ledger: measures as cell text, every
     text XML-safe)."""
     values = list(_fields_in_column_order(fields))
     values[_MEASURES_AT] = values[_MEASURES_AT] or None
-    return _finish(values, serial, lang, False)
+    return _finish(values, serial, words, False)
 
 
-def _finish(values: list[Any], serial: int, lang: str, scan: bool) -> tuple[list[Any], int]:
+def _finish(values: list[Any], serial: int, words: Words, scan: bool) -> tuple[list[Any], int]:
     """The cell values of a row from its field values in COLUMNS order after 序号 (the measures
     already as cell text): labels, joined lists and the export boundary. `scan`: a text may
     hold characters XML cannot."""
     c = values[_CAUSES_AT]
     values[_CAUSES_AT] = "；".join(c) if c else None
-    for at, table in _LABELLED_AT:
+    for at, table in words.labels:
         v = values[at]
-        values[at] = table[lang][v] if v and v != "none" else None
-    zh = lang == "zh"
-    streams = [STREAMS[s][0 if zh else 1] for s in values[_STREAMS_AT]]
-    values[_STREAMS_AT] = ("、" if zh else "; ").join(streams) or None
-    focus = [f"{c} {FOCUS_POINTS[c][0 if zh else 1]}" for c in values[_FOCUS_AT]]
-    values[_FOCUS_AT] = ("；" if zh else "; ").join(focus) or None
+        values[at] = table[v] if v and v != "none" else None
+    streams = words.streams
+    values[_STREAMS_AT] = join_list([streams[s] for s in values[_STREAMS_AT]],
+                                    words.lang) or None
+    focus = words.focus
+    values[_FOCUS_AT] = words.focus_sep.join([focus[f] for f in values[_FOCUS_AT]]) or None
     texts = [values[i] for i in _TEXT_AT]
     # Export boundary: neutralise formulas, replace what XML cannot hold, and cut (visibly) what
     # one Excel cell cannot hold; the full text stays in the database. One scan of the whole
@@ -165,9 +191,9 @@ def _finish(values: list[Any], serial: int, lang: str, scan: bool) -> tuple[list
     return values, cut
 
 
-def cell_values(row: LedgerRow, serial: int, lang: str) -> list[Any]:
+def cell_values(row: LedgerRow, serial: int, words: Words) -> list[Any]:
     """The cell values of one row, in COLUMNS order (strings already neutralised)."""
-    return _cells(row, serial, lang)[0]
+    return _cells(row, serial, words)[0]
 
 
 class _StyledCell(Cell):
@@ -220,23 +246,24 @@ def _styled(ws: Any, value: Any = None, **style: Any) -> _StyledCell:
 
 
 def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
-                 out: str | os.PathLike[str] | IO[bytes], *, lang: str = "zh", title: str,
-                 as_of: dt.date, anchor: tuple[int, str] | None = None,
+                 out: str | os.PathLike[str] | IO[bytes], *, vocabulary: Vocabulary,
+                 lang: str = "zh", title: str, as_of: dt.date,
+                 anchor: tuple[int, str] | None = None,
                  on_progress: Progress | None = None) -> int:
-    """Write the ledger workbook to a path or binary file. Rows are LedgerRows (or dicts of their
+    """Write the ledger workbook to a path or binary file, in `lang`, naming work streams and
+    focus points from `vocabulary`. Rows are LedgerRows (or dicts of their
     fields); each row's `warning` ('red', 'amber', 'green', 'blue', 'none' or None) picks the
     fill of its 预警 cell. Returns the number of cells cut to Excel's 32,767-character limit
     (each ends with TRUNCATION_MARK). Raises ValueError for a measure that cannot be written on
     one line.
 
-    `rows` may instead offer `field_tuples()` (as exports.ledger_export.GatheredRows does):
+    `rows` may instead offer `field_tuples()` (as issues.ledger_views.GatheredRows does):
     each row's fields in LedgerRow order without excel_row, with the measures as their cell
     text (what format_measures gives) and every text already XML-safe; written exactly as the
     equal LedgerRows would be, without making them."""
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    words = Words(vocabulary, lang)
     wb = Workbook(write_only=True)
-    ws = _LedgerSheet(wb, "台账" if lang == "zh" else "Ledger")
+    ws = _LedgerSheet(wb, t("ledger.sheet", lang))
     wb._add_sheet(ws)
     lists = wb.create_sheet(_LIST_SHEET)
     lists.sheet_state = "hidden"
@@ -252,7 +279,7 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     ws.freeze_panes = f"A{first_data}"
     ws.auto_filter.ref = f"A{header_row}:{last_col}{last_row}"
     status_col = get_column_letter(STATUS_COLUMN)
-    labels = list(STATUS_LABELS[lang].values())
+    labels = [t(f"ledger.status.{s.value}", lang) for s in Status]
     dv = DataValidation(type="list", formula1=f"={_LIST_SHEET}!$A$1:$A${len(labels)}",
                         allow_blank=True, showErrorMessage=True)
     dv.add(f"{status_col}{first_data}:{status_col}{max(last_row, first_data)}")
@@ -262,8 +289,8 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     ws.append([_styled(ws, ledger_title(xml_safe(title), as_of, lang),
                        font=Font(bold=True, size=14))])
     header_font = Font(bold=True)
-    ws.append([_styled(ws, zh if lang == "zh" else en, font=header_font, alignment=_WRAP)
-               for _, zh, en, _, _ in COLUMNS])
+    ws.append([_styled(ws, t(f"ledger.col.{f}", lang), font=header_font, alignment=_WRAP)
+               for f, *_ in COLUMNS])
 
     # One styled cell per styled column (and per warning colour), reused on every row: a
     # write-only sheet serialises a row before append returns, so the cell is free again by
@@ -281,12 +308,12 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     field_tuples = getattr(rows, "field_tuples", None)
     for i, row in enumerate(rows if field_tuples is None else field_tuples(), 1):
         if field_tuples is not None:
-            values, cut = _field_cells(row, i, lang)
+            values, cut = _field_cells(row, i, words)
             warning = row[_WARNING_FIELD]
         else:
             if isinstance(row, dict):
                 row = LedgerRow(**{"excel_row": 0, **row})
-            values, cut = _cells(row, i, lang)
+            values, cut = _cells(row, i, words)
             warning = row.warning
         truncated += cut
         for at, cell in styled_at:
