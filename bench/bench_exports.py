@@ -1,7 +1,7 @@
 """Side-by-side timing of the Word review pack on the 40,000-issue region against a baseline that
 writes the same tables with no logic around them (the Excel ledger's is bench/bench_excel.py).
 
-- Word pack: `exports.report.build_pack` for the whole region (gather figures, draw 10 charts,
+- Word pack: `exports.pack_service.build_pack` for the whole region (gather figures, draw 10 charts,
   write every section and the complete appendix, save) against bare python-docx writing the
   SAME table rows (every table of that pack, same cell texts, line breaks as w:br, the same cell
   properties) with the fastest python-docx technique we know (one prepared <w:tr> deep-copied
@@ -11,7 +11,7 @@ writes the same tables with no logic around them (the Excel ledger's is bench/be
 
 How the pack gets there (so the ratio can be read): its table writer does not build lxml
 elements for body rows at all; it formats each row as XML text from the same prepared row and
-splices the text into document.xml while saving (exports.docx_base). The first diagnostic row
+splices the text into document.xml while saving (exports.docx_format, exports.docx_table_format). The first diagnostic row
 shows that writer alone on the same tables against the same baseline. The pack's 10 charts
 render in a child process (vl-convert holds the GIL, so on a thread they stalled the writing
 for seconds); they use the second core while the pack gathers and writes, so the pack's time
@@ -68,19 +68,19 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 def record_pack_tables(db, scope, out: Path) -> list[tuple[list[str], list[list[str]]]]:
     """Build the pack once (untimed) and keep every table it writes: headers and cell texts."""
-    from exports import docx_base, report
+    from exports import docx_format, pack_service
     tables: list[tuple[list[str], list[list[str]]]] = []
-    original = docx_base.PackWriter.table
+    original = docx_format.PackWriter.table
 
     def recording(self, headers, rows, *args, **kwargs):
-        rows = [[docx_base.xml_safe(v) for v in r] for r in rows]
+        rows = [[docx_format.xml_safe(v) for v in r] for r in rows]
         tables.append(([str(h) for h in headers], rows))
         return original(self, headers, rows, *args, **kwargs)
-    docx_base.PackWriter.table = recording  # type: ignore[method-assign]
+    docx_format.PackWriter.table = recording  # type: ignore[method-assign]
     try:
-        report.build_pack(db, scope, out, as_of=AS_OF, lang="zh", user="bench")
+        pack_service.build_pack(db, scope, out, as_of=AS_OF, lang="zh", user="bench")
     finally:
-        docx_base.PackWriter.table = original  # type: ignore[method-assign]
+        docx_format.PackWriter.table = original  # type: ignore[method-assign]
     return tables
 
 
@@ -147,9 +147,9 @@ def baseline_docx(tables: list[tuple[list[str], list[list[str]]]], out: Path, *,
 
 
 def replay_tables(tables: list[tuple[list[str], list[list[str]]]], out: Path) -> None:
-    """docx_base.PackWriter.table alone writing the same tables, then save (a diagnostic: the
+    """docx_format.PackWriter.table alone writing the same tables, then save (a diagnostic: the
     share of the pack's time that is the typography layer's table writer)."""
-    from exports.docx_base import PackWriter
+    from exports.docx_format import PackWriter
     writer = PackWriter("zh", "")
     writer.landscape_section()
     for headers, rows in tables:
@@ -158,7 +158,7 @@ def replay_tables(tables: list[tuple[list[str], list[list[str]]]], out: Path) ->
 
 
 def bench_word(db, scope, work: Path, repeat: int) -> list[dict]:
-    from exports.report import build_pack
+    from exports.pack_service import build_pack
     tables = record_pack_tables(db, scope, work / "record.docx")
     n_rows = sum(len(rows) + 1 for _, rows in tables)
     times: dict[str, list[float]] = {"pack": [], "same": [], "bare": [], "replay": []}
@@ -182,7 +182,7 @@ def bench_word(db, scope, work: Path, repeat: int) -> list[dict]:
     return [
         row(f"Word review pack, {ISSUES:,} issues ({shape}, 10 charts)", best["pack"],
             best["same"], TARGET, same),
-        row("  diagnostic: docx_base.PackWriter.table alone, same tables", best["replay"],
+        row("  diagnostic: docx_format.PackWriter.table alone, same tables", best["replay"],
             best["same"], None, same),
         row("  diagnostic: Word review pack vs text-only cells", best["pack"], best["bare"],
             None, "the same rows as bare text cells (no width, style or row properties): a "

@@ -1,5 +1,5 @@
 """`python -m audit report` (the Word review pack) and `python -m audit export` (the Excel
-ledger): thin shells over exports.report and exports.ledger_export. The scope is always
+ledger): thin shells over exports.pack_service and exports.ledger_export. The scope is always
 narrowed to the acting user's; progress goes to stderr (a bar on a terminal, lines otherwise)."""
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _scope(db, args):
     """The acting user and the scope asked for, narrowed to that user's."""
     from audit.cli import acting_user
     from audit.views import scope_for
-    from exports.report import scope_label
+    from exports.pack_views import scope_label
     actor = acting_user(db, args.as_user)
     categories = [args.category] if args.category else []
     scope = scope_for(db, actor, unit_code=args.unit, category_codes=categories,
@@ -64,7 +64,7 @@ def _scope(db, args):
 def cmd_report(args) -> int:
     """Write the Word review pack."""
     from audit.cli import Refused, _as_of, _print, open_db
-    from exports.report import build_pack
+    from exports.pack_service import build_pack
     out = _out_path(args.out, ".docx")
     as_of = _as_of(args.as_of)
     since = _date_arg(args.since, "--since")

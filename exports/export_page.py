@@ -10,11 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from audit import ui
+from audit import messages, ui
 from audit.model import AuditError
 from audit.views import scope_for
 from issues.catalogue_views import filter_choices
-from issues.ledger import STREAMS
 
 _RESULT = "exports.io.result"           # session key: the last built file, offered for download
 _STEPS = {"report": ("gather", "charts", "sections", "save"),
@@ -52,13 +51,13 @@ def _choices(db, actor) -> Choices:
     category = right.selectbox(t("io.category"), [None] + [c for c, _ in categories],
                                format_func=lambda c: t("io.category_all") if c is None else
                                f"{c} {dict(categories)[c]}", key="exports.io.category")
-    stream = left.selectbox(t("io.stream"), [None, *STREAMS],
+    streams = {s["code"]: messages.name_of(s, ui.lang()) for s in offered["streams"]}
+    stream = left.selectbox(t("io.stream"), [None, *streams],
                             format_func=lambda s: t("io.stream_all") if s is None else
-                            STREAMS[s][0 if ui.lang() == "zh" else 1],
-                            key="exports.io.stream")
-    lang = right.selectbox(t("io.lang"), ["zh", "en"], index=0 if ui.lang() == "zh" else 1,
-                           format_func=lambda c: {"zh": "中文", "en": "English"}[c],
-                           key="exports.io.lang")
+                            streams[s], key="exports.io.stream")
+    lang = right.selectbox(t("io.lang"), list(messages.LANGS),
+                           index=messages.LANGS.index(ui.lang()),
+                           format_func=lambda c: messages.LANG_NAMES[c], key="exports.io.lang")
     return Choices(as_of, since, unit, category, stream, lang)
 
 
@@ -69,7 +68,7 @@ def _file_name(kind: str, choices: Choices, db, actor) -> str:
         unit = next((u["code"] for u in filter_choices(db, actor)["units"]
                      if u["id"] == actor.unit_id), None)
     scope = "-".join(x for x in (unit, choices.category, choices.stream) if x) \
-        or ("全区" if ui.lang() == "zh" else "region")
+        or ui.text("io.file_scope_all")
     name = ui.text("io.report_file" if kind == "report" else "io.ledger_file",
                         scope=scope, date=choices.as_of.isoformat())
     return re.sub(r'[\\/:*?"<>|\s]+', "_", name)
@@ -79,7 +78,8 @@ def _build(kind: str, db, actor, choices: Choices) -> None:
     """Build one file step by step under st.status; keep it in the session for download."""
     from audit import messages
     from exports.ledger_export import export_ledger
-    from exports.report import build_pack, scope_label
+    from exports.pack_service import build_pack
+    from exports.pack_views import scope_label
     t = ui.text
     steps = _STEPS[kind]
     st.session_state.pop(_RESULT, None)

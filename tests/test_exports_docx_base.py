@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.text_format import xml_safe
-from exports import docx_base
-from exports.docx_base import PackWriter, convert_to_pdf, save_atomically, write_fontconfig
+from exports import docx_format, pdf_io
+from exports.docx_format import PackWriter
+from exports.docx_table_format import save_atomically
+from exports.pdf_io import convert_to_pdf, write_fontconfig
 from tests import pdf_tools
 
 AS_OF = dt.date(2026, 11, 27)
@@ -63,7 +65,7 @@ def test_pages_are_a4_portrait_with_report_margins(tmp_path):
     first = doc.sections[0]
     assert round(first.page_width.cm, 2) == 21.0
     assert round(first.page_height.cm, 2) == 29.7
-    assert round(first.left_margin.cm, 1) == docx_base.MARGINS_CM["left"]
+    assert round(first.left_margin.cm, 1) == docx_format.MARGINS_CM["left"]
 
 
 @pytest.mark.parametrize(("style", "east_asia"), [
@@ -352,13 +354,13 @@ def test_english_pdf_numbers_pages_in_english(tmp_path):
 
 
 def test_conversion_without_libreoffice_raises_a_named_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(docx_base.shutil, "which", lambda name: None)
-    with pytest.raises(docx_base.PdfConversionError, match="not installed"):
+    monkeypatch.setattr(pdf_io.shutil, "which", lambda name: None)
+    with pytest.raises(pdf_io.PdfConversionError, match="not installed"):
         convert_to_pdf(tmp_path / "x.docx")
 
 
 @needs_libreoffice
 def test_a_document_libreoffice_cannot_load_raises_and_leaves_no_pdf(tmp_path):
-    with pytest.raises(docx_base.PdfConversionError, match="wrote no PDF"):
+    with pytest.raises(pdf_io.PdfConversionError, match="wrote no PDF"):
         convert_to_pdf(tmp_path / "missing.docx", tmp_path / "out", timeout_s=60)
     assert list((tmp_path / "out").iterdir()) == []

@@ -17,7 +17,9 @@ from audit.demo import demo_actor
 from audit.store.db import open_database
 from audit.views import figures, scope_for
 from exports.ledger_export import ExportFailed
-from exports.report import build_pack, gather, summary_paragraphs
+from exports.pack_model import summary_paragraphs
+from exports.pack_service import build_pack
+from exports.pack_views import gather
 from tests import pdf_tools, programme
 from tests.conftest import AS_OF, copy_database
 
@@ -233,9 +235,9 @@ def _fail(*args, **kwargs):
 
 
 @pytest.mark.parametrize("step, target", [
-    ("gather", "exports.report.gather_issues"),
-    ("charts", "exports.chart_images.render_pngs"),
-    ("sections", "exports.report.summary_paragraphs"),
+    ("gather", "exports.pack_views.gather_issues"),
+    ("charts", "exports.chart_io.render_pngs"),
+    ("sections", "exports.pack_format.summary_paragraphs"),
     ("save", "docx.document.Document.save"),
 ])
 def test_a_failing_step_is_named_and_leaves_no_file(tmp_path, monkeypatch, step, target):
@@ -259,7 +261,7 @@ def test_a_chart_the_chart_process_fails_on_names_the_charts_step(tmp_path, monk
     p.new_issue("合同未审核", unit="A")
     bad = {"mark": "no-such-mark", "data": {"values": [{"x": 1}]},
            "encoding": {"x": {"field": "x", "type": "quantitative"}}}
-    monkeypatch.setattr("exports.report.chart_dicts", lambda rows, lang: [("坏图", bad)])
+    monkeypatch.setattr("exports.pack_service.chart_dicts", lambda rows, lang: [("坏图", bad)])
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(ExportFailed) as caught:
@@ -369,7 +371,7 @@ def test_since_after_as_of_is_refused(tmp_path):
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
 def test_demo_pack_converts_to_a_pdf_with_cjk_fonts(demo_pack, tmp_path):
-    from exports.docx_base import convert_to_pdf
+    from exports.pdf_io import convert_to_pdf
     pdf = convert_to_pdf(demo_pack[0], tmp_path)
     assert 20 <= pdf_tools.page_count(pdf) <= 60
     fonts = pdf_tools.font_names(pdf)
