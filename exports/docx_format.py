@@ -20,7 +20,7 @@ import docx
 from docx.document import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.image.image import Image as DocxImage
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -44,7 +44,15 @@ from exports.docx_table_format import (
     row_format,
     row_template,
     save_atomically,
+    keeps_next,
     table_properties,
+)
+from exports.docx_parts_format import (
+    add_bookmark,
+    ask_to_update_fields,
+    fit_widths,
+    page_break_before,
+    toc_line,
 )
 from audit.text_format import xml_safe
 
@@ -61,16 +69,29 @@ HEADER_FOOTER_DISTANCE_CM = 1.5
 SIZE_PT = {"二号": 22.0, "三号": 16.0, "小三": 15.0, "四号": 14.0, "小四": 12.0, "五号": 10.5,
            "小五": 9.0}
 
-BODY_EAST_ASIA = "宋体"
-HEADING_EAST_ASIA = "黑体"
+# The fonts named in the file, as Word and WPS users have them (公文 habit: 一级标题 黑体, 二级
+# 楷体, 三级 仿宋加粗, body 仿宋 or 宋体 as the house style says, tables 宋体 or 仿宋). Rendering
+# here maps each to a Simplified Chinese face (docs/fontconfig/cjk-sc-aliases.conf and the
+# replacement table of exports/pdf_io.py), never to the Japanese forms of Noto CJK.
+HOUSE_FONTS: dict[str, dict[str, str]] = {
+    "fangsong": {"body": "仿宋", "table": "宋体"},
+    "song": {"body": "宋体", "table": "宋体"},
+}
+HEADING_EAST_ASIA = ("黑体", "楷体", "仿宋")
+BODY_EAST_ASIA = HOUSE_FONTS["fangsong"]["body"]
 BODY_LATIN = "Times New Roman"
 HEADING_LATIN = "Arial"
 
 _PAGE_FIELDS = {"page": "PAGE", "pages": "NUMPAGES"}
 # Paragraph habits per language (not texts): Chinese body text runs at 1.5 lines with a
 # two-character first-line indent and no space between paragraphs; English at 1.15 with 6 pt.
-_HABITS = {"zh": {"space_after": 0, "line_spacing": 1.5, "indent": True},
-           "en": {"space_after": 6, "line_spacing": 1.15, "indent": False}}
+# Headings: 黑体 and 楷体 are not set bold in Chinese; English headings are.
+_HABITS = {"zh": {"space_after": 0, "line_spacing": 1.5, "indent": True,
+                  "heading_bold": (False, False, True)},
+           "en": {"space_after": 6, "line_spacing": 1.15, "indent": False,
+                  "heading_bold": (True, True, True)}}
+BODY_PT = 14.0  # 四号: the body of a 汇报 read on paper
+
 
 _THEME_FONT_ATTRS = tuple(qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"))
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
@@ -79,14 +100,17 @@ _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 # --- document and styles -------------------------------------------------------------------
 
 
-def new_document(lang: Lang = "zh") -> Document:
-    """A blank A4 portrait document whose styles use 宋体/黑体 as East Asian fonts."""
+def new_document(lang: Lang = "zh", house_style: str = "fangsong") -> Document:
+    """A blank A4 portrait document whose styles name the house style's Chinese fonts.
+    Raises ValueError for an unknown language or house style."""
     if lang not in _HABITS:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if house_style not in HOUSE_FONTS:
+        raise ValueError(f"house style must be one of {', '.join(HOUSE_FONTS)}, not {house_style!r}")
     doc = docx.Document()
     section = doc.sections[0]
     _set_page(section, landscape=False)
-    _set_styles(doc, lang)
+    _set_styles(doc, lang, HOUSE_FONTS[house_style])
     return doc
 
 
@@ -146,22 +170,23 @@ def _style_fonts(doc: Document, name: str, *, latin: str, east_asia: str, size_p
                 _set_fonts(other.element.get_or_add_rPr(), latin=latin, east_asia=east_asia)
 
 
-def _set_styles(doc: Document, lang: Lang) -> None:
-    """Fonts, sizes and spacing of every style the pack uses, per Chinese report habits."""
+def _set_styles(doc: Document, lang: Lang, fonts: dict[str, str]) -> None:
+    """Fonts, sizes and spacing of every style the pack uses, per 公文 habits."""
     styles_el = doc.styles.element
     # The template names theme fonts everywhere; any left over would override 宋体/黑体.
     for rFonts in styles_el.iter(qn("w:rFonts")):
         for attr in _THEME_FONT_ATTRS:
             rFonts.attrib.pop(attr, None)
     rPr_default = styles_el.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
-    _set_fonts(rPr_default, latin=BODY_LATIN, east_asia=BODY_EAST_ASIA)
+    _set_fonts(rPr_default, latin=BODY_LATIN, east_asia=fonts["body"])
     _set_lang(rPr_default)
     for sz in ("w:sz", "w:szCs"):
-        rPr_default.find(qn(sz)).set(qn("w:val"), str(int(SIZE_PT["小四"] * 2)))
+        rPr_default.find(qn(sz)).set(qn("w:val"), str(int(BODY_PT * 2)))
 
-    body_fonts = {"latin": BODY_LATIN, "east_asia": BODY_EAST_ASIA}
-    heading_fonts = {"latin": HEADING_LATIN, "east_asia": HEADING_EAST_ASIA}
-    _style_fonts(doc, "Normal", **body_fonts, size_pt=SIZE_PT["小四"])
+    body_fonts = {"latin": BODY_LATIN, "east_asia": fonts["body"]}
+    table_fonts = {"latin": BODY_LATIN, "east_asia": fonts["table"]}
+    heading_fonts = {"latin": HEADING_LATIN, "east_asia": HEADING_EAST_ASIA[0]}
+    _style_fonts(doc, "Normal", **body_fonts, size_pt=BODY_PT)
     normal = doc.styles["Normal"].paragraph_format
     habits = _HABITS[lang]
     normal.space_before, normal.space_after = Pt(0), Pt(habits["space_after"])
@@ -169,21 +194,30 @@ def _set_styles(doc: Document, lang: Lang) -> None:
 
     # Chinese body paragraphs start indented by two characters (首行缩进两字符).
     body = doc.styles["Body Text"]
-    _style_fonts(doc, "Body Text", **body_fonts, size_pt=SIZE_PT["小四"])
+    _style_fonts(doc, "Body Text", **body_fonts, size_pt=BODY_PT)
     body.paragraph_format.space_after = Pt(habits["space_after"])
+    body.paragraph_format.widow_control = True
     if habits["indent"]:
         ind = body.element.get_or_add_pPr().get_or_add_ind()
         ind.set(qn("w:firstLineChars"), "200")
-        ind.set(qn("w:firstLine"), str(int(2 * SIZE_PT["小四"] * 20)))
+        ind.set(qn("w:firstLine"), str(int(2 * BODY_PT * 20)))
 
-    for name, size, before, after in (("Heading 1", SIZE_PT["三号"], 18, 12),
-                                      ("Heading 2", SIZE_PT["四号"], 12, 6),
-                                      ("Heading 3", SIZE_PT["小四"], 6, 6)):
-        _style_fonts(doc, name, **heading_fonts, size_pt=size, bold=True)
+    for level, (name, size, before, after) in enumerate(
+            (("Heading 1", SIZE_PT["三号"], 12, 6), ("Heading 2", SIZE_PT["四号"], 6, 3),
+             ("Heading 3", BODY_PT, 3, 0))):
+        _style_fonts(doc, name, latin=HEADING_LATIN if level < 2 else BODY_LATIN,
+                     east_asia=HEADING_EAST_ASIA[level], size_pt=size,
+                     bold=habits["heading_bold"][level])
         fmt = doc.styles[name].paragraph_format
         fmt.space_before, fmt.space_after = Pt(before), Pt(after)
         fmt.line_spacing = 1.25
         fmt.keep_with_next = True
+        fmt.keep_together = True
+        if habits["indent"] and level:
+            # 二级、三级标题 start where a body paragraph's text does.
+            ind = doc.styles[name].element.get_or_add_pPr().get_or_add_ind()
+            ind.set(qn("w:firstLineChars"), "200")
+            ind.set(qn("w:firstLine"), str(int(2 * size * 20)))
 
     _style_fonts(doc, "Title", **heading_fonts, size_pt=SIZE_PT["二号"], bold=True)
     title = doc.styles["Title"]
@@ -203,7 +237,7 @@ def _set_styles(doc: Document, lang: Lang) -> None:
     doc.styles["Subtitle"].paragraph_format.space_after = Pt(6)
 
     for name in ("List Bullet", "List Number"):
-        _style_fonts(doc, name, **body_fonts, size_pt=SIZE_PT["小四"])
+        _style_fonts(doc, name, **body_fonts, size_pt=BODY_PT)
 
     _style_fonts(doc, "Caption", **heading_fonts, size_pt=SIZE_PT["五号"], bold=False)
     caption = doc.styles["Caption"].paragraph_format
@@ -221,7 +255,7 @@ def _set_styles(doc: Document, lang: Lang) -> None:
 
     table_text = doc.styles.add_style("Table Text", WD_STYLE_TYPE.PARAGRAPH)
     table_text.base_style = doc.styles["Normal"]
-    _style_fonts(doc, "Table Text", **body_fonts, size_pt=SIZE_PT["五号"])
+    _style_fonts(doc, "Table Text", **table_fonts, size_pt=SIZE_PT["五号"])
     fmt = table_text.paragraph_format
     fmt.space_before, fmt.space_after, fmt.line_spacing = Pt(0), Pt(0), 1.0
     table_heading = doc.styles.add_style("Table Heading", WD_STYLE_TYPE.PARAGRAPH)
@@ -310,10 +344,16 @@ def usable_height_cm(section: Section) -> float:
 class PackWriter:
     """Builds one review-pack document: cover, headings, text, tables, figures and sections."""
 
-    def __init__(self, lang: Lang = "zh", header_text: str = "") -> None:
-        """A new A4 document with the header text and page-number footer on every page but the cover."""
+    def __init__(self, lang: Lang = "zh", header_text: str = "", house_style: str = "song"
+                 ) -> None:
+        """A new A4 document with the header text and page-number footer on every page but
+        the cover; body and table type after `house_style` (see HOUSE_FONTS)."""
         self.lang: Lang = lang
-        self.doc: Document = new_document(lang)
+        self.doc: Document = new_document(lang, house_style)
+        # (paragraph, bookmark, level, text) of each heading listed in the contents
+        self._toc: list[tuple[Paragraph, str, int, str]] = []
+        self._toc_at: Paragraph | None = None
+        self._new_page = False  # the next paragraph starts a page (see page_break)
         self._next_shape_id: int | None = None
         # The tables' body rows as UTF-8 XML, put in the document at save (see table): in a
         # temporary file, as the 40,000-issue appendix's rows are 170 MB of XML. _bodies[k] is
@@ -347,16 +387,80 @@ class PackWriter:
                 p.paragraph_format.space_before = Cm(8)
         self.page_break()
 
-    def heading(self, text: str, level: int = 1) -> Paragraph:
-        """A heading of level 1–3 (黑体, bold)."""
+    def formal_cover(self, *, company: str, title: str, lines: Iterable[str] = (),
+                     issuer: str = "", date_text: str = "", classification: str = "") -> None:
+        """The cover of a 汇报: 密级 top left (when given), the full company name, the title,
+        the scope lines, and at the foot the issuing department and the date (written as the
+        caller gives it: 二〇二六年十一月二十七日). The body starts on the next page."""
+        if classification:
+            p = self.doc.add_paragraph(xml_safe(classification), style="Subtitle")
+            p.alignment = WD_ALIGN_PARAGRAPH.LEFT
+            p.runs[0].font.name = HEADING_LATIN
+            p.runs[0].bold = True
+        first = self.doc.add_paragraph(xml_safe(company), style="Subtitle")
+        first.paragraph_format.space_before = Cm(4 if classification else 5)
+        first.paragraph_format.space_after = Pt(18)
+        p = self.doc.add_paragraph(xml_safe(title), style="Title")
+        for line in lines:
+            self.doc.add_paragraph(xml_safe(line), style="Subtitle")
+        tail = [x for x in (issuer, date_text) if x]
+        for i, line in enumerate(tail):
+            p = self.doc.add_paragraph(xml_safe(line), style="Subtitle")
+            if i == 0:
+                p.paragraph_format.space_before = Cm(7)
+        self._new_page = True
+
+    def heading(self, text: str, level: int = 1, *, new_page: bool = False,
+                contents: bool = False) -> Paragraph:
+        """A heading of level 1–3 (一级 黑体, 二级 楷体, 三级 仿宋加粗), kept with what follows;
+        `new_page` starts it on a new page (never a blank one); `contents` lists it in the
+        table of contents (see contents_here)."""
         if level not in (1, 2, 3):
             raise ValueError(f"heading level must be 1, 2 or 3, not {level}")
-        return self.doc.add_paragraph(xml_safe(text), style=f"Heading {level}")
+        p = self.doc.add_paragraph(xml_safe(text), style=f"Heading {level}")
+        if new_page:
+            self._new_page = True
+        self._started(p)
+        if contents:
+            name = f"_Toc{len(self._toc) + 1:04d}"
+            add_bookmark(p, name, len(self._toc) + 1)
+            self._toc.append((p, name, level, text))
+        return p
+
+    def _started(self, p: Paragraph) -> Paragraph:
+        """Start `p` on a new page when a page break is pending."""
+        if self._new_page:
+            page_break_before(p)
+            self._new_page = False
+        return p
+
+    def contents_here(self, title: str) -> None:
+        """Put the table of contents here (its lines are written by `finish_contents`, once
+        every heading is known): a page of its own after the cover."""
+        self._toc_at = self.doc.add_paragraph(xml_safe(title), style="Title")
+        self._new_page = True
+        self._started(self._toc_at)
+        self._toc_at.paragraph_format.space_after = Pt(12)
+        self._new_page = True  # the body starts on the next page
+
+    def finish_contents(self) -> int:
+        """Write the contents' lines (heading, dotted tab, PAGEREF page number) where
+        `contents_here` was called; returns how many. Nothing when it was not called."""
+        if self._toc_at is None:
+            return 0
+        width = int(round(usable_width_cm(self.doc.sections[0]) * TWIPS_PER_CM))
+        at = self._toc_at._p
+        for _, name, level, text in self._toc:
+            line = toc_line(self.doc, text, name, level, width)
+            at.addnext(line)
+            at = line
+        ask_to_update_fields(self.doc)
+        return len(self._toc)
 
     def paragraph(self, text: str = "", style: str = "Body Text", *, bold: bool = False,
                   align: Align | None = None) -> Paragraph:
         """A body paragraph (first line indented two characters in Chinese)."""
-        p = self.doc.add_paragraph(style=style)
+        p = self._started(self.doc.add_paragraph(style=style))
         run = p.add_run(xml_safe(text))
         if bold:
             run.bold = True
@@ -372,13 +476,14 @@ class PackWriter:
 
     def caption(self, text: str) -> Paragraph:
         """A centred caption kept on the same page as the table or figure that follows it."""
-        p = self.doc.add_paragraph(xml_safe(text), style="Caption")
+        p = self._started(self.doc.add_paragraph(xml_safe(text), style="Caption"))
         p.paragraph_format.keep_with_next = True
         return p
 
     def page_break(self) -> None:
-        """Start a new page within the current section."""
-        self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        """Start a new page within the current section: the next paragraph starts one (a
+        break paragraph after a table that filled its page would leave a blank page)."""
+        self._new_page = True
 
     def picture(self, png_bytes: bytes, width_cm: float, caption: str | None = None) -> Paragraph:
         """A centred image that fits the text area, with an optional caption below."""
@@ -391,7 +496,7 @@ class PackWriter:
         `place_picture` puts there later; returns it with the largest width and height (cm) the
         picture may take there."""
         section = self.doc.sections[-1]
-        p = self.doc.add_paragraph()
+        p = self._started(self.doc.add_paragraph())
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = caption is not None
         if caption is not None:
@@ -433,6 +538,13 @@ class PackWriter:
     def _new_section(self, *, landscape: bool, header_text: str | None) -> Section:
         """A new-page section linked to the previous header/footer unless header_text is given."""
         section = self.doc.add_section(WD_SECTION.NEW_PAGE)
+        self._new_page = False  # the section starts a page already
+        # The paragraph that ends the previous section holds its properties: one point high,
+        # so that after a table filling its page it does not spill onto a blank page.
+        ender = self.doc.paragraphs[-1]
+        ender.paragraph_format.space_before = ender.paragraph_format.space_after = Pt(0)
+        ender.paragraph_format.line_spacing = Pt(1)
+        ender.paragraph_format.first_line_indent = Cm(0)
         _set_page(section, landscape=landscape)
         # The clone keeps the cover's "different first page"; later sections must not hide
         # their first header and footer.
@@ -448,8 +560,12 @@ class PackWriter:
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]],
               col_widths_cm: Sequence[float] | None = None, *, repeat_header: bool = True,
-              zebra: bool = False, align: Sequence[Align] | None = None) -> Table:
-        """A bordered table in 五号 type whose header row repeats on every page.
+              zebra: bool = False, align: Sequence[Align] | None = None,
+              total: Sequence[object] | None = None) -> Table:
+        """A bordered table in 五号 type whose header row repeats on every page; `total`, a
+        合计 row in bold at the end. Headers get the width they need never to break inside a
+        word; a short table moves to the next page whole, a long one never leaves its header
+        or its last rows alone on a page.
 
         The body rows are written as XML text and spliced into the document when it is saved:
         a 40,000-issue appendix has 120,000 rows, and building them as lxml elements (even by
@@ -457,11 +573,17 @@ class PackWriter:
         `save`, the in-memory table holds only its header row. Column widths are scaled down to
         the text area when they do not fit.
         """
+        if self._new_page:  # a table cannot start a page itself: an empty paragraph does
+            self._started(self.doc.add_paragraph(style="Normal"))
         n = len(headers)
         if align is not None and len(align) != n:
             raise ValueError(f"align has {len(align)} entries for {n} columns")
-        widths = column_widths(col_widths_cm, n, usable_width_cm(self.doc.sections[-1]))
+        available = usable_width_cm(self.doc.sections[-1])
+        widths = fit_widths(column_widths(col_widths_cm, n, available),
+                            [str(h) for h in headers], available)
         twips = [int(round(w * TWIPS_PER_CM)) for w in widths]
+        if not isinstance(rows, Sequence):
+            rows = list(rows)
 
         table = self.doc.add_table(rows=0, cols=n)
         table.style = self.doc.styles["Table Grid"]
@@ -477,11 +599,13 @@ class PackWriter:
         # The header row and four prepared body rows (plain or shaded, kept whole or free to
         # split) as format strings: each row is one format call with its cells' escaped texts.
         header = row_format(row_template(twips, heading_id, [None] * n, fill=HEADER_FILL,
-                                           header=repeat_header, cant_split=True))
+                                         header=repeat_header, cant_split=True,
+                                         keep_next=True))
         fills = (None, ZEBRA_FILL if zebra else None)
-        formats = [[row_format(row_template(twips, text_id, jc, fill=f, header=False,
-                                              cant_split=whole))
-                    for whole in (False, True)] for f in fills]
+        formats = [[[row_format(row_template(twips, text_id, jc, fill=f, header=False,
+                                             cant_split=whole, keep_next=keep))
+                     for keep in (False, True)] for whole in (False, True)] for f in fills]
+        m = len(rows) + (total is not None)
         if self._rows_file is None:
             self._rows_file = tempfile.TemporaryFile(prefix="pack-rows-")
         spill = self._rows_file
@@ -493,10 +617,16 @@ class PackWriter:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
             whole = n == 0 or max(map(len, texts)) < CANT_SPLIT_MAX_CHARS
-            append(formats[i % 2][whole].format(*cells_xml(texts)))
+            append(formats[i % 2][whole][keeps_next(i, m)].format(*cells_xml(texts)))
             if len(batch) == ROWS_BATCH:
                 spill.write("".join(batch).encode("utf-8"))
                 batch.clear()
+        if total is not None:
+            if len(total) != n:
+                raise ValueError(f"the total row has {len(total)} values for {n} columns")
+            bold = row_format(row_template(twips, text_id, jc, fill=HEADER_FILL, header=False,
+                                           cant_split=True, bold=True))
+            append(bold.format(*cells_xml([xml_safe(v) for v in total])))
         spill.write("".join(batch).encode("utf-8"))
         tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
         self._bodies.append((start, spill.tell()))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
+from contextlib import contextmanager
+from glob import escape as glob_escape
 import zipfile
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO, Callable, Iterator, Sequence
 from xml.sax.saxutils import escape
 
 from docx.document import Document
@@ -28,6 +29,16 @@ CANT_SPLIT_MAX_CHARS = 400
 HEADER_FILL = "D9D9D9"
 ZEBRA_FILL = "F2F2F2"
 ROWS_BATCH = 2000  # rows encoded and written to the rows file at a time
+# A table of at most this many rows moves to the next page whole rather than split; a longer
+# one keeps its header with its first two rows and its last three rows together.
+KEEP_WHOLE_ROWS = 12
+
+
+def keeps_next(i: int, n: int) -> bool:
+    """Does body row i (0-based) of n stay on the page of the row after it?"""
+    if i >= n - 1:
+        return False
+    return n <= KEEP_WHOLE_ROWS or i < 2 or i >= n - 3
 COPY_BYTES = 4 << 20  # bytes copied from it at a time
 
 RowWriter = Callable[[int, IO[bytes]], None]
@@ -35,26 +46,76 @@ RowWriter = Callable[[int, IO[bytes]], None]
 
 def save_atomically(doc: Document, path: str | os.PathLike[str],
                     write_rows: RowWriter | None = None) -> Path:
-    """Save next to the target then rename over it, so a failure never leaves a half-written file.
-    `write_rows(k, part)`: writes the body rows of the table whose `<!--rows:k-->` marker the
-    document holds (PackWriter.table leaves them; see `_save_spliced`)."""
+    """Save next to the target then put it in place in one rename, so a failure never leaves a
+    half-written file, nor (see `atomic_file`) a temporary one. `write_rows(k, part)`: writes
+    the body rows of the table whose `<!--rows:k-->` marker the document holds
+    (PackWriter.table leaves them; see `_save_spliced`)."""
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
+    with atomic_file(target) as fh:
+        if write_rows is not None:
+            _save_spliced(doc, fh, write_rows)
+        else:
+            doc.save(fh)
+    return target
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[IO[bytes]]:
+    """A file that appears at `target` (mode 0644) only once the block has finished; until then
+    it is an unnamed file in the target's folder (O_TMPFILE), so a crash, a kill or a power cut
+    leaves nothing behind. Where the file system has no unnamed files, a `.NAME.PID.tmp` beside
+    the target, removed on any failure; those of processes no longer running are removed by
+    the next write to the same target (issue 14)."""
+    folder = target.parent
+    _remove_stale(target)
     try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o644)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
         with os.fdopen(fd, "wb") as fh:
-            if write_rows is not None:
-                _save_spliced(doc, fh, write_rows)
-            else:
-                doc.save(fh)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.chmod(0o644)  # mkstemp makes 0600 files; exports are shared documents
-        os.replace(tmp, target)
+            os.fchmod(fh.fileno(), 0o644)
+            named = folder / f".{target.name}.{os.getpid()}.tmp"
+            named.unlink(missing_ok=True)
+            os.link(f"/proc/self/fd/{fh.fileno()}", named)
+        try:
+            os.replace(named, target)
+        except BaseException:
+            named.unlink(missing_ok=True)
+            raise
+        return
+    named = folder / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        with open(named, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        named.chmod(0o644)
+        os.replace(named, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        named.unlink(missing_ok=True)
         raise
-    return target
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove `.NAME.PID.tmp` files beside `target` whose process is no longer running."""
+    for tmp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:-4]
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _DOCUMENT_PART = "word/document.xml"
@@ -124,9 +185,12 @@ def table_properties(tblPr, width_twips: int) -> None:
 
 
 def row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
-                  fill: str | None, header: bool, cant_split: bool):
+                  fill: str | None, header: bool, cant_split: bool, keep_next: bool = False,
+                  bold: bool = False):
     """One w:tr with a cell per column and an empty w:t in each, ready to be copied and filled;
-    `cant_split` keeps the row on one page."""
+    `cant_split` keeps the row on one page, `keep_next` on the page of the row after it (so
+    that a table never leaves its last rows, or its header, alone on a page); `bold` for a
+    合计 row."""
     tr = OxmlElement("w:tr")
     trPr = OxmlElement("w:trPr")
     if cant_split:
@@ -157,12 +221,18 @@ def row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
         pStyle = OxmlElement("w:pStyle")
         pStyle.set(qn("w:val"), style_id)
         pPr.append(pStyle)
+        if keep_next:
+            pPr.append(OxmlElement("w:keepNext"))
         if j is not None:
             jc_el = OxmlElement("w:jc")
             jc_el.set(qn("w:val"), j)
             pPr.append(jc_el)
         p.append(pPr)
         r = OxmlElement("w:r")
+        if bold:
+            rPr = OxmlElement("w:rPr")
+            rPr.append(OxmlElement("w:b"))
+            r.append(rPr)
         t = OxmlElement("w:t")
         t.set(_XML_SPACE, "preserve")
         r.append(t)
