@@ -179,9 +179,21 @@ def no_data_chart(title: str, lang: str, selection: alt.Parameter | None = None,
     return configure(chart)
 
 
-def count_axis() -> alt.Axis:
-    """An axis for counts of issues: whole-number ticks only."""
+def count_axis(top: float | None = None) -> alt.Axis:
+    """An axis for counts of issues: whole-number ticks only. With the largest value `top`,
+    small ranges get every whole number as a tick (Vega would otherwise place ticks at
+    halves and round them: "0 1 1")."""
+    if top is not None and top <= 10:
+        return alt.Axis(values=list(range(0, int(top) + 2)), format="d")
     return alt.Axis(tickMinStep=1, format="d")
+
+
+def _stacked_top(data: list[dict[str, Any]], group: str) -> int:
+    """The longest stacked bar: the largest sum of counts over one group."""
+    sums: dict[Any, int] = {}
+    for r in data:
+        sums[r.get(group)] = sums.get(r.get(group), 0) + (r.get("count") or 0)
+    return max(sums.values(), default=0)
 
 
 def dim_unselected(selection: alt.Parameter) -> alt.ConditionalValueDefnumberExprRef:
@@ -228,7 +240,8 @@ def _status_bars(rows: Iterable[Any], group: str, builder: str, lang: str) -> al
         .encode(
             y=alt.Y(f"{group}:N", title=t[group], sort=first_seen(data, group),
                     axis=alt.Axis(labelAngle=0)),
-            x=alt.X("count:Q", title=t["count"], stack="zero", axis=count_axis()),
+            x=alt.X("count:Q", title=t["count"], stack="zero",
+                    axis=count_axis(_stacked_top(data, group))),
             color=alt.Color("status_label:N", title=t["status"],
                             scale=alt.Scale(domain=domain, range=list(STATUS_COLOURS.values())),
                             sort=domain),
@@ -320,7 +333,8 @@ def warning_by_unit(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin:
         .encode(
             y=alt.Y("unit:N", title=t["unit"], sort=first_seen(data, "unit"),
                     axis=alt.Axis(labelAngle=0)),
-            x=alt.X("count:Q", title=t["count"], stack="zero", axis=count_axis()),
+            x=alt.X("count:Q", title=t["count"], stack="zero",
+                    axis=count_axis(_stacked_top(data, "unit"))),
             color=alt.Color("warning_label:N", title=t["warning"], sort=domain,
                             scale=alt.Scale(domain=domain,
                                             range=[WARNING_COLOURS[w] for w in shown])),
@@ -341,7 +355,7 @@ def warning_by_unit(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin:
 def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
                   colours: tuple[str, str], selection: alt.Parameter, title: str,
                   t: Mapping[str, str], sort: list[Any], extra_tips: list[alt.Tooltip],
-                  text: alt.Chart | None = None) -> alt.TopLevelMixin:
+                  text: alt.Chart | None = None, wrap: int = 0) -> alt.TopLevelMixin:
     """Horizontal bars of `back` with `front` (a part of it) drawn over, from zero, with legend."""
     names = [t[back], t[front]]
     bars = (
@@ -350,8 +364,9 @@ def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
         .transform_calculate(series=f"datum.key == '{back}' ? '{names[0]}' : '{names[1]}'")
         .mark_bar()
         .encode(
-            y=alt.Y(f"{group}:N", title=t[group], sort=sort, axis=alt.Axis(labelAngle=0)),
-            x=alt.X("value:Q", title=t["issues"], stack=None, axis=count_axis()),
+            y=alt.Y(f"{group}:N", title=t[group], sort=sort, axis=_wrapped(wrap)),
+            x=alt.X("value:Q", title=t["issues"], stack=None,
+                    axis=count_axis(max((r.get(back) or 0) for r in data))),
             color=alt.Color("series:N", title=None,
                             scale=alt.Scale(domain=names, range=list(colours))),
             # The part is drawn after (over) the whole.
@@ -364,9 +379,22 @@ def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
         .add_params(selection)
     )
     layers = [bars] if text is None else [bars, text]
+    step = BAR_STEP if not wrap else BAR_STEP + 16  # two lines of label a bar
     chart = alt.layer(*layers, title=title).properties(width="container",
-                                                       height=alt.Step(BAR_STEP))
+                                                       height=alt.Step(step))
     return configure(chart)
+
+
+def _wrapped(width: int) -> alt.Axis:
+    """A y axis whose long labels run onto a second (and third) line of `width` characters
+    instead of being cut with '…'; 0: one line."""
+    if not width:
+        return alt.Axis(labelAngle=0)
+    w = width
+    expr = (f"length(datum.label) > {w} ? [substring(datum.label, 0, {w}), "
+            f"substring(datum.label, {w}, {2 * w}), substring(datum.label, {2 * w}, {3 * w})]"
+            " : datum.label")
+    return alt.Axis(labelAngle=0, labelExpr=expr, labelLimit=0)
 
 
 def workload_by_owner(rows: Iterable[Any], top: int = 15, lang: str = "zh") -> alt.TopLevelMixin:
@@ -438,5 +466,5 @@ def cause_ranking(rows: Iterable[Any], top: int = 10, lang: str = "zh") -> alt.T
             .encode(y=alt.Y("cause:N", sort=sort), x="open_issues:Q", text="label:N"))
     tips = [alt.Tooltip("label:N", title=t["amount"])]
     return _overlay_bars(data, "cause", "open_issues", "overdue", (OPEN_COLOUR, OVERDUE_COLOUR),
-                         selection, title, t, sort, tips, text)
+                         selection, title, t, sort, tips, text, wrap=14)
 

@@ -9,32 +9,33 @@ from types import MappingProxyType
 
 FONT = "Noto Sans CJK SC"
 
-# Okabe-Ito based: distinguishable with the common colour-vision deficiencies and saturated
-# enough for a washed-out projector. Statuses run grey → blues → green so "progress" reads as
-# one direction; 'ended' is set apart (purple) because it is counted apart from closed.
+# Two palettes that never share a colour, so that a colour means one thing in every chart of the
+# app and the pack. Statuses are blues, light to dark as the work advances (未启动 grey,
+# 整改中, 待验收, 已销号 navy), with 特殊原因终结 set apart in purple because it is counted apart
+# from closed. Warning lights are the traffic colours (Okabe-Ito vermillion, orange, bluish
+# green: distinguishable with the common colour-vision deficiencies).
 STATUS_COLOURS: Mapping[str, str] = MappingProxyType({
-    "not_started": "#999999",
-    "in_progress": "#0072B2",
-    "submitted": "#56B4E9",
-    "closed": "#009E73",
-    "ended": "#CC79A7",
+    "not_started": "#BDBDBD",
+    "in_progress": "#6BAED6",
+    "submitted": "#2171B5",
+    "closed": "#08306B",
+    "ended": "#8E6BB8",
 })
 STATUS_ORDER: tuple[str, ...] = ("not_started", "in_progress", "submitted", "closed", "ended")
 
-# Vermillion rather than pure red so that red and green stay apart for red-green colour
-# blindness; green is the same hue as 'closed' because both mean "fine".
 WARNING_COLOURS: Mapping[str, str] = MappingProxyType({
     "red": "#D55E00",
     "amber": "#E69F00",
     "green": "#009E73",
-    "none": "#BBBBBB",
+    "none": "#E0E0E0",
 })
 WARNING_ORDER: tuple[str, ...] = ("red", "amber", "green", "none")
 
-# Colours for series that are not statuses or warnings.
-SCOPE_COLOUR = "#333333"
+# Colours for series that are neither: 未销号 (open, whatever its status) dark grey, the scope
+# line black, the track behind a part light grey; closed and overdue as in the palettes above.
+SCOPE_COLOUR = "#222222"
 CLOSED_COLOUR = STATUS_COLOURS["closed"]
 OVERDUE_COLOUR = WARNING_COLOURS["red"]
-OPEN_COLOUR = "#56B4E9"
-TRACK_COLOUR = "#DDDDDD"
+OPEN_COLOUR = "#737373"
+TRACK_COLOUR = "#E8E8E8"
 DEADLINE_COLOUR = "#8B0000"

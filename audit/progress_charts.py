@@ -130,7 +130,7 @@ def burnup(weeks: Iterable[Any], deadline: dt.date | str | None = None,
         .encode(
             x=alt.X("week:T", scale=utc, axis=x_axis),
             y=alt.Y("value:Q", title=t["issues"], scale=alt.Scale(zero=True),
-                    axis=count_axis()),
+                    axis=count_axis(max(max(r["in_scope"], r["closed"]) for r in rows))),
             color=alt.Color("series:N", title=None,
                             scale=alt.Scale(domain=series, range=[SCOPE_COLOUR, CLOSED_COLOUR])),
             tooltip=[
@@ -249,7 +249,8 @@ def ageing(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin:
     base = alt.Chart(alt.Data(values=data)).encode(
         x=alt.X("bucket:N", title=t["bucket"], sort=first_seen(data, "bucket"),
                 axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("count:Q", title=t["count"], axis=count_axis()),
+        y=alt.Y("count:Q", title=t["count"],
+                axis=count_axis(max((r.get("count") or 0) for r in data))),
         tooltip=[alt.Tooltip("bucket:N", title=t["bucket"]),
                  alt.Tooltip("count:Q", title=t["count"])],
     )
@@ -299,7 +300,9 @@ def on_time_by_month(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin
         layers.append(alt.Chart(alt.Data(values=o))
                       .mark_rule(color=SCOPE_COLOUR, strokeDash=[6, 4]).encode(y="rate:Q"))
         layers.append(alt.Chart(alt.Data(values=o))
-                      .mark_text(align="left", x=4, dy=-8, fontSize=12, color=SCOPE_COLOUR)
+                      # right of the plot, clear of the bars and their labels
+                      .mark_text(align="left", x="width", dx=6, fontSize=12,
+                                 color=SCOPE_COLOUR)
                       .encode(y="rate:Q", text="text:N"))
     chart = alt.layer(*layers, title=title).properties(width="container", height=280)
     return configure(chart)

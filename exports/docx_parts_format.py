@@ -159,7 +159,7 @@ def header_min_cm(text: str, size_pt: float = 10.5) -> float:
     header's longest word on one line; a Chinese header of up to four characters on one line,
     a longer one on two (so 问题数 stays whole, 按期整改率 may go to two lines)."""
     em = size_pt / 72 * 2.54  # cm per full-width character
-    padding = 0.3  # the cell's left and right margins
+    padding = 0.5  # the cell's left and right margins, and bold type
     words = text.split()
     longest = 0.0
     for word in words or [""]:

@@ -31,7 +31,7 @@ ZEBRA_FILL = "F2F2F2"
 ROWS_BATCH = 2000  # rows encoded and written to the rows file at a time
 # A table of at most this many rows moves to the next page whole rather than split; a longer
 # one keeps its header with its first two rows and its last three rows together.
-KEEP_WHOLE_ROWS = 12
+KEEP_WHOLE_ROWS = 20
 
 
 def keeps_next(i: int, n: int) -> bool:
@@ -80,7 +80,14 @@ def atomic_file(target: Path) -> Iterator[IO[bytes]]:
             os.fchmod(fh.fileno(), 0o644)
             named = folder / f".{target.name}.{os.getpid()}.tmp"
             named.unlink(missing_ok=True)
-            os.link(f"/proc/self/fd/{fh.fileno()}", named)
+            # linkat(AT_SYMLINK_FOLLOW), which os.link uses only when given a directory fd:
+            # plain link() would link the /proc symlink itself.
+            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.link(f"/proc/self/fd/{fh.fileno()}", named.name, dst_dir_fd=dir_fd,
+                        follow_symlinks=True)
+            finally:
+                os.close(dir_fd)
         try:
             os.replace(named, target)
         except BaseException:

@@ -21,13 +21,73 @@ class PdfConversionError(RuntimeError):
     """LibreOffice is missing, timed out, or produced no PDF; the message says which."""
 
 
-def write_fontconfig(workdir: Path) -> Path:
-    """A fonts.conf that loads the system configuration and then the 宋体/黑体 → Noto SC aliases."""
+# Debian's fonts-noto-cjk ships each weight as one collection (.ttc) of the JP, KR, SC, TC and HK
+# faces. LibreOffice 7.4 takes the collection's first face (JP) whatever face fontconfig chose:
+# the PDF then names Noto…CJKjp and draws with it (the zh-CN language mark rescues most shapes,
+# not all). So the SC faces are taken out of the collections once, as single fonts, and the
+# collections are hidden from the conversion.
+_CJK_COLLECTIONS = ("NotoSerifCJK-*.ttc", "NotoSansCJK-*.ttc")
+_CJK_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/noto-cjk",
+             "/usr/share/fonts/google-noto-cjk")
+
+
+def sc_font_dir(cache: Path | None = None) -> Path | None:
+    """A folder holding the SC face of every Noto CJK collection on the machine as its own
+    .otf (made once, kept in the user's cache), or None when there is no collection."""
+    from fontTools.ttLib import TTCollection
+    base = cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "audit-tracker" / "fonts-sc"
+    collections = [c for d in _CJK_DIRS for pattern in _CJK_COLLECTIONS
+                   for c in sorted(Path(d).glob(pattern))]
+    if not collections:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    for collection in collections:
+        marker = folder / f"{collection.stem}.done"
+        if marker.exists() and marker.stat().st_mtime >= collection.stat().st_mtime:
+            continue
+        fonts = TTCollection(str(collection), lazy=True).fonts
+        for font in fonts:
+            name = font["name"].getDebugName(6) or ""
+            if "CJKsc-" in name:
+                _name_cff_after(font, name)
+                with atomic_file(folder / f"{name}.otf") as fh:
+                    font.save(fh, reorderTables=False)
+        marker.write_text(str(collection), encoding="utf-8")
+    return folder
+
+
+def _name_cff_after(font, name: str) -> None:
+    """The collection's faces share one CFF table named after its first face (…CJKjp…), and
+    a PDF names the fonts it embeds after it: name the SC face's copy after the SC face."""
+    if "CFF " not in font:
+        return
+    cff = font["CFF "].cff
+    old = cff.fontNames[0]
+    cff.fontNames = [name]
+    top = cff[name] if name in cff.fontNames else cff.topDictIndex[0]
+    for fd in getattr(top, "FDArray", None) or []:
+        if getattr(fd, "FontName", None):
+            fd.FontName = fd.FontName.replace(old, name)
+    if hasattr(top, "FontName"):
+        top.FontName = name
+
+
+def write_fontconfig(workdir: Path, sc_dir: Path | None = None) -> Path:
+    """A fonts.conf that loads the system configuration, the single SC faces of `sc_dir` in
+    place of the Noto CJK collections, and the 宋体/仿宋/楷体/黑体 → SC aliases."""
     conf = workdir / "fonts.conf"
+    sc = ""
+    if sc_dir is not None:
+        globs = "".join(f"<glob>*/{pattern}</glob>" for pattern in _CJK_COLLECTIONS)
+        sc = (f"  <dir>{escape(str(sc_dir))}</dir>\n"
+              f"  <selectfont><rejectfont>{globs}</rejectfont></selectfont>\n"
+              f"  <cachedir>{escape(str(workdir / 'fc-cache'))}</cachedir>\n")
     conf.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
         "<fontconfig>\n"
         '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        + sc +
         f"  <include>{escape(str(FONTCONFIG_ALIASES))}</include>\n"
         "</fontconfig>\n",
         encoding="utf-8",
@@ -51,7 +111,7 @@ def convert_to_pdf(docx_path: str | os.PathLike[str], out_dir: str | os.PathLike
     with tempfile.TemporaryDirectory(prefix="pack-soffice-") as work:
         workdir = Path(work)
         staging = workdir / "out"
-        env = dict(os.environ, FONTCONFIG_FILE=str(write_fontconfig(workdir)),
+        env = dict(os.environ, FONTCONFIG_FILE=str(write_fontconfig(workdir, sc_font_dir())),
                    HOME=str(workdir))
         write_replacement_table(workdir / "profile")
         cmd = [soffice, f"-env:UserInstallation={(workdir / 'profile').as_uri()}", "--headless",
