@@ -1003,6 +1003,7 @@ TEXTS: dict[str, str] = {
     "chart.days_last": "over {lo} days",
     "chart.date_format": "%Y-%m-%d",
     "chart.axis_date_format": "%-d %b",
+    "chart.axis_month_format": "%b %Y",
     "chart.focus_label": "{closed}/{total} ({rate})",
     "chart.amount_label": "¥{amount:,.0f}k",
     "chart.amount_label_divisor": "1000",

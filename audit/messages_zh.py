@@ -932,6 +932,7 @@ TEXTS: dict[str, str] = {
     "chart.days_last": "{lo}天以上",
     "chart.date_format": "%Y年%-m月%-d日",
     "chart.axis_date_format": "%-m月%-d日",
+    "chart.axis_month_format": "%Y年%-m月",
     "chart.focus_label": "{closed}/{total}（{rate}）",
     "chart.amount_label": "{amount:,.1f}万元",
     "chart.amount_label_divisor": "10000",

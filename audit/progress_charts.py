@@ -121,7 +121,13 @@ def burnup(weeks: Iterable[Any], deadline: dt.date | str | None = None,
     rows.sort(key=lambda r: r["week"])
     series = [t["in_scope"], t["closed"]]
     utc = alt.Scale(type="utc")  # ISO dates are parsed as UTC midnight; show them as such
-    x_axis = alt.Axis(format=t["axis_date_format"], labelAngle=0, title=None)
+    # Month ticks, with the year, at most about eight of them whatever the span (a programme of
+    # several years would otherwise repeat "1月1日" without saying which year).
+    ends = [rows[-1]["week"]] + [iso_date(x) for x in (
+        deadline, (projection or {}).get("date"), (projection or {}).get("high")) if x]
+    months = _months_between(rows[0]["week"], max(ends))
+    x_axis = alt.Axis(format=t["axis_month_format"], labelAngle=0, title=None,
+                      tickCount={"interval": "month", "step": max(1, math.ceil(months / 8))})
     lines = (
         alt.Chart(alt.Data(values=rows))
         .transform_fold(["in_scope", "closed"], as_=["key", "value"])
@@ -151,7 +157,8 @@ def burnup(weeks: Iterable[Any], deadline: dt.date | str | None = None,
                     tooltip=[alt.Tooltip("label:N", title=t["deadline"])]))
         layers.append(
             alt.Chart(alt.Data(values=d)).mark_text(color=DEADLINE_COLOUR, align="right", dx=-4,
-                                                   baseline="top", y=4, fontSize=12)
+                                                   baseline="bottom", y="height", dy=-4,
+                                                   fontSize=12)
             .encode(x=alt.X("deadline:T", scale=utc), text="label:N"))
     if projection:
         late = bool(deadline is not None and projection.get("date")
@@ -159,6 +166,12 @@ def burnup(weeks: Iterable[Any], deadline: dt.date | str | None = None,
         layers.extend(_projection_layers(projection, last, t, utc, late))
     chart = alt.layer(*layers, title=title).properties(width="container", height=320)
     return configure(chart)
+
+
+def _months_between(first: str, last: str) -> int:
+    """Whole months from one ISO date to another (at least 1)."""
+    a, b = dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
+    return max(1, (b.year - a.year) * 12 + b.month - a.month + 1)
 
 
 def _projection_layers(projection: Mapping[str, Any], last: Mapping[str, Any],

@@ -341,9 +341,9 @@ class _Pack:
     def closing(self) -> None:
         """Compiled by, date and contact, right-aligned under the body."""
         s = self.d.settings
-        lines = [self.t("pack.closing.compiler",
-                        compiler=s.get("report.compiler") or s.get("report.department") or ""),
-                 self.t("pack.closing.date", date=formal_date(self.d.as_of, self.lang))]
+        compiler = s.get("report.compiler") or s.get("report.department") or ""
+        lines = [self.t("pack.closing.compiler", compiler=compiler)] if compiler else []
+        lines.append(self.t("pack.closing.date", date=formal_date(self.d.as_of, self.lang)))
         if s.get("report.contact"):
             lines.append(self.t("pack.closing.contact", contact=s["report.contact"]))
         for i, line in enumerate(lines):
