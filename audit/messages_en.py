@@ -1074,6 +1074,12 @@ TEXTS: dict[str, str] = {
     "report.v.measure": "{i}. {title} ({owner}; {deadline}; {state})",
     "io.file_scope_all": "region",
     # --- pack: the review pack as a 整改情况汇报 (issue 22) and its settings
+    "io.attachments": "Attachments (issue, task and responsibility lists)",
+    "io.attachments.auto": "Automatic (every issue up to 300, else none)",
+    "io.attachments.none": "None",
+    "io.attachments.open": "Open issues",
+    "io.attachments.overdue": "Overdue issues",
+    "io.attachments.all": "All issues",
     "pack.title": "Report on the rectification of the special audit of outsourced delivery",
     "pack.header": "Rectification report (as of {date})",
     "pack.cover_as_of": "(as of {date})",

@@ -1003,6 +1003,12 @@ TEXTS: dict[str, str] = {
     "report.v.measure": "{i}. {title}（{owner}；{deadline}；{state}）",
     "io.file_scope_all": "全区",
     # --- pack: the review pack as a 整改情况汇报 (issue 22) and its settings
+    "io.attachments": "附件（问题、任务、责任清单）",
+    "io.attachments.auto": "自动（300个问题以内列全部，否则不附）",
+    "io.attachments.none": "不附清单",
+    "io.attachments.open": "未销号问题",
+    "io.attachments.overdue": "逾期问题",
+    "io.attachments.all": "全部问题",
     "pack.title": "寄递业务外包专项审计整改情况汇报",
     "pack.header": "寄递业务外包专项审计整改情况汇报（截至{date}）",
     "pack.cover_as_of": "（截至{date}）",

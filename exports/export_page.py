@@ -32,6 +32,7 @@ class Choices:
     category: str | None
     stream: str | None
     lang: str
+    attachments: str = "auto"
 
 
 def _choices(db, actor) -> Choices:
@@ -58,7 +59,10 @@ def _choices(db, actor) -> Choices:
     lang = right.selectbox(t("io.lang"), list(messages.LANGS),
                            index=messages.LANGS.index(ui.lang()),
                            format_func=lambda c: messages.LANG_NAMES[c], key="exports.io.lang")
-    return Choices(as_of, since, unit, category, stream, lang)
+    attachments = left.selectbox(t("io.attachments"), ["auto", "none", "open", "overdue", "all"],
+                                 format_func=lambda k: t(f"io.attachments.{k}"),
+                                 key="exports.io.attachments")
+    return Choices(as_of, since, unit, category, stream, lang, attachments)
 
 
 def _file_name(kind: str, choices: Choices, db, actor) -> str:
@@ -78,6 +82,7 @@ def _build(kind: str, db, actor, choices: Choices) -> None:
     """Build one file step by step under st.status; keep it in the session for download."""
     from audit import messages
     from exports.ledger_export import export_ledger
+    from exports.pack_model import PackOptions
     from exports.pack_service import build_pack
     from exports.pack_views import scope_label
     t = ui.text
@@ -108,7 +113,8 @@ def _build(kind: str, db, actor, choices: Choices) -> None:
                                         category_codes=categories, stream=choices.stream)
                     build_pack(db, scope, out, as_of=choices.as_of, since=choices.since,
                                lang=choices.lang, label=label, user=actor.username,
-                               on_progress=on_progress)
+                               on_progress=on_progress,
+                               options=PackOptions(choices.attachments))
                 else:
                     export_ledger(db, scope, out, as_of=choices.as_of, lang=choices.lang,
                                   title=messages.t("export.title", choices.lang),

@@ -152,7 +152,7 @@ class _Pack:
             self.w.paragraph(p)
         if self.d.figures["issues"]:
             self.table(self.t("report.t.figures"), self.c("figure", "value", "note"),
-                       figure_rows(self.d), [4.4, 2.4, 9.0], align=["left", "right", "left"])
+                       figure_rows(self.d), [4.2, 3.0, 8.6], align=["left", "right", "left"])
 
     # --- 二、整改进展 ---------------------------------------------------------------------
 
@@ -238,7 +238,7 @@ class _Pack:
             self.table(self.t("pack.t.rules"),
                        self.c("rule", "rule_kind", "unit", "issued_on"),
                        [[r["title"], self.t(f"pack.v.rule_{r['kind']}"), r["unit"],
-                         r["issued_on"]] for r in self.top(rules)], [8.2, 1.6, 4.0, 2.0])
+                         r["issued_on"]] for r in self.top(rules)], [7.0, 1.4, 4.0, 3.2])
             self.rest(rules, in_attachment=False)
 
     # --- 四、存在的主要问题和困难 -------------------------------------------------------
