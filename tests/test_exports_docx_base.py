@@ -480,3 +480,31 @@ def test_a_document_libreoffice_cannot_load_raises_and_leaves_no_pdf(tmp_path):
     with pytest.raises(pdf_io.PdfConversionError, match="wrote no PDF"):
         convert_to_pdf(tmp_path / "missing.docx", tmp_path / "out", timeout_s=60)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_process_killed_while_saving_leaves_no_temporary_file(tmp_path):
+    """SIGKILL in the middle of writing the file (issue 14): the unnamed file goes with the
+    process; nothing is left beside the target, and the next save works."""
+    import os
+    import signal
+    import sys
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from exports import docx_table_format
+from exports.docx_format import PackWriter
+def dying(doc, fh, write_rows):
+    fh.write(b"PK" + b"x" * 100_000)
+    fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+docx_table_format._save_spliced = dying
+w = PackWriter("zh", "x")
+w.table(["a"], [[str(i)] for i in range(1000)])
+w.save({str(tmp_path / "pack.docx")!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    sample_pack().save(tmp_path / "pack.docx")
+    assert [p.name for p in tmp_path.iterdir()] == ["pack.docx"]
+    assert os.path.getsize(tmp_path / "pack.docx") > 0
