@@ -58,6 +58,7 @@ def render() -> None:
         _calendar_section()
     with tab_set:
         _settings_section()
+        _report_settings_section()
     with tab_backup:
         _backup_section()
 
@@ -353,6 +354,49 @@ def _settings_section() -> None:
                              value=current, key=f"{CAL}.setting.{key}")
         st.form_submit_button(text("common.save"), key=f"{CAL}.save.settings",
                               on_click=_on_settings, type="primary")
+
+
+def _report_settings_section() -> None:
+    """The review pack's cover, closing block, house style, 密级 and 基本情况 text."""
+    from audit.report_settings_service import CLASSIFICATIONS, HOUSE_STYLES
+    db = ui.database()
+    text = ui.text
+    st.subheader(text("report_settings.title"))
+    st.caption(text("report_settings.caption"))
+    values = admin_views.report_settings(db)
+    with st.form(f"{CAL}.form.report"):
+        left, right = st.columns(2)
+        for i, key in enumerate(admin_views.REPORT_SETTING_KEYS):
+            col = left if i % 2 == 0 else right
+            widget_key = f"{CAL}.report.{key}"
+            if key == "report.house_style":
+                col.selectbox(text(f"report_settings.{key}"), HOUSE_STYLES, key=widget_key,
+                              index=HOUSE_STYLES.index(values[key])
+                              if values[key] in HOUSE_STYLES else 0,
+                              format_func=lambda v: text(f"report_settings.style.{v}"))
+            elif key == "report.classification":
+                col.selectbox(text(f"report_settings.{key}"), CLASSIFICATIONS, key=widget_key,
+                              index=CLASSIFICATIONS.index(values[key])
+                              if values[key] in CLASSIFICATIONS else 0,
+                              format_func=lambda v: text(f"report_settings.level.{v or 'none'}"))
+            elif key == "report.background":
+                st.text_area(text(f"report_settings.{key}"), value=values[key], key=widget_key,
+                             height=160)
+            else:
+                col.text_input(text(f"report_settings.{key}"), value=values[key], key=widget_key)
+        st.form_submit_button(text("common.save"), key=f"{CAL}.save.report",
+                              on_click=_on_report_settings, type="primary")
+
+
+def _on_report_settings() -> None:
+    from audit.report_settings_service import save_report_settings
+    s = st.session_state
+    values = {k: s.get(f"{CAL}.report.{k}") for k in admin_views.REPORT_SETTING_KEYS
+              if s.get(f"{CAL}.report.{k}") is not None}
+
+    def write(db, actor) -> None:
+        save_report_settings(db, actor, values, at=ui.now_at())
+    _run(write, ui.text("report_settings.saved"))
 
 
 # --- backups and the chain ----------------------------------------------------------------

@@ -13,6 +13,11 @@ from audit.time_model import unpublished_years
 
 SETTING_KEYS: tuple[str, ...] = ("escalation.reminder_days", "escalation.letter_days",
                                  "escalation.summons_days", "warning.amber_working_days")
+# The review pack's settings (audit.report_settings_service), in the order the form shows them.
+REPORT_SETTING_KEYS: tuple[str, ...] = (
+    "report.company", "report.company_en", "report.department", "report.department_en",
+    "report.compiler", "report.contact", "report.house_style", "report.classification",
+    "report.background")
 
 
 def calendar_year(db: sqlite_utils.Database, year: int) -> dict:
@@ -51,6 +56,11 @@ def unpublished_deadlines(db: sqlite_utils.Database) -> dict[int, int]:
 def settings(db: sqlite_utils.Database) -> dict[str, str]:
     """The editable settings (escalation thresholds, amber window) and their values."""
     return {k: org.setting(db, k, "") or "" for k in SETTING_KEYS}
+
+
+def report_settings(db: sqlite_utils.Database) -> dict[str, str]:
+    """The review pack's settings and their values ('' when unset)."""
+    return {k: org.setting(db, k, "") or "" for k in REPORT_SETTING_KEYS}
 
 
 def chain_anchor(db: sqlite_utils.Database) -> tuple[int, str]:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, ui
+from audit import charts, progress_charts, ui
 from audit.dashboard_views import (
     UnknownSelection,
     amber_days,
@@ -82,14 +82,14 @@ CHART_BUILDERS = {
         d["heatmap"], measure=m, lang=lang),
     "warning_by_unit": lambda d, lang, m: charts.warning_by_unit(d["warning_by_unit"],
                                                                  lang=lang),
-    "ageing": lambda d, lang, m: charts.ageing(d["ageing"], lang=lang),
-    "on_time_by_month": lambda d, lang, m: charts.on_time_by_month(d["on_time_by_month"],
+    "ageing": lambda d, lang, m: progress_charts.ageing(d["ageing"], lang=lang),
+    "on_time_by_month": lambda d, lang, m: progress_charts.on_time_by_month(d["on_time_by_month"],
                                                                    lang=lang),
     "workload_by_owner": lambda d, lang, m: charts.workload_by_owner(d["workload_by_owner"],
                                                                      lang=lang),
     "focus_progress": lambda d, lang, m: charts.focus_progress(d["focus_progress"], lang=lang),
     "cause_ranking": lambda d, lang, m: charts.cause_ranking(d["cause_ranking"], lang=lang),
-    "burnup": lambda d, lang, m: charts.burnup(d["burnup"]["weeks"], d["burnup"]["deadline"],
+    "burnup": lambda d, lang, m: progress_charts.burnup(d["burnup"]["weeks"], d["burnup"]["deadline"],
                                                d["burnup"]["projection"], lang=lang),
 }
 

@@ -36,7 +36,7 @@ from datetime import date, timedelta
 
 import sqlite_utils
 
-from audit import charts
+from audit import charts, progress_charts
 from audit.messages import name_column, t
 from audit.store import org
 from audit.store.db import one, rows, scalar
@@ -259,9 +259,9 @@ _WARNING_RANK = {k: n for n, k in enumerate(charts.WARNING_ORDER)}
 
 
 def _bucket_sql(age: str) -> str:
-    """The index of charts.AGEING_BOUNDS' bucket for an age in days."""
-    whens = " ".join(f"WHEN {age} <= {hi} THEN {i}" for i, hi in enumerate(charts.AGEING_BOUNDS))
-    return f"CASE {whens} ELSE {len(charts.AGEING_BOUNDS)} END"
+    """The index of progress_charts.AGEING_BOUNDS' bucket for an age in days."""
+    whens = " ".join(f"WHEN {age} <= {hi} THEN {i}" for i, hi in enumerate(progress_charts.AGEING_BOUNDS))
+    return f"CASE {whens} ELSE {len(progress_charts.AGEING_BOUNDS)} END"
 
 
 _AGE = "CAST(julianday(:today) - julianday(s.created_on) AS INTEGER)"
@@ -271,7 +271,7 @@ _AGE = "CAST(julianday(:today) - julianday(s.created_on) AS INTEGER)"
 # times faster than by several columns, and the other passes read the status and the warning
 # from it by bit arithmetic instead of comparing strings. From the lowest bit: status (3 bits:
 # _STATUS_CODES, 5 for none), warning (2 bits: _WARNING_CODES), age bucket of an open issue
-# (3 bits: charts.AGEING_BOUNDS' index, 7 when not open), on time and due (按期整改率's numerator
+# (3 bits: progress_charts.AGEING_BOUNDS' index, 7 when not open), on time and due (按期整改率's numerator
 # and denominator, 1 bit each), category id (20 bits), unit id (the rest).
 _STATUS_CODES = ("not_started", "in_progress", "submitted", "closed", "ended")
 _WARNING_CODES = ("red", "amber", "green", "none")
@@ -286,8 +286,8 @@ def _cube_key_sql() -> str:
     warning = " ".join(f"WHEN '{c}' THEN {n << 3}" for n, c in enumerate(_WARNING_CODES))
     # age <= hi days ⇔ created on or after as_of − hi: a string comparison per bound.
     bucket = " ".join(f"WHEN st.created_on >= :age{i} THEN {i << 5}"
-                      for i in range(len(charts.AGEING_BOUNDS)))
-    bucket = f"(CASE {bucket} ELSE {len(charts.AGEING_BOUNDS) << 5} END)"
+                      for i in range(len(progress_charts.AGEING_BOUNDS)))
+    bucket = f"(CASE {bucket} ELSE {len(progress_charts.AGEING_BOUNDS) << 5} END)"
     # Open: due once the original deadline has passed, never on time. Closed: due; on time
     # unless closed after the original deadline. Ended: neither. Otherwise: as FIGURES_SQL.
     due_open = f"(CASE WHEN st.original_deadline < :today THEN {_DUE_FLAG} ELSE 0 END)"
@@ -308,7 +308,7 @@ def _cube_key_sql() -> str:
 def _age_params(as_of: date) -> dict:
     """:age0… : the first day of each age bucket's range (as_of − its upper bound)."""
     return {f"age{i}": (as_of - timedelta(days=hi)).isoformat()
-            for i, hi in enumerate(charts.AGEING_BOUNDS)}
+            for i, hi in enumerate(progress_charts.AGEING_BOUNDS)}
 
 
 # Parts of a state row `s` read from its cube key.
@@ -414,7 +414,7 @@ def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
     warn_rows = [{"unit": names[g], "unit_id": g, "warning": w, "count": n}
                  for (g, w), n in sorted(warn.items(), key=lambda kv: (
                      kv[0][0], _WARNING_RANK.get(kv[0][1], 9)))]
-    bucket_names = [r["bucket"] for r in charts.ageing_buckets([], lang)]
+    bucket_names = [r["bucket"] for r in progress_charts.ageing_buckets([], lang)]
     age_rows = [{"bucket": name, "count": ages.get(i, 0)} for i, name in enumerate(bucket_names)]
     return {"status_by_category": status_rows, "heatmap": heat_rows,
             "warning_by_unit": warn_rows, "ageing": age_rows}
@@ -633,7 +633,7 @@ def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
                  state: str | None = None) -> dict:
     """The burn-up: {'weeks': [{week (the week's end, or as_of for the last), week_start
     (Monday), in_scope, closed}], 'deadline': ISO or None, 'projection':
-    charts.project_completion(...)}, from the scope's first issue (or `start`) to `as_of`;
+    progress_charts.project_completion(...)}, from the scope's first issue (or `start`) to `as_of`;
     counts as of the end of each week, recomputed from the status records of history."""
     weeks = _burnup_weeks(db, scope, as_of, start, state)
     if deadline is None:
@@ -642,7 +642,7 @@ def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
             with state_table(db, scope, as_of) as (table, _):
                 deadline = programme_deadline(db, table)
     return {"weeks": weeks, "deadline": deadline,
-            "projection": charts.project_completion(weeks, as_of)}
+            "projection": progress_charts.project_completion(weeks, as_of)}
 
 
 # --- the bundle ---------------------------------------------------------------------------------
@@ -796,7 +796,7 @@ def drill_down(db: sqlite_utils.Database, scope: Scope, as_of: date, selection: 
                 conds.append(f"({WARNING_SQL}) = 'red'")
         elif key == "bucket":
             names = {r["bucket"]: i for lg in ("zh", "en")
-                     for i, r in enumerate(charts.ageing_buckets([], lg))}
+                     for i, r in enumerate(progress_charts.ageing_buckets([], lg))}
             if value not in names:
                 raise UnknownSelection(f"no age bucket {value!r}")
             params["f_bucket"] = names[value]

@@ -242,8 +242,8 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                                 at=at(0, 8, 30))
         accounts[username] = login_service.actor_for(db, uid)
     accounts_service.mark_demo_database(db, at(0, 8, 31))
-    lead, lead2, team, team2 = (accounts["lead"], accounts["lead2"], accounts["team"],
-                                accounts["team2"])
+    lead, lead2, admin, team, team2 = (accounts["lead"], accounts["lead2"], accounts["admin"],
+                                       accounts["team"], accounts["team2"])
 
     # --- source audits over the last three years ----------------------------------------
     y = as_of.year
@@ -379,7 +379,8 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                 issues.record_root_cause(db, actor, iid, cause_id=cause_ids[code], at=at(day, 15))
             if rng.random() < 0.35:
                 issues.record_accountability(db, actor, iid, person_name=_name(rng, used),
-                                             action="通报批评并扣减当年绩效", at=at(day, 16))
+                                             action="通报批评并扣减当年绩效",
+                                             penalty=1000.0 * (1 + iid % 3), at=at(day, 16))
             else:
                 issues.record_accountability(db, actor, iid, not_applicable=True,
                                              reason="属于制度缺陷，经集体研究不涉及个人责任",
@@ -483,8 +484,60 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
         issues.add_cause_measure(db, lead, cause_ids[code], title=title, owner_person_id=owner,
                                  deadline=(as_of + timedelta(days=45)).isoformat(),
                                  at=at(today - 20, 9))
+    _report_outcomes(db, lead, admin, issue_list, unit_ids, cause_ids, at(today - 1, 10),
+                     random.Random(seed + 22))
     return {"issues": len(issue_list), "accounts": [a[0] for a in DEMO_ACCOUNTS],
             "password": DEMO_PASSWORD}
+
+
+DEMO_REPORT_SETTINGS = {
+    "report.company": "中国邮政集团有限公司内蒙古自治区分公司",
+    "report.company_en": "China Post Group Co., Ltd. Inner Mongolia Branch",
+    "report.department": "审计部（外包专项整治和审计整改工作办公室）",
+    "report.department_en": "Audit Department (Outsourcing Clean-up and Audit Rectification Office)",
+    "report.compiler": "审计部",
+    "report.contact": "王芳　0471-6912345",
+    "report.house_style": "fangsong",
+    "report.classification": "internal",
+    "report.background": (
+        "区分公司党委将外包专项整治与外包专项审计整改并轨推进，成立由总经理任组长的整改工作领导小组，"
+        "下设两个整改工作组，在审计部合署办公，齐抓共管。对近三年集团公司和区分公司开展的审计项目"
+        "进行“回头看”，将涉及寄递业务外包的问题归并为8大类22个方面38个问题，同步梳理降本增效五大关注点。\n"
+        "整改工作坚持“三不放过”和“四个到人”，逐项明确责任单位、责任人、整改措施和整改时限，"
+        "深挖问题根源，靶向施策，强化源头整改，推动整改落地落实落细。"),
+}
+# Rules made or revised because of the findings (建章立制): unit code, cause code, title, kind.
+DEMO_RULES = [
+    ("NM", "R1", "内蒙古分公司寄递业务外包管理办法（2026年修订）", "revised"),
+    ("NM", "R2", "外包合同法律审核与集体决策实施细则", "made"),
+    ("NM", "R3", "外包结算数据交叉核对操作规程", "made"),
+    ("NM", "R4", "外包服务质量考核与结算挂钩办法", "made"),
+    ("BT", "R5", "包头市分公司外包环节寄递安全责任清单", "made"),
+    ("CF", "R6", "赤峰市分公司外包人员准入与培训管理规定（修订）", "revised"),
+]
+
+
+def _report_outcomes(db: sqlite_utils.Database, lead: Actor, admin: Actor,
+                     issue_list: list, unit_ids: dict[str, int], cause_ids: dict[str, int],
+                     at: str, rng: random.Random) -> None:
+    """What the review pack's 整改成效 and cover print: amounts corrected and recovered on
+    closed issues, rules made or revised, and the pack's settings. A random source of its own,
+    so that the rest of the demo stays as it was."""
+    from audit.report_settings_service import save_report_settings
+    from issues import rules_service
+    closed = db.conn.execute("SELECT id, amount_involved, version FROM issues "
+                             "WHERE status = 'closed' ORDER BY id").fetchall()
+    for iid, amount, version in closed:
+        if not amount:
+            continue
+        corrected = round(amount * rng.choice([0.6, 0.8, 1.0]), 2)
+        recovered = round(amount * rng.choice([0, 0, 0.05, 0.12]), 2)
+        issues.edit_issue(db, lead, iid, version=version, at=at,
+                          amount_corrected=corrected, amount_recovered=recovered)
+    for unit, cause, title, kind in DEMO_RULES:
+        rules_service.add_rule(db, lead, unit_id=unit_ids[unit], cause_id=cause_ids[cause],
+                               title=title, kind=kind, issued_on=at[:10], at=at)
+    save_report_settings(db, admin, DEMO_REPORT_SETTINGS, at=at)
 
 
 def demo_actor(db: sqlite_utils.Database, username: str) -> Actor:

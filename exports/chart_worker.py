@@ -4,7 +4,7 @@ vl-convert holds the GIL while it renders (the region's ten charts take seconds)
 on a thread stalls the Word pack's writing. In a child process it runs on the second core
 instead. Reads one pickled request from stdin — {"font_dir", "vl_version", "scale", "specs"} —
 and writes the pickled list of PNG bytes to stdout. A chart that fails to render exits 1 with
-{"error": "chart N: <error>"} pickled on stdout; the parent (exports.chart_images.render_pngs)
+{"error": "chart N: <error>"} pickled on stdout; the parent (exports.chart_io.render_pngs)
 raises that.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`python -m audit report` (the Word review pack) and `python -m audit export` (the Excel
-ledger): thin shells over exports.report and issues.ledger_service. The scope is always
+ledger): thin shells over exports.pack_service and issues.ledger_service. The scope is always
 narrowed to the acting user's; progress goes to stderr (a bar on a terminal, lines otherwise)."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from audit import messages
+from exports.pack_model import ATTACHMENTS
 
 
 def _date_arg(text: str | None, flag: str) -> date | None:
@@ -51,7 +52,7 @@ def _scope(db, args):
     """The acting user and the scope asked for, narrowed to that user's."""
     from audit.cli import acting_user
     from audit.views import scope_for
-    from exports.report import scope_label
+    from exports.pack_views import scope_label
     actor = acting_user(db, args.as_user)
     categories = [args.category] if args.category else []
     scope = scope_for(db, actor, unit_code=args.unit, category_codes=categories,
@@ -64,16 +65,20 @@ def _scope(db, args):
 def cmd_report(args) -> int:
     """Write the Word review pack."""
     from audit.cli import Refused, _as_of, _print, open_db
-    from exports.report import build_pack
+    from exports.pack_service import build_pack
     out = _out_path(args.out, ".docx")
     as_of = _as_of(args.as_of)
     since = _date_arg(args.since, "--since")
     if since is not None and since > as_of:
         raise Refused(f"--since {since} is after --as-of {as_of}")
+    from exports.pack_model import PackOptions
+    if args.attachments == "unit" and not args.attachment_unit:
+        raise Refused("--attachments unit needs --attachment-unit CODE")
     db, _ = open_db(args)
     actor, scope, label = _scope(db, args)
+    options = PackOptions(args.attachments, args.attachment_unit)
     result = build_pack(db, scope, out, as_of=as_of, since=since, lang=args.lang, label=label,
-                        user=actor.username, on_progress=_progress("report"))
+                        user=actor.username, on_progress=_progress("report"), options=options)
     data = {k: v for k, v in result.items() if k not in ("table_shapes",)}
     _print(args, data, messages.t("report.done", args.lang, path=result["path"],
                               issues=result["issues"], anchor=result["anchor"],
@@ -117,9 +122,14 @@ def _scope_arguments(p: argparse.ArgumentParser) -> None:
 def register(subparsers, common: argparse.ArgumentParser) -> None:
     """Add the `report` and `export` commands."""
     p = subparsers.add_parser("report", parents=[common],
-                              help="the Word review pack (审阅材料) for a scope and date")
+                              help="the Word review pack (整改情况汇报) for a scope and date")
     _scope_arguments(p)
     p.add_argument("--since", help="count changes from this date (default: 14 days before)")
+    p.add_argument("--attachments", choices=ATTACHMENTS, default="auto",
+                   help="what 附件1–3 list: auto (every issue up to 300, else none), none, "
+                        "open, overdue, unit (with --attachment-unit), all")
+    p.add_argument("--attachment-unit", dest="attachment_unit",
+                   help="unit code whose issues (with its branches) the attachments list")
     p.set_defaults(func=cmd_report)
     p = subparsers.add_parser("export", parents=[common],
                               help="the Excel remediation ledger (整改台账)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from audit import ui
+from audit import messages, ui
 from audit.model import AuditError
 from audit.views import scope_for
 from issues.catalogue_views import filter_choices, stream_names
@@ -32,6 +32,7 @@ class Choices:
     category: str | None
     stream: str | None
     lang: str
+    attachments: str = "auto"
 
 
 def _choices(db, actor) -> Choices:
@@ -54,12 +55,14 @@ def _choices(db, actor) -> Choices:
     streams = stream_names(ui.database(), ui.lang())
     stream = left.selectbox(t("io.stream"), [None, *streams],
                             format_func=lambda s: t("io.stream_all") if s is None else
-                            streams[s],
-                            key="exports.io.stream")
-    lang = right.selectbox(t("io.lang"), ["zh", "en"], index=0 if ui.lang() == "zh" else 1,
-                           format_func=lambda c: {"zh": "中文", "en": "English"}[c],
-                           key="exports.io.lang")
-    return Choices(as_of, since, unit, category, stream, lang)
+                            streams[s], key="exports.io.stream")
+    lang = right.selectbox(t("io.lang"), list(messages.LANGS),
+                           index=messages.LANGS.index(ui.lang()),
+                           format_func=lambda c: messages.LANG_NAMES[c], key="exports.io.lang")
+    attachments = left.selectbox(t("io.attachments"), ["auto", "none", "open", "overdue", "all"],
+                                 format_func=lambda k: t(f"io.attachments.{k}"),
+                                 key="exports.io.attachments")
+    return Choices(as_of, since, unit, category, stream, lang, attachments)
 
 
 def _file_name(kind: str, choices: Choices, db, actor) -> str:
@@ -69,7 +72,7 @@ def _file_name(kind: str, choices: Choices, db, actor) -> str:
         unit = next((u["code"] for u in filter_choices(db, actor)["units"]
                      if u["id"] == actor.unit_id), None)
     scope = "-".join(x for x in (unit, choices.category, choices.stream) if x) \
-        or ("全区" if ui.lang() == "zh" else "region")
+        or ui.text("io.file_scope_all")
     name = ui.text("io.report_file" if kind == "report" else "io.ledger_file",
                         scope=scope, date=choices.as_of.isoformat())
     return re.sub(r'[\\/:*?"<>|\s]+', "_", name)
@@ -78,7 +81,9 @@ def _file_name(kind: str, choices: Choices, db, actor) -> str:
 def _build(kind: str, db, actor, choices: Choices) -> None:
     """Build one file step by step under st.status; keep it in the session for download."""
     from audit import messages
-    from exports.report import build_pack, scope_label
+    from exports.pack_model import PackOptions
+    from exports.pack_service import build_pack
+    from exports.pack_views import scope_label
     from issues.ledger_service import export_ledger
     t = ui.text
     steps = _STEPS[kind]
@@ -108,7 +113,8 @@ def _build(kind: str, db, actor, choices: Choices) -> None:
                                         category_codes=categories, stream=choices.stream)
                     build_pack(db, scope, out, as_of=choices.as_of, since=choices.since,
                                lang=choices.lang, label=label, user=actor.username,
-                               on_progress=on_progress)
+                               on_progress=on_progress,
+                               options=PackOptions(choices.attachments))
                 else:
                     export_ledger(db, scope, out, as_of=choices.as_of, lang=choices.lang,
                                   title=messages.t("export.title", choices.lang),

@@ -22,7 +22,9 @@ from audit.model import OPEN_STATUSES
 MEASURE_DONE = "done"  # measures.status: 'todo' | 'doing' | 'done'
 
 
-# Defaults of the 屡审屡犯 rule (see is_recurring).
+# Defaults of the 屡审屡犯 rule (is_recurring: audit years) and the 共性问题 rule (is_common:
+# units). Two ideas, flagged apart: found again year after year is a cause never fixed at the
+# source; found in several units at once is a weakness shared across the organisation.
 RECURRING_MIN_YEARS = 2
 RECURRING_MIN_UNITS = 2
 
@@ -143,13 +145,18 @@ def cause_graph(issues: Iterable[IssueNode | Mapping], links: Iterable[Edge | Ma
     return g
 
 
-def is_recurring(years: Iterable[int], units: Iterable[int | None],
-                 min_years: int = RECURRING_MIN_YEARS, min_units: int = RECURRING_MIN_UNITS
-                 ) -> bool:
-    """屡审屡犯: a cause recurs when the issues it causes (open or not) were found by audits in at
-    least `min_years` distinct years, or in at least `min_units` distinct units."""
-    return (len(set(years)) >= min_years
-            or len({u for u in units if u is not None}) >= min_units)
+def is_recurring(years: Iterable[int], min_years: int = RECURRING_MIN_YEARS) -> bool:
+    """屡审屡犯: found again in audits of different years. For an issue, the years of the audits
+    that found it; for a cause, of the audits that found its issues (open or not): at least
+    `min_years` distinct years."""
+    return len(set(years)) >= min_years
+
+
+def is_common(units: Iterable[int | None], min_units: int = RECURRING_MIN_UNITS) -> bool:
+    """共性问题: the same finding in several units. For an issue, its unit and the units of the
+    findings merged into it (并轨); for a cause, the units of its issues: at least `min_units`
+    distinct units."""
+    return len({u for u in units if u is not None}) >= min_units
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,7 @@ class CauseRank:
     amount_open: float
     overdue: int
     recurring: bool
+    common: bool
     audit_years: tuple[int, ...]
     unit_ids: tuple[int, ...]
     source_measures_done: int
@@ -224,7 +232,7 @@ def rank_causes(issues: Iterable[IssueNode | Mapping], links: Iterable[Edge | Ma
             cause_id=c.id, code=c.code, title=c.title, open_issues=len(open_),
             total_issues=len(linked), amount_open=float(sum(i.amount or 0 for i in open_)),
             overdue=sum(1 for i in open_ if i.overdue),
-            recurring=is_recurring(years, units, min_years, min_units),
+            recurring=is_recurring(years, min_years), common=is_common(units, min_units),
             audit_years=years, unit_ids=units, source_measures_done=done,
             source_measures_total=total, issue_ids=tuple(ids),
             open_issue_ids=tuple(i.id for i in open_)))
@@ -236,7 +244,8 @@ def recurring_causes(issues: Iterable[IssueNode | Mapping], links: Iterable[Edge
                      causes: Iterable[CauseNode | Mapping], *,
                      min_years: int = RECURRING_MIN_YEARS, min_units: int = RECURRING_MIN_UNITS
                      ) -> set[int]:
-    """The ids of the causes that recur (屡审屡犯, see is_recurring)."""
+    """The ids of the causes that recur (屡审屡犯, see is_recurring); `min_units` is kept for
+    the callers of the former combined rule and has no effect on it."""
     return {r.cause_id for r in rank_causes(issues, links, causes,
                                             min_years=min_years, min_units=min_units)
             if r.recurring}

@@ -185,7 +185,8 @@ def _rank_dict(r: graphs.CauseRank) -> dict:
 def cause_ranking(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
                   inputs: CauseInputs | None = None) -> list[dict]:
     """The causes behind issues in scope, ranked by open issues, money involved in them, then
-    open overdue issues (see graphs.rank_causes); each with its 屡审屡犯 flag (`recurring`) and
+    open overdue issues (see graphs.rank_causes); each with its 屡审屡犯 flag (`recurring`: found
+    in audits of different years), its 共性问题 flag (`common`: found in several units) and
     whether it is fixed at the source. Pass `inputs` to reuse rows already loaded."""
     inputs = inputs or load_cause_inputs(db, scope, as_of)
     return [_rank_dict(r) for r in graphs.rank_causes(inputs.issues, inputs.links,
@@ -231,7 +232,7 @@ def cause_dot(ranking: list[Mapping], states: Mapping[int, Mapping], *, top: int
               max_issues_per_cause: int = 12, lang: str = "zh",
               more_label: str = "+{n}", open_label: str = "{n}",
               recurring_label: str = "屡审屡犯", fixed_label: str = "源头已整改",
-              links: bool = True) -> str:
+              common_label: str = "共性问题", links: bool = True) -> str:
     """The bipartite issue↔cause graph as a DOT string: the `top` causes of `ranking` (boxes,
     red border when recurring, green fill when fixed at the source) on the left, their open
     issues (ellipses filled by warning colour; with `links`, each linking to its issue page) on
@@ -241,13 +242,15 @@ def cause_dot(ranking: list[Mapping], states: Mapping[int, Mapping], *, top: int
     so that a cause behind hundreds of issues still draws a legible graph. Pure."""
     lines = ["graph causes {", "  rankdir=LR; ranksep=1.2; nodesep=0.12; splines=true;",
              f'  node [fontname="{DOT_FONT}", fontsize=11];',
-             f'  edge [color="#9e9e9e", penwidth=0.8];']
+             '  edge [color="#9e9e9e", penwidth=0.8];']
     drawn: set[int] = set()
     shown = [r for r in ranking if r["open_issues"]][:top]
     for r in shown:
         tags = []
         if r["recurring"]:
             tags.append(recurring_label)
+        if r.get("common"):
+            tags.append(common_label)
         if r["fixed_at_source"]:
             tags.append(fixed_label)
         first = f'{r["code"]} {_dot_text(r["title"], 14)}'

@@ -232,7 +232,9 @@ def codes_to_ids(mapping: dict[str, int], codes, field: str) -> list[int]:
 
 
 ISSUE_EDITABLE = ("title", "description", "severity", "amount_involved", "basis",
-                  "recommendation", "rectification_type", "aspect_id")
+                  "recommendation", "rectification_type", "aspect_id",
+                  # what rectification achieved (整改成效, the review pack)
+                  "amount_corrected", "amount_recovered")
 
 
 # An issue's link sets: history field → (link table, id column).

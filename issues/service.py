@@ -195,7 +195,7 @@ def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, versio
                 values[k] = choice_value(v, SEVERITIES, k)
             elif k == "rectification_type":
                 values[k] = choice_value(v, RECTIFICATION_TYPES, k)
-            elif k == "amount_involved":
+            elif k in ("amount_involved", "amount_corrected", "amount_recovered"):
                 values[k] = amount_value(v, k)
             elif k == "aspect_id":
                 get_row(db, "aspects", v, "aspect")
@@ -451,8 +451,10 @@ def remove_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, ca
 
 def record_accountability(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                           not_applicable: bool = False, person_name: str = "",
-                          action: str = "", reason: str = "", at: str) -> int:
-    """Record what was done about responsibility (责任追究), or a reasoned "not applicable"."""
+                          action: str = "", reason: str = "", penalty: float = 0.0,
+                          at: str) -> int:
+    """Record what was done about responsibility (责任追究), or a reasoned "not applicable";
+    `penalty`: the economic penalty imposed (yuan), totalled by the review pack."""
     with write_transaction(db):
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "accountability.record", unit_id=issue["unit_id"],
@@ -463,11 +465,12 @@ def record_accountability(db: sqlite_utils.Database, actor: Actor, issue_id: int
         else:
             person_name = _text(person_name, "person_name", required=True, max_len=200)
             action = _text(action, "action", required=True, max_len=5000)
+        penalty = amount_value(penalty, "penalty_amount")
         rec = Recorder(db, actor, at, "accountability.record")
         aid = insert(db, rec, "accountability", "accountability", {
             "issue_id": issue_id, "not_applicable": int(bool(not_applicable)),
             "person_name": person_name, "action": action, "reason": _text(reason, "reason"),
-            "recorded_by": actor.user_id, "recorded_at": at})
+            "penalty_amount": penalty, "recorded_by": actor.user_id, "recorded_at": at})
         rec.flush()
     return aid
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit import charts as c
+from audit import progress_charts as pc
 
 CJK = re.compile("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
@@ -65,14 +66,14 @@ BUILDERS: dict[str, tuple[Callable[[list[dict[str, Any]], str], Any], list[dict[
     "heatmap_unit_category": (lambda rows, lang: c.heatmap_unit_category(rows, "open", lang),
                               HEAT_ROWS),
     "warning_by_unit": (lambda rows, lang: c.warning_by_unit(rows, lang), WARNING_ROWS),
-    "ageing": (lambda rows, lang: c.ageing(rows, lang), AGEING_ROWS),
-    "on_time_by_month": (lambda rows, lang: c.on_time_by_month(rows, lang), MONTH_ROWS),
+    "ageing": (lambda rows, lang: pc.ageing(rows, lang), AGEING_ROWS),
+    "on_time_by_month": (lambda rows, lang: pc.on_time_by_month(rows, lang), MONTH_ROWS),
     "workload_by_owner": (lambda rows, lang: c.workload_by_owner(rows, lang=lang),
                           OWNER_ROWS[-15:]),
     "focus_progress": (lambda rows, lang: c.focus_progress(rows, lang), FOCUS_ROWS),
     "cause_ranking": (lambda rows, lang: c.cause_ranking(rows, lang=lang), CAUSE_ROWS[-10:]),
 }
-ALL_BUILDERS = {**BUILDERS, "burnup": (lambda rows, lang: c.burnup(rows, lang=lang), WEEK_ROWS)}
+ALL_BUILDERS = {**BUILDERS, "burnup": (lambda rows, lang: pc.burnup(rows, lang=lang), WEEK_ROWS)}
 
 
 @functools.cache
@@ -161,7 +162,7 @@ def test_english_charts_contain_no_chinese_when_the_data_has_none(name: str) -> 
     ascii_rows = [{k: (re.sub(CJK, "x", v) if isinstance(v, str) else v) for k, v in r.items()}
                   for r in rows]
     if name == "ageing":
-        ascii_rows = c.ageing_buckets([3, 40], "en")
+        ascii_rows = pc.ageing_buckets([3, 40], "en")
     text = json.dumps(build(ascii_rows, "en").to_dict(), ensure_ascii=False)
     assert not CJK.search(text), CJK.findall(text)
 
@@ -225,7 +226,7 @@ def test_dataclass_rows_are_accepted() -> None:
 
 
 def test_for_print_gives_a_fixed_size() -> None:
-    spec = c.for_print(c.ageing(AGEING_ROWS), 500, 300).to_dict()
+    spec = c.for_print(pc.ageing(AGEING_ROWS), 500, 300).to_dict()
     assert (spec["width"], spec["height"]) == (500, 300)
     assert c.status_by_category(CATEGORY_ROWS).to_dict()["width"] == "container"
 
@@ -293,7 +294,7 @@ def test_heatmap_refuses_an_unknown_measure() -> None:
 
 
 def test_on_time_rate_is_on_time_over_due() -> None:
-    spec = c.on_time_by_month(MONTH_ROWS).to_dict()
+    spec = pc.on_time_by_month(MONTH_ROWS).to_dict()
     assert carries(spec, {"month": "2026-09", "rate": 0.75})
     assert carries(spec, {"month": "2026-10", "rate": None})
     # Overall: (3 + 0 + 1) / (4 + 0 + 4) = 0.5
@@ -325,21 +326,21 @@ def test_cause_ranking_keeps_the_top_ten_and_shows_amounts_in_wan_yuan() -> None
 
 
 def test_ageing_buckets_count_each_age_once() -> None:
-    rows = c.ageing_buckets([0, 30, 31, 60, 61, 90, 91, 180, 181, 1000])
+    rows = pc.ageing_buckets([0, 30, 31, 60, 61, 90, 91, 180, 181, 1000])
     assert rows == [{"bucket": "0–30天", "count": 2}, {"bucket": "31–60天", "count": 2},
                     {"bucket": "61–90天", "count": 2}, {"bucket": "91–180天", "count": 2},
                     {"bucket": "180天以上", "count": 2}]
-    assert c.ageing_buckets([], "en")[-1] == {"bucket": "over 180 days", "count": 0}
+    assert pc.ageing_buckets([], "en")[-1] == {"bucket": "over 180 days", "count": 0}
 
 
 def test_ageing_buckets_refuse_negative_ages() -> None:
     with pytest.raises(ValueError, match="as-of"):
-        c.ageing_buckets([-1])
+        pc.ageing_buckets([-1])
 
 
 def test_ageing_keeps_the_bucket_order_given() -> None:
-    rows = c.ageing_buckets([5, 400])
-    spec = c.ageing(rows).to_dict()
+    rows = pc.ageing_buckets([5, 400])
+    spec = pc.ageing(rows).to_dict()
     bars = next(v for v in views(spec) if v["mark"]["type"] == "bar")
     assert bars["encoding"]["x"]["sort"] == [r["bucket"] for r in rows]
 
@@ -347,7 +348,7 @@ def test_ageing_keeps_the_bucket_order_given() -> None:
 # --- projection and burn-up -------------------------------------------------------------------
 
 def test_two_a_week_with_twelve_remaining_is_six_weeks_out() -> None:
-    p = c.project_completion(WEEK_ROWS, dt.date(2026, 11, 27))
+    p = pc.project_completion(WEEK_ROWS, dt.date(2026, 11, 27))
     # 20 in scope - 8 closed = 12 remaining; closings 2, 2, 2 → 2/week, no spread → 6 weeks.
     assert p["at_this_rate"] and not p["done"]
     assert (p["remaining"], p["rate"], p["rate_sd"]) == (12, 2.0, 0.0)
@@ -358,7 +359,7 @@ def test_spread_gives_the_range() -> None:
     weeks = [{"week": "2026-11-09", "in_scope": 20, "closed": 0},
              {"week": "2026-11-16", "in_scope": 20, "closed": 1},
              {"week": "2026-11-23", "in_scope": 20, "closed": 4}]
-    p = c.project_completion(weeks, "2026-11-23")
+    p = pc.project_completion(weeks, "2026-11-23")
     # closings 1, 3: mean 2, sd √2; 16 remaining = 112 issue-days:
     # 112/2 = 56 days, 112/3.414 = 32.8 → 33, 112/0.586 = 191.2 → 192
     assert p["rate"] == 2.0 and math.isclose(p["rate_sd"], math.sqrt(2))
@@ -371,7 +372,7 @@ def test_no_latest_date_when_the_slow_pace_is_zero() -> None:
     weeks = [{"week": "2026-11-09", "in_scope": 20, "closed": 0},
              {"week": "2026-11-16", "in_scope": 20, "closed": 0},
              {"week": "2026-11-23", "in_scope": 20, "closed": 4}]
-    p = c.project_completion(weeks, "2026-11-23")
+    p = pc.project_completion(weeks, "2026-11-23")
     # closings 0, 4: mean 2, sd 2.83 → the slow pace is below zero; 16 remaining → 56 days
     assert p["at_this_rate"] and p["high"] is None and p["date"] == "2027-01-18"
 
@@ -381,7 +382,7 @@ def test_only_the_window_counts() -> None:
     start = dt.date(2026, 9, 7)
     weeks = [{"week": start + dt.timedelta(weeks=i), "in_scope": 52, "closed": n}
              for i, n in enumerate(closed)]
-    p = c.project_completion(weeks, "2026-12-31", window_weeks=6)
+    p = pc.project_completion(weeks, "2026-12-31", window_weeks=6)
     assert p["rate"] == 2.0 and p["remaining"] == 10
     assert p["date"] == (start + dt.timedelta(weeks=9, days=35)).isoformat()
 
@@ -389,30 +390,30 @@ def test_only_the_window_counts() -> None:
 def test_a_two_week_gap_counts_as_two_weeks() -> None:
     weeks = [{"week": "2026-11-09", "in_scope": 10, "closed": 0},
              {"week": "2026-11-23", "in_scope": 10, "closed": 4}]
-    assert c.project_completion(weeks, "2026-11-23")["rate"] == 2.0
+    assert pc.project_completion(weeks, "2026-11-23")["rate"] == 2.0
 
 
 def test_weeks_after_as_of_are_ignored() -> None:
     later = [*WEEK_ROWS, {"week": "2026-11-30", "in_scope": 20, "closed": 20}]
-    assert c.project_completion(later, "2026-11-27")["remaining"] == 12
+    assert pc.project_completion(later, "2026-11-27")["remaining"] == 12
 
 
 def test_no_closings_is_not_at_this_rate() -> None:
     weeks = [{"week": "2026-11-16", "in_scope": 20, "closed": 5},
              {"week": "2026-11-23", "in_scope": 20, "closed": 5}]
-    p = c.project_completion(weeks, "2026-11-23")
+    p = pc.project_completion(weeks, "2026-11-23")
     assert p == {**p, "at_this_rate": False, "reason": "no_progress", "remaining": 15}
 
 
 def test_nothing_remaining_is_done() -> None:
     weeks = [{"week": "2026-11-23", "in_scope": 20, "closed": 20}]
-    p = c.project_completion(weeks, "2026-11-23")
+    p = pc.project_completion(weeks, "2026-11-23")
     assert p["done"] and p["at_this_rate"] and p["date"] == "2026-11-23"
 
 
 def test_too_little_data_is_not_projected() -> None:
-    assert c.project_completion([], "2026-11-23")["reason"] == "no_data"
-    one = c.project_completion(WEEK_ROWS[:1], "2026-11-23")
+    assert pc.project_completion([], "2026-11-23")["reason"] == "no_data"
+    one = pc.project_completion(WEEK_ROWS[:1], "2026-11-23")
     assert (one["at_this_rate"], one["reason"]) == (False, "too_few_weeks")
 
 
@@ -426,7 +427,7 @@ def test_projection_range_brackets_the_date(closings: list[int], extra: int) -> 
     start = dt.date(2026, 1, 5)
     weeks = [{"week": start + dt.timedelta(weeks=i), "in_scope": cumulative[-1] + extra,
               "closed": n} for i, n in enumerate(cumulative)]
-    p = c.project_completion(weeks, "2027-01-01")
+    p = pc.project_completion(weeks, "2027-01-01")
     if p["at_this_rate"]:
         assert p["low"] <= p["date"] and (p["high"] is None or p["date"] <= p["high"])
         assert p["date"] > weeks[-1]["week"].isoformat()
@@ -435,8 +436,8 @@ def test_projection_range_brackets_the_date(closings: list[int], extra: int) -> 
 
 
 def test_burnup_draws_scope_closed_deadline_and_projection() -> None:
-    projection = c.project_completion(WEEK_ROWS, "2026-11-23")
-    spec = c.burnup(WEEK_ROWS, dt.date(2027, 3, 31), projection).to_dict()
+    projection = pc.project_completion(WEEK_ROWS, "2026-11-23")
+    spec = pc.burnup(WEEK_ROWS, dt.date(2027, 3, 31), projection).to_dict()
     kinds = marks(spec)
     assert kinds.count("line") == 2 and "rule" in kinds and "point" in kinds
     line = next(views(spec))
@@ -450,29 +451,29 @@ def test_burnup_draws_scope_closed_deadline_and_projection() -> None:
 
 def test_burnup_says_not_at_this_rate() -> None:
     stalled = {"at_this_rate": False, "reason": "no_progress"}
-    assert carries(c.burnup(WEEK_ROWS, None, stalled).to_dict(), {"text": "按当前速度无法完成"})
-    assert carries(c.burnup(WEEK_ROWS, None, stalled, "en").to_dict(),
+    assert carries(pc.burnup(WEEK_ROWS, None, stalled).to_dict(), {"text": "按当前速度无法完成"})
+    assert carries(pc.burnup(WEEK_ROWS, None, stalled, "en").to_dict(),
                    {"text": "Not at this rate"})
 
 
 def test_burnup_without_a_latest_date_says_so() -> None:
     projection = {"at_this_rate": True, "date": "2027-01-25", "low": "2026-12-20", "high": None}
-    spec = c.burnup(WEEK_ROWS, None, projection).to_dict()
+    spec = pc.burnup(WEEK_ROWS, None, projection).to_dict()
     assert carries(spec, {"date": "2027-01-25", "low": "2026-12-20"})
     assert "慢速下无法估计最晚日期" in json.dumps(spec, ensure_ascii=False)
 
 
 def test_burnup_accepts_date_objects() -> None:
     weeks = [{**w, "week": dt.date.fromisoformat(w["week"])} for w in WEEK_ROWS]
-    spec = c.burnup(weeks).to_dict()
+    spec = pc.burnup(weeks).to_dict()
     for w in WEEK_ROWS:
         assert carries(spec, w)
 
 
 def test_a_projection_after_the_deadline_is_drawn_in_the_warning_colour() -> None:
-    projection = c.project_completion(WEEK_ROWS, "2026-11-23")  # 2027-01-04
+    projection = pc.project_completion(WEEK_ROWS, "2026-11-23")  # 2027-01-04
     def point_colour(deadline: str) -> str:
-        spec = c.burnup(WEEK_ROWS, deadline, projection).to_dict()
+        spec = pc.burnup(WEEK_ROWS, deadline, projection).to_dict()
         return next(v for v in views(spec) if v["mark"]["type"] == "point")["mark"]["color"]
     assert point_colour("2026-12-31") == c.OVERDUE_COLOUR
     assert point_colour("2027-01-04") == c.CLOSED_COLOUR
@@ -481,5 +482,5 @@ def test_a_projection_after_the_deadline_is_drawn_in_the_warning_colour() -> Non
 def test_null_sums_from_sql_count_as_zero() -> None:
     c.workload_by_owner([{"owner": "a", "open": 2, "overdue": None},
                          {"owner": "b", "open": None, "overdue": 1}]).to_dict()
-    c.on_time_by_month([{"month": "2026-09", "on_time": None, "due": None}]).to_dict()
+    pc.on_time_by_month([{"month": "2026-09", "on_time": None, "due": None}]).to_dict()
     c.cause_ranking([{"cause": "x", "open_issues": None, "amount": None, "overdue": 0}]).to_dict()

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from audit import calendar_service, charts
+from audit import calendar_service, charts, progress_charts
 from audit.dashboard_views import (
     DASHBOARD_KEYS,
     UnknownSelection,
@@ -231,13 +231,13 @@ def test_chart_rows_build_charts(today):
     charts.status_by_stream(today["status_by_stream"])
     charts.heatmap_unit_category(today["heatmap"], "overdue")
     charts.warning_by_unit(today["warning_by_unit"])
-    charts.ageing(today["ageing"])
-    charts.on_time_by_month(today["on_time_by_month"])
+    progress_charts.ageing(today["ageing"])
+    progress_charts.on_time_by_month(today["on_time_by_month"])
     charts.workload_by_owner(today["workload_by_owner"])
     charts.focus_progress(today["focus_progress"])
     charts.cause_ranking(today["cause_ranking"])
     b = today["burnup"]
-    charts.burnup(b["weeks"], b["deadline"], b["projection"])
+    progress_charts.burnup(b["weeks"], b["deadline"], b["projection"])
 
 
 # --- chart rows, past dates and a unit scope --------------------------------------------------------
@@ -324,7 +324,7 @@ def test_burnup_weeks_agree_with_the_figures_of_each_week(prog, today):
 def test_burnup_deadline_and_projection(prog, today):
     b = today["burnup"]
     assert b["deadline"] == "2026-06-30"        # the latest original deadline (八)
-    assert b["projection"] == charts.project_completion(b["weeks"], TODAY)
+    assert b["projection"] == progress_charts.project_completion(b["weeks"], TODAY)
     past = burnup_weeks(prog.db, scope_for(prog.db), D2, start=date(2026, 4, 1))
     assert [w["week"] for w in past["weeks"]] == ["2026-04-05", "2026-04-12", "2026-04-19",
                                                   "2026-04-20"]

@@ -112,7 +112,7 @@ def test_usage_errors_exit_2(argv, capsys):
 def test_a_failing_step_exits_1_naming_it(demo_db, tmp_path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("renderer crashed")
-    monkeypatch.setattr("exports.chart_images.render_pngs", broken)
+    monkeypatch.setattr("exports.chart_io.render_pngs", broken)
     out = tmp_path / "pack.docx"
     code, _, stderr = run(capsys, "report", "--db", str(demo_db), "--out", str(out))
     assert code == 1

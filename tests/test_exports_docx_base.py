@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.text_format import xml_safe
-from exports import docx_base
-from exports.docx_base import PackWriter, convert_to_pdf, save_atomically, write_fontconfig
+from exports import docx_format, pdf_io
+from exports.docx_format import PackWriter
+from exports.docx_table_format import save_atomically
+from exports.pdf_io import convert_to_pdf, write_fontconfig
 from tests import pdf_tools
 
 AS_OF = dt.date(2026, 11, 27)
@@ -63,12 +65,14 @@ def test_pages_are_a4_portrait_with_report_margins(tmp_path):
     first = doc.sections[0]
     assert round(first.page_width.cm, 2) == 21.0
     assert round(first.page_height.cm, 2) == 29.7
-    assert round(first.left_margin.cm, 1) == docx_base.MARGINS_CM["left"]
+    assert round(first.left_margin.cm, 1) == docx_format.MARGINS_CM["left"]
 
 
+# 公文 headings (issue 22): 一级 黑体, 二级 楷体, 三级 仿宋 (bold); the default house style
+# ('song') keeps 宋体 body and tables.
 @pytest.mark.parametrize(("style", "east_asia"), [
     ("Normal", "宋体"), ("Body Text", "宋体"), ("Table Text", "宋体"), ("Heading 1", "黑体"),
-    ("Heading 2", "黑体"), ("Heading 3", "黑体"), ("Title", "黑体"), ("Table Heading", "黑体"),
+    ("Heading 2", "楷体"), ("Heading 3", "仿宋"), ("Title", "黑体"), ("Table Heading", "黑体"),
 ])
 def test_styles_name_songti_and_heiti_as_east_asian_fonts(tmp_path, style, east_asia):
     doc = reopen(sample_pack(), tmp_path)
@@ -92,10 +96,124 @@ def test_english_pack_keeps_east_asian_fonts_for_chinese_names(tmp_path):
 
 
 def test_headings_are_bold_and_black(tmp_path):
+    # Chinese: 黑体 and 楷体 headings are not set bold, the third level (仿宋) is; English
+    # headings are all bold. All black.
     doc = reopen(sample_pack(), tmp_path)
+    assert [doc.styles[n].font.bold for n in ("Heading 1", "Heading 2", "Heading 3")] == \
+        [False, False, True]
+    english = reopen(sample_pack("en"), tmp_path, "en.docx")
     for name in ("Heading 1", "Heading 2", "Heading 3"):
-        assert doc.styles[name].font.bold is True
+        assert english.styles[name].font.bold is True
         assert doc.styles[name].element.rPr.find(qn("w:color")) is None
+
+
+def test_the_fangsong_house_style_sets_body_type_and_keeps_song_tables(tmp_path):
+    w = PackWriter("zh", "x", house_style="fangsong")
+    w.paragraph("正文")
+    doc = reopen(w, tmp_path)
+    east = {name: doc.styles[name].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsia"))
+            for name in ("Normal", "Body Text", "Table Text")}
+    assert east == {"Normal": "仿宋", "Body Text": "仿宋", "Table Text": "宋体"}
+    with pytest.raises(ValueError, match="house style"):
+        PackWriter("zh", "x", house_style="comic")
+
+
+def test_a_heading_after_a_page_break_starts_the_page_and_no_break_paragraph_is_left(tmp_path):
+    w = PackWriter("zh", "x")
+    w.table(["a"], [[str(i)] for i in range(3)])
+    w.page_break()
+    w.heading("二、下一部分", 1)
+    doc = reopen(w, tmp_path)
+    body = doc.element.body
+    assert not list(body.iter(qn("w:br")))  # no page-break run that could leave a blank page
+    heading = next(p for p in doc.paragraphs if p.text == "二、下一部分")
+    assert heading.paragraph_format.page_break_before is True
+
+
+def test_a_short_table_keeps_together_and_a_long_one_keeps_its_ends(tmp_path):
+    from exports.docx_table_format import KEEP_WHOLE_ROWS, keeps_next
+    w = PackWriter("zh", "x")
+    w.table(["a"], [[str(i)] for i in range(5)], total=["合计"])
+    w.table(["b"], [[str(i)] for i in range(40)])
+    doc = reopen(w, tmp_path)
+    short, long_ = doc.tables
+
+    def kept(table) -> list[bool]:
+        return [r._tr.find(f"{qn('w:tc')}/{qn('w:p')}/{qn('w:pPr')}/{qn('w:keepNext')}")
+                is not None for r in table.rows]
+    assert kept(short) == [True] * 6 + [False]          # header and rows keep with the next
+    assert short.rows[-1].cells[0].text == "合计"
+    assert short.rows[-1]._tr.find(f".//{qn('w:b')}") is not None
+    flags = kept(long_)
+    # header + first two rows together; the last three rows together
+    assert flags[:3] == [True, True, True] and flags[-3:] == [True, True, False]
+    assert not any(flags[3:-3])
+    assert KEEP_WHOLE_ROWS >= 15 and not keeps_next(39, 40)
+
+
+@pytest.mark.parametrize("header", ["问题数", "已销号", "整改率", "Awaiting", "Rank"])
+def test_a_header_gets_the_width_it_needs_never_to_break_inside_a_word(header):
+    from exports.docx_parts_format import fit_widths, header_min_cm
+    widths = fit_widths([0.5, 10.0], [header, "x"], 12.0)
+    assert widths[0] >= header_min_cm(header) and sum(widths) <= 12.0 + 1e-9
+    # a Chinese header up to four characters on one line: about 0.37 cm a character
+    if not header.isascii():
+        assert header_min_cm(header) >= len(header) * 0.37
+
+
+def test_the_formal_date_is_written_in_chinese_numerals():
+    from audit import messages
+    from exports.docx_parts_format import chinese_number, formal_date
+    assert formal_date(dt.date(2026, 11, 27), "zh") == "二〇二六年十一月二十七日"
+    assert formal_date(dt.date(2030, 10, 10), "zh") == "二〇三〇年十月十日"
+    assert formal_date(dt.date(2026, 11, 27), "en") == "27 November 2026"
+    assert [messages.t(f"docx.day.{d}", "zh") for d in range(1, 32)] == \
+        [chinese_number(d) for d in range(1, 32)]
+
+
+def test_the_contents_list_each_heading_with_a_pageref_to_its_bookmark(tmp_path):
+    w = PackWriter("zh", "x")
+    w.cover("标题")
+    w.contents_here("目　录")
+    w.heading("一、基本情况", 1, contents=True)
+    w.heading("（一）总体进展", 2, contents=True)
+    w.heading("不列入目录", 2)
+    assert w.finish_contents() == 2
+    doc = reopen(w, tmp_path)
+    xml = doc.element.xml
+    assert xml.count("PAGEREF _Toc") == 2 and xml.count("<w:bookmarkStart") == 2
+    assert doc.settings.element.find(qn("w:updateFields")) is not None
+    texts = [p.text for p in doc.paragraphs]
+    assert texts.index("目　录") < texts.index("一、基本情况\t1") < texts.index("一、基本情况")
+
+
+def test_a_crash_while_saving_leaves_no_temporary_file(tmp_path, monkeypatch):
+    w = sample_pack()
+    monkeypatch.setattr("docx.document.Document.save",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+    with pytest.raises(RuntimeError):
+        w.save(tmp_path / "pack.docx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_file_left_by_a_dead_process_is_removed_by_the_next_save(tmp_path):
+    stale = tmp_path / ".pack.docx.999999999.tmp"
+    stale.write_bytes(b"half")
+    mine = tmp_path / f".pack.docx.{__import__('os').getpid()}.tmp.keep"
+    mine.write_bytes(b"")
+    sample_pack().save(tmp_path / "pack.docx")
+    assert not stale.exists() and (tmp_path / "pack.docx").exists()
+
+
+def test_core_properties_carry_the_anchor_and_no_login(tmp_path):
+    from exports.docx_parts_format import set_core_properties
+    w = sample_pack()
+    set_core_properties(w.doc, title="整改情况汇报", author="审计部", identifier="anchor:12:ab",
+                        created=dt.datetime(2026, 11, 27))
+    doc = reopen(w, tmp_path)
+    props = doc.core_properties
+    assert (props.identifier, props.author, props.last_modified_by) == \
+        ("anchor:12:ab", "审计部", "审计部")
 
 
 def footer_xml(doc) -> str:
@@ -352,13 +470,41 @@ def test_english_pdf_numbers_pages_in_english(tmp_path):
 
 
 def test_conversion_without_libreoffice_raises_a_named_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(docx_base.shutil, "which", lambda name: None)
-    with pytest.raises(docx_base.PdfConversionError, match="not installed"):
+    monkeypatch.setattr(pdf_io.shutil, "which", lambda name: None)
+    with pytest.raises(pdf_io.PdfConversionError, match="not installed"):
         convert_to_pdf(tmp_path / "x.docx")
 
 
 @needs_libreoffice
 def test_a_document_libreoffice_cannot_load_raises_and_leaves_no_pdf(tmp_path):
-    with pytest.raises(docx_base.PdfConversionError, match="wrote no PDF"):
+    with pytest.raises(pdf_io.PdfConversionError, match="wrote no PDF"):
         convert_to_pdf(tmp_path / "missing.docx", tmp_path / "out", timeout_s=60)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_process_killed_while_saving_leaves_no_temporary_file(tmp_path):
+    """SIGKILL in the middle of writing the file (issue 14): the unnamed file goes with the
+    process; nothing is left beside the target, and the next save works."""
+    import os
+    import signal
+    import sys
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from exports import docx_table_format
+from exports.docx_format import PackWriter
+def dying(doc, fh, write_rows):
+    fh.write(b"PK" + b"x" * 100_000)
+    fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+docx_table_format._save_spliced = dying
+w = PackWriter("zh", "x")
+w.table(["a"], [[str(i)] for i in range(1000)])
+w.save({str(tmp_path / "pack.docx")!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    sample_pack().save(tmp_path / "pack.docx")
+    assert [p.name for p in tmp_path.iterdir()] == ["pack.docx"]
+    assert os.path.getsize(tmp_path / "pack.docx") > 0

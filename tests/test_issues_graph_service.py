@@ -109,7 +109,9 @@ def test_only_the_overdue_issue_counts_as_overdue(scenario):
 def test_recurring_when_found_in_two_years_or_two_units(scenario):
     by = ranked(scenario)
     assert by["K1"]["recurring"]       # i1 was found in 2024 and 2025
-    assert by["K2"]["recurring"]       # units A and B (and two years through i1)
+    assert by["K2"]["recurring"]       # two years through i1
+    assert by["K2"]["common"]          # units A and B: 共性问题, shown apart
+    assert not by["K3"]["common"]
     assert not by["K3"]["recurring"]   # one issue, one year, one unit
     assert by["K2"]["unit_ids"] == sorted([scenario.units["A"], scenario.units["B"]])
 

@@ -30,6 +30,7 @@ from issues.graph_model import (
     cause_graph,
     causes_fixed_at_source,
     greedy_cover,
+    is_common,
     is_recurring,
     issue_causes_fixed_at_source,
     rank_causes,
@@ -84,20 +85,27 @@ def test_recurrence_by_distinct_years_or_units_counts_closed_issues_too():
     # K1: years 2021 and 2023 (the 2023 issue is closed) and units 10, 11;
     # K3: years 2021 and 2022, one unit; K2, K5: one year, one unit; K4: no issue.
     assert flags == {"K1": True, "K2": False, "K3": True, "K4": False, "K5": False}
+    # 共性问题 is the other idea: several units (K1 only), whatever the years.
+    common = {r.code: r.common for r in rank_causes(RANK_ISSUES, RANK_LINKS, RANK_CAUSES)}
+    assert common == {"K1": True, "K2": False, "K3": False, "K4": False, "K5": False}
 
 
 def test_recurrence_thresholds_are_parameters():
     assert recurring_causes(RANK_ISSUES, RANK_LINKS, RANK_CAUSES) == {1, 3}
-    # Three years needed: nobody; two units still catch K1 unless units need three as well.
-    assert recurring_causes(RANK_ISSUES, RANK_LINKS, RANK_CAUSES, min_years=3) == {1}
+    # Three years needed: nobody (two units make K1 a 共性问题, not a 屡审屡犯 one).
+    assert recurring_causes(RANK_ISSUES, RANK_LINKS, RANK_CAUSES, min_years=3) == set()
     assert recurring_causes(RANK_ISSUES, RANK_LINKS, RANK_CAUSES,
                             min_years=3, min_units=3) == set()
+    assert {r.code for r in rank_causes(RANK_ISSUES, RANK_LINKS, RANK_CAUSES, min_units=3)
+            if r.common} == set()
 
 
 def test_one_issue_found_by_audits_in_two_years_is_recurring():
-    assert is_recurring([2021, 2023], [10])
-    assert not is_recurring([2021, 2021], [10, 10, None])
-    assert is_recurring([2021], [10, 11])
+    assert is_recurring([2021, 2023])
+    assert not is_recurring([2021, 2021])
+    # Two units and one year is a 共性问题, not 屡审屡犯.
+    assert not is_recurring([2021]) and is_common([10, 11])
+    assert not is_common([10, 10, None])
 
 
 # --- greedy cover ------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def test_the_word_pack_builds_with_hostile_text(hostile, tmp_path: Path) -> None
     import docx
     p, _ = hostile
     out = tmp_path / "pack.docx"
-    from exports.report import build_pack
+    from exports.pack_service import build_pack
     build_pack(p.db, Scope(), out, as_of=AS_OF, user="lead")
     text = "\n".join(par.text for par in docx.Document(str(out)).paragraphs)
     text += "\n".join(c.text for t in docx.Document(str(out)).tables for r in t.rows

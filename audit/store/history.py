@@ -109,7 +109,7 @@ def append(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: s
 
 ROW = "*"
 # The fields whose value as of a past date is read from history (audit.figures, the dashboard's
-# rewind and burn-up, issues.graph_service, exports.report): a bulk creation records each on
+# rewind and burn-up, issues.graph_views, exports.pack_views): a bulk creation records each on
 # its own.
 AS_OF_FIELDS: dict[str, frozenset[str]] = {
     "issue": frozenset({"status", "deadline", "original_deadline", "closed_at",

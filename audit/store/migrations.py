@@ -403,6 +403,35 @@ MIGRATIONS: list[list[str]] = [
             ('remind.issuing_office', '审计整改工作办公室'),
             ('remind.max_attempts', '6')""",
     ],
+    # 4: the review pack, a 整改情况汇报 (issue 22): what rectification achieved (amounts
+    # corrected and recovered per issue, rules made or revised 建章立制, the economic penalty of
+    # an accountability record) and the settings the pack's cover and 基本情况 print.
+    [
+        """ALTER TABLE issues ADD COLUMN amount_corrected REAL NOT NULL DEFAULT 0
+           CHECK (amount_corrected >= 0)""",
+        """ALTER TABLE issues ADD COLUMN amount_recovered REAL NOT NULL DEFAULT 0
+           CHECK (amount_recovered >= 0)""",
+        """ALTER TABLE accountability ADD COLUMN penalty_amount REAL NOT NULL DEFAULT 0
+           CHECK (penalty_amount >= 0)""",
+        """CREATE TABLE rules (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id),
+            issue_id INTEGER REFERENCES issues(id),
+            cause_id INTEGER REFERENCES causes(id),
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            kind TEXT NOT NULL CHECK (kind IN ('made', 'revised')),
+            issued_on TEXT NOT NULL,
+            recorded_by INTEGER NOT NULL REFERENCES users(id),
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX rules_unit ON rules(unit_id)",
+        """INSERT OR IGNORE INTO settings (key, value) VALUES
+            ('report.company', ''), ('report.company_en', ''),
+            ('report.department', ''), ('report.department_en', ''),
+            ('report.compiler', ''), ('report.contact', ''),
+            ('report.house_style', 'fangsong'), ('report.classification', ''),
+            ('report.background', '')""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,6 @@
-"""PNG images of charts for the Word review pack, rendered with vl-convert (no browser).
+"""PNG images of charts for the Word review pack, rendered with vl-convert (no browser): the
+CJK font, the spec at a fixed size, one chart to PNG bytes. Many charts render in a child
+process through exports/chart_io.py.
 
 Chinese text needs a CJK font on the machine: Debian's `fonts-noto-cjk`. Without it vl-convert
 silently draws boxes (tofu), so rendering refuses to start instead.
@@ -7,18 +9,16 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 import vl_convert
 
-from audit.charts import FONT
+from audit.palette_model import FONT
 from audit.text_format import xml_safe
 
 # Where Debian's fonts-noto-cjk puts the faces; used when fc-list is not available.
@@ -31,7 +31,7 @@ _KNOWN_FONT_DIRS = (
 _DEFAULT_WIDTH = 640
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 # The Vega-Lite version Altair writes its specs for, e.g. 'v6_4'.
-_VL_VERSION = "_".join(alt.SCHEMA_VERSION.split(".")[:2])
+VL_VERSION = "_".join(alt.SCHEMA_VERSION.split(".")[:2])
 
 
 class CJKFontMissing(RuntimeError):
@@ -92,7 +92,7 @@ def _xml_safe_strings(value: Any) -> Any:
     return value
 
 
-def _spec(chart: alt.TopLevelMixin | dict[str, Any], width: int | None,
+def print_spec(chart: alt.TopLevelMixin | dict[str, Any], width: int | None,
           height: int | None) -> dict[str, Any]:
     """The Vega-Lite dict with a fixed pixel size ('container' means nothing off screen)."""
     spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
@@ -114,42 +114,5 @@ def chart_png(chart: alt.TopLevelMixin | dict[str, Any], *, scale: float = 2,
     `width`/`height` override the chart's size; a 'container' width becomes 640 px.
     Raises CJKFontMissing when no CJK font is installed."""
     ensure_cjk_font()
-    return vl_convert.vegalite_to_png(_spec(chart, width, height), vl_version=_VL_VERSION,
+    return vl_convert.vegalite_to_png(print_spec(chart, width, height), vl_version=VL_VERSION,
                                       scale=scale)
-
-
-class ChartRenderError(RuntimeError):
-    """The chart process failed; the message is its own (which chart, what error)."""
-
-
-_ROOT = Path(__file__).resolve().parent.parent
-
-
-def render_pngs(charts: list[alt.TopLevelMixin | dict[str, Any]], *, scale: float = 2,
-                timeout_s: float = 300.0) -> list[bytes]:
-    """PNG bytes of each chart as chart_png makes them, rendered in a child process
-    (exports/chart_worker.py) so that the caller's process keeps its core. Raises
-    CJKFontMissing before starting, and ChartRenderError when a chart fails, the process dies
-    or it runs longer than `timeout_s`."""
-    request = {"font_dir": cjk_font_dir(), "vl_version": _VL_VERSION, "scale": scale,
-               "specs": [_spec(chart, None, None) for chart in charts]}
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
-    try:
-        done = subprocess.run([sys.executable, "-m", "exports.chart_worker"],
-                              input=pickle.dumps(request), capture_output=True, cwd=_ROOT,
-                              env=env, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as ex:
-        raise ChartRenderError(f"the chart process took longer than {timeout_s:.0f} s") from ex
-    try:
-        reply = pickle.loads(done.stdout)
-    except Exception:  # it died before replying (a crash, a kill): stderr says what it could
-        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ChartRenderError(f"the chart process exited with code {done.returncode}"
-                               + (f": {said[-1]}" if said else "")) from None
-    if isinstance(reply, dict):
-        raise ChartRenderError(reply["error"])
-    pngs = reply
-    if len(pngs) != len(charts):
-        raise ChartRenderError(f"the chart process returned {len(pngs)} of {len(charts)} images")
-    return pngs

@@ -1,33 +1,29 @@
-"""Typography layer of the Word review pack: A4 pages, Chinese fonts, headers, page numbers,
-cover, fast tables, landscape sections, atomic saving and PDF conversion through LibreOffice.
+"""Typography of the Word review pack: A4 pages, Chinese fonts, heading and body styles,
+headers, page numbers, the cover, pictures, landscape sections, and `PackWriter`, on which the
+pack (exports/pack_format.py) is written. Tables are written as XML text and spliced in at save
+(exports/docx_table_format.py); PDF conversion is exports/pdf_io.py.
 
-The pack itself (figures, charts, chapters) is composed on top of `PackWriter`. Every text that
-goes into the document passes `exports.sanitize.xml_safe` here, so callers hand over raw values.
+Every text that goes into the document passes `audit.text_format.xml_safe` here, so callers
+hand over raw values.
 """
 from __future__ import annotations
 
 import datetime as dt
 import io
 import os
-import re
-import shutil
-import signal
 import string
-import subprocess
 import tempfile
-import zipfile
 from pathlib import Path
-from typing import IO, Callable, Iterable, Literal, Sequence
-from xml.sax.saxutils import escape
+from typing import IO, Iterable, Literal, Sequence
 
 import docx
 from docx.document import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.image.image import Image as DocxImage
 from docx.oxml import OxmlElement
-from docx.oxml.ns import nsmap, qn
+from docx.oxml.ns import qn
 from docx.oxml.shape import CT_Inline
 from docx.section import Section
 from docx.shared import Cm, Pt
@@ -35,6 +31,29 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
+from audit import messages
+from exports.docx_table_format import (
+    COPY_BYTES,
+    HEADER_FILL,
+    ROWS_BATCH,
+    TWIPS_PER_CM,
+    ZEBRA_FILL,
+    CANT_SPLIT_MAX_CHARS,
+    cells_xml,
+    column_widths,
+    row_format,
+    row_template,
+    save_atomically,
+    keeps_next,
+    table_properties,
+)
+from exports.docx_parts_format import (
+    add_bookmark,
+    ask_to_update_fields,
+    fit_widths,
+    page_break_before,
+    toc_line,
+)
 from audit.text_format import xml_safe
 
 Lang = Literal["zh", "en"]
@@ -50,50 +69,48 @@ HEADER_FOOTER_DISTANCE_CM = 1.5
 SIZE_PT = {"二号": 22.0, "三号": 16.0, "小三": 15.0, "四号": 14.0, "小四": 12.0, "五号": 10.5,
            "小五": 9.0}
 
-BODY_EAST_ASIA = "宋体"
-HEADING_EAST_ASIA = "黑体"
+# The fonts named in the file, as Word and WPS users have them (公文 habit: 一级标题 黑体, 二级
+# 楷体, 三级 仿宋加粗, body 仿宋 or 宋体 as the house style says, tables 宋体 or 仿宋). Rendering
+# here maps each to a Simplified Chinese face (docs/fontconfig/cjk-sc-aliases.conf and the
+# replacement table of exports/pdf_io.py), never to the Japanese forms of Noto CJK.
+HOUSE_FONTS: dict[str, dict[str, str]] = {
+    "fangsong": {"body": "仿宋", "table": "宋体"},
+    "song": {"body": "宋体", "table": "宋体"},
+}
+HEADING_EAST_ASIA = ("黑体", "楷体", "仿宋")
+BODY_EAST_ASIA = HOUSE_FONTS["fangsong"]["body"]
 BODY_LATIN = "Times New Roman"
 HEADING_LATIN = "Arial"
 
-FONTCONFIG_ALIASES = (Path(__file__).resolve().parent.parent / "docs" / "fontconfig"
-                      / "cjk-sc-aliases.conf")
-
-# The few structural strings this layer writes itself; chapter text comes from the caller.
-# Same shape as audit.i18n templates, so they can move into the catalogue unchanged.
-_LABELS: dict[str, dict[str, str]] = {
-    "zh": {"page_of": "第 {page} 页 共 {pages} 页", "as_of": "截至 {date}"},
-    "en": {"page_of": "Page {page} of {pages}", "as_of": "As of {date}"},
-}
 _PAGE_FIELDS = {"page": "PAGE", "pages": "NUMPAGES"}
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
+# Paragraph habits per language (not texts): Chinese body text runs at 1.5 lines with a
+# two-character first-line indent and no space between paragraphs; English at 1.15 with 6 pt.
+# Headings: 黑体 and 楷体 are not set bold in Chinese; English headings are.
+_HABITS = {"zh": {"space_after": 0, "line_spacing": 1.5, "indent": True,
+                  "heading_bold": (False, False, True)},
+           "en": {"space_after": 6, "line_spacing": 1.15, "indent": False,
+                  "heading_bold": (True, True, True)}}
+BODY_PT = 14.0  # 四号: the body of a 汇报 read on paper
+
 
 _THEME_FONT_ATTRS = tuple(qn(f"w:{a}") for a in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"))
-_W_T = qn("w:t")
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
-_TWIPS_PER_CM = 1440 / 2.54
-# Rows whose longest cell is below this many characters are kept whole on one page; longer rows
-# may be taller than a page, and a row that cannot split would then be clipped.
-_CANT_SPLIT_MAX_CHARS = 400
-_HEADER_FILL = "D9D9D9"
-_ZEBRA_FILL = "F2F2F2"
-
-
-class PdfConversionError(RuntimeError):
-    """LibreOffice is missing, timed out, or produced no PDF; the message says which."""
 
 
 # --- document and styles -------------------------------------------------------------------
 
 
-def new_document(lang: Lang = "zh") -> Document:
-    """A blank A4 portrait document whose styles use 宋体/黑体 as East Asian fonts."""
-    if lang not in _LABELS:
+def new_document(lang: Lang = "zh", house_style: str = "fangsong") -> Document:
+    """A blank A4 portrait document whose styles name the house style's Chinese fonts.
+    Raises ValueError for an unknown language or house style."""
+    if lang not in _HABITS:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if house_style not in HOUSE_FONTS:
+        raise ValueError(f"house style must be one of {', '.join(HOUSE_FONTS)}, not {house_style!r}")
     doc = docx.Document()
     section = doc.sections[0]
     _set_page(section, landscape=False)
-    _set_styles(doc, lang)
+    _set_styles(doc, lang, HOUSE_FONTS[house_style])
     return doc
 
 
@@ -153,43 +170,54 @@ def _style_fonts(doc: Document, name: str, *, latin: str, east_asia: str, size_p
                 _set_fonts(other.element.get_or_add_rPr(), latin=latin, east_asia=east_asia)
 
 
-def _set_styles(doc: Document, lang: Lang) -> None:
-    """Fonts, sizes and spacing of every style the pack uses, per Chinese report habits."""
+def _set_styles(doc: Document, lang: Lang, fonts: dict[str, str]) -> None:
+    """Fonts, sizes and spacing of every style the pack uses, per 公文 habits."""
     styles_el = doc.styles.element
     # The template names theme fonts everywhere; any left over would override 宋体/黑体.
     for rFonts in styles_el.iter(qn("w:rFonts")):
         for attr in _THEME_FONT_ATTRS:
             rFonts.attrib.pop(attr, None)
     rPr_default = styles_el.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
-    _set_fonts(rPr_default, latin=BODY_LATIN, east_asia=BODY_EAST_ASIA)
+    _set_fonts(rPr_default, latin=BODY_LATIN, east_asia=fonts["body"])
     _set_lang(rPr_default)
     for sz in ("w:sz", "w:szCs"):
-        rPr_default.find(qn(sz)).set(qn("w:val"), str(int(SIZE_PT["小四"] * 2)))
+        rPr_default.find(qn(sz)).set(qn("w:val"), str(int(BODY_PT * 2)))
 
-    body_fonts = {"latin": BODY_LATIN, "east_asia": BODY_EAST_ASIA}
-    heading_fonts = {"latin": HEADING_LATIN, "east_asia": HEADING_EAST_ASIA}
-    _style_fonts(doc, "Normal", **body_fonts, size_pt=SIZE_PT["小四"])
+    body_fonts = {"latin": BODY_LATIN, "east_asia": fonts["body"]}
+    table_fonts = {"latin": BODY_LATIN, "east_asia": fonts["table"]}
+    heading_fonts = {"latin": HEADING_LATIN, "east_asia": HEADING_EAST_ASIA[0]}
+    _style_fonts(doc, "Normal", **body_fonts, size_pt=BODY_PT)
     normal = doc.styles["Normal"].paragraph_format
-    normal.space_before, normal.space_after = Pt(0), Pt(0 if lang == "zh" else 6)
-    normal.line_spacing = 1.5 if lang == "zh" else 1.15
+    habits = _HABITS[lang]
+    normal.space_before, normal.space_after = Pt(0), Pt(habits["space_after"])
+    normal.line_spacing = habits["line_spacing"]
 
     # Chinese body paragraphs start indented by two characters (首行缩进两字符).
     body = doc.styles["Body Text"]
-    _style_fonts(doc, "Body Text", **body_fonts, size_pt=SIZE_PT["小四"])
-    body.paragraph_format.space_after = Pt(0 if lang == "zh" else 6)
-    if lang == "zh":
+    _style_fonts(doc, "Body Text", **body_fonts, size_pt=BODY_PT)
+    body.paragraph_format.space_after = Pt(habits["space_after"])
+    body.paragraph_format.widow_control = True
+    if habits["indent"]:
         ind = body.element.get_or_add_pPr().get_or_add_ind()
         ind.set(qn("w:firstLineChars"), "200")
-        ind.set(qn("w:firstLine"), str(int(2 * SIZE_PT["小四"] * 20)))
+        ind.set(qn("w:firstLine"), str(int(2 * BODY_PT * 20)))
 
-    for name, size, before, after in (("Heading 1", SIZE_PT["三号"], 18, 12),
-                                      ("Heading 2", SIZE_PT["四号"], 12, 6),
-                                      ("Heading 3", SIZE_PT["小四"], 6, 6)):
-        _style_fonts(doc, name, **heading_fonts, size_pt=size, bold=True)
+    for level, (name, size, before, after) in enumerate(
+            (("Heading 1", SIZE_PT["三号"], 12, 6), ("Heading 2", SIZE_PT["四号"], 6, 3),
+             ("Heading 3", BODY_PT, 3, 0))):
+        _style_fonts(doc, name, latin=HEADING_LATIN if level < 2 else BODY_LATIN,
+                     east_asia=HEADING_EAST_ASIA[level], size_pt=size,
+                     bold=habits["heading_bold"][level])
         fmt = doc.styles[name].paragraph_format
         fmt.space_before, fmt.space_after = Pt(before), Pt(after)
         fmt.line_spacing = 1.25
         fmt.keep_with_next = True
+        fmt.keep_together = True
+        if habits["indent"] and level:
+            # 二级、三级标题 start where a body paragraph's text does.
+            ind = doc.styles[name].element.get_or_add_pPr().get_or_add_ind()
+            ind.set(qn("w:firstLineChars"), "200")
+            ind.set(qn("w:firstLine"), str(int(2 * size * 20)))
 
     _style_fonts(doc, "Title", **heading_fonts, size_pt=SIZE_PT["二号"], bold=True)
     title = doc.styles["Title"]
@@ -209,7 +237,7 @@ def _set_styles(doc: Document, lang: Lang) -> None:
     doc.styles["Subtitle"].paragraph_format.space_after = Pt(6)
 
     for name in ("List Bullet", "List Number"):
-        _style_fonts(doc, name, **body_fonts, size_pt=SIZE_PT["小四"])
+        _style_fonts(doc, name, **body_fonts, size_pt=BODY_PT)
 
     _style_fonts(doc, "Caption", **heading_fonts, size_pt=SIZE_PT["五号"], bold=False)
     caption = doc.styles["Caption"].paragraph_format
@@ -227,7 +255,7 @@ def _set_styles(doc: Document, lang: Lang) -> None:
 
     table_text = doc.styles.add_style("Table Text", WD_STYLE_TYPE.PARAGRAPH)
     table_text.base_style = doc.styles["Normal"]
-    _style_fonts(doc, "Table Text", **body_fonts, size_pt=SIZE_PT["五号"])
+    _style_fonts(doc, "Table Text", **table_fonts, size_pt=SIZE_PT["五号"])
     fmt = table_text.paragraph_format
     fmt.space_before, fmt.space_after, fmt.line_spacing = Pt(0), Pt(0), 1.0
     table_heading = doc.styles.add_style("Table Heading", WD_STYLE_TYPE.PARAGRAPH)
@@ -275,7 +303,6 @@ def _field_runs(paragraph: Paragraph, code: str) -> None:
 
 def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
     """Give a section its own header text and the 第 X 页 共 Y 页 / Page X of Y footer."""
-    labels = _LABELS[lang]
     header = section.header
     header.is_linked_to_previous = False
     p = header.paragraphs[0]
@@ -286,7 +313,8 @@ def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
     p = footer.paragraphs[0]
     p.text = ""
     p.style = "Footer"
-    for literal, field, _, _ in string.Formatter().parse(labels["page_of"]):
+    for literal, field, _, _ in string.Formatter().parse(
+            messages.MESSAGES[lang]["docx.page_of"]):
         if literal:
             p.add_run(literal)
         if field:
@@ -295,9 +323,8 @@ def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
 
 def format_date(day: dt.date, lang: Lang) -> str:
     """A date as a reader of that language writes it: 2026年11月27日 / 27 November 2026."""
-    if lang == "zh":
-        return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
+    return messages.t("docx.date", lang, year=day.year, day=day.day,
+                      month_name=messages.t(f"docx.month.{day.month}", lang))
 
 
 def usable_width_cm(section: Section) -> float:
@@ -310,130 +337,6 @@ def usable_height_cm(section: Section) -> float:
     return (section.page_height - section.top_margin - section.bottom_margin) / 360000
 
 
-# --- saving and PDF ---------------------------------------------------------------------------
-
-
-RowWriter = Callable[[int, IO[bytes]], None]
-
-
-def save_atomically(doc: Document, path: str | os.PathLike[str],
-                    write_rows: RowWriter | None = None) -> Path:
-    """Save next to the target then rename over it, so a failure never leaves a half-written file.
-    `write_rows(k, part)`: writes the body rows of the table whose `<!--rows:k-->` marker the
-    document holds (PackWriter.table leaves them; see `_save_spliced`)."""
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if write_rows is not None:
-                _save_spliced(doc, fh, write_rows)
-            else:
-                doc.save(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.chmod(0o644)  # mkstemp makes 0600 files; exports are shared documents
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
-
-
-_DOCUMENT_PART = "word/document.xml"
-# An XML comment cannot come from user text (its '<' is escaped), so the marker is unambiguous.
-_SPLICE_MARKER = re.compile(rb"<!--rows:(\d+)-->")
-
-
-def _save_spliced(doc: Document, fh: IO[bytes], write_rows: RowWriter) -> None:
-    """Save through python-docx (every part as it writes it), then copy the package into `fh`
-    with each `<!--rows:K-->` marker of the document part replaced by what write_rows(K, part)
-    writes: the 40,000-issue appendix's 120,000 rows never become lxml elements."""
-    staged = io.BytesIO()
-    doc.save(staged)
-    with zipfile.ZipFile(staged) as source, \
-            zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as out:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename != _DOCUMENT_PART:
-                out.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-                continue
-            entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            with out.open(entry, "w") as part:
-                # split with a group: text, marker number, text, marker number, ..., text
-                for i, piece in enumerate(_SPLICE_MARKER.split(data)):
-                    if i % 2 == 0:
-                        part.write(piece)
-                    else:
-                        write_rows(int(piece), part)
-
-
-def write_fontconfig(workdir: Path) -> Path:
-    """A fonts.conf that loads the system configuration and then the 宋体/黑体 → Noto SC aliases."""
-    conf = workdir / "fonts.conf"
-    conf.write_text(
-        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
-        "<fontconfig>\n"
-        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
-        f"  <include>{escape(str(FONTCONFIG_ALIASES))}</include>\n"
-        "</fontconfig>\n",
-        encoding="utf-8",
-    )
-    return conf
-
-
-def convert_to_pdf(docx_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None,
-                   *, timeout_s: float = 120.0) -> Path:
-    """Convert a .docx to PDF with headless LibreOffice and return the PDF's path.
-
-    Raises PdfConversionError when soffice is not installed, times out or writes no PDF.
-    """
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        raise PdfConversionError("LibreOffice (soffice) is not installed")
-    source = Path(docx_path).resolve()
-    out = Path(out_dir).resolve() if out_dir is not None else source.parent
-    out.mkdir(parents=True, exist_ok=True)
-    # A private profile per run: concurrent conversions sharing one profile block each other.
-    with tempfile.TemporaryDirectory(prefix="pack-soffice-") as work:
-        workdir = Path(work)
-        staging = workdir / "out"
-        env = dict(os.environ, FONTCONFIG_FILE=str(write_fontconfig(workdir)),
-                   HOME=str(workdir))
-        cmd = [soffice, f"-env:UserInstallation={(workdir / 'profile').as_uri()}", "--headless",
-               "--norestore", "--nologo", "--nodefault", "--nolockcheck",
-               "--convert-to", "pdf", "--outdir", str(staging), str(source)]
-        # Own process group, so a hung soffice.bin (a grandchild) can be ended on timeout.
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise PdfConversionError(f"LibreOffice did not finish within {timeout_s:.0f} s") from None
-        produced = staging / (source.stem + ".pdf")
-        # soffice can exit 0 without writing anything ("source file could not be loaded"), and
-        # converting in a staging folder means an old PDF at the target is never mistaken for
-        # a new one, nor left half-written.
-        if proc.returncode != 0 or not produced.exists():
-            message = (stderr or stdout).decode(errors="replace").strip()
-            raise PdfConversionError(
-                f"LibreOffice exited with {proc.returncode} and wrote no PDF: {message}")
-        pdf = out / produced.name
-        # Copy beside the target, then rename: the staging folder may be on another filesystem.
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{pdf.name}.", suffix=".tmp", dir=out)
-        os.close(fd)
-        try:
-            shutil.copyfile(produced, tmp_name)
-            os.chmod(tmp_name, 0o644)
-            os.replace(tmp_name, pdf)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-    return pdf
-
 
 # --- the writer -------------------------------------------------------------------------------
 
@@ -441,10 +344,16 @@ def convert_to_pdf(docx_path: str | os.PathLike[str], out_dir: str | os.PathLike
 class PackWriter:
     """Builds one review-pack document: cover, headings, text, tables, figures and sections."""
 
-    def __init__(self, lang: Lang = "zh", header_text: str = "") -> None:
-        """A new A4 document with the header text and page-number footer on every page but the cover."""
+    def __init__(self, lang: Lang = "zh", header_text: str = "", house_style: str = "song"
+                 ) -> None:
+        """A new A4 document with the header text and page-number footer on every page but
+        the cover; body and table type after `house_style` (see HOUSE_FONTS)."""
         self.lang: Lang = lang
-        self.doc: Document = new_document(lang)
+        self.doc: Document = new_document(lang, house_style)
+        # (paragraph, bookmark, level, text) of each heading listed in the contents
+        self._toc: list[tuple[Paragraph, str, int, str]] = []
+        self._toc_at: Paragraph | None = None
+        self._new_page = False  # the next paragraph starts a page (see page_break)
         self._next_shape_id: int | None = None
         # The tables' body rows as UTF-8 XML, put in the document at save (see table): in a
         # temporary file, as the 40,000-issue appendix's rows are 170 MB of XML. _bodies[k] is
@@ -471,23 +380,87 @@ class PackWriter:
             self.doc.add_paragraph(xml_safe(line), style="Subtitle")
         tail = [organisation] if organisation else []
         if as_of is not None:
-            tail.append(_LABELS[self.lang]["as_of"].format(date=format_date(as_of, self.lang)))
+            tail.append(messages.t("docx.as_of", self.lang, date=format_date(as_of, self.lang)))
         for i, line in enumerate(tail):
             p = self.doc.add_paragraph(xml_safe(line), style="Subtitle")
             if i == 0:
                 p.paragraph_format.space_before = Cm(8)
         self.page_break()
 
-    def heading(self, text: str, level: int = 1) -> Paragraph:
-        """A heading of level 1–3 (黑体, bold)."""
+    def formal_cover(self, *, company: str, title: str, lines: Iterable[str] = (),
+                     issuer: str = "", date_text: str = "", classification: str = "") -> None:
+        """The cover of a 汇报: 密级 top left (when given), the full company name, the title,
+        the scope lines, and at the foot the issuing department and the date (written as the
+        caller gives it: 二〇二六年十一月二十七日). The body starts on the next page."""
+        if classification:
+            p = self.doc.add_paragraph(xml_safe(classification), style="Subtitle")
+            p.alignment = WD_ALIGN_PARAGRAPH.LEFT
+            p.runs[0].font.name = HEADING_LATIN
+            p.runs[0].bold = True
+        first = self.doc.add_paragraph(xml_safe(company), style="Subtitle")
+        first.paragraph_format.space_before = Cm(4 if classification else 5)
+        first.paragraph_format.space_after = Pt(18)
+        p = self.doc.add_paragraph(xml_safe(title), style="Title")
+        for line in lines:
+            self.doc.add_paragraph(xml_safe(line), style="Subtitle")
+        tail = [x for x in (issuer, date_text) if x]
+        for i, line in enumerate(tail):
+            p = self.doc.add_paragraph(xml_safe(line), style="Subtitle")
+            if i == 0:
+                p.paragraph_format.space_before = Cm(7)
+        self._new_page = True
+
+    def heading(self, text: str, level: int = 1, *, new_page: bool = False,
+                contents: bool = False) -> Paragraph:
+        """A heading of level 1–3 (一级 黑体, 二级 楷体, 三级 仿宋加粗), kept with what follows;
+        `new_page` starts it on a new page (never a blank one); `contents` lists it in the
+        table of contents (see contents_here)."""
         if level not in (1, 2, 3):
             raise ValueError(f"heading level must be 1, 2 or 3, not {level}")
-        return self.doc.add_paragraph(xml_safe(text), style=f"Heading {level}")
+        p = self.doc.add_paragraph(xml_safe(text), style=f"Heading {level}")
+        if new_page:
+            self._new_page = True
+        self._started(p)
+        if contents:
+            name = f"_Toc{len(self._toc) + 1:04d}"
+            add_bookmark(p, name, len(self._toc) + 1)
+            self._toc.append((p, name, level, text))
+        return p
+
+    def _started(self, p: Paragraph) -> Paragraph:
+        """Start `p` on a new page when a page break is pending."""
+        if self._new_page:
+            page_break_before(p)
+            self._new_page = False
+        return p
+
+    def contents_here(self, title: str) -> None:
+        """Put the table of contents here (its lines are written by `finish_contents`, once
+        every heading is known): a page of its own after the cover."""
+        self._toc_at = self.doc.add_paragraph(xml_safe(title), style="Title")
+        self._new_page = True
+        self._started(self._toc_at)
+        self._toc_at.paragraph_format.space_after = Pt(12)
+        self._new_page = True  # the body starts on the next page
+
+    def finish_contents(self) -> int:
+        """Write the contents' lines (heading, dotted tab, PAGEREF page number) where
+        `contents_here` was called; returns how many. Nothing when it was not called."""
+        if self._toc_at is None:
+            return 0
+        width = int(round(usable_width_cm(self.doc.sections[0]) * TWIPS_PER_CM))
+        at = self._toc_at._p
+        for _, name, level, text in self._toc:
+            line = toc_line(self.doc, text, name, level, width)
+            at.addnext(line)
+            at = line
+        ask_to_update_fields(self.doc)
+        return len(self._toc)
 
     def paragraph(self, text: str = "", style: str = "Body Text", *, bold: bool = False,
                   align: Align | None = None) -> Paragraph:
         """A body paragraph (first line indented two characters in Chinese)."""
-        p = self.doc.add_paragraph(style=style)
+        p = self._started(self.doc.add_paragraph(style=style))
         run = p.add_run(xml_safe(text))
         if bold:
             run.bold = True
@@ -503,13 +476,14 @@ class PackWriter:
 
     def caption(self, text: str) -> Paragraph:
         """A centred caption kept on the same page as the table or figure that follows it."""
-        p = self.doc.add_paragraph(xml_safe(text), style="Caption")
+        p = self._started(self.doc.add_paragraph(xml_safe(text), style="Caption"))
         p.paragraph_format.keep_with_next = True
         return p
 
     def page_break(self) -> None:
-        """Start a new page within the current section."""
-        self.doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        """Start a new page within the current section: the next paragraph starts one (a
+        break paragraph after a table that filled its page would leave a blank page)."""
+        self._new_page = True
 
     def picture(self, png_bytes: bytes, width_cm: float, caption: str | None = None) -> Paragraph:
         """A centred image that fits the text area, with an optional caption below."""
@@ -522,7 +496,7 @@ class PackWriter:
         `place_picture` puts there later; returns it with the largest width and height (cm) the
         picture may take there."""
         section = self.doc.sections[-1]
-        p = self.doc.add_paragraph()
+        p = self._started(self.doc.add_paragraph())
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = caption is not None
         if caption is not None:
@@ -564,6 +538,13 @@ class PackWriter:
     def _new_section(self, *, landscape: bool, header_text: str | None) -> Section:
         """A new-page section linked to the previous header/footer unless header_text is given."""
         section = self.doc.add_section(WD_SECTION.NEW_PAGE)
+        self._new_page = False  # the section starts a page already
+        # The paragraph that ends the previous section holds its properties: one point high,
+        # so that after a table filling its page it does not spill onto a blank page.
+        ender = self.doc.paragraphs[-1]
+        ender.paragraph_format.space_before = ender.paragraph_format.space_after = Pt(0)
+        ender.paragraph_format.line_spacing = Pt(1)
+        ender.paragraph_format.first_line_indent = Cm(0)
         _set_page(section, landscape=landscape)
         # The clone keeps the cover's "different first page"; later sections must not hide
         # their first header and footer.
@@ -579,8 +560,12 @@ class PackWriter:
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]],
               col_widths_cm: Sequence[float] | None = None, *, repeat_header: bool = True,
-              zebra: bool = False, align: Sequence[Align] | None = None) -> Table:
-        """A bordered table in 五号 type whose header row repeats on every page.
+              zebra: bool = False, align: Sequence[Align] | None = None,
+              total: Sequence[object] | None = None) -> Table:
+        """A bordered table in 五号 type whose header row repeats on every page; `total`, a
+        合计 row in bold at the end. Headers get the width they need never to break inside a
+        word; a short table moves to the next page whole, a long one never leaves its header
+        or its last rows alone on a page.
 
         The body rows are written as XML text and spliced into the document when it is saved:
         a 40,000-issue appendix has 120,000 rows, and building them as lxml elements (even by
@@ -588,16 +573,22 @@ class PackWriter:
         `save`, the in-memory table holds only its header row. Column widths are scaled down to
         the text area when they do not fit.
         """
+        if self._new_page:  # a table cannot start a page itself: an empty paragraph does
+            self._started(self.doc.add_paragraph(style="Normal"))
         n = len(headers)
         if align is not None and len(align) != n:
             raise ValueError(f"align has {len(align)} entries for {n} columns")
-        widths = _column_widths(col_widths_cm, n, usable_width_cm(self.doc.sections[-1]))
-        twips = [int(round(w * _TWIPS_PER_CM)) for w in widths]
+        available = usable_width_cm(self.doc.sections[-1])
+        widths = fit_widths(column_widths(col_widths_cm, n, available),
+                            [str(h) for h in headers], available)
+        twips = [int(round(w * TWIPS_PER_CM)) for w in widths]
+        if not isinstance(rows, Sequence):
+            rows = list(rows)
 
         table = self.doc.add_table(rows=0, cols=n)
         table.style = self.doc.styles["Table Grid"]
         tbl = table._tbl
-        _table_properties(tbl.tblPr, sum(twips))
+        table_properties(tbl.tblPr, sum(twips))
         for gridCol, w in zip(tbl.tblGrid.findall(qn("w:gridCol")), twips):
             gridCol.set(qn("w:w"), str(w))
 
@@ -607,27 +598,35 @@ class PackWriter:
 
         # The header row and four prepared body rows (plain or shaded, kept whole or free to
         # split) as format strings: each row is one format call with its cells' escaped texts.
-        header = _row_format(_row_template(twips, heading_id, [None] * n, fill=_HEADER_FILL,
-                                           header=repeat_header, cant_split=True))
-        fills = (None, _ZEBRA_FILL if zebra else None)
-        formats = [[_row_format(_row_template(twips, text_id, jc, fill=f, header=False,
-                                              cant_split=whole))
-                    for whole in (False, True)] for f in fills]
+        header = row_format(row_template(twips, heading_id, [None] * n, fill=HEADER_FILL,
+                                         header=repeat_header, cant_split=True,
+                                         keep_next=True))
+        fills = (None, ZEBRA_FILL if zebra else None)
+        formats = [[[row_format(row_template(twips, text_id, jc, fill=f, header=False,
+                                             cant_split=whole, keep_next=keep))
+                     for keep in (False, True)] for whole in (False, True)] for f in fills]
+        m = len(rows) + (total is not None)
         if self._rows_file is None:
             self._rows_file = tempfile.TemporaryFile(prefix="pack-rows-")
         spill = self._rows_file
         start = spill.seek(0, os.SEEK_END)
-        batch = [header.format(*_cells_xml([xml_safe(h) for h in headers]))]
+        batch = [header.format(*cells_xml([xml_safe(h) for h in headers]))]
         append = batch.append
         for i, values in enumerate(rows):
             if len(values) != n:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
-            whole = n == 0 or max(map(len, texts)) < _CANT_SPLIT_MAX_CHARS
-            append(formats[i % 2][whole].format(*_cells_xml(texts)))
-            if len(batch) == _ROWS_BATCH:
+            whole = n == 0 or max(map(len, texts)) < CANT_SPLIT_MAX_CHARS
+            append(formats[i % 2][whole][keeps_next(i, m)].format(*cells_xml(texts)))
+            if len(batch) == ROWS_BATCH:
                 spill.write("".join(batch).encode("utf-8"))
                 batch.clear()
+        if total is not None:
+            if len(total) != n:
+                raise ValueError(f"the total row has {len(total)} values for {n} columns")
+            bold = row_format(row_template(twips, text_id, jc, fill=HEADER_FILL, header=False,
+                                           cant_split=True, bold=True))
+            append(bold.format(*cells_xml([xml_safe(v) for v in total])))
         spill.write("".join(batch).encode("utf-8"))
         tbl.append(etree.Comment(f"rows:{len(self._bodies)}"))
         self._bodies.append((start, spill.tell()))
@@ -643,144 +642,15 @@ class PackWriter:
         start, end = self._bodies[k]
         self._rows_file.seek(start)
         while start < end:
-            chunk = self._rows_file.read(min(_COPY_BYTES, end - start))
+            chunk = self._rows_file.read(min(COPY_BYTES, end - start))
             if not chunk:
                 raise OSError(f"the table rows file ended at byte {start} of {end}")
             part.write(chunk)
             start += len(chunk)
 
 
-_ROWS_BATCH = 2000  # rows encoded and written to the rows file at a time
-_COPY_BYTES = 4 << 20  # bytes copied from it at a time
 
 
 _ALIGNMENTS = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER,
                "right": WD_ALIGN_PARAGRAPH.RIGHT}
 
-
-def _column_widths(widths: Sequence[float] | None, n: int, available: float) -> list[float]:
-    """Column widths in cm: as given, equal shares of the text area, or scaled down to fit it."""
-    if widths is None:
-        return [available / n] * n
-    if len(widths) != n:
-        raise ValueError(f"col_widths_cm has {len(widths)} entries for {n} columns")
-    total = sum(widths)
-    # A table wider than the text area runs off the page in LibreOffice and WPS.
-    return [w * available / total for w in widths] if total > available else list(widths)
-
-
-def _table_properties(tblPr, width_twips: int) -> None:
-    """Fixed layout (fast to lay out, widths as given) and visible borders whatever the style."""
-    tblW = tblPr.find(qn("w:tblW"))
-    if tblW is None:
-        tblW = OxmlElement("w:tblW")
-        tblPr.append(tblW)
-    tblW.set(qn("w:w"), str(width_twips))
-    tblW.set(qn("w:type"), "dxa")
-    borders = OxmlElement("w:tblBorders")
-    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        el = OxmlElement(f"w:{edge}")
-        for key, value in (("val", "single"), ("sz", "4"), ("space", "0"), ("color", "000000")):
-            el.set(qn(f"w:{key}"), value)
-        borders.append(el)
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    # CT_TblPr order: tblStyle … tblW, jc, …, tblBorders, shd, tblLayout, tblCellMar, tblLook.
-    look = tblPr.find(qn("w:tblLook"))
-    for el in (borders, layout):
-        if look is not None:
-            look.addprevious(el)
-        else:
-            tblPr.append(el)
-
-
-def _row_template(twips: Sequence[int], style_id: str, jc: Sequence[str | None],
-                  fill: str | None, header: bool, cant_split: bool):
-    """One w:tr with a cell per column and an empty w:t in each, ready to be copied and filled;
-    `cant_split` keeps the row on one page."""
-    tr = OxmlElement("w:tr")
-    trPr = OxmlElement("w:trPr")
-    if cant_split:
-        trPr.append(OxmlElement("w:cantSplit"))
-    if header:
-        trPr.append(OxmlElement("w:tblHeader"))
-    tr.append(trPr)
-    for w, j in zip(twips, jc):
-        tc = OxmlElement("w:tc")
-        tcPr = OxmlElement("w:tcPr")
-        tcW = OxmlElement("w:tcW")
-        tcW.set(qn("w:w"), str(w))
-        tcW.set(qn("w:type"), "dxa")
-        tcPr.append(tcW)
-        if fill is not None:
-            shd = OxmlElement("w:shd")
-            shd.set(qn("w:val"), "clear")
-            shd.set(qn("w:color"), "auto")
-            shd.set(qn("w:fill"), fill)
-            tcPr.append(shd)
-        if header:
-            v_align = OxmlElement("w:vAlign")
-            v_align.set(qn("w:val"), "center")
-            tcPr.append(v_align)
-        tc.append(tcPr)
-        p = OxmlElement("w:p")
-        pPr = OxmlElement("w:pPr")
-        pStyle = OxmlElement("w:pStyle")
-        pStyle.set(qn("w:val"), style_id)
-        pPr.append(pStyle)
-        if j is not None:
-            jc_el = OxmlElement("w:jc")
-            jc_el.set(qn("w:val"), j)
-            pPr.append(jc_el)
-        p.append(pPr)
-        r = OxmlElement("w:r")
-        t = OxmlElement("w:t")
-        t.set(_XML_SPACE, "preserve")
-        r.append(t)
-        p.append(r)
-        tc.append(p)
-        tr.append(tc)
-    return tr
-
-
-_W_NS_DECLARATION = f' xmlns:w="{nsmap["w"]}"'
-_CELL = "\ue000"  # a private-use character standing for a cell's text in a row template
-_BREAK_XML = {"\n": '</w:t><w:br/><w:t xml:space="preserve">',
-              "\t": '</w:t><w:tab/><w:t xml:space="preserve">'}
-_BREAKS = re.compile("[\n\t]")
-
-
-def _row_format(tr) -> str:
-    """A row template as a str.format pattern with one {} per cell text, its w namespace left
-    to the document it goes into."""
-    for t in tr.iter(_W_T):
-        t.text = _CELL
-    xml = etree.tostring(tr, encoding="unicode").replace(_W_NS_DECLARATION, "", 1)
-    return xml.replace("{", "{{").replace("}", "}}").replace(_CELL, "{}")
-
-
-# What no cell text may hold as it is, apart from line breaks and tabs: characters XML
-# forbids, and carriage returns (a line break is written as w:br, whatever its form).
-_NEEDS_CLEANING = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-def _cells_xml(texts: list[str]) -> list[str]:
-    """The XML inside each cell's w:t (see _cell_xml). A row with nothing to clean (nearly
-    every row) is escaped, and its breaks written, in one pass over the row's joined text."""
-    if _NEEDS_CLEANING.search("".join(texts)) is not None:
-        return [_cell_xml(t) for t in texts]
-    # NUL is a character to clean, so it is in no cell here: it separates them.
-    return _with_breaks(escape("\x00".join(texts))).split("\x00")
-
-
-def _cell_xml(text: str) -> str:
-    """A cell's text as the XML inside its w:t: XML-forbidden characters replaced, escaped, and
-    line breaks and tabs as w:br / w:tab between runs of text (as Word writes them)."""
-    return _with_breaks(escape(xml_safe(text).replace("\r\n", "\n").replace("\r", "\n")))
-
-
-def _with_breaks(xml: str) -> str:
-    """Escaped text with its line breaks and tabs as w:br / w:tab between runs of text."""
-    if "\n" not in xml and "\t" not in xml:
-        return xml
-    return _BREAKS.sub(lambda m: _BREAK_XML[m.group()], xml)
