@@ -64,13 +64,15 @@ def edit_time(c: sqlite3.Connection) -> int:
 
 
 def edit_and_rehash(c: sqlite3.Connection) -> int:
-    # A careful forger recomputes the edited row's own hash: the next row no longer follows.
+    # A careful forger recomputes the edited row's own hash, but without the history key: the
+    # row's signature no longer matches (an unkeyed chain: the next row no longer follows,
+    # tests/test_audit_history_key.py).
     row = c.execute("SELECT seq, at, actor_id, actor, op, action, entity, entity_id, field, "
                     "old, new, prev_hash FROM history WHERE seq = 153").fetchone()
     h = history.record_hash(row[11], row[0], row[1], row[2], row[3], row[4], row[5], row[6],
                             row[7], row[8], row[9], "forged")
     c.execute("UPDATE history SET new = 'forged', hash = ? WHERE seq = 153", (h,))
-    return 154
+    return 153
 
 
 def delete_row(c: sqlite3.Connection) -> int:
@@ -119,7 +121,12 @@ def test_rows_cut_off_the_end_are_caught_against_the_anchor(clean: tuple[Path, s
     conn = behind_the_back(path)
     conn.execute("DELETE FROM history WHERE seq > ?", (seq - 5,))
     conn.close()
-    assert verify_cli(path)[0] == 0  # a shorter chain is still a chain...
+    from audit.store.db import open_database
+    shortened = open_database(path)
+    assert history.verify(shortened).ok  # a shorter chain is still a chain...
+    shortened.conn.close()
+    code, out = verify_cli(path)          # ...whose replay no longer gives the live tables
+    assert code == 1 and out["stage"] == "tables"
     code, out = verify_cli(path, "--anchor", clean[1])
     assert code == 1 and out["first_bad_seq"] == seq - 4  # ...but not the anchored one
     print(f"\nTAMPER truncate: exit 1 against the anchor, first missing record {seq - 4}")

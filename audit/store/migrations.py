@@ -346,6 +346,12 @@ def current_version(db: sqlite_utils.Database) -> int:
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def another_programs(db: sqlite_utils.Database) -> bool:
+    """Is this a SQLite file of some other program (tables, but no schema version of ours)?"""
+    return current_version(db) == 0 and db.conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master").fetchone()[0] > 0
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply every migration the file lacks; return the resulting version.
     Raises RuntimeError for a file made by a newer release."""
