@@ -93,12 +93,13 @@ def cmd_init(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from audit.views import FIGURE_KEYS, figures, scope_for
+    from audit.views import CURRENT, FIGURE_KEYS, RECORDED, classification_note, figures, scope_for
     db, _ = open_db(args)
     actor = acting_user(db, args.as_user)
+    classification = CURRENT if args.current_classification else RECORDED
     scope = scope_for(db, actor, unit_code=args.unit,
                       category_codes=[args.category] if args.category else [],
-                      stream=args.stream, focus=args.focus)
+                      stream=args.stream, focus=args.focus, classification=classification)
     figs = figures(db, scope, _as_of(args.as_of))
     data = {k: figs[k] for k in FIGURE_KEYS}
 
@@ -111,6 +112,10 @@ def cmd_summary(args) -> int:
              f"{data['overdue']}，临期 {data['due_soon']}，四个到人 "
              f"{pct(data['fully_assigned_rate'])}，涉及金额 {data['amount_involved']:,.2f} 元，"
              f"已整改金额 {data['amount_rectified']:,.2f} 元")
+    note = classification_note(scope, "zh")
+    if note:
+        human += f"\n（{note}）"
+        data = {**data, "classification": classification}
     _print(args, data, human)
     return 0
 

@@ -27,16 +27,23 @@ Conventions every writer follows (the as-of figures and replay depend on them):
 - Link sets (sources, streams, focus, causes, deps) are recorded on the owning entity as one
   record with field 'sources' / 'streams' / 'focus' / 'causes' / 'depends_on' and old/new as
   sorted JSON lists of ids.
+- Every record's old value is the value the field held just before it (the creation's: None,
+  or [] for a link set); `verify` checks it (audit.store.live_check). So a field's value as of
+  day D is the old value of its first record after D, or the live column when it has none: how
+  audit.views reads every field of a past state, and why only the rows changed after D are
+  looked up.
 - A row created in bulk (a ledger import's new issues and their measures, written directly in
   their final state) is recorded in fewer records: its as-of fields (AS_OF_FIELDS: the ones
-  whose past value is looked up by date) one per record as above, and every other column that
-  holds a value, with the issue's link sets, in ONE record with field '*' (ROW) whose new value
-  is those columns as a canonical JSON object. `replay` expands it; it is always the row's
-  first record, so later per-field records override it. A reader that looks up any other field
-  of a past state must expand it too (or the field joins AS_OF_FIELDS).
+  some readers look up by the last new value before a date: the burn-up, the measures of
+  issues.graph_views) one per record as above, and every other column that holds a value, with
+  the issue's link sets, in ONE record with field '*' (ROW) whose new value is those columns as
+  a canonical JSON object. `replay` expands it; it is always the row's first record, so later
+  per-field records override it. A reader of the last new value before a date of any other
+  field must expand it too (or the field joins AS_OF_FIELDS); readers of the first old value
+  after the date need not.
 - Entities: 'issue', 'measure', 'category', 'aspect', 'audit', 'cause', 'unit', 'person',
-  'user', 'evidence', 'accountability', 'extension', 'escalation', 'merge', 'calendar',
-  'setting', 'login', 'import', 'backup'.
+  'user', 'evidence', 'accountability', 'extension', 'escalation', 'merge', 'duplicate',
+  'calendar', 'setting', 'login', 'import', 'backup', and 'history' (the key record).
 """
 from __future__ import annotations
 
@@ -187,9 +194,8 @@ def _signing(db: sqlite_utils.Database, at: str, seq: int, prev: str
 
 
 ROW = "*"
-# The fields whose value as of a past date is read from history (audit.figures, the dashboard's
-# rewind and burn-up, issues.graph_service, exports.report): a bulk creation records each on
-# its own.
+# The fields whose last value before a past date some readers look up (the burn-up, the measure
+# states of issues.graph_views): a bulk creation records each on its own.
 AS_OF_FIELDS: dict[str, frozenset[str]] = {
     "issue": frozenset({"status", "deadline", "original_deadline", "closed_at",
                         "responsible_person_id"}),
