@@ -97,21 +97,34 @@ def record_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, actor: 
 
 
 class _Hasher:
-    """record_hash for many records: the HMAC's key schedule worked out once."""
+    """record_hash for many records: the HMAC's inner and outer key blocks hashed once, each
+    record then costing two copies of a started SHA-256 (what hmac does, without its Python
+    layer)."""
 
     def __init__(self, key: bytes | None):
         self.key = key
-        self._mac = None if key is None else hmac.new(key, digestmod=hashlib.sha256)
+        if key is None:
+            self._inner = self._outer = None
+        else:
+            block = key.ljust(64, b"\0")  # keys here are 32 bytes: shorter than SHA-256's block
+            self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+            self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def payload(self, payload: str) -> str:
+        """The hash of a record's payload text (_HASH_JSON of its content)."""
+        data = payload.encode("utf-8")
+        if self._inner is None:
+            return hashlib.sha256(data).hexdigest()
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def __call__(self, row: tuple) -> str:
         """The hash of (prev_hash, seq, at, actor_id, actor, op, action, entity, entity_id,
         field, old, new)."""
-        payload = _HASH_JSON.encode(row).encode("utf-8")
-        if self._mac is None:
-            return hashlib.sha256(payload).hexdigest()
-        mac = self._mac.copy()
-        mac.update(payload)
-        return mac.hexdigest()
+        return self.payload(_HASH_JSON.encode(row))
 
 
 def new_op() -> str:
@@ -284,15 +297,17 @@ CONFIGURED = object()   # verify(key=…): the key configured for the database (
 
 
 def verify(db: sqlite_utils.Database, expected_anchor: tuple[int, str] | None = None, *,
-           key: bytes | None | object = CONFIGURED, anchors: Iterable[tuple[int, str]] = ()
-           ) -> VerifyResult:
+           key: bytes | None | object = CONFIGURED, anchors: Iterable[tuple[int, str]] = (),
+           integrity: bool = True) -> VerifyResult:
     """Check SQLite's integrity and the whole chain (SHA-256 before the key record, HMAC under
     `key` from it on); name the first bad record. With anchors (seq, hash) — `expected_anchor`
     and any in `anchors` —, also detect records cut off the end and a chain rewritten since
-    the anchor was published. Raises KeyUnusable when the configured key is malformed."""
+    the anchor was published. `integrity` False leaves SQLite's integrity_check out (the
+    benchmark times it apart). Raises KeyUnusable when the configured key is malformed."""
     conn = db.conn
-    integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
-    if integrity != "ok":
+    integrity = ("; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
+                 if integrity else "not checked")
+    if integrity not in ("ok", "not checked"):
         return VerifyResult(False, 0, integrity, None, f"integrity_check: {integrity}")
     if key is CONFIGURED:
         key = keys.key_for(db)
@@ -304,18 +319,22 @@ def verify(db: sqlite_utils.Database, expected_anchor: tuple[int, str] | None = 
                ) -> VerifyResult:
         return VerifyResult(False, count, integrity, seq, problem, last, keyed_from, kid)
 
-    cur = conn.execute("SELECT prev_hash, seq, at, actor_id, actor, op, action, entity, "
-                       "entity_id, field, old, new, hash FROM history ORDER BY seq")
-    for row in cur:
-        seq = row[1]
+    keyed = chain_key_id(db)
+    keyed_seq = keyed[0] if keyed else None
+    # SQLite writes the payload (json_array escapes exactly as _HASH_JSON does: minified, the
+    # same escapes), so the loop only hashes; a record whose hash does not match is encoded
+    # again in Python before it is called edited.
+    cur = conn.execute("SELECT seq, prev_hash, hash, json_array(prev_hash, seq, at, actor_id, "
+                       "actor, op, action, entity, entity_id, field, old, new) "
+                       "FROM history ORDER BY seq")
+    for seq, prev_hash, h, payload in cur:
         if seq != expected_seq:
             return failed(expected_seq, f"record {expected_seq} is missing (next is {seq})")
-        if row[0] != prev:
+        if prev_hash != prev:
             return failed(seq, f"record {seq} does not follow record {seq - 1} "
                                "(deleted, reordered or edited record before it)")
-        if keyed_from is None and row[7] == KEY_ENTITY and row[9] == KEY_FIELD \
-                and row[8] is None:
-            keyed_from, kid = seq, row[11]
+        if seq == keyed_seq:
+            keyed_from, kid = keyed
             if key is None:
                 return failed(seq, f"records from {seq} on are signed with history key {kid}; "
                                    f"no key was given ({keys.ENV} or the key file "
@@ -324,11 +343,11 @@ def verify(db: sqlite_utils.Database, expected_anchor: tuple[int, str] | None = 
                 return failed(seq, f"records from {seq} on are signed with history key {kid}, "
                                    f"not with the key given ({keys.key_id(key)})")
             sign = _Hasher(key)
-        if sign(row[:12]) != row[12]:
+        if sign.payload(payload) != h and sign(_record(conn, seq)) != h:
             what = "signature" if keyed_from is not None else "hash"
             return failed(seq, f"record {seq} content does not match its {what} (edited"
                                + (", or signed without the key)" if keyed_from else ")"))
-        prev = row[12]
+        prev = h
         expected_seq += 1
         count += 1
     last = (expected_seq - 1, prev)
@@ -342,6 +361,13 @@ def verify(db: sqlite_utils.Database, expected_anchor: tuple[int, str] | None = 
         warnings.append("the history chain is not keyed yet: whoever holds the file can rewrite "
                         "it unseen (key it with `python -m audit key`)")
     return VerifyResult(True, count, integrity, None, "", last, keyed_from, kid, warnings)
+
+
+def _record(conn, seq: int) -> tuple:
+    """A record's hashed content (prev_hash, seq, at, … new)."""
+    return conn.execute("SELECT prev_hash, seq, at, actor_id, actor, op, action, entity, "
+                        "entity_id, field, old, new FROM history WHERE seq = ?", (seq,)
+                        ).fetchone()
 
 
 def _anchor_problem(db: sqlite_utils.Database, last: tuple[int, str], a_seq: int, a_hash: str
