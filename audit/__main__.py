@@ -17,6 +17,7 @@ from audit.cli import (
     _print,
     _progress_printer,
     acting_user,
+    check_database_file,
     check_readable_file,
     open_database_arg,
     open_db,
@@ -301,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", default="admin",
                    help="administrator name without --demo (default admin; password from "
                         "$AUDIT_ADMIN_PASSWORD or the terminal)")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=cmd_init, creates_db=True)
 
     p = sub.add_parser("summary", parents=[common], help="the figures as of a date")
     p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (default today, Asia/Shanghai)")
@@ -350,13 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-file", dest="key_file", metavar="FILE",
                    help="the backup's history key file (default: $AUDIT_HISTORY_KEY, else a "
                         "key file already beside the new --db); copied beside it")
-    p.set_defaults(func=cmd_restore)
+    p.set_defaults(func=cmd_restore, creates_db=True)
 
     p = sub.add_parser("generate", parents=[common], help="synthetic programme for benchmarks")
     p.add_argument("--issues", type=int, required=True, help="how many issues")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--as-of", dest="as_of", help="the programme's today (default today)")
-    p.set_defaults(func=cmd_generate)
+    p.set_defaults(func=cmd_generate, creates_db=True)
 
     p = sub.add_parser("users", help="user accounts")
     usub = p.add_subparsers(dest="users_command", required=True)
@@ -391,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if "db" in vars(args) and not getattr(args, "creates_db", False):
+            # Before any work (a ledger read, a progress bar): the database must be one.
+            check_database_file(database_path(args.db))
         return int(args.func(args) or 0)
     except Refused as ex:
         message = str(ex)
