@@ -20,7 +20,7 @@ from audit.dashboard_views import (
 )
 from audit.messages import label
 from audit.model import Actor, AuditError
-from audit.views import Scope, scope_for
+from audit.views import CURRENT, RECORDED, Scope, classification_note, scope_for
 
 COMPARE_DAYS = 14          # the default comparison: two weeks back (the usual meeting cycle)
 DRILL_SHOWN = 30           # issue links listed under a chart; more is a sign to filter
@@ -28,7 +28,8 @@ _KEY = "dash."             # widget keys, apart from other pages'
 
 # URL parameter → widget key. The widgets are the state; the URL mirrors them for sharing.
 PARAMS = {"as_of": _KEY + "as_of", "compare": _KEY + "compare", "unit": _KEY + "unit",
-          "cat": _KEY + "cat", "stream": _KEY + "stream", "focus": _KEY + "focus"}
+          "cat": _KEY + "cat", "stream": _KEY + "stream", "focus": _KEY + "focus",
+          "class": _KEY + "class"}
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,20 @@ class View:
     stream: str | None = None
     focus: str | None = None
     problems: tuple[str, ...] = field(default=(), compare=False)
+    classification: str = RECORDED    # CURRENT: past dates with today's classification
 
 
 # --- data, cached per database version ------------------------------------------------------------
 
 def _scope_key(scope: Scope) -> tuple:
     ids = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (ids, scope.category_codes, scope.stream, scope.focus)
+    return (ids, scope.category_codes, scope.stream, scope.focus, scope.classification)
 
 
 def _scope_of(key: tuple) -> Scope:
-    ids, cats, stream, focus = key
-    return Scope(None if ids is None else frozenset(ids), cats, stream, focus)
+    ids, cats, stream, focus, classification = key
+    return Scope(None if ids is None else frozenset(ids), cats, stream, focus,
+                 classification=classification)
 
 
 # `version` (ui.data_key: every write but a sign-in moves it) is in the key so that
@@ -157,6 +160,8 @@ def _seed_widgets(today: date, units: list[dict], categories: dict[str, str],
         state[PARAMS["stream"]] = read_choice("stream", streams)
     if PARAMS["focus"] not in state:
         state[PARAMS["focus"]] = read_choice("focus", focus)
+    if PARAMS["class"] not in state:
+        state[PARAMS["class"]] = read_choice("class", {CURRENT}) == CURRENT
     return problems
 
 
@@ -164,7 +169,8 @@ def _write_url(view: View) -> None:
     """Mirror the filters in the URL (only what differs, so the page does not churn)."""
     wanted = {"as_of": view.as_of.isoformat(), "compare": view.compare_to.isoformat(),
               "unit": view.unit, "cat": ",".join(view.categories) or None,
-              "stream": view.stream, "focus": view.focus}
+              "stream": view.stream, "focus": view.focus,
+              "class": CURRENT if view.classification == CURRENT else None}
     qp = st.query_params
     for param, value in wanted.items():
         if value is None:
@@ -196,8 +202,11 @@ def _filters(db, actor: Actor, lang: str, today: date) -> View:
                           key=PARAMS["stream"], format_func=lambda c: streams.get(c, everything))
     foc = c6.selectbox(ui.text("dashboard.focus"), ["", *focus], key=PARAMS["focus"],
                        format_func=lambda c: focus.get(c, everything))
+    today_classes = st.toggle(ui.text("dashboard.classification"), key=PARAMS["class"],
+                              help=ui.text("dashboard.classification_help"))
     view = View(as_of or today, compare_to or (today - timedelta(days=COMPARE_DAYS)),
-                unit or None, tuple(cats), stream or None, foc or None, tuple(problems))
+                unit or None, tuple(cats), stream or None, foc or None, tuple(problems),
+                CURRENT if today_classes else RECORDED)
     _write_url(view)
     return view
 
@@ -382,7 +391,8 @@ def render() -> None:
         st.warning(message)
     try:
         scope = scope_for(db, actor, unit_code=view.unit, category_codes=view.categories,
-                          stream=view.stream, focus=view.focus)
+                          stream=view.stream, focus=view.focus,
+                          classification=view.classification)
     except AuditError as exc:
         ui.show_error(exc)
         return
@@ -398,5 +408,8 @@ def render() -> None:
     st.caption(ui.text("dashboard.caption", scope=scope_name, as_of=data["as_of"],
                             compare_to=data["compare_to"]) + " · " +
                ui.text("dashboard.share"))
+    note = classification_note(scope, lang)
+    if note:
+        st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
     _charts(db, data, ctx)

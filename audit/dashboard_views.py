@@ -24,8 +24,10 @@ Choices, documented here because the report repeats them:
   ORIGINAL deadline (a closed issue without a deadline: the month it was closed).
 - Workload, ageing, warnings, causes and the heatmap count OPEN issues (not closed, not ended);
   status and focus charts count every issue in scope.
-- Classification (unit, category, streams, focus points, causes) is read as it is now, as in
-  audit.figures.
+- As of a past date every field is as recorded then, classification (unit, category, streams,
+  focus points, causes, amount) included, as in audit.views; Scope.classification = CURRENT
+  reads the classification as it is now. Names (of units, categories, causes) are labels and are
+  shown as they are now.
 """
 from __future__ import annotations
 
@@ -45,10 +47,11 @@ from audit.time_model import Calendar
 from audit.views import (
     WARNING_SQL,
     Scope,
-    asof_value_sql,
     figures_from_row,
     figures_params,
     is_live,
+    link_rows_sql,
+    measures_then_cte,
     scope_filter,
     state_cte,
 )
@@ -97,6 +100,28 @@ _ASSIGNED_LIVE_SQL = """CASE WHEN st.responsible_person_id IS NOT NULL
                 THEN 1 ELSE 0 END"""
 
 
+# 四个到人 then, for a past date: the issues whose measures changed after :end (`aff`: the issue
+# a changed measure belongs to now and the one it belonged to then) are counted from the
+# measures as of :end (audit.views.measures_then_cte), every other issue as today.
+_AFFECTED_CTE = """,
+    aff AS MATERIALIZED (
+        SELECT live_issue_id AS issue_id FROM mth WHERE live_issue_id IS NOT NULL
+        UNION SELECT issue_id FROM mth WHERE issue_id IS NOT NULL AND created_at < :end),
+    msa AS MATERIALIZED (
+        SELECT issue_id, COUNT(*) AS n, SUM(inc) AS incomplete FROM (
+            SELECT m.issue_id, (m.owner_person_id IS NULL OR m.deadline IS NULL) AS inc
+            FROM aff JOIN measures m ON m.issue_id = aff.issue_id
+            WHERE m.id NOT IN (SELECT id FROM chgm)
+            UNION ALL
+            SELECT issue_id, (owner_person_id IS NULL OR deadline IS NULL) FROM mth
+            WHERE created_at < :end AND issue_id IS NOT NULL)
+        GROUP BY issue_id)"""
+_ASSIGNED_THEN_SQL = f"""CASE WHEN st.id IN (SELECT issue_id FROM aff) THEN
+                (st.responsible_person_id IS NOT NULL AND st.deadline IS NOT NULL
+                 AND COALESCE(msa.n, 0) > 0 AND msa.incomplete = 0)
+            ELSE {_ASSIGNED_LIVE_SQL} END"""
+
+
 @contextmanager
 def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
                 cal: Calendar | None = None) -> Iterator[tuple[str, dict]]:
@@ -106,9 +131,11 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
     (table name, query parameters :today, :cutoff, :end and those of _age_params). The table is
     dropped on exit.
 
-    Every row is first filled from the live columns, then the few rows whose issue or measures
-    changed after `as_of` are rewound from history: a date two weeks back costs about what
-    today costs. The values are those of audit.figures.state_cte and measures_cte."""
+    The rows are audit.views.state_cte's: for a past date, the issues with no record after
+    `as_of` are read from their live columns, the few others as recorded then (classification
+    included, so an issue moved to another unit since counts where it was); 四个到人 is looked
+    up in history only for the issues whose measures changed since: a date two weeks back costs
+    about what today costs. The values are those of audit.views.state_cte and measures_cte."""
     params = {**figures_params(db, as_of, cal), **_age_params(as_of)}
     name = f"dash_state_{uuid.uuid4().hex[:12]}"
     conn = db.conn
@@ -117,78 +144,20 @@ def state_table(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
     conn.execute("PRAGMA temp.cache_size = -32000")
     conn.execute(f"CREATE TEMP TABLE {name} ({_STATE_COLUMNS})")
     try:
-        # The scope (created by the date, not merged by then) is read from live columns in
-        # state_cte either way.
-        head = state_cte(scope, as_of, params, live=True, category_code=False)
-        conn.execute(f"""INSERT INTO temp.{name} {head}
-            SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {_ASSIGNED_LIVE_SQL},
+        live = is_live(db, as_of)
+        head = state_cte(scope, as_of, params, live=live, category_code=False)
+        if live:
+            assigned, more, join = _ASSIGNED_LIVE_SQL, "", ""
+        else:
+            assigned, more = _ASSIGNED_THEN_SQL, measures_then_cte() + _AFFECTED_CTE
+            join = "LEFT JOIN msa ON msa.issue_id = st.id"
+        conn.execute(f"""INSERT INTO temp.{name} {head} {more}
+            SELECT {", ".join(f"st.{c}" for c in _ROW_COLUMNS)}, {assigned},
                    {WARNING_SQL}, {_cube_key_sql()}
-            FROM st""", params)
-        if not is_live(db, as_of):
-            _rewind(db, name, params)
+            FROM st {join}""", params)
         yield name, params
     finally:
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-
-
-# What history can rewind: the issue columns the state reads and the measure columns 四个到人
-# reads (created_at: a measure created after the date did not exist then), each with a code.
-_REWOUND = {("issue", f): n for n, f in enumerate(
-    ("status", "deadline", "original_deadline", "closed_at", "responsible_person_id"))}
-_REWOUND.update({("measure", f): 5 + n for n, f in enumerate(
-    ("owner_person_id", "deadline", "created_at"))})
-
-
-def _rewind(db: sqlite_utils.Database, table: str, params: dict) -> None:
-    """Set the rows of state table `table` whose issue or measures changed after :end to their
-    values then, as audit.figures.state_cte and measures_cte compute them. Like them, this
-    relies on history holding every value a row ever had (its creation included), so that a
-    field with no record after :end holds now what it held then: only the fields with a record
-    after :end are looked up."""
-    conn = db.conn
-    # One pass over the records after :end: row id × 8 + the code of the field changed.
-    changed = f"{table}_chg"
-    code = " ".join(f"WHEN '{e}.{f}' THEN {n}" for (e, f), n in _REWOUND.items())
-    conn.execute(f"CREATE TEMP TABLE {changed} (k INTEGER PRIMARY KEY)")
-    try:
-        conn.execute(f"""INSERT OR IGNORE INTO temp.{changed}
-            SELECT entity_id * 8 + (CASE entity || '.' || field {code} END) FROM history
-            WHERE at >= :end AND +entity IN ('issue', 'measure')
-              AND field IN {tuple(sorted({f for _, f in _REWOUND}))}
-              AND (CASE entity || '.' || field {code} END) IS NOT NULL""", params)
-
-        def then(entity: str, row: str, field_name: str, now: str) -> str:
-            """The value of `field_name` as of :end: looked up only if it changed since."""
-            return (f"(CASE WHEN {row}.id * 8 + {_REWOUND[(entity, field_name)]} IN "
-                    f"temp.{changed} THEN {asof_value_sql(entity, f'{row}.id', field_name)} "
-                    f"ELSE {now} END)")
-
-        def issue(field_name: str, now: str | None = None) -> str:
-            return then("issue", "st", field_name, now or f"st.{field_name}")
-
-        # The rows are found from the changed ids (not the other way round).
-        issues_changed = f"SELECT k >> 3 FROM temp.{changed} WHERE k & 7 < 5"
-        conn.execute(f"""UPDATE temp.{table} AS st SET status = {issue('status')},
-                deadline = {issue('deadline')},
-                original_deadline = {issue('original_deadline')},
-                closed_on = substr({issue('closed_at', 'st.closed_on')}, 1, 10),
-                responsible_person_id = CAST({issue('responsible_person_id')} AS INTEGER)
-            WHERE st.id IN ({issues_changed})""", params)
-        # 四个到人 then: the measures created by then, with their owner and deadline then.
-        owner = then("measure", "m", "owner_person_id", "m.owner_person_id")
-        deadline = then("measure", "m", "deadline", "m.deadline")
-        assigned = f"""CASE WHEN st.responsible_person_id IS NOT NULL AND st.deadline IS NOT NULL
-                AND (SELECT SUM(m.created_at < :end) > 0
-                            AND SUM(m.created_at < :end
-                                    AND ({owner} IS NULL OR {deadline} IS NULL)) = 0
-                     FROM measures m WHERE m.issue_id = st.id)
-            THEN 1 ELSE 0 END"""
-        conn.execute(f"""UPDATE temp.{table} AS st SET assigned = {assigned},
-                warning = {WARNING_SQL}, cube_key = {_cube_key_sql()}
-            WHERE st.id IN ({issues_changed} UNION SELECT m.issue_id FROM temp.{changed} c
-                            JOIN measures m ON m.id = c.k >> 3 WHERE c.k & 7 >= 5)""", params)
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{changed}")
 
 
 def deltas(now: dict, then: dict | None) -> dict | None:
@@ -429,15 +398,15 @@ def _sql_order(status: str | None) -> tuple:
     return (status is not None, status or "")
 
 
-def _status_by_stream(db, table: str, lang: str) -> list[dict]:
+def _status_by_stream(db, table: str, lang: str, links: dict, params: dict) -> list[dict]:
     # Grouped by one integer (stream × 8 + status code), named in Python: several times faster
     # than grouping by the stream and the status text.
     name = name_column(lang)
     streams = {r["id"]: r for r in rows(db, f"SELECT id, code, {name} AS name FROM streams")}
     counts = [(k >> 3, _status_of(k & 7), n) for k, n in db.conn.execute(f"""
-        SELECT x.stream_id * 8 + {_STATUS} AS k, COUNT(*) AS n
-        FROM issue_streams x JOIN temp.{table} s ON s.id = x.issue_id GROUP BY k""")
-        if k >> 3 in streams]
+        SELECT x.target_id * 8 + {_STATUS} AS k, COUNT(*) AS n
+        FROM {links['streams']} x JOIN temp.{table} s ON s.id = x.issue_id GROUP BY k""",
+        params) if k >> 3 in streams]
     counts.sort(key=lambda c: (c[0], _sql_order(c[1])))
     return [{"stream": streams[sid]["name"], "code": streams[sid]["code"], "status": status,
              "count": n} for sid, status, n in counts]
@@ -478,12 +447,13 @@ def _workload(db, table: str, lang: str) -> list[dict]:
     return out
 
 
-def _focus_progress(db, table: str, lang: str) -> list[dict]:
+def _focus_progress(db, table: str, lang: str, links: dict, params: dict) -> list[dict]:
     # Grouped by one integer (focus point × 2 + closed), every focus point listed.
     name = name_column(lang)
     counts = dict(db.conn.execute(f"""
-        SELECT f.focus_id * 2 + ({_CLOSED}) AS k, COUNT(*) AS n
-        FROM issue_focus f JOIN temp.{table} s ON s.id = f.issue_id GROUP BY k"""))
+        SELECT f.target_id * 2 + ({_CLOSED}) AS k, COUNT(*) AS n
+        FROM {links['focus']} f JOIN temp.{table} s ON s.id = f.issue_id GROUP BY k""",
+        params))
     out = []
     for r in rows(db, f"SELECT id, code, {name} AS name FROM focus_points ORDER BY code"):
         closed = counts.get(r["id"] * 2 + 1, 0)
@@ -492,7 +462,7 @@ def _focus_progress(db, table: str, lang: str) -> list[dict]:
     return out
 
 
-def _cause_ranking(db, table: str) -> list[dict]:
+def _cause_ranking(db, table: str, links: dict, params: dict) -> list[dict]:
     # The ranking of issues.graphs.rank_causes (open issues, then the amount of those issues,
     # then open overdue issues, all descending, then code), computed in SQL: one cause often
     # has most of a large programme's issues, and shipping them all to Python to count them
@@ -502,13 +472,13 @@ def _cause_ranking(db, table: str) -> list[dict]:
              "open_issues": r["open_issues"], "amount": r["amount"], "overdue": int(r["overdue"])}
             for r in rows(db, f"""
         SELECT k.cause_id, c.code, c.title, k.open_issues, k.amount, k.overdue
-        FROM (SELECT x.cause_id, COUNT(*) AS open_issues, TOTAL(s.amount) AS amount,
-                     TOTAL({_RED}) AS overdue
-              FROM issue_causes x JOIN temp.{table} s ON s.id = x.issue_id
-              WHERE {_IS_OPEN} GROUP BY x.cause_id) k
+        FROM (SELECT x.target_id AS cause_id, COUNT(*) AS open_issues,
+                     TOTAL(s.amount) AS amount, TOTAL({_RED}) AS overdue
+              FROM {links['causes']} x JOIN temp.{table} s ON s.id = x.issue_id
+              WHERE {_IS_OPEN} GROUP BY x.target_id) k
         JOIN causes c ON c.id = k.cause_id
         ORDER BY k.open_issues DESC, k.amount DESC, k.overdue DESC, c.code
-        LIMIT {CAUSE_ROWS}""")]
+        LIMIT {CAUSE_ROWS}""", params)]
 
 
 # --- burn-up ------------------------------------------------------------------------------------
@@ -668,15 +638,17 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
                  "compare_to": compare_to.isoformat() if compare_to else None,
                  "lang": lang, "data_version": data_version(db)}
     groups = unit_groups(db, scope)
+    links = {f: link_rows_sql(f, live=is_live(db, as_of), classification=scope.classification)
+             for f in ("streams", "focus", "causes")}
     with state_table(db, scope, as_of, cal=cal) as (table, params):
         cube, totals = _cube(db, table), _totals(db, table)
         out["figures"] = _figures_from_cube(cube, totals, as_of)
         out.update(_from_cube(cube, groups, _category_names(db), lang))
-        out["status_by_stream"] = _status_by_stream(db, table, lang)
+        out["status_by_stream"] = _status_by_stream(db, table, lang, links, params)
         out["on_time_by_month"] = _on_time_by_month(db, table)
         out["workload_by_owner"] = _workload(db, table, lang)
-        out["focus_progress"] = _focus_progress(db, table, lang)
-        out["cause_ranking"] = _cause_ranking(db, table)
+        out["focus_progress"] = _focus_progress(db, table, lang, links, params)
+        out["cause_ranking"] = _cause_ranking(db, table, links, params)
         deadline = programme_deadline(db, latest=totals["latest"])
         out["burnup"] = burnup_weeks(db, scope, as_of, deadline=deadline, state=table)
     if compare_to is not None:
@@ -756,6 +728,9 @@ def drill_down(db: sqlite_utils.Database, scope: Scope, as_of: date, selection: 
     live = is_live(db, as_of)
     params = figures_params(db, as_of)
     conds: list[str] = []
+
+    def link(field_name: str) -> str:
+        return link_rows_sql(field_name, live=live, classification=scope.classification)
     sel = {k: v for k, v in selection.items() if v is not None}
     open_only = bool({"warning", "bucket", "owner", "cause"} & set(sel)) or (
         "unit" in sel and "category" in sel)
@@ -769,17 +744,17 @@ def drill_down(db: sqlite_utils.Database, scope: Scope, as_of: date, selection: 
             conds.append("st.category_code = :f_cat")
         elif key == "stream":
             params["f_stream"] = value
-            conds.append("EXISTS (SELECT 1 FROM issue_streams x JOIN streams sm ON sm.id = "
-                         "x.stream_id WHERE x.issue_id = st.id AND (sm.code = :f_stream OR "
-                         "sm.name = :f_stream OR sm.name_en = :f_stream))")
+            conds.append(f"st.id IN (SELECT x.issue_id FROM {link('streams')} x JOIN streams sm "
+                         "ON sm.id = x.target_id WHERE sm.code = :f_stream OR "
+                         "sm.name = :f_stream OR sm.name_en = :f_stream)")
         elif key == "focus":
             params["f_focus"] = _label_code(value)
-            conds.append("EXISTS (SELECT 1 FROM issue_focus x JOIN focus_points fp ON fp.id = "
-                         "x.focus_id WHERE x.issue_id = st.id AND fp.code = :f_focus)")
+            conds.append(f"st.id IN (SELECT x.issue_id FROM {link('focus')} x JOIN focus_points "
+                         "fp ON fp.id = x.target_id WHERE fp.code = :f_focus)")
         elif key == "cause":
             params["f_cause"] = _label_code(value)
-            conds.append("EXISTS (SELECT 1 FROM issue_causes x JOIN causes cs ON cs.id = "
-                         "x.cause_id WHERE x.issue_id = st.id AND cs.code = :f_cause)")
+            conds.append(f"st.id IN (SELECT x.issue_id FROM {link('causes')} x JOIN causes cs "
+                         "ON cs.id = x.target_id WHERE cs.code = :f_cause)")
         elif key == "unit":
             groups = unit_groups(db, scope)
             ids = sorted(u for u, (g, name) in groups.items() if name == value or str(g) == value)

@@ -1,6 +1,8 @@
 """A synthetic programme of any size for benchmarks: N issues with ~5 measures each, causes,
 dependencies and a history that follows the same conventions as the services (so as-of figures
-and `verify` work on it). Written in bulk, a few thousand issues per transaction."""
+and `verify` work on it: every column written is recorded, evidence and accountability rows as
+one whole-row record each, history.ROW). Written in bulk, a few thousand issues per
+transaction."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +17,7 @@ from audit import accounts_service, calendar_service
 from audit.demo import CATALOGUE, CITIES, DEMO_ACCOUNTS, DEMO_PASSWORD, MEASURE_TEMPLATES, REGION
 from audit.store.db import write_transaction
 from audit.store.evidence_files import store_blob
-from audit.store.history import Recorder
+from audit.store.history import ROW, Recorder
 from audit.time_model import at_day
 from owners import service as owners
 
@@ -47,12 +49,15 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
         for uid in unit_ids:
             ids = []
             for k in range(6):
-                cur = db.conn.execute("INSERT INTO people (name, unit_id, title) VALUES (?,?,?)",
-                                      (f"员工{uid}-{k}", uid, "整改责任人"))
-                rec.created("person", cur.lastrowid, {"name": f"员工{uid}-{k}", "unit_id": uid})
+                values = {"name": f"员工{uid}-{k}", "unit_id": uid, "title": "整改责任人",
+                          "phone": "", "active": 1}
+                cur = db.conn.execute("INSERT INTO people (name, unit_id, title, phone, active) "
+                                      "VALUES (:name, :unit_id, :title, :phone, :active)", values)
+                rec.created("person", cur.lastrowid, values)
                 ids.append(cur.lastrowid)
             people[uid] = ids
             db.conn.execute("UPDATE units SET head_person_id = ? WHERE id = ?", (ids[0], uid))
+            rec.add("unit", uid, "head_person_id", None, ids[0])
         aspect_ids: list[tuple[int, str, str]] = []
         for cat_code, cat_name, aspects in CATALOGUE:
             cur = db.conn.execute("INSERT INTO categories (code, name) VALUES (?, ?)",
@@ -63,7 +68,8 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
                 cur2 = db.conn.execute(
                     "INSERT INTO aspects (code, category_id, name) VALUES (?, ?, ?)",
                     (acode, cur.lastrowid, aname))
-                rec.created("aspect", cur2.lastrowid, {"code": acode, "name": aname})
+                rec.created("aspect", cur2.lastrowid, {"code": acode, "name": aname,
+                                                       "category_id": cur.lastrowid})
                 aspect_ids.append((cur2.lastrowid, acode, cat_code))
         audit_ids = []
         for k in range(12):
@@ -76,9 +82,10 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
         n_causes = max(8, issues // 20)
         cause_ids = []
         for k in range(n_causes):
-            values = {"code": f"R{k + 1}", "title": f"根源问题{k + 1}：管理制度与执行存在缺陷"}
-            cur = db.conn.execute("INSERT INTO causes (code, title) VALUES (:code, :title)",
-                                  values)
+            values = {"code": f"R{k + 1}", "title": f"根源问题{k + 1}：管理制度与执行存在缺陷",
+                      "description": ""}
+            cur = db.conn.execute("INSERT INTO causes (code, title, description) "
+                                  "VALUES (:code, :title, :description)", values)
             rec.created("cause", cur.lastrowid, values)
             cause_ids.append(cur.lastrowid)
         rec.flush()
@@ -136,7 +143,8 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
               "amount_involved": round(rng.choice((0, 0, 5000, 20000, 80000, 300000))
                                        * rng.random(), 2),
               "rectification_type": rng.choice(("immediate", "staged", "continuous")),
-              "status": "not_started", "created_at": created_at}
+              "status": "not_started", "created_at": created_at, "basis": "",
+              "recommendation": "", "progress": "", "status_reason": ""}
     cur = conn.execute(f"INSERT INTO issues ({', '.join(values)}) VALUES "
                        f"({', '.join('?' for _ in values)})", tuple(values.values()))
     iid = cur.lastrowid
@@ -177,7 +185,7 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
         m_at = _at(start, assign_day + 1, rng)
         mv = {"issue_id": iid, "title": rng.choice(MEASURE_TEMPLATES[cat]),
               "owner_person_id": staff[rng.randrange(len(staff))], "deadline": m_deadline,
-              "status": "todo", "created_at": m_at}
+              "status": "todo", "created_at": m_at, "progress": ""}
         mcur = conn.execute(f"INSERT INTO measures ({', '.join(mv)}) VALUES "
                             f"({', '.join('?' for _ in mv)})", tuple(mv.values()))
         mid = mcur.lastrowid
@@ -206,10 +214,16 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
         n_done = n_measures if closed or fate < 0.55 else rng.randint(0, n_measures - 1)
         for mid in mids[:n_done]:
             f_at = _at(start, finish_day, rng)
-            conn.execute("INSERT INTO evidence (sha256, issue_id, measure_id, filename, size, "
-                         "mime, uploaded_by, uploaded_at) VALUES (?,?,?,?,?,?,?,?)",
-                         (sha, iid, mid, f"佐证{mid}.pdf", len(blob), "application/pdf",
-                          lead_id, f_at))
+            ev = {"sha256": sha, "issue_id": iid, "measure_id": mid,
+                  "filename": f"佐证{mid}.pdf", "size": len(blob), "mime": "application/pdf",
+                  "uploaded_by": lead_id, "uploaded_at": f_at}
+            ecur = conn.execute("INSERT INTO evidence (sha256, issue_id, measure_id, filename, "
+                                "size, mime, uploaded_by, uploaded_at) VALUES (:sha256, "
+                                ":issue_id, :measure_id, :filename, :size, :mime, "
+                                ":uploaded_by, :uploaded_at)", ev)
+            rec = Recorder(db, None, f_at, "evidence.attach")
+            rec.add("evidence", ecur.lastrowid, ROW, None, ev)
+            rec.flush()
             conn.execute("UPDATE measures SET status='done', completed_on=?, version=version+1 "
                          "WHERE id=?", (f_at[:10], mid))
             rec = Recorder(db, None, f_at, "measure.status")
@@ -217,9 +231,16 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
             rec.add("measure", mid, "completed_on", None, f_at[:10])
             rec.flush()
         if closed or fate < 0.53:
-            conn.execute("INSERT INTO accountability (issue_id, not_applicable, reason, "
-                         "recorded_by, recorded_at) VALUES (?, 1, ?, ?, ?)",
-                         (iid, "制度缺陷，不涉及个人责任", lead_id, _at(start, finish_day, rng)))
+            acc = {"issue_id": iid, "not_applicable": 1, "person_name": "", "action": "",
+                   "reason": "制度缺陷，不涉及个人责任", "recorded_by": lead_id,
+                   "recorded_at": _at(start, finish_day, rng)}
+            acur = conn.execute("INSERT INTO accountability (issue_id, not_applicable, "
+                                "person_name, action, reason, recorded_by, recorded_at) VALUES "
+                                "(:issue_id, :not_applicable, :person_name, :action, :reason, "
+                                ":recorded_by, :recorded_at)", acc)
+            rec = Recorder(db, None, acc["recorded_at"], "accountability.record")
+            rec.add("accountability", acur.lastrowid, ROW, None, acc)
+            rec.flush()
             s_at = _at(start, finish_day + 1, rng)
             _status(db, iid, "in_progress", "submitted", s_at, lead_id,
                     {"submitted_by": lead_id, "submitted_at": s_at})
@@ -243,5 +264,5 @@ def _status(db, iid: int, old: str, new: str, at: str, actor_id: int,
     rec = Recorder(db, None, at, f"workflow.{new}")
     rec.add("issue", iid, "status", old, new)
     for k, v in (extra or {}).items():
-        rec.add("issue", iid, k, None, v)
+        rec.add("issue", iid, k, "" if k == "status_reason" else None, v)
     rec.flush()

@@ -61,6 +61,9 @@ TEXTS: dict[str, str] = {
     "error.merge_not_undoable": ("The surviving item has changed since the merge; the merge "
                                  "can no longer be undone."),
     "error.integrity": "The data integrity check failed. Contact the administrator at once.",
+    # --- evidence (issue 15): the history key
+    "error.history_key": ("The history key is missing or is not this database's: no change can "
+                          "be recorded. Contact the administrator (README, 'The history key')."),
     "rule.required": "is required",
     "rule.too_short": "needs at least {min} characters",
     "rule.too_long": "allows at most {max} characters",
@@ -263,6 +266,16 @@ TEXTS: dict[str, str] = {
     "dashboard.section.units": "Units and warnings",
     "dashboard.section.people": "Timeliness and owners",
     "dashboard.section.focus": "Focus points and root causes",
+    # --- evidence (issue 15): past figures with today's classification
+    "asof.current_classification": ("Today's classification: unit, category, work stream, focus "
+                                    "points, root causes and amount as registered today; status, "
+                                    "deadlines and owners as recorded on the date"),
+    "dashboard.classification": "Past dates with today's classification",
+    "dashboard.classification_help": ("By default a past date shows what was recorded on that "
+                                      "date (later edits never change past figures). Ticked, "
+                                      "unit, category, work stream, focus points, root causes "
+                                      "and amount are taken as registered today; status, "
+                                      "deadlines and owners stay as recorded on the date."),
     # --- page: Texts of the 问题台账 (catalogue) and 问题详情 (issue) pages, merged into audit.i18n's
     "catalogue.caption": "Issues in your scope as of {date}. Click a row to open the issue.",
     "catalogue.search": "Search",

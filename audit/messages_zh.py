@@ -56,6 +56,8 @@ TEXTS: dict[str, str] = {
     "error.ledger_file": "台账文件无法读取：{reason}",
     "error.merge_not_undoable": "合并后主条目已有新的修改，无法撤销合并。",
     "error.integrity": "数据完整性校验未通过，请立即联系系统管理员。",
+    # --- evidence (issue 15): the history key
+    "error.history_key": "变更记录的签名密钥缺失或与本数据库不符，无法写入变更记录，请联系系统管理员（见 README“变更记录密钥”）。",
     "rule.required": "不能为空",
     "rule.too_short": "至少需要 {min} 个字符",
     "rule.too_long": "最多 {max} 个字符",
@@ -244,6 +246,10 @@ TEXTS: dict[str, str] = {
     "dashboard.section.units": "单位与预警",
     "dashboard.section.people": "时效与责任",
     "dashboard.section.focus": "关注点与问题根源",
+    # --- evidence (issue 15): past figures with today's classification
+    "asof.current_classification": "按今日分类口径：单位、大类、工作组、关注点、问题根源、金额等取今日的登记值，状态、期限与责任人取截至日期的记录",
+    "dashboard.classification": "历史日期按今日分类口径统计",
+    "dashboard.classification_help": "默认按截至日期当时的登记统计（此后的修改不影响历史数字）。勾选后，单位、大类、工作组、关注点、问题根源和金额改按今日的登记值，状态、期限与责任人仍取截至日期的记录。",
     # --- page: Texts of the 问题台账 (catalogue) and 问题详情 (issue) pages, merged into audit.i18n's
     "catalogue.caption": "截至 {date}，你的管辖范围内的问题。点击一行打开问题详情。",
     "catalogue.search": "搜索",

@@ -19,7 +19,7 @@ import streamlit as st
 from audit import accounts_service, login_service, messages, time_model
 from audit.messages import error_text, label
 from audit.model import Actor, AuditError, StaleEdit, ValidationFailed
-from audit.store import downloads, org
+from audit.store import downloads, keys, org
 from audit.store.db import database_file, open_database
 from audit.store.history import data_version
 from audit.store.paths import database_path, evidence_dir
@@ -130,6 +130,8 @@ def _ensure_database(path: str, _build_demo: DemoBuilder) -> bool:
     for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         leftover.unlink(missing_ok=True)
     db = open_database(partial)
+    # The history key belongs to the target's name (the file is renamed once built).
+    keys.use_key(db, keys.configured_key(target) or keys.ensure_key_file(target))
     try:
         _build_demo(db, as_of=today(), seed=1, evidence_root=evidence_dir(target))
         accounts_service.mark_demo_database(db, now_at())

@@ -13,7 +13,17 @@ and are read instead. Definitions, as used here:
 - 四个到人 rate = issues with a responsible person, an issue deadline, at least one measure, and
   an owner and deadline on every measure / issues in scope;
 - amount rectified = amount involved of the issues closed at D.
-Classification (unit, category, streams, focus, amount) is read as it is now.
+
+As of D means as recorded on D, for every field: the state (status, deadlines, closing, people)
+and the classification (unit, aspect and so category, code, title, amount, severity, type, and
+the link sets: streams, focus points, causes, sources); so figures and lists asked for a past
+date give the same answer whatever was changed later. A field's value at D is the old value
+of its first record after D (history holds every change, old and new: `verify` checks that each
+record's old value is the value before it), or the live column when it has no record after D;
+so only the rows changed after D are looked up, and a row created in bulk (one ROW record) needs
+no expanding. Scope.classification = CURRENT keeps the state as of D but reads the
+classification as it is now (past figures with today's corrected classification): an explicit
+choice, labelled wherever it is shown (`classification_note`).
 """
 from __future__ import annotations
 
@@ -32,22 +42,37 @@ FIGURE_KEYS = ("as_of", "issues", "categories", "aspects", "closed", "ended", "c
                "amount_involved", "amount_rectified")
 
 
+RECORDED, CURRENT = "recorded", "current"   # Scope.classification
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What a figure covers. `unit_ids` is already expanded with descendants (None: all)."""
+    """What a figure covers. `unit_ids` is already expanded with descendants (None: all).
+    `classification`: RECORDED (past dates as recorded then) or CURRENT (past state with
+    today's classification; see the module docstring)."""
 
     unit_ids: frozenset[int] | None = None
     category_codes: tuple[str, ...] = ()
     stream: str | None = None
     focus: str | None = None
     label: str = field(default="", compare=False)
+    classification: str = RECORDED
+
+
+def classification_note(scope: Scope, lang: str) -> str | None:
+    """The label a screen or a pack shows when past figures use today's classification (None
+    otherwise)."""
+    from audit.messages import t
+    return t("asof.current_classification", lang) if scope.classification == CURRENT else None
 
 
 def scope_for(db: sqlite_utils.Database, actor: Actor | None = None, *,
               unit_code: str | None = None, category_codes: tuple[str, ...] | list[str] = (),
-              stream: str | None = None, focus: str | None = None) -> Scope:
+              stream: str | None = None, focus: str | None = None,
+              classification: str = RECORDED) -> Scope:
     """The scope a user asked for, narrowed to what the actor may see. Raises
-    ValidationFailed for an unknown unit, category, stream or focus code."""
+    ValidationFailed for an unknown unit, category, stream or focus code, or a classification
+    other than RECORDED and CURRENT."""
     from audit.model import ValidationFailed
     unit_ids = None
     if unit_code:
@@ -64,12 +89,33 @@ def scope_for(db: sqlite_utils.Database, actor: Actor | None = None, *,
         raise ValidationFailed("stream", f"no work stream {stream!r} (cleanup, audit)")
     if focus and one(db, "SELECT id FROM focus_points WHERE code = ?", (focus,)) is None:
         raise ValidationFailed("focus", f"no focus point {focus!r} (F1–F5)")
-    return Scope(unit_ids, tuple(category_codes), stream or None, focus or None)
+    if classification not in (RECORDED, CURRENT):
+        raise ValidationFailed("classification", f"must be {RECORDED} or {CURRENT}")
+    return Scope(unit_ids, tuple(category_codes), stream or None, focus or None,
+                 classification=classification)
 
 
-def scope_filter(scope: Scope, params: dict, alias: str = "i") -> str:
+# The link sets of an issue: field → (link table, target column).
+ISSUE_LINK_TABLES = {"sources": ("issue_sources", "audit_id"),
+                     "streams": ("issue_streams", "stream_id"),
+                     "focus": ("issue_focus", "focus_id"),
+                     "causes": ("issue_causes", "cause_id")}
+# The issue columns that classify an issue (read as they are now under CURRENT) and the ones
+# that make its state; both rewound from history for a past date.
+CLASSIFICATION_FIELDS = ("code", "title", "unit_id", "aspect_id", "amount_involved",
+                         "severity", "rectification_type")
+STATE_FIELDS = ("status", "deadline", "original_deadline", "closed_at",
+                "responsible_person_id", "supervisor_person_id", "merged_at")
+_INTEGER_FIELDS = {"unit_id", "aspect_id", "responsible_person_id", "supervisor_person_id",
+                   "issue_id", "owner_person_id"}
+
+
+def scope_filter(scope: Scope, params: dict, alias: str = "i", *,
+                 links: str = "live") -> str:
     """SQL conditions (AND-joined, starting with AND) restricting issues `alias` to a scope;
-    expects aspects `a` and categories `c` joined. Adds its parameters to `params`."""
+    expects aspects `a` and categories `c` joined. Adds its parameters to `params`. `links`:
+    'live' reads streams and focus points from the link tables, 'then' as of :end
+    (link_ids_then_sql)."""
     sql = ""
     if scope.unit_ids is not None:
         ids = ",".join(str(int(u)) for u in sorted(scope.unit_ids)) or "NULL"
@@ -80,32 +126,65 @@ def scope_filter(scope: Scope, params: dict, alias: str = "i") -> str:
             params[f"cat{n}"] = code
             marks.append(f":cat{n}")
         sql += f" AND c.code IN ({', '.join(marks)})"
-    if scope.stream:
-        params["stream"] = scope.stream
-        sql += (f" AND EXISTS (SELECT 1 FROM issue_streams s JOIN streams st ON st.id = "
-                f"s.stream_id WHERE s.issue_id = {alias}.id AND st.code = :stream)")
-    if scope.focus:
-        params["focus"] = scope.focus
-        sql += (f" AND EXISTS (SELECT 1 FROM issue_focus f JOIN focus_points fp ON fp.id = "
-                f"f.focus_id WHERE f.issue_id = {alias}.id AND fp.code = :focus)")
+    for value, name, table, key in ((scope.stream, "stream", "streams", "streams"),
+                                    (scope.focus, "focus", "focus_points", "focus")):
+        if not value:
+            continue
+        params[name] = value
+        if links == "live":
+            link_table, column = ISSUE_LINK_TABLES[key]
+            sql += (f" AND EXISTS (SELECT 1 FROM {link_table} x JOIN {table} r ON r.id = "
+                    f"x.{column} WHERE x.issue_id = {alias}.id AND r.code = :{name})")
+        else:
+            sql += (f" AND (SELECT id FROM {table} WHERE code = :{name}) IN "
+                    f"({link_ids_then_sql(key, f'{alias}.id')})")
     return sql
 
 
-def asof_value_sql(entity: str, id_expr: str, field_name: str) -> str:
-    """SQL for the value of `field_name` of row `id_expr` of `entity` as of :end: the last
-    history record of it before :end (NULL without one)."""
-    return (f"(SELECT h.new FROM history h WHERE h.entity = '{entity}' AND h.entity_id = "
-            f"{id_expr} AND h.field = '{field_name}' AND h.at < :end "
-            f"ORDER BY h.seq DESC LIMIT 1)")
+def first_after_sql(entity: str, id_expr: str, field_name: str, value: str = "h.old") -> str:
+    """SQL for `value` (an expression on the record `h`) of the first history record of
+    `field_name` of row `id_expr` of `entity` at or after :end (NULL without one)."""
+    return (f"(SELECT {value} FROM history h WHERE h.entity = '{entity}' AND h.entity_id = "
+            f"{id_expr} AND h.field = '{field_name}' AND h.at >= :end "
+            f"ORDER BY h.seq LIMIT 1)")
 
 
-def _asof_or_live(entity: str, id_expr: str, field_name: str, live_expr: str,
-                  changed: str) -> str:
-    """The value as of :end from history for a row changed after :end (its id in CTE
-    `changed`); the live column otherwise, which is the same value (history holds every
-    change) read without a lookup: a date two weeks back then costs what today costs."""
-    return (f"(CASE WHEN {id_expr} IN (SELECT id FROM {changed}) "
-            f"THEN {asof_value_sql(entity, id_expr, field_name)} ELSE {live_expr} END)")
+def then_value_sql(entity: str, id_expr: str, field_name: str, live_expr: str) -> str:
+    """SQL for the value of `field_name` of row `id_expr` of `entity` as of :end: the old value
+    of its first record at or after :end, else the live value `live_expr` (the module
+    docstring). Ids come back as integers; other values as history text."""
+    # json_array tells "no record" (NULL) from "a record whose old value is NULL" ([null]) in
+    # one lookup.
+    found = first_after_sql(entity, id_expr, field_name, "json_array(h.old)")
+    value = f"(IFNULL({found}, json_array({live_expr})) ->> 0)"
+    return f"CAST({value} AS INTEGER)" if field_name in _INTEGER_FIELDS else value
+
+
+def link_ids_then_sql(field_name: str, id_expr: str) -> str:
+    """SQL (a SELECT of ids) for issue `id_expr`'s link set `field_name` (ISSUE_LINK_TABLES) as
+    of :end: the old list of its first record after :end, else the live links."""
+    table, column = ISSUE_LINK_TABLES[field_name]
+    first = first_after_sql("issue", id_expr, field_name)
+    return (f"SELECT value FROM json_each({first}) UNION ALL SELECT {column} FROM {table} "
+            f"WHERE issue_id = {id_expr} AND NOT EXISTS "
+            f"{first_after_sql('issue', id_expr, field_name, '1')}")
+
+
+def link_rows_sql(field_name: str, *, live: bool, classification: str = RECORDED) -> str:
+    """SQL (a table expression with columns issue_id, target_id) of every issue's link set
+    `field_name` as of :end: the link table itself when `live` or under CURRENT, else the live
+    links of the issues whose set has no record after :end plus, for the others, the old list
+    of their first record after :end."""
+    table, column = ISSUE_LINK_TABLES[field_name]
+    plain = f"(SELECT issue_id, {column} AS target_id FROM {table})"
+    if live or classification == CURRENT:
+        return plain
+    changed = (f"SELECT entity_id, old, MIN(seq) FROM history WHERE at >= :end "
+               f"AND +entity = 'issue' AND field = '{field_name}' GROUP BY entity_id")
+    return f"""(SELECT issue_id, {column} AS target_id FROM {table}
+            WHERE issue_id NOT IN (SELECT entity_id FROM history WHERE at >= :end
+                                   AND +entity = 'issue' AND field = '{field_name}')
+        UNION ALL SELECT f.entity_id, j.value FROM ({changed}) f, json_each(f.old) j)"""
 
 
 def _changed_cte(name: str, entity: str) -> str:
@@ -120,41 +199,89 @@ def is_live(db: sqlite_utils.Database, as_of: date) -> bool:
     return one(db, "SELECT 1 AS x FROM history WHERE at >= ? LIMIT 1", (end_of(as_of),)) is None
 
 
+# The columns of `st` (state_cte), from a row of issues `i` (live) or of `past` `p`.
+_ST_COLUMNS = ("id", "code", "title", "unit_id", "aspect_id", "amount", "severity",
+               "rectification_type", "responsible_person_id", "supervisor_person_id",
+               "status", "deadline", "original_deadline", "closed_on", "created_on")
+
+
+def _past_cte(classification: str) -> str:
+    """`past`: the issues with a record after :end and created before it, every column of
+    _ST_COLUMNS as of :end (classification as now under CURRENT), and merged_at then."""
+    def then(f: str, *, classifies: bool = False) -> str:
+        if classifies and classification == CURRENT:
+            return f"i.{f}"
+        return then_value_sql("issue", "i.id", f, f"i.{f}")
+    cols = ", ".join([f"{then(f, classifies=True)} AS {f}" for f in CLASSIFICATION_FIELDS]
+                     + [f"{then(f)} AS {f}" for f in STATE_FIELDS])
+    return f"""past AS MATERIALIZED (
+        SELECT i.id, substr(i.created_at, 1, 10) AS created_on, {cols}
+        FROM chg JOIN issues i ON i.id = chg.id WHERE i.created_at < :end)"""
+
+
 def state_cte(scope: Scope, as_of: date, params: dict, *, live: bool,
               category_code: bool = True) -> str:
     """A `WITH st AS (…)` clause: one row per issue in scope at `as_of`, with columns id, code,
     title, unit_id, aspect_id, category_id, category_code (unless `category_code` is False),
-    amount, responsible_person_id, status, deadline, original_deadline, closed_on,
-    created_on."""
+    amount, severity, rectification_type, responsible_person_id, supervisor_person_id, status,
+    deadline, original_deadline, closed_on, created_on: every one as recorded on `as_of` (the
+    module docstring). `live`: nothing was recorded after `as_of` (is_live), so the live columns
+    are read as they are. Otherwise the clause also defines `chg` (ids of the issues with a
+    record after :end) and `past` (their values then)."""
     params.update(end=end_of(as_of))
-    where = scope_filter(scope, params)
-    if live:
-        cols = ("i.status AS status, i.deadline AS deadline, "
-                "i.original_deadline AS original_deadline, "
-                "substr(i.closed_at, 1, 10) AS closed_on, "
-                "i.responsible_person_id AS responsible_person_id")
-    else:
-        def col(field_name: str) -> str:
-            return _asof_or_live("issue", "i.id", field_name, f"i.{field_name}", "chg")
-        cols = (f"{col('status')} AS status, "
-                f"{col('deadline')} AS deadline, "
-                f"{col('original_deadline')} AS original_deadline, "
-                f"substr({col('closed_at')}, 1, 10) AS closed_on, "
-                f"CAST({col('responsible_person_id')} AS INTEGER) "
-                "AS responsible_person_id")
-    # Past state is materialised: flattened, each use of a column would repeat its lookups.
-    first = "" if live else _changed_cte("chg", "issue") + ", "
-    hint = "" if live else "MATERIALIZED "
     # Without a category filter or the code, the categories are not joined: a lookup less
     # per issue.
     join = category_code or bool(scope.category_codes)
-    code = "c.code AS category_code, " if category_code else ""
+    code = ", c.code AS category_code" if category_code else ""
     categories = "JOIN categories c ON c.id = a.category_id" if join else ""
-    return f"""WITH {first}st AS {hint}(
-        SELECT i.id, i.code, i.title, i.unit_id, i.aspect_id, a.category_id, {code}
-               i.amount_involved AS amount, substr(i.created_at, 1, 10) AS created_on, {cols}
-        FROM issues i JOIN aspects a ON a.id = i.aspect_id {categories}
-        WHERE i.created_at < :end AND (i.merged_at IS NULL OR i.merged_at >= :end) {where})"""
+
+    def select(alias: str, where: str) -> str:
+        cols = {c: f"{alias}.{c}" for c in _ST_COLUMNS}
+        if alias == "i":
+            cols.update(amount="i.amount_involved", closed_on="substr(i.closed_at, 1, 10)",
+                        created_on="substr(i.created_at, 1, 10)")
+        else:
+            cols.update(amount=f"CAST({alias}.amount_involved AS REAL)",
+                        closed_on=f"substr({alias}.closed_at, 1, 10)")
+        listed = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
+        return f"""SELECT {listed}, a.category_id{code}
+            FROM {'issues i' if alias == 'i' else 'past p'}
+            JOIN aspects a ON a.id = {alias}.aspect_id {categories}
+            WHERE {where}"""
+
+    if live:
+        where = ("i.created_at < :end AND (i.merged_at IS NULL OR i.merged_at >= :end)"
+                 + scope_filter(scope, params))
+        return f"WITH st AS ({select('i', where)})"
+    unchanged = ("i.created_at < :end AND (i.merged_at IS NULL OR i.merged_at >= :end) "
+                 "AND i.id NOT IN (SELECT id FROM chg)" + scope_filter(scope, params))
+    links = "live" if scope.classification == CURRENT else "then"
+    changed = ("(p.merged_at IS NULL OR p.merged_at >= :end)"
+               + scope_filter(scope, params, "p", links=links))
+    # Past state is materialised: flattened, each use of a column would repeat its lookups.
+    return f"""WITH {_changed_cte("chg", "issue")}, {_past_cte(scope.classification)},
+    st AS MATERIALIZED ({select('i', unchanged)}
+        UNION ALL {select('p', changed)})"""
+
+
+def measures_then_cte() -> str:
+    """`, chgm …, mth …, msr …` to follow state_cte for a past date: `chgm` the ids of the
+    measures with a record after :end; `mth` those measures as of :end (id, issue_id,
+    live_issue_id, owner_person_id, deadline, status, created_at); `msr` every measure that
+    existed at :end with those columns (the unchanged ones as they are)."""
+    def then(f: str) -> str:
+        return then_value_sql("measure", "m.id", f, f"m.{f}")
+    return f""", {_changed_cte("chgm", "measure")},
+    mth AS MATERIALIZED (
+        SELECT m.id, {then('issue_id')} AS issue_id, m.issue_id AS live_issue_id,
+               {then('owner_person_id')} AS owner_person_id, {then('deadline')} AS deadline,
+               {then('status')} AS status, m.created_at
+        FROM chgm JOIN measures m ON m.id = chgm.id),
+    msr AS (
+        SELECT m.id, m.issue_id, m.owner_person_id, m.deadline, m.status, m.created_at
+        FROM measures m WHERE m.id NOT IN (SELECT id FROM chgm)
+        UNION ALL SELECT id, issue_id, owner_person_id, deadline, status, created_at FROM mth
+        WHERE created_at < :end)"""
 
 
 def measures_cte(live: bool) -> str:
@@ -168,23 +295,26 @@ def measures_cte(live: bool) -> str:
                    SUM(m.owner_person_id IS NULL OR m.deadline IS NULL) AS incomplete
             FROM measures m WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id)"""
     # The live counts (one ordered pass over the covering index), corrected by the measures
-    # changed after :end, the only ones looked up in history (created after :end: removed).
-    live_incomplete = "(m.owner_person_id IS NULL OR m.deadline IS NULL)"
-    asof_incomplete = (f"({asof_value_sql('measure', 'm.id', 'owner_person_id')} IS NULL "
-                       f"OR {asof_value_sql('measure', 'm.id', 'deadline')} IS NULL)")
-    return f""", {_changed_cte("chgm", "measure")}, ms0 AS (
-        SELECT m.issue_id, COUNT(*) AS n, SUM({live_incomplete}) AS incomplete
+    # changed after :end, the only ones looked up in history: each taken off the issue it
+    # belongs to now and, if it existed then, counted on the one it belonged to then (a merge
+    # moves measures).
+    incomplete = "(m.owner_person_id IS NULL OR m.deadline IS NULL)"
+    return measures_then_cte() + f""", ms0 AS (
+        SELECT m.issue_id, COUNT(*) AS n, SUM({incomplete}) AS incomplete
         FROM measures m WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id),
     dm AS (
-        SELECT m.issue_id, SUM((m.created_at < :end) - 1) AS dn,
-               SUM(CASE WHEN m.created_at < :end THEN {asof_incomplete} ELSE 0 END
-                   - {live_incomplete}) AS dinc
-        FROM chgm JOIN measures m ON m.id = chgm.id
-        WHERE m.issue_id IS NOT NULL GROUP BY m.issue_id),
+        SELECT issue_id, SUM(dn) AS dn, SUM(dinc) AS dinc FROM (
+            SELECT m.issue_id, -1 AS dn, -{incomplete} AS dinc
+            FROM chgm JOIN measures m ON m.id = chgm.id WHERE m.issue_id IS NOT NULL
+            UNION ALL
+            SELECT m.issue_id, 1, {incomplete} FROM mth m
+            WHERE m.created_at < :end AND m.issue_id IS NOT NULL)
+        GROUP BY issue_id),
     ms AS (
-        SELECT ms0.issue_id, ms0.n + COALESCE(dm.dn, 0) AS n,
-               ms0.incomplete + COALESCE(dm.dinc, 0) AS incomplete
-        FROM ms0 LEFT JOIN dm ON dm.issue_id = ms0.issue_id)"""
+        SELECT COALESCE(ms0.issue_id, dm.issue_id) AS issue_id,
+               COALESCE(ms0.n, 0) + COALESCE(dm.dn, 0) AS n,
+               COALESCE(ms0.incomplete, 0) + COALESCE(dm.dinc, 0) AS incomplete
+        FROM ms0 FULL JOIN dm ON dm.issue_id = ms0.issue_id)"""
 
 
 def amber_cutoff(db: sqlite_utils.Database, as_of: date, cal: Calendar | None = None) -> date:

@@ -1,9 +1,13 @@
 """What the benchmarks share: the 40,000-issue programme, built once into bench/.cache/."""
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import date
 from pathlib import Path
+
+from audit.store import keys
+from audit.store.paths import history_key_path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
@@ -25,6 +29,10 @@ def _backup(source: Path, target: Path) -> None:
     src.close()
     dst.close()
     partial.replace(target)
+    # The history key goes with the copy (a benchmark that writes needs it).
+    key = history_key_path(source)
+    if key.exists():
+        shutil.copyfile(key, history_key_path(target))
 
 
 def copy_40k(target: Path = BASE) -> Path:
@@ -40,6 +48,7 @@ def copy_40k(target: Path = BASE) -> Path:
         partial = BASE.with_name(BASE.name + ".partial")
         partial.unlink(missing_ok=True)
         db = open_database(partial)
+        keys.use_key(db, keys.configured_key(BASE) or keys.ensure_key_file(BASE))
         generate(db, issues=ISSUES, seed=SEED, as_of=AS_OF, evidence_root=evidence_dir(BASE))
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.conn.close()

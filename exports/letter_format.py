@@ -3,7 +3,7 @@
 Addressed to the head of the unit that must act: the facts of the issue, its original and
 current deadline, what is still missing (三不放过 and the unfinished measures), the date by which
 to reply in writing, the issuing office and the date of issue. A4, 宋体/黑体 through
-exports.docx_base; every text passes `xml_safe` on its way in, so callers hand over raw values.
+exports.docx_format; every text passes `xml_safe` on its way in, so callers hand over raw values.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from docx.shared import Cm
 
 from audit.messages import t
 from audit.text_format import xml_safe
-from exports.docx_base import format_date, new_document, set_header_footer
+from exports.docx_format import format_date, new_document, set_header_footer
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,14 @@ from audit.charts import STATUS_ORDER, WARNING_ORDER
 from audit.model import Actor, ValidationFailed, code_key
 from audit.store import history
 from audit.store.db import rows, scalar
-from audit.views import WARNING_SQL, figures_params, is_live, scope_for, state_cte
+from audit.views import (
+    WARNING_SQL,
+    figures_params,
+    is_live,
+    link_rows_sql,
+    scope_for,
+    state_cte,
+)
 from issues import store
 from issues.ledger_views import issue_records, ledger_rows
 from issues.ledger_write_format import write_ledger
@@ -146,15 +153,16 @@ def _search_rows(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
                       category_codes=(category,) if category else (), stream=stream,
                       focus=focus)
     params = figures_params(db, as_of)
-    sql = state_cte(scope, as_of, params, live=is_live(db, as_of)) + f"""
+    live = is_live(db, as_of)
+    sql = state_cte(scope, as_of, params, live=live) + f"""
         , mc AS (SELECT m.issue_id, COUNT(*) AS n, SUM(m.status = 'done') AS done
                  FROM measures m WHERE m.issue_id IN (SELECT id FROM st)
                  GROUP BY m.issue_id)
         SELECT st.id, st.code, st.title, st.category_code, c.name AS category_name,
                a.code AS aspect_code, a.name AS aspect_name, st.unit_id,
                u.code AS unit_code, u.name AS unit_name, st.status, {WARNING_SQL} AS warning,
-               st.deadline, st.original_deadline, st.closed_on, st.amount, i.severity,
-               i.rectification_type, st.responsible_person_id, p.name AS responsible_name,
+               st.deadline, st.original_deadline, st.closed_on, st.amount, st.severity,
+               st.rectification_type, st.responsible_person_id, p.name AS responsible_name,
                COALESCE(mc.n, 0) AS measures, COALESCE(mc.done, 0) AS measures_done
         FROM st JOIN issues i ON i.id = st.id JOIN aspects a ON a.id = st.aspect_id
         JOIN categories c ON c.id = st.category_id JOIN units u ON u.id = st.unit_id
@@ -174,14 +182,15 @@ def _search_rows(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
         # took 16 s on 40,000 issues.
         sql += (" AND (st.responsible_person_id = :owner OR st.id IN (SELECT om.issue_id "
                 "FROM measures om WHERE om.owner_person_id = :owner))")
+    # Sources as recorded on the date, as the rest of the row (audit.views.link_rows_sql).
+    sources = link_rows_sql("sources", live=live, classification=scope.classification)
     if audit_id is not None:
         params["audit"] = int(audit_id)
-        sql += (" AND EXISTS (SELECT 1 FROM issue_sources s WHERE s.issue_id = st.id "
-                "AND s.audit_id = :audit)")
+        sql += f" AND st.id IN (SELECT s.issue_id FROM {sources} s WHERE s.target_id = :audit)"
     if year is not None:
         params["year"] = int(year)
-        sql += (" AND EXISTS (SELECT 1 FROM issue_sources s JOIN audits au ON au.id = "
-                "s.audit_id WHERE s.issue_id = st.id AND au.year = :year)")
+        sql += (f" AND st.id IN (SELECT s.issue_id FROM {sources} s JOIN audits au ON au.id = "
+                "s.target_id WHERE au.year = :year)")
     sql += _text_filter(text, params)
     shared: dict = {}
     found = []
@@ -201,7 +210,7 @@ def search_issues(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
     category_code, category_name, aspect_code, aspect_name, unit_id, unit_code, unit_name,
     status, warning, deadline, original_deadline, closed_on, amount, severity,
     rectification_type, responsible_person_id, responsible_name, measures, measures_done).
-    Status and warning are as of `as_of`; names and measures as they are now.
+    Every column but the names and the measure counts is as recorded on `as_of`.
     `owner_person_id` matches the responsible person or the owner of any measure.
     Raises ValidationFailed for an unknown unit, category, stream, focus, status, warning or
     sort."""

@@ -6,9 +6,10 @@ returns plain data (dicts, lists, ISO dates) that the page, the CLI and JSON can
 The scope is always the one the caller built with `audit.figures.scope_for(db, actor, …)`, so
 it is already narrowed to what the actor may see.
 
-As of a past date, issue states come from history (audit.figures.issue_states) and so do measure
-states and dependencies; cause links and cause titles are read as they are now (as the figures
-read classification).
+As of a past date, issue states come from history (audit.views.issue_states) and so do measure
+states, dependencies and the links between issues and causes (as the figures read
+classification: as recorded on the date unless the scope asks for today's); cause titles are
+read as they are now.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from audit.model import OPEN_STATUSES, Actor
 from audit.store import org
 from audit.store.db import rows
 from audit.time_model import end_of
-from audit.views import Scope, amber_cutoff, is_live, scope_for, state_cte
+from audit.views import Scope, amber_cutoff, is_live, link_rows_sql, scope_for, state_cte
 from issues import dependency_model
 from issues import graph_model as graphs
 from issues.dependency_model import IssueDeadline, MeasureNode
@@ -157,8 +158,10 @@ def load_cause_inputs(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
                         overdue=r["warning"] == "red", audit_years=tuple(years.get(i, ())),
                         category=r["category_code"])
               for i, r in states.items()]
-    links = [(i, c) for i, c in db.conn.execute("SELECT issue_id, cause_id FROM issue_causes")
-             if i in states]
+    links = [(i, c) for i, c in db.conn.execute(
+        "SELECT issue_id, target_id FROM " + link_rows_sql(
+            "causes", live=live, classification=scope.classification), {"end": end_of(as_of)})
+        if i in states]
     linked = {c for _, c in links}
     # Only the causes behind issues in scope: a city manager has no use for the region's others.
     causes = [CauseNode(c, code, title) for c, code, title in

@@ -1,8 +1,9 @@
 """Read models for 责任人与单位 and the admin's calendar and settings sections: the org tree,
 people per unit, workload per person and per unit (within the viewer's scope), the calendar of
 one year and the deadlines that fall in years without a published schedule. Plain dicts out;
-no Streamlit. Workload counts use audit.figures' state and warning rules, so that "overdue"
-here is the dashboard's red."""
+no Streamlit. Workload counts use audit.views' state and warning rules, so that "overdue"
+here is the dashboard's red; for a past date the issues and their measures (owner, deadline,
+status) are as recorded then."""
 from __future__ import annotations
 
 from datetime import date
@@ -13,7 +14,14 @@ from audit.charts import WARNING_ORDER
 from audit.model import Actor, code_key
 from audit.store import org
 from audit.store.db import rows
-from audit.views import WARNING_SQL, figures_params, is_live, scope_for, state_cte
+from audit.views import (
+    WARNING_SQL,
+    figures_params,
+    is_live,
+    measures_then_cte,
+    scope_for,
+    state_cte,
+)
 from owners import store
 
 
@@ -58,7 +66,8 @@ def workload(db: sqlite_utils.Database, actor: Actor, as_of: date) -> dict[str, 
     counts for its responsible person and its unit; a measure (not done, on an open issue) for
     its owner, overdue when its own deadline has passed."""
     params = figures_params(db, as_of)
-    base = state_cte(scope_for(db, actor), as_of, params, live=is_live(db, as_of))
+    live = is_live(db, as_of)
+    base = state_cte(scope_for(db, actor), as_of, params, live=live)
     by_person: dict[int, dict] = {}
     by_unit: dict[int, dict] = {}
     for r in rows(db, base + f""", w AS (SELECT st.*, {WARNING_SQL} AS warning FROM st
@@ -74,10 +83,12 @@ def workload(db: sqlite_utils.Database, actor: Actor, as_of: date) -> dict[str, 
         unit = by_unit.setdefault(r["unit"], {"open": 0, "overdue": 0})
         unit["open"] += r["n"]
         unit["overdue"] += int(r["red"])
-    for r in rows(db, base + """
+    # Measures as they were on the date (audit.views.measures_then_cte) for a past one.
+    measures = "measures" if live else "msr"
+    for r in rows(db, base + ("" if live else measures_then_cte()) + f"""
             SELECT m.owner_person_id AS person, COUNT(*) AS n,
                    TOTAL(m.deadline < :today) AS late
-            FROM measures m JOIN st ON st.id = m.issue_id
+            FROM {measures} m JOIN st ON st.id = m.issue_id
             WHERE m.status <> 'done' AND st.status NOT IN ('closed', 'ended')
               AND m.owner_person_id IS NOT NULL
             GROUP BY m.owner_person_id""", params):
@@ -115,12 +126,15 @@ def person_open_issues(db: sqlite_utils.Database, actor: Actor, person_id: int, 
     deadline. The same state and warning colours as the catalogue and the dashboard."""
     params = figures_params(db, as_of)
     params["owner"] = int(person_id)
-    sql = state_cte(scope_for(db, actor), as_of, params, live=is_live(db, as_of)) + f"""
+    live = is_live(db, as_of)
+    measures = "measures" if live else "msr"
+    sql = state_cte(scope_for(db, actor), as_of, params, live=live) + (
+        "" if live else measures_then_cte()) + f"""
         , w AS (SELECT st.id, st.code, st.title, st.status, st.deadline,
                        {WARNING_SQL} AS warning FROM st
                 WHERE st.status IN ('not_started', 'in_progress', 'submitted')
                   AND (st.responsible_person_id = :owner OR st.id IN (
-                       SELECT om.issue_id FROM measures om WHERE om.owner_person_id = :owner)))
+                       SELECT om.issue_id FROM {measures} om WHERE om.owner_person_id = :owner)))
         SELECT * FROM w"""
     found = sorted(rows(db, sql, params), key=lambda r: code_key(r["code"]))
     return sorted(found, key=lambda r: (_WARNING_RANK.get(r["warning"], 9),

@@ -1,6 +1,7 @@
 """Shared fixtures: a real SQLite file in a temporary directory, fixed times, a small org tree."""
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -9,6 +10,12 @@ import pytest
 import sqlite_utils
 
 from audit.store.db import open_database
+
+# Every database a test makes is signed with this history key (audit.store.keys), so that the
+# copies tests make of database files (which leave the key file behind, as a copy should) stay
+# writable; tests of the key file itself remove it (tests/test_audit_history_key.py).
+TEST_HISTORY_KEY = "5e" * 32
+os.environ.setdefault("AUDIT_HISTORY_KEY", TEST_HISTORY_KEY)
 
 AT = "2026-11-23T09:00:00+08:00"
 AS_OF = date(2026, 11, 23)

@@ -12,6 +12,7 @@ from audit import accounts_service, calendar_service, login_service
 from audit.demo import evidence_pdf
 from audit.model import Actor
 from audit.store.db import open_database
+from audit.store.paths import evidence_dir
 from audit.time_model import at_day
 from issues import evidence_service
 from issues import service as issues
@@ -131,7 +132,9 @@ def build(tmp_path: Path) -> Programme:
     with sqlite3.connect(str(path)) as dest:
         src.db.conn.backup(dest)
     db = open_database(path)
-    p = Programme(db, path, tmp_path / "evidence", dict(src.units), dict(src.people),
+    # Evidence where the product keeps it (<db stem>-evidence beside the file), so that
+    # `verify` finds it.
+    p = Programme(db, path, evidence_dir(path), dict(src.units), dict(src.people),
                   dict(src.actors), dict(src.aspects), dict(src.audits))
     return p
 
@@ -139,7 +142,7 @@ def build(tmp_path: Path) -> Programme:
 def _build(tmp_path: Path) -> Programme:
     path = tmp_path / "programme.db"
     db = open_database(path)
-    p = Programme(db, path, tmp_path / "evidence")
+    p = Programme(db, path, evidence_dir(path))
     setup = at_day(date(2026, 1, 1), 8)
     calendar_service.seed_calendar(db, range(2025, 2028), at=setup)
     owners.create_unit(db, None, code="R", name="自治区分公司", level="region", at=setup)

@@ -18,7 +18,7 @@ from audit.dashboard_views import (
     unit_groups,
 )
 from audit.store.db import rows
-from audit.views import figures, scope_for
+from audit.views import CURRENT, figures, scope_for
 from issues import graph_model as graphs
 from issues import service as issues
 from issues.model import Move
@@ -257,10 +257,14 @@ def test_past_dates_show_the_state_then(prog):
     assert [(r["owner"], r["open"], r["overdue"]) for r in d1["workload_by_owner"]] == [
         ("张三（甲市分公司）", 3, 0), ("王五（乙市分公司）", 2, 0)]   # 一 五 八; 三 四
     assert [r["count"] for r in d1["ageing"]] == [0, 1, 4, 0, 0]   # 八 41 days; the rest 69
-    # Causes were recorded on 04-26, but classification is read as it is now (as in
-    # audit.figures): D1 already ranks them, with nothing overdue yet; 一 and 八, open then,
-    # each have their own '制度缺失' (make_closable records a new cause each time).
-    assert [(r["open_issues"], r["amount"], r["overdue"]) for r in d1["cause_ranking"]] == [
+    # Causes were recorded on 04-26: as recorded on D1 there were none yet. With today's
+    # classification (asked for explicitly), D1 already ranks them, with nothing overdue yet;
+    # 一 and 八, open then, each have their own '制度缺失' (make_closable records a new cause
+    # each time).
+    assert d1["cause_ranking"] == []
+    today_classes = dashboard_data(prog.db, scope_for(prog.db, classification=CURRENT), D1)
+    assert [(r["open_issues"], r["amount"], r["overdue"])
+            for r in today_classes["cause_ranking"]] == [
         (2, 500.0, 0), (1, 1000.0, 0), (1, 300.0, 0), (1, 0.0, 0)]
     d3 = dashboard_data(prog.db, scope_for(prog.db), D3)
     assert [(r["open_issues"], r["overdue"]) for r in d3["cause_ranking"]] == [(2, 1), (1, 0)]

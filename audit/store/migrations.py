@@ -3,6 +3,8 @@ been brought; opening an older file upgrades it in place, one step at a time, ea
 transaction."""
 from __future__ import annotations
 
+from functools import cache
+
 import sqlite_utils
 
 # Each entry is one migration: a list of SQL statements. Never edit a released entry; append.
@@ -442,6 +444,12 @@ def current_version(db: sqlite_utils.Database) -> int:
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def another_programs(db: sqlite_utils.Database) -> bool:
+    """Is this a SQLite file of some other program (tables, but no schema version of ours)?"""
+    return current_version(db) == 0 and db.conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master").fetchone()[0] > 0
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply every migration the file lacks; return the resulting version.
     Raises RuntimeError for a file made by a newer release."""
@@ -465,3 +473,17 @@ def migrate(db: sqlite_utils.Database) -> int:
             conn.execute("ROLLBACK")
             raise
     return current_version(db)
+
+
+@cache
+def default_settings() -> dict[str, str]:
+    """The settings rows the migrations write: what a key that history never changed holds
+    (audit.store.live_check compares the live table with it)."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(sqlite_utils.Database(conn))
+        return dict(conn.execute("SELECT key, value FROM settings"))
+    finally:
+        conn.close()

@@ -1,4 +1,5 @@
-"""Where the programme's data lives: the database file and the evidence store."""
+"""Where the programme's data lives: the database file, the evidence store and the history
+key."""
 from __future__ import annotations
 
 import os
@@ -23,6 +24,13 @@ def evidence_dir(db_path: str | os.PathLike) -> Path:
     """Evidence files sit beside the database, in `<db stem>-evidence/`, stored by SHA-256."""
     p = Path(db_path)
     return p.parent / f"{p.stem}-evidence"
+
+
+def history_key_path(db_path: str | os.PathLike) -> Path:
+    """The history key file of a database: `<db stem>.history-key` beside it (never inside the
+    file, so that a copy of the database alone cannot sign history records)."""
+    p = Path(db_path)
+    return p.parent / f"{p.stem}.history-key"
 
 
 def max_upload_bytes() -> int:
