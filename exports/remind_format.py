@@ -252,9 +252,12 @@ def message_id(key: str, sender: str) -> str:
 
 
 def email_bytes(card: Card, *, key: str, sender: str, sender_name: str, to: str, to_name: str,
-                at: str, attachments: Sequence[tuple[str, bytes, str]] = ()) -> bytes:
+                at: str, attachments: Sequence[tuple[str, bytes, str]] = (),
+                anchor: str = "") -> bytes:
     """The whole e-mail (RFC 5322, CRLF line ends): text and HTML alternatives, then any
-    attachments as (filename, bytes, mime type)."""
+    attachments as (filename, bytes, mime type). `anchor`: the history anchor of the state the
+    message describes ('anchor:SEQ:HASH'), carried in a header the reader does not see, so that
+    a digest kept by its recipient can later be checked with `verify --anchor`."""
     card = _limit(card, EMAIL_MAX_ENTRIES)
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = formataddr((one_line(sender_name), sender))
@@ -264,6 +267,8 @@ def email_bytes(card: Card, *, key: str, sender: str, sender_name: str, to: str,
     msg["Message-ID"] = message_id(key, sender)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Audit-Reminder-Key"] = key
+    if anchor:
+        msg["X-Audit-History-Anchor"] = anchor
     msg.set_content(email_text(card), subtype="plain", charset="utf-8")
     msg.add_alternative(email_html(card), subtype="html", charset="utf-8")
     for filename, data, mime in attachments:

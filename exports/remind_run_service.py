@@ -163,7 +163,7 @@ def _card(db: sqlite_utils.Database, ctx: _Context, p: pm.Planned) -> fmt.Card:
     return fmt.step_card(c, issue, facts, lang, base_url=ctx.base_url)
 
 
-def _render(db: sqlite_utils.Database, ctx: _Context, p: pm.Planned, at: str
+def _render(db: sqlite_utils.Database, ctx: _Context, p: pm.Planned, at: str, anchor: str
             ) -> tuple[str, str, bytes]:
     """(recipient, subject, payload) of a planned message."""
     card = _card(db, ctx, p)
@@ -178,7 +178,7 @@ def _render(db: sqlite_utils.Database, ctx: _Context, p: pm.Planned, at: str
         payload = fmt.email_bytes(card, key=p.key, sender=cfg["sender"],
                                   sender_name=cfg.get("sender_name") or t("app.title", p.lang),
                                   to=person.email, to_name=person.name, at=at,
-                                  attachments=attachments)
+                                  attachments=attachments, anchor=anchor)
         return person.email, m.one_line(card.title), payload
     return (ctx.robot_names.get(p.channel_id, ""), m.one_line(card.title),
             fmt.robot_body(p.channel, card, p.mentions))
@@ -195,7 +195,8 @@ def _plan(db: sqlite_utils.Database, actor: Actor, ctx: _Context, at: str) -> tu
     planned = ctx.plan()
     known = store.existing_keys(db, [p.key for p in planned])
     fresh = [p for p in planned if p.key not in known]
-    rendered = [(p, *_render(db, ctx, p, at)) for p in fresh]
+    anchor = history.anchor_text(db)
+    rendered = [(p, *_render(db, ctx, p, at, anchor)) for p in fresh]
     rec = Recorder(db, actor, at, "remind.plan")
     added = 0
     with write_transaction(db):

@@ -471,3 +471,24 @@ def test_a_title_with_markdown_html_and_mentions_stays_text_in_every_channel(p):
         assert "://evil" not in text and "www.evil" not in text
         assert "13800000000" not in text.replace("＠13800000000", "")
         assert all(m.startswith("139") for m in re.findall(r"@(\d+)", text))
+
+
+def test_an_emailed_digest_carries_the_history_anchor_that_verify_accepts(p):
+    # Issue 15: every digest carries an anchor where the file's holder cannot reach it (the
+    # recipients' mailboxes); `verify --anchor` checks the database against it later.
+    import subprocess
+    import sys
+    with smtp_server() as (box, port):
+        rp.configure_channels(p, smtp_port=port, robots=None)
+        rp.run(p)
+    anchors = {str(r.message["X-Audit-History-Anchor"]).strip() for r in box.received}
+    (anchor,) = anchors
+    seq, digest = history.anchor(p.db)
+    assert anchor.startswith("anchor:") and int(anchor.split(":")[1]) <= seq
+    body = box.received[0].message.get_body(("plain",)).get_content()
+    assert anchor.split(":")[2] not in body  # the reader never sees a hash
+    p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    run = subprocess.run([sys.executable, "-m", "audit", "verify", "--db", str(p.path),
+                          "--quick", "--anchor", anchor], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
