@@ -20,7 +20,7 @@ from audit.model import Actor, NotFound
 from audit.store import history, org
 from audit.time_model import Calendar, end_of
 from audit.views import Scope
-from issues.ledger_views import IssueSummary, gather_issues
+from issues.ledger_views import Gathered, IssueSummary, gather_issues
 from exports.pack_model import (
     PackData,
     PackOptions,
@@ -144,25 +144,29 @@ def _changes(db: sqlite_utils.Database, by_id: dict[int, IssueSummary], since: d
             "extended": extended}
 
 
-def issue_facts(db: sqlite_utils.Database, ids: list[int], open_ids: set[int]
+def issue_facts(db: sqlite_utils.Database, found: Gathered, open_ids: set[int]
                 ) -> dict[int, dict]:
-    """Per issue: severity, rectification type, amounts (involved, corrected, recovered), the
-    progress note, the years of the audits that found it and the units of it and of the
-    findings merged into it (并轨), and from those its 屡审屡犯 and 共性问题 flags."""
+    """Per issue: severity, rectification type, amount involved and the unit (as recorded on the
+    pack's date, from the gathered states), amounts corrected and recovered and the progress
+    note (as they are), the years of the audits that found it (its sources as recorded then)
+    and the units of it and of the findings merged into it (并轨), and from those its 屡审屡犯
+    and 共性问题 flags."""
+    ids = [st["id"] for st in found.states]
     params = {"ids": json.dumps(ids)}
+    live = {r[0]: r[1:] for r in db.conn.execute(
+        "SELECT id, amount_corrected, amount_recovered, progress FROM issues "
+        "WHERE id IN (SELECT value FROM json_each(:ids))", params)}
+    years = {r["id"]: r["year"] for r in found.audits.values()}
     facts: dict[int, dict] = {}
-    for iid, severity, rtype, amount, corrected, recovered, progress, unit in db.conn.execute(
-            "SELECT id, severity, rectification_type, amount_involved, amount_corrected, "
-            "amount_recovered, progress, unit_id FROM issues "
-            "WHERE id IN (SELECT value FROM json_each(:ids))", params):
-        facts[iid] = {"severity": severity, "type": rtype, "amount": amount or 0.0,
-                      "corrected": corrected or 0.0, "recovered": recovered or 0.0,
-                      "progress": progress or "", "years": set(), "units": {unit},
-                      "open": iid in open_ids}
-    for iid, year in db.conn.execute(
-            "SELECT s.issue_id, a.year FROM issue_sources s JOIN audits a ON a.id = s.audit_id "
-            "WHERE s.issue_id IN (SELECT value FROM json_each(:ids))", params):
-        facts[iid]["years"].add(year)
+    for st in found.states:
+        iid = st["id"]
+        corrected, recovered, progress = live[iid]
+        sources = found.links["issue_sources"].get(iid)
+        facts[iid] = {"severity": st["severity"], "type": st["rectification_type"],
+                      "amount": float(st["amount"] or 0.0), "corrected": corrected or 0.0,
+                      "recovered": recovered or 0.0, "progress": progress or "",
+                      "years": {years[int(x)] for x in sources.split(",")} if sources else set(),
+                      "units": {int(st["unit_id"])}, "open": iid in open_ids}
     for survivor, unit in db.conn.execute(
             "SELECT merged_into_id, unit_id FROM issues WHERE merged_into_id IN "
             "(SELECT value FROM json_each(:ids))", params):
@@ -245,16 +249,15 @@ def _by_type(records: list[IssueSummary], facts: dict[int, dict]) -> list[dict]:
     return out
 
 
-def _streams(db: sqlite_utils.Database, ids: list[int]) -> dict:
-    """Issues per work stream, and how many are in both (counted once in the programme)."""
-    per: dict[int, set[str]] = defaultdict(set)
-    for iid, code in db.conn.execute(
-            "SELECT s.issue_id, w.code FROM issue_streams s JOIN streams w ON w.id = s.stream_id "
-            "WHERE s.issue_id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(ids)}):
-        per[iid].add(code)
-    return {"cleanup": sum(1 for v in per.values() if "cleanup" in v),
-            "audit": sum(1 for v in per.values() if "audit" in v),
-            "both": sum(1 for v in per.values() if len(v) > 1), "total": len(per)}
+def _streams(found: Gathered) -> dict:
+    """Issues per work stream (as recorded on the pack's date), and how many are in both
+    (counted once in the programme)."""
+    links = found.links["issue_streams"]
+    per = [{found.streams[int(x)] for x in text.split(",")}
+           for text in (links.get(st["id"]) for st in found.states) if text]
+    return {"cleanup": sum(1 for v in per if "cleanup" in v),
+            "audit": sum(1 for v in per if "audit" in v),
+            "both": sum(1 for v in per if len(v) > 1), "total": len(per)}
 
 
 def report_settings(db: sqlite_utils.Database) -> dict[str, str]:
@@ -278,7 +281,7 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     by_id = {r.id: r for r in records}
     ids = list(by_id)
     open_ids = {r.id for r in records if r.status in ("not_started", "in_progress", "submitted")}
-    facts = issue_facts(db, ids, open_ids)
+    facts = issue_facts(db, found, open_ids)
     cal = org.load_calendar(db)
     window = int(org.setting(db, "warning.amber_working_days", "10"))
     earliest = min((dt.date.fromisoformat(r.deadline[:10]) for r in records if r.deadline),
@@ -333,7 +336,7 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
         organisation=root["name"] if root else "", figures=rows_for_charts["figures"],
         window=window, records=records, found=found, facts=facts, by_category=cat_rows,
         by_unit=units, unit_note=unit_note, by_type=_by_type(records, facts),
-        streams=_streams(db, ids), overdue=overdue, due_soon=due_soon, changes=changes,
+        streams=_streams(found), overdue=overdue, due_soon=due_soon, changes=changes,
         causes=causes, escalations=escalations, outcomes=outcomes(db, scope, ids, facts),
         projection=projection,
         chart_rows={k: v for k, v in rows_for_charts.items() if k != "figures"},

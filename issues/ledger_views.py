@@ -31,9 +31,9 @@ from typing import Any, NamedTuple, overload
 import sqlite_utils
 
 from audit.model import code_key
-from audit.store.db import quote, rows
+from audit.store.db import rows
 from audit.text_format import has_xml_forbidden, xml_safe
-from audit.views import Scope, issue_states
+from audit.views import ISSUE_LINK_TABLES, Scope, is_live, issue_states, link_rows_sql
 from issues.ledger_format import (
     LedgerRow,
     MeasureLine,
@@ -280,16 +280,30 @@ def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
     params = {"ids": json.dumps([s["id"] for s in states]),
               "end": f"{(as_of + dt.timedelta(days=1)).isoformat()}T00:00:00+08:00"}
     in_scope = "1" if everything else "{} IN (SELECT value FROM json_each(:ids))"
-    detail = {r[0]: r for r in db.conn.execute(f"""
-        SELECT i.id, i.description, i.basis, i.recommendation, i.rectification_type,
-               i.progress, i.severity, i.supervisor_person_id, a.code, a.name, c.name,
-               u.code, u.name
-        FROM issues i JOIN aspects a ON a.id = i.aspect_id
-        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
+    # The classification (unit, aspect and so category, severity, type, supervisor) comes from
+    # the states, as recorded on `as_of` (or as now under Scope.classification CURRENT); the
+    # long texts are read as they are.
+    texts = {r[0]: r[1:] for r in db.conn.execute(f"""
+        SELECT i.id, i.description, i.basis, i.recommendation, i.progress FROM issues i
         WHERE {in_scope.format("i.id")}""", params)}
-    links = {table: _id_lists(db, table, column, in_scope, params) for table, column in (
-        ("issue_sources", "audit_id"), ("issue_streams", "stream_id"),
-        ("issue_focus", "focus_id"), ("issue_causes", "cause_id"))}
+    aspects = {r[0]: r[1:] for r in db.conn.execute("SELECT id, code, name FROM aspects")}
+    categories = dict(db.conn.execute("SELECT id, name FROM categories"))
+    units = {r[0]: r[1:] for r in db.conn.execute("SELECT id, code, name FROM units")}
+    detail: dict[int, tuple] = {}
+    for st in states:
+        iid = st["id"]
+        description, basis, recommendation, progress = texts[iid]
+        aspect_code, aspect_name = aspects[int(st["aspect_id"])]
+        unit_code, unit_name = units[int(st["unit_id"])]
+        supervisor = st["supervisor_person_id"]
+        detail[iid] = (iid, description, basis, recommendation, st["rectification_type"],
+                       progress, st["severity"], int(supervisor) if supervisor else None,
+                       aspect_code, aspect_name, categories[int(st["category_id"])],
+                       unit_code, unit_name)
+    live = is_live(db, as_of)
+    links = {table: _id_lists(db, field_name, column, in_scope, params, live=live,
+                              classification=scope.classification)
+             for field_name, (table, column) in ISSUE_LINK_TABLES.items()}
     if on_progress:
         on_progress("gather", 2, steps)
     measures = _grouped(db, f"""
@@ -324,15 +338,16 @@ def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
     return found
 
 
-def _id_lists(db: sqlite_utils.Database, table: str, column: str, in_scope: str,
-              params: dict) -> dict[int, str]:
-    """issue id → the ids one link table joins it to, comma-separated in id order (split when a
-    record is made: 150,000 small lists held at once would keep the garbage collector busy)."""
-    column, table = quote(column), quote(table)
+def _id_lists(db: sqlite_utils.Database, field_name: str, column: str, in_scope: str,
+              params: dict, *, live: bool, classification: str) -> dict[int, str]:
+    """issue id → the ids its link set `field_name` held as of :end (audit.views.link_rows_sql),
+    comma-separated in id order (split when a record is made: 150,000 small lists held at once
+    would keep the garbage collector busy)."""
+    source = link_rows_sql(field_name, live=live, classification=classification)
     return dict(db.conn.execute(f"""
-        SELECT issue_id, group_concat({column}) FROM (
-            SELECT issue_id, {column} FROM {table}
-            WHERE {in_scope.format("issue_id")} ORDER BY issue_id, {column})
+        SELECT issue_id, group_concat(target_id) FROM (
+            SELECT issue_id, CAST(target_id AS INTEGER) AS target_id FROM {source}
+            WHERE {in_scope.format("issue_id")} ORDER BY issue_id, target_id)
         GROUP BY issue_id""", params))
 
 
