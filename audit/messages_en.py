@@ -960,7 +960,7 @@ TEXTS: dict[str, str] = {
     "ledger.sheet": "Ledger",
     "ledger.title": "{title} (as of {date})",
     "ledger.date": "{year}-{month:02d}-{day:02d}",
-    "ledger.anchor": "Record anchor: seq={seq} hash={hash}",
+    "ledger.page_footer": "Page &P of &N",
     "ledger.focus_sep": "; ",
     "ledger.col.serial": "No.",
     "ledger.col.code": "Code",

@@ -883,7 +883,7 @@ TEXTS: dict[str, str] = {
     "ledger.sheet": "台账",
     "ledger.title": "{title}（截至{date}）",
     "ledger.date": "{year}年{month}月{day}日",
-    "ledger.anchor": "记录锚点：seq={seq} hash={hash}",
+    "ledger.page_footer": "第 &P 页，共 &N 页",
     "ledger.focus_sep": "；",
     "ledger.col.serial": "序号",
     "ledger.col.code": "问题编号",

@@ -16,11 +16,12 @@ from typing import IO, Any, Callable, Iterable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from audit.anchor_format import anchor_text
 from audit.messages import LANGS, join_list, t
 from audit.model import Status
 from audit.text_format import (
@@ -84,6 +85,32 @@ WARNING_FILLS = {
 }
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _TOP = Alignment(vertical="top")
+# Printed as offices print a 台账: A4 landscape, fit to the page width, title and header rows on
+# every page, page numbers, thin borders, a filled header, a CJK face (宋体 where Office runs;
+# LibreOffice and WPS substitute their SC face).
+_FONT_NAME = "宋体"
+_THIN = Side(style="thin", color="808080")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+_BODY_FONT = Font(name=_FONT_NAME, size=10)
+_LINE_POINTS = 13.5  # one line of 10-point text
+_MAX_ROW_POINTS = 409  # Excel's limit
+# The long reference texts are grouped and folded (the + above the columns opens them): the
+# printed page and the screen show the working columns; importing reads every column.
+_FOLDED = ("description", "audit_name", "report_no", "streams", "focus", "causes", "basis",
+           "recommendation")
+
+
+def _lines(text: str, width: int) -> int:
+    """How many lines `text` takes wrapped in a column `width` characters wide (a CJK
+    character is about 2.4 wide: its UTF-8 length is three bytes against one; generous, as
+    wrapping breaks before a word or a full-width bracket, and a cut line is worse than air)."""
+    usable = max(width - 2, 1)
+    total = 0
+    for line in text.split("\n"):
+        shown = int((len(line.encode("utf-8")) + len(line)) * 0.6)
+        total += max(1, -(-shown // usable))
+    return total
 _LIST_SHEET = "lists"
 
 
@@ -91,12 +118,6 @@ def ledger_title(title: str, as_of: dt.date, lang: str = "zh") -> str:
     """The title line, e.g. 外包专项审计整改台账（截至2026年11月27日）."""
     return t("ledger.title", lang, title=title,
              date=t("ledger.date", lang, year=as_of.year, month=as_of.month, day=as_of.day))
-
-
-def anchor_line(anchor: tuple[int, str], lang: str = "zh") -> str:
-    """The footer naming the history anchor; the reader skips it like a signature row."""
-    seq, digest = anchor
-    return t("ledger.anchor", lang, seq=seq, hash=digest)
 
 
 _FIELDS = tuple(c[0] for c in COLUMNS[1:])          # everything after 序号, in order
@@ -274,8 +295,12 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     last_row = header_row + max(n, 1)
 
     # Sheet-level settings must be in place before the first row is streamed.
-    for i, (_, _, _, width, _) in enumerate(COLUMNS, 1):
-        ws.column_dimensions[get_column_letter(i)].width = width
+    for i, (field_name, _, _, width, _) in enumerate(COLUMNS, 1):
+        dim = ws.column_dimensions[get_column_letter(i)]
+        dim.width = width
+        if field_name in _FOLDED:
+            dim.outline_level, dim.hidden = 1, True
+    ws.sheet_properties.outlinePr.summaryRight = False
     ws.freeze_panes = f"A{first_data}"
     ws.auto_filter.ref = f"A{header_row}:{last_col}{last_row}"
     status_col = get_column_letter(STATUS_COLUMN)
@@ -285,11 +310,28 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     dv.add(f"{status_col}{first_data}:{status_col}{max(last_row, first_data)}")
     ws.data_validations.append(dv)
     ws.merged_cells.add(f"A1:{last_col}1")
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0  # one page wide, as many long
+    ws.print_title_rows = f"1:{header_row}"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.6
+    ws.oddFooter.center.text = t("ledger.page_footer", lang)
+    ws.oddFooter.center.font = _FONT_NAME
+    if anchor is not None:
+        # In the properties, not in a row: readers of the sheet never see a hash.
+        wb.properties.identifier = anchor_text(*anchor)
+    wb.properties.title = ledger_title(xml_safe(title), as_of, lang)
 
     ws.append([_styled(ws, ledger_title(xml_safe(title), as_of, lang),
-                       font=Font(bold=True, size=14))])
-    header_font = Font(bold=True)
-    ws.append([_styled(ws, t(f"ledger.col.{f}", lang), font=header_font, alignment=_WRAP)
+                       font=Font(name=_FONT_NAME, bold=True, size=16),
+                       alignment=Alignment(horizontal="center", vertical="center"))])
+    header_font = Font(name=_FONT_NAME, bold=True, size=10)
+    header_alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    ws.append([_styled(ws, t(f"ledger.col.{f}", lang), font=header_font,
+                       alignment=header_alignment, fill=_HEADER_FILL, border=_BORDER)
                for f, *_ in COLUMNS])
 
     # One styled cell per styled column (and per warning colour), reused on every row: a
@@ -299,10 +341,16 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     formats = {"code": {"number_format": "@"}, "date": {"number_format": "yyyy-mm-dd"},
                "amount": {"number_format": "#,##0.00"}, "wrap": {"alignment": _WRAP},
                "measures": {"alignment": _WRAP}, "causes": {"alignment": _WRAP}}
-    styled_at = [(i, _styled(ws, **formats[kind]))
-                 for i, (_, _, _, _, kind) in enumerate(COLUMNS) if kind in formats]
+    # Every body cell has the border and the font (and its column's format, top-aligned).
+    styled_at = [(i, _styled(ws, font=_BODY_FONT, border=_BORDER,
+                             **{"alignment": _TOP, **formats.get(kind, {})}))
+                 for i, (_, _, _, _, kind) in enumerate(COLUMNS)]
     warning_at = [c[0] for c in COLUMNS].index("warning")
-    warning_cells = {k: _styled(ws, fill=f) for k, f in WARNING_FILLS.items()}
+    wrapped_at = [(i, width) for i, (f, _, _, width, kind) in enumerate(COLUMNS)
+                  if kind in ("wrap", "measures", "causes") and f not in _FOLDED]
+    row_heights = ws.row_dimensions
+    warning_cells = {k: _styled(ws, fill=f, font=_BODY_FONT, border=_BORDER, alignment=_TOP)
+                     for k, f in WARNING_FILLS.items()}
     truncated = 0
     append = ws.append
     field_tuples = getattr(rows, "field_tuples", None)
@@ -316,20 +364,26 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
             values, cut = _cells(row, i, words)
             warning = row.warning
         truncated += cut
+        lines = max([_lines(v, width) for at, width in wrapped_at
+                     if (v := values[at]).__class__ is str] or [1])
+        if lines > 1:
+            # Row heights are written, not left to the reader: LibreOffice and Excel do not
+            # fit rows of a generated sheet, and wrapped text would show one line.
+            row_heights[header_row + i] = {"ht": str(min(lines * _LINE_POINTS, _MAX_ROW_POINTS)),
+                                           "customHeight": "1"}
+        warning_value = values[warning_at]
         for at, cell in styled_at:
-            v = values[at]
-            if v is not None:
-                cell.value = v
-                values[at] = cell
-        if values[warning_at] is not None and warning in warning_cells:
+            # An empty cell is written too (styled, no value): the grid prints whole.
+            cell.value = values[at]
+            values[at] = cell
+        if warning_value is not None and warning in warning_cells:
             cell = warning_cells[warning]
-            cell.value = values[warning_at]
+            cell.value = warning_value
             values[warning_at] = cell
         append(values)
+        row_heights.pop(header_row + i, None)
         if on_progress and i % 2000 == 0:
             on_progress("writing", i, n)
-    if anchor is not None:
-        ws.append([anchor_line(anchor, lang)])
 
     for label in labels:
         lists.append([label])

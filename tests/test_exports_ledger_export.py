@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from audit.model import ExportFailed
+from audit.store import history
 from audit.views import figures, scope_for
 from issues import ledger_service
 from issues import ledger_views as ledger_export
@@ -70,7 +71,8 @@ def test_exported_demo_ledger_reads_back_equal_to_the_rows_exported(demo_path, t
     parsed = read_ledger(out.read_bytes(), out.name)
     assert len(rows) == 38
     assert parsed.rows == rows
-    assert parsed.skipped == [(3 + 38, "signature")]  # the record anchor line
+    assert parsed.skipped == []  # the record anchor is in the properties, not a row
+    assert openpyxl.load_workbook(out).properties.identifier.startswith("anchor:")
 
 
 def test_programme_ledger_round_trip_keeps_sources_streams_focus_causes_and_measures(prog,
@@ -116,7 +118,8 @@ def test_ledger_sheet_has_title_header_text_codes_status_validation_and_warning_
     ws = wb.worksheets[0]
     assert ws["A1"].value == f"{TITLE}（截至2026年11月23日）"
     assert [c.value for c in ws[2]] == [c[1] for c in COLUMNS]
-    assert ws.max_row == 2 + len(rows) + 1  # title, header, one row per issue, anchor line
+    assert ws.max_row == 2 + len(rows)  # title, header, one row per issue (anchor: properties)
+    assert wb.properties.identifier.startswith("anchor:")
     code = ws.cell(3, column("code"))
     assert code.data_type == "s" and code.number_format == "@"
     validations = ws.data_validations.dataValidation
@@ -124,7 +127,8 @@ def test_ledger_sheet_has_title_header_text_codes_status_validation_and_warning_
     warnings = {ws.cell(r, column("warning")).value: ws.cell(r, column("warning")).fill.fgColor.rgb
                 for r in range(3, 3 + len(rows))}
     assert warnings["红"].endswith("FFC7CE") and warnings["黄"].endswith("FFEB9C")
-    assert str(ws.cell(3 + len(rows), 1).value).startswith("记录锚点：seq=")
+    seq, digest = history.anchor(prog.db)
+    assert wb.properties.identifier == f"anchor:{seq}:{digest}"
 
 
 def test_english_ledger_has_english_headers_and_reads_back(prog, tmp_path):

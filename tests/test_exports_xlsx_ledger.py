@@ -112,12 +112,46 @@ def test_writer_wraps_long_text_and_sets_widths(sheet):
     assert ws.column_dimensions["F"].width == 40
 
 
-def test_writer_appends_the_history_anchor_footer_which_the_reader_skips(tmp_path):
+def test_writer_puts_the_history_anchor_in_the_properties_not_in_a_row(tmp_path):
+    # Issue 22: readers of the sheet never see a hash; verify --against reads the property.
+    from audit.anchor_format import anchor_from_document
     data = export(sample_rows(2), tmp_path, anchor=(77, "f" * 64))
-    ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
-    assert ws["A5"].value == f"记录锚点：seq=77 hash={'f' * 64}"
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    ws = wb.worksheets[0]
+    assert wb.properties.identifier == f"anchor:77:{'f' * 64}"
+    assert ws.max_row == 4 and not any("f" * 64 in str(c.value) for r in ws.iter_rows()
+                                       for c in r if c.value)
+    assert anchor_from_document(tmp_path / "ledger.xlsx") == (77, "f" * 64)
     parsed = read_ledger(data, "ledger.xlsx")
-    assert parsed.skipped == [(5, "signature")]
+    assert parsed.skipped == [] and len(parsed.rows) == 2
+
+
+def test_the_ledger_prints_on_a4_landscape_one_page_wide_with_titles_and_page_numbers(sheet):
+    wb, ws = sheet
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+    assert ws.print_title_rows in ("1:2", "$1:$2")
+    assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
+    title = ws["A1"]
+    assert title.alignment.horizontal == "center" and "A1:" in str(ws.merged_cells)
+    header = ws["B2"]
+    assert header.fill.fgColor.rgb.endswith("D9E1F2") and header.border.bottom.style == "thin"
+    assert header.font.name == "宋体" and header.alignment.wrap_text
+    body = [ws.cell(row=3, column=c) for c in range(1, len(COLUMNS) + 1)]
+    assert all(c.border.left.style == "thin" and c.font.name == "宋体" for c in body)
+    # A row whose measures take two lines is tall enough to show them.
+    assert ws.row_dimensions[3].height and ws.row_dimensions[3].height >= 27
+
+
+def test_the_long_reference_columns_are_folded_and_still_read_back(sheet, tmp_path):
+    _, ws = sheet
+    folded = {c[0] for i, c in enumerate(COLUMNS, 1)
+              if ws.column_dimensions[openpyxl.utils.get_column_letter(i)].hidden}
+    assert {"description", "basis", "recommendation"} <= folded and "measures" not in folded
+    rows = sample_rows(2)
+    parsed = read_ledger(export(rows, tmp_path), "ledger.xlsx")
+    assert parsed.rows[0].description == rows[0].description
 
 
 def test_writer_replaces_xml_forbidden_characters(tmp_path):
