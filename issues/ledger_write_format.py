@@ -373,9 +373,10 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
                                            "customHeight": "1"}
         warning_value = values[warning_at]
         for at, cell in styled_at:
-            # An empty cell is written too (styled, no value): the grid prints whole.
-            cell.value = values[at]
-            values[at] = cell
+            v = values[at]
+            if v is not None:  # empty cells stay unwritten: a third more cells otherwise
+                cell.value = v
+                values[at] = cell
         if warning_value is not None and warning in warning_cells:
             cell = warning_cells[warning]
             cell.value = warning_value
