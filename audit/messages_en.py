@@ -60,6 +60,7 @@ TEXTS: dict[str, str] = {
     "error.ledger_file": "The ledger file cannot be read: {reason}",
     "error.merge_not_undoable": ("The surviving item has changed since the merge; the merge "
                                  "can no longer be undone."),
+    "error.already_submitted": "This form was already submitted; the repeated submit recorded nothing.",
     "error.integrity": "The data integrity check failed. Contact the administrator at once.",
     # --- evidence (issue 15): the history key
     "error.history_key": ("The history key is missing or is not this database's: no change can "

@@ -55,6 +55,7 @@ TEXTS: dict[str, str] = {
     "error.ledger_row": "台账第 {row} 行“{column}”列的值“{value}”无法识别：{reason}",
     "error.ledger_file": "台账文件无法读取：{reason}",
     "error.merge_not_undoable": "合并后主条目已有新的修改，无法撤销合并。",
+    "error.already_submitted": "这张表单已经提交过，重复的提交没有再记录。",
     "error.integrity": "数据完整性校验未通过，请立即联系系统管理员。",
     # --- evidence (issue 15): the history key
     "error.history_key": "变更记录的签名密钥缺失或与本数据库不符，无法写入变更记录，请联系系统管理员（见 README“变更记录密钥”）。",

@@ -18,7 +18,7 @@ import streamlit as st
 
 from audit import accounts_service, login_service, messages, time_model
 from audit.messages import error_text, label
-from audit.model import Actor, AuditError, StaleEdit, ValidationFailed
+from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, ValidationFailed
 from audit.store import downloads, keys, org
 from audit.store.db import database_file, open_database
 from audit.store.history import data_version
@@ -318,6 +318,30 @@ def forget_form(*keys: str) -> None:
             st.session_state.pop(key + suffix, None)
 
 
+def form_token(form: str) -> str:
+    """The one-time token of the form `form` as drawn now: pass it in the submit button's
+    `args` (bound to this drawing) and on to the service, which spends it in its write
+    transaction. A second submit of the same drawing is then refused (AlreadySubmitted)."""
+    key = f"audit.form_token.{form}"
+    if key not in st.session_state:
+        st.session_state[key] = secrets.token_urlsafe(18)
+    return st.session_state[key]
+
+
+def renew_form_token(form: str) -> None:
+    """After a successful submit: the next drawing of the form gets a new token."""
+    st.session_state.pop(f"audit.form_token.{form}", None)
+
+
+def blank_form(values: dict[str, Any]) -> None:
+    """After a successful submit: set the form's fields to blank values. Dropping the keys is
+    not enough: the browser keeps showing (and would send again) what was typed until the
+    server sets the widget's value."""
+    for key, value in values.items():
+        forget_form(key)
+        st.session_state[key] = value
+
+
 def flash(slot: str, kind: str, message: str) -> None:
     """Keep a message for the next drawing of the page."""
     st.session_state[slot] = (kind, message)
@@ -331,6 +355,8 @@ def show_flash(slot: str) -> None:
         st.success(md_escape(message), icon=":material/check_circle:")
     elif kind == "warning":
         st.warning(md_escape(message))
+    elif kind == "info":
+        st.info(md_escape(message), icon=":material/info:")
     elif kind == "error":
         st.error(md_escape(message))
 
@@ -360,10 +386,11 @@ def password_form(db: sqlite_utils.Database, actor: Actor, where: str) -> None:
     st.success(tr("admin.password_changed"))
 
 
-def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = ()
-        ) -> bool:
+def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = (),
+        *, token_form: str | None = None, blank: dict[str, Any] | None = None) -> bool:
     """Run one service write from a callback; keep its refusal or success for the rerun. On
-    success the form's values are dropped; on a refusal they stay. Returns success."""
+    success the form's values are dropped (`blank`: set to these values) and its one-time
+    token (`token_form`) renewed; on a refusal they stay. Returns success."""
     actor = current_actor()
     if actor is None:
         return False
@@ -374,12 +401,26 @@ def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, .
         flash(slot, "error", error_text(exc, lang()) + " "
               + text("issue.stale_keep"))
         return False
+    except AlreadySubmitted as exc:
+        spent(token_form, blank)
+        flash(slot, "info", error_text(exc, lang()))
+        return False
     except AuditError as exc:
         flash(slot, "error", error_text(exc, lang()))
         return False
     forget_form(*forget_keys)
+    spent(token_form, blank)
     flash(slot, "success", done)
     return True
+
+
+def spent(token_form: str | None, blank: dict[str, Any] | None = None) -> None:
+    """A form's submit was recorded (now or by an earlier submit of the same drawing): the
+    next drawing gets a new token and blank fields."""
+    if token_form:
+        renew_form_token(token_form)
+    if blank:
+        blank_form(blank)
 
 
 def issue_link(issue_id: int, code: str, title: str = "") -> None:

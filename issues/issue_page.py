@@ -17,7 +17,7 @@ import streamlit as st
 
 from audit import ui
 from audit.messages import error_text, join_list, label, name_of
-from audit.model import Actor, AuditError, StaleEdit, Status, UploadRefused
+from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, Status, UploadRefused
 from issues import catalogue_views, issue_views, model, service
 from issues.model import Move
 from owners import service as owners
@@ -41,10 +41,11 @@ def _flash(kind: str, message: str) -> None:
     st.session_state[FLASH] = (kind, message)
 
 
-def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str, ...] = ()
-         ) -> None:
+def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str, ...] = (),
+         blank: dict[str, Any] | None = None) -> None:
     """Run one write from a callback: the refusal, or the success message, is kept for the
-    rerun. On success the form's values are dropped; on refusal they stay."""
+    rerun. On success the form's values are dropped (`blank`: set to these values, so the
+    browser shows an empty form) and its one-time token renewed; on refusal they stay."""
     actor = ui.current_actor()
     if actor is None:
         return
@@ -62,11 +63,24 @@ def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str
         key = f"issue.upload.{reason}"
         detail = ui.text(key) if reason and key != ui.text(key) else exc.message
         _flash("error", ui.text("error.upload_refused", reason=detail))
+    except AlreadySubmitted as exc:
+        ui.spent(_token_form(form), blank)
+        _flash("info", error_text(exc, ui.lang()))
     except AuditError as exc:
         _flash("error", error_text(exc, ui.lang()))
     else:
         _forget(*forget)
+        ui.spent(_token_form(form), blank)
         _flash("success", done if isinstance(done, str) else ui.text("issue.saved"))
+
+
+def _token_form(form: str) -> str:
+    """The name under which a form's one-time token is kept (ui.form_token)."""
+    return f"{K}.{form}"
+
+
+def _token(form: str) -> str:
+    return ui.form_token(_token_form(form))
 
 
 def _invalid(message_key: str) -> None:
@@ -140,7 +154,7 @@ def _on_assign(issue_id: int) -> None:
     _act("assign", write, tuple(keys.values()))
 
 
-def _on_extend(issue_id: int) -> None:
+def _on_extend(issue_id: int, token: str) -> None:
     dkey, rkey = _key(issue_id, "extend.deadline"), _key(issue_id, "extend.reason")
     new, reason = st.session_state.get(dkey), (st.session_state.get(rkey) or "").strip()
     if not new or not reason:
@@ -148,10 +162,11 @@ def _on_extend(issue_id: int) -> None:
         return
     _act("extend", lambda db, actor: owners.extend_deadline(
         db, actor, issue_id, version=_version(issue_id), new_deadline=new.isoformat(),
-        reason=reason, at=ui.now_at()), (dkey, rkey))
+        reason=reason, at=ui.now_at(), form_token=token), (dkey, rkey),
+        {dkey: None, rkey: ""})
 
 
-def _on_add_measure(issue_id: int) -> None:
+def _on_add_measure(issue_id: int, token: str) -> None:
     keys = {f: _key(issue_id, f"measure.{f}") for f in ("title", "owner", "deadline")}
     title = (st.session_state.get(keys["title"]) or "").strip()
     if not title:
@@ -160,8 +175,8 @@ def _on_add_measure(issue_id: int) -> None:
     deadline = st.session_state.get(keys["deadline"])
     _act("add_measure", lambda db, actor: service.add_measure(
         db, actor, issue_id, title=title, owner_person_id=st.session_state.get(keys["owner"]),
-        deadline=deadline.isoformat() if deadline else None, at=ui.now_at()),
-        tuple(keys.values()))
+        deadline=deadline.isoformat() if deadline else None, at=ui.now_at(), form_token=token),
+        tuple(keys.values()), {keys["title"]: "", keys["owner"]: None, keys["deadline"]: None})
 
 
 def _on_measure_status(measure_id: int) -> None:
@@ -208,7 +223,7 @@ def _uploader_key(issue_id: int) -> str:
     return _key(issue_id, f'upload.file.{st.session_state.get(_key(issue_id, "uploads"), 0)}')
 
 
-def _on_upload(issue_id: int) -> None:
+def _on_upload(issue_id: int, token: str) -> None:
     fkey, mkey = _uploader_key(issue_id), _key(issue_id, "upload.measure")
     uploaded = st.session_state.get(fkey)
     if uploaded is None:
@@ -218,7 +233,8 @@ def _on_upload(issue_id: int) -> None:
 
     def write(db, actor):
         issue_views.attach(db, actor, issue_id, filename=name, data=uploaded.getvalue(),
-                          measure_id=st.session_state.get(mkey), at=ui.now_at())
+                          measure_id=st.session_state.get(mkey), at=ui.now_at(),
+                          form_token=token)
         counter = _key(issue_id, "uploads")
         st.session_state[counter] = st.session_state.get(counter, 0) + 1
         return ui.text("issue.uploaded", name=name)
@@ -226,7 +242,7 @@ def _on_upload(issue_id: int) -> None:
     _act("upload", write, (fkey,))
 
 
-def _on_cause(issue_id: int) -> None:
+def _on_cause(issue_id: int, token: str) -> None:
     keys = {f: _key(issue_id, f"cause.{f}") for f in ("mode", "pick", "title", "description")}
     existing = st.session_state.get(keys["mode"]) == "existing"
     pick = st.session_state.get(keys["pick"])
@@ -238,7 +254,8 @@ def _on_cause(issue_id: int) -> None:
         db, actor, issue_id, cause_id=pick if existing else None,
         new_cause_title=None if existing else title,
         description="" if existing else st.session_state.get(keys["description"]) or "",
-        at=ui.now_at()), (keys["pick"], keys["title"], keys["description"]))
+        at=ui.now_at(), form_token=token), (keys["pick"], keys["title"], keys["description"]),
+        {keys["pick"]: None, keys["title"]: "", keys["description"]: ""})
 
 
 def _on_remove_cause(issue_id: int, cause_id: int) -> None:
@@ -246,7 +263,7 @@ def _on_remove_cause(issue_id: int, cause_id: int) -> None:
                                                                at=ui.now_at()))
 
 
-def _on_accountability(issue_id: int) -> None:
+def _on_accountability(issue_id: int, token: str) -> None:
     keys = {f: _key(issue_id, f"acc.{f}") for f in ("mode", "person", "action", "reason")}
     na = st.session_state.get(keys["mode"]) == "na"
     person = (st.session_state.get(keys["person"]) or "").strip()
@@ -260,8 +277,9 @@ def _on_accountability(issue_id: int) -> None:
         return
     _act("accountability", lambda db, actor: service.record_accountability(
         db, actor, issue_id, not_applicable=na, person_name=person, action=action,
-        reason=reason, at=ui.now_at()),
-        (keys["person"], keys["action"], keys["reason"]))
+        reason=reason, at=ui.now_at(), form_token=token),
+        (keys["person"], keys["action"], keys["reason"]),
+        {keys["person"]: "", keys["action"]: "", keys["reason"]: ""})
 
 
 def _on_reload(*keys: str) -> None:
@@ -552,7 +570,8 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
                              else people.get(p, str(p)))
                 c2.date_input(text("issue.measure_deadline"), key=keys["deadline"])
                 st.form_submit_button(text("common.save"), key=f"{K}.save.add_measure",
-                                      on_click=_on_add_measure, args=(iid,))
+                                      on_click=_on_add_measure,
+                                      args=(iid, _token("add_measure")))
     if len(measures) > 1 and issue_views.may_edit(actor, "measure.depend", d):
         _dependencies(d, labels)
 
@@ -652,7 +671,7 @@ def _evidence(db, actor: Actor, d: dict) -> None:
                      format_func=lambda m: text("issue.upload_issue_level") if m is None
                      else labels[m])
         st.form_submit_button(text("common.upload"), key=f"{K}.save.upload",
-                              on_click=_on_upload, args=(iid,))
+                              on_click=_on_upload, args=(iid, _token("upload")))
 
 
 def _causes(db, actor: Actor, d: dict) -> None:
@@ -711,7 +730,7 @@ def _cause_form(db, d: dict) -> None:
         st.text_input(text("issue.cause_title"), key=keys["title"], max_chars=2000)
         st.text_area(text("issue.cause_description"), key=keys["description"], height=68)
         st.form_submit_button(text("common.save"), key=f"{K}.save.cause", on_click=_on_cause,
-                              args=(iid,))
+                              args=(iid, _token("cause")))
 
 
 def _accountability_form(d: dict) -> None:
@@ -729,7 +748,7 @@ def _accountability_form(d: dict) -> None:
         c2.text_input(text("issue.acc_action"), key=keys["action"])
         st.text_area(text("issue.acc_reason"), key=keys["reason"], height=68)
         st.form_submit_button(text("common.save"), key=f"{K}.save.acc",
-                              on_click=_on_accountability, args=(iid,))
+                              on_click=_on_accountability, args=(iid, _token("accountability")))
 
 
 def _extensions(actor: Actor, d: dict) -> None:
@@ -755,7 +774,7 @@ def _extensions(actor: Actor, d: dict) -> None:
                       min_value=date.fromisoformat(d["deadline"]))
         st.text_area(text("issue.extend_reason"), key=rkey, height=68)
         st.form_submit_button(text("common.save"), key=f"{K}.save.extend",
-                              on_click=_on_extend, args=(iid,))
+                              on_click=_on_extend, args=(iid, _token("extend")))
     _stale_reload("extend", (dkey, rkey))
 
 
