@@ -345,6 +345,8 @@ TEXTS: dict[str, str] = {
     "issue.tab.extensions": "Extensions",
     "issue.tab.history": "History",
     "issue.moves": "Workflow",
+    "issue.held": "“{move}” done. The other workflow buttons are folded away so that a double click cannot press one.",
+    "issue.held_continue": "More actions",
     "issue.no_moves": "You have no workflow action on this issue in its current status.",
     "issue.reason_hint": "Return, reopen and end need a written reason",
     "issue.reason_needed": "Write the reason first.",
@@ -702,6 +704,7 @@ TEXTS: dict[str, str] = {
     "mrg.col.shared": "Shared character pairs",
     "mrg.survivor": "Keep which one (the others merge into it)",
     "mrg.confirm": "Merge",
+    "mrg.next": "Show the next group",
     "mrg.reject": "Not duplicates",
     "mrg.merged_ok": "Merged into {code}.",
     "mrg.rejected_ok": ("Recorded: these {n} pairs are not duplicates and will not be proposed "
@@ -1316,6 +1319,9 @@ TEXTS: dict[str, str] = {
                          "may not strike it off; another audit lead must verify it."),
     "verify.return_reason": "Reason for returning",
     "verify.return_hint": "A reason is required, e.g. which evidence is missing",
+    "verify.done.close": "{code} struck off.",
+    "verify.done.return": "{code} returned to its rectifier.",
+    "verify.next": "Open the next item",
     "verify.reason_needed": "Write the reason for returning first.",
     "owners.caption": ("As of {date}: the units, the people in each unit and the unit heads, "
                        "and the open and overdue (red) items per unit and per person."),

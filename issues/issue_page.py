@@ -99,7 +99,11 @@ def _mversion(measure_id: int) -> int | None:
 
 # --- callbacks: one per user intent ----------------------------------------------------------
 
-def _on_move(issue_id: int, code: str, move: str) -> None:
+FINAL_MOVES = (Move.CLOSE.value, Move.RETURN.value, Move.END.value)
+
+
+def _on_move(issue_id: int, code: str, move: str, version: int) -> None:
+    """A workflow move on the issue and version this drawing showed (bound to the button)."""
     reason_key = _key(issue_id, "reason")
     reason = (st.session_state.get(reason_key) or "").strip()
     if issue_views.needs_reason(move) and not reason:
@@ -108,12 +112,27 @@ def _on_move(issue_id: int, code: str, move: str) -> None:
     lang = ui.lang()
 
     def write(db, actor):
-        status = service.move_issue(db, actor, issue_id, move, version=_version(issue_id),
+        status = service.move_issue(db, actor, issue_id, move, version=version,
                                     reason=reason, at=ui.now_at())
+        if move in FINAL_MOVES:
+            st.session_state[_key(issue_id, "held")] = move
         return ui.text("issue.moved", code=code, move=label("move", move, lang),
                             status=label("status", status, lang))
 
-    _act("move", write, (reason_key,))
+    _act("move", write, (reason_key,), {reason_key: ""})
+
+
+def _held(d: dict, lang: str) -> bool:
+    """After 销号, 退回 or 特殊原因终结 the workflow buttons wait for an explicit click, so a
+    double click cannot press the button drawn next in the same place (重新打开, 终结)."""
+    key = _key(d["id"], "held")
+    move = st.session_state.get(key)
+    if move is None:
+        return False
+    st.caption(ui.text("issue.held", move=label("move", move, lang)))
+    st.button(ui.text("issue.held_continue"), key=f"{K}.held.continue",
+              on_click=_forget, args=(key,), icon=":material/arrow_forward:")
+    return True
 
 
 def _on_progress(issue_id: int) -> None:
@@ -370,6 +389,8 @@ def _moves(d: dict, lang: str) -> None:
     text = ui.text
     st.subheader(text("issue.moves"))
     moves = d["moves"]
+    if _held(d, lang):
+        return
     if not moves:
         st.caption(text("issue.no_moves"))
         return
@@ -381,7 +402,7 @@ def _moves(d: dict, lang: str) -> None:
         primary = move in (Move.SUBMIT, Move.CLOSE, Move.START)
         col.button(label("move", move, lang), key=f"{K}.move.{move.value}",
                    type="primary" if primary else "secondary", width="stretch",
-                   on_click=_on_move, args=(d["id"], d["code"], move.value))
+                   on_click=_on_move, args=(d["id"], d["code"], move.value, d["version"]))
 
 
 def _stale_reload(form: str, keys: tuple[str, ...]) -> None:
