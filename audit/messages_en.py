@@ -40,6 +40,9 @@ TEXTS: dict[str, str] = {
     "session.expired": "Your session expired after a period of inactivity. Please sign in again.",
     "session.ended": "Your account, role or password changed. Please sign in again.",
     "session.logged_out": "You have signed out.",
+    "widget.upload": "Choose a file",
+    "widget.upload_hint": "or drag it here",
+    "widget.upload_drop": "Drop the file here",
     "error.generic": ("The action could not be completed. Try again later or contact the "
                       "administrator."),
     "error.not_found": "The record was not found; it may have been deleted or merged.",
@@ -966,6 +969,7 @@ TEXTS: dict[str, str] = {
     "ledger.date": "{year}-{month:02d}-{day:02d}",
     "ledger.page_footer": "Page &P of &N",
     "ledger.focus_sep": "; ",
+    "ledger.col.struck_off": "Struck off",
     "ledger.col.serial": "No.",
     "ledger.col.code": "Code",
     "ledger.col.category": "Category",

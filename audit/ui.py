@@ -318,6 +318,43 @@ def forget_form(*keys: str) -> None:
             st.session_state.pop(key + suffix, None)
 
 
+# Streamlit draws some texts of its own widgets in English whatever the page's language, and
+# offers no parameter for them (streamlit/streamlit#13500, open): the file uploader's button
+# ("Upload"), its size-and-type line ("5MB per file • PDF, DOCX") and the line shown while a
+# file is dragged over it ("Drag and drop files here"). This stylesheet, scoped to those
+# elements by their data-testid, hides them and shows the catalogue's words instead (the
+# widget labels already name the file types and the size limit). Select boxes need no CSS:
+# every one passes `placeholder=` (tests/test_audit_screen_language.py checks).
+WIDGET_CSS = """
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] > p {
+  display: none; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {
+  content: %(upload)s; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span { display: none; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {
+  content: %(hint)s; font-size: 0.875rem; opacity: 0.6; }
+[data-testid="stFileUploaderDropzone"] > div:not([data-testid]) > * { display: none; }
+[data-testid="stFileUploaderDropzone"] > div:not([data-testid])::after { content: %(drop)s; }
+"""
+
+
+def css_string(value: str) -> str:
+    """A text as a CSS string literal: quotes, backslashes and angle brackets escaped (the
+    stylesheet sits in HTML)."""
+    out = []
+    for ch in value:
+        out.append(f"\\{ord(ch):x} " if ch in '"\\<>&\n' else ch)
+    return '"' + "".join(out) + '"'
+
+
+def widget_texts() -> None:
+    """Put Streamlit's own English widget texts (see WIDGET_CSS) in the page's language; call
+    once per rerun, before the page is drawn."""
+    st.html("<style>" + WIDGET_CSS % {
+        "upload": css_string(text("widget.upload")), "hint": css_string(text("widget.upload_hint")),
+        "drop": css_string(text("widget.upload_drop"))} + "</style>")
+
+
 def form_token(form: str) -> str:
     """The one-time token of the form `form` as drawn now: pass it in the submit button's
     `args` (bound to this drawing) and on to the service, which spends it in its write

@@ -56,7 +56,11 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
     """The column mapping as an editable table; returns a new mapping when the user applies
     one, else None."""
     ignore = _t("imp.mapping_ignore")
-    rows = [{"header": h, "field": f or ignore} for h, f in parsed.header_map.items()]
+    # The fields by their ledger column names in the page's language, not their code names.
+    names = {f: _t(f"ledger.col.{f}") for f in MAPPABLE_FIELDS}
+    fields = {n: f for f, n in names.items()}
+    rows = [{"header": h, "field": names.get(f, f) if f else ignore}
+            for h, f in parsed.header_map.items()]
     rows += [{"header": h, "field": ignore} for h in parsed.unmapped_headers]
     with st.expander(_t("imp.mapping"), expanded=bool(parsed.unmapped_headers)):
         st.caption(_t("imp.mapping_help"))
@@ -66,10 +70,11 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
             column_config={
                 "header": st.column_config.TextColumn(_t("imp.mapping_header")),
                 "field": st.column_config.SelectboxColumn(
-                    _t("imp.mapping_field"), options=[ignore, *MAPPABLE_FIELDS],
+                    _t("imp.mapping_field"), options=[ignore, *names.values()],
                     required=True)})
         if st.button(_t("imp.mapping_apply"), key=f"{K}.mapping.apply"):
-            return {r["header"]: ("" if r["field"] == ignore else r["field"])
+            return {r["header"]: ("" if r["field"] == ignore else fields.get(r["field"],
+                                                                             r["field"]))
                     for r in edited.to_dict("records")}
     return None
 
@@ -177,8 +182,11 @@ def render_import_section() -> None:
     if done:
         st.success(ui.md_escape(done))
     limit = import_service.upload_limit()
+    # A new uploader after each import (the key counts imports): the browser would keep showing
+    # the imported file, and the page would redraw its now empty preview.
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
-                              type=["xlsx", "csv"], key=f"{K}.file",
+                              type=["xlsx", "csv"],
+                              key=f"{K}.file.{st.session_state.get(f'{K}.imports', 0)}",
                               max_upload_size=max(1, limit // (1024 * 1024)))
     streams = stream_names(db, ui.lang())
     stream = st.selectbox(_t("imp.stream"), [None, *streams], key=f"{K}.stream",
@@ -190,7 +198,7 @@ def render_import_section() -> None:
     bar = st.progress(0.0, text=_t("imp.reading"))
     mapping = st.session_state.get(f"{K}.mapping_applied", {})
     parsed = _parse(data, upload.name, mapping, bar)
-    bar.progress(1.0, text=_t("imp.checking"))
+    bar.empty()  # read and checked: a bar left at 100 % would still say 检查数据
     if isinstance(parsed, AuditError):
         ui.show_error(parsed)
         return
@@ -238,6 +246,8 @@ def render_import_section() -> None:
             return
         st.cache_data.clear()
         st.session_state.pop(_PARSED, None)
+        st.session_state.pop(f"{K}.mapping_applied", None)
+        st.session_state[f"{K}.imports"] = st.session_state.get(f"{K}.imports", 0) + 1
         st.session_state[_DONE] = _t("imp.done", create=result.counts["create"],
                                      update=result.counts["update"],
                                      records=result.history_records)
