@@ -43,6 +43,9 @@ TEXTS: dict[str, str] = {
     "widget.upload": "Choose a file",
     "widget.upload_hint": "or drag it here",
     "widget.upload_drop": "Drop the file here",
+    "table.clipped_help": "Long text shows two lines ending with “…”; the whole text is on the issue page.",
+    "issue.progress_clipped_help": "Long progress notes show two lines ending with “…”; the whole note is in the measure's update panel below.",
+    "imp.clipped_help": "Long text shows two lines ending with “…”; after the import the whole text is in the issue's history.",
     "error.generic": ("The action could not be completed. Try again later or contact the "
                       "administrator."),
     "error.not_found": "The record was not found; it may have been deleted or merged.",

@@ -355,6 +355,26 @@ def widget_texts() -> None:
         "drop": css_string(text("widget.upload_drop"))} + "</style>")
 
 
+# Long text in a table: st.dataframe wraps a cell's text when its rows are taller than one line,
+# and cuts what does not fit without any mark. Rows of WRAP_ROW_HEIGHT pixels hold two lines;
+# `clip` cuts a text to what they hold, ending with "…", and the column's help says where the
+# whole text is.
+WRAP_ROW_HEIGHT = 60
+WRAP_CHARS = 60
+
+
+def clip(value: str | None, n: int = WRAP_CHARS) -> str:
+    """`value` cut to `n` characters, ending with "…" when it was longer."""
+    value = value or ""
+    return value if len(value) <= n else value[:n - 1] + "…"
+
+
+def long_text_column(help_key: str = "table.clipped_help") -> Any:
+    """The column config of a long-text column: wide, with a help naming where the whole text
+    is (the texts themselves go through `clip`)."""
+    return st.column_config.TextColumn(width="large", help=text(help_key))
+
+
 def form_token(form: str) -> str:
     """The one-time token of the form `form` as drawn now: pass it in the submit button's
     `args` (bound to this drawing) and on to the service, which spends it in its write
@@ -463,7 +483,8 @@ def spent(token_form: str | None, blank: dict[str, Any] | None = None) -> None:
 def issue_link(issue_id: int, code: str, title: str = "") -> None:
     """A link that opens the issue page for this issue in this session."""
     shown = f"{code} {title}".strip()
-    st.page_link(page("issue"), label=shown if len(shown) <= 60 else shown[:60] + "…",
+    # The whole text as the link's tooltip: a narrow column cuts the label off.
+    st.page_link(page("issue"), label=clip(shown, 60), help=shown,
                  icon=":material/description:", query_params={"id": str(issue_id)})
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from audit import ui
-from audit.messages import label
+from audit.messages import join_list, label
 from audit.model import AuditError, can
 from issues import import_service
 from issues.catalogue_views import stream_names
@@ -151,12 +151,13 @@ def _preview(plan: ImportPlan) -> None:
             _t("imp.col.row"): r.excel_row, _t("imp.col.action"): _t(f"imp.action.{r.action}"),
             _t("imp.col.code"): r.code, _t("imp.col.title"): r.title,
             _t("imp.col.unit"): r.unit_label,
-            _t("imp.col.changes"): _change_text(r.changes),
+            _t("imp.col.changes"): ui.clip(_change_text(r.changes), 2 * ui.WRAP_CHARS),
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang)
             if r.ledger_status else "",
             _t("imp.col.status"): label("status", r.status_after, lang)
             if r.status_after else ""} for r in shown]),
-            hide_index=True, width="stretch")
+            hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+            column_config={_t("imp.col.changes"): ui.long_text_column("imp.clipped_help")})
     short = list(import_service.iter_status_shortfalls(plan))
     if short:
         st.markdown(f"**{_t('imp.short')}**")
@@ -166,9 +167,13 @@ def _preview(plan: ImportPlan) -> None:
             _t("imp.col.title"): r.title,
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang),
             _t("imp.col.status"): label("status", r.status_after, lang),
-            _t("imp.col.missing"): "、".join(label("missing", m, lang) for m in r.missing),
-            _t("imp.col.notes"): "；".join(r.notes)} for r in short[:MAX_PREVIEW_ROWS]]),
-            hide_index=True, width="stretch")
+            _t("imp.col.missing"): join_list((label("missing", m, lang) for m in r.missing),
+                                           lang),
+            _t("imp.col.notes"): ui.clip("；".join(r.notes), 2 * ui.WRAP_CHARS)}
+            for r in short[:MAX_PREVIEW_ROWS]]),
+            hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+            column_config={_t("imp.col.missing"): ui.long_text_column("imp.clipped_help"),
+                           _t("imp.col.notes"): ui.long_text_column("imp.clipped_help")})
 
 
 def render_import_section() -> None:

@@ -566,12 +566,13 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
             text("issue.col.status"): label("measure_status", m["status"], lang),
             text("issue.col.completed_on"): m["completed_on"] or "",
             text("issue.col.evidence"): m["evidence_count"],
-            text("issue.col.waits_for"): "、".join(m.get("waits_for", [])),
-            text("issue.col.waited_by"): "、".join(m.get("waited_by", [])),
-            text("issue.col.progress"): m["progress"],
-        } for m in measures], hide_index=True, width="stretch",
+            text("issue.col.waits_for"): join_list(m.get("waits_for", []), lang),
+            text("issue.col.waited_by"): join_list(m.get("waited_by", []), lang),
+            text("issue.col.progress"): ui.clip(m["progress"]),
+        } for m in measures], hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
             column_config={text("issue.col.measure"): st.column_config.TextColumn(
-                width="large")})
+                width="large"), text("issue.col.progress"): ui.long_text_column(
+                    "issue.progress_clipped_help")})
     # Measures change only before submission (the service refuses later): no forms then.
     editable = d["status"] in model.EDITABLE_STATUSES
     for m in measures:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from audit import ui
-from audit.messages import label
+from audit.messages import join_list, label
 from audit.model import Actor, AuditError, can
 from audit.views import scope_for
 from issues import duplicates_views as duplicates
@@ -81,7 +81,7 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
         st.dataframe(pd.DataFrame([{
             col["code"]: i["code"], col["title"]: i["title"], col["unit"]: i["unit_name"],
             col["status"]: label("status", i["status"], lang),
-            col["streams"]: "、".join(stream.get(s, s) for s in i["streams"]),
+            col["streams"]: join_list((stream.get(s, s) for s in i["streams"]), lang),
             col["years"]: ", ".join(map(str, i["years"]))} for i in c.issues]),
             hide_index=True, width="stretch")
         st.markdown(f"**{_t('mrg.evidence')}**")
@@ -196,7 +196,7 @@ def render_merge_section() -> None:
         st.dataframe(pd.DataFrame([{
             col["group"]: c.number, col["size"]: len(c.issue_ids),
             col["score"]: round(c.best, 2),
-            col["codes"]: "、".join(c.codes[:6]) + ("…" if len(c.codes) > 6 else ""),
+            col["codes"]: join_list(c.codes[:6], ui.lang()) + ("…" if len(c.codes) > 6 else ""),
             col["flags"]: " · ".join(f for f, on in ((recurring, c.recurring),
                                                      (cross, c.cross_stream)) if on)}
             for c in clusters]), hide_index=True, width="stretch", height=min(

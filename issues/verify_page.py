@@ -175,8 +175,9 @@ def _measures(d: dict, lang: str) -> None:
         text("issue.col.deadline"): m["deadline"] or "",
         text("issue.col.completed_on"): m["completed_on"] or "",
         text("issue.col.evidence"): m["evidence_count"],
-        text("issue.col.progress"): m["progress"] or "",
-    } for m in d["measures"]], hide_index=True, width="stretch")
+        text("issue.col.progress"): ui.clip(m["progress"]),
+    } for m in d["measures"]], hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+        column_config={text("issue.col.progress"): ui.long_text_column()})
 
 
 def _evidence(db, actor: Actor, d: dict) -> None:
