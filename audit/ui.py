@@ -375,6 +375,15 @@ def long_text_column(help_key: str = "table.clipped_help") -> Any:
     return st.column_config.TextColumn(width="large", help=text(help_key))
 
 
+def cause_rows(causes: list[dict]) -> list[dict]:
+    """An issue's root causes as table rows: 根源编号, 根源 (its sentence), and 说明 only when
+    some cause has one (an empty column read as a missing description)."""
+    noted = any(c.get("description") for c in causes)
+    return [{text("issue.col.cause_code"): c["code"], text("issue.col.cause_title"): c["title"],
+             **({text("issue.col.cause_note"): c.get("description") or ""} if noted else {})}
+            for c in causes]
+
+
 def form_token(form: str) -> str:
     """The one-time token of the form `form` as drawn now: pass it in the submit button's
     `args` (bound to this drawing) and on to the service, which spends it in its write

@@ -701,15 +701,12 @@ def _causes(db, actor: Actor, d: dict) -> None:
     iid = d["id"]
     editable = d["status"] in model.EDITABLE_STATUSES
     if d["causes"]:
-        st.dataframe([{text("issue.col.cause"): c["code"],
-                       text("issue.col.cause_title"): c["title"],
-                       text("field.description"): c["description"]} for c in d["causes"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(ui.cause_rows(d["causes"]), hide_index=True, width="stretch")
     else:
         st.info(text("issue.causes_none"))
     st.markdown(f'**{ui.md_escape(text("issue.source_fixed"))}**')
     if d["source_fixes"]:
-        st.dataframe([{text("issue.col.cause"): f["code"],
+        st.dataframe([{text("issue.col.cause_code"): f["code"],
                        text("issue.col.cause_title"): f["title"],
                        text("issue.col.measure"): "；".join(m["title"] for m in f["measures"])}
                       for f in d["source_fixes"]], hide_index=True, width="stretch")

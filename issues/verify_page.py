@@ -204,10 +204,7 @@ def _causes(d: dict) -> None:
     text = ui.text
     st.markdown(f'**{ui.md_escape(text("issue.col.cause"))}**')
     if d["causes"]:
-        st.dataframe([{text("issue.col.cause"): c["code"],
-                       text("issue.col.cause_title"): c["title"],
-                       text("field.description"): c["description"]} for c in d["causes"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(ui.cause_rows(d["causes"]), hide_index=True, width="stretch")
     else:
         st.caption(text("issue.causes_none"))
 
