@@ -493,7 +493,7 @@ def issue_link(issue_id: int, code: str, title: str = "") -> None:
     """A link that opens the issue page for this issue in this session."""
     shown = f"{code} {title}".strip()
     # The whole text as the link's tooltip: a narrow column cuts the label off.
-    st.page_link(page("issue"), label=clip(shown, 60), help=shown,
+    st.page_link(page("issue"), label=clip(shown, 60), help=md_escape(shown),
                  icon=":material/description:", query_params={"id": str(issue_id)})
 
 
