@@ -97,7 +97,7 @@ def _person_options(db, actor: Actor) -> dict[int | None, str]:
     """Person choices for a form: id → 'name (unit)'; None links nobody."""
     options: dict[int | None, str] = {None: ui.text("admin.no_person")}
     for p in accounts_service.person_choices(db, actor):
-        options[p["id"]] = f"{p['name']}（{p['unit_name']}）"
+        options[p["id"]] = ui.with_note(p["name"], p["unit_name"])
     return options
 
 

@@ -46,6 +46,7 @@ TEXTS: dict[str, str] = {
     "table.clipped_help": "Long text shows two lines ending with “…”; the whole text is on the issue page.",
     "issue.progress_clipped_help": "Long progress notes show two lines ending with “…”; the whole note is in the measure's update panel below.",
     "imp.clipped_help": "Long text shows two lines ending with “…”; after the import the whole text is in the issue's history.",
+    "common.with_note": "{main} ({note})",
     "error.generic": ("The action could not be completed. Try again later or contact the "
                       "administrator."),
     "error.not_found": "The record was not found; it may have been deleted or merged.",
@@ -1437,8 +1438,8 @@ TEXTS: dict[str, str] = {
     "backup.anchor_help": ("Keep the anchor outside the system (e.g. in the minutes): it later "
                            "reveals records cut off the end."),
     "backup.restore_cli": ("Restoring is done at the server's command line only (it replaces "
-                           "the live database, which a web page must not do): python -m audit "
-                           "restore <backup file> --db <new database path>"),
+                           "the live database, which a web page must not do): `python -m audit "
+                           "restore <backup file> --db <new database path>`"),
     # --- remind: Texts of reminders (e-mail, group robots), of the 督办函 letter and of the
     # 提醒与通知 and 督办函 pages (exports.remind_*, exports.letter_*). Templates hold no
     # markup: the channel renderers add it around escaped text.

@@ -46,6 +46,7 @@ TEXTS: dict[str, str] = {
     "table.clipped_help": "较长的内容显示两行，以“…”结尾；全文见问题详情页。",
     "issue.progress_clipped_help": "较长的进展显示两行，以“…”结尾；全文见下方该措施的“更新”栏。",
     "imp.clipped_help": "较长的内容显示两行，以“…”结尾；导入后全文见问题详情页的变更记录。",
+    "common.with_note": "{main}（{note}）",
     "error.generic": "操作未能完成，请稍后重试或联系系统管理员。",
     "error.not_found": "未找到该记录，可能已被删除或合并。",
     "error.not_permitted": "您没有执行此操作的权限，或该记录不在您的管辖范围内。",
@@ -1331,8 +1332,8 @@ TEXTS: dict[str, str] = {
     "backup.verify_bad": "校验未通过：第一条有问题的记录是第 {seq} 条（{problem}）。请立即联系系统管理员。",
     "backup.anchor": "当前锚点（最后一条记录的序号:哈希）",
     "backup.anchor_help": "请把锚点记在系统之外（例如会议纪要）：日后用它可以发现被截掉的记录。",
-    "backup.restore_cli": ("恢复只能在服务器命令行进行（会替换正在使用的数据库，不能在网页上操作）：python -m audit restore <备份文件> "
-                           "--db <新数据库路径>"),
+    "backup.restore_cli": ("恢复只能在服务器命令行进行（会替换正在使用的数据库，不能在网页上操作）：`python -m audit restore <备份文件> "
+                           "--db <新数据库路径>`"),
     # --- remind: Texts of reminders (e-mail, group robots), of the 督办函 letter and of the
     # 提醒与通知 and 督办函 pages (exports.remind_*, exports.letter_*). Templates hold no
     # markup: the channel renderers add it around escaped text.

@@ -375,6 +375,11 @@ def long_text_column(help_key: str = "table.clipped_help") -> Any:
     return st.column_config.TextColumn(width="large", help=text(help_key))
 
 
+def with_note(main: object, note: object) -> str:
+    """A name with a note in brackets, in the page's language: 张三（包头） / 张三 (包头)."""
+    return text("common.with_note", main=main, note=note)
+
+
 def cause_rows(causes: list[dict]) -> list[dict]:
     """An issue's root causes as table rows: 根源编号, 根源 (its sentence), and 说明 only when
     some cause has one (an empty column read as a missing description)."""

@@ -193,9 +193,10 @@ def _on_add_measure(issue_id: int, token: str) -> None:
         return
     deadline = st.session_state.get(keys["deadline"])
     _act("add_measure", lambda db, actor: service.add_measure(
-        db, actor, issue_id, title=title, owner_person_id=st.session_state.get(keys["owner"]),
+        db, actor, issue_id, title=title,
+        owner_person_id=st.session_state.get(keys["owner"]) or None,
         deadline=deadline.isoformat() if deadline else None, at=ui.now_at(), form_token=token),
-        tuple(keys.values()), {keys["title"]: "", keys["owner"]: None, keys["deadline"]: None})
+        tuple(keys.values()), {keys["title"]: "", keys["deadline"]: None})
 
 
 def _on_measure_status(measure_id: int) -> None:
@@ -216,7 +217,7 @@ def _on_measure_edit(measure_id: int) -> None:
         db, actor, measure_id, version=ui.edited_version(keys.values(), _mversion(measure_id)),
         at=ui.now_at(),
         title=st.session_state.get(keys["title"]),
-        owner_person_id=st.session_state.get(keys["owner"]),
+        owner_person_id=st.session_state.get(keys["owner"]) or None,
         deadline=deadline.isoformat() if deadline else None,
         progress=st.session_state.get(keys["progress"])), tuple(keys.values()))
 
@@ -252,7 +253,7 @@ def _on_upload(issue_id: int, token: str) -> None:
 
     def write(db, actor):
         issue_views.attach(db, actor, issue_id, filename=name, data=uploaded.getvalue(),
-                          measure_id=st.session_state.get(mkey), at=ui.now_at(),
+                          measure_id=st.session_state.get(mkey) or None, at=ui.now_at(),
                           form_token=token)
         counter = _key(issue_id, "uploads")
         st.session_state[counter] = st.session_state.get(counter, 0) + 1
@@ -351,7 +352,7 @@ def _picker(db, actor: Actor) -> None:
 
 
 def _people_map(people: list[dict]) -> dict[int, str]:
-    return {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in people}
+    return {p["id"]: ui.with_note(p["name"], p["unit_name"]) for p in people}
 
 
 def _header(d: dict, lang: str) -> None:
@@ -581,14 +582,16 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
             _measure_forms(m, lang, people)
     if editable and issue_views.may_edit(actor, "measure.add", d):
         keys = {f: _key(iid, f"measure.{f}") for f in ("title", "owner", "deadline")}
-        for k in keys.values():
-            _field(k, None if not k.endswith("title") else "")
+        # Owner 0 is "not set": a select box holding None would show Streamlit's English
+        # "Choose an option" instead of an option.
+        for f, k in keys.items():
+            _field(k, {"title": "", "owner": 0, "deadline": None}[f])
         with st.expander(text("issue.add_measure"), icon=":material/add:"):
             with st.form(f"{K}.form.add_measure"):
                 st.text_area(text("issue.measure_title"), key=keys["title"], height=68)
                 c1, c2 = st.columns(2)
-                c1.selectbox(text("issue.measure_owner"), [None, *people], key=keys["owner"],
-                             format_func=lambda p: text("issue.not_set") if p is None
+                c1.selectbox(text("issue.measure_owner"), [0, *people], key=keys["owner"],
+                             format_func=lambda p: text("issue.not_set") if not p
                              else people.get(p, str(p)))
                 c2.date_input(text("issue.measure_deadline"), key=keys["deadline"])
                 st.form_submit_button(text("common.save"), key=f"{K}.save.add_measure",
@@ -606,7 +609,7 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
     _field(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
            else ui.today())
     for f in ("title", "owner", "deadline", "progress"):
-        current = {"title": m["title"], "owner": m["owner_person_id"],
+        current = {"title": m["title"], "owner": m["owner_person_id"] or 0,
                    "deadline": date.fromisoformat(m["deadline"]) if m["deadline"] else None,
                    "progress": m["progress"]}[f]
         _field(f"{p}.{f}", current, m["version"])
@@ -626,7 +629,8 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
             st.markdown(f'**{ui.md_escape(text("issue.measure_edit"))}**')
             st.text_area(text("issue.measure_title"), key=f"{p}.title", height=68)
             c1, c2 = st.columns(2)
-            options = [m["owner_person_id"]] if m["owner_person_id"] not in people else []
+            owner = m["owner_person_id"] or 0
+            options = [owner] if owner not in people else []
             c1.selectbox(text("issue.measure_owner"), [*options, *people], key=f"{p}.owner",
                          format_func=lambda o: people.get(o, text("issue.not_set")))
             c2.date_input(text("issue.measure_deadline"), key=f"{p}.deadline")
@@ -680,9 +684,11 @@ def _evidence(db, actor: Actor, d: dict) -> None:
         return
     limit = issue_views.upload_limit()
     types = issue_views.upload_types()
-    options = [None, *labels]
+    # 0 stands for "the issue itself": a select box whose value is None shows Streamlit's own
+    # English "Choose an option" instead of an option.
+    options = [0, *labels]
     mkey = _key(iid, "upload.measure")
-    _field(mkey, None)
+    _field(mkey, 0)
     with st.form(f"{K}.form.upload", clear_on_submit=False):
         st.markdown(f'**{ui.md_escape(text("issue.upload_form"))}**')
         st.file_uploader(text("issue.upload_file", types=", ".join(types),
@@ -690,7 +696,7 @@ def _evidence(db, actor: Actor, d: dict) -> None:
                          type=types, key=_uploader_key(iid),
                          max_upload_size=max(1, limit // (1024 * 1024)))
         st.selectbox(text("issue.upload_measure"), options, key=mkey,
-                     format_func=lambda m: text("issue.upload_issue_level") if m is None
+                     format_func=lambda m: text("issue.upload_issue_level") if not m
                      else labels[m])
         st.form_submit_button(text("common.upload"), key=f"{K}.save.upload",
                               on_click=_on_upload, args=(iid, _token("upload")))

@@ -163,9 +163,9 @@ def _on_set_head(names: dict[int, str]) -> None:
 def _admin(db, actor: Actor, data: dict, lang: str) -> None:
     """Forms that add a unit, add a person and name a unit head (administrators only)."""
     text = ui.text
-    units = {u["id"]: f'{u["name"]}（{u["code"]}）' for u in data["tree"]}
-    codes = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in data["tree"]}
-    names = {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in data["people"]}
+    units = {u["id"]: ui.with_note(u["name"], u["code"]) for u in data["tree"]}
+    codes = {u["code"]: ui.with_note(u["name"], u["code"]) for u in data["tree"]}
+    names = {p["id"]: ui.with_note(p["name"], p["unit_name"]) for p in data["people"]}
     st.subheader(text("owners.admin"))
     t_unit, t_person, t_head = st.tabs([text("owners.add_unit"), text("owners.add_person"),
                                         text("owners.set_head")])
