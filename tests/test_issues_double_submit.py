@@ -255,3 +255,37 @@ def test_after_a_final_move_on_the_issue_page_the_buttons_wait_for_a_click(make_
     app.button(key="issue.held.continue").click().run()
     assert "issue.move.reopen" in {b.key for b in app.button}
     assert app.text_area(key=f"issue.{iid}.reason").value == ""
+
+
+def test_after_an_import_the_uploader_is_fresh_and_the_old_preview_is_gone(demo_path, tmp_path,
+                                                                          make_app):
+    """The imported file is not left loaded: a second 确认导入 cannot import it again, and the
+    page does not redraw "无变化 … 无需导入" with the old shortfalls and a bar at 检查数据."""
+    from tests.conftest import copy_database
+    from tests.ledger_factory import row, table, xlsx_bytes
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    app = open_page(sign_in(make_app(path), "lead", "demo1234"), "import")
+    data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
+                                责任单位="包头市分公司", 责任人="新同事", 整改状态="已销号")))
+    app.file_uploader(key="issues.import.file.0").set_value(
+        ("台账.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    app.run()
+    assert not app.get("progress")  # read and checked: no bar left at 检查数据
+    before = sqlite3_count(path)
+    app.button(key="issues.import.confirm").click().run()
+    assert not app.exception
+    assert any("导入完成" in s.value for s in app.success)
+    assert [u.key for u in app.file_uploader] == ["issues.import.file.1"]
+    assert app.file_uploader[0].value is None
+    assert "issues.import.confirm" not in {b.key for b in app.button}
+    assert not app.info and not app.dataframe and not app.get("progress")
+    assert sqlite3_count(path) == before + 1
+
+
+def sqlite3_count(path) -> int:
+    import sqlite3
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM issues").fetchone()[0]
+    finally:
+        conn.close()
