@@ -125,6 +125,7 @@ def main() -> None:
     lang = ui.lang()
     st.set_page_config(page_title=t("app.title", lang), page_icon=":material/fact_check:",
                        layout="wide")
+    ui.widget_texts()
     if st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
     try:

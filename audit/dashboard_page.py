@@ -296,10 +296,12 @@ def _show_drill(db, ctx: dict, selection: dict) -> None:
         st.markdown(f"**{ui.text('dashboard.drill_title', n=len(found))}**")
         page = ui.page("issue")
         for r in found[:DRILL_SHOWN]:
-            st.page_link(page, label=ui.text("dashboard.drill_row", code=r["code"],
-                                                  title=r["title"]),
+            whole = ui.text("dashboard.drill_row", code=r["code"], title=r["title"])
+            # A long title is cut with "…" (a link's label is cut off silently by its box) and
+            # read whole in the tooltip.
+            st.page_link(page, label=ui.clip(whole, 60),
                          query_params={"id": str(r["id"])}, icon=":material/description:",
-                         help=ui.text(
+                         help=ui.md_escape(whole) + "  \n" + ui.text(
                              "dashboard.drill_help", unit=r["unit"],
                              status=label("status", r["status"], lang),
                              deadline=r["deadline"] or ui.text("dashboard.no_deadline"),

@@ -40,6 +40,13 @@ TEXTS: dict[str, str] = {
     "session.expired": "Your session expired after a period of inactivity. Please sign in again.",
     "session.ended": "Your account, role or password changed. Please sign in again.",
     "session.logged_out": "You have signed out.",
+    "widget.upload": "Choose a file",
+    "widget.upload_hint": "or drag it here",
+    "widget.upload_drop": "Drop the file here",
+    "table.clipped_help": "Long text shows two lines ending with “…”; the whole text is on the issue page.",
+    "issue.progress_clipped_help": "Long progress notes show two lines ending with “…”; the whole note is in the measure's update panel below.",
+    "imp.clipped_help": "Long text shows two lines ending with “…”; after the import the whole text is in the issue's history.",
+    "common.with_note": "{main} ({note})",
     "error.generic": ("The action could not be completed. Try again later or contact the "
                       "administrator."),
     "error.not_found": "The record was not found; it may have been deleted or merged.",
@@ -60,6 +67,7 @@ TEXTS: dict[str, str] = {
     "error.ledger_file": "The ledger file cannot be read: {reason}",
     "error.merge_not_undoable": ("The surviving item has changed since the merge; the merge "
                                  "can no longer be undone."),
+    "error.already_submitted": "This form was already submitted; the repeated submit recorded nothing.",
     "error.integrity": "The data integrity check failed. Contact the administrator at once.",
     # --- evidence (issue 15): the history key
     "error.history_key": ("The history key is missing or is not this database's: no change can "
@@ -344,6 +352,8 @@ TEXTS: dict[str, str] = {
     "issue.tab.extensions": "Extensions",
     "issue.tab.history": "History",
     "issue.moves": "Workflow",
+    "issue.held": "“{move}” done. The other workflow buttons are folded away so that a double click cannot press one.",
+    "issue.held_continue": "More actions",
     "issue.no_moves": "You have no workflow action on this issue in its current status.",
     "issue.reason_hint": "Return, reopen and end need a written reason",
     "issue.reason_needed": "Write the reason first.",
@@ -433,6 +443,8 @@ TEXTS: dict[str, str] = {
     "issue.causes_none": "The root cause has not been found yet.",
     "issue.col.cause": "Cause",
     "issue.col.cause_title": "Root cause",
+    "issue.col.cause_code": "Cause no.",
+    "issue.col.cause_note": "Notes",
     "issue.source_fixed": "Root causes fixed at the source",
     "issue.source_fixed_none": "No root cause of this issue is fixed at the source yet.",
     "issue.cause_form": "Record the root cause",
@@ -515,8 +527,8 @@ TEXTS: dict[str, str] = {
                               "Recurring (屡审屡犯): its issues were found by audits in at least "
                               "two years, or in at least two units."),
     "graphs.causes.empty": "No root cause is recorded for the issues in scope.",
-    "graphs.col.cause": "Cause",
-    "graphs.col.title": "Description",
+    "graphs.col.cause": "Cause no.",
+    "graphs.col.title": "Root cause",
     "graphs.col.open": "Open issues",
     "graphs.col.total": "All issues",
     "graphs.col.amount": "Open amount (10k yuan)",
@@ -701,6 +713,7 @@ TEXTS: dict[str, str] = {
     "mrg.col.shared": "Shared character pairs",
     "mrg.survivor": "Keep which one (the others merge into it)",
     "mrg.confirm": "Merge",
+    "mrg.next": "Show the next group",
     "mrg.reject": "Not duplicates",
     "mrg.merged_ok": "Merged into {code}.",
     "mrg.rejected_ok": ("Recorded: these {n} pairs are not duplicates and will not be proposed "
@@ -962,6 +975,7 @@ TEXTS: dict[str, str] = {
     "ledger.date": "{year}-{month:02d}-{day:02d}",
     "ledger.page_footer": "Page &P of &N",
     "ledger.focus_sep": "; ",
+    "ledger.col.struck_off": "Struck off",
     "ledger.col.serial": "No.",
     "ledger.col.code": "Code",
     "ledger.col.category": "Category",
@@ -1315,6 +1329,9 @@ TEXTS: dict[str, str] = {
                          "may not strike it off; another audit lead must verify it."),
     "verify.return_reason": "Reason for returning",
     "verify.return_hint": "A reason is required, e.g. which evidence is missing",
+    "verify.done.close": "{code} struck off.",
+    "verify.done.return": "{code} returned to its rectifier.",
+    "verify.next": "Open the next item",
     "verify.reason_needed": "Write the reason for returning first.",
     "owners.caption": ("As of {date}: the units, the people in each unit and the unit heads, "
                        "and the open and overdue (red) items per unit and per person."),
@@ -1421,8 +1438,8 @@ TEXTS: dict[str, str] = {
     "backup.anchor_help": ("Keep the anchor outside the system (e.g. in the minutes): it later "
                            "reveals records cut off the end."),
     "backup.restore_cli": ("Restoring is done at the server's command line only (it replaces "
-                           "the live database, which a web page must not do): python -m audit "
-                           "restore <backup file> --db <new database path>"),
+                           "the live database, which a web page must not do): `python -m audit "
+                           "restore <backup file> --db <new database path>`"),
     # --- remind: Texts of reminders (e-mail, group robots), of the 督办函 letter and of the
     # 提醒与通知 and 督办函 pages (exports.remind_*, exports.letter_*). Templates hold no
     # markup: the channel renderers add it around escaped text.

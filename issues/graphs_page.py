@@ -95,7 +95,7 @@ def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
     text = ui.text
     units = graph_views.units_in_scope(db, actor)
     codes = [None] + [u["code"] for u in units]
-    names = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in units}
+    names = {u["code"]: ui.with_note(u["name"], u["code"]) for u in units}
     c1, c2, c3 = st.columns([1, 2, 1])
     as_of = c1.date_input(text("graphs.as_of"), value=ui.today(), key="graphs.as_of")
     unit = c2.selectbox(text("graphs.unit"), codes, key="graphs.unit",
@@ -248,7 +248,7 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
                 st.rerun()
     recorded = graph_views.escalation_history(db, scope)
     if recorded:
-        with st.expander(f'{text("graphs.esc.history")}（{len(recorded)}）'):
+        with st.expander(ui.with_note(text("graphs.esc.history"), len(recorded))):
             st.dataframe([{
                 text("graphs.col.issue"): r["code"],
                 text("graphs.col.step"): label("escalation", r["step"], lang),

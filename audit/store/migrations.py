@@ -434,6 +434,20 @@ MIGRATIONS: list[list[str]] = [
             ('report.house_style', 'fangsong'), ('report.classification', ''),
             ('report.background', '')""",
     ],
+    [
+        # -- migration of uxb: one-time form tokens (a double submit records one thing)
+        # A form drawn on screen carries a token; the service that creates what the form
+        # describes spends it in its own write transaction, so a second submit of the same
+        # drawing finds it spent and records nothing. Not history: a guard, like the sign-in
+        # throttle's counters.
+        """CREATE TABLE form_tokens (
+            token TEXT PRIMARY KEY CHECK (length(token) BETWEEN 16 AND 100),
+            user_id INTEGER REFERENCES users(id),
+            form TEXT NOT NULL,
+            result TEXT,
+            spent_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
