@@ -1258,8 +1258,9 @@ TEXTS: dict[str, str] = {
     "report_settings.level.secret": "Secret",
     "report_settings.level.confidential": "Confidential",
     # --- core: Texts of 我的任务 (mywork.*), 验收 (verify.*), 责任人与单位 (owners.*), and the admin's
-    "mywork.caption": ("As of {date}: open issues you are responsible for and measures you "
-                       "own, red first, then amber and green, then by deadline."),
+    "mywork.caption": ("As of {date}: open issues you are responsible for, your measures and "
+                       "your colleagues' on the same issues, red first, then amber and green, "
+                       "then by deadline."),
     "mywork.no_person": ("Your account is not linked to a person, so no issues or measures are "
                          "assigned to you. Ask the administrator to link one."),
     "mywork.metric.issues": "My open issues",
@@ -1269,13 +1270,13 @@ TEXTS: dict[str, str] = {
     "mywork.metric.chase": "Items I must chase",
     "mywork.queue_link": "Open the verification queue",
     "mywork.issues": "Issues I am responsible for",
-    "mywork.measures": "Measures I own",
+    "mywork.measures": "My measures (and colleagues' on the same issues)",
     "mywork.chase": "What I must chase",
     "mywork.chase_caption": ("Supervision of these overdue issues has reached you (most "
                              "overdue first): chase them."),
     "mywork.chase_none": "Nothing for you to chase at the moment.",
     "mywork.none_issues": "No open issues are assigned to you.",
-    "mywork.none_measures": "No measures are assigned to you.",
+    "mywork.none_measures": "No measures on your issues and none assigned to you.",
     "mywork.select_hint": "Pick a row in the table to update it below.",
     "mywork.update_issue": "Update issue {code}",
     "mywork.update_measure": "Update measure M{id}:",
@@ -1289,6 +1290,14 @@ TEXTS: dict[str, str] = {
     "mywork.measure_locked": ("The issue is “{status}”: its measures cannot change now (return "
                               "or reopen it first)."),
     "mywork.completed_help": "Recorded when the status is “Done”; not later than today.",
+    "mywork.measure_completed": "Measure M{id} is done; evidence: {name}.",
+    "mywork.submit_missing": "Before {code} is submitted for verification it still lacks: {missing}. You may submit it now, but the audit lead will return it.",
+    "mywork.measure_waiting": "This measure can only be carried out once {on} is done.",
+    "mywork.measure_colleague": "{name} owns this measure; only they or the issue's responsible person may update it.",
+    "mywork.evidence_file": "Evidence ({types}, up to {limit} each)",
+    "mywork.complete": "Mark done with evidence",
+    "mywork.save_status": "Save status only",
+    "mywork.col.evidence": "Evidence",
     "mywork.col.measures": "Measures done",
     "mywork.col.measure": "Measure",
     "mywork.col.issue": "Issue",

@@ -110,6 +110,15 @@ def attach(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, filename: 
                                     max_bytes=max_upload_bytes(), measure_id=measure_id, at=at)
 
 
+def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
+                     version: int | None, completed_on: str | None, filename: str | None,
+                     data: bytes | None, at: str) -> int | None:
+    """Mark a measure done with its evidence file in one step (evidence_service.complete_measure)."""
+    return evidence_service.complete_measure(
+        db, actor, measure_id, version=version, completed_on=completed_on, filename=filename,
+        data=data, evidence_root=evidence_root(db), max_bytes=max_upload_bytes(), at=at)
+
+
 def evidence_file(db: sqlite_utils.Database, actor: Actor, evidence_id: int
                   ) -> tuple[str, str, bytes]:
     """(original name, mime, content) of an evidence file the actor may see."""
