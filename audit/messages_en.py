@@ -33,6 +33,7 @@ TEXTS: dict[str, str] = {
     "login.demo_accounts": "Demo accounts (password {password} for all):",
     "login.demo_account_row": "{username}: {role}",
     "login.required": "Please enter a user name and a password.",
+    "session.signed_in_name": "Signed in as {name}",
     "session.signed_in_as": "Signed in as {name} ({role})",
     "session.scope_all": "Scope: whole region",
     "session.scope_unit": "Scope: {unit} and its units",

@@ -33,6 +33,7 @@ TEXTS: dict[str, str] = {
     "login.demo_accounts": "演示账号（密码均为 {password}）：",
     "login.demo_account_row": "{username}：{role}",
     "login.required": "请输入用户名和密码。",
+    "session.signed_in_name": "当前用户：{name}",
     "session.signed_in_as": "当前用户：{name}（{role}）",
     "session.scope_all": "范围：全区",
     "session.scope_unit": "范围：{unit}及下属单位",

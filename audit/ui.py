@@ -102,6 +102,15 @@ def language_switch(container=st, where: str = "main") -> None:
         on_change=_on_lang_switch, args=(widget_key,))
 
 
+def signed_in_line(name: str, role, lang: str) -> str:
+    """Who is signed in, with the role once: a name that already says the role (in either
+    language, as a demo account's description does) is not followed by it again."""
+    said = {messages.label("role", role, code) for code in messages.LANGS}
+    if any(word and word in name for word in said):
+        return messages.t("session.signed_in_name", lang, name=name)
+    return messages.t("session.signed_in_as", lang, name=name, role=messages.label("role", role, lang))
+
+
 def text(key: str, **params) -> str:
     """Catalogue text in the session's language."""
     return messages.t(key, lang(), **params)
@@ -385,7 +394,8 @@ def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, .
 def issue_link(issue_id: int, code: str, title: str = "") -> None:
     """A link that opens the issue page for this issue in this session."""
     shown = f"{code} {title}".strip()
-    st.page_link(page("issue"), label=shown if len(shown) <= 60 else shown[:60] + "…",
+    # A page link's label is markdown: the code and the title are what users typed.
+    st.page_link(page("issue"), label=md_escape(shown if len(shown) <= 60 else shown[:60] + "…"),
                  icon=":material/description:", query_params={"id": str(issue_id)})
 
 
