@@ -18,7 +18,13 @@ from audit.store.evidence_files import evidence_root
 from audit.store.paths import max_upload_bytes
 from audit.views import amber_cutoff
 from issues import catalogue_views, evidence_format, evidence_service, graph_views, service, store
-from issues.model import Move, missing_for_assignment, missing_for_closure, warning_colour
+from issues.model import (
+    Move,
+    closure_steps,
+    missing_for_assignment,
+    missing_for_closure,
+    warning_colour,
+)
 
 MAX_PICK = 50
 
@@ -33,6 +39,7 @@ def issue_page_data(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> d
     detail["source_fixes"] = _source_fixes(db, issue_id)
     facts = store.issue_facts(db, issue_id)
     detail["closure_missing"] = missing_for_closure(facts)
+    detail["closure_steps"] = closure_steps(facts)
     detail["assignment_missing"] = missing_for_assignment(facts)
     return detail
 
