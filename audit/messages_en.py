@@ -251,6 +251,7 @@ TEXTS: dict[str, str] = {
     "dashboard.heatmap.overdue": "Overdue",
     "dashboard.drill_title": "Issues behind the selection ({n})",
     "dashboard.drill_more": "Showing the first {shown} of {n}; narrow the filters.",
+    "dashboard.show_overdue": "List the overdue issues ({n})",
     "dashboard.drill_none": "No issue behind the selection.",
     "dashboard.drill_row": "{code} {title}",
     "dashboard.drill_help": "{unit} · {status} · due {deadline} · {warning}",

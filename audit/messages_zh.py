@@ -232,6 +232,7 @@ TEXTS: dict[str, str] = {
     "dashboard.heatmap.overdue": "逾期",
     "dashboard.drill_title": "所选图形对应的问题（{n} 项）",
     "dashboard.drill_more": "仅显示前 {shown} 项，共 {n} 项；请缩小筛选范围。",
+    "dashboard.show_overdue": "列出逾期问题（{n} 项）",
     "dashboard.drill_none": "所选图形没有对应的问题。",
     "dashboard.drill_row": "{code} {title}",
     "dashboard.drill_help": "{unit} · {status} · 期限 {deadline} · {warning}",
