@@ -21,6 +21,8 @@ from issues.model import Move
 
 K = "mywork"
 FLASH = f"{K}.flash"
+KEEP_MEASURE = f"{K}.keep_measure"   # the measure to show after a write re-sorted the list
+TABLE_ROUND = f"{K}.measures.round"  # renewed with it, so the table's old pick is dropped
 ISSUE_URL_PATH = "issue"
 
 
@@ -102,6 +104,10 @@ def _on_complete(measure_id: int) -> None:
             data=uploaded.getvalue() if uploaded is not None else None, at=ui.now_at())
         counter = f"{K}.m{measure_id}.uploads"
         st.session_state[counter] = st.session_state.get(counter, 0) + 1
+        # The list is re-sorted (a done measure goes down): keep this one open, not whichever
+        # measure now sits in the row that was picked.
+        st.session_state[KEEP_MEASURE] = measure_id
+        st.session_state[TABLE_ROUND] = st.session_state.get(TABLE_ROUND, 0) + 1
         return ui.text("mywork.measure_completed", id=measure_id,
                        name=uploaded.name if uploaded is not None else "—")
 
@@ -218,7 +224,8 @@ def _measures(measures: list[dict], lang: str) -> None:
         st.info(text("mywork.none_measures"))
         return
     st.caption(text("mywork.select_hint"))
-    picked = _pick(measures, f"{K}.measures", {
+    keep = st.session_state.get(KEEP_MEASURE)
+    picked = _pick(measures, f"{K}.measures.{st.session_state.get(TABLE_ROUND, 0)}", {
         text("mywork.col.measure"): lambda m: f'M{m["id"]}',
         text("issue.col.measure"): lambda m: _short(m["title"], 40),
         text("mywork.col.issue"): lambda m: m["code"],
@@ -227,7 +234,11 @@ def _measures(measures: list[dict], lang: str) -> None:
         text("issue.field.warning"): lambda m: label("warning", m["warning"], lang),
         text("issue.col.deadline"): lambda m: m["deadline"] or "",
         text("mywork.col.evidence"): lambda m: m["evidence"],
-    }) or measures[0]
+    })
+    if picked is not None:
+        st.session_state.pop(KEEP_MEASURE, None)
+    else:
+        picked = next((m for m in measures if m["id"] == keep), measures[0])
     _measure_panel(picked, lang)
 
 

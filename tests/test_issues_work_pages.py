@@ -231,7 +231,7 @@ def test_a_measure_is_completed_with_its_evidence_in_one_press_and_once(make_app
     app = _open(make_app, p, "rect", "my-work")
     # pick the work measure's row in the table
     rows = work_views.my_measures(p.db, p.actors["rect"], date(2026, 11, 27))
-    app.session_state["mywork.measures"] = {"selection": {
+    app.session_state["mywork.measures.0"] = {"selection": {
         "rows": [[m["id"] for m in rows].index(mid)], "columns": []}}
     app.run()
     app.file_uploader(key=f"mywork.m{mid}.file.0").set_value(
@@ -254,7 +254,7 @@ def test_a_refused_evidence_file_leaves_the_measure_as_it_was(make_app, p):
     mid = p.ids["m_work"]
     app = _open(make_app, p, "rect", "my-work")
     rows = work_views.my_measures(p.db, p.actors["rect"], date(2026, 11, 27))
-    app.session_state["mywork.measures"] = {"selection": {
+    app.session_state["mywork.measures.0"] = {"selection": {
         "rows": [[m["id"] for m in rows].index(mid)], "columns": []}}
     app.run()
     app.file_uploader(key=f"mywork.m{mid}.file.0").set_value(

@@ -46,7 +46,10 @@ VISIBLE_TEXT_JS = """() => {
     if (!el || el.closest('script, style, noscript, [data-testid="stIconMaterial"]')) continue;
     const s = getComputedStyle(el);
     if (s.display === 'none' || s.visibility === 'hidden' || /Material/.test(s.fontFamily)) continue;
-    if (!el.getClientRects().length) continue;
+    const r = el.getBoundingClientRect();
+    // Not drawn, or drawn off the page or in a 1-pixel box (a skip link until it has focus).
+    if (!el.getClientRects().length || r.width <= 1 || r.height <= 1 || r.right <= 0
+        || r.bottom <= 0 || s.clip === 'rect(0px, 0px, 0px, 0px)') continue;
     const text = node.textContent.trim();
     if (text) out.push(text);
   }
@@ -59,12 +62,18 @@ OVERFLOW_JS = """() => {
   const hides = s => [s.overflow, s.overflowX].some(v => v === 'hidden' || v === 'clip');
   for (const el of document.querySelectorAll('[data-testid="stMain"] *, [data-testid="stSidebar"] *')) {
     if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
-    if (!el.getClientRects().length || el.closest('[title], [data-testid="stTooltipHoverTarget"]')) continue;
+    if (!el.getClientRects().length || el.closest('svg, [title], [data-testid="stTooltipHoverTarget"]')
+        || /Material/.test(getComputedStyle(el).fontFamily)) continue;
+    const r = el.getBoundingClientRect(), own = getComputedStyle(el);
+    // A label for screen readers only (a 1-pixel clipped box) is not text cut off.
+    if (r.width <= 1 || r.height <= 1 || own.clip !== 'auto' && own.clip !== ''
+        || /inset\(50%\)/.test(own.clipPath)) continue;
     for (const box of [el, el.parentElement]) {
       if (!box || box.clientWidth === 0) continue;
       const s = getComputedStyle(box);
       if (hides(s) && box.scrollWidth > box.clientWidth + 1) {
-        bad.push(el.textContent.trim().slice(0, 80));
+        bad.push(el.textContent.trim().slice(0, 80) + ' <' + el.tagName.toLowerCase() + ' '
+                 + (el.closest('[data-testid]')?.getAttribute('data-testid') || '') + '>');
         break;
       }
     }
@@ -103,6 +112,14 @@ def _data_text(db_path: Path) -> str:
         con.close()
 
 
+# Streamlit's own texts, which the other half of issue 17 replaces (uploader, select box
+# placeholder, form instructions): skipped by the scan and listed by the xfail test below, so
+# that what this module finds is the tool's own text.
+STREAMLIT_OWN = re.compile(r"^(Upload|Browse files|Drag and drop files? here|Limit .* per file.*"
+                           r"|Choose an option|Choose options|Press .*Enter to (submit form|apply)"
+                           r"|Skip to main content)$")
+SEEN_STREAMLIT_OWN: set[str] = set()
+
 ZH_FRAGMENTS = _fragments(messages_zh.TEXTS) - _fragments(messages_en.TEXTS)
 EN_WORDS = (_words(messages_en.TEXTS) - _words(messages_zh.TEXTS)
             - {w.lower() for w in LANG_NAMES.values()})
@@ -131,6 +148,9 @@ class Task:
             self.problems.append(f"{where}: error box: {box.inner_text()[:160]}")
         for text in page.evaluate(VISIBLE_TEXT_JS):
             if text in self.data:
+                continue
+            if STREAMLIT_OWN.match(text):
+                SEEN_STREAMLIT_OWN.add(f"{self.lang}: {text}")
                 continue
             if self.lang == "en":
                 leaked = [f for f in ZH_FRAGMENTS if f in text and f not in self.data]
@@ -213,7 +233,7 @@ def _key(key: str) -> str:
 def _pick_row(task: Task, table_key: str, index: int) -> None:
     """Click row `index` of a selectable dataframe (a canvas: the row is clicked by position)."""
     page = task.page
-    grid = page.locator(_key(table_key)).get_by_test_id("stDataFrame")
+    grid = page.locator(f'[class*="{_key(table_key)[1:]}"]').get_by_test_id("stDataFrame")
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     task.act(f"pick row {index + 1}", lambda: page.mouse.click(
@@ -276,7 +296,8 @@ def test_2_rectifier_completes_a_measure_with_evidence_and_submits(task):
                           for o in rows) == 1)
     mid = target["id"]
     _pick_row(run, "mywork.measures", rows.index(target))
-    form = page.locator(_key("mywork.done.measure")).locator("xpath=ancestor::form")
+    page.get_by_text(t("mywork.update_measure", run.lang, id=mid)).wait_for()
+    form = page.get_by_test_id("stForm").filter(has=page.locator(_key("mywork.done.measure")))
     run.act("choose the evidence file", lambda: form.locator("input[type=file]").set_input_files(
         files=[{"name": f"整改佐证-M{mid}.pdf", "mimeType": "application/pdf",
                 "buffer": evidence_pdf(f"evidence {mid}")}]))
@@ -374,3 +395,9 @@ def test_the_role_is_stated_once_in_the_sidebar(task):
     _sign_in(run, "team")
     said = run.page.get_by_test_id("stSidebar").inner_text()
     assert said.count(label("role", "rectifier", run.lang)) == 1
+
+
+@pytest.mark.xfail(reason="Streamlit's own widget texts: replaced by the other half of issue 17",
+                   strict=False)
+def test_no_streamlit_widget_english_was_seen_on_any_task_screen():
+    assert not SEEN_STREAMLIT_OWN, sorted(SEEN_STREAMLIT_OWN)
