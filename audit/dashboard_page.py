@@ -414,4 +414,12 @@ def render() -> None:
     if note:
         st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
+    _overdue(db, data, ctx)
     _charts(db, data, ctx)
+
+
+def _overdue(db, data: dict, ctx: dict) -> None:
+    """The overdue items behind the 逾期 tile, one switch away (the charts drill down too)."""
+    n = data["figures"]["overdue"]
+    if n and st.toggle(ui.text("dashboard.show_overdue", n=n), key=_KEY + "overdue"):
+        _show_drill(db, ctx, {"warning": "red"})

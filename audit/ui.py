@@ -102,6 +102,15 @@ def language_switch(container=st, where: str = "main") -> None:
         on_change=_on_lang_switch, args=(widget_key,))
 
 
+def signed_in_line(name: str, role, lang: str) -> str:
+    """Who is signed in, with the role once: a name that already says the role (in either
+    language, as a demo account's description does) is not followed by it again."""
+    said = {messages.label("role", role, code) for code in messages.LANGS}
+    if any(word and word in name for word in said):
+        return messages.t("session.signed_in_name", lang, name=name)
+    return messages.t("session.signed_in_as", lang, name=name, role=messages.label("role", role, lang))
+
+
 def text(key: str, **params) -> str:
     """Catalogue text in the session's language."""
     return messages.t(key, lang(), **params)
@@ -497,8 +506,9 @@ def spent(token_form: str | None, blank: dict[str, Any] | None = None) -> None:
 def issue_link(issue_id: int, code: str, title: str = "") -> None:
     """A link that opens the issue page for this issue in this session."""
     shown = f"{code} {title}".strip()
-    # The whole text as the link's tooltip: a narrow column cuts the label off.
-    st.page_link(page("issue"), label=clip(shown, 60), help=md_escape(shown),
+    # A page link's label is markdown (the code and the title are what users typed); the whole
+    # text is the tooltip, since a narrow column cuts the label off.
+    st.page_link(page("issue"), label=md_escape(clip(shown, 60)), help=md_escape(shown),
                  icon=":material/description:", query_params={"id": str(issue_id)})
 
 

@@ -148,6 +148,15 @@ def open_page(app, url_path: str):
     matches = [h for h, info in app._registered_pages.items()
                if info.get("url_pathname") == url_path]
     if not matches:
+        # The role's landing page is registered under "" (streamlit_app.home_of): find it by
+        # its title.
+        import streamlit_app
+        from audit.messages import LANGS, t
+        titles = {t(spec.title_key, lang) for spec in streamlit_app.PAGES
+                  if spec.url_path == url_path for lang in LANGS}
+        matches = [h for h, info in app._registered_pages.items()
+                   if info.get("url_pathname") == "" and info.get("page_name") in titles]
+    if not matches:
         raise ValueError(f"no page {url_path!r} for this user; known: "
                          f"{[i.get('url_pathname') for i in app._registered_pages.values()]}")
     app._page_hash = matches[0]
