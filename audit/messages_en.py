@@ -57,7 +57,21 @@ TEXTS: dict[str, str] = {
     "error.upload_refused": "The file was refused: {reason}",
     "error.ledger_row": ("Ledger row {row}, column “{column}”: the value “{value}” cannot be "
                          "read: {reason}"),
-    "error.ledger_file": "The ledger file cannot be read: {reason}",
+    "error.ledger_file": "The ledger file cannot be read: {reason}. Details: {detail}",
+    "ledger_file.binary": "the file is binary, not a table",
+    "ledger_file.corrupt": "the workbook is damaged or cannot be opened",
+    "ledger_file.empty": "the file is empty",
+    "ledger_file.encoding": "the text encoding is not recognised (save as UTF-8 or GBK)",
+    "ledger_file.merge": "merged cells span the header and the data",
+    "ledger_file.no_header": "no header row found",
+    "ledger_file.no_rows": "a header but no data rows",
+    "ledger_file.no_sheet": "the workbook has no visible worksheet",
+    "ledger_file.no_text_column": "no Summary or Description column",
+    "ledger_file.rows": "more rows than the limit",
+    "ledger_file.type": "unsupported file type (use .xlsx or .csv)",
+    "ledger_file.zip_bomb": "the compressed content expands too far (a zip bomb?)",
+    "ledger_file.size": "the file is larger than the limit",
+    "ledger_file.other": "not in the expected form",
     "error.merge_not_undoable": ("The surviving item has changed since the merge; the merge "
                                  "can no longer be undone."),
     "error.integrity": "The data integrity check failed. Contact the administrator at once.",
@@ -602,6 +616,23 @@ TEXTS: dict[str, str] = {
     "error.import_ambiguous": ("The ledger needs {count} answer(s) from you (row {row}, column "
                                "“{column}”, value “{value}”: {reason}); choose each one, then "
                                "import."),
+    "error.import_conflicts": ("{count} cell(s) of the ledger were changed in the app after it was "
+                               "exported (rows {rows}; first: row {row}, column “{column}”, file "
+                               "“{file_value}”, now “{value_now}”, changed by {changed_by} at "
+                               "{changed_at}). Choose per row to keep the newer values or take the "
+                               "file's; nothing was imported."),
+    "imp.conflicts": "Cells changed since the export",
+    "imp.conflicts_help": "These cells were changed in the app after the ledger was exported; importing would overwrite the newer change. Choose per row: by default the newer value is kept and the rest of the row is imported.",
+    "imp.conflict_row": "Row {row}",
+    "imp.choice.keep": "Keep the newer value",
+    "imp.choice.file": "Take the file's value (overwrite)",
+    "imp.col.column": "Column",
+    "imp.col.file_value": "In the file",
+    "imp.col.value_now": "In the app now",
+    "imp.col.changed_by": "Changed by",
+    "imp.col.changed_at": "Changed at",
+    "imp.anchor_none": "This file carries no export anchor (it was not exported by this system), so changes made after it was filled in cannot be recognised: make sure it is up to date.",
+    "imp.anchor_foreign": "This file's export anchor is not of this database, so changes made after the export cannot be recognised: make sure it is up to date.",
     "imp.not_allowed": "Only an audit lead or an administrator may import ledgers.",
     "imp.upload": "Upload a remediation ledger (.xlsx or .csv, at most {limit})",
     "imp.stream": "Work stream of rows that name none",

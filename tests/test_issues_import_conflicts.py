@@ -223,3 +223,39 @@ def test_a_ledger_without_an_anchor_says_so(prog, tmp_path):
     buf = io.BytesIO()
     wb.save(buf)
     assert plan(prog, buf.getvalue()).anchor_note == "none"
+
+
+def test_the_import_page_lists_the_conflict_and_keeps_the_newer_value_by_default(
+        prog, tmp_path, make_app):
+    from tests.conftest import open_page, sign_in
+    path = exported(prog, tmp_path)
+    issues.update_progress(prog.db, prog.actors["rect"], 1, version=None,
+                           progress="制度已印发", at=prog.at("2026-02-01"))
+    r = row_of(path, code_of(prog, 1))
+    data = edit_cells(path, {(r, "description"): "补充说明"})
+    prog.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    app = open_page(sign_in(make_app(prog.path), "lead", programme.PASSWORD), "import")
+    app.file_uploader(key="issues.import.file").set_value(
+        ("台账.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    app.run()
+    assert not app.exception, app.exception
+    assert [s.value for s in app.subheader if "导出后" in s.value]
+    table = next(d.value for d in app.dataframe if "修改人" in d.value.columns)
+    assert list(table["列"]) == ["整改进展"] and list(table["修改人"]) == ["rect"]
+    assert app.radio(key=f"issues.import.conflict.{r}").value == "keep"
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert progress_of(prog, 1) == "制度已印发"
+    assert prog.db.conn.execute("SELECT description FROM issues WHERE id = 1").fetchone()[0] \
+        == "补充说明"
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "压缩炸弹"), ("en", "zip bomb")])
+def test_a_file_refusal_shows_the_reason_in_words_and_the_cli_s_full_message(lang, words):
+    from audit.messages import error_text
+    from audit.model import LedgerFileError
+    exc = LedgerFileError("xl/worksheets/sheet1.xml expands to 2,000,000,000 bytes",
+                          reason="zip_bomb")
+    text = error_text(exc, lang)
+    assert words in text and str(exc) in text and "zip_bomb" not in text
