@@ -26,7 +26,7 @@ FIELDS = ("body", "label", "help", "placeholder", "caption")
 PAGES = {
     "lead": ("", "catalogue", "issue", "issue:open", "my-work", "verify", "causes", "owners",
              "import", "export", "merge"),
-    "rect": ("", "catalogue", "issue", "issue:open", "my-work"),
+    "rect": ("", "catalogue", "issue", "issue:open", "my-work", "ledger-return"),
     "manager": ("", "catalogue", "issue", "causes", "owners", "export"),
     "admin": ("admin", "owners", "catalogue", "issue:open"),
 }
