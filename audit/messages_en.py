@@ -671,7 +671,7 @@ TEXTS: dict[str, str] = {
     "return.why.not_assigned": "this item or measure is not assigned to you",
     "return.why.not_editable": "the item was submitted or struck off; its measures no longer change",
     "return.why.measures_changed": "a measure's title, owner or deadline may not change, nor may measures be added or removed",
-    "return.why.newer": "changed in the app after the export: the file's value is stale",
+    "return.why.newer": "changed in the app after the export: the file's value is stale (fill in a newly exported ledger)",
     "return.why.cut": "this cell was cut to Excel's cell limit on export and may not overwrite the whole text; edit it in the app",
     "return.why.control": "the stored text holds control characters an Excel file cannot carry; importing would replace them; edit it in the app",
     "imp.not_allowed": "Only an audit lead or an administrator may import ledgers.",

@@ -621,7 +621,7 @@ TEXTS: dict[str, str] = {
     "return.why.not_assigned": "此事项或措施未分配给您",
     "return.why.not_editable": "事项已提交验收或已销号，措施不能再修改",
     "return.why.measures_changed": "措施的标题、责任人或时限不能修改，也不能增删措施",
-    "return.why.newer": "导出后已在系统中被修改，文件中的值已过时",
+    "return.why.newer": "导出后已在系统中被修改，文件中的值已过时（请用新导出的台账填写）",
     "return.why.cut": "该单元格导出时因超过 Excel 单元格上限被截断，不能据此覆盖全文，请在系统中修改",
     "return.why.control": "系统中的文本含有 Excel 无法保存的控制字符，导入会替换它们，请在系统中修改",
     "imp.not_allowed": "只有审计牵头人或系统管理员可以导入台账。",

@@ -23,6 +23,13 @@ from issues.ledger_format import ROW_FIELDS, LedgerRow, MeasureLine
 # Columns compared for equality: everything but the progress fields and 预警 (the warning
 # colour is worked out from the export's date, so it moves by itself).
 COMPARED = tuple(f for f in ROW_FIELDS if f not in ("progress", "measures", "warning"))
+# A ledger column → the issue field history records it under (to tell "changed in the app
+# since the export" from "changed in the file").
+HISTORY_FIELD = {"category": "aspect_id", "aspect": "aspect_id", "audit_name": "sources",
+                 "audit_year": "sources", "audit_level": "sources", "report_no": "sources",
+                 "unit": "unit_id", "responsible": "responsible_person_id",
+                 "supervisor": "supervisor_person_id", "amount": "amount_involved",
+                 "closed_on": "closed_at"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,8 @@ class ItemFacts:
     progress: str                 # the stored note, whole
     measures: tuple[MeasureFacts, ...] = ()
     newer: dict[str, tuple[str, str]] = field(default_factory=dict)
-    # (field → (actor, at)) changed after the file's anchor: 'progress', or 'measure:<id>'
+    # changed after the file's anchor → (actor, at): an issue field by its history name
+    # ('progress', 'deadline', 'status'…), or 'measure:<id>' for any field of a measure
 
 
 @dataclass(frozen=True)
@@ -164,8 +172,10 @@ def diff_returned(rows: Iterable[LedgerRow], now: dict[str, LedgerRow],
             if fld == "status" and f is None:
                 continue
             if not _same(f, n):
-                out.refusals.append(Refusal(r.excel_row, col(fld), "not_progress",
-                                            _shown(f), _shown(n)))
+                who, when = item.newer.get(HISTORY_FIELD.get(fld, fld), ("", ""))
+                out.refusals.append(Refusal(r.excel_row, col(fld),
+                                            "newer" if who else "not_progress",
+                                            _shown(f), _shown(n), who, when))
         _progress(r, current, item, col("progress"), out)
         _measures(r, current, item, col("measures"), out)
     return out
@@ -204,8 +214,10 @@ def _measures(r: LedgerRow, current: LedgerRow, item: ItemFacts, column: str,
         return
     for f, n, m in zip(mine, theirs, item.measures):
         if (f.title, f.owner, f.deadline) != (n.title, n.owner, n.deadline):
-            out.refusals.append(Refusal(r.excel_row, column, "measures_changed",
-                                        _line(f), _line(n)))
+            who, when = item.newer.get(f"measure:{m.measure_id}", ("", ""))
+            out.refusals.append(Refusal(r.excel_row, column,
+                                        "newer" if who else "measures_changed",
+                                        _line(f), _line(n), who, when))
             continue
         if f.done == n.done:
             continue

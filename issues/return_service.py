@@ -75,17 +75,17 @@ def _diff(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, at: str
     newer = {}
     if anchor is not None and import_store.anchor_is_ours(db, anchor):
         newer = import_store.newer_records(db, anchor[0], sorted(in_scope.values()))
+    changed_since: dict[int, dict[str, tuple[str, str]]] = {}
+    issue_of = {m["id"]: iid for iid in in_scope.values() for m in details[iid]["measures"]}
+    for (entity, eid, fld), (when, who, _) in newer.items():
+        if entity == "issue":
+            changed_since.setdefault(eid, {})[fld] = (who, when)
+        elif eid in issue_of:
+            changed_since.setdefault(issue_of[eid], {})[f"measure:{eid}"] = (who, when)
     facts: dict[str, ItemFacts] = {}
     for code, iid in in_scope.items():
         d = details[iid]
-        changed = {}
-        if ("issue", iid, "progress") in newer:
-            at_, who, _ = newer[("issue", iid, "progress")]
-            changed["progress"] = (who, at_)
-        for m in d["measures"]:
-            if ("measure", m["id"], "status") in newer:
-                at_, who, _ = newer[("measure", m["id"], "status")]
-                changed[f"measure:{m['id']}"] = (who, at_)
+        changed = changed_since.get(iid, {})
         facts[code] = ItemFacts(
             iid, code, _allowed(actor, "issue.progress", d["unit_id"], owns_issue(actor, d)),
             d["status"] in EDITABLE_STATUSES, d["progress"] or "",

@@ -259,3 +259,17 @@ def test_the_return_page_uploads_previews_and_applies(prog, tmp_path, make_app, 
     assert any(texts["done"] in shown(s.value) for s in app.success)
     assert prog.db.conn.execute("SELECT progress FROM issues WHERE id = 1").fetchone()[0] \
         == "已完成法律审核制度修订"
+
+
+def test_a_deadline_moved_in_the_app_after_the_export_is_named_as_newer_not_as_the_uploaders(
+        prog, tmp_path):
+    from owners import service as owners
+    f = Filled(unit_ledger(prog, tmp_path))
+    owners.extend_deadline(prog.db, prog.actors["lead2"], 2, version=None,
+                           new_deadline="2026-12-15", reason="会议决定",
+                           at="2026-02-01T09:00:00+08:00")
+    r = f.set("合同未经法律审核", "progress", "已完成")
+    [refusal] = preview(prog, f.bytes()).diff.refusals
+    assert (refusal.row, refusal.column, refusal.why, refusal.who) == (
+        f.row("结算业务量未核对"), "整改时限", "newer", "lead2")
+    assert r != refusal.row
