@@ -183,6 +183,8 @@ def hold_back_newer(plan: ImportPlan, newer: Newer, choices: dict[int, str],
             out.append(conflict)
             if conflict.choice != FILE:
                 parts.drop(part, change_field)
+                p.notes.append(f"{change_field}: changed by {conflict.changed_by} at "
+                               f"{conflict.changed_at} after the export; the newer value kept")
     return out
 
 

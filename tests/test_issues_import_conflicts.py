@@ -259,3 +259,21 @@ def test_a_file_refusal_shows_the_reason_in_words_and_the_cli_s_full_message(lan
                           reason="zip_bomb")
     text = error_text(exc, lang)
     assert words in text and str(exc) in text and "zip_bomb" not in text
+
+
+def test_an_item_returned_after_the_export_is_not_submitted_again_by_the_stale_file(
+        prog, tmp_path):
+    from issues.model import Move
+    p = prog
+    p.make_closable(1, day="2026-01-20")
+    p.submit(1, "2026-01-20")
+    path = exported(p, tmp_path)
+    issues.move_issue(p.db, p.actors["lead"], 1, Move.RETURN, version=None,
+                      at=p.at("2026-01-22"), reason="佐证不全")
+    pl = plan(p, path.read_bytes())
+    assert [(c.column, c.value_now, c.file_value) for c in pl.conflicts] == [
+        ("整改状态", "in_progress", "submitted")]
+    result = import_service.apply_import(p.db, p.actors["lead"],
+                                         plan(p, path.read_bytes(), {pl.conflicts[0].row: KEEP}),
+                                         p.at("2026-01-23"))
+    assert p.status(1) == "in_progress" and result.history_records == 0
