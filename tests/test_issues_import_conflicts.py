@@ -277,3 +277,14 @@ def test_an_item_returned_after_the_export_is_not_submitted_again_by_the_stale_f
                                          plan(p, path.read_bytes(), {pl.conflicts[0].row: KEEP}),
                                          p.at("2026-01-23"))
     assert p.status(1) == "in_progress" and result.history_records == 0
+
+
+def test_a_dry_run_lists_the_conflicts_and_exits_0(prog, tmp_path, capsys):
+    path = exported(prog, tmp_path)
+    issues.update_progress(prog.db, prog.actors["rect"], 1, version=None,
+                           progress="制度已印发", at=prog.at("2026-02-01"))
+    assert main(["import", str(path), "--db", str(prog.path), "--as-user", "lead",
+                 "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "changed since the export" in out and "整改进展" in out
+    assert progress_of(prog, 1) == "制度已印发"

@@ -273,3 +273,15 @@ def test_a_deadline_moved_in_the_app_after_the_export_is_named_as_newer_not_as_t
     assert (refusal.row, refusal.column, refusal.why, refusal.who) == (
         f.row("结算业务量未核对"), "整改时限", "newer", "lead2")
     assert r != refusal.row
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_in_words_on_the_page(prog, make_app):
+    from tests.conftest import open_page, shown, sign_in
+    prog.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    app = open_page(sign_in(make_app(prog.path), "rect", programme.PASSWORD), "ledger-return")
+    app.file_uploader(key="issues.return.file").set_value(
+        ("回收.xlsx", b"not a workbook at all", "application/octet-stream"))
+    app.run()
+    assert not app.exception, app.exception
+    [error] = app.error
+    assert "台账文件无法读取" in shown(error.value) and "详情" in shown(error.value)
