@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from audit.anchor_format import anchor_in_workbook
 from audit.model import Actor, AuditError, LedgerRowError, NotPermitted
 from audit.service import require
 from audit.store import history
@@ -102,8 +101,7 @@ def preview_return(db: sqlite_utils.Database, actor: Actor, data: bytes, filenam
     Raises LedgerFileError / LedgerRowError for a file that cannot be read; refusals of cells
     are listed in the diff, not raised."""
     require(actor, "issue.progress")
-    parsed = import_service.read_file(db, data, filename)
-    parsed.anchor = anchor_in_workbook(data)
+    parsed = import_service.read_file(db, data, filename)   # the anchor read with it
     return ReturnPreview(filename, parsed, _diff(db, actor, parsed, at))
 
 
