@@ -674,6 +674,7 @@ TEXTS: dict[str, str] = {
     "return.why.newer": "changed in the app after the export: the file's value is stale (fill in a newly exported ledger)",
     "return.why.cut": "this cell was cut to Excel's cell limit on export and may not overwrite the whole text; edit it in the app",
     "return.why.control": "the stored text holds control characters an Excel file cannot carry; importing would replace them; edit it in the app",
+    "io.ledger_send_out": "Sent out, filled in, returned: choose a unit and export its ledger to send out; the unit's responsible people fill in progress and measure completion and upload it on the Ledger return page.",
     "imp.not_allowed": "Only an audit lead or an administrator may import ledgers.",
     "imp.upload": "Upload a remediation ledger (.xlsx or .csv, at most {limit})",
     "imp.stream": "Work stream of rows that name none",

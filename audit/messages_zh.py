@@ -624,6 +624,7 @@ TEXTS: dict[str, str] = {
     "return.why.newer": "导出后已在系统中被修改，文件中的值已过时（请用新导出的台账填写）",
     "return.why.cut": "该单元格导出时因超过 Excel 单元格上限被截断，不能据此覆盖全文，请在系统中修改",
     "return.why.control": "系统中的文本含有 Excel 无法保存的控制字符，导入会替换它们，请在系统中修改",
+    "io.ledger_send_out": "下发—填报—回收：选择责任单位后导出台账并下发；该单位的整改责任人填写整改进展、标注措施完成后，在“台账回收”页上传。",
     "imp.not_allowed": "只有审计牵头人或系统管理员可以导入台账。",
     "imp.upload": "上传整改台账（.xlsx 或 .csv，不超过 {limit}）",
     "imp.stream": "未注明工作组的行归入",
