@@ -47,6 +47,8 @@ PAGES: tuple[PageSpec, ...] = (
              icon=":material/description:"),
     PageSpec("issues.my_work_page", "page.my_work", frozenset({Role.RECTIFIER, Role.LEAD}),
              "my-work", icon=":material/task_alt:", home_of=frozenset({Role.RECTIFIER})),
+    PageSpec("issues.return_page", "page.return", frozenset({Role.RECTIFIER, Role.LEAD}),
+             "ledger-return", icon=":material/assignment_return:"),
     PageSpec("issues.verify_page", "page.verify", frozenset({Role.LEAD}), "verify",
              icon=":material/fact_check:", home_of=frozenset({Role.LEAD})),
     PageSpec("issues.graphs_page", "page.graphs",

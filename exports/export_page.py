@@ -144,6 +144,7 @@ def _export_section(db, actor) -> None:
         _build("report", db, actor, choices)
     if right.button(t("io.ledger_button"), key="exports.io.ledger"):
         _build("export", db, actor, choices)
+    right.caption(t("io.ledger_send_out"))
     result = st.session_state.get(_RESULT)
     if result:
         kind, name, data = result
