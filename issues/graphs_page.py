@@ -30,10 +30,11 @@ LINK_COLUMNS = 6
 
 
 def _key(db, scope: Scope, as_of: date) -> tuple:
-    """(database file, data version, scope, as-of): what a cached read depends on. The data
-    version (history.data_version) moves with every write but a sign-in."""
+    """(database file, data version of the scope's units, scope, as-of): what a cached read
+    depends on. The version moves with every write touching the scope's units (or
+    everything), so a write in another unit leaves these entries warm."""
     units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (*ui.data_key(db), units, scope.category_codes,
+    return (*ui.data_key(db, scope.unit_ids), units, scope.category_codes,
             scope.stream, scope.focus, as_of)
 
 
