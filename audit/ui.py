@@ -53,6 +53,11 @@ def data_key(db: sqlite_utils.Database, unit_ids: Iterable[int] | None = EVERYTH
     return database_file(db), versions.version_of(db, unit_ids)
 
 
+def database_file_of(db: sqlite_utils.Database) -> str:
+    """The file the session's database is (what per-database resources are keyed on)."""
+    return database_file(db)
+
+
 # --- clock ----------------------------------------------------------------------------------------
 
 def now_at() -> str:

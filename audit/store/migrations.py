@@ -436,10 +436,11 @@ MIGRATIONS: list[list[str]] = [
     ],    [
         # -- migration of load: data versions per (area, scope) and stored results
         # Data versions (audit.store.versions): the history seq of the last write that touched
-        # each unit ('unit', unit id) or everything ('all', 0); page caches key on the versions
+        # each unit ('unit', unit id), the duplicate proposals ('duplicates', 0) or everything
+        # ('all', 0); page caches and stored results key on the versions
         # of what they read, so a write in one unit leaves other units' caches warm.
         """CREATE TABLE data_versions (
-            area TEXT NOT NULL CHECK (area IN ('all', 'unit')),
+            area TEXT NOT NULL CHECK (area IN ('all', 'unit', 'duplicates')),
             scope INTEGER NOT NULL,
             version INTEGER NOT NULL,
             PRIMARY KEY (area, scope)

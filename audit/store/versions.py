@@ -17,7 +17,11 @@ extension or escalation) touches its unit (old and new unit when it moves), the 
 escalation targets, the units of issues whose measures depend on its measures or that its
 measures depend on (blocked chains and earliest finishes cross units), and the units of issues
 merged into it or that it was merged into. A sign-in touches nothing (it changes nothing shown);
-every other entity, and a batch touching more than BULK issues, touches everything."""
+every other entity, and a batch touching more than BULK issues, touches everything.
+
+The duplicate proposals compare issues across units, so they have a version of their own
+('duplicates', 0), moved only by a change to a field they read (DUPLICATE_FIELDS), a pair
+rejected or a merge (which touch everything): a progress note leaves them current."""
 from __future__ import annotations
 
 import json
@@ -25,7 +29,12 @@ from typing import Iterable
 
 import sqlite_utils
 
-ALL, UNIT = "all", "unit"
+ALL, UNIT, DUPLICATES = "all", "unit", "duplicates"
+# Issue fields the duplicate proposals read (issues.duplicates_views: texts, unit, category,
+# code, open or not, registration, sources' years, streams); ROW is a bulk creation.
+DUPLICATE_FIELDS = frozenset({"*", "title", "description", "unit_id", "aspect_id",
+                              "merged_into_id", "code", "status", "created_at", "sources",
+                              "streams"})
 # Entities whose rows hang off one issue: entity → table holding its issue_id.
 ISSUE_CHILDREN = {"measure": "measures", "evidence": "evidence",
                   "accountability": "accountability", "extension": "extensions",
@@ -118,6 +127,8 @@ def bump(db: sqlite_utils.Database, seq: int, records: Iterable[tuple]) -> None:
         rows = [(ALL, 0, seq)]
     else:
         rows = [(UNIT, u, seq) for u in sorted(units)]
+        if any(r[0] == "issue" and r[2] in DUPLICATE_FIELDS for r in records):
+            rows.append((DUPLICATES, 0, seq))
     db.conn.executemany(
         "INSERT INTO data_versions (area, scope, version) VALUES (?, ?, ?) "
         "ON CONFLICT (area, scope) DO UPDATE SET version = excluded.version", rows)
@@ -133,4 +144,11 @@ def version_of(db: sqlite_utils.Database, unit_ids: Iterable[int] | None) -> int
             "SELECT MAX(version) FROM data_versions WHERE (area = 'all' AND scope = 0) "
             "OR (area = 'unit' AND scope IN (SELECT value FROM json_each(?)))",
             (_json(unit_ids),)).fetchone()
+    return row[0] or 0
+
+
+def duplicates_version(db: sqlite_utils.Database) -> int:
+    """The version of the duplicate proposals: the largest of everything's and their own."""
+    row = db.conn.execute("SELECT MAX(version) FROM data_versions WHERE scope = 0 "
+                          "AND area IN ('all', 'duplicates')").fetchone()
     return row[0] or 0
