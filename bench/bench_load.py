@@ -258,12 +258,48 @@ def table(levels: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_doc(levels: list[dict], db: Path) -> None:
+    """Put the table in docs/PERFORMANCE.md's load section (replacing an earlier one)."""
+    import platform
+    from datetime import date
+    from bench.run import DOC, LOAD_SECTION
+    issues = "?"
+    try:
+        import sqlite3
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        issues = f"{conn.execute('SELECT COUNT(*) FROM issues').fetchone()[0]:,}"
+        conn.close()
+    except Exception:          # the count is a label only
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    section = [
+        LOAD_SECTION, "",
+        "Written by `python -m bench.bench_load --doc` (see its docstring for how sessions are "
+        f"driven and why). Programme: {issues} issues. Run on {date.today().isoformat()}, "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} "
+        f"CPU cores, load average {load} when written. **The machine is shared and was loaded "
+        "by other agents' work while this ran**: wall-clock script runs include waiting for a "
+        "core; CPU seconds per visit and peak RSS are the server's own.", "",
+        "Each session: sign-in, then per cycle the dashboard, the catalogue and 根源与督办 "
+        "twice each and one progress save in its own city. *warm*: a visit whose scope had no "
+        "write since the session's last visit of that page; *after a write*: one whose scope "
+        "had (its own save, or another session's in the same city or, for a lead, anywhere). "
+        f"Targets: p95 ≤ {TARGETS['p95_s']} s at 20 sessions, peak RSS < "
+        f"{TARGETS['rss_mb']:.0f} MB, after a write ≤ {TARGETS['after_write_ratio']} × warm.",
+        "", table(levels), ""]
+    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    head = old[:old.index(LOAD_SECTION)] if LOAD_SECTION in old else old + "\n"
+    DOC.write_text(head + "\n".join(section), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", type=Path, help="programme to copy (default: the 40k of bench/.cache)")
     ap.add_argument("--levels", default="1,5,10,20")
     ap.add_argument("--cycles", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument("--doc", action="store_true",
+                    help="write the table to docs/PERFORMANCE.md's load section")
     args = ap.parse_args()
     if args.db is None:
         from bench.common import copy_40k
@@ -286,6 +322,8 @@ def main() -> None:
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.doc:
+        write_doc(results, args.db)
     shutil.rmtree(work, ignore_errors=True)
 
 
