@@ -81,8 +81,8 @@ def touched_units(db: sqlite_utils.Database, records: Iterable[tuple]) -> set[in
         found = db.conn.execute(
             f"SELECT COUNT(*), COUNT(issue_id) FROM {table} "
             "WHERE id IN (SELECT value FROM json_each(?))", (_json(ids),)).fetchone()
-        if found[0] != found[1]:      # a measure of a root cause: shown everywhere
-            return None
+        if found[0] != found[1] or found[0] != len(ids):
+            return None     # a measure of a root cause (shown everywhere), or a row now gone
         issue_ids |= _ids(db, f"SELECT issue_id FROM {table} "
                               "WHERE id IN (SELECT value FROM json_each(?))", ids)
         if entity == "escalation":
