@@ -145,6 +145,7 @@ def main() -> None:
         log.exception("cannot open the database")
         st.error(t("app.db_error", lang))
         st.stop()
+    _background_refresh(ui.database_file_of(db))
     actor = ui.refresh_actor(db)
     if actor is None:
         # A stranger gets the sign-in page and nothing else, whatever URL was asked for; under
@@ -157,6 +158,13 @@ def main() -> None:
         return
     _sidebar(db, actor, lang)
     st.navigation(_navigation(actor, lang)).run()
+
+
+@st.cache_resource(show_spinner=False)
+def _background_refresh(path: str):
+    """The stored results' refresher for this database: one thread per process (cached)."""
+    from issues import refresh_worker
+    return refresh_worker.start(path, ui.today, ui.now_at)
 
 
 def _login(db) -> None:

@@ -19,9 +19,8 @@ import streamlit as st
 from audit import accounts_service, login_service, messages, time_model
 from audit.messages import error_text, label
 from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, ValidationFailed
-from audit.store import downloads, keys, org
+from audit.store import downloads, keys, org, versions
 from audit.store.db import database_file, open_database
-from audit.store.history import data_version
 from audit.store.paths import database_path, evidence_dir
 
 # Session-state keys, prefixed so that page widgets cannot collide with them.
@@ -40,11 +39,23 @@ DEFAULT_IDLE_MINUTES = 30
 
 # --- what cached reads depend on -------------------------------------------------------------
 
-def data_key(db: sqlite_utils.Database) -> tuple[str, int]:
+EVERYTHING = None
+
+
+def data_key(db: sqlite_utils.Database, unit_ids: Iterable[int] | None = EVERYTHING
+             ) -> tuple[str, int]:
     """(database file, data version): the part of every page cache's key that says which data
-    it was read from. The version (audit.store.history.data_version) moves with every write but a
-    sign-in, so a cached read is never stale."""
-    return database_file(db), data_version(db)
+    it was read from. The version (audit.store.versions) is that of the units the read covers
+    (`unit_ids`, already expanded with descendants, as in Scope and Actor.scope_unit_ids; None:
+    the whole programme): it moves with every write that touches one of them or everything
+    (the org tree, reference data…), never with a sign-in, so a cached read is never stale and
+    a write in one unit leaves the caches of other units warm."""
+    return database_file(db), versions.version_of(db, unit_ids)
+
+
+def database_file_of(db: sqlite_utils.Database) -> str:
+    """The file the session's database is (what per-database resources are keyed on)."""
+    return database_file(db)
 
 
 # --- clock ----------------------------------------------------------------------------------------

@@ -340,7 +340,7 @@ def _picker(db, actor: Actor) -> None:
     text = ui.text
     st.subheader(text("issue.pick"))
     query = st.text_input(text("issue.pick_search"), key=f"{K}.pick.query")
-    found = _pick_cached(db, actor, *ui.data_key(db),
+    found = _pick_cached(db, actor, *ui.data_key(db, actor.scope_unit_ids),
                          (actor.unit_id,), query, ui.today())
     if not found:
         st.info(text("issue.pick_none"))
