@@ -19,9 +19,8 @@ import streamlit as st
 from audit import accounts_service, login_service, messages, time_model
 from audit.messages import error_text, label
 from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, ValidationFailed
-from audit.store import downloads, keys, org
+from audit.store import downloads, keys, org, versions
 from audit.store.db import database_file, open_database
-from audit.store.history import data_version
 from audit.store.paths import database_path, evidence_dir
 
 # Session-state keys, prefixed so that page widgets cannot collide with them.
@@ -40,11 +39,23 @@ DEFAULT_IDLE_MINUTES = 30
 
 # --- what cached reads depend on -------------------------------------------------------------
 
-def data_key(db: sqlite_utils.Database) -> tuple[str, int]:
+EVERYTHING = None
+
+
+def data_key(db: sqlite_utils.Database, unit_ids: Iterable[int] | None = EVERYTHING
+             ) -> tuple[str, int]:
     """(database file, data version): the part of every page cache's key that says which data
-    it was read from. The version (audit.store.history.data_version) moves with every write but a
-    sign-in, so a cached read is never stale."""
-    return database_file(db), data_version(db)
+    it was read from. The version (audit.store.versions) is that of the units the read covers
+    (`unit_ids`, already expanded with descendants, as in Scope and Actor.scope_unit_ids; None:
+    the whole programme): it moves with every write that touches one of them or everything
+    (the org tree, reference data…), never with a sign-in, so a cached read is never stale and
+    a write in one unit leaves the caches of other units warm."""
+    return database_file(db), versions.version_of(db, unit_ids)
+
+
+def database_file_of(db: sqlite_utils.Database) -> str:
+    """The file the session's database is (what per-database resources are keyed on)."""
+    return database_file(db)
 
 
 # --- clock ----------------------------------------------------------------------------------------
@@ -100,6 +111,15 @@ def language_switch(container=st, where: str = "main") -> None:
         messages.t("login.language", current), list(messages.LANGS), default=current,
         format_func=lambda code: messages.LANG_NAMES[code], key=widget_key, required=True,
         on_change=_on_lang_switch, args=(widget_key,))
+
+
+def signed_in_line(name: str, role, lang: str) -> str:
+    """Who is signed in, with the role once: a name that already says the role (in either
+    language, as a demo account's description does) is not followed by it again."""
+    said = {messages.label("role", role, code) for code in messages.LANGS}
+    if any(word and word in name for word in said):
+        return messages.t("session.signed_in_name", lang, name=name)
+    return messages.t("session.signed_in_as", lang, name=name, role=messages.label("role", role, lang))
 
 
 def text(key: str, **params) -> str:
@@ -497,8 +517,9 @@ def spent(token_form: str | None, blank: dict[str, Any] | None = None) -> None:
 def issue_link(issue_id: int, code: str, title: str = "") -> None:
     """A link that opens the issue page for this issue in this session."""
     shown = f"{code} {title}".strip()
-    # The whole text as the link's tooltip: a narrow column cuts the label off.
-    st.page_link(page("issue"), label=clip(shown, 60), help=md_escape(shown),
+    # A page link's label is markdown (the code and the title are what users typed); the whole
+    # text is the tooltip, since a narrow column cuts the label off.
+    st.page_link(page("issue"), label=md_escape(clip(shown, 60)), help=md_escape(shown),
                  icon=":material/description:", query_params={"id": str(issue_id)})
 
 

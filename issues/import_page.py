@@ -99,6 +99,26 @@ def _questions(plan: ImportPlan) -> None:
             answers[q.key] = picked
 
 
+def _conflict_choices(plan: ImportPlan) -> dict[int, str]:
+    """The cells changed in the app since the file was exported, and a choice per row: keep
+    the newer values (the default) or take the file's."""
+    st.subheader(_t("imp.conflicts"))
+    st.caption(_t("imp.conflicts_help"))
+    st.dataframe(pd.DataFrame([{
+        _t("imp.col.row"): c.row, _t("imp.col.column"): c.column,
+        _t("imp.col.file_value"): "" if c.file_value is None else str(c.file_value)[:200],
+        _t("imp.col.value_now"): "" if c.value_now is None else str(c.value_now)[:200],
+        _t("imp.col.changed_by"): c.changed_by, _t("imp.col.changed_at"): c.changed_at[:16]}
+        for c in plan.conflicts]), hide_index=True, width="stretch")
+    options = ("keep", "file")
+    choices: dict[int, str] = {}
+    for row in sorted({c.row for c in plan.conflicts}):
+        choices[row] = st.radio(_t("imp.conflict_row", row=row), options, horizontal=True,
+                                format_func=lambda o: _t(f"imp.choice.{o}"),
+                                key=f"{K}.conflict.{row}")
+    return choices
+
+
 def _field_name(fld: str) -> str:
     key = {"issue": "imp.col.title", "measure": "imp.field.measure", "causes": "imp.kind.cause",
            "sources": "imp.kind.audit", "responsible_person_id": "imp.field.responsible",
@@ -229,6 +249,16 @@ def render_import_section() -> None:
             plan_open = bool(plan.unresolved())
     else:
         plan_open = False
+    if plan.conflicts and not plan_open:
+        choices = _conflict_choices(plan)
+        try:
+            plan = import_service.plan_import(db, actor, parsed, stream, filename=upload.name,
+                                              resolutions=answers, choices=choices)
+        except AuditError as exc:
+            ui.show_error(exc)
+            return
+    if plan.anchor_note:
+        st.caption(_t(f"imp.anchor_{plan.anchor_note}"))
     _preview(plan)
     if plan_open:
         st.warning(_t("imp.answer_first"))

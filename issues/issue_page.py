@@ -340,7 +340,7 @@ def _picker(db, actor: Actor) -> None:
     text = ui.text
     st.subheader(text("issue.pick"))
     query = st.text_input(text("issue.pick_search"), key=f"{K}.pick.query")
-    found = _pick_cached(db, actor, *ui.data_key(db),
+    found = _pick_cached(db, actor, *ui.data_key(db, actor.scope_unit_ids),
                          (actor.unit_id,), query, ui.today())
     if not found:
         st.info(text("issue.pick_none"))
@@ -398,12 +398,53 @@ def _moves(d: dict, lang: str) -> None:
     if any(issue_views.needs_reason(m) for m in moves):
         st.text_area(text("field.reason"), key=_key(d["id"], "reason"), height=68,
                      placeholder=text("issue.reason_hint"))
+    if Move.START in moves and d["assignment_missing"]:
+        # 四个到人 is not met: say what is missing instead of offering a button that fails.
+        st.warning(text("issue.start_missing", missing=join_list(
+            (label("missing", m, lang) for m in d["assignment_missing"]), lang)),
+            icon=":material/pending:")
+        moves = [m for m in moves if m != Move.START]
+    if Move.SUBMIT in moves and d["closure_missing"]:
+        st.warning(text("issue.submit_missing", missing=join_list(
+            (label("missing", m, lang) for m in d["closure_missing"]), lang)),
+            icon=":material/pending:")
+    if not moves:
+        return
     cols = st.columns(max(len(moves), 3))
     for col, move in zip(cols, moves):
-        primary = move in (Move.SUBMIT, Move.CLOSE, Move.START)
+        # 提交验收 is the main button only once nothing of 三不放过 is missing.
+        primary = move in (Move.CLOSE, Move.START) or (
+            move == Move.SUBMIT and not d["closure_missing"])
         col.button(label("move", move, lang), key=f"{K}.move.{move.value}",
                    type="primary" if primary else "secondary", width="stretch",
                    on_click=_on_move, args=(d["id"], d["code"], move.value, d["version"]))
+
+
+def _next_steps(d: dict, lang: str) -> None:
+    """For whoever may submit the item: what is left of 三不放过, in the order it is done, with
+    where to do it; the first open step is marked as the next one."""
+    if Move.SUBMIT not in d["moves"] or not d["closure_missing"]:
+        return
+    text = ui.text
+    titles = {m["id"]: m["title"] for m in d["measures"]}
+    lines, first = [], True
+    for n, (step, measure_id, done) in enumerate(d["closure_steps"], 1):
+        what = text(f"issue.step.{step}", id=measure_id or "",
+                    title=ui.md_escape(_short(titles.get(measure_id, ""), 30)))
+        if done:
+            lines.append(f"{n}. ~~{what}~~ :green[✓]")
+        elif first:
+            lines.append(f"{n}. **{what}** :orange[← {ui.md_escape(text('issue.step.next'))}]")
+            first = False
+        else:
+            lines.append(f"{n}. {what}")
+    with st.container(border=True):
+        st.markdown(f"**{ui.md_escape(text('issue.steps'))}**")
+        st.markdown("\n".join(lines))
+
+
+def _short(value: str, n: int) -> str:
+    return value if len(value) <= n else value[:n] + "…"
 
 
 def _stale_reload(form: str, keys: tuple[str, ...]) -> None:
@@ -879,6 +920,7 @@ def render() -> None:
     _header(d, lang)
     _show_flash()
     _checks(d, lang)
+    _next_steps(d, lang)
     _moves(d, lang)
     tabs = st.tabs([text(f"issue.tab.{t}") for t in (
         "overview", "measures", "evidence", "causes", "extensions", "history")])

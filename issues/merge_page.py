@@ -14,7 +14,7 @@ from audit.messages import join_list, label
 from audit.model import Actor, AuditError, can
 from audit.views import scope_for
 from issues import duplicates_views as duplicates
-from issues import merge_service
+from issues import merge_service, stored_views
 from issues.catalogue_views import stream_names
 
 K = "issues.merge"
@@ -38,14 +38,19 @@ def _t(key: str, **params) -> str:
 # finding of 40,000 issues held per threshold and data version pushed the app past 900 MB.
 @st.cache_resource(show_spinner=False, max_entries=3, ttl=900)
 def _clusters(_db, key: tuple) -> list[duplicates.Cluster]:
-    """Clusters for (database file, data version, across, threshold): any write moves the
-    version."""
-    return duplicates.find_duplicates(_db, threshold=key[-1], across=key[-2],
-                                      with_issues=False)
+    """Clusters for (database file, version of the duplicate proposals, across, threshold):
+    read from the stored results when current (issues.stored_views)."""
+    return stored_views.clusters(_db, threshold=key[-1], across=key[-2], at=ui.now_at())
 
 
 def _key(db, threshold: float | None, across: bool = False) -> tuple:
     return (*ui.data_key(db), across, threshold)
+
+
+def _clusters_key(db, threshold: float | None, across: bool = False) -> tuple:
+    """The clusters' key: their own version moves only with what they read, not with a
+    progress note (audit.store.versions.DUPLICATE_FIELDS)."""
+    return (ui.data_key(db)[0], stored_views.duplicates_version(db), across, threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
@@ -184,7 +189,7 @@ def render_merge_section() -> None:
     threshold = st.slider(_t("mrg.threshold"), 0.3, 0.95, duplicates.DEFAULT_THRESHOLD, 0.05,
                           key=f"{K}.threshold")
     across = st.toggle(_t("mrg.across"), key=f"{K}.across")
-    clusters = _clusters(db, _key(db, round(threshold, 2), across))
+    clusters = _clusters(db, _clusters_key(db, round(threshold, 2), across))
     st.subheader(_t("mrg.clusters", n=len(clusters)))
     if not clusters:
         st.info(_t("mrg.none"))

@@ -433,6 +433,31 @@ MIGRATIONS: list[list[str]] = [
             ('report.compiler', ''), ('report.contact', ''),
             ('report.house_style', 'fangsong'), ('report.classification', ''),
             ('report.background', '')""",
+    ],    [
+        # -- migration of load: data versions per (area, scope) and stored results
+        # Data versions (audit.store.versions): the history seq of the last write that touched
+        # each unit ('unit', unit id), the duplicate proposals ('duplicates', 0) or everything
+        # ('all', 0); page caches and stored results key on the versions
+        # of what they read, so a write in one unit leaves other units' caches warm.
+        """CREATE TABLE data_versions (
+            area TEXT NOT NULL CHECK (area IN ('all', 'unit', 'duplicates')),
+            scope INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (area, scope)
+        ) WITHOUT ROWID""",
+        """INSERT INTO data_versions (area, scope, version)
+           SELECT 'all', 0, COALESCE(MAX(seq), 0) FROM history WHERE entity <> 'login'""",
+        # Results computed ahead of time (audit.store.results): a read's result, with the data
+        # version it was computed at; a cache, never history-tracked.
+        """CREATE TABLE stored_results (
+            name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            computed_at TEXT NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (name, key)
+        )""",
     ],
     [
         # -- migration of uxb: one-time form tokens (a double submit records one thing)
