@@ -366,7 +366,7 @@ def test_5_lead_imports_a_field_ledger(task):
     _nav(run, "page.import")
     data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
                                 责任单位="包头市分公司", 责任人="新同事", 整改状态="未启动")))
-    run.act("choose the ledger file", lambda: page.locator(_key("issues.import.file"))
+    run.act("choose the ledger file", lambda: page.locator(_key("issues.import.file.0"))
             .locator("input[type=file]").set_input_files(files=[{
                 "name": "包头台账.xlsx", "buffer": data, "mimeType":
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}]))
