@@ -400,7 +400,8 @@ def test_the_role_is_stated_once_in_the_sidebar(task):
     assert said.count(label("role", "rectifier", run.lang)) == 1
 
 
-@pytest.mark.xfail(reason="Streamlit's own widget texts: replaced by the other half of issue 17",
+@pytest.mark.xfail(reason="Streamlit's typing hint under text boxes (Press Ctrl+Enter to apply) "
+                   "stays English: README, 'what Streamlit still says in English'",
                    strict=False)
 def test_no_streamlit_widget_english_was_seen_on_any_task_screen():
     assert not SEEN_STREAMLIT_OWN, sorted(SEEN_STREAMLIT_OWN)
