@@ -122,6 +122,19 @@ def _level(db_path: Path, sessions: int, cycles: int) -> dict:
         self._session_id = getattr(local, "sid", self._session_id)
 
     lsr.LocalScriptRunner.__init__ = init
+    # AppTest sets a mock Runtime for each run and clears it when the run ends, which would
+    # pull it from under the other sessions' runs: keep the last one for them.
+    from streamlit.runtime import Runtime
+    last: dict = {}
+    original_instance = Runtime.instance.__func__
+
+    def instance(cls):
+        if cls._instance is not None:
+            last["runtime"] = cls._instance
+            return cls._instance
+        return last["runtime"] if "runtime" in last else original_instance(cls)
+
+    Runtime.instance = classmethod(instance)
     lock = threading.Lock()
     visits: list[dict] = []
     writes: list[float] = []
@@ -165,6 +178,7 @@ def _level(db_path: Path, sessions: int, cycles: int) -> dict:
                             errors.append(f"{person['username']} {page}: "
                                           f"{app.exception[0].message[:200]} "
                                           f"{''.join(app.exception[0].stack_trace)[-600:]}")
+                        continue            # a failed run is not a visit
                     with lock:
                         visits.append({"page": page, "seconds": took, "kind": kind,
                                        "cycle": cycle, "user": person["username"]})
@@ -208,6 +222,7 @@ def _level(db_path: Path, sessions: int, cycles: int) -> dict:
     out: dict = {"sessions": sessions, "cycles": cycles, "wall_s": wall, "cpu_s": cpu,
                  "visits": len(page_visits), "cpu_per_visit_s": cpu / max(len(page_visits), 1),
                  "rss_peak_mb": _rss_peak_mb(), "errors": errors[:10],
+                 "failed_runs": len(errors),
                  "writes": len(writes),
                  "write_p50_s": statistics.median(writes) if writes else None,
                  "pages": {}}
@@ -250,10 +265,12 @@ def table(levels: list[dict]) -> str:
         if "failed" in lv:
             lines.append(f"| {lv['sessions']} | failed: {lv['failed'][-120:]!r} | | | | |")
             continue
+        label = str(lv["sessions"]) + (f" ({lv['failed_runs']} runs failed in the AppTest "
+                                        "harness, left out)" if lv.get("failed_runs") else "")
         for page, p in lv["pages"].items():
             warm, after = p.get("warm_median_s"), p.get("after_write_median_s")
             pair = " / ".join("—" if x is None else f"{x:.2f}" for x in (warm, after))
-            lines.append(f"| {lv['sessions']} | {page} | {p['p50_s']:.2f} / {p['p95_s']:.2f} "
+            lines.append(f"| {label} | {page} | {p['p50_s']:.2f} / {p['p95_s']:.2f} "
                          f"| {pair} | {lv['cpu_per_visit_s']:.2f} | {lv['rss_peak_mb']:.0f} |")
     return "\n".join(lines)
 
