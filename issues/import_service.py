@@ -19,7 +19,7 @@ from audit.store.db import write_transaction
 from audit.store.history import Recorder
 from audit.store.paths import max_upload_bytes
 from audit.time_model import day_of
-from issues import bulk_service, import_store, store
+from issues import bulk_service, import_profile_service, import_store, store
 from issues import service as issues
 from issues.import_model import (
     ImportNeedsDecision,
@@ -300,6 +300,13 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                     on_progress("writing", done, total)
         if on_progress and done < total:
             on_progress("writing", total, total)
+        # The office's columns that map to no field stay with each issue (nothing is lost).
+        extras = {r.excel_row: r.extras for r in plan.parsed.rows if r.extras}
+        if extras:
+            import_profile_service.keep_extras(db, actor, [
+                (p.issue if isinstance(p.issue, int) else applier.ids[p.issue],
+                 extras[p.excel_row]) for p in plan.rows
+                if p.excel_row in extras and p.action != "ask"], at)
         counts = plan.counts()
         if history.anchor(db)[0] > before:
             rec = Recorder(db, actor, at, "ledger.import")
