@@ -50,8 +50,9 @@ from issues.ledger_grid_format import (
     Grid,
     Progress,
     check_size,
+    read_calamine,
     read_csv,
-    read_xlsx,
+    read_xlsx_sheets,
     too_many,
 )
 from issues.ledger_header_format import (
@@ -84,26 +85,24 @@ def read_ledger(data: bytes, filename: str, *, vocabulary: Vocabulary,
     check_size(data, max_bytes)
     ext = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
     if ext == "xlsx" or ext == "xlsm":
-        grid = read_xlsx(data, max_rows, on_progress)
+        sheets = read_xlsx_sheets(data, max_rows, on_progress)
     elif ext in ("csv", "txt", "tsv"):
         if data[:4] == b"PK\x03\x04":
             raise LedgerFileError("the file is a zip (Excel?) named as CSV", reason="type")
-        grid = read_csv(data, max_rows, on_progress)
-    elif ext == "xls":
-        raise LedgerFileError("old .xls workbooks are not supported: save as .xlsx",
-                              reason="type")
+        sheets = [("", read_csv(data, max_rows, on_progress))]
+    elif ext in ("xls", "ods", "et"):
+        sheets = read_calamine(data, ext, max_rows)
     else:
-        raise LedgerFileError(f"unsupported file type {filename!r}: use .xlsx or .csv",
-                              reason="type")
-    while grid.rows and all(is_blank(v) for v in grid.rows[-1]):
-        grid.rows.pop()
-    if not grid.rows:
-        raise LedgerFileError("the ledger holds no rows", reason="empty")
+        raise LedgerFileError(f"unsupported file type {filename!r}: use .xlsx, .xls, .ods "
+                              "or .csv", reason="type")
+    grid, sheet_report, sheet_column = _one_ledger(sheets, mapping)
     if on_progress:
         on_progress("reading", len(grid.rows), len(grid.rows))
     header_r, data_start, columns = find_header(grid, mapping)
     warnings = list(grid.warnings)
     mappings = infer_columns(grid, data_start, columns, profile)
+    if sheet_column is not None:
+        mappings = _sheet_mapping(columns, mappings, sheet_column)
     by_field, header_map, unmapped = resolve_columns(columns, mappings, mapping, warnings)
     questions = column_questions(columns, mappings, header_r + 1)
     if "title" not in by_field and "description" not in by_field:
@@ -145,7 +144,107 @@ def read_ledger(data: bytes, filename: str, *, vocabulary: Vocabulary,
         raise LedgerFileError("the ledger has a header but no issue rows", reason="no_rows")
     return ParsedLedger(rows, header_map, unmapped, header_r + 1, skipped, warnings,
                         mappings, questions + parser.questions(), parser.matched,
-                        dict(parser.inferred), signature=header_signature(columns))
+                        dict(parser.inferred), sheet_report,
+                        header_signature([c for c in columns if c.shown != SHEET_HEADER]))
+
+
+# --- workbooks as offices make them: one sheet per category or unit ------------------------------
+
+INSTRUCTION_SHEET = re.compile(r"说明|填表|目录|封面|备注|readme|instruction|notes?$", re.I)
+SHEET_HEADER = "工作表"
+
+
+def _trimmed(grid: Grid) -> Grid:
+    while grid.rows and all(is_blank(v) for v in grid.rows[-1]):
+        grid.rows.pop()
+    return grid
+
+
+def _one_ledger(sheets: list[tuple[str, Grid]], mapping: dict[str, str]
+                ) -> tuple[Grid, list[tuple[str, str]], int | None]:
+    """The workbook's sheets as one ledger: instruction sheets (说明, 填表说明…) and sheets
+    without a ledger header are skipped; the sheets with the first ledger sheet's header are
+    joined, their data rows numbered on through the workbook in sheet order, and a column
+    工作表 holding each row's sheet name is added (its index returned) when more than one sheet
+    is joined. Returns (grid, [(sheet, 'read' | why skipped)], sheet column)."""
+    if len(sheets) == 1:
+        grid = _trimmed(sheets[0][1])
+        if not grid.rows:
+            raise LedgerFileError("the ledger holds no rows", reason="empty")
+        return grid, [(sheets[0][0], "read")] if sheets[0][0] else [], None
+    report: list[tuple[str, str]] = []
+    found: list[tuple[str, Grid, tuple[int, int, list[Column]]]] = []
+    first_error: LedgerFileError | None = None
+    for name, grid in sheets:
+        grid = _trimmed(grid)
+        if INSTRUCTION_SHEET.search(name):
+            report.append((name, "instructions"))
+            continue
+        if not grid.rows:
+            report.append((name, "empty"))
+            continue
+        try:
+            header = find_header(grid, mapping)
+        except LedgerFileError as ex:
+            first_error = first_error or ex
+            report.append((name, "no_header"))
+            continue
+        if found and header_signature(header[2]) != header_signature(found[0][2][2]):
+            report.append((name, "other_header"))
+            continue
+        found.append((name, grid, header))
+        report.append((name, "read"))
+    if not found:
+        raise first_error or LedgerFileError("the ledger holds no rows", reason="empty")
+    base_name, base, (hr, start, cols) = found[0]
+    if len(found) == 1:
+        return base, report, None
+    width = max(c.index for c in cols) + 1
+    rows = [list(r[:width]) + [None] * (width - len(r[:width])) for r in base.rows]
+    for r in range(hr, start):
+        rows[r].append(SHEET_HEADER if r == hr else None)
+    for r in range(start, len(rows)):
+        rows[r].append(base_name)
+    merged = dict(base.merged)
+    ranges = list(base.merge_ranges)
+    uncached = dict(base.uncached)
+    warnings = list(base.warnings)
+    for name, grid, (g_hr, g_start, _) in found[1:]:
+        shift = len(rows) - g_start
+        for r in range(g_start, len(grid.rows)):
+            row = list(grid.rows[r][:width])
+            rows.append(row + [None] * (width - len(row)) + [name])
+        for (r, c), v in grid.merged.items():
+            if r >= g_start:
+                merged[(r + shift, c)] = v
+        for r0, c0, r1, c1, coord in grid.merge_ranges:
+            if r0 >= g_start:
+                ranges.append((r0 + shift, c0, r1 + shift, c1, f"{name}!{coord}"))
+        for (r, c), v in grid.uncached.items():
+            if r >= g_start:
+                uncached[(r + shift, c)] = v
+        warnings.extend(grid.warnings)
+    return Grid(rows, merged, ranges, base.is_csv, warnings, uncached), report, width
+
+
+def _sheet_mapping(columns: list[Column], mappings: list, index: int) -> list:
+    """The sheet-name column means the category when the header has none (one sheet per
+    category), else the unit when it has none and the names look like units, else nothing."""
+    from issues.ledger_infer_model import ColumnMapping
+    taken = {m.field for m in mappings if m.field and not m.asked}
+    out = []
+    for col, m in zip(columns, mappings):
+        if col.index == index:
+            fld = None
+            if "category" not in taken and "unit" in taken:
+                fld = "category"
+            elif "unit" not in taken:
+                fld = "unit"
+            elif "category" not in taken:
+                fld = "category"
+            m = ColumnMapping(col.shown, fld, 1.0 if fld else 0.0, "sheet")
+        out.append(m)
+    return out
 
 
 class _RowParser:
