@@ -55,12 +55,15 @@ def upload_limit() -> int:
 
 def read_file(db: sqlite_utils.Database, data: bytes, filename: str, *,
               mapping: dict[str, str] | None = None,
-              on_progress: Progress | None = None) -> ParsedLedger:
+              on_progress: Progress | None = None, values: dict[str, str] | None = None,
+              profile: dict[str, str] | None = None) -> ParsedLedger:
     """Read a ledger file against the programme's work streams and focus points, within the
-    upload limit (issues.ledger_read_format.read_ledger; reads only). Raises LedgerFileError and
-    LedgerRowError."""
+    upload limit (issues.ledger_read_format.read_ledger; reads only): `mapping` the user's
+    column choices, `profile` a saved profile's, `values` the answers about local words.
+    Raises LedgerFileError and LedgerRowError."""
     return read_ledger(data, filename, vocabulary=store.ledger_vocabulary(db), mapping=mapping,
-                       max_bytes=upload_limit(), on_progress=on_progress)
+                       max_bytes=upload_limit(), on_progress=on_progress, values=values,
+                       profile=profile)
 
 
 def plan_import(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger,

@@ -348,10 +348,7 @@ class _Book:
 def read_calamine(data: bytes, ext: str, max_rows: int) -> list[tuple[str, Grid]]:
     """(name, grid) of every visible worksheet of an .xls (Excel 97–2003) or .ods workbook,
     read by python-calamine (merged ranges included where the format records them)."""
-    try:
-        import python_calamine
-    except ImportError:   # pragma: no cover - pinned in requirements.txt
-        raise LedgerFileError(f".{ext} workbooks need python-calamine", reason="type") from None
+    import python_calamine
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheets = [m.name for m in book.sheets_metadata
