@@ -16,6 +16,7 @@ from typing import Any
 from audit.model import LedgerFileError
 from issues.ledger_format import NO_WORDS, YES_WORDS, LedgerQuestion, plain, value_words
 from issues.ledger_grid_format import Grid
+from issues.ledger_words_format import STATUS_VARIANTS, TYPE_VARIANTS
 from issues.ledger_infer_model import (
     ACCEPT,
     ColumnEvidence,
@@ -36,7 +37,8 @@ GUESSED = 2             # the "tier" of a header recognised by containment or si
 _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "serial": (("序号", "no.", "no", "#", "seq", "serial"), ()),
     "code": (("问题编号", "编号", "台账编号", "问题代码", "code", "issuecode", "issueno."), ()),
-    "category": (("问题类别", "类别", "问题大类", "大类", "问题分类", "category"), ()),
+    "category": (("问题类别", "类别", "问题大类", "大类", "问题分类", "category"),
+                 ("问题类型", "所属类别", "业务类别", "领域")),
     "aspect": (("问题方面", "方面", "问题小类", "小类", "问题子类", "子类", "aspect",
                 "sub-category", "subcategory"), ()),
     "title": (("问题摘要", "问题标题", "问题概述", "摘要", "问题名称", "summary", "title"),
@@ -56,11 +58,14 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "supervisor": (("分管领导", "督导领导", "责任领导", "分管负责人", "supervisor",
                     "supervisingleader"), ()),
     "rectification_type": (("整改类型", "整改方式", "整改类别", "type", "rectificationtype"), ()),
-    "measures": (("整改措施", "具体整改措施", "整改措施及计划", "措施", "measures"), ()),
+    "measures": (("整改措施", "具体整改措施", "整改措施及计划", "措施", "measures"),
+                 ("整改举措", "举措", "整改计划", "actions", "correctiveactions", "action")),
     "deadline": (("整改时限", "完成时限", "整改期限", "整改完成时限", "计划完成时间", "完成时间",
-                  "时限", "deadline", "duedate", "due"), ()),
+                  "时限", "deadline", "duedate", "due"),
+                 ("期限", "完成期限", "计划完成日期", "整改截止日期", "截止日期", "targetdate")),
     "progress": (("整改进展", "整改进度", "进展情况", "整改完成情况", "progress"), ()),
-    "status": (("整改状态", "状态", "当前状态", "完成状态", "status"), ()),
+    "status": (("整改状态", "状态", "当前状态", "完成状态", "status"),
+               ("目前状态", "state")),
     "struck_off": (("是否销号", "是否已销号", "struckoff"), ()),
     "warning": (("预警", "预警等级", "预警状态", "红黄绿灯", "预警灯", "亮灯情况", "warning",
                  "warningcolour", "warningcolor", "rag"), ()),
@@ -101,6 +106,8 @@ for _field, _tiers in _SYNONYMS.items():
 _NORM_SYNONYMS: dict[str, tuple[str, ...]] = {
     f: tuple(norm_header(n)[0] for tier in tiers for n in tier) for f, tiers in _SYNONYMS.items()}
 _VALUE_WORDS = {**value_words(), "yesno": set(YES_WORDS) | set(NO_WORDS)}
+_VALUE_WORDS["status"] |= {w for ws in STATUS_VARIANTS.values() for w in ws}
+_VALUE_WORDS["type"] |= {w for ws in TYPE_VARIANTS.values() for w in ws}
 
 
 @functools.lru_cache(maxsize=4096)

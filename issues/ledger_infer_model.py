@@ -28,6 +28,10 @@ from typing import Any, Iterable, Mapping as TMapping
 
 ACCEPT = 0.7
 ASK = 0.5
+# Synonyms too general to tell a field when found inside a longer header (问题具体描述 is not
+# the title because it contains 问题).
+GENERIC = frozenset({"问题", "issue", "情况", "项目名称", "no", "due", "type", "level", "unit",
+                     "audit", "code", "year", "stream", "cause", "owner", "status"})
 SAMPLE = 200
 
 # Reasons (keys of the catalogue's imp.reason.* texts; the preview shows them translated).
@@ -173,7 +177,7 @@ def header_guess(path: Iterable[str], synonyms: TMapping[str, Iterable[str]]
                 if not name or name == text:
                     continue
                 score, reason = 0.0, ""
-                if len(name) >= 2 and name in text:
+                if len(name) >= 2 and name in text and name not in GENERIC:
                     score, reason = 0.6 + 0.3 * len(name) / len(text), CONTAINS
                 elif len(text) >= 2 and text in name and len(text) * 2 >= len(name):
                     score, reason = 0.55 + 0.3 * len(text) / len(name), CONTAINS
@@ -242,6 +246,12 @@ def _propose(col: ColumnEvidence, synonyms: TMapping[str, Iterable[str]],
     if guesses:
         score, fld, reason, name = guesses[0]
         runner = guesses[1][1] if len(guesses) > 1 and guesses[1][0] >= score - 0.05 else None
+        if strong and kind in KIND_STRENGTH and KIND_FIELD[kind] != fld:
+            # The header names two things (整改进度状态); distinctive values say which.
+            other = next((g for g in guesses if g[1] == KIND_FIELD[kind]), None)
+            if other is not None:
+                score, fld, reason, name = other
+                runner = None
         allowed = FIELD_KINDS.get(fld)
         if strong and allowed is not None:
             if kind in allowed:

@@ -27,7 +27,7 @@ TAKE = 0.8      # a local word this close to a programme value is taken
 PROPOSE = 0.35  # …this close is asked with the value proposed; below, refused
 
 # Common variants offices write, beyond the exact words the parsers know.
-_STATUS_VARIANTS = {
+STATUS_VARIANTS = {
     Status.NOT_STARTED.value: ("未启动", "尚未启动", "未开展", "待整改", "未落实"),
     Status.IN_PROGRESS.value: ("整改中", "推进中", "正在推进", "持续推进", "落实中", "正在整改",
                                "按计划推进", "整改推进中"),
@@ -36,7 +36,7 @@ _STATUS_VARIANTS = {
                           "已办结", "办结"),
     Status.ENDED.value: ("特殊原因终结", "已终结"),
 }
-_TYPE_VARIANTS = {"immediate": ("立行立改", "立即整改", "即知即改", "马上改"),
+TYPE_VARIANTS = {"immediate": ("立行立改", "立即整改", "即知即改", "马上改"),
                   "staged": ("分阶段整改", "分步整改", "阶段整改"),
                   "continuous": ("持续整改", "长期整改", "限期整改", "常态化整改")}
 _LEVEL_VARIANTS = {"group": ("集团公司", "集团", "总部", "集团审计", "集团公司审计部"),
@@ -94,8 +94,8 @@ class LocalWords:
         self.matched: dict[str, tuple[str, float]] = {}
         self._asked: dict[str, dict] = {}
         self.choices: dict[str, list[tuple[str, list[str]]]] = {
-            "status": list(_grouped(_STATUS_WORDS, _STATUS_VARIANTS).items()),
-            "rectification_type": list(_grouped(TYPE_WORDS, _TYPE_VARIANTS).items()),
+            "status": list(_grouped(_STATUS_WORDS, STATUS_VARIANTS).items()),
+            "rectification_type": list(_grouped(TYPE_WORDS, TYPE_VARIANTS).items()),
             "warning": list(_grouped(WARNING_WORDS, {}).items()),
             "audit_level": list(_LEVEL_VARIANTS.items()),
             "focus": [(c, _focus_names(zh, en, c)) for c, zh, en in vocabulary.focus],
