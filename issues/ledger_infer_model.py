@@ -188,7 +188,8 @@ def header_guess(path: Iterable[str], synonyms: TMapping[str, Iterable[str]]
                 score *= weight
                 if score and score > best.get(fld, (0.0,))[0]:
                     best[fld] = (round(score, 3), fld, reason, name)
-    return sorted(best.values(), key=lambda x: (-x[0], x[1]))
+    order = {f: i for i, f in enumerate(synonyms)}   # ties: the field listed first
+    return sorted(best.values(), key=lambda x: (-x[0], order[x[1]]))
 
 
 # --- deciding every column -------------------------------------------------------------------------
@@ -255,7 +256,9 @@ def _propose(col: ColumnEvidence, synonyms: TMapping[str, Iterable[str]],
         allowed = FIELD_KINDS.get(fld)
         if strong and allowed is not None:
             if kind in allowed:
-                score, runner = min(score + 0.15, 0.95), None
+                score = min(score + 0.15, 0.95)
+                if runner is not None and kind not in FIELD_KINDS.get(runner, {kind}):
+                    runner = None   # the values rule the runner-up out
             else:
                 score -= 0.3
         elif strong and kind is not None and kind != "text" and KIND_FIELD.get(kind) == fld:
