@@ -363,6 +363,7 @@ TEXTS: dict[str, str] = {
     "issue.sources": "Source audits",
     "issue.streams": "Work streams",
     "issue.focus": "Focus points",
+    "issue.ledger_extras": "Other ledger columns (kept on import)",
     "issue.merged_from": "Issues merged into this one",
     "issue.none": "(none)",
     "issue.not_set": "not set",

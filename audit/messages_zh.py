@@ -331,6 +331,7 @@ TEXTS: dict[str, str] = {
     "issue.sources": "来源审计",
     "issue.streams": "工作组",
     "issue.focus": "关注点",
+    "issue.ledger_extras": "台账中的其他列（导入时保留）",
     "issue.merged_from": "已并入本问题的条目",
     "issue.none": "（无）",
     "issue.not_set": "未设置",

@@ -179,3 +179,21 @@ def test_the_cli_saves_a_profile_by_name_and_uses_it_for_the_next_ledger(prog, t
     assert main(["import", str(later), "--db", str(prog.path), "--as-user", "lead",
                  "--profile", "甲市月报", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["create"] == 1
+
+
+def test_kept_columns_show_on_the_issue_and_go_back_out_in_the_excel_ledger(prog, tmp_path):
+    import datetime as dt
+
+    from audit.views import Scope
+    from issues import store
+    from issues.ledger_service import export_ledger
+    data = xlsx_bytes(rows(("佐证材料清单", "-合同扫描件"), n=1))
+    plan = plan_import(prog.db, prog.actors["lead"], read_ledger(data, "l.xlsx"),
+                       filename="l.xlsx")
+    (iid,) = apply_import(prog.db, prog.actors["lead"], plan, AT).issue_ids
+    assert store.issue_detail(prog.db, iid)["ledger_extras"] == [
+        {"header": "佐证材料清单", "value": "-合同扫描件"}]
+    out = tmp_path / "out.xlsx"
+    export_ledger(prog.db, Scope(), out, as_of=dt.date(2026, 11, 26), title="台账")
+    back = read_ledger(out.read_bytes(), "out.xlsx")
+    assert back.rows[0].extras == (("佐证材料清单", "-合同扫描件"),)
