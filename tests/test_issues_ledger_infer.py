@@ -197,3 +197,19 @@ def test_kept_columns_show_on_the_issue_and_go_back_out_in_the_excel_ledger(prog
     export_ledger(prog.db, Scope(), out, as_of=dt.date(2026, 11, 26), title="台账")
     back = read_ledger(out.read_bytes(), "out.xlsx")
     assert back.rows[0].extras == (("佐证材料清单", "-合同扫描件"),)
+
+
+def test_verify_finds_kept_columns_and_profiles_as_history_recorded_them_and_a_tampered_one(
+        prog):
+    from audit.store.live_check import check_live_tables
+    data = xlsx_bytes(rows(("佐证材料清单", "合同扫描件"), n=1))
+    parsed = read_ledger(data, "l.xlsx")
+    plan = plan_import(prog.db, prog.actors["lead"], parsed, filename="l.xlsx")
+    apply_import(prog.db, prog.actors["lead"], plan, AT)
+    import_profile_service.save_profile(prog.db, prog.actors["lead"], "甲市", parsed, {}, AT)
+    assert check_live_tables(prog.db).mismatches == 0
+    prog.db.conn.execute("UPDATE issue_extras SET value = '改过'")
+    found = check_live_tables(prog.db)
+    assert found.mismatches == 1
+    (m,) = found.examples
+    assert (m.table, m.live, m.history) == ("issue_extras", "改过", "合同扫描件")
