@@ -213,3 +213,36 @@ def test_verify_finds_kept_columns_and_profiles_as_history_recorded_them_and_a_t
     assert found.mismatches == 1
     (m,) = found.examples
     assert (m.table, m.live, m.history) == ("issue_extras", "改过", "合同扫描件")
+
+
+def test_the_import_page_asks_an_unsure_column_reads_again_with_the_answer_and_saves_a_profile(
+        demo_path, tmp_path, make_app):
+    import hashlib
+
+    from tests.conftest import copy_database, open_page, sign_in
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    app = sign_in(make_app(path), "lead", "demo1234")
+    app = open_page(app, "import")
+    data = xlsx_bytes([HEADER[:3] + ["责任单位", "责任人", "整改措施", "整改状态", "时间"],
+                       ["外包合同管理", "合同签订", "外包合同未签订（页面）", "包头市分公司", "新同事",
+                        "1.补签合同 2.法律审核", "整改中", "2026-12-31"]])
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    app.file_uploader(key="issues.import.file").set_value(("台账.xlsx", data, mime))
+    app.run()
+    assert not app.exception, app.exception
+    key = "issues.import.rq." + hashlib.md5("column:时间".encode()).hexdigest()[:12]
+    assert "时间" in app.selectbox(key=key).label
+    assert not [b for b in app.button if b.key == "issues.import.confirm"]
+    app.selectbox(key=key).set_value("deadline")
+    app.run()
+    app.button(key="issues.import.rq.apply").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert any("四个到人" in c.value and "1/1" in c.value for c in app.caption)
+    app.text_input(key="issues.import.profile.name").set_value("包头月报")
+    app.button(key="issues.import.profile.save").click()
+    app.run()
+    assert any("包头月报" in s.value for s in app.success)
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert any("导入完成" in s.value for s in app.success)
