@@ -228,8 +228,9 @@ def read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> Grid:
 
 def read_xlsx_sheets(data: bytes, max_rows: int, on_progress: Progress | None,
                      every: bool = True) -> list[tuple[str, Grid]]:
-    """(name, grid) of every visible worksheet in the workbook's order (`every`), or of the
-    active one only; hidden sheets are never read."""
+    """(name, grid) of every visible worksheet, the active one first and then the others in
+    the workbook's order (`every`), or of the active one only; hidden sheets are never
+    read."""
     zf, _ = _open_xlsx_zip(data)
     paths = _sheet_paths(zf)
     # Scan before openpyxl parses any sheet: the merged ranges come from this scan (openpyxl's
@@ -241,7 +242,10 @@ def read_xlsx_sheets(data: bytes, max_rows: int, on_progress: Progress | None,
     book = _Book(data)
     picked = [book.pick_sheet()]
     if every:
-        picked = [(n, m) for n, _, m, ws in book.sheets if ws and _ == "visible"] or picked
+        # The active sheet first (a workbook opened on its ledger, a summary sheet before it),
+        # then the other visible worksheets in the workbook's order.
+        picked += [(n, m) for n, state, m, ws in book.sheets
+                   if ws and state == "visible" and (n, m) != picked[0]]
     out = []
     total = 0
     for name, member in picked:

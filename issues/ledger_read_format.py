@@ -164,7 +164,7 @@ def _one_ledger(sheets: list[tuple[str, Grid]], mapping: dict[str, str]
                 ) -> tuple[Grid, list[tuple[str, str]], int | None]:
     """The workbook's sheets as one ledger: instruction sheets (说明, 填表说明…) and sheets
     without a ledger header are skipped; the sheets with the first ledger sheet's header are
-    joined, their data rows numbered on through the workbook in sheet order, and a column
+    joined (the active sheet first), their data rows numbered on through them, and a column
     工作表 holding each row's sheet name is added (its index returned) when more than one sheet
     is joined. Returns (grid, [(sheet, 'read' | why skipped)], sheet column)."""
     if len(sheets) == 1:
