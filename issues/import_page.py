@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from audit import ui
-from audit.messages import label
+from audit.messages import join_list, label
 from audit.model import AuditError, can
 from issues import import_profile_service, import_service
 from issues.catalogue_views import stream_names
@@ -68,7 +68,11 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
     """The column mapping as an editable table; returns a new mapping when the user applies
     one, else None."""
     ignore = _t("imp.mapping_ignore")
-    rows = [{"header": m.header, "field": (m.field if not m.asked else None) or ignore,
+    # The fields by their ledger column names in the page's language, not their code names.
+    names = {f: _t(f"ledger.col.{f}") for f in MAPPABLE_FIELDS}
+    fields = {n: f for f, n in names.items()}
+    rows = [{"header": m.header,
+             "field": names.get(m.field, m.field) if m.field and not m.asked else ignore,
              "confidence": m.confidence, "reason": _reason(m)} for m in parsed.mappings]
     with st.expander(_t("imp.mapping"), expanded=bool(parsed.unmapped_headers)):
         st.caption(_t("imp.mapping_help"))
@@ -81,10 +85,11 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
                     _t("imp.mapping_confidence"), min_value=0.0, max_value=1.0, format="%.2f"),
                 "reason": st.column_config.TextColumn(_t("imp.mapping_reason")),
                 "field": st.column_config.SelectboxColumn(
-                    _t("imp.mapping_field"), options=[ignore, *MAPPABLE_FIELDS],
+                    _t("imp.mapping_field"), options=[ignore, *names.values()],
                     required=True)})
         if st.button(_t("imp.mapping_apply"), key=f"{K}.mapping.apply"):
-            return {r["header"]: ("" if r["field"] == ignore else r["field"])
+            return {r["header"]: ("" if r["field"] == ignore else fields.get(r["field"],
+                                                                             r["field"]))
                     for r in edited.to_dict("records")}
     return None
 
@@ -176,6 +181,26 @@ def _questions(plan: ImportPlan) -> None:
             answers[q.key] = picked
 
 
+def _conflict_choices(plan: ImportPlan) -> dict[int, str]:
+    """The cells changed in the app since the file was exported, and a choice per row: keep
+    the newer values (the default) or take the file's."""
+    st.subheader(_t("imp.conflicts"))
+    st.caption(_t("imp.conflicts_help"))
+    st.dataframe(pd.DataFrame([{
+        _t("imp.col.row"): c.row, _t("imp.col.column"): c.column,
+        _t("imp.col.file_value"): "" if c.file_value is None else str(c.file_value)[:200],
+        _t("imp.col.value_now"): "" if c.value_now is None else str(c.value_now)[:200],
+        _t("imp.col.changed_by"): c.changed_by, _t("imp.col.changed_at"): c.changed_at[:16]}
+        for c in plan.conflicts]), hide_index=True, width="stretch")
+    options = ("keep", "file")
+    choices: dict[int, str] = {}
+    for row in sorted({c.row for c in plan.conflicts}):
+        choices[row] = st.radio(_t("imp.conflict_row", row=row), options, horizontal=True,
+                                format_func=lambda o: _t(f"imp.choice.{o}"),
+                                key=f"{K}.conflict.{row}")
+    return choices
+
+
 def _field_name(fld: str) -> str:
     key = {"issue": "imp.col.title", "measure": "imp.field.measure", "causes": "imp.kind.cause",
            "sources": "imp.kind.audit", "responsible_person_id": "imp.field.responsible",
@@ -234,12 +259,13 @@ def _preview(plan: ImportPlan) -> None:
             _t("imp.col.row"): r.excel_row, _t("imp.col.action"): _t(f"imp.action.{r.action}"),
             _t("imp.col.code"): r.code, _t("imp.col.title"): r.title,
             _t("imp.col.unit"): r.unit_label,
-            _t("imp.col.changes"): _change_text(r.changes),
+            _t("imp.col.changes"): ui.clip(_change_text(r.changes), 2 * ui.WRAP_CHARS),
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang)
             if r.ledger_status else "",
             _t("imp.col.status"): label("status", r.status_after, lang)
             if r.status_after else ""} for r in shown]),
-            hide_index=True, width="stretch")
+            hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+            column_config={_t("imp.col.changes"): ui.long_text_column("imp.clipped_help")})
     short = list(import_service.iter_status_shortfalls(plan))
     if short:
         st.markdown(f"**{_t('imp.short')}**")
@@ -249,9 +275,13 @@ def _preview(plan: ImportPlan) -> None:
             _t("imp.col.title"): r.title,
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang),
             _t("imp.col.status"): label("status", r.status_after, lang),
-            _t("imp.col.missing"): "、".join(label("missing", m, lang) for m in r.missing),
-            _t("imp.col.notes"): "；".join(r.notes)} for r in short[:MAX_PREVIEW_ROWS]]),
-            hide_index=True, width="stretch")
+            _t("imp.col.missing"): join_list((label("missing", m, lang) for m in r.missing),
+                                           lang),
+            _t("imp.col.notes"): ui.clip("；".join(r.notes), 2 * ui.WRAP_CHARS)}
+            for r in short[:MAX_PREVIEW_ROWS]]),
+            hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+            column_config={_t("imp.col.missing"): ui.long_text_column("imp.clipped_help"),
+                           _t("imp.col.notes"): ui.long_text_column("imp.clipped_help")})
 
 
 def render_import_section() -> None:
@@ -265,8 +295,11 @@ def render_import_section() -> None:
     if done:
         st.success(ui.md_escape(done))
     limit = import_service.upload_limit()
+    # A new uploader after each import (the key counts imports): the browser would keep showing
+    # the imported file, and the page would redraw its now empty preview.
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
-                              type=["xlsx", "xls", "ods", "csv"], key=f"{K}.file",
+                              type=["xlsx", "xls", "ods", "csv"],
+                              key=f"{K}.file.{st.session_state.get(f'{K}.imports', 0)}",
                               max_upload_size=max(1, limit // (1024 * 1024)))
     streams = stream_names(db, ui.lang())
     stream = st.selectbox(_t("imp.stream"), [None, *streams], key=f"{K}.stream",
@@ -278,7 +311,7 @@ def render_import_section() -> None:
     bar = st.progress(0.0, text=_t("imp.reading"))
     mapping = st.session_state.get(f"{K}.mapping_applied", {})
     parsed = _parse(data, upload.name, mapping, bar, st.session_state.get(_VALUES, {}))
-    bar.progress(1.0, text=_t("imp.checking"))
+    bar.empty()  # read and checked: a bar left at 100 % would still say 检查数据
     if isinstance(parsed, AuditError):
         ui.show_error(parsed)
         return
@@ -314,6 +347,16 @@ def render_import_section() -> None:
             plan_open = bool(plan.unresolved())
     else:
         plan_open = False
+    if plan.conflicts and not plan_open:
+        choices = _conflict_choices(plan)
+        try:
+            plan = import_service.plan_import(db, actor, parsed, stream, filename=upload.name,
+                                              resolutions=answers, choices=choices)
+        except AuditError as exc:
+            ui.show_error(exc)
+            return
+    if plan.anchor_note:
+        st.caption(_t(f"imp.anchor_{plan.anchor_note}"))
     _preview(plan)
     if plan_open:
         st.warning(_t("imp.answer_first"))
@@ -336,6 +379,8 @@ def render_import_section() -> None:
             return
         st.cache_data.clear()
         st.session_state.pop(_PARSED, None)
+        st.session_state.pop(f"{K}.mapping_applied", None)
+        st.session_state[f"{K}.imports"] = st.session_state.get(f"{K}.imports", 0) + 1
         st.session_state[_DONE] = _t("imp.done", create=result.counts["create"],
                                      update=result.counts["update"],
                                      records=result.history_records)

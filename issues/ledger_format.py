@@ -145,6 +145,9 @@ class ParsedLedger:
     inferred: dict[str, int] = field(default_factory=dict)
     sheets: list[tuple[str, str]] = field(default_factory=list)   # (sheet, 'read' | why not)
     signature: str = ""
+    # The history anchor the workbook was exported at (its core property `identifier`), or
+    # None: what the import checks newer changes against (issues.import_conflict_model).
+    anchor: tuple[int, str] | None = None
 
 
 ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f not in ("excel_row", "extras"))

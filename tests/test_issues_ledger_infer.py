@@ -227,7 +227,7 @@ def test_the_import_page_asks_an_unsure_column_reads_again_with_the_answer_and_s
                        ["外包合同管理", "合同签订", "外包合同未签订（页面）", "包头市分公司", "新同事",
                         "1.补签合同 2.法律审核", "整改中", "2026-12-31"]])
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    app.file_uploader(key="issues.import.file").set_value(("台账.xlsx", data, mime))
+    app.file_uploader(key="issues.import.file.0").set_value(("台账.xlsx", data, mime))
     app.run()
     assert not app.exception, app.exception
     key = "issues.import.rq." + hashlib.md5("column:时间".encode()).hexdigest()[:12]
