@@ -18,6 +18,8 @@ import sqlite_utils
 
 from audit.model import Actor, AuditError, ValidationFailed
 from audit.store.db import write_transaction
+from audit.store.evidence_files import evidence_root as evidence_root_of
+from audit.store.paths import max_upload_bytes
 from audit.store.rows import get_row
 from issues import evidence_service, service
 from issues.model import Move
@@ -94,11 +96,15 @@ def update_progress_each(db: sqlite_utils.Database, actor: Actor,
 def mark_measures_done(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
                        completed_on: str | date | None = None,
                        evidence: dict[int, EvidenceFile] | None = None,
-                       evidence_root: Path, max_bytes: int, at: str) -> list[Outcome]:
+                       evidence_root: Path | None = None, max_bytes: int | None = None,
+                       at: str) -> list[Outcome]:
     """Measures (Picked ids are measure ids) marked done on `completed_on`, each with its own
     evidence file when one is given (evidence[measure_id]): the status change and the file's
-    attachment are one transaction, so a refused file leaves the measure as it was."""
+    attachment are one transaction, so a refused file leaves the measure as it was. The
+    evidence folder and size limit default to the database's (audit.store.paths)."""
     evidence = evidence or {}
+    root = evidence_root if evidence_root is not None else evidence_root_of(db)
+    limit = max_bytes if max_bytes is not None else max_upload_bytes()
 
     def one(p: Picked) -> None:
         with write_transaction(db):
@@ -112,7 +118,7 @@ def mark_measures_done(db: sqlite_utils.Database, actor: Actor, items: Iterable[
                                                          "evidence file here")
                 evidence_service.attach_evidence(
                     db, actor, issue_id, filename=f.filename, data=f.data,
-                    evidence_root=evidence_root, max_bytes=max_bytes, measure_id=p.id, at=at)
+                    evidence_root=root, max_bytes=limit, measure_id=p.id, at=at)
 
     return each(items, one)
 
