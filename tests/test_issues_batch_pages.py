@@ -108,3 +108,23 @@ def test_strike_off_from_the_catalogue_needs_the_check_confirmed(make_app, p):
     assert list(table["结果"]) == ["未执行"] * 5     # in progress: not submitted, none closed
     assert p.db.conn.execute("SELECT COUNT(*) FROM issues WHERE status = 'closed'"
                              ).fetchone()[0] == 0
+
+
+def test_lead_sees_evidence_beside_measures_and_strikes_off_the_checked_ones(make_app, p):
+    for k in ("a1", "a2"):
+        p.make_closable(p.ids[k], day="2026-11-20")
+        p.submit(p.ids[k], "2026-11-20")
+    p.submit(p.ids["a3"], "2026-11-20")          # no cause, accountability or evidence yet
+    app = _open(make_app, p, "lead", "verify")
+    assert not app.exception
+    images = [m.value for m in app.markdown if "](download/" in m.value]
+    assert images and all("inline=1" in m for m in images)    # the PDF's page, in the page
+    app.button(key="verify.batch.all").click().run()
+    assert len(app.multiselect(key="verify.batch.picked").value) == 3
+    app.checkbox(key="verify.batch.checked").check()
+    app.button(key="verify.batch.save.close").click().run()
+    assert not app.exception
+    assert [p.status(p.ids[k]) for k in ("a1", "a2", "a3")] == ["closed", "closed", "submitted"]
+    table = _results(app)
+    assert list(table["结果"]) == ["已完成", "已完成", "未执行"]
+    assert "三不放过" in table.iloc[2]["原因"]
