@@ -217,6 +217,7 @@ def _no_sideways_scroll(page) -> None:
 
 def _phone_shot(page, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1500)   # tables paint their canvas a moment after the run ends
     page.screenshot(path=str(SCREENS / name))
 
 
