@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Iterator
@@ -18,13 +19,15 @@ from audit.demo import build_demo
 from audit.login_service import actor_for
 from audit.store.db import open_database
 from audit.store.paths import evidence_dir
-from tests.browser.conftest import ROOT, login, start_app, wait_idle
+from tests.browser.conftest import login, start_app, wait_idle
 from tests.programme import PDF
 
 PASSWORD = "demo1234"
 AS_OF = date(2026, 11, 23)
-# The phone's screenshots are documentation: they go to docs/screens unless told otherwise.
-SCREENS = Path(os.environ.get("AUDIT_SCREENS") or ROOT / "docs" / "screens")
+# The phone's screenshots: to a temporary folder, so a test run leaves the work tree clean;
+# AUDIT_SCREENS=docs/screens refreshes the README's.
+SCREENS = Path(os.environ.get("AUDIT_SCREENS")
+               or Path(tempfile.gettempdir()) / "audit-screens")
 PHONE = {"width": 390, "height": 844}
 
 
