@@ -130,7 +130,23 @@ def submit(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *, 
                                                     version=p.version, at=at))
 
 
+def request_extension(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
+                      new_deadline: str | date, reason: str, at: str) -> list[Outcome]:
+    """Ask for an extension (申请延期) with one new deadline and one reason, as
+    owners.service.request_extension (a lead decides each)."""
+    return each(items, lambda p: owners.request_extension(
+        db, actor, p.id, version=p.version, new_deadline=new_deadline, reason=reason, at=at))
+
+
 # --- a lead's actions ---------------------------------------------------------------------------
+
+
+def decide_extension_requests(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked],
+                              *, approve: bool, note: str = "", at: str) -> list[Outcome]:
+    """Approve or refuse (with one note) the waiting extension request of every item, as
+    owners.service.decide_extension_request."""
+    return each(items, lambda p: owners.decide_extension_request(
+        db, actor, p.id, version=p.version, approve=approve, note=note, at=at))
 
 
 def assign(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,

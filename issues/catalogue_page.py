@@ -216,6 +216,12 @@ def _on_extend() -> None:
         at=ui.now_at()), (f"{B}.reason",))
 
 
+def _on_decide(approve: bool) -> None:
+    note = st.session_state.get(f"{B}.decision_note") or ""
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.decide_extension_requests(
+        db, actor, items, approve=approve, note=note, at=ui.now_at()), (f"{B}.decision_note",))
+
+
 def _on_return() -> None:
     reason = st.session_state.get(f"{B}.return_reason") or ""
     batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.return_items(
@@ -277,6 +283,14 @@ def _batch(db, actor: Actor, found: catalogue_views.SearchSummary) -> None:
                 c2.text_input(text("batch.extend_reason"), key=f"{B}.reason")
                 st.form_submit_button(text("batch.extend", n=n), on_click=_on_extend,
                                       key=f"{B}.save.extend")
+            with t[3], st.form(f"{B}.form.decide"):
+                st.caption(text("batch.requests_hint"))
+                st.text_input(text("batch.decision_note"), key=f"{B}.decision_note")
+                c1, c2 = st.columns(2)
+                c1.form_submit_button(text("batch.approve", n=n), on_click=_on_decide,
+                                      args=(True,), key=f"{B}.save.approve")
+                c2.form_submit_button(text("batch.refuse", n=n), on_click=_on_decide,
+                                      args=(False,), key=f"{B}.save.refuse")
             with t[4], st.form(f"{B}.form.return"):
                 st.text_input(text("batch.return_reason"), key=f"{B}.return_reason")
                 st.form_submit_button(text("batch.return", n=n), on_click=_on_return,

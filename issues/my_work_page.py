@@ -96,11 +96,17 @@ def _on_batch_submit() -> None:
 
 
 def _on_batch_extend() -> None:
+    """A lead extends at once; a rectifier asks (a lead decides each request)."""
     dkey, rkey = f"{BI}.new_deadline", f"{BI}.reason"
     new, reason = st.session_state.get(dkey), st.session_state.get(rkey) or ""
-    batch_ui.run(BI, FLASH, lambda db, actor, items: batch_service.extend(
-        db, actor, items, new_deadline=new.isoformat() if new else "", reason=reason,
-        at=ui.now_at()), (rkey,))
+
+    def write(db, actor, items):
+        how = (batch_service.extend if can("deadline.extend", actor.role)
+               else batch_service.request_extension)
+        return how(db, actor, items, new_deadline=new.isoformat() if new else "",
+                   reason=reason, at=ui.now_at())
+
+    batch_ui.run(BI, FLASH, write, (rkey,))
 
 
 def _file_key(measure_id: int | str) -> str:
@@ -191,12 +197,15 @@ def _batch_issues(actor: Actor, issues: list[dict], lang: str) -> None:
                                   key=f"{BI}.save.progress", on_click=_on_batch_progress)
         st.button(text("batch.submit", n=len(picked)), key=f"{BI}.submit",
                   on_click=_on_batch_submit, icon=":material/send:")
-        if can("deadline.extend", actor.role):
+        lead = can("deadline.extend", actor.role)
+        if lead or can("deadline.request", actor.role):
             with st.form(f"{BI}.form.extend"):
                 c1, c2 = st.columns(2)
                 c1.date_input(text("batch.new_deadline"), key=f"{BI}.new_deadline", value=None)
-                c2.text_input(text("batch.extend_reason"), key=f"{BI}.reason")
-                st.form_submit_button(text("batch.extend", n=len(picked)),
+                c2.text_input(text("batch.extend_reason" if lead else "batch.request_reason"),
+                              key=f"{BI}.reason")
+                st.form_submit_button(text("batch.extend" if lead else "batch.request",
+                                           n=len(picked)),
                                       key=f"{BI}.save.extend", on_click=_on_batch_extend)
         batch_ui.results(BI)
 

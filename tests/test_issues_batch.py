@@ -238,3 +238,45 @@ def test_a_lead_assigns_and_extends_many_as_the_single_actions_do(twins):
         batch.assign(a.db, a.actors["lead"], items, at=later)
     assert history.verify(a.db).ok
     assert verify_database(a.db, evidence_root=a.evidence_root).ok
+
+
+def test_a_rectifier_requests_extensions_and_a_lead_decides_them_in_batches(twins):
+    (a, ids), (b, _) = twins
+    rect, lead = a.actors["rect"], a.actors["lead"]
+    keys = ["own1", "own2", "other", "b"]
+    items = picked(a, ids, keys)
+    got = batch.request_extension(a.db, rect, items, new_deadline="2026-09-30",
+                                  reason="合同重签须经集团审批", at=AT)
+    want = [single(lambda p=p: owners.request_extension(
+        b.db, b.actors["rect"], p.id, version=p.version, new_deadline="2026-09-30",
+        reason="合同重签须经集团审批", at=AT)) for p in items]
+    assert [outcome(o) for o in got] == want
+    assert [o.done for o in got] == [True, True, False, False]
+    # one request waits per issue
+    again = batch.request_extension(a.db, rect, picked(a, ids, ["own1"]),
+                                    new_deadline="2026-10-31", reason="再延", at=AT)
+    assert again[0].error.params["rule"] == "request_pending"
+    # a rectifier may not decide; a lead approves one and refuses one (a note is needed)
+    assert isinstance(batch.decide_extension_requests(a.db, rect, picked(a, ids, ["own1"]),
+                                                      approve=True, at=AT)[0].error,
+                      NotPermitted)
+    later = "2026-03-02T11:00:00+08:00"
+    done = batch.decide_extension_requests(a.db, lead, picked(a, ids, ["own1", "other"]),
+                                           approve=True, at=later)
+    assert [o.done for o in done] == [True, False]        # other has no request
+    no_note = batch.decide_extension_requests(a.db, lead, picked(a, ids, ["own2"]),
+                                              approve=False, at=later)
+    assert isinstance(no_note[0].error, ValidationFailed)
+    refused = batch.decide_extension_requests(a.db, lead, picked(a, ids, ["own2"]),
+                                              approve=False, note="理由不充分", at=later)
+    assert refused[0].done
+    rows = a.db.conn.execute("SELECT issue_id, status, extension_id IS NOT NULL FROM "
+                             "extension_requests ORDER BY id").fetchall()
+    assert rows == [(ids["own1"], "approved", 1), (ids["own2"], "refused", 0)]
+    deadlines = dict(a.db.conn.execute("SELECT id, deadline FROM issues WHERE id IN (?, ?)",
+                                       (ids["own1"], ids["own2"])).fetchall())
+    assert deadlines == {ids["own1"]: "2026-09-30", ids["own2"]: "2026-06-30"}
+    ext = a.db.conn.execute("SELECT original_deadline, new_deadline, reason FROM extensions "
+                            "WHERE issue_id = ?", (ids["own1"],)).fetchall()
+    assert ext == [("2026-06-30", "2026-09-30", "合同重签须经集团审批")]
+    assert verify_database(a.db, evidence_root=a.evidence_root).ok
