@@ -128,3 +128,22 @@ def test_lead_sees_evidence_beside_measures_and_strikes_off_the_checked_ones(mak
     table = _results(app)
     assert list(table["结果"]) == ["已完成", "已完成", "未执行"]
     assert "三不放过" in table.iloc[2]["原因"]
+
+
+def test_rectifier_requests_extensions_and_the_lead_approves_them_from_the_catalogue(make_app,
+                                                                                      p):
+    from datetime import date
+    app = _open(make_app, p, "rect", "my-work")
+    app.button(key="mywork.batch.i.all").click().run()
+    app.date_input(key="mywork.batch.i.new_deadline").set_value(date(2030, 9, 30))
+    app.text_input(key="mywork.batch.i.reason").input("合同重签须经集团审批")
+    app.button(key="mywork.batch.i.save.extend").click().run()
+    assert not app.exception
+    assert list(_results(app)["结果"]) == ["已完成"] * 3
+    lead = _open(make_app, p, "lead", "catalogue")
+    lead.button(key="catalogue.batch.all").click().run()
+    lead.button(key="catalogue.batch.save.approve").click().run()
+    assert not lead.exception
+    assert sorted(_results(lead)["结果"]) == ["已完成"] * 3 + ["未执行"] * 2
+    assert p.db.conn.execute("SELECT COUNT(*) FROM extensions WHERE new_deadline = "
+                             "'2030-09-30'").fetchone()[0] == 3
