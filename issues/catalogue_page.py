@@ -210,10 +210,16 @@ def _on_assign() -> None:
 
 
 def _on_extend() -> None:
+    """A lead extends at once; a rectifier asks (a lead decides each request)."""
     new, reason = st.session_state.get(f"{B}.new_deadline"), st.session_state.get(f"{B}.reason")
-    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.extend(
-        db, actor, items, new_deadline=new.isoformat() if new else "", reason=reason or "",
-        at=ui.now_at()), (f"{B}.reason",))
+
+    def write(db, actor, items):
+        how = (batch_service.extend if can("deadline.extend", actor.role)
+               else batch_service.request_extension)
+        return how(db, actor, items, new_deadline=new.isoformat() if new else "",
+                   reason=reason or "", at=ui.now_at())
+
+    batch_ui.run(B, FLASH, write, (f"{B}.reason",))
 
 
 def _on_decide(approve: bool) -> None:
@@ -234,71 +240,101 @@ def _on_strike_off() -> None:
         db, actor, items, checked=checked, at=ui.now_at()), (f"{B}.checked",))
 
 
-def _batch(db, actor: Actor, found: catalogue_views.SearchSummary) -> None:
-    """The issues shown, many at once: a progress note and submission (anyone who may), and a
-    lead's assignment, extension, return and strike-off. Each item through its own service
-    call; the result table says item by item what was done or refused and why."""
+def _progress_tab(n: int) -> None:
+    with st.form(f"{B}.form.progress"):
+        st.text_area(ui.text("batch.note"), key=f"{B}.progress", height=80)
+        st.form_submit_button(ui.text("batch.save_note", n=n), on_click=_on_progress,
+                              key=f"{B}.save.progress")
+
+
+def _submit_tab(n: int) -> None:
+    st.button(ui.text("batch.submit", n=n), key=f"{B}.submit", on_click=_on_submit,
+              icon=":material/send:")
+
+
+def _assign_tab(db, actor: Actor, n: int) -> None:
     text = ui.text
-    if not (can("issue.progress", actor.role) or can("issue.assign", actor.role)):
+    people = {p["id"]: text("common.name_in_unit", name=p["name"], unit=p["unit_name"])
+              for p in issue_views.people_choices(db, actor)}
+    unchanged = text("batch.unchanged")
+    with st.form(f"{B}.form.assign"):
+        c1, c2, c3 = st.columns(3)
+        c1.selectbox(text("batch.responsible"), [None, *people], key=f"{B}.responsible",
+                     format_func=lambda p: unchanged if p is None else people[p])
+        c2.selectbox(text("batch.supervisor"), [None, *people], key=f"{B}.supervisor",
+                     format_func=lambda p: unchanged if p is None else people[p])
+        c3.date_input(text("batch.deadline"), key=f"{B}.deadline", value=None)
+        st.form_submit_button(text("batch.assign", n=n), on_click=_on_assign,
+                              key=f"{B}.save.assign")
+
+
+def _extend_tab(actor: Actor, n: int) -> None:
+    """A lead extends and decides requests; a rectifier requests."""
+    text = ui.text
+    lead = can("deadline.extend", actor.role)
+    with st.form(f"{B}.form.extend"):
+        c1, c2 = st.columns(2)
+        c1.date_input(text("batch.new_deadline"), key=f"{B}.new_deadline", value=None)
+        c2.text_input(text("batch.extend_reason" if lead else "batch.request_reason"),
+                      key=f"{B}.reason")
+        st.form_submit_button(text("batch.extend" if lead else "batch.request", n=n),
+                              on_click=_on_extend, key=f"{B}.save.extend")
+    if not lead:
         return
-    shown = found.rows[:MAX_ROWS]
-    with st.expander(text("batch.lead_title") if can("issue.assign", actor.role)
+    with st.form(f"{B}.form.decide"):
+        st.caption(text("batch.requests_hint"))
+        st.text_input(text("batch.decision_note"), key=f"{B}.decision_note")
+        c1, c2 = st.columns(2)
+        c1.form_submit_button(text("batch.approve", n=n), on_click=_on_decide, args=(True,),
+                              key=f"{B}.save.approve")
+        c2.form_submit_button(text("batch.refuse", n=n), on_click=_on_decide, args=(False,),
+                              key=f"{B}.save.refuse")
+
+
+def _return_tab(n: int) -> None:
+    with st.form(f"{B}.form.return"):
+        st.text_input(ui.text("batch.return_reason"), key=f"{B}.return_reason")
+        st.form_submit_button(ui.text("batch.return", n=n), on_click=_on_return,
+                              key=f"{B}.save.return")
+
+
+def _strike_tab(n: int) -> None:
+    with st.form(f"{B}.form.strike"):
+        st.checkbox(ui.text("batch.checked"), key=f"{B}.checked")
+        st.form_submit_button(ui.text("batch.strike_off", n=n), on_click=_on_strike_off,
+                              key=f"{B}.save.strike", type="primary")
+
+
+def _batch(db, actor: Actor, found: catalogue_views.SearchSummary) -> None:
+    """The issues shown, many at once: each action this role may take (progress note,
+    submission, assignment, extension or its request, return, strike-off) on its own tab.
+    Each item through its own service call; the result table says item by item what was done
+    or refused and why."""
+    text = ui.text
+    lang = ui.lang()
+    role = actor.role
+    # (permission, tab label, drawer): tab labels stay the same whatever is picked (a label
+    # that changed would reset the open tab).
+    offered = [t for t in (
+        ("issue.progress", text("issue.progress"), lambda n: _progress_tab(n)),
+        ("workflow.submit", label("move", "submit", lang), lambda n: _submit_tab(n)),
+        ("issue.assign", text("batch.tab.assign"), lambda n: _assign_tab(db, actor, n)),
+        ("deadline.request", text("batch.tab.extend"), lambda n: _extend_tab(actor, n)),
+        ("workflow.return", label("move", "return", lang), lambda n: _return_tab(n)),
+        ("workflow.close", label("move", "close", lang), lambda n: _strike_tab(n)),
+    ) if can(t[0], role)]
+    if not offered:
+        return
+    with st.expander(text("batch.lead_title") if can("issue.assign", role)
                      else text("batch.issues_title"), icon=":material/checklist:"):
         ui.show_flash(FLASH)
         st.caption(text("batch.hint"))
-        picked = batch_ui.pick(B, shown, lambda r: f'{r["code"]} {r["title"][:24]}',
+        picked = batch_ui.pick(B, found.rows[:MAX_ROWS],
+                               lambda r: f'{r["code"]} {r["title"][:24]}',
                                versions=lambda ids: work_views.issue_versions(db, ids))
-        n = len(picked)
-        lang = ui.lang()
-        # Tab labels stay the same whatever is picked (a changed label resets the open tab).
-        tabs = [text("issue.progress"), label("move", "submit", lang)]
-        lead = can("issue.assign", actor.role)
-        if lead:
-            tabs += [text("batch.tab.assign"), text("batch.tab.extend"),
-                     label("move", "return", lang), label("move", "close", lang)]
-        t = st.tabs(tabs)
-        with t[0], st.form(f"{B}.form.progress"):
-            st.text_area(text("batch.note"), key=f"{B}.progress", height=80)
-            st.form_submit_button(text("batch.save_note", n=n), on_click=_on_progress,
-                                  key=f"{B}.save.progress")
-        with t[1]:
-            st.button(text("batch.submit", n=n), key=f"{B}.submit", on_click=_on_submit,
-                      icon=":material/send:")
-        if lead:
-            people = {p["id"]: text("common.name_in_unit", name=p["name"], unit=p["unit_name"])
-                      for p in issue_views.people_choices(db, actor)}
-            unchanged = text("batch.unchanged")
-            with t[2], st.form(f"{B}.form.assign"):
-                c1, c2, c3 = st.columns(3)
-                c1.selectbox(text("batch.responsible"), [None, *people], key=f"{B}.responsible",
-                             format_func=lambda p: unchanged if p is None else people[p])
-                c2.selectbox(text("batch.supervisor"), [None, *people], key=f"{B}.supervisor",
-                             format_func=lambda p: unchanged if p is None else people[p])
-                c3.date_input(text("batch.deadline"), key=f"{B}.deadline", value=None)
-                st.form_submit_button(text("batch.assign", n=n), on_click=_on_assign,
-                                      key=f"{B}.save.assign")
-            with t[3], st.form(f"{B}.form.extend"):
-                c1, c2 = st.columns(2)
-                c1.date_input(text("batch.new_deadline"), key=f"{B}.new_deadline", value=None)
-                c2.text_input(text("batch.extend_reason"), key=f"{B}.reason")
-                st.form_submit_button(text("batch.extend", n=n), on_click=_on_extend,
-                                      key=f"{B}.save.extend")
-            with t[3], st.form(f"{B}.form.decide"):
-                st.caption(text("batch.requests_hint"))
-                st.text_input(text("batch.decision_note"), key=f"{B}.decision_note")
-                c1, c2 = st.columns(2)
-                c1.form_submit_button(text("batch.approve", n=n), on_click=_on_decide,
-                                      args=(True,), key=f"{B}.save.approve")
-                c2.form_submit_button(text("batch.refuse", n=n), on_click=_on_decide,
-                                      args=(False,), key=f"{B}.save.refuse")
-            with t[4], st.form(f"{B}.form.return"):
-                st.text_input(text("batch.return_reason"), key=f"{B}.return_reason")
-                st.form_submit_button(text("batch.return", n=n), on_click=_on_return,
-                                      key=f"{B}.save.return")
-            with t[5], st.form(f"{B}.form.strike"):
-                st.checkbox(text("batch.checked"), key=f"{B}.checked")
-                st.form_submit_button(text("batch.strike_off", n=n), on_click=_on_strike_off,
-                                      key=f"{B}.save.strike", type="primary")
+        for tab, (_, _, draw) in zip(st.tabs([t[1] for t in offered]), offered):
+            with tab:
+                draw(len(picked))
         batch_ui.results(B)
 
 
