@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from audit.demo import build_demo
 from audit.login_service import actor_for
@@ -178,11 +179,19 @@ def test_a_lead_strikes_off_three_after_viewing_their_evidence_inline(open_as, d
     grid = page.get_by_test_id("stDataFrame").first
     for iid in ready:
         row = queue.index(iid)
-        grid.scroll_into_view_if_needed()
-        b = grid.bounding_box()
-        page.mouse.click(b["x"] + 16, b["y"] + 35 + 17 + 35 * row)
-        wait_idle(page)
-        page.get_by_role("heading").filter(has_text=codes[iid]).first.wait_for()
+        heading = page.get_by_role("heading").filter(has_text=codes[iid]).first
+        for attempt in range(3):   # the grid paints its canvas a moment after the run
+            page.wait_for_timeout(1000)
+            grid.scroll_into_view_if_needed()
+            b = grid.bounding_box()
+            page.mouse.click(b["x"] + 16, b["y"] + 35 + 17 + 35 * row)
+            wait_idle(page)
+            try:
+                heading.wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
         widths = _evidence_images(page)
         assert widths and all(w == 1000 for w in widths)   # the PDF's page, drawn on the server
     box = _expander(page, "批量验收销号")
