@@ -17,10 +17,8 @@ from typing import Any, Callable, Iterable
 import sqlite_utils
 
 from audit.model import Actor, AuditError, ValidationFailed
-from audit.store.db import write_transaction
 from audit.store.evidence_files import evidence_root as evidence_root_of
 from audit.store.paths import max_upload_bytes
-from audit.store.rows import get_row
 from issues import evidence_service, service
 from issues.model import Move
 from owners import service as owners
@@ -99,26 +97,20 @@ def mark_measures_done(db: sqlite_utils.Database, actor: Actor, items: Iterable[
                        evidence_root: Path | None = None, max_bytes: int | None = None,
                        at: str) -> list[Outcome]:
     """Measures (Picked ids are measure ids) marked done on `completed_on`, each with its own
-    evidence file when one is given (evidence[measure_id]): the status change and the file's
-    attachment are one transaction, so a refused file leaves the measure as it was. The
+    evidence file when one is given (evidence[measure_id]), as the single action
+    evidence_service.complete_measure: the status change and the file's attachment are one
+    transaction, so a refused file leaves the measure as it was. The
     evidence folder and size limit default to the database's (audit.store.paths)."""
     evidence = evidence or {}
     root = evidence_root if evidence_root is not None else evidence_root_of(db)
     limit = max_bytes if max_bytes is not None else max_upload_bytes()
 
-    def one(p: Picked) -> None:
-        with write_transaction(db):
-            service.set_measure_status(db, actor, p.id, version=p.version, status="done",
-                                       completed_on=completed_on, at=at)
-            f = evidence.get(p.id)
-            if f is not None:
-                issue_id = get_row(db, "measures", p.id, "measure")["issue_id"]
-                if issue_id is None:
-                    raise ValidationFailed("measure_id", "a root cause's measure takes no "
-                                                         "evidence file here")
-                evidence_service.attach_evidence(
-                    db, actor, issue_id, filename=f.filename, data=f.data,
-                    evidence_root=root, max_bytes=limit, measure_id=p.id, at=at)
+    def one(p: Picked) -> int | None:
+        f = evidence.get(p.id)
+        return evidence_service.complete_measure(
+            db, actor, p.id, version=p.version, completed_on=completed_on,
+            filename=f.filename if f else None, data=f.data if f else None,
+            evidence_root=root, max_bytes=limit, at=at)
 
     return each(items, one)
 
