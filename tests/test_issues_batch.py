@@ -130,23 +130,17 @@ def test_measures_are_marked_done_each_with_its_own_evidence_or_not_at_all(twins
                                    max_bytes=MAX_UPLOAD, at=AT)
 
     def one(p):
-        def call():
-            issues.set_measure_status(b.db, b.actors["rect"], p.id, version=p.version,
-                                      status="done", completed_on="2026-03-01", at=AT)
-            if p.id in files:
-                f = files[p.id]
-                iid = b.db.conn.execute("SELECT issue_id FROM measures WHERE id = ?",
-                                        (p.id,)).fetchone()[0]
-                evidence_service.attach_evidence(b.db, b.actors["rect"], iid,
-                                                 filename=f.filename, data=f.data,
-                                                 evidence_root=b.evidence_root,
-                                                 max_bytes=MAX_UPLOAD, measure_id=p.id, at=AT)
-        return single(call)
+        f = files.get(p.id)
+        return single(lambda: evidence_service.complete_measure(
+            b.db, b.actors["rect"], p.id, version=p.version, completed_on="2026-03-01",
+            filename=f.filename if f else None, data=f.data if f else None,
+            evidence_root=b.evidence_root, max_bytes=MAX_UPLOAD, at=AT))
 
-    # the single actions, each once: the status and the file are what the batch must match
+    # the single action (evidence_service.complete_measure), each once
     want = [one(p) for p in items]
-    assert [outcome(o)[0] for o in got] == [w[0] for w in want]
+    assert [outcome(o) for o in got] == want
     assert [o.done for o in got] == [True, False, False, False]
+    assert state(a) == state(b)
     # own2's file was refused: its measure stays as it was (nothing half-done)
     status = a.db.conn.execute("SELECT status FROM measures WHERE id = ?",
                                (items[1].id,)).fetchone()[0]
