@@ -8,6 +8,7 @@ from datetime import date
 import sqlite_utils
 
 from audit.model import Status
+from audit.store import org
 from audit.store.db import insert_many, one, quote, rows, scalar
 from issues.ledger_format import Vocabulary
 from issues.model import IssueFacts, MeasureFacts
@@ -27,7 +28,21 @@ def issue_facts(db: sqlite_utils.Database, issue_id: int) -> IssueFacts:
         measures=tuple(MeasureFacts(m["id"], m["owner_person_id"], m["deadline"], m["status"],
                                     m["ev"]) for m in measures),
         cause_count=causes or 0, accountability_recorded=bool(acc),
-        submitted_by=issue["submitted_by"])
+        submitted_by=issue["submitted_by"], checked_by=issue["checked_by"])
+
+
+def two_level_verification(db: sqlite_utils.Database) -> bool:
+    """Is two-level verification (初审, then 复核销号) on for this programme?"""
+    return org.setting(db, "verification.two_level", "0") == "1"
+
+
+def recheck_months(db: sqlite_utils.Database) -> dict[str, int]:
+    """Months from 销号 to the check after closure (回头看), per rectification type."""
+    out = {}
+    for kind in ("immediate", "staged", "continuous"):
+        value = org.setting(db, f"recheck.months.{kind}", "6") or "6"
+        out[kind] = int(value) if value.isdigit() else 6
+    return out
 
 
 def category_by_code(db: sqlite_utils.Database, code: str) -> dict | None:

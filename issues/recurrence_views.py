@@ -1,0 +1,145 @@
+"""Read models for findings that come back and the check after closure: the per-issue flags
+屡审屡犯 (found again in audits of different years, or confirmed as the recurrence of an earlier
+item, or reopened at a check after closure) and 共性问题 (the same finding in several units:
+its unit and the units of the findings merged into it); the checks after closure that are due;
+the recurrence flags waiting for a person; and what matching a newer audit's findings against
+earlier items needs. Plain dicts, no Streamlit."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import sqlite_utils
+
+from audit.model import Actor
+from audit.store.db import rows
+from audit.views import scope_filter, scope_for
+from issues import duplicates_model, duplicates_views
+from issues import recurrence_model as model
+from issues.graph_model import RECURRING_MIN_UNITS, RECURRING_MIN_YEARS
+
+FLAGS = ("recurring", "common", "recurrence_pending")
+
+
+def flag_sql(flag: str, alias: str = "i") -> str:
+    """An SQL condition (no leading AND) true for the issues `alias` carrying `flag` today:
+    'recurring' (屡审屡犯), 'common' (共性问题) or 'recurrence_pending' (a possible recurrence
+    waiting for a person)."""
+    if flag == "recurring":
+        return (f"({alias}.recurrence_status = 'confirmed' OR {alias}.recurrences > 0 OR "
+                f"{alias}.id IN (SELECT s.issue_id FROM issue_sources s JOIN audits au ON "
+                f"au.id = s.audit_id GROUP BY s.issue_id HAVING COUNT(DISTINCT au.year) >= "
+                f"{int(RECURRING_MIN_YEARS)}))")
+    if flag == "common":
+        return (f"({alias}.id IN (SELECT x.id FROM (SELECT i0.id, i0.unit_id AS u FROM issues i0 "
+                f"UNION SELECT m.merged_into_id, m.unit_id FROM issues m "
+                f"WHERE m.merged_into_id IS NOT NULL) x GROUP BY x.id "
+                f"HAVING COUNT(DISTINCT x.u) >= {int(RECURRING_MIN_UNITS)}))")
+    if flag == "recurrence_pending":
+        return f"({alias}.recurrence_status = 'pending')"
+    from audit.model import ValidationFailed
+    raise ValidationFailed("flag", f"must be one of {', '.join(FLAGS)}")
+
+
+def issue_flags(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
+    """issue id → {recurring, common, recurrence_pending, recurrences} for these issues."""
+    ids_json = json.dumps([int(i) for i in ids])
+    out = {r["id"]: {"recurring": bool(r["recurring"]), "common": bool(r["common"]),
+                     "recurrence_pending": bool(r["pending"]),
+                     "recurrences": r["recurrences"]}
+           for r in rows(db, f"""
+        SELECT i.id, {flag_sql('recurring')} AS recurring, {flag_sql('common')} AS common,
+               {flag_sql('recurrence_pending')} AS pending, i.recurrences
+        FROM issues i WHERE i.id IN (SELECT value FROM json_each(?))""", (ids_json,))}
+    return out
+
+
+def flag_counts(db: sqlite_utils.Database, actor: Actor, as_of: date) -> dict[str, int]:
+    """Counts in the actor's scope (merged issues left out): recurring (屡审屡犯), common
+    (共性问题), recurrence_pending (possible recurrences to confirm), recurrences (items reopened
+    at a check after closure) and recheck_due (checks after closure due on `as_of`)."""
+    params: dict = {"as_of": as_of.isoformat()}
+    where = scope_filter(scope_for(db, actor), params)
+    [r] = rows(db, f"""
+        SELECT COALESCE(SUM({flag_sql('recurring')}), 0) AS recurring,
+               COALESCE(SUM({flag_sql('common')}), 0) AS common,
+               COALESCE(SUM({flag_sql('recurrence_pending')}), 0) AS recurrence_pending,
+               COALESCE(SUM(i.recurrences > 0), 0) AS recurrences,
+               COALESCE(SUM(i.status = 'closed' AND i.recheck_due IS NOT NULL
+                            AND i.recheck_due <= :as_of), 0) AS recheck_due
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id
+        WHERE i.merged_into_id IS NULL {where}""", params)
+    return {k: int(v) for k, v in r.items()}
+
+
+def rechecks(db: sqlite_utils.Database, actor: Actor, as_of: date, *, ahead_days: int = 0
+             ) -> list[dict]:
+    """Closed items in scope whose check after closure (回头看) falls on or before `as_of`
+    (plus `ahead_days`), earliest first: id, code, title, unit_name, rectification_type,
+    closed_at, recheck_due, version, recurrences, due (reached on `as_of`)."""
+    params: dict = {"until": date.fromordinal(as_of.toordinal() + ahead_days).isoformat(),
+                    "as_of": as_of.isoformat()}
+    where = scope_filter(scope_for(db, actor), params)
+    return rows(db, f"""
+        SELECT i.id, i.code, i.title, u.name AS unit_name, i.rectification_type,
+               i.closed_at, i.recheck_due, i.version, i.recurrences,
+               i.recheck_due <= :as_of AS due
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
+        WHERE i.status = 'closed' AND i.recheck_due IS NOT NULL AND i.recheck_due <= :until
+              AND i.merged_into_id IS NULL {where}
+        ORDER BY i.recheck_due, i.code""", params)
+
+
+def pending_recurrences(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
+    """Possible recurrences waiting for a person, in scope: id, code, title, unit_name,
+    version, score, earlier_id, earlier_code, earlier_title, earlier_status, earlier_unit."""
+    params: dict = {}
+    where = scope_filter(scope_for(db, actor), params)
+    return rows(db, f"""
+        SELECT i.id, i.code, i.title, u.name AS unit_name, i.version,
+               i.recurrence_score AS score, e.id AS earlier_id, e.code AS earlier_code,
+               e.title AS earlier_title, e.status AS earlier_status,
+               eu.name AS earlier_unit
+        FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
+        JOIN issues e ON e.id = i.recurrence_of_id JOIN units eu ON eu.id = e.unit_id
+        WHERE i.recurrence_status = 'pending' AND i.merged_into_id IS NULL {where}
+        ORDER BY i.code""", params)
+
+
+def recurrence_matches(db: sqlite_utils.Database, new_ids: list[int],
+                       threshold: float = duplicates_model.DEFAULT_THRESHOLD
+                       ) -> dict[int, tuple[int, float]]:
+    """new issue id → (earlier issue id, text score) of the earlier item each new finding most
+    likely repeats (recurrence_model.best_matches), scored as the duplicate finder scores
+    (across units and categories), at most MAX_CANDIDATES earlier items per new finding."""
+    new_ids = sorted({int(i) for i in new_ids})
+    if not new_ids:
+        return {}
+    keys, weighed = duplicates_views._read(db, None)
+    new = [i for i in new_ids if i in weighed.row_of]
+    old = [i for i in keys if i not in set(new)]
+    if not new or not old:
+        return {}
+    years: dict[int, set[int]] = {}
+    for iid, year in db.conn.execute(
+            "SELECT s.issue_id, au.year FROM issue_sources s JOIN audits au "
+            "ON au.id = s.audit_id"):
+        years.setdefault(iid, set()).add(year)
+    statuses = dict(db.conn.execute("SELECT id, status FROM issues WHERE merged_into_id IS NULL"))
+    earlier = {i: model.Earlier(i, statuses[i], tuple(sorted(years.get(i, ())))) for i in old}
+    new_m, old_m = weighed.rows(new), weighed.rows(old)
+    pairs = model.candidates(new_m.signatures().tolist(), old_m.signatures().tolist())
+    if not pairs:
+        return {}
+    both = weighed.rows(new + old)
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([len(new) + p[1] for p in pairs], dtype=np.int64)
+    scores = both.scores(a, b)
+    scored = [(new[x], old[y], round(float(s), 3))
+              for (x, y), s in zip(pairs, scores.tolist()) if s >= threshold - 1e-9]
+    return model.best_matches(scored, new, earlier,
+                              {i: tuple(years.get(i, ())) for i in new})
