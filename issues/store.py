@@ -239,6 +239,17 @@ def next_id(db: sqlite_utils.Database, table: str) -> int:
     return (db.conn.execute(f"SELECT MAX(id) FROM {quote(table)}").fetchone()[0] or 0) + 1
 
 
+def column_defaults(db: sqlite_utils.Database, table: str) -> dict:
+    """Each column of `table` → the value a row gets when an insert leaves it out (None when
+    it has no default): what a bulk insert writes, and records, for columns it does not set."""
+    out: dict = {}
+    for _cid, name, _type, _notnull, default, _pk in db.conn.execute(
+            f"PRAGMA table_info({quote(table)})"):
+        out[name] = (db.conn.execute(f"SELECT {default}").fetchone()[0]
+                     if default is not None else None)
+    return out
+
+
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:
     """Insert rows that all have the same columns (ids included), many rows per statement."""
     if not rows:
