@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, progress_charts, ui
+from audit import charts, flags_views, progress_charts, ui
 from audit.dashboard_views import (
     UnknownSelection,
     amber_days,
@@ -256,6 +256,19 @@ def _tiles(data: dict, amber_days: str) -> None:
                        + since, border=True)
 
 
+def _flag_tiles(db, actor: Actor, today: date) -> None:
+    """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as they stand today,
+    in the actor's scope (audit.flags_views)."""
+    counts = flags_views.flag_counts(db, actor, today)
+    st.markdown(f'**{ui.md_escape(ui.text("dash.flags.title"))}**')
+    for col, (key, label_key) in zip(st.columns(5), (
+            ("recurring", "dash.flags.recurring"), ("common", "dash.flags.common"),
+            ("recurrence_pending", "dash.flags.pending"),
+            ("recheck_due", "dash.flags.recheck_due"),
+            ("recurrences", "dash.flags.recurrences"))):
+        col.metric(ui.text(label_key), f"{counts[key]:,}", border=True)
+
+
 # --- charts and drill-down ------------------------------------------------------------------------
 
 def _picked(event, builder: str) -> dict | None:
@@ -412,4 +425,5 @@ def render() -> None:
     if note:
         st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
+    _flag_tiles(db, actor, today)
     _charts(db, data, ctx)

@@ -12,7 +12,7 @@ from audit import ui
 from audit.charts import STATUS_COLOURS, WARNING_COLOURS
 from audit.messages import label, name_of
 from audit.model import Actor, AuditError
-from issues import catalogue_views
+from issues import catalogue_views, recurrence_views
 
 MAX_ROWS = 2000  # rows drawn in the list: more is slow in the browser and unreadable anyway
 DOT = "●"  # coloured by the palette through the table's style (no emoji font is assumed)
@@ -99,6 +99,11 @@ def _filters(choices: dict, lang: str) -> dict:
         out["year"] = c9.selectbox(text("catalogue.year"), [None, *choices["years"]],
                                    key="catalogue.year",
                                    format_func=lambda y: everything if y is None else str(y))
+        c10, _c11, _c12 = st.columns(3)
+        out["flag"] = c10.selectbox(text("field.flag"), [None, *recurrence_views.FLAGS],
+                                    key="catalogue.flag",
+                                    format_func=lambda f: everything if f is None
+                                    else text(f"flag.{f}"))
     return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 

@@ -12,34 +12,12 @@ from datetime import date
 import numpy as np
 import sqlite_utils
 
+from audit.flags_views import FLAGS, flag_counts, flag_sql  # noqa: F401 (read here too)
 from audit.model import Actor
 from audit.store.db import rows
 from audit.views import scope_filter, scope_for
 from issues import duplicates_model, duplicates_views
 from issues import recurrence_model as model
-from issues.graph_model import RECURRING_MIN_UNITS, RECURRING_MIN_YEARS
-
-FLAGS = ("recurring", "common", "recurrence_pending")
-
-
-def flag_sql(flag: str, alias: str = "i") -> str:
-    """An SQL condition (no leading AND) true for the issues `alias` carrying `flag` today:
-    'recurring' (屡审屡犯), 'common' (共性问题) or 'recurrence_pending' (a possible recurrence
-    waiting for a person)."""
-    if flag == "recurring":
-        return (f"({alias}.recurrence_status = 'confirmed' OR {alias}.recurrences > 0 OR "
-                f"{alias}.id IN (SELECT s.issue_id FROM issue_sources s JOIN audits au ON "
-                f"au.id = s.audit_id GROUP BY s.issue_id HAVING COUNT(DISTINCT au.year) >= "
-                f"{int(RECURRING_MIN_YEARS)}))")
-    if flag == "common":
-        return (f"({alias}.id IN (SELECT x.id FROM (SELECT i0.id, i0.unit_id AS u FROM issues i0 "
-                f"UNION SELECT m.merged_into_id, m.unit_id FROM issues m "
-                f"WHERE m.merged_into_id IS NOT NULL) x GROUP BY x.id "
-                f"HAVING COUNT(DISTINCT x.u) >= {int(RECURRING_MIN_UNITS)}))")
-    if flag == "recurrence_pending":
-        return f"({alias}.recurrence_status = 'pending')"
-    from audit.model import ValidationFailed
-    raise ValidationFailed("flag", f"must be one of {', '.join(FLAGS)}")
 
 
 def issue_flags(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
@@ -53,25 +31,6 @@ def issue_flags(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
                {flag_sql('recurrence_pending')} AS pending, i.recurrences
         FROM issues i WHERE i.id IN (SELECT value FROM json_each(?))""", (ids_json,))}
     return out
-
-
-def flag_counts(db: sqlite_utils.Database, actor: Actor, as_of: date) -> dict[str, int]:
-    """Counts in the actor's scope (merged issues left out): recurring (屡审屡犯), common
-    (共性问题), recurrence_pending (possible recurrences to confirm), recurrences (items reopened
-    at a check after closure) and recheck_due (checks after closure due on `as_of`)."""
-    params: dict = {"as_of": as_of.isoformat()}
-    where = scope_filter(scope_for(db, actor), params)
-    [r] = rows(db, f"""
-        SELECT COALESCE(SUM({flag_sql('recurring')}), 0) AS recurring,
-               COALESCE(SUM({flag_sql('common')}), 0) AS common,
-               COALESCE(SUM({flag_sql('recurrence_pending')}), 0) AS recurrence_pending,
-               COALESCE(SUM(i.recurrences > 0), 0) AS recurrences,
-               COALESCE(SUM(i.status = 'closed' AND i.recheck_due IS NOT NULL
-                            AND i.recheck_due <= :as_of), 0) AS recheck_due
-        FROM issues i JOIN aspects a ON a.id = i.aspect_id
-        JOIN categories c ON c.id = a.category_id
-        WHERE i.merged_into_id IS NULL {where}""", params)
-    return {k: int(v) for k, v in r.items()}
 
 
 def rechecks(db: sqlite_utils.Database, actor: Actor, as_of: date, *, ahead_days: int = 0

@@ -110,3 +110,10 @@ def test_candidates_are_bounded_per_new_finding():
     pairs = recurrence_model.candidates([[7, 9, -1]], earlier, limit=5)
     assert pairs[:5] == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)] and len(pairs) == 5
     assert recurrence_model.candidates([[7]], earlier, common=50) == []
+
+
+def test_the_dashboards_flag_thresholds_are_the_cause_analysis_ones():
+    from audit import flags_views
+    from issues import graph_model
+    assert flags_views.RECURRING_MIN_YEARS == graph_model.RECURRING_MIN_YEARS
+    assert flags_views.RECURRING_MIN_UNITS == graph_model.RECURRING_MIN_UNITS
