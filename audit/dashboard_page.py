@@ -258,15 +258,15 @@ def _tiles(data: dict, amber_days: str) -> None:
 
 def _flag_tiles(db, actor: Actor, today: date) -> None:
     """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as they stand today,
-    in the actor's scope (audit.flags_views)."""
+    in the actor's scope (audit.flags_views), on one line below the tiles."""
     counts = flags_views.flag_counts(db, actor, today)
-    st.markdown(f'**{ui.md_escape(ui.text("dash.flags.title"))}**')
-    for col, (key, label_key) in zip(st.columns(5), (
+    text = ui.text
+    st.caption(text("dash.flags.title") + text("common.colon") + " · ".join(
+        f"{text(label_key)} {counts[key]:,}" for key, label_key in (
             ("recurring", "dash.flags.recurring"), ("common", "dash.flags.common"),
             ("recurrence_pending", "dash.flags.pending"),
             ("recheck_due", "dash.flags.recheck_due"),
-            ("recurrences", "dash.flags.recurrences"))):
-        col.metric(ui.text(label_key), f"{counts[key]:,}", border=True)
+            ("recurrences", "dash.flags.recurrences"))))
 
 
 # --- charts and drill-down ------------------------------------------------------------------------
