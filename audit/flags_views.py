@@ -25,7 +25,8 @@ def flag_sql(flag: str, alias: str = "i") -> str:
     'recurring' (屡审屡犯), 'common' (共性问题) or 'recurrence_pending' (a possible recurrence
     waiting for a person)."""
     if flag == "recurring":
-        return (f"({alias}.recurrence_status = 'confirmed' OR {alias}.recurrences > 0 OR "
+        return (f"({alias}.recurrence_status = 'confirmed' OR "
+                f"COALESCE({alias}.recurrences, 0) > 0 OR "
                 f"{alias}.id IN (SELECT s.issue_id FROM issue_sources s JOIN audits au ON "
                 f"au.id = s.audit_id GROUP BY s.issue_id HAVING COUNT(DISTINCT au.year) >= "
                 f"{int(RECURRING_MIN_YEARS)}))")
@@ -49,7 +50,7 @@ def flag_counts(db: sqlite_utils.Database, actor: Actor, as_of: date) -> dict[st
         SELECT COALESCE(SUM({flag_sql('recurring')}), 0) AS recurring,
                COALESCE(SUM({flag_sql('common')}), 0) AS common,
                COALESCE(SUM({flag_sql('recurrence_pending')}), 0) AS recurrence_pending,
-               COALESCE(SUM(i.recurrences > 0), 0) AS recurrences,
+               COALESCE(SUM(COALESCE(i.recurrences, 0) > 0), 0) AS recurrences,
                COALESCE(SUM(i.status = 'closed' AND i.recheck_due IS NOT NULL
                             AND i.recheck_due <= :as_of), 0) AS recheck_due
         FROM issues i JOIN aspects a ON a.id = i.aspect_id

@@ -135,6 +135,8 @@ TEXTS: dict[str, str] = {
     "field.outcome": "Check outcome",
     "field.decision": "Decision",
     "field.flag": "Flag",
+    "field.recheck_due": "Check date",
+    "field.recurrence_of_id": "Earlier item",
     "verify.col.level": "Level",
     "verify.level.single": "Strike off",
     "verify.level.first": "Awaiting first check",

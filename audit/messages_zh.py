@@ -128,6 +128,8 @@ TEXTS: dict[str, str] = {
     "field.outcome": "回头看结论",
     "field.decision": "确认结果",
     "field.flag": "标记",
+    "field.recheck_due": "回头看日期",
+    "field.recurrence_of_id": "以前的问题",
     "verify.col.level": "审核层级",
     "verify.level.single": "验收销号",
     "verify.level.first": "待初审",

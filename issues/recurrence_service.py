@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from audit.model import Actor
+from audit.model import Actor, ValidationFailed
 from audit.service import check_version, require
 from audit.store.db import write_transaction
 from audit.store.history import Recorder
@@ -34,6 +34,25 @@ def flag_recurrences(db: sqlite_utils.Database, actor: Actor, new_ids: list[int]
                 "recurrence_status": "pending"})
         rec.flush()
     return matches
+
+
+def flag_recurrence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                    earlier_id: int, version: int | None, at: str) -> None:
+    """Flag an issue by hand as the possible recurrence of an earlier item (a person noticed
+    it), for another to confirm or reject. Audit leads in scope; ValidationFailed for the issue
+    itself or an item merged away."""
+    with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "catalogue.edit", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        earlier = get_row(db, "issues", earlier_id, "issue")
+        if earlier_id == issue_id or earlier["merged_into_id"]:
+            raise ValidationFailed("recurrence_of_id", "choose another item that still stands")
+        rec = Recorder(db, actor, at, "recurrence.flag")
+        update(db, rec, "issues", "issue", issue, {
+            "recurrence_of_id": earlier_id, "recurrence_score": None,
+            "recurrence_status": "pending"})
+        rec.flush()
 
 
 def decide_recurrence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,

@@ -565,6 +565,31 @@ def record_recheck(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     return Status(values.get("status", issue["status"]))
 
 
+def schedule_recheck(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                     version: int | None, due: str | date, at: str) -> str:
+    """Move the date of a struck-off item's check after closure (the office brings it forward
+    or puts it off); returns the date. Audit leads in scope; TransitionNotAllowed when the item
+    is not struck off, ValidationFailed for a date that is not one or is before its 销号."""
+    with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "workflow.reopen", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        if issue["status"] != Status.CLOSED.value:
+            raise TransitionNotAllowed(f"{issue['code']}: only a struck-off item is checked "
+                                       "after closure", key="error.recheck_none",
+                                       code=issue["code"], move="recheck",
+                                       status=issue["status"])
+        d = parse_date(due, "recheck_due")
+        if d is None:
+            raise ValidationFailed("recheck_due", "required")
+        if issue["closed_at"] and d < day_of(issue["closed_at"]):
+            raise ValidationFailed("recheck_due", "cannot be before the item was struck off")
+        rec = Recorder(db, actor, at, "recheck.schedule")
+        update(db, rec, "issues", "issue", issue, {"recheck_due": d.isoformat()})
+        rec.flush()
+    return d.isoformat()
+
+
 # --- registering many issues at once (ledger import) -----------------------------------------
 
 

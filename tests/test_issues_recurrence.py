@@ -51,7 +51,7 @@ def test_a_newer_audits_reworded_finding_is_flagged_as_a_possible_recurrence(pro
     assert flagged["recurrence_status"] == "pending"
     assert flagged["recurrence_of_id"] == first["外包人员共用系统账号"]
     assert flagged["recurrence_score"] >= 0.6
-    assert rows[now["外包车辆未纳入监控平台管理"]]["recurrence_status"] == ""
+    assert rows[now["外包车辆未纳入监控平台管理"]]["recurrence_status"] is None
     lead = p.actors["lead"]
     [pending] = recurrence_views.pending_recurrences(p.db, lead)
     assert pending["earlier_title"] == "外包人员共用系统账号"

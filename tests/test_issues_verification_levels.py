@@ -198,3 +198,37 @@ def test_the_verification_settings_refuse_values_that_are_not_a_switch_or_months
     with pytest.raises(ValidationFailed):
         calendar_service.set_setting(p.db, p.actors["admin"], "recheck.months.immediate", "0",
                                      at=p.at("2026-01-02"))
+
+
+def test_the_demo_has_one_check_due_and_one_recurrence_to_confirm_and_still_verifies(demo_path):
+    from audit.demo import demo_actor
+    from audit.store import live_check
+    from audit.store.db import open_database
+    from tests.conftest import AS_OF
+    db = open_database(demo_path)
+    lead = demo_actor(db, "lead")
+    [due] = recurrence_views.rechecks(db, lead, AS_OF)
+    assert due["due"] and due["recheck_due"] < AS_OF.isoformat()
+    [pending] = recurrence_views.pending_recurrences(db, lead)
+    assert pending["earlier_id"] == due["id"]
+    counts = recurrence_views.flag_counts(db, lead, AS_OF)
+    assert counts["recheck_due"] == 1 and counts["recurrence_pending"] == 1
+    check = live_check.check_live_tables(db)
+    assert check.ok, [m.describe() for m in check.examples]
+    db.conn.close()
+
+
+def test_a_lead_moves_a_check_date_but_not_before_the_strike_off(tmp_path):
+    p = build(tmp_path)
+    iid = submitted_issue(p)
+    with pytest.raises(TransitionNotAllowed):
+        issues.schedule_recheck(p.db, p.actors["lead"], iid, version=p.version(iid),
+                                due="2026-03-01", at=p.at("2026-02-11"))
+    p.close(iid, "2026-02-11")
+    with pytest.raises(ValidationFailed):
+        issues.schedule_recheck(p.db, p.actors["lead"], iid, version=p.version(iid),
+                                due="2026-02-10", at=p.at("2026-02-12"))
+    assert issues.schedule_recheck(p.db, p.actors["lead"], iid, version=p.version(iid),
+                                   due="2026-05-11", at=p.at("2026-02-12")) == "2026-05-11"
+    assert [r["code"] for r in recurrence_views.rechecks(p.db, p.actors["lead"],
+                                                         date(2026, 5, 11))] == ["C1.1.1"]

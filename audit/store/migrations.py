@@ -443,12 +443,13 @@ MIGRATIONS: list[list[str]] = [
         ALTER TABLE issues ADD COLUMN checked_by INTEGER REFERENCES users(id)""",
         "ALTER TABLE issues ADD COLUMN checked_at TEXT",
         "ALTER TABLE issues ADD COLUMN recheck_due TEXT",
-        """ALTER TABLE issues ADD COLUMN recurrences INTEGER NOT NULL DEFAULT 0
-           CHECK (recurrences >= 0)""",
+        # No defaults: a row made before this migration holds NULL, as its history says (NULL
+        # recurrences: none; NULL recurrence_status: never flagged).
+        "ALTER TABLE issues ADD COLUMN recurrences INTEGER CHECK (recurrences >= 0)",
         "ALTER TABLE issues ADD COLUMN recurrence_of_id INTEGER REFERENCES issues(id)",
         "ALTER TABLE issues ADD COLUMN recurrence_score REAL",
-        """ALTER TABLE issues ADD COLUMN recurrence_status TEXT NOT NULL DEFAULT ''
-           CHECK (recurrence_status IN ('', 'pending', 'confirmed', 'rejected'))""",
+        """ALTER TABLE issues ADD COLUMN recurrence_status TEXT
+           CHECK (recurrence_status IN ('pending', 'confirmed', 'rejected'))""",
         "CREATE INDEX issues_recheck_due ON issues(recheck_due) WHERE recheck_due IS NOT NULL",
         """INSERT OR IGNORE INTO settings (key, value) VALUES
             ('verification.two_level', '0'),
