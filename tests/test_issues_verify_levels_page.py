@@ -56,3 +56,18 @@ def test_a_lead_confirms_a_possible_recurrence(make_app, p):
     app.button(key=f"recheck.confirm.{late}").click().run()
     assert not app.exception and not app.error
     assert recurrence_views.issue_flags(p.db, [late])[late]["recurring"]
+
+
+def test_the_administrator_switches_two_level_verification_on_and_sets_the_months(make_app, p):
+    from tests import programme
+    from tests.conftest import open_page, sign_in
+    from audit.store import org
+    app = make_app(p.path)
+    sign_in(app, "admin", programme.PASSWORD)
+    app = open_page(app, "admin")
+    app.toggle(key="calendar.vset.two_level").set_value(True)
+    app.number_input(key="calendar.vset.months.staged").set_value(3)
+    app.button(key="calendar.save.vsettings").click().run()
+    assert not app.exception and not app.error
+    assert org.setting(p.db, "verification.two_level") == "1"
+    assert org.setting(p.db, "recheck.months.staged") == "3"
