@@ -74,27 +74,53 @@ def recurrence_matches(db: sqlite_utils.Database, new_ids: list[int],
                        ) -> dict[int, tuple[int, float]]:
     """new issue id → (earlier issue id, text score) of the earlier item each new finding most
     likely repeats (recurrence_model.best_matches), scored as the duplicate finder scores
-    (across units and categories), at most MAX_CANDIDATES earlier items per new finding."""
+    (across units and categories), at most MAX_CANDIDATES earlier items per new finding. Only
+    the items that may recur are read (struck off, ended, or found by an audit of a year before
+    the newest of the new findings): an import into a programme with none costs one query."""
     new_ids = sorted({int(i) for i in new_ids})
     if not new_ids:
         return {}
-    keys, weighed = duplicates_views._read(db, None)
-    new = [i for i in new_ids if i in weighed.row_of]
-    old = [i for i in keys if i not in set(new)]
-    if not new or not old:
-        return {}
+    new_json = json.dumps(new_ids)
     years: dict[int, set[int]] = {}
     for iid, year in db.conn.execute(
             "SELECT s.issue_id, au.year FROM issue_sources s JOIN audits au "
-            "ON au.id = s.audit_id"):
+            "ON au.id = s.audit_id WHERE s.issue_id IN (SELECT value FROM json_each(?))",
+            (new_json,)):
         years.setdefault(iid, set()).add(year)
-    statuses = dict(db.conn.execute("SELECT id, status FROM issues WHERE merged_into_id IS NULL"))
-    earlier = {i: model.Earlier(i, statuses[i], tuple(sorted(years.get(i, ())))) for i in old}
-    new_m, old_m = weighed.rows(new), weighed.rows(old)
-    pairs = model.candidates(new_m.signatures().tolist(), old_m.signatures().tolist())
+    newest = max((y for ys in years.values() for y in ys), default=None)
+    earlier_rows = rows(db, """
+        SELECT i.id, i.status FROM issues i
+        WHERE i.merged_into_id IS NULL AND i.id NOT IN (SELECT value FROM json_each(:new))
+          AND (i.status IN ('closed', 'ended') OR i.id IN (
+               SELECT s.issue_id FROM issue_sources s JOIN audits au ON au.id = s.audit_id
+               WHERE au.year < :newest))
+        ORDER BY i.id""", {"new": new_json, "newest": newest if newest is not None else -1})
+    if not earlier_rows:
+        return {}
+    old = [r["id"] for r in earlier_rows]
+    old_json = json.dumps(old)
+    for iid, year in db.conn.execute(
+            "SELECT s.issue_id, au.year FROM issue_sources s JOIN audits au "
+            "ON au.id = s.audit_id WHERE s.issue_id IN (SELECT value FROM json_each(?))",
+            (old_json,)):
+        years.setdefault(iid, set()).add(year)
+    earlier = {r["id"]: model.Earlier(r["id"], r["status"], tuple(sorted(years.get(r["id"], ()))))
+               for r in earlier_rows}
+    places = duplicates_views._places(db)
+    feats: dict[int, dict[str, float]] = {}
+    for iid, title, description in db.conn.execute(
+            "SELECT id, title, substr(description, 1, ?) FROM issues "
+            "WHERE id IN (SELECT value FROM json_each(?)) OR id IN (SELECT value FROM "
+            "json_each(?)) ORDER BY id", (duplicates_views.TEXT_CHARS, new_json, old_json)):
+        feats[iid] = duplicates_model.features(title or "", description or "", places)
+    new = [i for i in new_ids if i in feats]
+    order = new + old
+    idf = duplicates_model.inverse_frequencies(feats.values())
+    both = duplicates_model.Matrix.weigh([feats[i] for i in order], idf)
+    sigs = both.signatures().tolist()
+    pairs = model.candidates(sigs[:len(new)], sigs[len(new):])
     if not pairs:
         return {}
-    both = weighed.rows(new + old)
     a = np.array([p[0] for p in pairs], dtype=np.int64)
     b = np.array([len(new) + p[1] for p in pairs], dtype=np.int64)
     scores = both.scores(a, b)
