@@ -157,13 +157,15 @@ def issue_detail(db: sqlite_utils.Database, issue_id: int) -> dict | None:
         SELECT i.*, a.code AS aspect_code, a.name AS aspect_name, c.code AS category_code,
                c.name AS category_name, u.name AS unit_name, u.code AS unit_code,
                rp.name AS responsible_name, sp.name AS supervisor_name,
-               sb.username AS submitted_by_name, cb.username AS closed_by_name
+               sb.username AS submitted_by_name, cb.username AS closed_by_name,
+               kb.username AS checked_by_name
         FROM issues i JOIN aspects a ON a.id = i.aspect_id
         JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
         LEFT JOIN people rp ON rp.id = i.responsible_person_id
         LEFT JOIN people sp ON sp.id = i.supervisor_person_id
         LEFT JOIN users sb ON sb.id = i.submitted_by
         LEFT JOIN users cb ON cb.id = i.closed_by
+        LEFT JOIN users kb ON kb.id = i.checked_by
         WHERE i.id = ?""", (issue_id,))
     if issue is None:
         return None

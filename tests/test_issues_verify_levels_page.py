@@ -71,3 +71,19 @@ def test_the_administrator_switches_two_level_verification_on_and_sets_the_month
     assert not app.exception and not app.error
     assert org.setting(p.db, "verification.two_level") == "1"
     assert org.setting(p.db, "recheck.months.staged") == "3"
+
+
+def test_the_issue_page_shows_the_possible_recurrence_and_the_check_date(make_app, p):
+    from tests import programme
+    from tests.conftest import open_page, sign_in
+    late, work = p.ids["late"], p.ids["work"]
+    recurrence_service.flag_recurrence(p.db, p.actors["lead"], late, earlier_id=work,
+                                       version=p.version(late), at=p.at("2026-11-20"))
+    app = make_app(p.path)
+    sign_in(app, "lead", programme.PASSWORD)
+    app.query_params["id"] = str(late)
+    app = open_page(app, "issue")
+    assert not app.exception
+    overview = app.dataframe[0].value.to_dict("records")
+    assert {"项目": "疑似屡审屡犯", "内容": "待确认"} in overview or any(
+        "待确认" in str(r) and "疑似屡审屡犯" in str(r) for r in overview)
