@@ -17,13 +17,14 @@ from audit.views import scope_filter, scope_for
 # per-cause flags use; a test keeps them equal.
 RECURRING_MIN_YEARS = 2
 RECURRING_MIN_UNITS = 2
-FLAGS = ("recurring", "common", "recurrence_pending")
+FLAGS = ("recurring", "common", "cause_recurring", "cause_common", "recurrence_pending")
 
 
 def flag_sql(flag: str, alias: str = "i") -> str:
     """An SQL condition (no leading AND) true for the issues `alias` carrying `flag` today:
-    'recurring' (屡审屡犯), 'common' (共性问题) or 'recurrence_pending' (a possible recurrence
-    waiting for a person)."""
+    'recurring' (屡审屡犯), 'common' (共性问题), 'cause_recurring' / 'cause_common' (linked to a
+    root cause flagged so, as issues.graph_model.rank_causes flags causes) or
+    'recurrence_pending' (a possible recurrence waiting for a person)."""
     if flag == "recurring":
         return (f"({alias}.recurrence_status = 'confirmed' OR "
                 f"COALESCE({alias}.recurrences, 0) > 0 OR "
@@ -35,6 +36,19 @@ def flag_sql(flag: str, alias: str = "i") -> str:
                 f"UNION SELECT m.merged_into_id, m.unit_id FROM issues m "
                 f"WHERE m.merged_into_id IS NOT NULL) x GROUP BY x.id "
                 f"HAVING COUNT(DISTINCT x.u) >= {int(RECURRING_MIN_UNITS)}))")
+    if flag == "cause_recurring":
+        # A root cause whose (standing) issues were found by audits of different years.
+        return (f"({alias}.id IN (SELECT ic.issue_id FROM issue_causes ic WHERE ic.cause_id IN "
+                f"(SELECT c2.cause_id FROM issue_causes c2 JOIN issues i2 ON i2.id = c2.issue_id "
+                f"AND i2.merged_into_id IS NULL JOIN issue_sources s ON s.issue_id = i2.id "
+                f"JOIN audits au ON au.id = s.audit_id GROUP BY c2.cause_id "
+                f"HAVING COUNT(DISTINCT au.year) >= {int(RECURRING_MIN_YEARS)})))")
+    if flag == "cause_common":
+        # A root cause whose (standing) issues are in several units.
+        return (f"({alias}.id IN (SELECT ic.issue_id FROM issue_causes ic WHERE ic.cause_id IN "
+                f"(SELECT c2.cause_id FROM issue_causes c2 JOIN issues i2 ON i2.id = c2.issue_id "
+                f"AND i2.merged_into_id IS NULL GROUP BY c2.cause_id "
+                f"HAVING COUNT(DISTINCT i2.unit_id) >= {int(RECURRING_MIN_UNITS)})))")
     if flag == "recurrence_pending":
         return f"({alias}.recurrence_status = 'pending')"
     raise ValidationFailed("flag", f"must be one of {', '.join(FLAGS)}")

@@ -135,6 +135,8 @@ TEXTS: dict[str, str] = {
     "field.outcome": "Check outcome",
     "field.decision": "Decision",
     "field.flag": "Flag",
+    "flag.cause_recurring": "Cause recurs across years",
+    "flag.cause_common": "Cause shared by units",
     "recurrence.status.pending": "To confirm",
     "recurrence.status.confirmed": "Confirmed recurrence",
     "recurrence.status.rejected": "Not the same finding",

@@ -128,6 +128,8 @@ TEXTS: dict[str, str] = {
     "field.outcome": "回头看结论",
     "field.decision": "确认结果",
     "field.flag": "标记",
+    "flag.cause_recurring": "根源屡审屡犯",
+    "flag.cause_common": "根源共性问题",
     "recurrence.status.pending": "待确认",
     "recurrence.status.confirmed": "已确认屡审屡犯",
     "recurrence.status.rejected": "已确认不是同一问题",

@@ -117,3 +117,20 @@ def test_the_dashboards_flag_thresholds_are_the_cause_analysis_ones():
     from issues import graph_model
     assert flags_views.RECURRING_MIN_YEARS == graph_model.RECURRING_MIN_YEARS
     assert flags_views.RECURRING_MIN_UNITS == graph_model.RECURRING_MIN_UNITS
+
+
+def test_the_cause_flags_in_the_catalogue_agree_with_the_cause_ranking(demo_path):
+    from audit.demo import demo_actor
+    from audit.store.db import open_database
+    from audit.views import scope_for
+    from issues import graph_views
+    from tests.conftest import AS_OF
+    db = open_database(demo_path)
+    lead = demo_actor(db, "lead")
+    ranking = graph_views.cause_ranking(db, scope_for(db, lead), AS_OF)
+    for flag, key in (("cause_recurring", "recurring"), ("cause_common", "common")):
+        expected = {i for r in ranking if r[key] for i in r["issue_ids"]}
+        found = {r["id"] for r in catalogue_views.search_issues(db, lead, as_of=AS_OF,
+                                                                 flag=flag)}
+        assert found == expected and found, flag
+    db.conn.close()
