@@ -43,7 +43,7 @@ def check_recheck(issue: dict, outcome: str, reason: str) -> None:
         raise ValidationFailed("reason", "a reason is required to reopen at a check")
 
 
-def recheck_values(issue: dict, outcome: str, reason: str, actor_id: int, at: str) -> dict:
+def recheck_values(issue: dict, outcome: str, reason: str) -> dict:
     """The issue columns a check writes: the check done; when reopened, 整改中 again with the
     reason, the verification cleared and one more recurrence counted."""
     values: dict = {"recheck_due": None}

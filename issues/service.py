@@ -559,7 +559,7 @@ def record_recheck(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
         reason = _text(reason, "reason", max_len=5000)
         check_recheck(issue, outcome, reason)
         rec = Recorder(db, actor, at, f"recheck.{outcome}")
-        values = recheck_values(issue, outcome, reason, actor.user_id, at)
+        values = recheck_values(issue, outcome, reason)
         update(db, rec, "issues", "issue", issue, values)
         rec.flush()
     return Status(values.get("status", issue["status"]))

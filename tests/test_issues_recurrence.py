@@ -12,7 +12,7 @@ from audit.model import NotPermitted, TransitionNotAllowed
 from audit.store import live_check
 from audit.store.db import rows as db_rows
 from issues import catalogue_views, recurrence_model, recurrence_service, recurrence_views
-from tests.ledger_factory import row, table, xlsx_bytes
+from tests.ledger_factory import table, xlsx_bytes
 from tests.test_issues_importer import do_import, prog  # noqa: F401 (fixture)
 
 HEADER = ["序号", "问题编号", "问题类别", "问题方面", "问题摘要", "问题描述", "责任单位",
