@@ -22,6 +22,7 @@ def test_with_two_levels_one_lead_checks_first_and_another_strikes_off(make_app,
     app.button(key="verify.check").click().run()
     assert not app.exception and not app.error
     assert p.status(work) == "submitted"
+    app.button(key="verify.next").click().run()
     assert "verify.close" not in _keys(app)
     assert any("初审" in i.value for i in app.info)          # why this lead may not strike off
     app = _open(make_app, p, "lead2", "verify")
