@@ -49,6 +49,8 @@ PAGES: tuple[PageSpec, ...] = (
              "my-work", icon=":material/task_alt:"),
     PageSpec("issues.verify_page", "page.verify", frozenset({Role.LEAD}), "verify",
              icon=":material/fact_check:"),
+    PageSpec("issues.meetings_page", "page.meetings", frozenset({Role.LEAD}), "meetings",
+             icon=":material/groups:"),
     PageSpec("issues.graphs_page", "page.graphs",
              frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN}), "causes",
              icon=":material/account_tree:"),

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, progress_charts, ui
+from audit import charts, progress_charts, rules_views, ui
 from audit.dashboard_views import (
     UnknownSelection,
     amber_days,
@@ -412,4 +412,40 @@ def render() -> None:
     if note:
         st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
+    _rules_section(_rules(db, path, version, ctx["scope_key"], view.as_of))
     _charts(db, data, ctx)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _rules(_db, path: str, version: int, scope_key: tuple, as_of: date) -> dict:
+    scope = _scope_of(scope_key)
+    last = rules_views.last_meeting_date(_db, as_of)
+    return {"share": rules_views.type_share(_db, scope, as_of),
+            "repeated": rules_views.repeated_reds(_db, scope, as_of),
+            "last_meeting": last.isoformat() if last else None}
+
+
+def _rules_section(rules: dict) -> None:
+    """The cap on staged + continuous items and the items red at several review meetings
+    (docs/RULES.md)."""
+    st.subheader(ui.text("dashboard.section.rules"))
+    s, repeated = rules["share"], rules["repeated"]
+    share, cap = _pct(s["share"]), _pct(s["cap"])
+    if s["over"]:
+        st.warning(ui.text("dashboard.cap_over", share=share, cap=cap), icon=":material/warning:")
+    st.caption(ui.text("dashboard.cap_line", staged=s["staged"], continuous=s["continuous"],
+                       share=share, cap=cap))
+    c1, c2, c3 = st.columns(3)
+    c1.metric(ui.text("dashboard.tile.last_meeting"),
+              rules["last_meeting"] or ui.text("dashboard.no_meeting"), border=True)
+    c2.metric(ui.text("dashboard.tile.repeated_reds"), len(repeated), border=True,
+              help=ui.text("dashboard.help.repeated_reds"))
+    c3.metric(ui.text("dashboard.tile.max_consecutive"),
+              max((r["consecutive"] for r in repeated), default=0), border=True)
+    if repeated:
+        st.dataframe([{
+            ui.text("rules.col.code"): r["code"], ui.text("rules.col.title"): r["title"],
+            ui.text("rules.col.reds"): r["reds"],
+            ui.text("rules.col.consecutive"): r["consecutive"],
+            ui.text("rules.col.meetings"): r["meetings"],
+        } for r in repeated], hide_index=True, width="stretch", key="dash.repeated_reds")

@@ -59,7 +59,7 @@ PERMISSIONS: dict[str, dict[Role, str]] = {
     "escalation.record":   {Role.LEAD: "all"},
     "milestone.edit":      {Role.LEAD: "all", Role.RECTIFIER: "own"},
     "meeting.record":      {Role.LEAD: "all"},
-    "rule.accept":         {Role.LEAD: "all"},
+    "rule.accept":         {Role.ADMIN: "all", Role.LEAD: "all"},
     "org.edit":            {Role.ADMIN: "all"},
     "user.manage":         {Role.ADMIN: "all"},
     "calendar.edit":       {Role.ADMIN: "all"},

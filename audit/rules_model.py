@@ -7,7 +7,8 @@ repeated warnings at review meetings (推进会).
   dates, kept as milestones of kind 'goal' and 'report').
 - The cap (`rectify.cap_share`, 0.30): staged + continuous items may be at most that share of
   the items in scope; an assignment that would pass it (more than the share, not equal) is
-  warned, and goes through only when a lead accepts it with a reason.
+  warned, and goes through only when a lead accepts it with a reason. A programme with fewer
+  than `rectify.cap_min_items` (10) items is not warned (its share means little yet).
 - Milestones in the warning: an open staged or continuous item with a milestone (any kind) not
   done by its date is amber from the day after; red once it is
   `rectify.milestone_red_working_days` (5) working days late. The item's own deadline keeps its
@@ -110,14 +111,16 @@ def cap_after(types: Iterable[str], cap: Fraction, *, old: str | None, new: str)
     return CapCheck(long, total, cap)
 
 
-def needs_cap_warning(types: Iterable[str], cap: Fraction, *, old: str | None, new: str
-                      ) -> CapCheck | None:
+def needs_cap_warning(types: Iterable[str], cap: Fraction, *, old: str | None, new: str,
+                      min_items: int = 0) -> CapCheck | None:
     """The check to warn with when making an item `new` passes the cap (only a change that adds
-    a staged or continuous item is warned; a change that lowers the share never is)."""
+    a staged or continuous item is warned; a change that lowers the share never is). While the
+    programme has fewer than `min_items` items after the change the share means little (the
+    first staged item of a catalogue being built is 100%): nothing is warned."""
     if new not in LONG_TYPES or (old in LONG_TYPES):
         return None
     check = cap_after(types, cap, old=old, new=new)
-    return check if check.over else None
+    return check if check.over and check.total >= min_items else None
 
 
 def deadline_misfits(deadline: str | None, issue_deadline: str | None,

@@ -20,6 +20,11 @@ def cap(db: sqlite_utils.Database) -> Fraction:
     return cap_value(org.setting(db, "rectify.cap_share", "0.30"))
 
 
+def cap_min_items(db: sqlite_utils.Database) -> int:
+    """Below this many items the cap is not warned (settings rectify.cap_min_items, 10)."""
+    return int(org.setting(db, "rectify.cap_min_items", "10") or 10)
+
+
 def programme_types(db: sqlite_utils.Database) -> list[str]:
     """The rectification type of every issue of the programme now (merged ones left out):
     what the cap is checked against when an item's type is set."""

@@ -361,8 +361,9 @@ def edit_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
 def _cap_warning(db: sqlite_utils.Database, issue_id: int | None, old: str | None, new: str
                  ) -> CapExceeded | None:
     """The cap warning making issue `issue_id` (None: a new one) of type `new` would raise."""
-    from audit.rules_views import cap, programme_types
-    check = needs_cap_warning(programme_types(db), cap(db), old=old, new=new)
+    from audit.rules_views import cap, cap_min_items, programme_types
+    check = needs_cap_warning(programme_types(db), cap(db), old=old, new=new,
+                              min_items=cap_min_items(db))
     return CapExceeded(check) if check is not None else None
 
 

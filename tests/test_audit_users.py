@@ -351,7 +351,7 @@ def test_demo_database_sign_in_page_lists_the_demo_accounts(demo_path, make_app)
 @pytest.mark.parametrize("username, expected", [
     ("admin", {"", "catalogue", "issue", "causes", "owners", "import", "export", "merge",
                "letter", "reminders", "admin"}),
-    ("lead", {"", "catalogue", "issue", "my-work", "verify", "causes", "owners",
+    ("lead", {"", "catalogue", "issue", "my-work", "verify", "meetings", "causes", "owners",
               "import", "export", "merge", "letter"}),
     ("team", {"", "catalogue", "issue", "my-work", "letter"}),
     ("manager", {"", "catalogue", "issue", "causes", "owners", "export", "letter"}),

@@ -492,6 +492,7 @@ MIGRATIONS: list[list[str]] = [
         """INSERT OR IGNORE INTO settings (key, value) VALUES
             ('rectify.immediate_working_days', '10'),
             ('rectify.cap_share', '0.30'),
+            ('rectify.cap_min_items', '10'),
             ('rectify.milestone_red_working_days', '5'),
             ('escalation.letter_reds', '2'),
             ('escalation.summons_reds', '3')""",
