@@ -20,6 +20,12 @@ def cap(db: sqlite_utils.Database) -> Fraction:
     return cap_value(org.setting(db, "rectify.cap_share", "0.30"))
 
 
+def immediate_days(db: sqlite_utils.Database) -> int:
+    """Working days an immediate item (立行立改) is given by default (settings
+    rectify.immediate_working_days, 10)."""
+    return int(org.setting(db, "rectify.immediate_working_days", "10") or 10)
+
+
 def cap_min_items(db: sqlite_utils.Database) -> int:
     """Below this many items the cap is not warned (settings rectify.cap_min_items, 10)."""
     return int(org.setting(db, "rectify.cap_min_items", "10") or 10)

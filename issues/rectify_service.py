@@ -28,8 +28,8 @@ def default_deadline(db: sqlite_utils.Database, rectification_type: str, as_of: 
     rectify.immediate_working_days (10) working days; None for the other types."""
     if rectification_type != IMMEDIATE:
         return None
-    n = int(org.setting(db, "rectify.immediate_working_days", "10") or 10)
-    return add_working_days(cal or org.load_calendar(db), as_of, n)
+    from audit.rules_views import immediate_days
+    return add_working_days(cal or org.load_calendar(db), as_of, immediate_days(db))
 
 
 def _issue_for_milestones(db, actor: Actor, issue_id: int, kind: str) -> dict:
