@@ -1392,9 +1392,10 @@ TEXTS: dict[str, str] = {
     "calendar.weekday.5": "Saturday",
     "calendar.weekday.6": "Sunday",
     "settings.title": "Supervision and warning settings",
-    "settings.caption": ("Supervision climbs by working days overdue: reminder → supervision "
-                         "letter → summons interview; amber is the last few working days "
-                         "before a deadline."),
+    "settings.caption": ("Supervision climbs by working days overdue or by red review meetings "
+                         "in a row: reminder → supervision letter → summons interview; amber "
+                         "is the last few working days before a deadline. The rectification "
+                         "type rules: docs/RULES.md."),
     "settings.escalation.reminder_days": "Reminder (working days overdue)",
     "settings.escalation.letter_days": "Supervision letter (working days overdue)",
     "settings.escalation.summons_days": "Summons interview (working days overdue)",
@@ -1706,4 +1707,9 @@ TEXTS: dict[str, str] = {
     "issue.rules.pick": "Milestone",
     "issue.rules.reds": "Review meetings: {meetings}, red at {reds}, {consecutive} in a row.",
     "issue.rules.accept_reason": "Reason to go past the rule (when warned)",
+    "settings.escalation.letter_reds": "Supervision letter (red meetings in a row)",
+    "settings.escalation.summons_reds": "Summons (red meetings in a row)",
+    "settings.rectify.milestone_red_working_days": "Late milestone turns red after (working days)",
+    "settings.rectify.immediate_working_days": "Fix-at-once default deadline (working days)",
+    "settings.rectify.cap_percent": "Cap on staged + continuous items (%)",
 }

@@ -1294,7 +1294,7 @@ TEXTS: dict[str, str] = {
     "calendar.weekday.5": "星期六",
     "calendar.weekday.6": "星期日",
     "settings.title": "督办与预警设置",
-    "settings.caption": "督办阶梯按逾期工作日升级：提醒 → 督办函 → 约谈；黄灯为期限前若干个工作日内。",
+    "settings.caption": "督办阶梯按逾期工作日或推进会连续红灯次数升级：提醒 → 督办函 → 约谈；黄灯为期限前若干个工作日内。整改类型规则见 docs/RULES.md。",
     "settings.escalation.reminder_days": "提醒（逾期工作日）",
     "settings.escalation.letter_days": "督办函（逾期工作日）",
     "settings.escalation.summons_days": "约谈（逾期工作日）",
@@ -1600,4 +1600,9 @@ TEXTS: dict[str, str] = {
     "issue.rules.pick": "节点",
     "issue.rules.reds": "推进会：共 {meetings} 次，红灯 {reds} 次，连续红灯 {consecutive} 次。",
     "issue.rules.accept_reason": "确认理由（超出规则时填写）",
+    "settings.escalation.letter_reds": "督办函（连续红灯次数）",
+    "settings.escalation.summons_reds": "约谈（连续红灯次数）",
+    "settings.rectify.milestone_red_working_days": "阶段节点逾期转红灯（工作日）",
+    "settings.rectify.immediate_working_days": "立行立改默认时限（工作日）",
+    "settings.rectify.cap_percent": "分阶段和持续整改占比上限（%）",
 }

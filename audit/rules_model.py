@@ -5,7 +5,7 @@ repeated warnings at review meetings (推进会).
 - 整改类型: 立行立改 (immediate: a short default deadline, `rectify.immediate_working_days`
   working days), 分阶段整改 (staged: milestones), 持续整改 (continuous: a stage goal and report
   dates, kept as milestones of kind 'goal' and 'report').
-- The cap (`rectify.cap_share`, 0.30): staged + continuous items may be at most that share of
+- The cap (`rectify.cap_percent`, 30%): staged + continuous items may be at most that share of
   the items in scope; an assignment that would pass it (more than the share, not equal) is
   warned, and goes through only when a lead accepts it with a reason. A programme with fewer
   than `rectify.cap_min_items` (10) items is not warned (its share means little yet).
@@ -31,7 +31,7 @@ from audit.time_model import Calendar
 IMMEDIATE, STAGED, CONTINUOUS = "immediate", "staged", "continuous"
 LONG_TYPES: tuple[str, ...] = (STAGED, CONTINUOUS)   # the types the cap counts
 MILESTONE_KINDS: tuple[str, ...] = ("milestone", "goal", "report")
-DEFAULT_CAP = "0.30"
+DEFAULT_CAP_PERCENT = "30"
 
 
 class RuleWarning(AuditError):
@@ -71,15 +71,13 @@ class DeadlineMisfit(RuleWarning):
 
 
 def cap_value(text: str | None) -> Fraction:
-    """The cap setting as an exact fraction (0.30 → 3/10). Raises ValidationFailed unless it is
-    a number from 0 to 1."""
-    try:
-        cap = Fraction(str(text if text not in (None, "") else DEFAULT_CAP).strip())
-    except (ValueError, ZeroDivisionError):
-        raise ValidationFailed("rectify.cap_share", f"not a number: {text!r}") from None
-    if not 0 <= cap <= 1:
-        raise ValidationFailed("rectify.cap_share", "must be between 0 and 1")
-    return cap
+    """The cap setting (a whole percentage, rectify.cap_percent) as an exact fraction (30 →
+    3/10; empty: the default). Raises ValidationFailed unless it is a whole number 0–100."""
+    raw = str(text if text not in (None, "") else DEFAULT_CAP_PERCENT).strip()
+    if not raw.isdigit() or not 0 <= int(raw) <= 100:
+        raise ValidationFailed("rectify.cap_percent", f"must be a whole percentage 0–100: "
+                                                      f"{text!r}")
+    return Fraction(int(raw), 100)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from audit.views import WARNING_SQL, Scope, figures_params, is_live, state_cte
 
 
 def cap(db: sqlite_utils.Database) -> Fraction:
-    """The cap on staged + continuous items (settings rectify.cap_share, 0.30)."""
-    return cap_value(org.setting(db, "rectify.cap_share", "0.30"))
+    """The cap on staged + continuous items (settings rectify.cap_percent, 30)."""
+    return cap_value(org.setting(db, "rectify.cap_percent", "30"))
 
 
 def immediate_days(db: sqlite_utils.Database) -> int:

@@ -38,18 +38,20 @@ D = date.fromisoformat
 CAL = Calendar(holidays=frozenset(map(D, ["2026-10-01", "2026-10-02", "2026-10-05",
                                            "2026-10-06", "2026-10-07"])),
                make_up_days=frozenset({D("2026-10-10")}), published_years=frozenset({2026}))
-CAP = cap_value("0.30")
+CAP = cap_value("30")
 
 
 def types(long: int, immediate: int) -> list[str]:
     return ["staged"] * long + ["immediate"] * immediate
 
 
-def test_the_cap_setting_is_read_as_an_exact_fraction():
-    assert cap_value("0.30") == Fraction(3, 10)
+def test_the_cap_setting_is_a_whole_percentage_read_as_an_exact_fraction():
+    assert cap_value("30") == Fraction(3, 10)
     assert cap_value("") == Fraction(3, 10)
     with pytest.raises(ValidationFailed):
-        cap_value("1.5")
+        cap_value("101")
+    with pytest.raises(ValidationFailed):
+        cap_value("0.3")
     with pytest.raises(ValidationFailed):
         cap_value("三成")
 

@@ -491,7 +491,7 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX rule_acceptances_issue ON rule_acceptances(issue_id)",
         """INSERT OR IGNORE INTO settings (key, value) VALUES
             ('rectify.immediate_working_days', '10'),
-            ('rectify.cap_share', '0.30'),
+            ('rectify.cap_percent', '30'),
             ('rectify.cap_min_items', '10'),
             ('rectify.milestone_red_working_days', '5'),
             ('escalation.letter_reds', '2'),
