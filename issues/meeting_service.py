@@ -36,6 +36,9 @@ def record_meeting(db: sqlite_utils.Database, actor: Actor, *, held_on: str | da
     attendees = _text(attendees, "attendees", max_len=5000).strip()
     decisions = _text(decisions, "decisions", max_len=20000).strip()
     scope = scope_for(db, actor, unit_code=unit_code or None)
+    if unit_code:
+        require(actor, "meeting.record", unit_id=org.unit_by_code(db, unit_code)["id"],
+                what=unit_code)
     with write_transaction(db):
         # Read inside the lock: the colours are those of the state the meeting is recorded on.
         states = issue_states(db, scope, day)
