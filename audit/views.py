@@ -353,6 +353,15 @@ FIGURES_SQL = """
                    AS amount_rectified
         FROM st LEFT JOIN ms ON ms.issue_id = st.id"""
 
+# The colour of a row of `st` by its deadline alone: what the figures 逾期 (overdue, red) and
+# due soon (amber) count, and what the dashboard's tiles and charts are rolled up from.
+DEADLINE_WARNING_SQL = """CASE
+            WHEN st.status IN ('closed', 'ended') THEN 'none'
+            WHEN st.deadline IS NULL THEN 'green'
+            WHEN st.deadline < :today THEN 'red'
+            WHEN st.deadline <= :cutoff THEN 'amber'
+            ELSE 'green' END"""
+
 # The warning colour of a row of `st` as of :today (amber up to :cutoff). A staged or
 # continuous item is also amber while a milestone of its is late (due before :today, not done by
 # then, existing then) and red once one is due on or before :ms_red (audit.rules_model).

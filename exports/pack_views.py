@@ -16,10 +16,10 @@ import sqlite_utils
 
 from audit import messages, rules_views
 from audit.dashboard_views import dashboard_data, unit_groups
-from audit.model import Actor, NotFound
+from audit.model import Actor, NotFound, Status
 from audit.store import history, org
 from audit.time_model import Calendar, end_of
-from audit.views import Scope
+from audit.views import Scope, amber_cutoff
 from issues.ledger_views import Gathered, IssueSummary, gather_issues
 from exports.pack_model import (
     PackData,
@@ -30,6 +30,7 @@ from exports.pack_model import (
 )
 from issues import graph_views
 from issues.graph_model import is_common, is_recurring
+from issues.model import warning_colour
 
 def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
                 unit_code: str | None, category_codes: Sequence[str], stream: str | None) -> str:
@@ -284,7 +285,11 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     options = options or PackOptions()
     anchor = history.anchor(db)
     found = gather_issues(db, scope, as_of, on_progress)
-    records = [found.summary(s) for s in found.states]
+    # The pack counts and lists overdue and due-soon items by their deadlines (as its figures
+    # do); a milestone's colour shows in the ledger, the dashboard's lists and the meetings.
+    today, cutoff = as_of.isoformat(), amber_cutoff(db, as_of).isoformat()
+    records = [found.summary({**s, "warning": warning_colour(
+        Status(s["status"]), s["deadline"], today, cutoff).value}) for s in found.states]
     by_id = {r.id: r for r in records}
     ids = list(by_id)
     open_ids = {r.id for r in records if r.status in ("not_started", "in_progress", "submitted")}
