@@ -431,10 +431,15 @@ def _rules_section(rules: dict) -> None:
     st.subheader(ui.text("dashboard.section.rules"))
     s, repeated = rules["share"], rules["repeated"]
     share, cap = _pct(s["share"]), _pct(s["cap"])
+    line = ui.text("dashboard.cap_line", staged=s["staged"], continuous=s["continuous"],
+                   share=share, cap=cap)
     if s["over"]:
-        st.warning(ui.text("dashboard.cap_over", share=share, cap=cap), icon=":material/warning:")
-    st.caption(ui.text("dashboard.cap_line", staged=s["staged"], continuous=s["continuous"],
-                       share=share, cap=cap))
+        # Not st.warning: the page's warnings are about the filters asked for.
+        over = ui.text("dashboard.cap_over", share=share, cap=cap)
+        st.markdown(f":orange[:material/warning: {ui.md_escape(over)}] "
+                    f"{ui.md_escape(line)}")
+    else:
+        st.caption(line)
     c1, c2, c3 = st.columns(3)
     c1.metric(ui.text("dashboard.tile.last_meeting"),
               rules["last_meeting"] or ui.text("dashboard.no_meeting"), border=True)
