@@ -35,20 +35,22 @@ class PageSpec:
     section_key: str = "nav.work"    # catalogue key of the navigation section
     function: str = "render"         # no-argument function in `module` that draws the page
     icon: str | None = None          # Material icon, e.g. ":material/list:"
-    default: bool = False            # the page shown after sign-in
+    home_of: frozenset[Role] = frozenset()  # roles that land on this page after sign-in
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("audit.dashboard_page", "page.dashboard", EVERYONE, "dashboard", "nav.overview",
-             icon=":material/dashboard:", default=True),
+             icon=":material/dashboard:", home_of=frozenset({Role.MANAGER, Role.ADMIN})),
     PageSpec("issues.catalogue_page", "page.catalogue", EVERYONE, "catalogue",
              icon=":material/table_view:"),
     PageSpec("issues.issue_page", "page.issue", EVERYONE, "issue",
              icon=":material/description:"),
     PageSpec("issues.my_work_page", "page.my_work", frozenset({Role.RECTIFIER, Role.LEAD}),
-             "my-work", icon=":material/task_alt:"),
+             "my-work", icon=":material/task_alt:", home_of=frozenset({Role.RECTIFIER})),
+    PageSpec("issues.return_page", "page.return", frozenset({Role.RECTIFIER, Role.LEAD}),
+             "ledger-return", icon=":material/assignment_return:"),
     PageSpec("issues.verify_page", "page.verify", frozenset({Role.LEAD}), "verify",
-             icon=":material/fact_check:"),
+             icon=":material/fact_check:", home_of=frozenset({Role.LEAD})),
     PageSpec("issues.meetings_page", "page.meetings", frozenset({Role.LEAD}), "meetings",
              icon=":material/groups:"),
     PageSpec("issues.graphs_page", "page.graphs",
@@ -78,6 +80,13 @@ def pages_for(role: Role) -> list[PageSpec]:
     return [spec for spec in PAGES if role in spec.roles]
 
 
+def home_of(role: Role) -> PageSpec:
+    """The page a role lands on after sign-in: its own work (a rectifier's tasks, a lead's
+    verification queue, a manager's dashboard); the first page it sees otherwise."""
+    mine = pages_for(role)
+    return next((spec for spec in mine if role in spec.home_of), mine[0])
+
+
 def _page_runner(spec: PageSpec) -> Callable[[], None]:
     """A callable for st.Page that imports the page module only when the page is opened."""
 
@@ -97,9 +106,10 @@ def _navigation(actor: Actor, lang: str) -> dict[str, list]:
     """The st.Page objects of the actor's role, grouped by section."""
     grouped: dict[str, list] = {}
     by_path: dict[str, st.Page] = {}
+    home = home_of(actor.role)
     for spec in pages_for(actor.role):
         page = st.Page(_page_runner(spec), title=t(spec.title_key, lang), icon=spec.icon,
-                       url_path=spec.url_path, default=spec.default)
+                       url_path=spec.url_path, default=spec is home)
         grouped.setdefault(t(spec.section_key, lang), []).append(page)
         by_path[spec.url_path] = page
     ui.register_pages(by_path)
@@ -110,8 +120,8 @@ def _sidebar(db, actor: Actor, lang: str) -> None:
     """Who is signed in, with what scope; language; sign-out."""
     with st.sidebar:
         st.markdown(f"**{t('app.title', lang)}**")
-        st.caption(t("session.signed_in_as", lang, name=accounts_service.display_name_of(db, actor.user_id),
-                     role=label("role", actor.role, lang)))
+        st.caption(ui.signed_in_line(accounts_service.display_name_of(db, actor.user_id),
+                                     actor.role, lang))
         unit = accounts_service.unit_name(db, actor.unit_id)
         st.caption(t("session.scope_unit", lang, unit=unit) if unit
                    else t("session.scope_all", lang))
@@ -127,6 +137,7 @@ def main() -> None:
     lang = ui.lang()
     st.set_page_config(page_title=t("app.title", lang), page_icon=":material/fact_check:",
                        layout="wide")
+    ui.widget_texts()
     if st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
     try:
@@ -136,6 +147,7 @@ def main() -> None:
         log.exception("cannot open the database")
         st.error(t("app.db_error", lang))
         st.stop()
+    _background_refresh(ui.database_file_of(db))
     actor = ui.refresh_actor(db)
     if actor is None:
         # A stranger gets the sign-in page and nothing else, whatever URL was asked for; under
@@ -148,6 +160,13 @@ def main() -> None:
         return
     _sidebar(db, actor, lang)
     st.navigation(_navigation(actor, lang)).run()
+
+
+@st.cache_resource(show_spinner=False)
+def _background_refresh(path: str):
+    """The stored results' refresher for this database: one thread per process (cached)."""
+    from issues import refresh_worker
+    return refresh_worker.start(path, ui.today, ui.now_at)
 
 
 def _login(db) -> None:

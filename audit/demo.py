@@ -239,6 +239,11 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                   "team": people["BT"][4], "team2": people["BT"][2],
                   "manager": people["BT"][0]}
     for username, role, unit_code, display in DEMO_ACCOUNTS:
+        # A person's account greets them by their name (the sidebar adds the role and the
+        # scope); the description stays for the sign-in page and `init --demo`.
+        if person_for[username] is not None:
+            display = db.conn.execute("SELECT name FROM people WHERE id = ?",
+                                      (person_for[username],)).fetchone()[0]
         uid = accounts_service.create_user(db, None, username, DEMO_PASSWORD, role,
                                 unit_id=unit_ids[unit_code] if unit_code else None,
                                 person_id=person_for[username], display_name=display,
@@ -466,16 +471,20 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
             if all(s[0] in ("not_started", "in_progress") for s in st):
                 issues.add_dependency(db, lead, measure_map[waiting][0], measure_map[first][0],
                                       at=at(today - 2, 9))
-    # 包头's green item waits for a measure of an overdue item elsewhere (a blocked chain), and
-    # its red items have had their first escalation step recorded.
-    bt = {fate: iid for iid, _c, unit, city, fate in reversed(issue_list) if unit == "BT"}
-    late = next(iid for iid, _c, unit, city, fate in issue_list
-                if fate == "overdue" and city != "BT" and measure_map.get(iid))
-    waiting = [m for m in measure_map.get(bt["in_progress"], [])
-               if db.conn.execute("SELECT status FROM measures WHERE id = ?",
-                                  (m,)).fetchone()[0] != "done"]
+    # A measure of 包头's second red item waits for a measure of an overdue item elsewhere (a
+    # blocked chain), and its red items have had their first escalation step recorded.
+    def undone(mids: list[int]) -> list[int]:
+        return [m for m in mids if db.conn.execute("SELECT status FROM measures WHERE id = ?",
+                                                   (m,)).fetchone()[0] != "done"]
+    # The measure waited for is itself unfinished, so the chain really is blocked; the waiting
+    # one is the second rectifier's on the second red item, which leaves the green item free
+    # to be finished and submitted (the rectifier's task in the browser tests).
+    late = next(m for iid, _c, unit, city, fate in issue_list
+                if fate == "overdue" and city != "BT" for m in undone(measure_map.get(iid, [])))
+    red = [iid for iid, _c, unit, city, fate in issue_list if unit == "BT" and fate == "overdue"]
+    waiting = undone(measure_map.get(red[-1], []))
     if waiting:
-        issues.add_dependency(db, lead, waiting[-1], measure_map[late][0], at=at(today - 2, 10))
+        issues.add_dependency(db, lead, waiting[-1], late, at=at(today - 2, 10))
     from issues import graph_views
     from audit.views import scope_for
     dues = [d for d in graph_views.escalations_due(db, scope_for(db, lead), as_of)

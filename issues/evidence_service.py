@@ -3,7 +3,9 @@ evidence folder, attached to an issue or one of its measures."""
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import sqlite_utils
 
@@ -11,9 +13,11 @@ from audit import login_service
 from audit.model import Actor, NotPermitted, UploadRefused, ValidationFailed
 from audit.service import require
 from audit.store.db import write_transaction
+from audit.store.form_tokens import settle_form_token, spend_form_token
 from audit.store.evidence_files import blob_path, hash_in_use, store_blob
 from audit.store.history import Recorder
 from audit.store.rows import get_row, insert
+from issues import service
 from issues.evidence_format import check_upload
 from issues.model import check_editable, owns_issue, owns_measure
 
@@ -41,16 +45,19 @@ def _attach_target(db: sqlite_utils.Database, actor: Actor, issue_id: int,
 
 def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     filename: str, data: bytes, evidence_root: Path, max_bytes: int,
-                    measure_id: int | None = None, at: str) -> int:
+                    measure_id: int | None = None, at: str, form_token: str | None = None,
+                    then: Callable[[], None] | None = None) -> int:
     """Attach a file to an issue (and one of its measures); returns the evidence id. The file
     and the target are checked before anything is written, and the target again once the write
-    lock is held (the issue may have been submitted meanwhile)."""
+    lock is held (the issue may have been submitted meanwhile). `then` runs inside the same
+    transaction once the file is recorded (see complete_measure): if it raises, nothing stays."""
     _attach_target(db, actor, issue_id, measure_id)
     name, mime = check_upload(filename, data, max_bytes)
     sha = hashlib.sha256(data).hexdigest()
     created = store_blob(evidence_root, data, sha)
     try:
         with write_transaction(db):
+            spend_form_token(db, form_token, actor, "evidence.attach", at)
             _attach_target(db, actor, issue_id, measure_id)
             rec = Recorder(db, actor, at, "evidence.attach")
             eid = insert(db, rec, "evidence", "evidence", {
@@ -58,12 +65,37 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                 "filename": name, "size": len(data), "mime": mime,
                 "uploaded_by": actor.user_id, "uploaded_at": at})
             rec.flush()
+            settle_form_token(db, form_token, eid)
+            if then is not None:
+                then()
     except BaseException:
         # Content no row refers to is removed, so a failed attach leaves nothing behind.
         if created and not hash_in_use(db, sha):
             blob_path(evidence_root, sha).unlink(missing_ok=True)
         raise
     return eid
+
+
+def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
+                     version: int | None, completed_on: str | date | None = None,
+                     filename: str | None = None, data: bytes | None = None,
+                     evidence_root: Path, max_bytes: int, at: str) -> int | None:
+    """Mark a measure done (issues.service.set_measure_status) with its evidence file, in one
+    transaction: both are recorded or neither. Without a file the measure is only marked done
+    (its evidence may already be there). Returns the evidence id, or None without a file."""
+    def mark_done() -> None:
+        service.set_measure_status(db, actor, measure_id, version=version, status="done",
+                                   completed_on=completed_on, at=at)
+    if data is None:
+        mark_done()
+        return None
+    measure = get_row(db, "measures", measure_id, "measure")
+    if measure["issue_id"] is None:
+        raise ValidationFailed("measure_id", f"M{measure_id} belongs to a root cause, not an "
+                                             "issue: it takes no evidence file")
+    return attach_evidence(db, actor, measure["issue_id"], filename=filename or "",
+                           data=data, evidence_root=evidence_root, max_bytes=max_bytes,
+                           measure_id=measure_id, at=at, then=mark_done)
 
 
 def read_evidence(db: sqlite_utils.Database, actor: Actor, evidence_id: int,

@@ -18,7 +18,13 @@ from audit.store.evidence_files import evidence_root
 from audit.store.paths import max_upload_bytes
 from audit.views import amber_cutoff
 from issues import catalogue_views, evidence_format, evidence_service, graph_views, service, store
-from issues.model import Move, missing_for_assignment, missing_for_closure, warning_colour
+from issues.model import (
+    Move,
+    closure_steps,
+    missing_for_assignment,
+    missing_for_closure,
+    warning_colour,
+)
 
 MAX_PICK = 50
 
@@ -33,6 +39,7 @@ def issue_page_data(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> d
     detail["source_fixes"] = _source_fixes(db, issue_id)
     facts = store.issue_facts(db, issue_id)
     detail["closure_missing"] = missing_for_closure(facts)
+    detail["closure_steps"] = closure_steps(facts)
     detail["assignment_missing"] = missing_for_assignment(facts)
     return detail
 
@@ -107,11 +114,21 @@ def pick_issues(db: sqlite_utils.Database, actor: Actor, text: str | None, as_of
 
 
 def attach(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, filename: str,
-           data: bytes, measure_id: int | None, at: str) -> int:
+           data: bytes, measure_id: int | None, at: str, form_token: str | None = None) -> int:
     """Attach an uploaded evidence file (checked and stored by issues.evidence)."""
     return evidence_service.attach_evidence(db, actor, issue_id, filename=filename, data=data,
                                     evidence_root=evidence_root(db),
-                                    max_bytes=max_upload_bytes(), measure_id=measure_id, at=at)
+                                    max_bytes=max_upload_bytes(), measure_id=measure_id, at=at,
+                                    form_token=form_token)
+
+
+def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
+                     version: int | None, completed_on: str | None, filename: str | None,
+                     data: bytes | None, at: str) -> int | None:
+    """Mark a measure done with its evidence file in one step (evidence_service.complete_measure)."""
+    return evidence_service.complete_measure(
+        db, actor, measure_id, version=version, completed_on=completed_on, filename=filename,
+        data=data, evidence_root=evidence_root(db), max_bytes=max_upload_bytes(), at=at)
 
 
 def evidence_file(db: sqlite_utils.Database, actor: Actor, evidence_id: int

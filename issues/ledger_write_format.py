@@ -4,7 +4,9 @@ named from the Vocabulary the caller read from the database.
 
 The file reads back with issues.ledger_read_format.read_ledger into equal rows, with one documented loss:
 XML-forbidden control characters (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE/FFFF,
-lone surrogates) cannot be stored in .xlsx and are written as U+FFFD. Text is neutralised
+lone surrogates) cannot be stored in .xlsx and are written as U+FFFD; importing the file keeps
+the stored text wherever a cell is that export of it, and refuses a cell that would write U+FFFD
+over control characters (issues.import_conflict_model). Text is neutralised
 against formula injection with a leading apostrophe that the reader removes again.
 """
 from __future__ import annotations

@@ -130,6 +130,21 @@ def missing_for_closure(f: IssueFacts) -> list[str]:
     return missing
 
 
+def closure_steps(f: IssueFacts) -> list[tuple[str, int | None, bool]]:
+    """三不放过 as the rectifier's steps, in the order they are done: (step key, measure id or
+    None, done?) for the root cause, the accountability, each measure (done with its evidence),
+    and finally the submission; the same conditions as missing_for_closure."""
+    steps: list[tuple[str, int | None, bool]] = [
+        ("root_cause", None, f.cause_count > 0),
+        ("accountability", None, f.accountability_recorded)]
+    if not f.measures:
+        steps.append(("measure", None, False))
+    steps += [("measure_done", m.id, m.status == "done" and m.evidence_count > 0)
+              for m in f.measures]
+    steps.append(("submit", None, f.status not in (Status.NOT_STARTED, Status.IN_PROGRESS)))
+    return steps
+
+
 def may_strike_off(f: IssueFacts, user_id: int, person_id: int | None) -> bool:
     """Segregation of duties: not the one who submitted it, not an owner of one of its measures."""
     if f.submitted_by == user_id:

@@ -14,13 +14,15 @@ from typing import Any, Callable
 import streamlit as st
 
 from audit import ui
-from audit.messages import label
+from audit.messages import join_list, label
 from audit.model import Actor, AuditError, Role, Status
-from issues import graph_views, model, service, work_views
+from issues import graph_views, issue_views, model, service, work_views
 from issues.model import Move
 
 K = "mywork"
 FLASH = f"{K}.flash"
+KEEP_MEASURE = f"{K}.keep_measure"   # the measure to show after a write re-sorted the list
+TABLE_ROUND = f"{K}.measures.round"  # renewed with it, so the table's old pick is dropped
 ISSUE_URL_PATH = "issue"
 
 
@@ -80,6 +82,38 @@ def _on_measure(measure_id: int) -> None:
         (skey, ckey))
 
 
+def _uploader_key(measure_id: int) -> str:
+    """The evidence uploader's key, renewed after each completion: a browser keeps showing the
+    file it sent until the widget is replaced, and a second press would attach it twice."""
+    return f'{K}.m{measure_id}.file.{st.session_state.get(f"{K}.m{measure_id}.uploads", 0)}'
+
+
+def _on_complete(measure_id: int) -> None:
+    """完成并上传佐证: the measure done on its completion date, with the file chosen (if any),
+    in one service call."""
+    fkey, ckey = _uploader_key(measure_id), f"{K}.m{measure_id}.completed_on"
+    uploaded = st.session_state.get(fkey)
+    completed = st.session_state.get(ckey)
+
+    def write(db, actor) -> str:
+        issue_views.complete_measure(
+            db, actor, measure_id,
+            version=ui.edited_version((ckey,), st.session_state.get(_version_key("m", measure_id))),
+            completed_on=completed.isoformat() if completed else None,
+            filename=uploaded.name if uploaded is not None else None,
+            data=uploaded.getvalue() if uploaded is not None else None, at=ui.now_at())
+        counter = f"{K}.m{measure_id}.uploads"
+        st.session_state[counter] = st.session_state.get(counter, 0) + 1
+        # The list is re-sorted (a done measure goes down): keep this one open, not whichever
+        # measure now sits in the row that was picked.
+        st.session_state[KEEP_MEASURE] = measure_id
+        st.session_state[TABLE_ROUND] = st.session_state.get(TABLE_ROUND, 0) + 1
+        return ui.text("mywork.measure_completed", id=measure_id,
+                       name=uploaded.name if uploaded is not None else "—")
+
+    ui.act(FLASH, write, (ckey, f"{K}.m{measure_id}.status"))
+
+
 # --- drawing ---------------------------------------------------------------------------------
 
 def _metrics(data: dict, actor: Actor) -> None:
@@ -88,7 +122,8 @@ def _metrics(data: dict, actor: Actor) -> None:
     cols = st.columns(4)
     cols[0].metric(text("mywork.metric.issues"), len(issues))
     cols[1].metric(text("mywork.metric.red"), sum(r["warning"] == "red" for r in issues))
-    cols[2].metric(text("mywork.metric.measures"), sum(m["status"] != "done" for m in measures))
+    cols[2].metric(text("mywork.metric.measures"), sum(m["mine"] and m["status"] != "done"
+                                                         for m in measures))
     if data["queue"] is not None:
         cols[3].metric(text("mywork.metric.queue"), data["queue"])
         st.page_link(st.Page(_stub, url_path="verify"), label=text("mywork.queue_link"),
@@ -101,12 +136,16 @@ def _stub() -> None:
     """Stand-in callable: a page link needs only the url_path of a registered page."""
 
 
-def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]]) -> dict | None:
-    """A table whose selected row is returned (one), first row when none is selected."""
+def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]],
+          long: tuple[str, ...] = ()) -> dict | None:
+    """A table whose selected row is returned (one), first row when none is selected. The
+    `long` columns wrap on two lines and end with "…" when cut (ui.clip)."""
     data = [{name: get(r) for name, get in columns.items()} for r in rows]
+    row = ui.WRAP_ROW_HEIGHT if long else 35
     event = st.dataframe(data, hide_index=True, width="stretch", key=key, on_select="rerun",
-                         selection_mode="single-row",
-                         height=min(38 + 35 * max(len(data), 1), 420))
+                         selection_mode="single-row", row_height=row if long else None,
+                         column_config={c: ui.long_text_column() for c in long},
+                         height=min(38 + row * max(len(data), 1), 420))
     picked = event.selection.rows if event is not None and event.selection else []
     return rows[picked[0]] if picked and picked[0] < len(rows) else None
 
@@ -125,8 +164,8 @@ def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
         text("issue.field.warning"): lambda r: label("warning", r["warning"], lang),
         text("field.deadline"): lambda r: r["deadline"] or "",
         text("mywork.col.measures"): lambda r: f'{r["measures_done"]}/{r["measures"]}',
-        text("issue.progress"): lambda r: _short(r["progress"], 14),
-    }) or issues[0]
+        text("issue.progress"): lambda r: ui.clip(r["progress"]),
+    }, long=(text("issue.progress"),)) or issues[0]
     _issue_panel(actor, picked, lang)
 
 
@@ -164,12 +203,22 @@ def _submit(actor: Actor, r: dict, lang: str) -> None:
         ui.show_error(exc)
         return
     if Move.SUBMIT in moves:
-        st.button(label("move", Move.SUBMIT, lang), key=f"{K}.submit", type="primary",
-                  on_click=_on_submit, args=(r["id"], r["code"]), icon=":material/send:")
+        _submit_button(r["id"], r["code"], r.get("closure_missing", []), lang, f"{K}.submit")
     elif r["status"] == Status.SUBMITTED.value:
         st.caption(text("mywork.waiting_verification"))
     else:
         st.caption(text("mywork.cannot_submit", status=label("status", r["status"], lang)))
+
+
+def _submit_button(issue_id: int, code: str, missing: list[str], lang: str, key: str) -> None:
+    """提交验收: the main button once 三不放过 is met; before that, what is still missing comes
+    first and the button is a plain one (a lead would return the item)."""
+    if missing:
+        st.warning(ui.text("mywork.submit_missing", code=code, missing=join_list(
+            (label("missing", m, lang) for m in missing), lang)), icon=":material/pending:")
+    st.button(label("move", Move.SUBMIT, lang), key=key,
+              type="secondary" if missing else "primary",
+              on_click=_on_submit, args=(issue_id, code), icon=":material/send:")
 
 
 def _measures(measures: list[dict], lang: str) -> None:
@@ -179,20 +228,27 @@ def _measures(measures: list[dict], lang: str) -> None:
         st.info(text("mywork.none_measures"))
         return
     st.caption(text("mywork.select_hint"))
-    picked = _pick(measures, f"{K}.measures", {
+    keep = st.session_state.get(KEEP_MEASURE)
+    picked = _pick(measures, f"{K}.measures.{st.session_state.get(TABLE_ROUND, 0)}", {
         text("mywork.col.measure"): lambda m: f'M{m["id"]}',
         text("issue.col.measure"): lambda m: _short(m["title"], 40),
         text("mywork.col.issue"): lambda m: m["code"],
+        text("issue.col.owner"): lambda m: m["owner_name"],
         text("issue.col.status"): lambda m: label("measure_status", m["status"], lang),
         text("issue.field.warning"): lambda m: label("warning", m["warning"], lang),
         text("issue.col.deadline"): lambda m: m["deadline"] or "",
-        text("issue.col.completed_on"): lambda m: m["completed_on"] or "",
-    }) or measures[0]
+        text("mywork.col.evidence"): lambda m: m["evidence"],
+    })
+    if picked is not None:
+        st.session_state.pop(KEEP_MEASURE, None)
+    else:
+        picked = next((m for m in measures if m["id"] == keep), measures[0])
     _measure_panel(picked, lang)
 
 
 def _measure_panel(m: dict, lang: str) -> None:
-    """Quick status update of one measure (todo / doing / done with its completion date)."""
+    """One measure: completed with its evidence in one step (the file, the date, one button),
+    or its status set; then its issue's 提交验收 once nothing else is missing, or what still is."""
     text = ui.text
     mid = m["id"]
     st.session_state[_version_key("m", mid)] = m["version"]
@@ -203,18 +259,47 @@ def _measure_panel(m: dict, lang: str) -> None:
     with st.container(border=True):
         st.markdown(f'**{text("mywork.update_measure", id=mid)}** ' + ui.md_escape(m["title"]))
         ui.issue_link(m["issue_id"], m["code"], m["issue_title"])
+        if m["waiting_for"]:
+            st.warning(text("mywork.measure_waiting", on=join_list(m["waiting_for"], lang)),
+                       icon=":material/hourglass_top:")
         if m["issue_status"] not in model.EDITABLE_STATUSES:
             st.caption(text("mywork.measure_locked",
                             status=label("status", m["issue_status"], lang)))
             return
+        if not m["mine"]:
+            st.caption(text("mywork.measure_colleague", name=m["owner_name"] or "—"))
+            return
         with st.form(f"{K}.form.measure.{mid}"):
+            if m["status"] != "done" or not m["evidence"]:
+                st.file_uploader(text("mywork.evidence_file",
+                                      types=", ".join(issue_views.upload_types()),
+                                      limit=issue_views.file_size_text(
+                                          issue_views.upload_limit())),
+                                 type=issue_views.upload_types(), key=_uploader_key(mid),
+                                 max_upload_size=max(1, issue_views.upload_limit() // 2 ** 20))
             c1, c2 = st.columns(2)
-            c1.selectbox(text("issue.measure_status"), model.MEASURE_STATUSES,
-                         key=f"{p}.status", format_func=lambda s: label("measure_status", s, lang))
-            c2.date_input(text("issue.completed_on"), key=f"{p}.completed_on",
+            c1.date_input(text("issue.completed_on"), key=f"{p}.completed_on",
                           max_value=ui.today(), help=text("mywork.completed_help"))
-            st.form_submit_button(text("common.save"), key=f"{K}.save.measure",
-                                  on_click=_on_measure, args=(mid,))
+            c2.selectbox(text("issue.measure_status"), model.MEASURE_STATUSES,
+                         key=f"{p}.status", format_func=lambda s: label("measure_status", s, lang))
+            b1, b2 = st.columns(2)
+            if m["status"] != "done" or not m["evidence"]:
+                b1.form_submit_button(text("mywork.complete"), key=f"{K}.done.measure",
+                                      type="primary", on_click=_on_complete, args=(mid,),
+                                      icon=":material/task_alt:", width="stretch")
+            b2.form_submit_button(text("mywork.save_status"), key=f"{K}.save.measure",
+                                  on_click=_on_measure, args=(mid,), width="stretch")
+    _measure_issue_next(m, lang)
+
+
+def _measure_issue_next(m: dict, lang: str) -> None:
+    """After the measure: its issue's submission, where this user may submit it."""
+    if m["issue_status"] != Status.IN_PROGRESS.value or \
+            m["responsible_person_id"] != ui.require_actor().person_id:
+        return
+    st.session_state[_version_key("i", m["issue_id"])] = m["issue_version"]
+    _submit_button(m["issue_id"], m["code"], m["closure_missing"], lang,
+                   f'{K}.submit.m{m["id"]}')
 
 
 def _chase(chase: list[dict], lang: str) -> None:

@@ -20,6 +20,7 @@ from issues.model import (
     MeasureFacts,
     may_strike_off,
     missing_for_closure,
+    owns_measure,
     warning_colour,
 )
 
@@ -39,7 +40,8 @@ def _ids_json(ids: list[int]) -> str:
 
 def my_issues(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict]:
     """Open issues the actor's person is responsible for, most urgent first: search_issues rows
-    plus version and progress (the page passes the version back with every edit)."""
+    plus version and progress (the page passes the version back with every edit) and
+    closure_missing (what 三不放过 still lacks, said before it is submitted)."""
     if actor.person_id is None:
         return []
     found = [r for r in catalogue_views.search_issues(db, actor, as_of=as_of, status=list(OPEN),
@@ -50,34 +52,85 @@ def my_issues(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict
     extra = {r["id"]: r for r in rows(
         db, "SELECT id, version, progress FROM issues WHERE id IN "
             "(SELECT value FROM json_each(?))", (_ids_json([r["id"] for r in found]),))}
+    facts = issue_facts(db, [r["id"] for r in found])
     for r in found:
         r["version"] = extra[r["id"]]["version"]
         r["progress"] = extra[r["id"]]["progress"] or ""
+        r["closure_missing"] = missing_for_closure(facts[r["id"]])
     return sorted(found, key=urgency_key)
 
 
 def my_measures(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[dict]:
-    """Measures the actor's person owns on open issues in scope, most urgent first: id, issue_id,
-    code (the issue's), issue_title, title, status, deadline, completed_on, progress, version,
-    warning (of the measure's own deadline; none when done)."""
+    """Measures of the actor's work on open issues in scope, most urgent first: those the
+    actor's person owns, and on the same issues (the ones it is responsible for or shares a
+    measure of) those of its colleagues. Each: id, issue_id, code (the issue's), issue_title,
+    issue_status, issue_version, title, status, deadline, completed_on, progress, version,
+    owner_person_id, owner_name, mine (the actor may update it: issues.model.owns_measure),
+    evidence (files attached to it), waiting_for (labels of unfinished measures it depends on),
+    closure_missing (what 三不放过 still lacks on its issue) and warning (of the measure's own
+    deadline; none when done)."""
     if actor.person_id is None:
         return []
     params: dict = {"person": actor.person_id}
     where = scope_filter(scope_for(db, actor), params)
     found = rows(db, f"""
         SELECT m.id, m.issue_id, i.code, i.title AS issue_title, i.status AS issue_status,
-               m.title, m.status, m.deadline, m.completed_on, m.progress, m.version
+               i.version AS issue_version, i.responsible_person_id, m.title, m.status,
+               m.deadline, m.completed_on, m.progress, m.version, m.owner_person_id,
+               p.name AS owner_name,
+               (SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) AS evidence,
+               (SELECT group_concat(w.code || '/M' || d.depends_on_id, ' ')
+                FROM measure_deps d JOIN measures dm ON dm.id = d.depends_on_id
+                LEFT JOIN issues w ON w.id = dm.issue_id
+                WHERE d.measure_id = m.id AND dm.status <> 'done') AS waiting_for
         FROM measures m JOIN issues i ON i.id = m.issue_id
+        LEFT JOIN people p ON p.id = m.owner_person_id
         JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
-        WHERE m.owner_person_id = :person AND i.merged_into_id IS NULL
+        WHERE (m.owner_person_id = :person OR i.responsible_person_id = :person
+               OR EXISTS (SELECT 1 FROM measures o WHERE o.issue_id = i.id
+                          AND o.owner_person_id = :person))
+          AND i.merged_into_id IS NULL
           AND i.status IN ('not_started', 'in_progress', 'submitted') {where}""", params)
     today, cutoff = as_of.isoformat(), amber_cutoff(db, as_of).isoformat()
+    facts = issue_facts(db, sorted({m["issue_id"] for m in found}))
     for m in found:
         # A done measure carries no warning, like a closed issue.
         status = Status.CLOSED if m["status"] == "done" else Status.IN_PROGRESS
         m["warning"] = warning_colour(status, m["deadline"], today, cutoff).value
         m["progress"] = m["progress"] or ""
-    return sorted(found, key=lambda m: (*urgency_key(m), m["id"]))
+        m["owner_name"] = m["owner_name"] or ""
+        m["waiting_for"] = (m["waiting_for"] or "").split()
+        m["mine"] = owns_measure(actor, m, m)
+        m["closure_missing"] = missing_for_closure(facts[m["issue_id"]])
+    # One's own measures first, then the colleagues' on the same issues.
+    return sorted(found, key=lambda m: (not m["mine"], *urgency_key(m), m["id"]))
+
+
+def issue_facts(db: sqlite_utils.Database, issue_ids: list[int]) -> dict[int, IssueFacts]:
+    """What the guards need to know of each issue (issues.model.IssueFacts), in one grouped
+    query per table, never one per issue."""
+    if not issue_ids:
+        return {}
+    ids = _ids_json(issue_ids)
+    head = rows(db, """
+        SELECT i.id, i.code, i.status, i.responsible_person_id, i.deadline, i.submitted_by,
+               (SELECT COUNT(*) FROM issue_causes ic WHERE ic.issue_id = i.id) AS causes,
+               (SELECT COUNT(*) FROM accountability ac WHERE ac.issue_id = i.id) AS acc
+        FROM issues i WHERE i.id IN (SELECT value FROM json_each(?))""", (ids,))
+    measures: dict[int, list[MeasureFacts]] = {}
+    for m in rows(db, """
+            SELECT m.issue_id, m.id, m.owner_person_id, m.deadline, m.status,
+                   (SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) AS ev
+            FROM measures m WHERE m.issue_id IN (SELECT value FROM json_each(?))
+            ORDER BY m.id""", (ids,)):
+        measures.setdefault(m["issue_id"], []).append(
+            MeasureFacts(m["id"], m["owner_person_id"], m["deadline"], m["status"], m["ev"]))
+    return {h["id"]: IssueFacts(
+        code=h["code"], status=Status(h["status"]),
+        responsible_person_id=h["responsible_person_id"], deadline=h["deadline"],
+        measures=tuple(measures.get(h["id"], ())), cause_count=h["causes"],
+        accountability_recorded=bool(h["acc"]), submitted_by=h["submitted_by"])
+        for h in head}
 
 
 def submitted_count(db: sqlite_utils.Database, actor: Actor) -> int:
@@ -106,21 +159,9 @@ def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[d
                (SELECT COUNT(*) FROM evidence e WHERE e.issue_id = i.id) AS evidence
         FROM issues i LEFT JOIN users u ON u.id = i.submitted_by
         WHERE i.id IN (SELECT value FROM json_each(?))""", (ids,))}
-    measures: dict[int, list[MeasureFacts]] = {}
-    for m in rows(db, """
-            SELECT m.issue_id, m.id, m.owner_person_id, m.deadline, m.status,
-                   (SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) AS ev
-            FROM measures m WHERE m.issue_id IN (SELECT value FROM json_each(?))
-            ORDER BY m.id""", (ids,)):
-        measures.setdefault(m["issue_id"], []).append(
-            MeasureFacts(m["id"], m["owner_person_id"], m["deadline"], m["status"], m["ev"]))
+    all_facts = issue_facts(db, [r["id"] for r in found])
     for r in found:
-        h = head[r["id"]]
-        facts = IssueFacts(code=r["code"], status=Status.SUBMITTED,
-                           responsible_person_id=r["responsible_person_id"],
-                           deadline=r["deadline"], measures=tuple(measures.get(r["id"], ())),
-                           cause_count=h["causes"], accountability_recorded=bool(h["acc"]),
-                           submitted_by=h["submitted_by"])
+        h, facts = head[r["id"]], all_facts[r["id"]]
         r.update(submitted_at=h["submitted_at"], submitted_by=h["submitted_by"],
                  submitted_by_name=h["submitted_by_name"] or "", version=h["version"],
                  evidence=h["evidence"], causes=h["causes"], accountability=h["acc"],

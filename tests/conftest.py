@@ -16,6 +16,10 @@ from audit.store.db import open_database
 # writable; tests of the key file itself remove it (tests/test_audit_history_key.py).
 TEST_HISTORY_KEY = "5e" * 32
 os.environ.setdefault("AUDIT_HISTORY_KEY", TEST_HISTORY_KEY)
+# No background refresh of stored results in the apps tests start (issues.refresh_worker): a
+# thread computing beside a test's own reads would make its timings and writes vary. Tests of
+# the refresher start it themselves.
+os.environ.setdefault("AUDIT_REFRESH_SECONDS", "0")
 
 AT = "2026-11-23T09:00:00+08:00"
 AS_OF = date(2026, 11, 23)
@@ -147,6 +151,15 @@ def open_page(app, url_path: str):
     streamlit_app.py) and run it. AppTest.switch_page only knows file pages."""
     matches = [h for h, info in app._registered_pages.items()
                if info.get("url_pathname") == url_path]
+    if not matches:
+        # The role's landing page is registered under "" (streamlit_app.home_of): find it by
+        # its title.
+        import streamlit_app
+        from audit.messages import LANGS, t
+        titles = {t(spec.title_key, lang) for spec in streamlit_app.PAGES
+                  if spec.url_path == url_path for lang in LANGS}
+        matches = [h for h, info in app._registered_pages.items()
+                   if info.get("url_pathname") == "" and info.get("page_name") in titles]
     if not matches:
         raise ValueError(f"no page {url_path!r} for this user; known: "
                          f"{[i.get('url_pathname') for i in app._registered_pages.values()]}")

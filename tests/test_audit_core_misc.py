@@ -95,3 +95,37 @@ def test_no_item_in_the_demo_was_struck_off_by_the_one_who_submitted_it(demo):
         "SELECT COUNT(*) FROM history c JOIN history s ON s.entity_id = c.entity_id "
         "WHERE c.entity = 'issue' AND c.field = 'closed_by' AND c.new IS NOT NULL "
         "AND s.entity = 'issue' AND s.field = 'submitted_by' AND s.new = c.new").fetchone()[0] == 0
+
+
+def test_the_demo_shows_baotou_s_rectifiers_and_manager_every_kind_of_item(demo):
+    from audit.demo import demo_actor
+    from issues import work_views
+    as_of = date(2026, 11, 27)
+    team, team2 = demo_actor(demo, "team"), demo_actor(demo, "team2")
+    mine = work_views.my_issues(demo, team, as_of)
+    assert {"red", "amber", "green"} <= {r["warning"] for r in mine}
+    assert len(mine) >= 4 and mine[0]["warning"] == "red"
+    q = lambda sql: demo.conn.execute(sql).fetchall()  # noqa: E731
+    bt = "(SELECT i.id FROM issues i JOIN units u ON u.id = i.unit_id WHERE u.code = 'BT')"
+    assert {"submitted", "closed", "in_progress"} <= {s for (s,) in q(
+        f"SELECT status FROM issues WHERE id IN {bt}")}
+    assert q(f"SELECT 1 FROM history WHERE action = 'workflow.return' AND entity = 'issue' "
+             f"AND entity_id IN {bt}")
+    assert q(f"SELECT 1 FROM escalations WHERE issue_id IN {bt}")
+    # a measure of 包头 waits for one that is itself unfinished
+    assert q(f"SELECT 1 FROM measure_deps d JOIN measures m ON m.id = d.measure_id "
+             f"JOIN measures w ON w.id = d.depends_on_id "
+             f"WHERE m.issue_id IN {bt} AND w.status <> 'done'")
+    # found again in a later year (屡审屡犯)
+    assert q(f"SELECT s.issue_id FROM issue_sources s JOIN audits a ON a.id = s.audit_id "
+             f"WHERE s.issue_id IN {bt} GROUP BY s.issue_id HAVING COUNT(DISTINCT a.year) > 1")
+    # two rectifiers share an issue; each sees the other's measure there
+    theirs = work_views.my_measures(demo, team2, as_of)
+    assert any(not m["mine"] and m["owner_name"] for m in theirs)
+    # the rectifier's task: an item whose last open measure is its own, cause and
+    # accountability recorded, so that completing it leaves nothing of 三不放过 missing
+    assert any(m["mine"] and m["status"] != "done" and m["warning"] != "red"
+               and m["closure_missing"] == ["measures_done", "measure_evidence"]
+               and sum(o["issue_id"] == m["issue_id"] and o["status"] != "done"
+                       for o in work_views.my_measures(demo, team, as_of)) == 1
+               for m in work_views.my_measures(demo, team, as_of))

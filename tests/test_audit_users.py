@@ -351,9 +351,9 @@ def test_demo_database_sign_in_page_lists_the_demo_accounts(demo_path, make_app)
 @pytest.mark.parametrize("username, expected", [
     ("admin", {"", "catalogue", "issue", "causes", "owners", "import", "export", "merge",
                "letter", "reminders", "admin"}),
-    ("lead", {"", "catalogue", "issue", "my-work", "verify", "meetings", "causes", "owners",
+    ("lead", {"", "dashboard", "catalogue", "issue", "my-work", "meetings", "causes", "owners",
               "import", "export", "merge", "letter"}),
-    ("team", {"", "catalogue", "issue", "my-work", "letter"}),
+    ("team", {"", "dashboard", "catalogue", "issue", "letter"}),
     ("manager", {"", "catalogue", "issue", "causes", "owners", "export", "letter"}),
 ])
 def test_each_role_sees_its_pages(demo_path, make_app, username, expected):
@@ -377,12 +377,30 @@ def test_pages_table_is_consistent():
     from audit import messages
     specs = streamlit_app.PAGES
     assert len({s.url_path for s in specs}) == len(specs)
-    assert sum(s.default for s in specs) == 1
+    for role in Role:
+        # every role lands on one page it may open, and one only
+        assert sum(role in s.home_of for s in specs) <= 1
+        assert role in streamlit_app.home_of(role).roles
     for spec in specs:
         assert messages.has(spec.title_key) and spec.section_key in streamlit_app.SECTIONS
         assert spec.roles and spec.module.endswith("_page")
     assert [s.url_path for s in streamlit_app.pages_for(Role.ADMIN)][-1] == "admin"
     assert all(Role.ADMIN not in s.roles for s in specs if s.url_path == "verify")
+
+
+@pytest.mark.parametrize("role, home", [(Role.RECTIFIER, "my-work"), (Role.LEAD, "verify"),
+                                        (Role.MANAGER, "dashboard"), (Role.ADMIN, "dashboard")])
+def test_each_role_lands_on_its_own_work(role, home):
+    import streamlit_app
+    assert streamlit_app.home_of(role).url_path == home
+
+
+def test_the_sidebar_states_the_role_once():
+    from audit import ui
+    assert ui.signed_in_line("唐霞浩", Role.RECTIFIER, "zh") == "当前用户：唐霞浩（整改责任人）"
+    assert ui.signed_in_line("包头市分公司 整改责任人", Role.RECTIFIER, "zh") == \
+        "当前用户：包头市分公司 整改责任人"
+    assert ui.signed_in_line("系统管理员", Role.ADMIN, "en") == "Signed in as 系统管理员"
 
 
 def test_app_own_password_change_keeps_this_session_open(app_db, make_app):

@@ -215,3 +215,73 @@ def test_verify_in_english(make_app, p):
     assert not app.exception
     assert app.title[0].value == "Verification"
     assert {m.label for m in app.metric} >= {"Awaiting verification", "You may strike off"}
+
+
+def test_my_work_lists_a_colleagues_measure_on_an_issue_one_is_responsible_for(p):
+    colleague = p.measure(p.ids["work"], deadline="2030-02-28", owner="owner_a")
+    measures = work_views.my_measures(p.db, p.actors["rect"], date(2026, 11, 27))
+    row = next(m for m in measures if m["id"] == colleague)
+    assert row["owner_name"] == "李四" and row["mine"]  # the responsible person may update it
+    assert "measures_done" in row["closure_missing"]
+    assert [m["mine"] for m in measures] == sorted((m["mine"] for m in measures), reverse=True)
+
+
+def test_a_measure_is_completed_with_its_evidence_in_one_press_and_once(make_app, p):
+    mid = p.ids["m_work"]
+    app = _open(make_app, p, "rect", "my-work")
+    # pick the work measure's row in the table
+    rows = work_views.my_measures(p.db, p.actors["rect"], date(2026, 11, 27))
+    app.session_state["mywork.measures.0"] = {"selection": {
+        "rows": [[m["id"] for m in rows].index(mid)], "columns": []}}
+    app.run()
+    app.file_uploader(key=f"mywork.m{mid}.file.0").set_value(
+        ("整改佐证.pdf", programme.PDF, "application/pdf"))
+    app.button(key="mywork.done.measure").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    status, files = p.db.conn.execute(
+        "SELECT status, (SELECT COUNT(*) FROM evidence e WHERE e.measure_id = m.id) "
+        "FROM measures m WHERE id = ?", (mid,)).fetchone()
+    assert (status, files) == ("done", 1)
+    # Done with its evidence: nothing left to press twice; the uploader is a fresh one.
+    assert "mywork.done.measure" not in _keys(app)
+    # Its issue's submission follows, a plain button while 三不放过 still lacks the cause.
+    submit = next(b for b in app.button if b.key == f"mywork.submit.m{mid}")
+    assert submit.proto.type == "secondary"
+    assert any("提交验收前还缺" in w.value and "问题根源" in w.value for w in app.warning)
+
+
+def test_a_refused_evidence_file_leaves_the_measure_as_it_was(make_app, p):
+    mid = p.ids["m_work"]
+    app = _open(make_app, p, "rect", "my-work")
+    rows = work_views.my_measures(p.db, p.actors["rect"], date(2026, 11, 27))
+    app.session_state["mywork.measures.0"] = {"selection": {
+        "rows": [[m["id"] for m in rows].index(mid)], "columns": []}}
+    app.run()
+    app.file_uploader(key=f"mywork.m{mid}.file.0").set_value(
+        ("伪装.pdf", b"MZ not a pdf at all", "application/pdf"))
+    app.button(key="mywork.done.measure").click().run()
+    assert app.error and not app.exception
+    assert p.db.conn.execute("SELECT status FROM measures WHERE id = ?",
+                             (mid,)).fetchone()[0] == "todo"
+    assert p.db.conn.execute("SELECT COUNT(*) FROM evidence").fetchone()[0] == 0
+
+
+def test_submit_is_the_main_button_only_once_three_do_not_let_go_is_met(make_app, p):
+    app = _open(make_app, p, "rect", "my-work")
+    assert next(b for b in app.button if b.key == "mywork.submit").proto.type == "secondary"
+    p.make_closable(p.ids["late"], day="2026-11-20")
+    app = _open(make_app, p, "rect", "my-work")
+    assert next(b for b in app.button if b.key == "mywork.submit").proto.type == "primary"
+
+
+def test_closure_steps_are_in_the_order_a_rectifier_does_them():
+    from issues.model import IssueFacts, MeasureFacts, closure_steps
+    from audit.model import Status
+    facts = IssueFacts(code="C1.1.1", status=Status.IN_PROGRESS, responsible_person_id=1,
+                       deadline="2030-01-01", cause_count=1, accountability_recorded=False,
+                       submitted_by=None,
+                       measures=(MeasureFacts(7, 1, "2030-01-01", "done", 1),
+                                 MeasureFacts(8, 2, "2030-01-01", "done", 0)))
+    assert closure_steps(facts) == [("root_cause", None, True), ("accountability", None, False),
+                                    ("measure_done", 7, True), ("measure_done", 8, False),
+                                    ("submit", None, False)]

@@ -24,9 +24,11 @@ PLAIN = {"dataframe", "arrow_data_frame", "code", "text", "json", "arrow_vega_li
 FIELDS = ("body", "label", "help", "placeholder", "caption")
 
 PAGES = {
-    "lead": ("", "catalogue", "issue", "issue:open", "my-work", "verify", "causes", "owners",
-             "import", "export", "merge"),
-    "rect": ("", "catalogue", "issue", "issue:open", "my-work"),
+    # "" is each role's landing page: the verification queue for a lead, 我的任务 for a
+    # rectifier, the dashboard for a manager.
+    "lead": ("", "dashboard", "catalogue", "issue", "issue:open", "my-work", "causes",
+             "owners", "import", "export", "merge"),
+    "rect": ("", "dashboard", "catalogue", "issue", "issue:open", "ledger-return"),
     "manager": ("", "catalogue", "issue", "causes", "owners", "export"),
     "admin": ("admin", "owners", "catalogue", "issue:open"),
 }
