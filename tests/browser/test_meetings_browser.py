@@ -60,6 +60,7 @@ def test_a_lead_records_a_meeting_and_sees_the_red_count_rise_on_the_dashboard(b
         page.goto(url)   # the first visit builds the demo database
         wait_idle(page)
         login(page, "lead", PASSWORD)
+        _nav(page, "总览")            # a lead's home is the verification queue
         page.get_by_text("整改类型与推进会").first.wait_for()
         before = int(_metric(page, "最多连续红灯"))
         repeated_before = int(_metric(page, "多次红灯问题"))
@@ -75,12 +76,12 @@ def test_a_lead_records_a_meeting_and_sees_the_red_count_rise_on_the_dashboard(b
         wait_idle(page)
         page.get_by_text("已记录推进会").first.wait_for()
         assert _meetings(db_path) == 3
-        screenshot(page, "meetings")
+        screenshot(page, "meetings.png")
 
         _nav(page, "总览")
         page.get_by_text("整改类型与推进会").first.wait_for()
         assert int(_metric(page, "最多连续红灯")) == before + 1
         assert int(_metric(page, "多次红灯问题")) >= repeated_before
-        screenshot(page, "dashboard-red-count")
+        screenshot(page, "dashboard_red_count.png")
     finally:
         context.close()
