@@ -473,13 +473,35 @@ MIGRATIONS: list[list[str]] = [
             spent_at TEXT NOT NULL
         ) WITHOUT ROWID""",
     ],
+    # 5: an office's ledger as it is (issue 16): mapping profiles (a confirmed column mapping and
+    # the answers about local words, saved under a name, found again by the header signature)
+    # and the office's columns that map to no field, kept with each issue.
+    [
+        """-- migration of ledger: ledger mapping profiles and the extra columns kept with issues
+        CREATE TABLE ledger_profiles (
+            name TEXT PRIMARY KEY CHECK (length(trim(name)) > 0),
+            signature TEXT NOT NULL,
+            mapping TEXT NOT NULL,
+            value_answers TEXT NOT NULL,
+            saved_by INTEGER REFERENCES users(id),
+            saved_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX ledger_profiles_signature ON ledger_profiles(signature)",
+        """CREATE TABLE issue_extras (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            header TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (issue_id, header)
+        ) WITHOUT ROWID""",
+    ],
     [
         # -- migration of rulesa: rectification types' rules (milestones of staged items,
         # the stage goal and report dates of continuous ones, the 30% cap), review meetings
         # (推进会) with the warning colour of every item as of each, accepted rule warnings.
         # A milestone's date never changes once set (a new one is added instead), so that the
         # warning of any past day is read from the live rows (created_at, done_on).
-        """CREATE TABLE milestones (
+        """-- migration of rulesa: milestones, review meetings and their warnings, accepted rules
+        CREATE TABLE milestones (
             id INTEGER PRIMARY KEY,
             issue_id INTEGER NOT NULL REFERENCES issues(id),
             kind TEXT NOT NULL DEFAULT 'milestone'
