@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, dict[Role, str]] = {
     "workflow.reopen":     {Role.LEAD: "all"},
     "workflow.end":        {Role.LEAD: "all"},
     "deadline.extend":     {Role.LEAD: "all"},
+    "deadline.request":    {Role.LEAD: "all", Role.RECTIFIER: "own"},
     "issue.merge":         {Role.ADMIN: "all", Role.LEAD: "all"},
     "ledger.import":       {Role.ADMIN: "all", Role.LEAD: "all"},
     "escalation.record":   {Role.LEAD: "all"},

@@ -19,7 +19,7 @@ from audit import ui
 from audit.messages import error_text, join_list, label, name_of
 from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, Status, UploadRefused
 from audit.rules_model import RuleWarning
-from issues import catalogue_views, issue_views, model, rules_ui, service
+from issues import catalogue_views, evidence_ui, issue_views, model, rules_ui, service
 from issues.model import Move
 from owners import service as owners
 
@@ -723,16 +723,10 @@ def _evidence(db, actor: Actor, d: dict) -> None:
     if not d["evidence"]:
         st.info(text("issue.evidence_none"))
     for e in d["evidence"]:
-        c1, c2, c3, c4 = st.columns([4, 3, 3, 1.4])
-        c1.text(e["filename"])
-        c2.caption(ui.md_escape(labels.get(e["measure_id"], text("issue.upload_issue_level"))))
-        c3.caption(f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
-                   f'{_when(e["uploaded_at"])}')
-
-        with c4:
-            ui.download_link(text("issue.download"), what=f'evidence:{e["id"]}',
-                             loader=issue_views.evidence_loader(db, actor, e["id"]),
-                             key=f'{K}.ev.{e["id"]}')
+        evidence_ui.show(db, actor, e, f'{K}.ev.{e["id"]}', caption=" · ".join((
+            labels.get(e["measure_id"], text("issue.upload_issue_level")),
+            issue_views.file_size_text(e["size"]), e["uploaded_by_name"] or "",
+            _when(e["uploaded_at"]))))
     if not issue_views.may_edit(actor, "evidence.attach", d) or \
             d["status"] in (Status.CLOSED.value, Status.ENDED.value):
         return

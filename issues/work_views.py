@@ -169,3 +169,12 @@ def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[d
                  may_strike_off=may_strike_off(facts, actor.user_id, actor.person_id),
                  own_submission=h["submitted_by"] == actor.user_id)
     return sorted(found, key=lambda r: (r["submitted_at"] or "", model.code_key(r["code"])))
+
+
+def issue_versions(db: sqlite_utils.Database, ids: list[int]) -> dict[int, int]:
+    """The current version of each issue (id → version), for a list that shows none."""
+    if not ids:
+        return {}
+    return {r["id"]: r["version"] for r in rows(
+        db, "SELECT id, version FROM issues WHERE id IN (SELECT value FROM json_each(?))",
+        (_ids_json(ids),))}

@@ -42,6 +42,7 @@ ENTITIES: dict[str, str] = {
     "measure": "measures", "evidence": "evidence", "accountability": "accountability",
     "extension": "extensions", "escalation": "escalations", "merge": "merges",
     "milestone": "milestones", "meeting": "meetings", "acceptance": "rule_acceptances",
+    "extension_request": "extension_requests",
 }
 # Link sets recorded on their owning row: field → (link table, owner column, target column).
 LINKS: dict[str, dict[str, tuple[str, str, str]]] = {

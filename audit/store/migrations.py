@@ -495,6 +495,29 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
     ],
     [
+        # -- migration of bulk: a rectifier's request for an extension (申请延期), decided by a
+        # lead: approved (the extension is made by extend_deadline, in the same transaction)
+        # or refused, with a note.
+        """CREATE TABLE extension_requests (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            requested_by INTEGER NOT NULL REFERENCES users(id),
+            requested_at TEXT NOT NULL,
+            current_deadline TEXT NOT NULL,
+            new_deadline TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'refused')),
+            decided_by INTEGER REFERENCES users(id),
+            decided_at TEXT,
+            decision_note TEXT NOT NULL DEFAULT '',
+            extension_id INTEGER REFERENCES extensions(id),
+            version INTEGER NOT NULL DEFAULT 1,
+            CHECK (new_deadline > current_deadline)
+        )""",
+        "CREATE INDEX extension_requests_issue ON extension_requests(issue_id, status)",
+    ],
+    [
         # -- migration of rulesa: rectification types' rules (milestones of staged items,
         # the stage goal and report dates of continuous ones, the 30% cap), review meetings
         # (推进会) with the warning colour of every item as of each, accepted rule warnings.
