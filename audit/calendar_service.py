@@ -97,6 +97,11 @@ def set_setting(db: sqlite_utils.Database, actor: Actor, key: str, value: str, *
             raise ValidationFailed(key, "must be a whole number")
         if key == "rectify.cap_percent" and int(value) > 100:
             raise ValidationFailed(key, "must be a percentage from 0 to 100")
+        if key == "verification.two_level" and str(value) not in ("0", "1"):
+            raise ValidationFailed(key, "must be 0 (one level) or 1 (two levels)")
+        if key.startswith("recheck.months.") and not (str(value).isdigit()
+                                                       and 1 <= int(value) <= 60):
+            raise ValidationFailed(key, "must be a whole number of months from 1 to 60")
         rec = Recorder(db, actor, at, "setting.set")
         org.set_setting_value(db, key, str(value))
         rec.add("setting", None, key, old, str(value))

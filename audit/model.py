@@ -50,6 +50,7 @@ PERMISSIONS: dict[str, dict[Role, str]] = {
     "workflow.start":      {Role.LEAD: "all", Role.RECTIFIER: "own"},
     "workflow.submit":     {Role.LEAD: "all", Role.RECTIFIER: "own"},
     "workflow.close":      {Role.LEAD: "all"},
+    "workflow.check":      {Role.LEAD: "all"},
     "workflow.return":     {Role.LEAD: "all"},
     "workflow.reopen":     {Role.LEAD: "all"},
     "workflow.end":        {Role.LEAD: "all"},

@@ -12,7 +12,8 @@ from audit import ui
 from audit.charts import STATUS_COLOURS, WARNING_COLOURS
 from audit.messages import label, name_of
 from audit.model import Actor, AuditError, can
-from issues import batch_service, batch_ui, catalogue_views, issue_views, work_views
+from issues import (batch_service, batch_ui, catalogue_views, issue_views, recurrence_views,
+                    work_views)
 
 B = "catalogue.batch"
 FLASH = f"{B}.flash"
@@ -102,6 +103,11 @@ def _filters(choices: dict, lang: str) -> dict:
         out["year"] = c9.selectbox(text("catalogue.year"), [None, *choices["years"]],
                                    key="catalogue.year",
                                    format_func=lambda y: everything if y is None else str(y))
+        c10, _c11, _c12 = st.columns(3)
+        out["flag"] = c10.selectbox(text("field.flag"), [None, *recurrence_views.FLAGS],
+                                    key="catalogue.flag",
+                                    format_func=lambda f: everything if f is None
+                                    else text(f"flag.{f}"))
     return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 

@@ -486,6 +486,14 @@ def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
         (text("issue.field.closed"), text("issue.by_at", who=d["closed_by_name"],
                                           at=_when(d["closed_at"])) if d["closed_at"] else ""),
         (text("issue.field.status_reason"), d["status_reason"]),
+        (text("field.checked_by"), text("issue.by_at", who=d.get("checked_by_name") or "",
+                                        at=_when(d["checked_at"]))
+         if d.get("checked_at") else ""),
+        (text("field.recheck_due"), d.get("recheck_due") or ""),
+        (text("field.recurrences"), str(d["recurrences"]) if d.get("recurrences") else ""),
+        (text("field.recurrence_status"),
+         text(f"recurrence.status.{d['recurrence_status']}")
+         if d.get("recurrence_status") else ""),
     ]
     item, value = text("issue.col.item"), text("issue.col.value")
     shown = [{item: k, value: v} for k, v in rows if v not in (None, "")]

@@ -15,7 +15,8 @@ import streamlit as st
 from audit import ui
 from audit.messages import join_list, label
 from audit.model import Actor, AuditError
-from issues import batch_service, batch_ui, evidence_ui, issue_views, service, work_views
+from issues import (batch_service, batch_ui, evidence_ui, issue_views, recheck_ui, service,
+                    work_views)
 from issues.model import Move
 
 K = "verify"
@@ -120,11 +121,16 @@ def _missing_text(missing: list[str], lang: str) -> str:
         (label("missing", m, lang) for m in missing), lang))
 
 
+_SOD_KEYS = {"submitted": "verify.sod_submitted", "owner": "verify.sod_owner",
+             "checked": "verify.sod_checked", "not_regional": "verify.not_regional"}
+
+
 def _sod_text(r: dict) -> str:
-    """Why this lead may not strike the item off (segregation of duties), or ''."""
+    """Why this lead may not do the level the item waits at (segregation of duties, or 复核销号
+    by a regional lead), or ''."""
     if r["may_strike_off"]:
         return ""
-    return ui.text("verify.sod_submitted" if r["own_submission"] else "verify.sod_owner")
+    return ui.text(_SOD_KEYS.get(r.get("sod_reason") or "", "verify.sod_owner"))
 
 
 def _table(queue: list[dict], lang: str) -> dict:
@@ -137,7 +143,9 @@ def _table(queue: list[dict], lang: str) -> dict:
         ("code", "field.code"), ("title", "field.title"), ("unit", "field.unit"),
         ("submitted", "verify.col.submitted"), ("by", "verify.col.submitted_by"),
         ("measures", "mywork.col.measures"), ("evidence", "issue.col.evidence"),
-        ("closure", "verify.col.closure"), ("may", "verify.col.may"))}
+        ("closure", "verify.col.closure"), ("may", "verify.col.may"),
+        ("level", "verify.col.level"))}
+    levels = {k: text(f"verify.level.{k}") for k in ("single", "first", "second")}
     yes, no = text("common.yes"), text("common.no")
     missing_texts: dict[tuple, str] = {}
     data = []
@@ -151,6 +159,7 @@ def _table(queue: list[dict], lang: str) -> dict:
             col["by"]: r["submitted_by_name"],
             col["measures"]: f'{r["measures_done"]}/{r["measures"]}',
             col["evidence"]: r["evidence"], col["closure"]: missing_texts[missing],
+            col["level"]: levels[r.get("level", "single")],
             col["may"]: yes if r["may_strike_off"] else no})
     event = st.dataframe(data, hide_index=True, width="stretch",
                          key=f"{K}.queue.{st.session_state.get(ROUND, 0)}",
@@ -278,9 +287,13 @@ def _actions(d: dict, r: dict, lang: str) -> None:
     if Move.RETURN in moves:
         st.text_area(text("verify.return_reason"), key=f"{K}.{iid}.reason", height=68,
                      placeholder=text("verify.return_hint"))
-    buttons = [m for m in (Move.CLOSE, Move.RETURN) if m in moves]
+    if r.get("checked_by_name"):
+        st.caption(text("verify.checked_by") + text("common.colon") + text(
+            "issue.by_at", who=r["checked_by_name"],
+            at=(r["checked_at"] or "")[:16].replace("T", " ")))
+    buttons = [m for m in (Move.CHECK, Move.CLOSE, Move.RETURN) if m in moves]
     for col, move in zip(st.columns([1, 1, 3]), buttons):
-        closing = move == Move.CLOSE
+        closing = move in (Move.CLOSE, Move.CHECK)
         col.button(label("move", move, lang), key=f"{K}.{move.value}",
                    type="primary" if closing else "secondary", on_click=_on_move,
                    args=(iid, d["code"], move.value, d["version"]), width="stretch",
@@ -313,10 +326,13 @@ def render() -> None:
         st.session_state.pop(FLASH, None)
         _held(done)
         return
+    if queue and queue[0].get("level") != "single":
+        st.info(text("verify.two_level"), icon=":material/stacks:")
     if not queue:
         st.info(text("verify.empty"))
-        return
-    st.caption(text("verify.select_hint"))
-    picked = _table(queue, lang)
-    _detail(db, actor, picked, lang)
-    _batch(queue, lang)
+    else:
+        st.caption(text("verify.select_hint"))
+        picked = _table(queue, lang)
+        _detail(db, actor, picked, lang)
+        _batch(queue, lang)
+    recheck_ui.render_section(db, actor, as_of, lang)

@@ -517,6 +517,28 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX extension_requests_issue ON extension_requests(issue_id, status)",
     ],
+    # two-level verification (初审 by a city lead, 复核销号 by a regional lead), the check after
+    # closure (整改成效回头看: a due date set at 销号, reopening at a check is a recurrence) and
+    # findings that come back (a newer audit's finding flagged as a possible recurrence of an
+    # earlier item, for a person to confirm or reject).
+    [
+        """-- migration of rulesb: two-level verification, the check after closure, recurrences
+        ALTER TABLE issues ADD COLUMN checked_by INTEGER REFERENCES users(id)""",
+        "ALTER TABLE issues ADD COLUMN checked_at TEXT",
+        "ALTER TABLE issues ADD COLUMN recheck_due TEXT",
+        # No defaults: a row made before this migration holds NULL, as its history says (NULL
+        # recurrences: none; NULL recurrence_status: never flagged).
+        "ALTER TABLE issues ADD COLUMN recurrences INTEGER CHECK (recurrences >= 0)",
+        "ALTER TABLE issues ADD COLUMN recurrence_of_id INTEGER REFERENCES issues(id)",
+        "ALTER TABLE issues ADD COLUMN recurrence_score REAL",
+        """ALTER TABLE issues ADD COLUMN recurrence_status TEXT
+           CHECK (recurrence_status IN ('pending', 'confirmed', 'rejected'))""",
+        "CREATE INDEX issues_recheck_due ON issues(recheck_due) WHERE recheck_due IS NOT NULL",
+        """INSERT OR IGNORE INTO settings (key, value) VALUES
+            ('verification.two_level', '0'),
+            ('recheck.months.immediate', '6'), ('recheck.months.staged', '6'),
+            ('recheck.months.continuous', '6')""",
+    ],
     [
         # -- migration of rulesa: rectification types' rules (milestones of staged items,
         # the stage goal and report dates of continuous ones, the 30% cap), review meetings
