@@ -169,8 +169,10 @@ class Task:
         """Save the last screen; fail above six actions or on any problem seen."""
         page = self.page
         SCREENS.mkdir(parents=True, exist_ok=True)
-        page.set_viewport_size({"width": 1400, "height": 1800})
+        page.set_viewport_size({"width": 1400, "height": 2400})
         wait_idle(page)
+        # Streamlit scrolls inside its own container: show the page from its top.
+        page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENS / f"{self.name}-{self.lang}.png"), full_page=True)
         assert len(self.actions) <= MAX_ACTIONS, (len(self.actions), self.actions)
         problems = list(dict.fromkeys(self.problems))
