@@ -47,6 +47,8 @@ PAGES: tuple[PageSpec, ...] = (
              icon=":material/description:"),
     PageSpec("issues.my_work_page", "page.my_work", frozenset({Role.RECTIFIER, Role.LEAD}),
              "my-work", icon=":material/task_alt:", home_of=frozenset({Role.RECTIFIER})),
+    PageSpec("issues.return_page", "page.return", frozenset({Role.RECTIFIER, Role.LEAD}),
+             "ledger-return", icon=":material/assignment_return:"),
     PageSpec("issues.verify_page", "page.verify", frozenset({Role.LEAD}), "verify",
              icon=":material/fact_check:", home_of=frozenset({Role.LEAD})),
     PageSpec("issues.graphs_page", "page.graphs",
@@ -133,6 +135,7 @@ def main() -> None:
     lang = ui.lang()
     st.set_page_config(page_title=t("app.title", lang), page_icon=":material/fact_check:",
                        layout="wide")
+    ui.widget_texts()
     if st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
     try:
@@ -142,6 +145,7 @@ def main() -> None:
         log.exception("cannot open the database")
         st.error(t("app.db_error", lang))
         st.stop()
+    _background_refresh(ui.database_file_of(db))
     actor = ui.refresh_actor(db)
     if actor is None:
         # A stranger gets the sign-in page and nothing else, whatever URL was asked for; under
@@ -154,6 +158,13 @@ def main() -> None:
         return
     _sidebar(db, actor, lang)
     st.navigation(_navigation(actor, lang)).run()
+
+
+@st.cache_resource(show_spinner=False)
+def _background_refresh(path: str):
+    """The stored results' refresher for this database: one thread per process (cached)."""
+    from issues import refresh_worker
+    return refresh_worker.start(path, ui.today, ui.now_at)
 
 
 def _login(db) -> None:

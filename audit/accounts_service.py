@@ -24,6 +24,7 @@ from audit.model import (
 from audit.store import history
 from audit.store import users as store
 from audit.store.db import write_transaction
+from audit.store.form_tokens import settle_form_token, spend_form_token
 
 MIN_PASSWORD_LENGTH = 8
 # argon2 pre-hashes long input, but a cap keeps a megabyte "password" from costing anything.
@@ -185,7 +186,8 @@ def _write_user(db: sqlite_utils.Database, row: dict, values: dict, *, actor: Ac
 
 def create_user(db: sqlite_utils.Database, actor: Actor | None, username: str, password: str,
                 role: Role | str, *, unit_id: int | None = None, unit_code: str | None = None,
-                person_id: int | None = None, display_name: str = "", at: str) -> int:
+                person_id: int | None = None, display_name: str = "",
+                at: str, form_token: str | None = None) -> int:
     """Create an account and return its id. `actor` None is the system (init, demo builder);
     otherwise only an administrator may. Raises NotPermitted, ValidationFailed."""
     _require_admin(actor)
@@ -200,6 +202,7 @@ def create_user(db: sqlite_utils.Database, actor: Actor | None, username: str, p
     # Hash before the write lock: it takes ~0.1 s and needs no data.
     password_hash = hash_password(password)
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "user.create", at)
         if store.username_taken(db, name):
             raise ValidationFailed("username", "already taken", rule="taken")
         user_id = store.insert_user(db, username=name, display_name=display,
@@ -213,6 +216,7 @@ def create_user(db: sqlite_utils.Database, actor: Actor | None, username: str, p
                        action="user.create",
                        changes=[history.Change("user", user_id, f, None, v)
                                 for f, v in fields.items()])
+        settle_form_token(db, form_token, user_id)
     return user_id
 
 

@@ -97,8 +97,29 @@ def _person_options(db, actor: Actor) -> dict[int | None, str]:
     """Person choices for a form: id → 'name (unit)'; None links nobody."""
     options: dict[int | None, str] = {None: ui.text("admin.no_person")}
     for p in accounts_service.person_choices(db, actor):
-        options[p["id"]] = f"{p['name']}（{p['unit_name']}）"
+        options[p["id"]] = ui.with_note(p["name"], p["unit_name"])
     return options
+
+
+ADD = "audit.admin.add"      # prefix of the add-user form's session-state keys
+ADD_FLASH = f"{ADD}.flash"
+ADD_BLANK = {f"{ADD}.username": "", f"{ADD}.display_name": "", f"{ADD}.password": ""}
+
+
+def _on_add_user(token: str) -> None:
+    """Create the account the form describes (a callback: runs before the page is redrawn);
+    the token binds the submit to the drawing, so a double click records one account."""
+    s = st.session_state
+    username = s.get(f"{ADD}.username") or ""
+
+    def write(db, actor) -> str:
+        accounts_service.create_user(
+            db, actor, username, s.get(f"{ADD}.password") or "", s.get(f"{ADD}.role"),
+            unit_id=s.get(f"{ADD}.unit"), person_id=s.get(f"{ADD}.person"),
+            display_name=s.get(f"{ADD}.display_name") or "", at=ui.now_at(), form_token=token)
+        return ui.text("admin.created", username=username.strip())
+
+    ui.act(ADD_FLASH, write, token_form=ADD, blank=ADD_BLANK)
 
 
 def _add_user_form(db, actor: Actor) -> None:
@@ -106,26 +127,22 @@ def _add_user_form(db, actor: Actor) -> None:
     tr, lang = ui.text, ui.lang()
     units = _unit_options(db, actor)
     people = _person_options(db, actor)
+    ui.show_flash(ADD_FLASH)
     with st.form("audit.admin.add_user", clear_on_submit=False):
-        username = st.text_input(tr("field.username"), max_chars=accounts_service.USERNAME_MAX)
-        display_name = st.text_input(tr("field.display_name"), max_chars=accounts_service.DISPLAY_NAME_MAX)
-        role = st.selectbox(tr("field.role"), [r.value for r in Role],
-                            format_func=lambda r: label("role", r, lang))
-        unit_id = st.selectbox(tr("field.unit"), list(units), format_func=units.get)
-        person_id = st.selectbox(tr("field.person"), list(people), format_func=people.get)
-        password = st.text_input(tr("field.password"), type="password",
-                                 max_chars=accounts_service.MAX_PASSWORD_LENGTH,
-                                 autocomplete="new-password")
-        submitted = st.form_submit_button(tr("admin.add_user"), type="primary")
-    if not submitted:
-        return
-    try:
-        accounts_service.create_user(db, actor, username, password, role, unit_id=unit_id,
-                          person_id=person_id, display_name=display_name, at=ui.now_at())
-    except AuditError as exc:
-        ui.show_error(exc)
-        return
-    st.success(tr("admin.created", username=username.strip()))
+        st.text_input(tr("field.username"), max_chars=accounts_service.USERNAME_MAX,
+                      key=f"{ADD}.username")
+        st.text_input(tr("field.display_name"), max_chars=accounts_service.DISPLAY_NAME_MAX,
+                      key=f"{ADD}.display_name")
+        st.selectbox(tr("field.role"), [r.value for r in Role], key=f"{ADD}.role",
+                     format_func=lambda r: label("role", r, lang))
+        st.selectbox(tr("field.unit"), list(units), format_func=units.get, key=f"{ADD}.unit")
+        st.selectbox(tr("field.person"), list(people), format_func=people.get,
+                     key=f"{ADD}.person")
+        st.text_input(tr("field.password"), type="password",
+                      max_chars=accounts_service.MAX_PASSWORD_LENGTH,
+                      autocomplete="new-password", key=f"{ADD}.password")
+        st.form_submit_button(tr("admin.add_user"), type="primary", on_click=_on_add_user,
+                              args=(ui.form_token(ADD),))
 
 
 def _edit_user(db, actor: Actor, accounts: list[dict]) -> None:

@@ -4,6 +4,7 @@ core property `identifier` of a Word pack or an Excel ledger, a reminder digest,
 manifest's "anchor"). Reading one from a .docx or .xlsx needs only its docProps/core.xml."""
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from pathlib import Path
@@ -69,3 +70,21 @@ def anchor_from_document(path: str | Path, field: str = "against") -> tuple[int,
         raise ValidationFailed(field, f"{path} carries no history anchor (core property "
                                       "identifier)")
     return parse_anchor(text, f"{field} ({path.name})")
+
+
+def anchor_in_workbook(data: bytes) -> tuple[int, str] | None:
+    """The anchor an .xlsx (as bytes) carries in its core property `identifier`, or None when it
+    carries none or is not an Office file (a field ledger made by hand): the importer's
+    baseline for telling a stale cell from a change (issues.import_conflict_model)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            info = zf.getinfo(_CORE)
+            if info.file_size > _CORE_MAX_BYTES:
+                return None
+            root = ElementTree.fromstring(zf.read(info))
+    except (KeyError, zipfile.BadZipFile, OSError, RuntimeError, EOFError,
+            ElementTree.ParseError, DefusedXmlException):
+        return None
+    node = root.find(_DC_IDENTIFIER)
+    m = _ANCHOR.fullmatch((node.text or "").strip()) if node is not None else None
+    return (int(m.group(1)), m.group(2)) if m else None

@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
+import math
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from types import MappingProxyType
@@ -196,6 +198,16 @@ def _stacked_top(data: list[dict[str, Any]], group: str) -> int:
     return max(sums.values(), default=0)
 
 
+def described(chart: alt.Chart, parts: Iterable[tuple[str, str]]) -> alt.Chart:
+    """The chart whose marks a screen reader describes in the catalogue's words: `parts` are
+    (title, field) pairs, read as "title: value; …". Vega-Lite's own description names every
+    encoded field, the helpers too (warning_rank, series, key), under their code names."""
+    expr = " + '; ' + ".join(f"{json.dumps(title + ': ', ensure_ascii=False)} + "
+                             f"datum[{json.dumps(field)}]" for title, field in parts)
+    return chart.transform_calculate(aria_text=expr).encode(
+        description=alt.Description("aria_text:N"))
+
+
 def dim_unselected(selection: alt.Parameter) -> alt.ConditionalValueDefnumberExprRef:
     """Dim what is not selected, so the drill-down target is visible."""
     return alt.condition(selection, alt.value(1.0), alt.value(DIM))
@@ -254,6 +266,8 @@ def _status_bars(rows: Iterable[Any], group: str, builder: str, lang: str) -> al
         .add_params(selection)
         .properties(width="container", height=alt.Step(BAR_STEP))
     )
+    chart = described(chart, ((t[group], group), (t["status"], "status_label"),
+                              (t["count"], "count")))
     return configure(chart)
 
 
@@ -292,7 +306,10 @@ def heatmap_unit_category(rows: Iterable[Any], measure: str = "open", lang: str 
                alt.Tooltip("overdue:Q", title=t["overdue"])]
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
         color=alt.Color(f"{measure}:Q", title=t[measure],
-                        scale=alt.Scale(scheme=scheme, domainMin=0)),
+                        scale=alt.Scale(scheme=scheme, domainMin=0),
+                        # Counts: whole-number steps in the legend, never 0.5.
+                        legend=alt.Legend(format="d", tickMinStep=1, **(
+                            {"values": list(range(0, int(top) + 1))} if top <= 10 else {}))),
         opacity=dim_unselected(selection),
         tooltip=tooltip,
     ).add_params(selection)
@@ -347,6 +364,8 @@ def warning_by_unit(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin:
         .add_params(selection)
         .properties(width="container", height=alt.Step(BAR_STEP))
     )
+    chart = described(chart, ((t["unit"], "unit"), (t["warning"], "warning_label"),
+                              (t["count"], "count")))
     return configure(chart)
 
 
@@ -358,6 +377,10 @@ def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
                   text: alt.Chart | None = None, wrap: int = 0) -> alt.TopLevelMixin:
     """Horizontal bars of `back` with `front` (a part of it) drawn over, from zero, with legend."""
     names = [t[back], t[front]]
+    top = max((r.get(back) or 0) for r in data)
+    # With text labels right of the bars, the axis runs on by a third so that the longest
+    # bar's label stays inside the plot instead of running over its edge (or being cut).
+    room = max(top + 1, math.ceil(top * 4 / 3))
     bars = (
         alt.Chart(alt.Data(values=data))
         .transform_fold([back, front], as_=["key", "value"])
@@ -366,7 +389,8 @@ def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
         .encode(
             y=alt.Y(f"{group}:N", title=t[group], sort=sort, axis=_wrapped(wrap)),
             x=alt.X("value:Q", title=t["issues"], stack=None,
-                    axis=count_axis(max((r.get(back) or 0) for r in data))),
+                    axis=count_axis(room if text else top),
+                    scale=alt.Scale(domain=[0, room]) if text else alt.Scale()),
             color=alt.Color("series:N", title=None,
                             scale=alt.Scale(domain=names, range=list(colours))),
             # The part is drawn after (over) the whole.
@@ -378,6 +402,7 @@ def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
         )
         .add_params(selection)
     )
+    bars = described(bars, ((t[group], group), (t[back], back), (t[front], front)))
     layers = [bars] if text is None else [bars, text]
     step = BAR_STEP if not wrap else BAR_STEP + 16  # two lines of label a bar
     chart = alt.layer(*layers, title=title).properties(width="container",
@@ -433,7 +458,8 @@ def focus_progress(rows: Iterable[Any], lang: str = "zh") -> alt.TopLevelMixin:
         r["label"] = t["focus_label"].format(closed=r["closed"], total=r["total"], rate=rate)
     sort = first_seen(data, "focus")
     text = (alt.Chart(alt.Data(values=data))
-            .mark_text(align="left", dx=4, fontSize=12)
+            # The label repeats what the bar's description says: not read out twice.
+            .mark_text(align="left", dx=4, fontSize=12, aria=False)
             .encode(y=alt.Y("focus:N", sort=sort), x="total:Q", text="label:N"))
     tips = [alt.Tooltip("rate:Q", title=t["closure_rate"], format=".1%")]
     return _overlay_bars(data, "focus", "total", "closed", (TRACK_COLOUR, CLOSED_COLOUR),
@@ -462,7 +488,7 @@ def cause_ranking(rows: Iterable[Any], top: int = 10, lang: str = "zh") -> alt.T
         r["label"] = t["amount_label"].format(amount=amount / float(t["amount_label_divisor"]))
     sort = [r["cause"] for r in data]
     text = (alt.Chart(alt.Data(values=data))
-            .mark_text(align="left", dx=4, fontSize=11, color="#555555")
+            .mark_text(align="left", dx=4, fontSize=11, color="#555555", aria=False)
             .encode(y=alt.Y("cause:N", sort=sort), x="open_issues:Q", text="label:N"))
     tips = [alt.Tooltip("label:N", title=t["amount"])]
     return _overlay_bars(data, "cause", "open_issues", "overdue", (OPEN_COLOUR, OVERDUE_COLOUR),

@@ -59,7 +59,8 @@ def _scope_of(key: tuple) -> Scope:
                  classification=classification)
 
 
-# `version` (ui.data_key: every write but a sign-in moves it) is in the key so that
+# `version` (ui.data_key of the scope: every write touching the scope's units moves it) is in
+# the key so that
 # any write shows at once and the next user's sign-in does not make a second copy; `_db` is the
 # session's connection and is left out of the key (the path stands for it).
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -296,10 +297,12 @@ def _show_drill(db, ctx: dict, selection: dict) -> None:
         st.markdown(f"**{ui.text('dashboard.drill_title', n=len(found))}**")
         page = ui.page("issue")
         for r in found[:DRILL_SHOWN]:
-            st.page_link(page, label=ui.text("dashboard.drill_row", code=r["code"],
-                                                  title=r["title"]),
+            whole = ui.text("dashboard.drill_row", code=r["code"], title=r["title"])
+            # A long title is cut with "…" (a link's label is cut off silently by its box) and
+            # read whole in the tooltip.
+            st.page_link(page, label=ui.clip(whole, 60),
                          query_params={"id": str(r["id"])}, icon=":material/description:",
-                         help=ui.text(
+                         help=ui.md_escape(whole) + "  \n" + ui.text(
                              "dashboard.drill_help", unit=r["unit"],
                              status=label("status", r["status"], lang),
                              deadline=r["deadline"] or ui.text("dashboard.no_deadline"),
@@ -396,7 +399,8 @@ def render() -> None:
     except AuditError as exc:
         ui.show_error(exc)
         return
-    path, version = ui.data_key(db)
+    # Keyed on the version of the scope's units: a write elsewhere leaves this entry warm.
+    path, version = ui.data_key(db, scope.unit_ids)
     ctx = {"lang": lang, "path": path, "version": version,
            "scope_key": _scope_key(scope), "as_of": view.as_of, "compare_to": view.compare_to}
     data = _load(db, ctx["path"], ctx["version"], ctx["scope_key"], view.as_of,

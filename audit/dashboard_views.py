@@ -40,9 +40,8 @@ import sqlite_utils
 
 from audit import charts, progress_charts
 from audit.messages import name_column, t
-from audit.store import org
+from audit.store import org, versions
 from audit.store.db import one, rows, scalar
-from audit.store.history import data_version
 from audit.time_model import Calendar
 from audit.views import (
     WARNING_SQL,
@@ -621,7 +620,8 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
                    compare_to: date | None = None, *, lang: str = "zh",
                    cal: Calendar | None = None) -> dict:
     """Everything the dashboard and the review pack show, as plain data (keys DASHBOARD_KEYS):
-    - as_of, compare_to: ISO dates (compare_to None when not asked); lang; data_version;
+    - as_of, compare_to: ISO dates (compare_to None when not asked); lang; data_version (of
+      the scope's units, audit.store.versions: what the page's cache keys on);
     - figures: audit.figures' figures at as_of; compare: the same at compare_to (or None);
       deltas: figures − compare for DELTA_KEYS (or None);
     - burnup: {weeks: [{week, week_start, in_scope, closed}], deadline, projection};
@@ -636,7 +636,7 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
     cal = cal or org.load_calendar(db)
     out: dict = {"as_of": as_of.isoformat(),
                  "compare_to": compare_to.isoformat() if compare_to else None,
-                 "lang": lang, "data_version": data_version(db)}
+                 "lang": lang, "data_version": versions.version_of(db, scope.unit_ids)}
     groups = unit_groups(db, scope)
     links = {f: link_rows_sql(f, live=is_live(db, as_of), classification=scope.classification)
              for f in ("streams", "focus", "causes")}

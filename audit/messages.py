@@ -18,6 +18,7 @@ from audit.model import (
     AuditError,
     ClosureBlocked,
     DependencyCycle,
+    LedgerFileError,
     ValidationFailed,
 )
 
@@ -108,6 +109,13 @@ def error_text(exc: AuditError, lang: str | None = DEFAULT_LANG) -> str:
                                 else str(rule))
         else:
             params.setdefault("reason", exc.message)
+    if isinstance(exc, LedgerFileError):
+        # The reason is a short code (zip_bomb, type…): named in words, with the full message
+        # the CLI prints (sizes, cells, headers), so the page says as much as the CLI.
+        code = str(exc.params.get("reason") or "")
+        params["reason"] = t(f"ledger_file.{code}", lang) if has(f"ledger_file.{code}") \
+            else (code or t("ledger_file.other", lang))
+        params["detail"] = exc.message
     key = exc.key if has(exc.key) else "error.generic"
     return t(key, lang, **params)
 

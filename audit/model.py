@@ -241,6 +241,19 @@ class IntegrityBroken(AuditError):
     key = "error.integrity"
 
 
+class AlreadySubmitted(AuditError):
+    """This drawing of a form was submitted before (a double click, a resent request): nothing
+    was recorded again. `result` is what the first submit produced (an id, a count)."""
+
+    key = "error.already_submitted"
+
+    def __init__(self, form: str, result: Any = None):
+        super().__init__(f"form {form} was already submitted; nothing recorded again",
+                         form=form)
+        self.form = form
+        self.result = result
+
+
 def text_value(value: Any, field: str, *, required: bool = False, max_len: int = 200_000) -> str:
     """A text field as stored (exactly as typed); ValidationFailed naming the field when it is
     required and blank, or too long."""

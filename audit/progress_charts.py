@@ -164,7 +164,12 @@ def burnup(weeks: Iterable[Any], deadline: dt.date | str | None = None,
         late = bool(deadline is not None and projection.get("date")
                     and iso_date(projection["date"]) > iso_date(deadline))
         layers.extend(_projection_layers(projection, last, t, utc, late))
-    chart = alt.layer(*layers, title=title).properties(width="container", height=320)
+    # "No latest date at the slow pace" is said under the title, not beside the projection:
+    # there it ran into the deadline's label and off the plot's right edge.
+    slow = bool(projection and projection.get("date") and projection.get("at_this_rate", True)
+                and not projection.get("done") and not projection.get("high"))
+    heading = alt.Title(title, subtitle=[t["no_latest"]]) if slow else title
+    chart = alt.layer(*layers, title=heading).properties(width="container", height=320)
     return configure(chart)
 
 
@@ -212,15 +217,12 @@ def _projection_layers(projection: Mapping[str, Any], last: Mapping[str, Any],
         alt.Chart(alt.Data(values=[point]))
         .mark_point(shape="diamond", size=140, filled=True, color=colour)
         .encode(x=alt.X("date:T", scale=utc), y="y:Q", tooltip=tip),
+        # Ends at the point, above the band: the projection is the right end of the x axis,
+        # so a label centred on it would run off the plot.
         alt.Chart(alt.Data(values=[point]))
-        .mark_text(align="center", dy=-16, fontSize=12, color=colour)
+        .mark_text(align="right", dx=6, dy=-16, fontSize=12, color=colour)
         .encode(x=alt.X("date:T", scale=utc), y="y:Q", text="text:N"),
     ]
-    if not high:
-        layers.append(
-            alt.Chart(alt.Data(values=[point]))
-            .mark_text(align="center", dy=18, fontSize=11, color="#666666")
-            .encode(x=alt.X("date:T", scale=utc), y="y:Q", text=alt.value(t["no_latest"])))
     return layers
 
 

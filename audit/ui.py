@@ -18,10 +18,9 @@ import streamlit as st
 
 from audit import accounts_service, login_service, messages, time_model
 from audit.messages import error_text, label
-from audit.model import Actor, AuditError, StaleEdit, ValidationFailed
-from audit.store import downloads, keys, org
+from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, ValidationFailed
+from audit.store import downloads, keys, org, versions
 from audit.store.db import database_file, open_database
-from audit.store.history import data_version
 from audit.store.paths import database_path, evidence_dir
 
 # Session-state keys, prefixed so that page widgets cannot collide with them.
@@ -40,11 +39,23 @@ DEFAULT_IDLE_MINUTES = 30
 
 # --- what cached reads depend on -------------------------------------------------------------
 
-def data_key(db: sqlite_utils.Database) -> tuple[str, int]:
+EVERYTHING = None
+
+
+def data_key(db: sqlite_utils.Database, unit_ids: Iterable[int] | None = EVERYTHING
+             ) -> tuple[str, int]:
     """(database file, data version): the part of every page cache's key that says which data
-    it was read from. The version (audit.store.history.data_version) moves with every write but a
-    sign-in, so a cached read is never stale."""
-    return database_file(db), data_version(db)
+    it was read from. The version (audit.store.versions) is that of the units the read covers
+    (`unit_ids`, already expanded with descendants, as in Scope and Actor.scope_unit_ids; None:
+    the whole programme): it moves with every write that touches one of them or everything
+    (the org tree, reference data…), never with a sign-in, so a cached read is never stale and
+    a write in one unit leaves the caches of other units warm."""
+    return database_file(db), versions.version_of(db, unit_ids)
+
+
+def database_file_of(db: sqlite_utils.Database) -> str:
+    """The file the session's database is (what per-database resources are keyed on)."""
+    return database_file(db)
 
 
 # --- clock ----------------------------------------------------------------------------------------
@@ -327,6 +338,101 @@ def forget_form(*keys: str) -> None:
             st.session_state.pop(key + suffix, None)
 
 
+# Streamlit draws some texts of its own widgets in English whatever the page's language, and
+# offers no parameter for them (streamlit/streamlit#13500, open): the file uploader's button
+# ("Upload"), its size-and-type line ("5MB per file • PDF, DOCX") and the line shown while a
+# file is dragged over it ("Drag and drop files here"). This stylesheet, scoped to those
+# elements by their data-testid, hides them and shows the catalogue's words instead (the
+# widget labels already name the file types and the size limit). Select boxes need no CSS:
+# every one passes `placeholder=` (tests/test_audit_screen_language.py checks).
+WIDGET_CSS = """
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] > p {
+  display: none; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {
+  content: %(upload)s; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span { display: none; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {
+  content: %(hint)s; font-size: 0.875rem; opacity: 0.6; }
+[data-testid="stFileUploaderDropzone"] > div:not([data-testid]) > * { display: none; }
+[data-testid="stFileUploaderDropzone"] > div:not([data-testid])::after { content: %(drop)s; }
+"""
+
+
+def css_string(value: str) -> str:
+    """A text as a CSS string literal: quotes, backslashes and angle brackets escaped (the
+    stylesheet sits in HTML)."""
+    out = []
+    for ch in value:
+        out.append(f"\\{ord(ch):x} " if ch in '"\\<>&\n' else ch)
+    return '"' + "".join(out) + '"'
+
+
+def widget_texts() -> None:
+    """Put Streamlit's own English widget texts (see WIDGET_CSS) in the page's language; call
+    once per rerun, before the page is drawn."""
+    st.html("<style>" + WIDGET_CSS % {
+        "upload": css_string(text("widget.upload")), "hint": css_string(text("widget.upload_hint")),
+        "drop": css_string(text("widget.upload_drop"))} + "</style>")
+
+
+# Long text in a table: st.dataframe wraps a cell's text when its rows are taller than one line,
+# and cuts what does not fit without any mark. Rows of WRAP_ROW_HEIGHT pixels hold two lines;
+# `clip` cuts a text to what they hold, ending with "…", and the column's help says where the
+# whole text is.
+WRAP_ROW_HEIGHT = 60
+WRAP_CHARS = 60
+
+
+def clip(value: str | None, n: int = WRAP_CHARS) -> str:
+    """`value` cut to `n` characters, ending with "…" when it was longer."""
+    value = value or ""
+    return value if len(value) <= n else value[:n - 1] + "…"
+
+
+def long_text_column(help_key: str = "table.clipped_help") -> Any:
+    """The column config of a long-text column: wide, with a help naming where the whole text
+    is (the texts themselves go through `clip`)."""
+    return st.column_config.TextColumn(width="large", help=text(help_key))
+
+
+def with_note(main: object, note: object) -> str:
+    """A name with a note in brackets, in the page's language: 张三（包头） / 张三 (包头)."""
+    return text("common.with_note", main=main, note=note)
+
+
+def cause_rows(causes: list[dict]) -> list[dict]:
+    """An issue's root causes as table rows: 根源编号, 根源 (its sentence), and 说明 only when
+    some cause has one (an empty column read as a missing description)."""
+    noted = any(c.get("description") for c in causes)
+    return [{text("issue.col.cause_code"): c["code"], text("issue.col.cause_title"): c["title"],
+             **({text("issue.col.cause_note"): c.get("description") or ""} if noted else {})}
+            for c in causes]
+
+
+def form_token(form: str) -> str:
+    """The one-time token of the form `form` as drawn now: pass it in the submit button's
+    `args` (bound to this drawing) and on to the service, which spends it in its write
+    transaction. A second submit of the same drawing is then refused (AlreadySubmitted)."""
+    key = f"audit.form_token.{form}"
+    if key not in st.session_state:
+        st.session_state[key] = secrets.token_urlsafe(18)
+    return st.session_state[key]
+
+
+def renew_form_token(form: str) -> None:
+    """After a successful submit: the next drawing of the form gets a new token."""
+    st.session_state.pop(f"audit.form_token.{form}", None)
+
+
+def blank_form(values: dict[str, Any]) -> None:
+    """After a successful submit: set the form's fields to blank values. Dropping the keys is
+    not enough: the browser keeps showing (and would send again) what was typed until the
+    server sets the widget's value."""
+    for key, value in values.items():
+        forget_form(key)
+        st.session_state[key] = value
+
+
 def flash(slot: str, kind: str, message: str) -> None:
     """Keep a message for the next drawing of the page."""
     st.session_state[slot] = (kind, message)
@@ -340,6 +446,8 @@ def show_flash(slot: str) -> None:
         st.success(md_escape(message), icon=":material/check_circle:")
     elif kind == "warning":
         st.warning(md_escape(message))
+    elif kind == "info":
+        st.info(md_escape(message), icon=":material/info:")
     elif kind == "error":
         st.error(md_escape(message))
 
@@ -369,10 +477,11 @@ def password_form(db: sqlite_utils.Database, actor: Actor, where: str) -> None:
     st.success(tr("admin.password_changed"))
 
 
-def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = ()
-        ) -> bool:
+def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, ...] = (),
+        *, token_form: str | None = None, blank: dict[str, Any] | None = None) -> bool:
     """Run one service write from a callback; keep its refusal or success for the rerun. On
-    success the form's values are dropped; on a refusal they stay. Returns success."""
+    success the form's values are dropped (`blank`: set to these values) and its one-time
+    token (`token_form`) renewed; on a refusal they stay. Returns success."""
     actor = current_actor()
     if actor is None:
         return False
@@ -383,19 +492,34 @@ def act(slot: str, write: Callable[[Any, Actor], str], forget_keys: tuple[str, .
         flash(slot, "error", error_text(exc, lang()) + " "
               + text("issue.stale_keep"))
         return False
+    except AlreadySubmitted as exc:
+        spent(token_form, blank)
+        flash(slot, "info", error_text(exc, lang()))
+        return False
     except AuditError as exc:
         flash(slot, "error", error_text(exc, lang()))
         return False
     forget_form(*forget_keys)
+    spent(token_form, blank)
     flash(slot, "success", done)
     return True
+
+
+def spent(token_form: str | None, blank: dict[str, Any] | None = None) -> None:
+    """A form's submit was recorded (now or by an earlier submit of the same drawing): the
+    next drawing gets a new token and blank fields."""
+    if token_form:
+        renew_form_token(token_form)
+    if blank:
+        blank_form(blank)
 
 
 def issue_link(issue_id: int, code: str, title: str = "") -> None:
     """A link that opens the issue page for this issue in this session."""
     shown = f"{code} {title}".strip()
-    # A page link's label is markdown: the code and the title are what users typed.
-    st.page_link(page("issue"), label=md_escape(shown if len(shown) <= 60 else shown[:60] + "…"),
+    # A page link's label is markdown (the code and the title are what users typed); the whole
+    # text is the tooltip, since a narrow column cuts the label off.
+    st.page_link(page("issue"), label=md_escape(clip(shown, 60)), help=md_escape(shown),
                  icon=":material/description:", query_params={"id": str(issue_id)})
 
 

@@ -81,10 +81,7 @@ def _file_name(kind: str, choices: Choices, db, actor) -> str:
 def _build(kind: str, db, actor, choices: Choices) -> None:
     """Build one file step by step under st.status; keep it in the session for download."""
     from audit import messages
-    from exports.pack_model import PackOptions
-    from exports.pack_service import build_pack
-    from exports.pack_views import scope_label
-    from issues.ledger_service import export_ledger
+    from exports.export_job_service import WorkerRefused, run_export
     t = ui.text
     steps = _STEPS[kind]
     st.session_state.pop(_RESULT, None)
@@ -104,22 +101,25 @@ def _build(kind: str, db, actor, choices: Choices) -> None:
                                   if messages.has(f"{kind}.step.{step}") else step))
         try:
             categories = [choices.category] if choices.category else []
-            scope = scope_for(db, actor, unit_code=choices.unit_code,
-                              category_codes=categories, stream=choices.stream)
+            scope_for(db, actor, unit_code=choices.unit_code, category_codes=categories,
+                      stream=choices.stream)   # a bad choice is refused here, at once
+            # Built in a worker process (exports.export_worker): this process neither stalls
+            # nor keeps the build's memory.
             with tempfile.TemporaryDirectory(prefix="io-export-") as work:
                 out = Path(work) / ("pack.docx" if kind == "report" else "ledger.xlsx")
-                if kind == "report":
-                    label = scope_label(db, actor, choices.lang, unit_code=choices.unit_code,
-                                        category_codes=categories, stream=choices.stream)
-                    build_pack(db, scope, out, as_of=choices.as_of, since=choices.since,
-                               lang=choices.lang, label=label, user=actor.username,
-                               on_progress=on_progress,
-                               options=PackOptions(choices.attachments))
-                else:
-                    export_ledger(db, scope, out, as_of=choices.as_of, lang=choices.lang,
-                                  title=messages.t("export.title", choices.lang),
-                                  on_progress=on_progress)
+                run_export({"db": ui.database_file_of(db), "kind": kind, "user_id": actor.user_id,
+                            "as_of": choices.as_of.isoformat(),
+                            "since": choices.since.isoformat(),
+                            "unit_code": choices.unit_code, "category": choices.category,
+                            "stream": choices.stream, "lang": choices.lang,
+                            "attachments": choices.attachments, "out": str(out)},
+                           on_progress=on_progress)
                 data = out.read_bytes()
+        except WorkerRefused as exc:
+            shown = exc.texts.get(ui.lang()) or str(exc)
+            status.update(label=shown, state="error")
+            st.error(ui.md_escape(shown))
+            return
         except AuditError as exc:
             status.update(label=messages.error_text(exc, ui.lang()), state="error")
             ui.show_error(exc)
@@ -144,6 +144,7 @@ def _export_section(db, actor) -> None:
         _build("report", db, actor, choices)
     if right.button(t("io.ledger_button"), key="exports.io.ledger"):
         _build("export", db, actor, choices)
+    right.caption(t("io.ledger_send_out"))
     result = st.session_state.get(_RESULT)
     if result:
         kind, name, data = result

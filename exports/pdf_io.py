@@ -46,7 +46,9 @@ def sc_font_dir(cache: Path | None = None) -> Path | None:
         marker = folder / f"{collection.stem}.done"
         if marker.exists() and marker.stat().st_mtime >= collection.stat().st_mtime:
             continue
-        fonts = TTCollection(str(collection), lazy=True).fonts
+        # The outlines are copied as they are: recomputing every glyph's bounds took minutes.
+        fonts = TTCollection(str(collection), lazy=True, recalcBBoxes=False,
+                             recalcTimestamp=False).fonts
         for font in fonts:
             name = font["name"].getDebugName(6) or ""
             if "CJKsc-" in name:

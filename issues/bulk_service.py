@@ -132,7 +132,8 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
                 "deadline": None, "original_deadline": None, "progress": "",
                 "submitted_by": None, "submitted_at": None, "closed_by": None,
                 "closed_at": None, "status_reason": "", "merged_into_id": None,
-                "merged_at": None, "version": 1}
+                "merged_at": None, "amount_corrected": 0.0, "amount_recovered": 0.0,
+                "version": 1}
             linked = {"sources": sorted(set(item.sources)),
                       "streams": sorted(set(codes_to_ids(stream_map, item.streams,
                                                           "streams"))),

@@ -31,8 +31,8 @@ def issue_url(issue_id: int, code: str, lang: str) -> str:
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
 def _search(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date,
             filters: tuple) -> catalogue_views.SearchSummary:
-    """search_summary cached per database file, data version (any write but a sign-in changes
-    it), scope and filters."""
+    """search_summary cached per database file, data version of the actor's scope (a write
+    touching one of its units, or everything, changes it), scope and filters."""
     return catalogue_views.search_summary(_db, _actor, as_of=as_of, shown=MAX_ROWS, **dict(filters))
 
 
@@ -212,7 +212,7 @@ def render() -> None:
     text = ui.text
     st.title(text("page.catalogue"))
     as_of = ui.today()
-    db_file, version = ui.data_key(db)
+    db_file, version = ui.data_key(db, actor.scope_unit_ids)
     # Results depend only on the scope, which follows from the unit: users who share a scope
     # share the cache.
     who = (actor.unit_id,)

@@ -168,7 +168,7 @@ def _block_issues(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
     ids_json = json.dumps(ids)
     block = rows(db, """
         SELECT i.id, i.code, i.title, substr(i.description, 1, :chars) AS description,
-               i.unit_id, i.status, i.created_at,
+               i.unit_id, i.status, i.created_at, i.version,
                a.category_id, c.code AS category_code, c.name AS category_name,
                u.name AS unit_name
         FROM issues i JOIN aspects a ON a.id = i.aspect_id
@@ -324,6 +324,7 @@ def _brief(d: dict, shared_text: dict[str, str]) -> dict:
     names, status) are kept once."""
     brief = {k: d[k] for k in ("id", "code", "title", "unit_id", "unit_name", "category_code",
                                "category_name", "status", "streams", "years", "created_at")}
+    brief["version"] = d.get("version")
     for k in ("unit_name", "category_code", "category_name", "status"):
         brief[k] = shared_text.setdefault(brief[k], brief[k])
     brief["streams"] = [shared_text.setdefault(x, x) for x in brief["streams"]]

@@ -13,6 +13,7 @@ from audit import login_service
 from audit.model import Actor, NotPermitted, UploadRefused, ValidationFailed
 from audit.service import require
 from audit.store.db import write_transaction
+from audit.store.form_tokens import settle_form_token, spend_form_token
 from audit.store.evidence_files import blob_path, hash_in_use, store_blob
 from audit.store.history import Recorder
 from audit.store.rows import get_row, insert
@@ -44,7 +45,7 @@ def _attach_target(db: sqlite_utils.Database, actor: Actor, issue_id: int,
 
 def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     filename: str, data: bytes, evidence_root: Path, max_bytes: int,
-                    measure_id: int | None = None, at: str,
+                    measure_id: int | None = None, at: str, form_token: str | None = None,
                     then: Callable[[], None] | None = None) -> int:
     """Attach a file to an issue (and one of its measures); returns the evidence id. The file
     and the target are checked before anything is written, and the target again once the write
@@ -56,6 +57,7 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     created = store_blob(evidence_root, data, sha)
     try:
         with write_transaction(db):
+            spend_form_token(db, form_token, actor, "evidence.attach", at)
             _attach_target(db, actor, issue_id, measure_id)
             rec = Recorder(db, actor, at, "evidence.attach")
             eid = insert(db, rec, "evidence", "evidence", {
@@ -63,6 +65,7 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                 "filename": name, "size": len(data), "mime": mime,
                 "uploaded_by": actor.user_id, "uploaded_at": at})
             rec.flush()
+            settle_form_token(db, form_token, eid)
             if then is not None:
                 then()
     except BaseException:

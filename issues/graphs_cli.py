@@ -12,7 +12,7 @@ from audit.cli import Refused, _as_of, _print, acting_user, open_db
 from audit.messages import label, t
 from audit.model import can
 from audit.views import scope_for
-from issues import graph_views
+from issues import graph_views, stored_views
 from issues import escalation_service
 
 ZH = "zh"
@@ -136,6 +136,20 @@ def cmd_escalations(args) -> int:
     return 0
 
 
+def cmd_refresh(args) -> int:
+    """Bring the stored results (cause ranking, blocked chains, escalations due, duplicate
+    clusters of the scopes people look at) up to the current data version."""
+    db, _ = open_db(args)
+    as_of = _as_of(args.as_of)
+    done = stored_views.refresh(db, as_of, at=time_model.now_text())
+    data = {"as_of": as_of.isoformat(), "computed": done}
+    human = (f"已刷新 {len(done)} 项预计算结果（{as_of.isoformat()}）/ refreshed {len(done)} "
+             "stored results\n" + "\n".join(f"  {d['name']}  {d['seconds']:.2f} s  {d['key'][:60]}"
+                                             for d in done))
+    _print(args, data, human.rstrip())
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the causes, blocked and escalations commands."""
     def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
@@ -149,6 +163,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--k", type=int, default=3, help="causes to choose for the cover (default 3)")
     p.add_argument("--top", type=int, default=20, help="causes listed in the table (default 20)")
     add("blocked", "issues their measure dependencies will make late (受阻问题)", cmd_blocked)
+    p = subparsers.add_parser("refresh", parents=[common],
+                              help="recompute the stored results that are not current")
+    p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (default: today, Asia/Shanghai)")
+    p.set_defaults(func=cmd_refresh)
     p = add("escalations", "escalation steps due (督办清单)", cmd_escalations)
     p.add_argument("--record", action="store_true",
                    help="record the due steps in history (needs --as-user naming a lead)")

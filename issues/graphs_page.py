@@ -4,7 +4,6 @@ due steps) and what the signed-in user must chase. Streamlit only: the data come
 issues.graph_service."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
 import streamlit as st
@@ -13,12 +12,14 @@ from audit import charts, ui
 from audit.messages import label
 from audit.model import Actor, AuditError, can
 from audit.views import Scope, scope_for
-from issues import graph_views
+from issues import graph_views, stored_views
 from issues import escalation_service
 
 MAX_ROWS = 500  # rows drawn in a table: more is unreadable, and slow in the browser
-GRAPH_ISSUES_PER_CAUSE = 6
-MAX_TOP = 30  # causes the graph may draw (the "top" input's maximum)
+# Causes the graph may draw (the "top" input's maximum) and issues per cause: the stored cause
+# inputs keep the issue rows these can draw.
+GRAPH_ISSUES_PER_CAUSE = stored_views.GRAPH_ISSUES_PER_CAUSE
+MAX_TOP = stored_views.MAX_TOP
 ISSUE_URL_PATH = "issue"  # the issue page reads st.query_params['id']
 LINK_COLUMNS = 6
 
@@ -30,10 +31,11 @@ LINK_COLUMNS = 6
 
 
 def _key(db, scope: Scope, as_of: date) -> tuple:
-    """(database file, data version, scope, as-of): what a cached read depends on. The data
-    version (history.data_version) moves with every write but a sign-in."""
+    """(database file, data version of the scope's units, scope, as-of): what a cached read
+    depends on. The version moves with every write touching the scope's units (or
+    everything), so a write in another unit leaves these entries warm."""
     units = None if scope.unit_ids is None else tuple(sorted(scope.unit_ids))
-    return (*ui.data_key(db), units, scope.category_codes,
+    return (*ui.data_key(db, scope.unit_ids), units, scope.category_codes,
             scope.stream, scope.focus, as_of)
 
 
@@ -42,25 +44,19 @@ def _cause_inputs(_db, _scope: Scope, key: tuple) -> tuple:
     """The cause inputs and their ranking. Of the issues' state rows only those the graph can
     draw are kept (the cover needs the issue nodes, not the rows): all of them were most of an
     entry's memory on 40,000 issues."""
-    as_of = key[-1]
-    inputs = graph_views.load_cause_inputs(_db, _scope, as_of)
-    ranking = graph_views.cause_ranking(_db, _scope, as_of, inputs=inputs)
-    drawable = graph_views.dot_issue_ids(ranking, MAX_TOP, GRAPH_ISSUES_PER_CAUSE)
-    inputs = dataclasses.replace(inputs, states={i: inputs.states[i] for i in drawable
-                                                 if i in inputs.states})
-    return inputs, ranking
+    return stored_views.cause_inputs(_db, _scope, key[-1], at=ui.now_at())
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
 def _blocked(_db, _scope: Scope, key: tuple) -> list[dict]:
     """The blocked issues."""
-    return graph_views.blocked(_db, _scope, key[-1])
+    return stored_views.blocked(_db, _scope, key[-1], at=ui.now_at())
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
 def _dues(_db, _scope: Scope, key: tuple) -> list[dict]:
     """The escalation steps due."""
-    return graph_views.escalations_due(_db, _scope, key[-1])
+    return stored_views.escalations_due(_db, _scope, key[-1], at=ui.now_at())
 
 
 @st.cache_resource(show_spinner=False, max_entries=64, ttl=900)
@@ -95,7 +91,7 @@ def _filters(db, actor: Actor) -> tuple[date, str | None, int]:
     text = ui.text
     units = graph_views.units_in_scope(db, actor)
     codes = [None] + [u["code"] for u in units]
-    names = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in units}
+    names = {u["code"]: ui.with_note(u["name"], u["code"]) for u in units}
     c1, c2, c3 = st.columns([1, 2, 1])
     as_of = c1.date_input(text("graphs.as_of"), value=ui.today(), key="graphs.as_of")
     unit = c2.selectbox(text("graphs.unit"), codes, key="graphs.unit",
@@ -248,7 +244,7 @@ def _escalation_section(db, actor: Actor, scope: Scope, as_of: date, lang: str) 
                 st.rerun()
     recorded = graph_views.escalation_history(db, scope)
     if recorded:
-        with st.expander(f'{text("graphs.esc.history")}（{len(recorded)}）'):
+        with st.expander(ui.with_note(text("graphs.esc.history"), len(recorded))):
             st.dataframe([{
                 text("graphs.col.issue"): r["code"],
                 text("graphs.col.step"): label("escalation", r["step"], lang),

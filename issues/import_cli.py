@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from audit import cli, time_model
+from audit.anchor_format import anchor_in_workbook
 from audit.model import LedgerRowError
 from audit.store.paths import max_upload_bytes
 from issues import store
@@ -27,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                    help="column mapping 'header=field,…' (empty field: ignore the column)")
     p.add_argument("--answer", action="append", default=[], metavar="KEY=ID",
                    help="answer a question the plan asked (repeatable; ID -1 creates new)")
+    p.add_argument("--accept-rows", dest="accept_rows", default="", metavar="ROWS",
+                   help="rows (e.g. 5,7) whose cells changed since the export take the file's "
+                        "values (overwriting the newer change)")
+    p.add_argument("--keep-newer", dest="keep_newer", action="store_true",
+                   help="other rows with cells changed since the export keep the newer values "
+                        "(the rest of each row is imported)")
+    p.add_argument("--overwrite-newer", dest="overwrite_newer", action="store_true",
+                   help="every row with cells changed since the export takes the file's values")
     p.set_defaults(func=cmd_import)
 
 
@@ -59,6 +68,38 @@ def _answers(items: list[str]) -> dict[str, int]:
     return out
 
 
+def _choices(args, plan) -> dict[int, str]:
+    """Per-row choices for the rows with conflicts, from --accept-rows, --keep-newer and
+    --overwrite-newer."""
+    Refused = cli.Refused
+    accepted: set[int] = set()
+    for item in filter(None, (x.strip() for x in args.accept_rows.replace("，", ",").split(","))):
+        if not item.isdigit():
+            raise Refused(f"--accept-rows: {item!r} is not a row number")
+        accepted.add(int(item))
+    if args.keep_newer and args.overwrite_newer:
+        raise Refused("--keep-newer and --overwrite-newer exclude each other")
+    rows = {c.row for c in plan.conflicts}
+    unknown = sorted(accepted - rows)
+    if unknown:
+        raise Refused(f"--accept-rows: row(s) {', '.join(map(str, unknown))} have no cell "
+                      "changed since the export")
+    default = "file" if args.overwrite_newer else "keep" if args.keep_newer else None
+    out = {r: "file" for r in accepted}
+    if default:
+        out.update({r: default for r in rows - accepted})
+    return out
+
+
+def _conflict_lines(plan) -> str:
+    lines = []
+    for c in plan.conflicts:
+        lines.append(f"row {c.row}, column {c.column!r}: file {c.file_value!r}, now "
+                     f"{c.value_now!r} (changed by {c.changed_by} at {c.changed_at})"
+                     + ("" if c.choice is None else f" — {c.choice}"))
+    return "\n".join(lines)
+
+
 def plan_summary(plan) -> dict:
     """The plan as plain data (the --json output and the human report are made from it)."""
     return {
@@ -77,6 +118,11 @@ def plan_summary(plan) -> dict:
                       for a in plan.unresolved()],
         "skipped": [{"row": r, "reason": why} for r, why in plan.skipped],
         "warnings": plan.warnings,
+        "conflicts": [{"row": c.row, "column": c.column, "field": c.field,
+                       "file": c.file_value, "now": c.value_now, "changed_by": c.changed_by,
+                       "changed_at": c.changed_at, "choice": c.choice}
+                      for c in plan.conflicts],
+        "anchor": plan.anchor_note or "checked",
     }
 
 
@@ -100,6 +146,15 @@ def _human(summary: dict, dry_run: bool) -> str:
             lines.append(f"      not applied: {note}")
     for w in summary["warnings"]:
         lines.append(f"  warning: {w}")
+    for c in summary["conflicts"]:
+        lines.append(f"  changed since the export: row {c['row']}, column {c['column']!r}: "
+                     f"file {c['file']!r}, now {c['now']!r} (by {c['changed_by']} at "
+                     f"{c['changed_at']})" + (f" — {c['choice']}" if c["choice"] else ""))
+    if summary["anchor"] == "none":
+        lines.append("  note: the file carries no export anchor; changes made since it was "
+                     "filled in cannot be told apart")
+    elif summary["anchor"] == "foreign":
+        lines.append("  note: the file's export anchor is not of this database")
     return "\n".join(lines)
 
 
@@ -129,15 +184,27 @@ def cmd_import(args) -> int:
     stream = _stream(args.stream, vocabulary)
     # Parse before anything writes: the write lock stays short.
     progress = _progress_printer("import")
-    parsed = read_ledger(path.read_bytes(), path.name, vocabulary=vocabulary, mapping=mapping,
+    data = path.read_bytes()
+    parsed = read_ledger(data, path.name, vocabulary=vocabulary, mapping=mapping,
                          max_bytes=limit,
                          on_progress=lambda stage, done, total: progress(done, total, stage))
     actor = acting_user(db, args.as_user)
+    parsed.anchor = anchor_in_workbook(data)
     plan = plan_import(db, actor, parsed, stream, filename=path.name, resolutions=answers)
+    choices = _choices(args, plan)
+    if choices:
+        plan = plan_import(db, actor, parsed, stream, filename=path.name, resolutions=answers,
+                           choices=choices)
     summary = plan_summary(plan)
     if plan.unresolved():
         _print(args, summary, _human(summary, True))
         raise Refused("the ledger leaves questions open:\n" + _question_lines(summary))
+    if plan.undecided_conflicts() and not args.dry_run:
+        _print(args, summary, _human(summary, True))
+        raise Refused("the ledger would overwrite changes made after it was exported "
+                      "(nothing imported):\n" + _conflict_lines(plan) + "\nchoose with "
+                      "--accept-rows ROWS (take the file's values), --keep-newer or "
+                      "--overwrite-newer")
     if args.dry_run:
         _print(args, summary, _human(summary, True))
         return 0

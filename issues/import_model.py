@@ -156,6 +156,16 @@ class ImportPlan:
     stream: str | None
     resolutions: dict[str, int]
     anchor: tuple[int, str]
+    # Cells changed in the database after the file's anchor (issues.import_conflict_model),
+    # the per-row choices made for them (row → 'file' | 'keep'), and why none could be looked
+    # for: 'none' (the file carries no anchor) or 'foreign' (another database's anchor).
+    conflicts: list = field(default_factory=list)
+    choices: dict[int, str] = field(default_factory=dict)
+    anchor_note: str | None = None
+
+    def undecided_conflicts(self) -> list:
+        """The conflicts whose row has no choice yet (apply refuses while there are any)."""
+        return [c for c in self.conflicts if c.choice is None]
 
     def counts(self) -> dict[str, int]:
         """How many issues are created, updated, unchanged, and new entities by kind."""

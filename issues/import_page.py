@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from audit import ui
-from audit.messages import label
+from audit.messages import join_list, label
 from audit.model import AuditError, can
 from issues import import_service
 from issues.catalogue_views import stream_names
@@ -56,7 +56,11 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
     """The column mapping as an editable table; returns a new mapping when the user applies
     one, else None."""
     ignore = _t("imp.mapping_ignore")
-    rows = [{"header": h, "field": f or ignore} for h, f in parsed.header_map.items()]
+    # The fields by their ledger column names in the page's language, not their code names.
+    names = {f: _t(f"ledger.col.{f}") for f in MAPPABLE_FIELDS}
+    fields = {n: f for f, n in names.items()}
+    rows = [{"header": h, "field": names.get(f, f) if f else ignore}
+            for h, f in parsed.header_map.items()]
     rows += [{"header": h, "field": ignore} for h in parsed.unmapped_headers]
     with st.expander(_t("imp.mapping"), expanded=bool(parsed.unmapped_headers)):
         st.caption(_t("imp.mapping_help"))
@@ -66,10 +70,11 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
             column_config={
                 "header": st.column_config.TextColumn(_t("imp.mapping_header")),
                 "field": st.column_config.SelectboxColumn(
-                    _t("imp.mapping_field"), options=[ignore, *MAPPABLE_FIELDS],
+                    _t("imp.mapping_field"), options=[ignore, *names.values()],
                     required=True)})
         if st.button(_t("imp.mapping_apply"), key=f"{K}.mapping.apply"):
-            return {r["header"]: ("" if r["field"] == ignore else r["field"])
+            return {r["header"]: ("" if r["field"] == ignore else fields.get(r["field"],
+                                                                             r["field"]))
                     for r in edited.to_dict("records")}
     return None
 
@@ -92,6 +97,26 @@ def _questions(plan: ImportPlan) -> None:
             answers.pop(q.key, None)
         else:
             answers[q.key] = picked
+
+
+def _conflict_choices(plan: ImportPlan) -> dict[int, str]:
+    """The cells changed in the app since the file was exported, and a choice per row: keep
+    the newer values (the default) or take the file's."""
+    st.subheader(_t("imp.conflicts"))
+    st.caption(_t("imp.conflicts_help"))
+    st.dataframe(pd.DataFrame([{
+        _t("imp.col.row"): c.row, _t("imp.col.column"): c.column,
+        _t("imp.col.file_value"): "" if c.file_value is None else str(c.file_value)[:200],
+        _t("imp.col.value_now"): "" if c.value_now is None else str(c.value_now)[:200],
+        _t("imp.col.changed_by"): c.changed_by, _t("imp.col.changed_at"): c.changed_at[:16]}
+        for c in plan.conflicts]), hide_index=True, width="stretch")
+    options = ("keep", "file")
+    choices: dict[int, str] = {}
+    for row in sorted({c.row for c in plan.conflicts}):
+        choices[row] = st.radio(_t("imp.conflict_row", row=row), options, horizontal=True,
+                                format_func=lambda o: _t(f"imp.choice.{o}"),
+                                key=f"{K}.conflict.{row}")
+    return choices
 
 
 def _field_name(fld: str) -> str:
@@ -146,12 +171,13 @@ def _preview(plan: ImportPlan) -> None:
             _t("imp.col.row"): r.excel_row, _t("imp.col.action"): _t(f"imp.action.{r.action}"),
             _t("imp.col.code"): r.code, _t("imp.col.title"): r.title,
             _t("imp.col.unit"): r.unit_label,
-            _t("imp.col.changes"): _change_text(r.changes),
+            _t("imp.col.changes"): ui.clip(_change_text(r.changes), 2 * ui.WRAP_CHARS),
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang)
             if r.ledger_status else "",
             _t("imp.col.status"): label("status", r.status_after, lang)
             if r.status_after else ""} for r in shown]),
-            hide_index=True, width="stretch")
+            hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+            column_config={_t("imp.col.changes"): ui.long_text_column("imp.clipped_help")})
     short = list(import_service.iter_status_shortfalls(plan))
     if short:
         st.markdown(f"**{_t('imp.short')}**")
@@ -161,9 +187,13 @@ def _preview(plan: ImportPlan) -> None:
             _t("imp.col.title"): r.title,
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang),
             _t("imp.col.status"): label("status", r.status_after, lang),
-            _t("imp.col.missing"): "、".join(label("missing", m, lang) for m in r.missing),
-            _t("imp.col.notes"): "；".join(r.notes)} for r in short[:MAX_PREVIEW_ROWS]]),
-            hide_index=True, width="stretch")
+            _t("imp.col.missing"): join_list((label("missing", m, lang) for m in r.missing),
+                                           lang),
+            _t("imp.col.notes"): ui.clip("；".join(r.notes), 2 * ui.WRAP_CHARS)}
+            for r in short[:MAX_PREVIEW_ROWS]]),
+            hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+            column_config={_t("imp.col.missing"): ui.long_text_column("imp.clipped_help"),
+                           _t("imp.col.notes"): ui.long_text_column("imp.clipped_help")})
 
 
 def render_import_section() -> None:
@@ -177,8 +207,11 @@ def render_import_section() -> None:
     if done:
         st.success(ui.md_escape(done))
     limit = import_service.upload_limit()
+    # A new uploader after each import (the key counts imports): the browser would keep showing
+    # the imported file, and the page would redraw its now empty preview.
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
-                              type=["xlsx", "csv"], key=f"{K}.file",
+                              type=["xlsx", "csv"],
+                              key=f"{K}.file.{st.session_state.get(f'{K}.imports', 0)}",
                               max_upload_size=max(1, limit // (1024 * 1024)))
     streams = stream_names(db, ui.lang())
     stream = st.selectbox(_t("imp.stream"), [None, *streams], key=f"{K}.stream",
@@ -190,7 +223,7 @@ def render_import_section() -> None:
     bar = st.progress(0.0, text=_t("imp.reading"))
     mapping = st.session_state.get(f"{K}.mapping_applied", {})
     parsed = _parse(data, upload.name, mapping, bar)
-    bar.progress(1.0, text=_t("imp.checking"))
+    bar.empty()  # read and checked: a bar left at 100 % would still say 检查数据
     if isinstance(parsed, AuditError):
         ui.show_error(parsed)
         return
@@ -216,6 +249,16 @@ def render_import_section() -> None:
             plan_open = bool(plan.unresolved())
     else:
         plan_open = False
+    if plan.conflicts and not plan_open:
+        choices = _conflict_choices(plan)
+        try:
+            plan = import_service.plan_import(db, actor, parsed, stream, filename=upload.name,
+                                              resolutions=answers, choices=choices)
+        except AuditError as exc:
+            ui.show_error(exc)
+            return
+    if plan.anchor_note:
+        st.caption(_t(f"imp.anchor_{plan.anchor_note}"))
     _preview(plan)
     if plan_open:
         st.warning(_t("imp.answer_first"))
@@ -238,6 +281,8 @@ def render_import_section() -> None:
             return
         st.cache_data.clear()
         st.session_state.pop(_PARSED, None)
+        st.session_state.pop(f"{K}.mapping_applied", None)
+        st.session_state[f"{K}.imports"] = st.session_state.get(f"{K}.imports", 0) + 1
         st.session_state[_DONE] = _t("imp.done", create=result.counts["create"],
                                      update=result.counts["update"],
                                      records=result.history_records)

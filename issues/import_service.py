@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from audit.anchor_format import anchor_in_workbook
 from audit.model import Actor, AuditError, LedgerRowError, Role, ValidationFailed
 from audit.service import require
 from audit.store import history
@@ -28,6 +29,11 @@ from issues.import_model import (
     Known,
     Ref,
     RowPlan,
+)
+from issues.import_conflict_model import (
+    ImportConflicts,
+    guard_cut_and_control,
+    hold_back_newer,
 )
 from issues.import_plan_model import Planner
 from issues.ledger_format import ParsedLedger
@@ -59,15 +65,20 @@ def read_file(db: sqlite_utils.Database, data: bytes, filename: str, *,
     """Read a ledger file against the programme's work streams and focus points, within the
     upload limit (issues.ledger_read_format.read_ledger; reads only). Raises LedgerFileError and
     LedgerRowError."""
-    return read_ledger(data, filename, vocabulary=store.ledger_vocabulary(db), mapping=mapping,
-                       max_bytes=upload_limit(), on_progress=on_progress)
+    parsed = read_ledger(data, filename, vocabulary=store.ledger_vocabulary(db),
+                         mapping=mapping, max_bytes=upload_limit(), on_progress=on_progress)
+    parsed.anchor = anchor_in_workbook(data)
+    return parsed
 
 
 def plan_import(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger,
                 stream: str | None = None, *, filename: str = "",
-                resolutions: dict[str, int] | None = None) -> ImportPlan:
+                resolutions: dict[str, int] | None = None,
+                choices: dict[int, str] | None = None) -> ImportPlan:
     """What importing `parsed` would create, update and ask (reads only). `stream` is the work
-    stream (a stream code, e.g. 'cleanup' or 'audit') of rows that name none. Raises
+    stream (a stream code, e.g. 'cleanup' or 'audit') of rows that name none. `choices`: per
+    row with conflicts (cells changed after the file's anchor), 'file' to take the file's
+    values or 'keep' to keep the newer ones (issues.import_conflict_model). Raises
     NotPermitted, ValidationFailed for an unknown stream, and LedgerRowError for a row that
     cannot be imported whatever the user answers."""
     require(actor, "ledger.import")
@@ -76,8 +87,20 @@ def plan_import(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger,
         raise ValidationFailed("stream", f"must be one of {', '.join(known.stream_order)}")
     details = import_store.issue_details(db, known.issues_to_read(parsed))
     known.add_people(import_store.people_by_ids(db, _referenced_people(details)))
-    return Planner(known, details, actor, parsed, filename, stream, dict(resolutions or {}),
+    plan = Planner(known, details, actor, parsed, filename, stream, dict(resolutions or {}),
                    history.anchor(db)).run()
+    column_of = {fld: shown for shown, fld in parsed.header_map.items() if fld}
+    guard_cut_and_control(plan, details, column_of)
+    plan.choices = dict(choices or {})
+    if parsed.anchor is None:
+        plan.anchor_note = "none"
+    elif not import_store.anchor_is_ours(db, parsed.anchor):
+        plan.anchor_note = "foreign"
+    else:
+        updated = [r.issue for r in plan.rows if r.action == "update"]
+        newer = import_store.newer_records(db, parsed.anchor[0], updated)
+        plan.conflicts = hold_back_newer(plan, newer, plan.choices, column_of)
+    return plan
 
 
 # --- applying ------------------------------------------------------------------------------------
@@ -260,7 +283,8 @@ def apply_import(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: 
     """Apply a plan in ONE transaction through the services (all or nothing). Answers to the
     plan's questions come in `resolutions` (ambiguity key → chosen id, or NEW). The plan is
     worked out again inside the transaction when answers were added or the database changed
-    since planning. Raises ImportNeedsDecision while a question is open, LedgerRowError naming
+    since planning. Raises ImportNeedsDecision while a question is open, ImportConflicts while a
+    row with cells changed after the file's anchor has no choice, LedgerRowError naming
     row, column and value when a row cannot be applied, NotPermitted."""
     require(actor, "ledger.import")
     answers = dict(plan.resolutions)
@@ -276,10 +300,13 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
     with write_transaction(db):
         if answers != plan.resolutions or history.anchor(db) != plan.anchor:
             plan = plan_import(db, actor, plan.parsed, plan.stream, filename=plan.filename,
-                               resolutions=answers)
+                               resolutions=answers, choices=plan.choices)
         open_questions = plan.unresolved()
         if open_questions:
             raise ImportNeedsDecision(open_questions)
+        undecided = plan.undecided_conflicts()
+        if undecided:
+            raise ImportConflicts(undecided)
         before = history.anchor(db)[0]
         applier = _Applier(db, actor, plan, at)
         total = len(plan.rows)

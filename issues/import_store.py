@@ -124,3 +124,32 @@ def page_cache_of_at_least(db: sqlite_utils.Database, kib: int) -> Iterator[None
         yield
     finally:
         db.conn.execute(f"PRAGMA cache_size = {cache}")
+
+
+def anchor_is_ours(db: sqlite_utils.Database, anchor: tuple[int, str]) -> bool:
+    """Does this database's history hold the record `anchor` names (seq and hash)? A ledger
+    exported from another database carries an anchor that means nothing here."""
+    seq, digest = anchor
+    if seq == 0:
+        return True
+    row = db.conn.execute("SELECT hash FROM history WHERE seq = ?", (seq,)).fetchone()
+    return row is not None and row[0] == digest
+
+
+def newer_records(db: sqlite_utils.Database, after_seq: int, issue_ids: list[int]
+                  ) -> dict[tuple[str, int, str], tuple[str, str, str | None]]:
+    """The last history record after `after_seq` of each (entity, id, field) of the given issues
+    and of their measures: {(entity, entity_id, field): (at, actor, new)}. What changed since
+    a ledger was exported."""
+    out: dict[tuple[str, int, str], tuple[str, str, str | None]] = {}
+    for start in range(0, len(issue_ids), 500):
+        chunk = issue_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for entity, eid, fld, at, actor, new in db.conn.execute(
+                f"SELECT entity, entity_id, field, at, actor, new FROM history "
+                f"WHERE seq > ? AND ((entity = 'issue' AND entity_id IN ({marks})) "
+                f"OR (entity = 'measure' AND entity_id IN "
+                f"(SELECT id FROM measures WHERE issue_id IN ({marks})))) ORDER BY seq",
+                (after_seq, *chunk, *chunk)):
+            out[(entity, eid, fld)] = (at, actor, new)
+    return out

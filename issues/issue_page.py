@@ -17,7 +17,7 @@ import streamlit as st
 
 from audit import ui
 from audit.messages import error_text, join_list, label, name_of
-from audit.model import Actor, AuditError, StaleEdit, Status, UploadRefused
+from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, Status, UploadRefused
 from issues import catalogue_views, issue_views, model, service
 from issues.model import Move
 from owners import service as owners
@@ -41,10 +41,11 @@ def _flash(kind: str, message: str) -> None:
     st.session_state[FLASH] = (kind, message)
 
 
-def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str, ...] = ()
-         ) -> None:
+def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str, ...] = (),
+         blank: dict[str, Any] | None = None) -> None:
     """Run one write from a callback: the refusal, or the success message, is kept for the
-    rerun. On success the form's values are dropped; on refusal they stay."""
+    rerun. On success the form's values are dropped (`blank`: set to these values, so the
+    browser shows an empty form) and its one-time token renewed; on refusal they stay."""
     actor = ui.current_actor()
     if actor is None:
         return
@@ -62,11 +63,24 @@ def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str
         key = f"issue.upload.{reason}"
         detail = ui.text(key) if reason and key != ui.text(key) else exc.message
         _flash("error", ui.text("error.upload_refused", reason=detail))
+    except AlreadySubmitted as exc:
+        ui.spent(_token_form(form), blank)
+        _flash("info", error_text(exc, ui.lang()))
     except AuditError as exc:
         _flash("error", error_text(exc, ui.lang()))
     else:
         _forget(*forget)
+        ui.spent(_token_form(form), blank)
         _flash("success", done if isinstance(done, str) else ui.text("issue.saved"))
+
+
+def _token_form(form: str) -> str:
+    """The name under which a form's one-time token is kept (ui.form_token)."""
+    return f"{K}.{form}"
+
+
+def _token(form: str) -> str:
+    return ui.form_token(_token_form(form))
 
 
 def _invalid(message_key: str) -> None:
@@ -85,7 +99,11 @@ def _mversion(measure_id: int) -> int | None:
 
 # --- callbacks: one per user intent ----------------------------------------------------------
 
-def _on_move(issue_id: int, code: str, move: str) -> None:
+FINAL_MOVES = (Move.CLOSE.value, Move.RETURN.value, Move.END.value)
+
+
+def _on_move(issue_id: int, code: str, move: str, version: int) -> None:
+    """A workflow move on the issue and version this drawing showed (bound to the button)."""
     reason_key = _key(issue_id, "reason")
     reason = (st.session_state.get(reason_key) or "").strip()
     if issue_views.needs_reason(move) and not reason:
@@ -94,12 +112,27 @@ def _on_move(issue_id: int, code: str, move: str) -> None:
     lang = ui.lang()
 
     def write(db, actor):
-        status = service.move_issue(db, actor, issue_id, move, version=_version(issue_id),
+        status = service.move_issue(db, actor, issue_id, move, version=version,
                                     reason=reason, at=ui.now_at())
+        if move in FINAL_MOVES:
+            st.session_state[_key(issue_id, "held")] = move
         return ui.text("issue.moved", code=code, move=label("move", move, lang),
                             status=label("status", status, lang))
 
-    _act("move", write, (reason_key,))
+    _act("move", write, (reason_key,), {reason_key: ""})
+
+
+def _held(d: dict, lang: str) -> bool:
+    """After 销号, 退回 or 特殊原因终结 the workflow buttons wait for an explicit click, so a
+    double click cannot press the button drawn next in the same place (重新打开, 终结)."""
+    key = _key(d["id"], "held")
+    move = st.session_state.get(key)
+    if move is None:
+        return False
+    st.caption(ui.text("issue.held", move=label("move", move, lang)))
+    st.button(ui.text("issue.held_continue"), key=f"{K}.held.continue",
+              on_click=_forget, args=(key,), icon=":material/arrow_forward:")
+    return True
 
 
 def _on_progress(issue_id: int) -> None:
@@ -140,7 +173,7 @@ def _on_assign(issue_id: int) -> None:
     _act("assign", write, tuple(keys.values()))
 
 
-def _on_extend(issue_id: int) -> None:
+def _on_extend(issue_id: int, token: str) -> None:
     dkey, rkey = _key(issue_id, "extend.deadline"), _key(issue_id, "extend.reason")
     new, reason = st.session_state.get(dkey), (st.session_state.get(rkey) or "").strip()
     if not new or not reason:
@@ -148,10 +181,11 @@ def _on_extend(issue_id: int) -> None:
         return
     _act("extend", lambda db, actor: owners.extend_deadline(
         db, actor, issue_id, version=_version(issue_id), new_deadline=new.isoformat(),
-        reason=reason, at=ui.now_at()), (dkey, rkey))
+        reason=reason, at=ui.now_at(), form_token=token), (dkey, rkey),
+        {dkey: None, rkey: ""})
 
 
-def _on_add_measure(issue_id: int) -> None:
+def _on_add_measure(issue_id: int, token: str) -> None:
     keys = {f: _key(issue_id, f"measure.{f}") for f in ("title", "owner", "deadline")}
     title = (st.session_state.get(keys["title"]) or "").strip()
     if not title:
@@ -159,9 +193,10 @@ def _on_add_measure(issue_id: int) -> None:
         return
     deadline = st.session_state.get(keys["deadline"])
     _act("add_measure", lambda db, actor: service.add_measure(
-        db, actor, issue_id, title=title, owner_person_id=st.session_state.get(keys["owner"]),
-        deadline=deadline.isoformat() if deadline else None, at=ui.now_at()),
-        tuple(keys.values()))
+        db, actor, issue_id, title=title,
+        owner_person_id=st.session_state.get(keys["owner"]) or None,
+        deadline=deadline.isoformat() if deadline else None, at=ui.now_at(), form_token=token),
+        tuple(keys.values()), {keys["title"]: "", keys["deadline"]: None})
 
 
 def _on_measure_status(measure_id: int) -> None:
@@ -182,7 +217,7 @@ def _on_measure_edit(measure_id: int) -> None:
         db, actor, measure_id, version=ui.edited_version(keys.values(), _mversion(measure_id)),
         at=ui.now_at(),
         title=st.session_state.get(keys["title"]),
-        owner_person_id=st.session_state.get(keys["owner"]),
+        owner_person_id=st.session_state.get(keys["owner"]) or None,
         deadline=deadline.isoformat() if deadline else None,
         progress=st.session_state.get(keys["progress"])), tuple(keys.values()))
 
@@ -208,7 +243,7 @@ def _uploader_key(issue_id: int) -> str:
     return _key(issue_id, f'upload.file.{st.session_state.get(_key(issue_id, "uploads"), 0)}')
 
 
-def _on_upload(issue_id: int) -> None:
+def _on_upload(issue_id: int, token: str) -> None:
     fkey, mkey = _uploader_key(issue_id), _key(issue_id, "upload.measure")
     uploaded = st.session_state.get(fkey)
     if uploaded is None:
@@ -218,7 +253,8 @@ def _on_upload(issue_id: int) -> None:
 
     def write(db, actor):
         issue_views.attach(db, actor, issue_id, filename=name, data=uploaded.getvalue(),
-                          measure_id=st.session_state.get(mkey), at=ui.now_at())
+                          measure_id=st.session_state.get(mkey) or None, at=ui.now_at(),
+                          form_token=token)
         counter = _key(issue_id, "uploads")
         st.session_state[counter] = st.session_state.get(counter, 0) + 1
         return ui.text("issue.uploaded", name=name)
@@ -226,7 +262,7 @@ def _on_upload(issue_id: int) -> None:
     _act("upload", write, (fkey,))
 
 
-def _on_cause(issue_id: int) -> None:
+def _on_cause(issue_id: int, token: str) -> None:
     keys = {f: _key(issue_id, f"cause.{f}") for f in ("mode", "pick", "title", "description")}
     existing = st.session_state.get(keys["mode"]) == "existing"
     pick = st.session_state.get(keys["pick"])
@@ -238,7 +274,8 @@ def _on_cause(issue_id: int) -> None:
         db, actor, issue_id, cause_id=pick if existing else None,
         new_cause_title=None if existing else title,
         description="" if existing else st.session_state.get(keys["description"]) or "",
-        at=ui.now_at()), (keys["pick"], keys["title"], keys["description"]))
+        at=ui.now_at(), form_token=token), (keys["pick"], keys["title"], keys["description"]),
+        {keys["pick"]: None, keys["title"]: "", keys["description"]: ""})
 
 
 def _on_remove_cause(issue_id: int, cause_id: int) -> None:
@@ -246,7 +283,7 @@ def _on_remove_cause(issue_id: int, cause_id: int) -> None:
                                                                at=ui.now_at()))
 
 
-def _on_accountability(issue_id: int) -> None:
+def _on_accountability(issue_id: int, token: str) -> None:
     keys = {f: _key(issue_id, f"acc.{f}") for f in ("mode", "person", "action", "reason")}
     na = st.session_state.get(keys["mode"]) == "na"
     person = (st.session_state.get(keys["person"]) or "").strip()
@@ -260,8 +297,9 @@ def _on_accountability(issue_id: int) -> None:
         return
     _act("accountability", lambda db, actor: service.record_accountability(
         db, actor, issue_id, not_applicable=na, person_name=person, action=action,
-        reason=reason, at=ui.now_at()),
-        (keys["person"], keys["action"], keys["reason"]))
+        reason=reason, at=ui.now_at(), form_token=token),
+        (keys["person"], keys["action"], keys["reason"]),
+        {keys["person"]: "", keys["action"]: "", keys["reason"]: ""})
 
 
 def _on_reload(*keys: str) -> None:
@@ -302,7 +340,7 @@ def _picker(db, actor: Actor) -> None:
     text = ui.text
     st.subheader(text("issue.pick"))
     query = st.text_input(text("issue.pick_search"), key=f"{K}.pick.query")
-    found = _pick_cached(db, actor, *ui.data_key(db),
+    found = _pick_cached(db, actor, *ui.data_key(db, actor.scope_unit_ids),
                          (actor.unit_id,), query, ui.today())
     if not found:
         st.info(text("issue.pick_none"))
@@ -314,7 +352,7 @@ def _picker(db, actor: Actor) -> None:
 
 
 def _people_map(people: list[dict]) -> dict[int, str]:
-    return {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in people}
+    return {p["id"]: ui.with_note(p["name"], p["unit_name"]) for p in people}
 
 
 def _header(d: dict, lang: str) -> None:
@@ -352,6 +390,8 @@ def _moves(d: dict, lang: str) -> None:
     text = ui.text
     st.subheader(text("issue.moves"))
     moves = d["moves"]
+    if _held(d, lang):
+        return
     if not moves:
         st.caption(text("issue.no_moves"))
         return
@@ -377,7 +417,7 @@ def _moves(d: dict, lang: str) -> None:
             move == Move.SUBMIT and not d["closure_missing"])
         col.button(label("move", move, lang), key=f"{K}.move.{move.value}",
                    type="primary" if primary else "secondary", width="stretch",
-                   on_click=_on_move, args=(d["id"], d["code"], move.value))
+                   on_click=_on_move, args=(d["id"], d["code"], move.value, d["version"]))
 
 
 def _next_steps(d: dict, lang: str) -> None:
@@ -568,12 +608,13 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
             text("issue.col.status"): label("measure_status", m["status"], lang),
             text("issue.col.completed_on"): m["completed_on"] or "",
             text("issue.col.evidence"): m["evidence_count"],
-            text("issue.col.waits_for"): "、".join(m.get("waits_for", [])),
-            text("issue.col.waited_by"): "、".join(m.get("waited_by", [])),
-            text("issue.col.progress"): m["progress"],
-        } for m in measures], hide_index=True, width="stretch",
+            text("issue.col.waits_for"): join_list(m.get("waits_for", []), lang),
+            text("issue.col.waited_by"): join_list(m.get("waited_by", []), lang),
+            text("issue.col.progress"): ui.clip(m["progress"]),
+        } for m in measures], hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
             column_config={text("issue.col.measure"): st.column_config.TextColumn(
-                width="large")})
+                width="large"), text("issue.col.progress"): ui.long_text_column(
+                    "issue.progress_clipped_help")})
     # Measures change only before submission (the service refuses later): no forms then.
     editable = d["status"] in model.EDITABLE_STATUSES
     for m in measures:
@@ -582,18 +623,21 @@ def _measures(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
             _measure_forms(m, lang, people)
     if editable and issue_views.may_edit(actor, "measure.add", d):
         keys = {f: _key(iid, f"measure.{f}") for f in ("title", "owner", "deadline")}
-        for k in keys.values():
-            _field(k, None if not k.endswith("title") else "")
+        # Owner 0 is "not set": a select box holding None would show Streamlit's English
+        # "Choose an option" instead of an option.
+        for f, k in keys.items():
+            _field(k, {"title": "", "owner": 0, "deadline": None}[f])
         with st.expander(text("issue.add_measure"), icon=":material/add:"):
             with st.form(f"{K}.form.add_measure"):
                 st.text_area(text("issue.measure_title"), key=keys["title"], height=68)
                 c1, c2 = st.columns(2)
-                c1.selectbox(text("issue.measure_owner"), [None, *people], key=keys["owner"],
-                             format_func=lambda p: text("issue.not_set") if p is None
+                c1.selectbox(text("issue.measure_owner"), [0, *people], key=keys["owner"],
+                             format_func=lambda p: text("issue.not_set") if not p
                              else people.get(p, str(p)))
                 c2.date_input(text("issue.measure_deadline"), key=keys["deadline"])
                 st.form_submit_button(text("common.save"), key=f"{K}.save.add_measure",
-                                      on_click=_on_add_measure, args=(iid,))
+                                      on_click=_on_add_measure,
+                                      args=(iid, _token("add_measure")))
     if len(measures) > 1 and issue_views.may_edit(actor, "measure.depend", d):
         _dependencies(d, labels)
 
@@ -606,7 +650,7 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
     _field(f"{p}.completed_on", date.fromisoformat(m["completed_on"]) if m["completed_on"]
            else ui.today())
     for f in ("title", "owner", "deadline", "progress"):
-        current = {"title": m["title"], "owner": m["owner_person_id"],
+        current = {"title": m["title"], "owner": m["owner_person_id"] or 0,
                    "deadline": date.fromisoformat(m["deadline"]) if m["deadline"] else None,
                    "progress": m["progress"]}[f]
         _field(f"{p}.{f}", current, m["version"])
@@ -626,7 +670,8 @@ def _measure_forms(m: dict, lang: str, people: dict[int, str]) -> None:
             st.markdown(f'**{ui.md_escape(text("issue.measure_edit"))}**')
             st.text_area(text("issue.measure_title"), key=f"{p}.title", height=68)
             c1, c2 = st.columns(2)
-            options = [m["owner_person_id"]] if m["owner_person_id"] not in people else []
+            owner = m["owner_person_id"] or 0
+            options = [owner] if owner not in people else []
             c1.selectbox(text("issue.measure_owner"), [*options, *people], key=f"{p}.owner",
                          format_func=lambda o: people.get(o, text("issue.not_set")))
             c2.date_input(text("issue.measure_deadline"), key=f"{p}.deadline")
@@ -680,9 +725,11 @@ def _evidence(db, actor: Actor, d: dict) -> None:
         return
     limit = issue_views.upload_limit()
     types = issue_views.upload_types()
-    options = [None, *labels]
+    # 0 stands for "the issue itself": a select box whose value is None shows Streamlit's own
+    # English "Choose an option" instead of an option.
+    options = [0, *labels]
     mkey = _key(iid, "upload.measure")
-    _field(mkey, None)
+    _field(mkey, 0)
     with st.form(f"{K}.form.upload", clear_on_submit=False):
         st.markdown(f'**{ui.md_escape(text("issue.upload_form"))}**')
         st.file_uploader(text("issue.upload_file", types=", ".join(types),
@@ -690,10 +737,10 @@ def _evidence(db, actor: Actor, d: dict) -> None:
                          type=types, key=_uploader_key(iid),
                          max_upload_size=max(1, limit // (1024 * 1024)))
         st.selectbox(text("issue.upload_measure"), options, key=mkey,
-                     format_func=lambda m: text("issue.upload_issue_level") if m is None
+                     format_func=lambda m: text("issue.upload_issue_level") if not m
                      else labels[m])
         st.form_submit_button(text("common.upload"), key=f"{K}.save.upload",
-                              on_click=_on_upload, args=(iid,))
+                              on_click=_on_upload, args=(iid, _token("upload")))
 
 
 def _causes(db, actor: Actor, d: dict) -> None:
@@ -701,15 +748,12 @@ def _causes(db, actor: Actor, d: dict) -> None:
     iid = d["id"]
     editable = d["status"] in model.EDITABLE_STATUSES
     if d["causes"]:
-        st.dataframe([{text("issue.col.cause"): c["code"],
-                       text("issue.col.cause_title"): c["title"],
-                       text("field.description"): c["description"]} for c in d["causes"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(ui.cause_rows(d["causes"]), hide_index=True, width="stretch")
     else:
         st.info(text("issue.causes_none"))
     st.markdown(f'**{ui.md_escape(text("issue.source_fixed"))}**')
     if d["source_fixes"]:
-        st.dataframe([{text("issue.col.cause"): f["code"],
+        st.dataframe([{text("issue.col.cause_code"): f["code"],
                        text("issue.col.cause_title"): f["title"],
                        text("issue.col.measure"): "；".join(m["title"] for m in f["measures"])}
                       for f in d["source_fixes"]], hide_index=True, width="stretch")
@@ -752,7 +796,7 @@ def _cause_form(db, d: dict) -> None:
         st.text_input(text("issue.cause_title"), key=keys["title"], max_chars=2000)
         st.text_area(text("issue.cause_description"), key=keys["description"], height=68)
         st.form_submit_button(text("common.save"), key=f"{K}.save.cause", on_click=_on_cause,
-                              args=(iid,))
+                              args=(iid, _token("cause")))
 
 
 def _accountability_form(d: dict) -> None:
@@ -770,7 +814,7 @@ def _accountability_form(d: dict) -> None:
         c2.text_input(text("issue.acc_action"), key=keys["action"])
         st.text_area(text("issue.acc_reason"), key=keys["reason"], height=68)
         st.form_submit_button(text("common.save"), key=f"{K}.save.acc",
-                              on_click=_on_accountability, args=(iid,))
+                              on_click=_on_accountability, args=(iid, _token("accountability")))
 
 
 def _extensions(actor: Actor, d: dict) -> None:
@@ -796,7 +840,7 @@ def _extensions(actor: Actor, d: dict) -> None:
                       min_value=date.fromisoformat(d["deadline"]))
         st.text_area(text("issue.extend_reason"), key=rkey, height=68)
         st.form_submit_button(text("common.save"), key=f"{K}.save.extend",
-                              on_click=_on_extend, args=(iid,))
+                              on_click=_on_extend, args=(iid, _token("extend")))
     _stale_reload("extend", (dkey, rkey))
 
 

@@ -110,11 +110,12 @@ def pick_issues(db: sqlite_utils.Database, actor: Actor, text: str | None, as_of
 
 
 def attach(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, filename: str,
-           data: bytes, measure_id: int | None, at: str) -> int:
+           data: bytes, measure_id: int | None, at: str, form_token: str | None = None) -> int:
     """Attach an uploaded evidence file (checked and stored by issues.evidence)."""
     return evidence_service.attach_evidence(db, actor, issue_id, filename=filename, data=data,
                                     evidence_root=evidence_root(db),
-                                    max_bytes=max_upload_bytes(), measure_id=measure_id, at=at)
+                                    max_bytes=max_upload_bytes(), measure_id=measure_id, at=at,
+                                    form_token=form_token)
 
 
 def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,

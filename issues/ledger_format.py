@@ -114,6 +114,9 @@ class ParsedLedger:
     header_row: int
     skipped: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The history anchor the workbook was exported at (its core property `identifier`), or
+    # None: what the import checks newer changes against (issues.import_conflict_model).
+    anchor: tuple[int, str] | None = None
 
 
 ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f != "excel_row")

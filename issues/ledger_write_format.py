@@ -4,7 +4,9 @@ named from the Vocabulary the caller read from the database.
 
 The file reads back with issues.ledger_read_format.read_ledger into equal rows, with one documented loss:
 XML-forbidden control characters (U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE/FFFF,
-lone surrogates) cannot be stored in .xlsx and are written as U+FFFD. Text is neutralised
+lone surrogates) cannot be stored in .xlsx and are written as U+FFFD; importing the file keeps
+the stored text wherever a cell is that export of it, and refuses a cell that would write U+FFFD
+over control characters (issues.import_conflict_model). Text is neutralised
 against formula injection with a leading apostrophe that the reader removes again.
 """
 from __future__ import annotations
@@ -316,6 +318,8 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0  # one page wide, as many long
     ws.print_title_rows = f"1:{header_row}"
     ws.print_options.horizontalCentered = True
+    # The grid prints whole from the print setup: empty cells stay unwritten (a third fewer cells).
+    ws.print_options.gridLines = True
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.6
     ws.oddFooter.center.text = t("ledger.page_footer", lang)

@@ -10,17 +10,19 @@ import pandas as pd
 import streamlit as st
 
 from audit import ui
-from audit.messages import label
+from audit.messages import join_list, label
 from audit.model import Actor, AuditError, can
 from audit.views import scope_for
 from issues import duplicates_views as duplicates
-from issues import merge_service
+from issues import merge_service, stored_views
 from issues.catalogue_views import stream_names
 
 K = "issues.merge"
 _PARSED = f"{K}.parsed"       # (file digest, mapping, ParsedLedger | AuditError)
 _ANSWERS = f"{K}.answers"     # ambiguity key → chosen id
 _DONE = f"{K}.done"           # the message of the last finished import
+_HELD = f"{K}.held"           # the merge just made: held on screen until "next" is pressed
+_ERROR = f"{K}.error"         # a refused merge or rejection, shown once
 MAX_PREVIEW_ROWS = 500        # more rows are summarised, not drawn
 MAX_PAIRS_SHOWN = 40     # strongest pairs of a cluster; a big cluster has hundreds
 
@@ -36,14 +38,19 @@ def _t(key: str, **params) -> str:
 # finding of 40,000 issues held per threshold and data version pushed the app past 900 MB.
 @st.cache_resource(show_spinner=False, max_entries=3, ttl=900)
 def _clusters(_db, key: tuple) -> list[duplicates.Cluster]:
-    """Clusters for (database file, data version, across, threshold): any write moves the
-    version."""
-    return duplicates.find_duplicates(_db, threshold=key[-1], across=key[-2],
-                                      with_issues=False)
+    """Clusters for (database file, version of the duplicate proposals, across, threshold):
+    read from the stored results when current (issues.stored_views)."""
+    return stored_views.clusters(_db, threshold=key[-1], across=key[-2], at=ui.now_at())
 
 
 def _key(db, threshold: float | None, across: bool = False) -> tuple:
     return (*ui.data_key(db), across, threshold)
+
+
+def _clusters_key(db, threshold: float | None, across: bool = False) -> tuple:
+    """The clusters' key: their own version moves only with what they read, not with a
+    progress note (audit.store.versions.DUPLICATE_FIELDS)."""
+    return (ui.data_key(db)[0], stored_views.duplicates_version(db), across, threshold)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
@@ -79,7 +86,7 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
         st.dataframe(pd.DataFrame([{
             col["code"]: i["code"], col["title"]: i["title"], col["unit"]: i["unit_name"],
             col["status"]: label("status", i["status"], lang),
-            col["streams"]: "、".join(stream.get(s, s) for s in i["streams"]),
+            col["streams"]: join_list((stream.get(s, s) for s in i["streams"]), lang),
             col["years"]: ", ".join(map(str, i["years"]))} for i in c.issues]),
             hide_index=True, width="stretch")
         st.markdown(f"**{_t('mrg.evidence')}**")
@@ -98,20 +105,48 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
                             format_func=lambda i: f"{codes[i]} {titles[i]}",
                             key=f"{K}.survivor.{c.key}", horizontal=True)
         left, right = st.columns(2)
-        if left.button(_t("mrg.confirm"), key=f"{K}.merge.{c.key}", type="primary"):
-            try:
-                merge_service.confirm_cluster(db, actor, c, survivor, ui.now_at())
-                st.session_state[_DONE] = _t("mrg.merged_ok", code=codes[survivor])
-                st.rerun()
-            except AuditError as exc:
-                ui.show_error(exc)
-        if right.button(_t("mrg.reject"), key=f"{K}.reject.{c.key}"):
-            try:
-                n = merge_service.reject_cluster(db, actor, c, ui.now_at())
-                st.session_state[_DONE] = _t("mrg.rejected_ok", n=n)
-                st.rerun()
-            except AuditError as exc:
-                ui.show_error(exc)
+        # The cluster and the versions shown are bound to the buttons as drawn: a second click
+        # reaches this cluster again (refused as stale), never the one drawn next.
+        versions = {i["id"]: i.get("version") for i in c.issues}
+        left.button(_t("mrg.confirm"), key=f"{K}.merge.{c.key}", type="primary",
+                    on_click=_on_confirm, args=(ids, f"{K}.survivor.{c.key}", versions, codes))
+        right.button(_t("mrg.reject"), key=f"{K}.reject.{c.key}", on_click=_on_reject,
+                     args=(ids,))
+
+
+def _on_confirm(ids: list[int], survivor_key: str, versions: dict, codes: dict) -> None:
+    actor = ui.current_actor()
+    survivor = st.session_state.get(survivor_key)
+    if actor is None or survivor is None:
+        return
+    try:
+        merge_service.confirm_cluster(ui.database(), actor, ids, survivor, ui.now_at(),
+                                      versions=versions)
+    except AuditError as exc:
+        st.session_state[_ERROR] = exc
+        return
+    st.session_state[_HELD] = _t("mrg.merged_ok", code=codes[survivor])
+
+
+def _on_reject(ids: list[int]) -> None:
+    actor = ui.current_actor()
+    if actor is None:
+        return
+    try:
+        n = merge_service.reject_cluster(ui.database(), actor, ids, ui.now_at())
+    except AuditError as exc:
+        st.session_state[_ERROR] = exc
+        return
+    st.session_state[_HELD] = _t("mrg.rejected_ok", n=n)
+
+
+def _held(message: str) -> None:
+    """After a merge or a rejection: the result stays on screen and the next cluster is drawn
+    only on an explicit click (its 确认合并 would sit where the pressed one was)."""
+    with st.container(border=True):
+        st.success(ui.md_escape(message), icon=":material/check_circle:")
+        st.button(_t("mrg.next"), key=f"{K}.next", on_click=st.session_state.pop,
+                  args=(_HELD, None), icon=":material/arrow_forward:")
 
 
 def _recent(db, actor: Actor) -> None:
@@ -142,11 +177,19 @@ def render_merge_section() -> None:
     done = st.session_state.pop(_DONE, None)
     if done:
         st.success(ui.md_escape(done))
+    error = st.session_state.pop(_ERROR, None)
+    if error is not None:
+        ui.show_error(error)
     _report(db, actor, ui.today())
+    held = st.session_state.get(_HELD)
+    if held:
+        _held(held)
+        _recent(db, actor)
+        return
     threshold = st.slider(_t("mrg.threshold"), 0.3, 0.95, duplicates.DEFAULT_THRESHOLD, 0.05,
                           key=f"{K}.threshold")
     across = st.toggle(_t("mrg.across"), key=f"{K}.across")
-    clusters = _clusters(db, _key(db, round(threshold, 2), across))
+    clusters = _clusters(db, _clusters_key(db, round(threshold, 2), across))
     st.subheader(_t("mrg.clusters", n=len(clusters)))
     if not clusters:
         st.info(_t("mrg.none"))
@@ -158,7 +201,7 @@ def render_merge_section() -> None:
         st.dataframe(pd.DataFrame([{
             col["group"]: c.number, col["size"]: len(c.issue_ids),
             col["score"]: round(c.best, 2),
-            col["codes"]: "、".join(c.codes[:6]) + ("…" if len(c.codes) > 6 else ""),
+            col["codes"]: join_list(c.codes[:6], ui.lang()) + ("…" if len(c.codes) > 6 else ""),
             col["flags"]: " · ".join(f for f, on in ((recurring, c.recurring),
                                                      (cross, c.cross_stream)) if on)}
             for c in clusters]), hide_index=True, width="stretch", height=min(

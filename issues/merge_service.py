@@ -119,15 +119,20 @@ def undo_merge(db: sqlite_utils.Database, actor: Actor, merge_id: int, *, at: st
 
 
 def confirm_cluster(db: sqlite_utils.Database, actor: Actor, cluster: Cluster | list[int],
-                    survivor_id: int, at: str) -> list[int]:
+                    survivor_id: int, at: str, versions: dict[int, int] | None = None
+                    ) -> list[int]:
     """Merge every other issue of the cluster into `survivor_id` through merge_issues, in one
-    transaction (all or nothing). Returns the merge ids."""
+    transaction (all or nothing). Returns the merge ids. `versions` (issue id → the version
+    shown) refuses with StaleEdit a merge of issues changed since they were shown: a second
+    click of 确认合并 on the same cluster changes nothing."""
     ids = cluster.issue_ids if isinstance(cluster, Cluster) else list(cluster)
     if survivor_id not in ids:
         raise ValidationFailed("survivor_id", "the issue to keep must be one of the cluster")
     require(actor, "issue.merge")
     merge_ids = []
     with write_transaction(db):
+        for iid, version in sorted((versions or {}).items()):
+            check_version(db, "issue", get_row(db, "issues", iid, "issue"), version)
         for other in sorted(ids):
             if other != survivor_id:
                 merge_ids.append(merge_issues(db, actor, survivor_id, other,

@@ -136,12 +136,16 @@ def _stub() -> None:
     """Stand-in callable: a page link needs only the url_path of a registered page."""
 
 
-def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]]) -> dict | None:
-    """A table whose selected row is returned (one), first row when none is selected."""
+def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]],
+          long: tuple[str, ...] = ()) -> dict | None:
+    """A table whose selected row is returned (one), first row when none is selected. The
+    `long` columns wrap on two lines and end with "…" when cut (ui.clip)."""
     data = [{name: get(r) for name, get in columns.items()} for r in rows]
+    row = ui.WRAP_ROW_HEIGHT if long else 35
     event = st.dataframe(data, hide_index=True, width="stretch", key=key, on_select="rerun",
-                         selection_mode="single-row",
-                         height=min(38 + 35 * max(len(data), 1), 420))
+                         selection_mode="single-row", row_height=row if long else None,
+                         column_config={c: ui.long_text_column() for c in long},
+                         height=min(38 + row * max(len(data), 1), 420))
     picked = event.selection.rows if event is not None and event.selection else []
     return rows[picked[0]] if picked and picked[0] < len(rows) else None
 
@@ -160,8 +164,8 @@ def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
         text("issue.field.warning"): lambda r: label("warning", r["warning"], lang),
         text("field.deadline"): lambda r: r["deadline"] or "",
         text("mywork.col.measures"): lambda r: f'{r["measures_done"]}/{r["measures"]}',
-        text("issue.progress"): lambda r: _short(r["progress"], 14),
-    }) or issues[0]
+        text("issue.progress"): lambda r: ui.clip(r["progress"]),
+    }, long=(text("issue.progress"),)) or issues[0]
     _issue_panel(actor, picked, lang)
 
 

@@ -20,6 +20,7 @@ from audit.model import (
 from audit.model import text_value as _text
 from audit.service import check_version, require
 from audit.store.db import write_transaction
+from audit.store.form_tokens import settle_form_token, spend_form_token
 from audit.store.history import Recorder
 from audit.store.rows import bump_version, get_row, insert, update
 from audit.time_model import day_of, parse_date
@@ -240,9 +241,10 @@ def update_progress(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
 
 def add_measure(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, title: str,
                 owner_person_id: int | None = None, deadline: str | date | None = None,
-                at: str) -> int:
+                at: str, form_token: str | None = None) -> int:
     """Add a measure (整改措施) to an issue; returns its id."""
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "measure.add", at)
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "measure.add", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
                 what=issue["code"])
@@ -253,6 +255,7 @@ def add_measure(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, title
         rec = Recorder(db, actor, at, "measure.add")
         mid = insert(db, rec, "measures", "measure", values)
         rec.flush()
+        settle_form_token(db, form_token, mid)
     return mid
 
 
@@ -410,10 +413,11 @@ def create_cause(db: sqlite_utils.Database, actor: Actor, *, title: str,
 
 def record_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                       cause_id: int | None = None, new_cause_title: str | None = None,
-                      description: str = "", at: str) -> int:
+                      description: str = "", at: str, form_token: str | None = None) -> int:
     """Link an issue to a root cause: an existing one, or a new one described here.
     Returns the cause id."""
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "cause.record", at)
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "cause.record", unit_id=issue["unit_id"], owns=owns_issue(actor, issue),
                 what=issue["code"])
@@ -429,6 +433,7 @@ def record_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
         old = store.link_ids(db, "issue_causes", "cause_id", issue_id)
         _set_links(db, rec, issue_id, "issue_causes", "cause_id", "causes", old + [cause_id])
         rec.flush()
+        settle_form_token(db, form_token, cause_id)
     return cause_id
 
 
@@ -452,10 +457,11 @@ def remove_root_cause(db: sqlite_utils.Database, actor: Actor, issue_id: int, ca
 def record_accountability(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                           not_applicable: bool = False, person_name: str = "",
                           action: str = "", reason: str = "", penalty: float = 0.0,
-                          at: str) -> int:
+                          at: str, form_token: str | None = None) -> int:
     """Record what was done about responsibility (责任追究), or a reasoned "not applicable";
     `penalty`: the economic penalty imposed (yuan), totalled by the review pack."""
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "accountability.record", at)
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "accountability.record", unit_id=issue["unit_id"],
                 owns=owns_issue(actor, issue), what=issue["code"])
@@ -472,6 +478,7 @@ def record_accountability(db: sqlite_utils.Database, actor: Actor, issue_id: int
             "person_name": person_name, "action": action, "reason": _text(reason, "reason"),
             "penalty_amount": penalty, "recorded_by": actor.user_id, "recorded_at": at})
         rec.flush()
+        settle_form_token(db, form_token, aid)
     return aid
 
 

@@ -20,6 +20,8 @@ from issues.model import Move
 
 K = "verify"
 FLASH = f"{K}.flash"
+DONE = f"{K}.done"          # the item just struck off or returned, held until "next" is pressed
+ROUND = f"{K}.round"        # renews the queue table (and its selection) for each next item
 MAX_ROWS = 500  # queue rows drawn: the rest are counted, and reached by the filters
 
 
@@ -30,7 +32,10 @@ def _queue(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: da
     return work_views.verify_queue(_db, _actor, as_of)
 
 
-def _on_move(issue_id: int, code: str, move: str) -> None:
+def _on_move(issue_id: int, code: str, move: str, version: int) -> None:
+    """Strike off or return the item this drawing showed: its id and version are bound to the
+    button when it is drawn, so a second click lands on that item again (refused as stale),
+    never on the next one."""
     reason_key = f"{K}.{issue_id}.reason"
     reason = (st.session_state.get(reason_key) or "").strip()
     if move == Move.RETURN.value and not reason:
@@ -39,14 +44,33 @@ def _on_move(issue_id: int, code: str, move: str) -> None:
     lang = ui.lang()
 
     def write(db, actor) -> str:
-        status = service.move_issue(db, actor, issue_id, move,
-                                    version=st.session_state.get(f"{K}.{issue_id}.version"),
+        status = service.move_issue(db, actor, issue_id, move, version=version,
                                     reason=reason if move == Move.RETURN.value else "",
                                     at=ui.now_at())
         return ui.text("issue.moved", code=code, move=label("move", move, lang),
                             status=label("status", status, lang))
 
-    ui.act(FLASH, write, (reason_key,) if move == Move.RETURN.value else ())
+    if ui.act(FLASH, write, (reason_key,) if move == Move.RETURN.value else ()):
+        st.session_state[DONE] = {"id": issue_id, "code": code, "move": move}
+
+
+def _on_next() -> None:
+    st.session_state.pop(DONE, None)
+    st.session_state.pop(FLASH, None)
+    st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1
+
+
+def _held(done: dict) -> None:
+    """After 销号 or 退回: the result stays on screen and the next item opens only on an
+    explicit click, so a double click cannot strike off the item that would open next."""
+    with st.container(border=True):
+        st.success(ui.text(f"verify.done.{done['move']}", code=done["code"]),
+                   icon=":material/check_circle:")
+        c1, c2 = st.columns([1, 3])
+        with c1:
+            ui.issue_link(done["id"], done["code"], ui.text("mywork.open_issue"))
+        c2.button(ui.text("verify.next"), key=f"{K}.next", on_click=_on_next,
+                  icon=":material/arrow_forward:")
 
 
 def _missing_text(missing: list[str], lang: str) -> str:
@@ -88,7 +112,8 @@ def _table(queue: list[dict], lang: str) -> dict:
             col["measures"]: f'{r["measures_done"]}/{r["measures"]}',
             col["evidence"]: r["evidence"], col["closure"]: missing_texts[missing],
             col["may"]: yes if r["may_strike_off"] else no})
-    event = st.dataframe(data, hide_index=True, width="stretch", key=f"{K}.queue",
+    event = st.dataframe(data, hide_index=True, width="stretch",
+                         key=f"{K}.queue.{st.session_state.get(ROUND, 0)}",
                          on_select="rerun", selection_mode="single-row",
                          height=min(38 + 35 * len(data), 420))
     if len(queue) > MAX_ROWS:
@@ -106,7 +131,6 @@ def _detail(db, actor: Actor, r: dict, lang: str) -> None:
     except AuditError as exc:
         ui.show_error(exc)
         return
-    st.session_state[f"{K}.{iid}.version"] = d["version"]
     with st.container(border=True):
         st.subheader(f'{ui.md_escape(d["code"])} {ui.md_escape(d["title"])}', anchor=False)
         st.markdown(" · ".join(bit for bit in (
@@ -151,8 +175,9 @@ def _measures(d: dict, lang: str) -> None:
         text("issue.col.deadline"): m["deadline"] or "",
         text("issue.col.completed_on"): m["completed_on"] or "",
         text("issue.col.evidence"): m["evidence_count"],
-        text("issue.col.progress"): m["progress"] or "",
-    } for m in d["measures"]], hide_index=True, width="stretch")
+        text("issue.col.progress"): ui.clip(m["progress"]),
+    } for m in d["measures"]], hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
+        column_config={text("issue.col.progress"): ui.long_text_column()})
 
 
 def _evidence(db, actor: Actor, d: dict) -> None:
@@ -179,10 +204,7 @@ def _causes(d: dict) -> None:
     text = ui.text
     st.markdown(f'**{ui.md_escape(text("issue.col.cause"))}**')
     if d["causes"]:
-        st.dataframe([{text("issue.col.cause"): c["code"],
-                       text("issue.col.cause_title"): c["title"],
-                       text("field.description"): c["description"]} for c in d["causes"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(ui.cause_rows(d["causes"]), hide_index=True, width="stretch")
     else:
         st.caption(text("issue.causes_none"))
 
@@ -217,7 +239,7 @@ def _actions(d: dict, r: dict, lang: str) -> None:
         closing = move == Move.CLOSE
         col.button(label("move", move, lang), key=f"{K}.{move.value}",
                    type="primary" if closing else "secondary", on_click=_on_move,
-                   args=(iid, d["code"], move.value), width="stretch",
+                   args=(iid, d["code"], move.value, d["version"]), width="stretch",
                    icon=":material/verified:" if closing else ":material/undo:")
     if not moves:
         st.caption(text("issue.no_moves"))
@@ -231,7 +253,9 @@ def render() -> None:
     text = ui.text
     st.title(text("page.verify"))
     as_of = ui.today()
-    ui.show_flash(FLASH)
+    done = st.session_state.get(DONE)
+    if done is None:
+        ui.show_flash(FLASH)
     st.caption(text("verify.caption", date=as_of.isoformat()))
     queue = _queue(db, actor, *ui.data_key(db),
                    (actor.user_id, actor.person_id, actor.unit_id), as_of)
@@ -241,6 +265,10 @@ def render() -> None:
                    sum(not r["closure_missing"] and r["may_strike_off"] for r in queue))
     cols[2].metric(text("verify.metric.blocked"), sum(bool(r["closure_missing"]) for r in queue))
     cols[3].metric(text("verify.metric.not_mine"), sum(not r["may_strike_off"] for r in queue))
+    if done is not None:
+        st.session_state.pop(FLASH, None)
+        _held(done)
+        return
     if not queue:
         st.info(text("verify.empty"))
         return

@@ -11,7 +11,7 @@ import streamlit as st
 
 from audit import ui
 from audit.messages import label
-from audit.model import Actor, AuditError, Role
+from audit.model import Actor, Role
 from owners import service, views
 
 K = "owners"
@@ -121,36 +121,32 @@ def _drill(db, actor: Actor, person_id: int, names: dict[int, str], key: tuple,
             st.caption(text("catalogue.truncated", shown=DRILL_SHOWN, total=len(found)))
 
 
-def _on(write, done_key: str, **params) -> None:
-    """Run an admin write from a callback; keep the outcome for the rerun."""
-    actor = ui.current_actor()
-    if actor is None:
-        return
-    try:
-        write(ui.database(), actor)
-    except AuditError as exc:
-        from audit.messages import error_text
-        st.session_state[FLASH] = ("error", error_text(exc, ui.lang()))
-        return
-    st.session_state[FLASH] = ("success", ui.text(done_key, **params))
+def _on(write, done_key: str, token_form: str | None = None, blank: dict | None = None,
+        **params) -> None:
+    """Run an admin write from a callback; keep the outcome for the rerun. A creating form
+    names its one-time token (`token_form`) and the blank values its fields return to."""
+    ui.act(FLASH, lambda db, actor: (write(db, actor), ui.text(done_key, **params))[1],
+           token_form=token_form, blank=blank)
 
 
-def _on_add_unit() -> None:
+def _on_add_unit(token: str) -> None:
     s = st.session_state
     code, name = (s.get(f"{K}.unit.code") or "").strip(), (s.get(f"{K}.unit.name") or "").strip()
     _on(lambda db, actor: service.create_unit(
         db, actor, code=code, name=name, level=s.get(f"{K}.unit.level"),
-        parent_code=s.get(f"{K}.unit.parent"), at=ui.now_at()),
-        "owners.unit_created", name=name)
+        parent_code=s.get(f"{K}.unit.parent"), at=ui.now_at(), form_token=token),
+        "owners.unit_created", f"{K}.unit", {f"{K}.unit.code": "", f"{K}.unit.name": ""},
+        name=name)
 
 
-def _on_add_person() -> None:
+def _on_add_person(token: str) -> None:
     s = st.session_state
     name = (s.get(f"{K}.person.name") or "").strip()
     _on(lambda db, actor: service.create_person(
         db, actor, name=name, unit_id=s.get(f"{K}.person.unit"),
         title=s.get(f"{K}.person.title") or "", phone=s.get(f"{K}.person.phone") or "",
-        at=ui.now_at()), "owners.person_created", name=name)
+        at=ui.now_at(), form_token=token), "owners.person_created", f"{K}.person",
+        {f"{K}.person.name": "", f"{K}.person.title": "", f"{K}.person.phone": ""}, name=name)
 
 
 def _on_set_head(names: dict[int, str]) -> None:
@@ -167,9 +163,9 @@ def _on_set_head(names: dict[int, str]) -> None:
 def _admin(db, actor: Actor, data: dict, lang: str) -> None:
     """Forms that add a unit, add a person and name a unit head (administrators only)."""
     text = ui.text
-    units = {u["id"]: f'{u["name"]}（{u["code"]}）' for u in data["tree"]}
-    codes = {u["code"]: f'{u["name"]}（{u["code"]}）' for u in data["tree"]}
-    names = {p["id"]: f'{p["name"]}（{p["unit_name"]}）' for p in data["people"]}
+    units = {u["id"]: ui.with_note(u["name"], u["code"]) for u in data["tree"]}
+    codes = {u["code"]: ui.with_note(u["name"], u["code"]) for u in data["tree"]}
+    names = {p["id"]: ui.with_note(p["name"], p["unit_name"]) for p in data["people"]}
     st.subheader(text("owners.admin"))
     t_unit, t_person, t_head = st.tabs([text("owners.add_unit"), text("owners.add_person"),
                                         text("owners.set_head")])
@@ -183,7 +179,8 @@ def _admin(db, actor: Actor, data: dict, lang: str) -> None:
         c4.selectbox(text("owners.parent"), list(codes), key=f"{K}.unit.parent",
                      format_func=codes.get)
         st.form_submit_button(text("owners.add_unit"), key=f"{K}.save.unit",
-                              on_click=_on_add_unit, type="primary")
+                              on_click=_on_add_unit, args=(ui.form_token(f"{K}.unit"),),
+                              type="primary")
     with t_person, st.form(f"{K}.form.person"):
         c1, c2 = st.columns(2)
         c1.text_input(text("field.display_name"), key=f"{K}.person.name", max_chars=100)
@@ -193,7 +190,8 @@ def _admin(db, actor: Actor, data: dict, lang: str) -> None:
         c3.text_input(text("owners.col.title"), key=f"{K}.person.title", max_chars=100)
         c4.text_input(text("owners.phone"), key=f"{K}.person.phone", max_chars=40)
         st.form_submit_button(text("owners.add_person"), key=f"{K}.save.person",
-                              on_click=_on_add_person, type="primary")
+                              on_click=_on_add_person, args=(ui.form_token(f"{K}.person"),),
+                              type="primary")
     with t_head, st.form(f"{K}.form.head"):
         c1, c2 = st.columns(2)
         c1.selectbox(text("field.unit"), list(units), key=f"{K}.head.unit",

@@ -11,6 +11,7 @@ from audit.model import text_value as _text
 from audit.service import check_version, require
 from audit.store import org
 from audit.store.db import write_transaction
+from audit.store.form_tokens import settle_form_token, spend_form_token
 from audit.store.history import Recorder
 from audit.store.rows import get_row, insert, update
 from audit.time_model import parse_date
@@ -24,7 +25,8 @@ UNIT_LEVELS = ("region", "city", "county")
 
 
 def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, name: str,
-                level: str, parent_code: str | None = None, at: str) -> int:
+                level: str, parent_code: str | None = None,
+                at: str, form_token: str | None = None) -> int:
     """Add a unit under its parent; returns its id. `actor` None is the system (init)."""
     if actor is not None:
         require(actor, "org.edit")
@@ -34,6 +36,7 @@ def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, na
         raise ValidationFailed("level", f"must be one of {', '.join(UNIT_LEVELS)}")
     parent_id = None
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "unit.create", at)
         if parent_code:
             parent = org.unit_by_code(db, parent_code)
             if parent is None:
@@ -51,16 +54,18 @@ def create_unit(db: sqlite_utils.Database, actor: Actor | None, *, code: str, na
         uid = insert(db, rec, "units", "unit",
                      {"code": code, "name": name, "level": level, "parent_id": parent_id})
         rec.flush()
+        settle_form_token(db, form_token, uid)
     return uid
 
 
 def create_person(db: sqlite_utils.Database, actor: Actor | None, *, name: str, unit_id: int,
-                  title: str = "", phone: str = "", at: str) -> int:
+                  title: str = "", phone: str = "", at: str, form_token: str | None = None) -> int:
     """Add a person to a unit; returns the id."""
     if actor is not None:
         require(actor, "org.edit", unit_id=unit_id, what="person")
     name = _text(name, "name", required=True, max_len=100).strip()
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "person.create", at)
         get_row(db, "units", unit_id, "unit")
         if store.person_by_name(db, name, unit_id):
             raise ValidationFailed("name", f"{name!r} already exists in this unit")
@@ -69,6 +74,7 @@ def create_person(db: sqlite_utils.Database, actor: Actor | None, *, name: str, 
                      {"name": name, "unit_id": unit_id, "title": _text(title, "title"),
                       "phone": _text(phone, "phone", max_len=40)})
         rec.flush()
+        settle_form_token(db, form_token, pid)
     return pid
 
 
@@ -116,11 +122,13 @@ def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
 
 
 def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
-                    version: int | None, new_deadline: str | date, reason: str, at: str
+                    version: int | None, new_deadline: str | date, reason: str,
+                    at: str, form_token: str | None = None
                     ) -> int:
     """Extend an issue's deadline (延期): keeps the original, records the approver (the acting
     audit lead) and the reason. Returns the extension id."""
     with write_transaction(db):
+        spend_form_token(db, form_token, actor, "deadline.extend", at)
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "deadline.extend", unit_id=issue["unit_id"], what=issue["code"])
         check_version(db, "issue", issue, version)
@@ -142,6 +150,7 @@ def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
             "approved_by": actor.user_id, "reason": reason, "at": at})
         update(db, rec, "issues", "issue", issue, {"deadline": new.isoformat()})
         rec.flush()
+        settle_form_token(db, form_token, ext_id)
     return ext_id
 
 

@@ -16,6 +16,10 @@ from audit.store.db import open_database
 # writable; tests of the key file itself remove it (tests/test_audit_history_key.py).
 TEST_HISTORY_KEY = "5e" * 32
 os.environ.setdefault("AUDIT_HISTORY_KEY", TEST_HISTORY_KEY)
+# No background refresh of stored results in the apps tests start (issues.refresh_worker): a
+# thread computing beside a test's own reads would make its timings and writes vary. Tests of
+# the refresher start it themselves.
+os.environ.setdefault("AUDIT_REFRESH_SECONDS", "0")
 
 AT = "2026-11-23T09:00:00+08:00"
 AS_OF = date(2026, 11, 23)

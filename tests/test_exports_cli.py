@@ -50,7 +50,7 @@ def test_export_writes_the_ledger_for_the_users_scope_as_json(demo_db, tmp_path,
     data = json.loads(stdout)
     assert 0 < data["issues"] < 38 and ":" in data["anchor"]
     ws = openpyxl.load_workbook(out).worksheets[0]
-    assert ws.max_row == 2 + data["issues"] + 1
+    assert ws.max_row == 2 + data["issues"]  # title, header, one row per issue (anchor in the properties)
     assert {ws.cell(r, 11).value for r in range(3, 3 + data["issues"])} <= {
         "包头市分公司", "固阳县分公司", "土默特右旗分公司"}
     assert any(line.startswith("export writing") for line in stderr.splitlines())

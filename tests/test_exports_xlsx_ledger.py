@@ -138,8 +138,12 @@ def test_the_ledger_prints_on_a4_landscape_one_page_wide_with_titles_and_page_nu
     header = ws["B2"]
     assert header.fill.fgColor.rgb.endswith("D9E1F2") and header.border.bottom.style == "thin"
     assert header.font.name == "宋体" and header.alignment.wrap_text
+    # The grid prints whole: printed gridlines for every cell, borders on every written one.
+    assert ws.print_options.gridLines
     body = [ws.cell(row=3, column=c) for c in range(1, len(COLUMNS) + 1)]
-    assert all(c.border.left.style == "thin" and c.font.name == "宋体" for c in body)
+    written = [c for c in body if c.value is not None]
+    assert len(written) > len(COLUMNS) // 2
+    assert all(c.border.left.style == "thin" and c.font.name == "宋体" for c in written)
     # A row whose measures take two lines is tall enough to show them.
     assert ws.row_dimensions[3].height and ws.row_dimensions[3].height >= 27
 

@@ -45,7 +45,7 @@ def test_causes_prints_chinese_lines(scenario, capsys):
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "截至 2026-11-23：问题根源 4 个"
-    assert lines[1].split()[:3] == ["根源", "未销号问题", "问题总数"]
+    assert lines[1].split()[:3] == ["根源编号", "未销号问题", "问题总数"]
     assert lines[2].split()[:3] == ["K1", "2", "2"]
     assert lines[-1] == "整改前 3 个根源可覆盖 4/5 个未销号问题（80.0%）：K1、K2、K3"
 

@@ -38,7 +38,7 @@ def test_a_lead_sees_every_section_and_the_record_button(make_app, app_db):
     assert heads == ["问题根源排名", "先整改哪些根源", "问题—根源关系图", "受阻问题", "督办清单",
                      "我需要督办的"]
     ranking = app.dataframe[0].value
-    assert list(ranking.columns[:3]) == ["根源", "未销号问题", "问题总数"]
+    assert list(ranking.columns[:3]) == ["根源编号", "未销号问题", "问题总数"]
     assert len(ranking) == 8  # the demo's eight causes
     graph = app.get("graphviz_chart")[0].proto.spec
     assert graph.startswith("graph causes {")

@@ -618,7 +618,7 @@ def test_the_import_section_previews_asks_nothing_and_imports_on_confirm(demo_pa
     app = open_page(app, "import")
     data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
                                 责任单位="包头市分公司", 责任人="新同事", 整改状态="已销号")))
-    app.file_uploader(key="issues.import.file").set_value(
+    app.file_uploader(key="issues.import.file.0").set_value(
         ("台账.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     app.run()
     assert not app.exception, app.exception

@@ -4,6 +4,7 @@ password anywhere: not in logs, history, CLI output, nor the database file's byt
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -145,6 +146,7 @@ def test_no_password_reaches_logs_history_cli_output_or_the_database_bytes(
     cli = subprocess.run([sys.executable, "-m", "audit", "users", "add", "zhang", "--role",
                           "lead", "--db", str(path)], cwd=ROOT, capture_output=True, text=True,
                          env={"AUDIT_NEW_PASSWORD": "Cli-Secret-4242", "PATH": "/usr/bin:/bin",
+                              "AUDIT_HISTORY_KEY": os.environ["AUDIT_HISTORY_KEY"],
                               "HOME": str(tmp_path)})
     assert cli.returncode == 0, cli.stderr
     secrets = [SECRET, NEW_SECRET, WRONG, SECRET + "x", "Cli-Secret-4242", "Admin-Pass-1234"]

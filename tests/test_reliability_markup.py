@@ -28,7 +28,7 @@ PAGES = {
     # rectifier, the dashboard for a manager.
     "lead": ("", "dashboard", "catalogue", "issue", "issue:open", "my-work", "causes",
              "owners", "import", "export", "merge"),
-    "rect": ("", "dashboard", "catalogue", "issue", "issue:open"),
+    "rect": ("", "dashboard", "catalogue", "issue", "issue:open", "ledger-return"),
     "manager": ("", "catalogue", "issue", "causes", "owners", "export"),
     "admin": ("admin", "owners", "catalogue", "issue:open"),
 }

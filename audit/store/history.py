@@ -57,7 +57,7 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from audit.model import Actor, IntegrityBroken
-from audit.store import keys
+from audit.store import keys, versions
 from audit.store.db import database_file, insert_many
 from audit.store.paths import history_key_path
 
@@ -163,6 +163,8 @@ def append(db: sqlite_utils.Database, *, at: str, actor_id: int | None, actor: s
     db.conn.executemany(
         "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, entity_id, field,"
         " old, new, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    if batch:
+        versions.bump(db, batch[-1][0], (r[6:11] for r in batch))
     return len(batch)
 
 
@@ -258,6 +260,8 @@ def append_many(db: sqlite_utils.Database, *, at: str, actor_id: int | None, act
         prev = h
     insert_many(db, "INSERT INTO history (seq, at, actor_id, actor, op, action, entity, "
                     "entity_id, field, old, new, prev_hash, hash) VALUES", batch)
+    if batch:
+        versions.bump(db, batch[-1][0], (r[6:11] for r in batch))
     return len(batch)
 
 

@@ -433,6 +433,45 @@ MIGRATIONS: list[list[str]] = [
             ('report.compiler', ''), ('report.contact', ''),
             ('report.house_style', 'fangsong'), ('report.classification', ''),
             ('report.background', '')""",
+    ],    [
+        # -- migration of load: data versions per (area, scope) and stored results
+        # Data versions (audit.store.versions): the history seq of the last write that touched
+        # each unit ('unit', unit id), the duplicate proposals ('duplicates', 0) or everything
+        # ('all', 0); page caches and stored results key on the versions
+        # of what they read, so a write in one unit leaves other units' caches warm.
+        """CREATE TABLE data_versions (
+            area TEXT NOT NULL CHECK (area IN ('all', 'unit', 'duplicates')),
+            scope INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (area, scope)
+        ) WITHOUT ROWID""",
+        """INSERT INTO data_versions (area, scope, version)
+           SELECT 'all', 0, COALESCE(MAX(seq), 0) FROM history WHERE entity <> 'login'""",
+        # Results computed ahead of time (audit.store.results): a read's result, with the data
+        # version it was computed at; a cache, never history-tracked.
+        """CREATE TABLE stored_results (
+            name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            computed_at TEXT NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (name, key)
+        )""",
+    ],
+    [
+        # -- migration of uxb: one-time form tokens (a double submit records one thing)
+        # A form drawn on screen carries a token; the service that creates what the form
+        # describes spends it in its own write transaction, so a second submit of the same
+        # drawing finds it spent and records nothing. Not history: a guard, like the sign-in
+        # throttle's counters.
+        """CREATE TABLE form_tokens (
+            token TEXT PRIMARY KEY CHECK (length(token) BETWEEN 16 AND 100),
+            user_id INTEGER REFERENCES users(id),
+            form TEXT NOT NULL,
+            result TEXT,
+            spent_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
     ],
 ]
 

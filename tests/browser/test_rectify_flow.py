@@ -2,7 +2,7 @@
 start: a rectifier records the root cause and accountability of one of its issues in 整改中,
 completes its measures with an uploaded PDF and submits; an audit lead strikes it off; the
 closed count rises by one; a regional manager sees only its unit in the catalogue. And a lead
-builds the Word review pack on 导入导出 and downloads it."""
+builds the Word review pack on 导出 and downloads it."""
 from __future__ import annotations
 
 import json
@@ -275,7 +275,7 @@ def test_a_lead_builds_the_review_pack_in_the_app_and_downloads_it(new_page, dem
     _, db_path = demo_app
     page = new_page()
     login(page, "lead", PASSWORD)
-    _nav(page, "导入导出")
+    _nav(page, "导出")
     page.get_by_role("button", name="生成审阅材料（Word）").click()
     download_button = page.get_by_role("button", name="下载审阅材料")
     download_button.wait_for(timeout=120_000)
@@ -290,7 +290,8 @@ def test_a_lead_builds_the_review_pack_in_the_app_and_downloads_it(new_page, dem
     pack = docx.Document(str(path))
     assert len(pack.inline_shapes) == 10
     issues = _query(db_path, "SELECT COUNT(*) FROM issues WHERE merged_into_id IS NULL")[0][0]
-    problems = [t for t in pack.tables if t.rows[0].cells[0].text == "编号"
-                and any(c.text == "问题描述" for c in t.rows[0].cells)]
-    assert sum(len(t.rows) - 1 for t in problems) == issues
+    # Attachment 1 (问题清单) lists every issue of the programme, once.
+    problems = [t for t in pack.tables if [c.text for c in t.rows[0].cells][4:6]
+                == ["严重程度", "整改类型"]]
+    assert len(problems) == 1 and len(problems[0].rows) - 1 == issues
     assert pack.element.body.find(f".//{qn('w:tblHeader')}") is not None
