@@ -329,9 +329,11 @@ def test_3_lead_strikes_an_item_off_and_returns_another(task):
             .click())
     assert _query(run.db_path, "SELECT status FROM issues WHERE id = ?",
                   (first["id"],)) == [("closed",)]
-    queue = _actor_rows(run.db_path, "lead2", "verify_queue")
-    other = queue[0]
-    _pick_row(run, "verify.queue", 0)
+    # The result is held on screen; the next item opens on its own click (no double click
+    # can strike off the item that would open next). It is the first of the queue.
+    run.act("open the next item", lambda: page.locator(_key("verify.next"))
+            .get_by_role("button").click())
+    other = _actor_rows(run.db_path, "lead2", "verify_queue")[0]
     reason = page.locator(_key(f"verify.{other['id']}.reason")).get_by_role("textbox")
     run.act("type the reason", lambda: reason.fill("佐证材料不全，请补充结算比对表后重新提交"))
     run.act("return", lambda: page.locator(_key("verify.return")).get_by_role("button").click())
@@ -365,7 +367,7 @@ def test_5_lead_imports_a_field_ledger(task):
     _nav(run, "page.import")
     data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
                                 责任单位="包头市分公司", 责任人="新同事", 整改状态="未启动")))
-    run.act("choose the ledger file", lambda: page.locator(_key("issues.import.file"))
+    run.act("choose the ledger file", lambda: page.locator('[class*="st-key-issues-import-file"]')
             .locator("input[type=file]").set_input_files(files=[{
                 "name": "包头台账.xlsx", "buffer": data, "mimeType":
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}]))
