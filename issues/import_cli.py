@@ -11,6 +11,7 @@ from audit.anchor_format import anchor_in_workbook
 from audit.model import LedgerRowError
 from audit.store.paths import max_upload_bytes
 from issues import store
+from issues.import_profile_service import find_profile, save_profile
 from issues.import_service import apply_import, plan_import
 from issues.ledger_format import Vocabulary, parse_mapping_arg, parse_streams
 from issues.ledger_read_format import read_ledger
@@ -28,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                    help="column mapping 'header=field,…' (empty field: ignore the column)")
     p.add_argument("--answer", action="append", default=[], metavar="KEY=ID",
                    help="answer a question the plan asked (repeatable; ID -1 creates new)")
+    p.add_argument("--value", action="append", default=[], metavar="FIELD:WORD=VALUE",
+                   help="what a local word means, e.g. 'status:正在推进=in_progress' "
+                        "(repeatable)")
+    p.add_argument("--profile", default=None, metavar="NAME",
+                   help="read with the mapping profile NAME; if none has that name, save "
+                        "this import's mapping and answers under it")
     p.add_argument("--accept-rows", dest="accept_rows", default="", metavar="ROWS",
                    help="rows (e.g. 5,7) whose cells changed since the export take the file's "
                         "values (overwriting the newer change)")
@@ -68,6 +75,16 @@ def _answers(items: list[str]) -> dict[str, int]:
     return out
 
 
+def _values(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        if not sep or ":" not in key or not value.strip():
+            raise cli.Refused(f"--value: expected FIELD:WORD=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _choices(args, plan) -> dict[int, str]:
     """Per-row choices for the rows with conflicts, from --accept-rows, --keep-newer and
     --overwrite-newer."""
@@ -102,8 +119,16 @@ def _conflict_lines(plan) -> str:
 
 def plan_summary(plan) -> dict:
     """The plan as plain data (the --json output and the human report are made from it)."""
+    parsed = plan.parsed
     return {
         "file": plan.filename, "counts": plan.counts(),
+        "columns": [{"header": m.header, "field": m.field, "confidence": m.confidence,
+                     "reason": m.reason, "detail": m.detail} for m in parsed.mappings],
+        "kept_columns": list(parsed.unmapped_headers),
+        "values": {k: {"value": t, "confidence": c} for k, (t, c) in
+                   parsed.value_matches.items()},
+        "inferred": dict(parsed.inferred),
+        "four_shortfalls": plan.four_shortfalls(),
         "new": [{"kind": n.kind, "label": n.label, "rows": n.rows} for n in plan.new],
         "rows": [{"row": r.excel_row, "action": r.action, "code": r.code, "title": r.title,
                   "unit": r.unit_label,
@@ -131,6 +156,18 @@ def _human(summary: dict, dry_run: bool) -> str:
     lines = [f"{'预演 / dry run' if dry_run else '导入 / import'} {summary['file']}: "
              f"{c['rows']} rows — create {c['create']}, update {c['update']}, "
              f"unchanged {c['unchanged']}"]
+    for col in summary["columns"]:
+        lines.append(f"  column {col['header']!r} → {col['field'] or '(kept as extra)'} "
+                     f"({col['confidence']:.2f}, {col['reason']}{': ' + col['detail'] if col['detail'] else ''})")
+    for key, v in summary["values"].items():
+        lines.append(f"  value {key} → {v['value']} ({v['confidence']:.2f})")
+    for what, n in summary["inferred"].items():
+        lines.append(f"  inferred {what} on {n} rows")
+    if "four_met" in c:
+        lines.append(f"  四个到人: {c['four_met']} of {c['create']} new issues meet it"
+                     + ("; missing " + ", ".join(f"{k} ×{n}" for k, n in
+                                                 summary["four_shortfalls"].items())
+                        if summary["four_shortfalls"] else ""))
     for n in summary["new"]:
         lines.append(f"  new {n['kind']}: {n['label']} (rows {', '.join(map(str, n['rows'][:5]))}"
                      f"{'…' if len(n['rows']) > 5 else ''})")
@@ -161,6 +198,10 @@ def _human(summary: dict, dry_run: bool) -> str:
 def _question_lines(summary: dict) -> str:
     lines = []
     for q in summary["questions"]:
+        if q["kind"] in ("column", "value"):
+            lines.append(f"row {q['row']}, column {q['column']!r}, value {q['value']!r}: "
+                         f"{q['reason']}")
+            continue
         choices = "; ".join(f"{c['id']}={c['label']}" for c in q["choices"][:12])
         lines.append(f"row {q['row']}, column {q['column']!r}, value {q['value']!r}: "
                      f"{q['reason']} — answer with --answer '{q['key']}=ID' ({choices})")
@@ -178,15 +219,20 @@ def cmd_import(args) -> int:
         raise Refused(f"{args.file}: the file is {path.stat().st_size:,} bytes; the limit is "
                       f"{limit:,}")
     answers = _answers(args.answer)
+    values = _values(args.value)
     mapping = parse_mapping_arg(args.mapping) if args.mapping else None
     db, _ = open_db(args)
     vocabulary = store.ledger_vocabulary(db)
     stream = _stream(args.stream, vocabulary)
+    profile = find_profile(db, name=args.profile) if args.profile else None
+    if profile:
+        values = {**profile["value_answers"], **values}
     # Parse before anything writes: the write lock stays short.
     progress = _progress_printer("import")
     data = path.read_bytes()
     parsed = read_ledger(data, path.name, vocabulary=vocabulary, mapping=mapping,
-                         max_bytes=limit,
+                         max_bytes=limit, values=values,
+                         profile=profile["mapping"] if profile else None,
                          on_progress=lambda stage, done, total: progress(done, total, stage))
     actor = acting_user(db, args.as_user)
     parsed.anchor = anchor_in_workbook(data)
@@ -208,8 +254,11 @@ def cmd_import(args) -> int:
     if args.dry_run:
         _print(args, summary, _human(summary, True))
         return 0
-    result = apply_import(db, actor, plan, time_model.now_text(),
+    at = time_model.now_text()
+    result = apply_import(db, actor, plan, at,
                           on_progress=lambda stage, done, total: progress(done, total, stage))
+    if args.profile and not profile:
+        save_profile(db, actor, args.profile, parsed, values, at)
     summary = plan_summary(result.plan)
     summary["history_records"] = result.history_records
     _print(args, summary, _human(summary, False)

@@ -133,6 +133,7 @@ class RowPlan:
     missing: list[str] = field(default_factory=list)   # why the ledger status is not reached
     notes: list[str] = field(default_factory=list)      # ledger values not applied, and why
     merged_into: str | None = None
+    four_missing: list[str] | None = None   # a new issue: what 四个到人 lacks ([] when met)
 
     @property
     def status_short(self) -> bool:
@@ -175,12 +176,23 @@ class ImportPlan:
         for n in self.new:
             out[f"new_{n.kind}"] = out.get(f"new_{n.kind}", 0) + 1
         out["status_short"] = sum(1 for r in self.rows if r.status_short)
+        created = [r for r in self.rows if r.four_missing is not None]
+        if created:
+            out["four_met"] = sum(1 for r in created if not r.four_missing)
         out["ambiguities"] = len(self.unresolved())
         return out
 
     def unresolved(self) -> list[Ambiguity]:
         """The ambiguities without an answer in `resolutions`."""
         return [a for a in self.ambiguities if a.key not in self.resolutions]
+
+    def four_shortfalls(self) -> dict[str, int]:
+        """Of the new issues that do not meet 四个到人: how many lack each part."""
+        out: dict[str, int] = {}
+        for r in self.rows:
+            for m in r.four_missing or ():
+                out[m] = out.get(m, 0) + 1
+        return out
 
     @property
     def changes_anything(self) -> bool:

@@ -11,7 +11,7 @@ import streamlit as st
 from audit import ui
 from audit.messages import join_list, label
 from audit.model import AuditError, can
-from issues import import_service
+from issues import import_profile_service, import_service
 from issues.catalogue_views import stream_names
 from issues.import_model import FieldChange, ImportPlan
 from issues.ledger_format import MAPPABLE_FIELDS, ParsedLedger
@@ -20,6 +20,8 @@ K = "issues.import"
 _PARSED = f"{K}.parsed"       # (file digest, mapping, ParsedLedger | AuditError)
 _ANSWERS = f"{K}.answers"     # ambiguity key → chosen id
 _DONE = f"{K}.done"           # the message of the last finished import
+_VALUES = f"{K}.values"       # local word key → programme value (the user's answers)
+_PROFILE = f"{K}.profile"     # the name of the mapping profile the reading used
 MAX_PREVIEW_ROWS = 500        # more rows are summarised, not drawn
 
 
@@ -30,11 +32,14 @@ def _t(key: str, **params) -> str:
 # --- import --------------------------------------------------------------------------------------
 
 
-def _parse(data: bytes, name: str, mapping: dict[str, str], bar) -> ParsedLedger | AuditError:
-    """Read the upload (or take the cached result for the same bytes and mapping)."""
+def _parse(data: bytes, name: str, mapping: dict[str, str], bar,
+           values: dict[str, str] | None = None) -> ParsedLedger | AuditError:
+    """Read the upload (or take the cached result for the same bytes, mapping and answers),
+    with the mapping profile saved for its header signature when there is one."""
     digest = hashlib.sha256(data).hexdigest()
+    values = dict(values or {})
     cached = st.session_state.get(_PARSED)
-    if cached and cached[0] == digest and cached[1] == mapping:
+    if cached and cached[0] == digest and cached[1] == (mapping, values):
         return cached[2]
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -42,12 +47,19 @@ def _parse(data: bytes, name: str, mapping: dict[str, str], bar) -> ParsedLedger
         bar.progress(0.5 * share if stage == "reading" else 0.5 + 0.5 * share,
                      text=_t("imp.reading" if stage == "reading" else "imp.checking"))
 
+    db = ui.database()
     try:
         result: ParsedLedger | AuditError = import_service.read_file(
-            ui.database(), data, name, mapping=mapping or None, on_progress=progress)
+            db, data, name, mapping=mapping or None, on_progress=progress, values=values)
+        found = import_profile_service.find_profile(db, signature=result.signature)
+        if found:
+            result = import_service.read_file(
+                db, data, name, mapping=mapping or None, on_progress=progress,
+                values={**found["value_answers"], **values}, profile=found["mapping"])
+        st.session_state[_PROFILE] = found["name"] if found else None
     except AuditError as exc:
         result = exc
-    st.session_state[_PARSED] = (digest, dict(mapping), result)
+    st.session_state[_PARSED] = (digest, (dict(mapping), values), result)
     st.session_state[_ANSWERS] = {}
     return result
 
@@ -59,16 +71,19 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
     # The fields by their ledger column names in the page's language, not their code names.
     names = {f: _t(f"ledger.col.{f}") for f in MAPPABLE_FIELDS}
     fields = {n: f for f, n in names.items()}
-    rows = [{"header": h, "field": names.get(f, f) if f else ignore}
-            for h, f in parsed.header_map.items()]
-    rows += [{"header": h, "field": ignore} for h in parsed.unmapped_headers]
+    rows = [{"header": m.header,
+             "field": names.get(m.field, m.field) if m.field and not m.asked else ignore,
+             "confidence": m.confidence, "reason": _reason(m)} for m in parsed.mappings]
     with st.expander(_t("imp.mapping"), expanded=bool(parsed.unmapped_headers)):
         st.caption(_t("imp.mapping_help"))
         edited = st.data_editor(
             pd.DataFrame(rows), key=f"{K}.mapping", hide_index=True, width="stretch",
-            disabled=["header"],
+            disabled=["header", "confidence", "reason"],
             column_config={
                 "header": st.column_config.TextColumn(_t("imp.mapping_header")),
+                "confidence": st.column_config.ProgressColumn(
+                    _t("imp.mapping_confidence"), min_value=0.0, max_value=1.0, format="%.2f"),
+                "reason": st.column_config.TextColumn(_t("imp.mapping_reason")),
                 "field": st.column_config.SelectboxColumn(
                     _t("imp.mapping_field"), options=[ignore, *names.values()],
                     required=True)})
@@ -79,11 +94,78 @@ def _mapping_editor(parsed: ParsedLedger) -> dict[str, str] | None:
     return None
 
 
+def _reason(m) -> str:
+    """A column mapping's reason as the preview shows it."""
+    text = _t(f"imp.reason.{m.reason}", detail=m.detail or "")
+    return _t("imp.reason.asked", text=text) if m.asked else text
+
+
+def _reading_questions(parsed: ParsedLedger) -> tuple[dict[str, str], dict[str, str]] | None:
+    """A choice per column or local word the reader would not guess (the nearest proposed);
+    returns (mapping, value answers) to read again with once all are answered, else None."""
+    st.subheader(_t("imp.reading_questions"))
+    mapping: dict[str, str] = {}
+    values: dict[str, str] = {}
+    complete = True
+    for q in parsed.questions:
+        options = [c for c, _ in q.choices]
+        labels = {c: (lbl if q.kind == "value" else (c or _t("imp.mapping_ignore")))
+                  for c, lbl in q.choices}
+        label = _t("imp.reading_question." + q.kind, column=q.column, value=q.value,
+                   proposal=labels.get(q.proposal or "", q.proposal or ""),
+                   rows=", ".join(map(str, q.rows[:8])))
+        picked = st.selectbox(label, [None, *options], format_func=lambda c, lb=labels:
+                              _t("imp.choose") if c is None else lb[c],
+                              key=f"{K}.rq.{hashlib.md5(q.key.encode()).hexdigest()[:12]}")
+        if picked is None:
+            complete = False
+        elif q.kind == "column":
+            mapping[q.column] = picked
+        else:
+            values[q.key] = picked
+    if complete and st.button(_t("imp.reading_apply"), key=f"{K}.rq.apply"):
+        return mapping, values
+    return None
+
+
+def _understood(parsed: ParsedLedger) -> None:
+    """What the reading matched or inferred by itself: local words, years and levels from
+    audit names, the sheets read and skipped, the profile used."""
+    name = st.session_state.get(_PROFILE)
+    if name:
+        st.caption(_t("imp.profile_used", name=name))
+    for sheet, why in parsed.sheets:
+        st.caption(_t(f"imp.sheet.{why}", sheet=sheet))
+    for key, (target, confidence) in parsed.value_matches.items():
+        fld, _, word = key.partition(":")
+        st.caption(_t("imp.value_matched", field=_field_name(fld), word=word, target=target,
+                      confidence=f"{confidence:.2f}"))
+    for what, n in parsed.inferred.items():
+        st.caption(_t(f"imp.inferred.{what}", n=n))
+
+
+def _profile_saver(parsed: ParsedLedger, actor) -> None:
+    """Save the mapping and the answers of this reading under a name."""
+    with st.expander(_t("imp.profile_save")):
+        name = st.text_input(_t("imp.profile_name"), key=f"{K}.profile.name")
+        if st.button(_t("imp.profile_save_button"), key=f"{K}.profile.save"):
+            try:
+                import_profile_service.save_profile(ui.database(), actor, name, parsed,
+                                                    st.session_state.get(_VALUES, {}),
+                                                    ui.now_at())
+            except AuditError as exc:
+                ui.show_error(exc)
+                return
+            st.success(_t("imp.profile_saved", name=name.strip()))
+
+
 def _questions(plan: ImportPlan) -> None:
     """A selectbox per open question; answers go to session state."""
     answers = st.session_state.setdefault(_ANSWERS, {})
     st.subheader(_t("imp.questions"))
     for q in plan.ambiguities:
+        if q.kind in ("column", "value"):
+            continue   # asked by _reading_questions, answered by reading again
         choices = [c for c, _ in q.choices]
         labels = dict(q.choices)
         current = answers.get(q.key)
@@ -153,6 +235,12 @@ def _preview(plan: ImportPlan) -> None:
     cols[2].metric(_t("imp.metric_unchanged"), counts["unchanged"])
     cols[3].metric(_t("imp.metric_short"), counts["status_short"])
     st.caption(_t("imp.summary", **counts))
+    if "four_met" in counts:
+        lacking = plan.four_shortfalls()
+        st.caption(_t("imp.four", met=counts["four_met"], of=counts["create"]) + (
+            _t("imp.four_missing", parts="、".join(
+                f"{label('missing', m, lang)} {n}" for m, n in lacking.items()))
+            if lacking else ""))
     if plan.skipped:
         st.caption(_t("imp.skipped", n=len(plan.skipped)))
     for w in plan.warnings:
@@ -210,7 +298,7 @@ def render_import_section() -> None:
     # A new uploader after each import (the key counts imports): the browser would keep showing
     # the imported file, and the page would redraw its now empty preview.
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
-                              type=["xlsx", "csv"],
+                              type=["xlsx", "xls", "ods", "csv"],
                               key=f"{K}.file.{st.session_state.get(f'{K}.imports', 0)}",
                               max_upload_size=max(1, limit // (1024 * 1024)))
     streams = stream_names(db, ui.lang())
@@ -222,7 +310,7 @@ def render_import_section() -> None:
     data = upload.getvalue()
     bar = st.progress(0.0, text=_t("imp.reading"))
     mapping = st.session_state.get(f"{K}.mapping_applied", {})
-    parsed = _parse(data, upload.name, mapping, bar)
+    parsed = _parse(data, upload.name, mapping, bar, st.session_state.get(_VALUES, {}))
     bar.empty()  # read and checked: a bar left at 100 % would still say 检查数据
     if isinstance(parsed, AuditError):
         ui.show_error(parsed)
@@ -231,6 +319,16 @@ def render_import_section() -> None:
     if new_mapping is not None:
         st.session_state[f"{K}.mapping_applied"] = new_mapping
         st.rerun()
+    _understood(parsed)
+    if parsed.questions:
+        answered = _reading_questions(parsed)
+        if answered is not None:
+            st.session_state[f"{K}.mapping_applied"] = {**mapping, **answered[0]}
+            st.session_state[_VALUES] = {**st.session_state.get(_VALUES, {}), **answered[1]}
+            st.rerun()
+        st.warning(_t("imp.answer_first"))
+        return
+    _profile_saver(parsed, actor)
     answers = st.session_state.setdefault(_ANSWERS, {})
     try:
         plan = import_service.plan_import(db, actor, parsed, stream, filename=upload.name,

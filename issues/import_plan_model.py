@@ -36,6 +36,7 @@ How rows are matched and what an import may do (the rules the plan, the CLI and 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from audit.model import Actor, LedgerRowError, Status, grant
@@ -44,6 +45,7 @@ from issues import model
 from issues.import_match_model import Matcher
 from issues.import_model import (
     NEW,
+    Ambiguity,
     STATUS_ORDER,
     FieldChange,
     ImportPlan,
@@ -180,7 +182,9 @@ class Planner(Matcher):
             if norm(m.title) in seen:
                 continue
             seen.add(norm(m.title))
-            p.measures.append(MeasurePlan(m.title, None, owner, m.deadline, m.done))
+            # A measure that names no owner or deadline takes the row's 责任人 and 整改时限.
+            p.measures.append(MeasurePlan(m.title, None, owner if owner is not None
+                                          else responsible, m.deadline or r.deadline, m.done))
         p.causes = causes
         p.progress = r.progress or None
         facts = IssueFacts(code, Status.NOT_STARTED, 1 if responsible is not None else None,
@@ -189,6 +193,7 @@ class Planner(Matcher):
                                               mp.deadline.isoformat() if mp.deadline else None,
                                               "done" if mp.done else "todo", 0)
                                  for mp in p.measures), len(causes), False, None)
+        p.four_missing = missing_for_assignment(facts)
         self.plan_status(p, r.status, facts, submitted_by=None)
         return p
 
@@ -280,8 +285,13 @@ class Planner(Matcher):
             seen.add(key)
             old = by_title.get(key)
             if old is None:
-                mp = MeasurePlan(m.title, None, owner, m.deadline, m.done)
-                measures.append({"id": 0, "owner_person_id": owner, "deadline": m.deadline,
+                # A new measure that names no owner or deadline takes the issue's.
+                owner = owner if owner is not None else (
+                    responsible if responsible is not None else d["responsible_person_id"])
+                deadline = m.deadline or r.deadline or (
+                    date.fromisoformat(d["deadline"]) if d["deadline"] else None)
+                mp = MeasurePlan(m.title, None, owner, deadline, m.done)
+                measures.append({"id": 0, "owner_person_id": owner, "deadline": deadline,
                                  "status": "done" if m.done else "todo", "evidence": 0})
                 change("measure", None, m.title)
             else:
@@ -390,8 +400,28 @@ class Planner(Matcher):
             return f"{a['name']} ({a['year']})"
         return str(ref)
 
+    def reading_questions(self) -> None:
+        """The reader's questions (a column's field, a local word's value) as ambiguities: they
+        are answered by reading again with the answer (a mapping or a value answer), so an
+        answer in `resolutions` does not close them."""
+        for q in self.parsed.questions:
+            self.resolutions.pop(q.key, None)
+            if q.kind == "column":
+                reason = (f"column {q.column!r}: is it {q.proposal or 'no field'}? "
+                          f"(confidence {q.confidence:.2f}); answer with --map "
+                          f"'{q.column}=FIELD' (empty FIELD: keep it as an extra column)")
+            else:
+                reason = (f"{q.field}: {q.value!r} is not a known value; nearest "
+                          f"{q.proposal} (confidence {q.confidence:.2f}); answer with --value "
+                          f"'{q.key}=VALUE'")
+            self.ambiguities[q.key] = Ambiguity(
+                q.key, q.kind, q.value, q.column, reason, list(q.rows),
+                [(i, f"{target} {label}".strip()) for i, (target, label) in
+                 enumerate(q.choices)])
+
     def run(self) -> ImportPlan:
         """The plan of every row."""
+        self.reading_questions()
         plans = [self.plan_row(r, self.details) for r in self.parsed.rows]
         return ImportPlan(self.filename, plans, list(self.new.values()),
                           list(self.ambiguities.values()),

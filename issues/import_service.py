@@ -20,7 +20,7 @@ from audit.store.db import write_transaction
 from audit.store.history import Recorder
 from audit.store.paths import max_upload_bytes
 from audit.time_model import day_of
-from issues import bulk_service, import_store, store
+from issues import bulk_service, import_profile_service, import_store, store
 from issues import service as issues
 from issues.import_model import (
     ImportNeedsDecision,
@@ -61,12 +61,15 @@ def upload_limit() -> int:
 
 def read_file(db: sqlite_utils.Database, data: bytes, filename: str, *,
               mapping: dict[str, str] | None = None,
-              on_progress: Progress | None = None) -> ParsedLedger:
+              on_progress: Progress | None = None, values: dict[str, str] | None = None,
+              profile: dict[str, str] | None = None) -> ParsedLedger:
     """Read a ledger file against the programme's work streams and focus points, within the
-    upload limit (issues.ledger_read_format.read_ledger; reads only). Raises LedgerFileError and
-    LedgerRowError."""
+    upload limit (issues.ledger_read_format.read_ledger; reads only): `mapping` the user's
+    column choices, `profile` a saved profile's, `values` the answers about local words.
+    Raises LedgerFileError and LedgerRowError."""
     parsed = read_ledger(data, filename, vocabulary=store.ledger_vocabulary(db),
-                         mapping=mapping, max_bytes=upload_limit(), on_progress=on_progress)
+                         mapping=mapping, max_bytes=upload_limit(), on_progress=on_progress,
+                         values=values, profile=profile)
     parsed.anchor = anchor_in_workbook(data)
     return parsed
 
@@ -327,6 +330,13 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                     on_progress("writing", done, total)
         if on_progress and done < total:
             on_progress("writing", total, total)
+        # The office's columns that map to no field stay with each issue (nothing is lost).
+        extras = {r.excel_row: r.extras for r in plan.parsed.rows if r.extras}
+        if extras:
+            import_profile_service.keep_extras(db, actor, [
+                (p.issue if isinstance(p.issue, int) else applier.ids[p.issue],
+                 extras[p.excel_row]) for p in plan.rows
+                if p.excel_row in extras and p.action != "ask"], at)
         counts = plan.counts()
         if history.anchor(db)[0] > before:
             rec = Recorder(db, actor, at, "ledger.import")

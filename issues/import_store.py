@@ -126,6 +126,59 @@ def page_cache_of_at_least(db: sqlite_utils.Database, kib: int) -> Iterator[None
         db.conn.execute(f"PRAGMA cache_size = {cache}")
 
 
+# --- mapping profiles and extra columns ---------------------------------------------------------
+
+def profile(db: sqlite_utils.Database, name: str) -> dict | None:
+    """The mapping profile saved under `name` (name, signature, mapping, value_answers), or
+    None."""
+    row = db.conn.execute("SELECT name, signature, mapping, value_answers FROM ledger_profiles "
+                          "WHERE name = ?", (name,)).fetchone()
+    return _profile(row)
+
+
+def profile_for_signature(db: sqlite_utils.Database, signature: str) -> dict | None:
+    """The latest profile saved for a header signature, or None."""
+    row = db.conn.execute("SELECT name, signature, mapping, value_answers FROM ledger_profiles "
+                          "WHERE signature = ? ORDER BY saved_at DESC, name LIMIT 1",
+                          (signature,)).fetchone()
+    return _profile(row)
+
+
+def _profile(row) -> dict | None:
+    if row is None:
+        return None
+    return {"name": row[0], "signature": row[1], "mapping": json.loads(row[2]),
+            "value_answers": json.loads(row[3])}
+
+
+def save_profile(db: sqlite_utils.Database, name: str, signature: str, mapping: dict,
+                 value_answers: dict, user_id: int | None, at: str) -> None:
+    """Insert or replace the profile `name` (inside the caller's transaction)."""
+    db.conn.execute(
+        "INSERT OR REPLACE INTO ledger_profiles (name, signature, mapping, value_answers, "
+        "saved_by, saved_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (name, signature, json.dumps(mapping, ensure_ascii=False, sort_keys=True),
+         json.dumps(value_answers, ensure_ascii=False, sort_keys=True), user_id, at))
+
+
+def extras_of(db: sqlite_utils.Database, issue_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The extra columns kept with each issue: issue id → {header: value}."""
+    out: dict[int, dict[str, str]] = {}
+    for iid, header, value in db.conn.execute(
+            "SELECT issue_id, header, value FROM issue_extras WHERE issue_id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY issue_id, header",
+            (json.dumps(issue_ids),)):
+        out.setdefault(iid, {})[header] = value
+    return out
+
+
+def put_extras(db: sqlite_utils.Database, issue_id: int, extras: dict[str, str]) -> None:
+    """Insert or replace extra column values of one issue (inside the caller's transaction)."""
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO issue_extras (issue_id, header, value) VALUES (?, ?, ?)",
+        [(issue_id, h, v) for h, v in extras.items()])
+
+
 def anchor_is_ours(db: sqlite_utils.Database, anchor: tuple[int, str]) -> bool:
     """Does this database's history hold the record `anchor` names (seq and hash)? A ledger
     exported from another database carries an anchor that means nothing here."""

@@ -506,6 +506,10 @@ def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
                      hide_index=True, width="stretch")
     else:
         st.caption(text("issue.none"))
+    if d.get("ledger_extras"):
+        st.markdown(f'**{ui.md_escape(text("issue.ledger_extras"))}**')
+        st.dataframe([{item: e["header"], value: e["value"]} for e in d["ledger_extras"]],
+                     hide_index=True, width="stretch")
     if d["merged_from"]:
         st.markdown(f'**{ui.md_escape(text("issue.merged_from"))}**')
         st.dataframe([{text("field.code"): m["code"], text("field.title"): m["title"],

@@ -102,11 +102,36 @@ class LedgerRow:
     focus: tuple[str, ...] = ()             # 'F1'..'F5', sorted
     causes: tuple[str, ...] = ()
     closed_on: dt.date | None = None
+    # The office's columns that map to no field, (header, text) of the non-blank ones: kept
+    # with the issue so nothing in the file is lost.
+    extras: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LedgerQuestion:
+    """Something the reader will not guess: which field a column means (kind 'column', value =
+    the header) or which programme value a local word means (kind 'value', field = the field
+    the word is for). `proposal` is the nearest choice, `choices` (target, label) all of them;
+    the answer goes back into read_ledger's `mapping` or `values` (key → target)."""
+
+    kind: str
+    key: str
+    field: str
+    column: str
+    value: str
+    rows: tuple[int, ...]
+    proposal: str | None
+    confidence: float
+    choices: tuple[tuple[str, str], ...]
 
 
 @dataclass
 class ParsedLedger:
-    """What read_ledger found: rows, how headers were understood, rows skipped, warnings."""
+    """What read_ledger found: rows, how headers were understood (each column's mapping with
+    its confidence and reason), rows skipped, warnings, the questions it will not guess, the
+    local words it matched (key → (target, confidence)) and what it inferred (audit year and
+    level from the audit's name, measures split from numbered text, owners and deadlines
+    inherited from the row)."""
 
     rows: list[LedgerRow]
     header_map: dict[str, str]
@@ -114,12 +139,18 @@ class ParsedLedger:
     header_row: int
     skipped: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mappings: list[Any] = field(default_factory=list)      # ledger_infer_model.ColumnMapping
+    questions: list[LedgerQuestion] = field(default_factory=list)
+    value_matches: dict[str, tuple[str, float]] = field(default_factory=dict)
+    inferred: dict[str, int] = field(default_factory=dict)
+    sheets: list[tuple[str, str]] = field(default_factory=list)   # (sheet, 'read' | why not)
+    signature: str = ""
     # The history anchor the workbook was exported at (its core property `identifier`), or
     # None: what the import checks newer changes against (issues.import_conflict_model).
     anchor: tuple[int, str] | None = None
 
 
-ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f != "excel_row")
+ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f not in ("excel_row", "extras"))
 # What a --map value may name: the row fields, plus 'struck_off' (是否销号) and 'serial' (ignored).
 MAPPABLE_FIELDS = ROW_FIELDS + ("struck_off", "serial")
 FILL_DOWN_FIELDS = frozenset({"category", "aspect", "audit_name", "audit_year", "audit_level",
@@ -169,6 +200,15 @@ for _lang in LANGS:
         TYPE_WORDS.setdefault(t(f"ledger.type.{_k}", _lang).lower(), _k)
     for _k in WARNING_KEYS:
         WARNING_WORDS.setdefault(t(f"ledger.warning.{_k}", _lang).lower(), _k)
+
+
+
+def value_words() -> dict[str, set[str]]:
+    """The lower-case words a status, type or warning cell may hold, by kind (for telling a
+    column's kind from its values)."""
+    return {"status": set(_STATUS_WORDS), "type": set(TYPE_WORDS),
+            "warning": set(WARNING_WORDS)}
+
 
 SIGNATURE_ROW = re.compile(
     r"^(制表人|制表|填表人|填报人|审核人|审核|负责人|单位负责人|分管领导|填报日期|填表日期|制表日期|"
@@ -494,14 +534,60 @@ def _parse_measure_meta(inner: str, row: int, column: str, text: str
 
 
 def parse_measures(value: Any, row: int, column: str) -> tuple[MeasureLine, ...]:
-    """The measures of a cell: one per line, optionally numbered 1. / 1、 / （1）."""
+    """The measures of a cell: one per line, optionally numbered 1. / 1、 / （1）; a line that
+    numbers several measures in a run (1.… 2.… / （1）…（2）… / ①…② / 一是…二是…) is split."""
     out = []
     # Only CR/LF end a line: str.splitlines would also split on U+0085, U+2028 and friends.
     for line in re.split(r"\r\n|\r|\n", plain_keep(value)):
         if not line.strip():
             continue
-        out.append(parse_measure_line(_MEASURE_NUMBER.sub("", line, count=1), row, column))
+        for part in split_numbered(line):
+            out.append(parse_measure_line(_MEASURE_NUMBER.sub("", part, count=1), row, column))
     return tuple(out)
+
+
+_CN_DIGITS = "一二三四五六七八九十"
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+_INLINE_MARKS = (
+    # (pattern of a marker, its number from the match)
+    (re.compile(r"(?:^|(?<=[\s。；;，,:：]))(\d{1,2})\s*[.．、)）](?!\d)"), lambda m: int(m.group(1))),
+    (re.compile(r"[（(](\d{1,2})[）)]"), lambda m: int(m.group(1))),
+    (re.compile(f"[{_CIRCLED}]"), lambda m: _CIRCLED.index(m.group(0)) + 1),
+    (re.compile(f"(?:^|(?<=[\\s。；;，,:：]))([{_CN_DIGITS}])是"),
+     lambda m: _CN_DIGITS.index(m.group(1)) + 1),
+)
+_PIECE_END = "；;，,。 \t"
+
+
+def split_numbered(line: str) -> list[str]:
+    """A line holding several numbered measures in a run, split at its markers (numbered 1, 2,
+    3… in order from the first); any other line as it is. Text before the first marker is a
+    lead-in and is dropped only when it ends in a colon (整改措施：1.…)."""
+    for pattern, number in _INLINE_MARKS:
+        marks = list(pattern.finditer(line))
+        if len(marks) < 2:
+            continue
+        seq = [number(m) for m in marks]
+        # The run of markers numbered 1, 2, 3… (markers out of order are text).
+        picked, want = [], 1
+        for m, n in zip(marks, seq):
+            if n == want:
+                picked.append(m)
+                want += 1
+        if len(picked) < 2:
+            continue
+        head = line[:picked[0].start()].strip()
+        if head and not head.endswith((":", "：")):
+            continue
+        parts = []
+        for i, m in enumerate(picked):
+            end = picked[i + 1].start() if i + 1 < len(picked) else len(line)
+            text = line[m.end():end].strip().rstrip(_PIECE_END).strip()
+            if text:
+                parts.append(text)
+        if len(parts) >= 2:
+            return parts
+    return [line]
 
 
 def format_measures(measures: Iterable[MeasureLine]) -> str:

@@ -222,6 +222,15 @@ def _uncached_formulas(xml: bytes) -> dict[tuple[int, int], str]:
 
 
 def read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> Grid:
+    """The active (or first visible) worksheet of an .xlsx as a grid."""
+    return read_xlsx_sheets(data, max_rows, on_progress, every=False)[0][1]
+
+
+def read_xlsx_sheets(data: bytes, max_rows: int, on_progress: Progress | None,
+                     every: bool = True) -> list[tuple[str, Grid]]:
+    """(name, grid) of every visible worksheet, the active one first and then the others in
+    the workbook's order (`every`), or of the active one only; hidden sheets are never
+    read."""
     zf, _ = _open_xlsx_zip(data)
     paths = _sheet_paths(zf)
     # Scan before openpyxl parses any sheet: the merged ranges come from this scan (openpyxl's
@@ -231,9 +240,27 @@ def read_xlsx(data: bytes, max_rows: int, on_progress: Progress | None) -> Grid:
         for coord in coords:
             _check_merge_area(coord)
     book = _Book(data)
-    name, member = book.pick_sheet()
-    has_formulas, coords = scans.get(name, (False, []))
-    rows = book.rows(member, max_rows, on_progress)
+    picked = [book.pick_sheet()]
+    if every:
+        # The active sheet first (a workbook opened on its ledger, a summary sheet before it),
+        # then the other visible worksheets in the workbook's order.
+        picked += [(n, m) for n, state, m, ws in book.sheets
+                   if ws and state == "visible" and (n, m) != picked[0]]
+    out = []
+    total = 0
+    for name, member in picked:
+        grid = _xlsx_grid(zf, book, member, scans.get(name, (False, [])), max_rows - total,
+                          on_progress)
+        total += len(grid.rows)
+        out.append((name, grid))
+    return out
+
+
+def _xlsx_grid(zf: zipfile.ZipFile, book: "_Book", member: str,
+               scan: tuple[bool, list[str]], max_rows: int,
+               on_progress: Progress | None) -> Grid:
+    has_formulas, coords = scan
+    rows = book.rows(member, max(max_rows, 0), on_progress)
     merged: dict[tuple[int, int], tuple[Any, str]] = {}
     ranges: list[tuple[int, int, int, int, str]] = []
     from openpyxl.worksheet.cell_range import CellRange
@@ -320,6 +347,55 @@ class _Book:
             raise LedgerFileError(f"the workbook cannot be opened: {type(ex).__name__}: {ex}",
                                   reason="corrupt") from None
         return rows
+
+
+def read_calamine(data: bytes, ext: str, max_rows: int) -> list[tuple[str, Grid]]:
+    """(name, grid) of every visible worksheet of an .xls (Excel 97–2003) or .ods workbook,
+    read by python-calamine (merged ranges included where the format records them)."""
+    import python_calamine
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheets = [m.name for m in book.sheets_metadata
+                  if str(m.visible).endswith("Visible") and str(m.typ).endswith("WorkSheet")]
+    except Exception as ex:  # calamine raises its own error types on damaged files
+        raise LedgerFileError(f"the .{ext} workbook cannot be opened: {ex}",
+                              reason="corrupt") from None
+    if not sheets:
+        raise LedgerFileError("the workbook has no visible worksheet", reason="no_sheet")
+    out = []
+    limit = max_rows + ROW_SLACK
+    for name in sheets:
+        try:
+            sheet = book.get_sheet_by_name(name)
+            raw = sheet.to_python(skip_empty_area=False)
+            merges = getattr(sheet, "merged_cell_ranges", None) or []
+        except LedgerFileError:
+            raise
+        except Exception as ex:
+            raise LedgerFileError(f"the .{ext} workbook cannot be opened: {ex}",
+                                  reason="corrupt") from None
+        if len(raw) > limit:
+            raise too_many(max_rows)
+        rows = [[None if v == "" else v for v in r] for r in raw]
+        for r in rows:
+            while r and r[-1] is None:
+                r.pop()
+        merged: dict[tuple[int, int], tuple[Any, str]] = {}
+        ranges: list[tuple[int, int, int, int, str]] = []
+        from openpyxl.utils import get_column_letter
+        for (r0, c0), (r1, c1) in merges:
+            coord = f"{get_column_letter(c0 + 1)}{r0 + 1}:{get_column_letter(c1 + 1)}{r1 + 1}"
+            _check_merge_area(coord)
+            ranges.append((r0, c0, r1, c1, coord))
+            top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
+            for r in range(r0, min(r1, len(rows) - 1) + 1):
+                for c in range(c0, c1 + 1):
+                    if (r, c) != (r0, c0):
+                        merged[(r, c)] = (top, coord)
+                        if c < len(rows[r]):
+                            rows[r][c] = None
+        out.append((name, Grid(rows, merged, ranges, False, [])))
+    return out
 
 
 def _local(tag: str) -> str:

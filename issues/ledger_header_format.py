@@ -8,15 +8,26 @@ A user's mapping (header → field, '' to ignore) beats the synonyms.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from audit.model import LedgerFileError
-from issues.ledger_format import plain
+from issues.ledger_format import NO_WORDS, YES_WORDS, LedgerQuestion, plain, value_words
 from issues.ledger_grid_format import Grid
+from issues.ledger_words_format import STATUS_VARIANTS, TYPE_VARIANTS
+from issues.ledger_infer_model import (
+    ACCEPT,
+    ColumnEvidence,
+    ColumnMapping,
+    decide_columns,
+    header_guess,
+)
 
 HEADER_SCAN_ROWS = 30
+SAMPLE_ROWS = 200       # data rows whose values help decide a column
+GUESSED = 2             # the "tier" of a header recognised by containment or similarity
 
 # ---------------------------------------------------------------------------------------------
 # Header synonyms. Keys are field names; a header matches after norm_header (lower case, no
@@ -26,7 +37,8 @@ HEADER_SCAN_ROWS = 30
 _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "serial": (("序号", "no.", "no", "#", "seq", "serial"), ()),
     "code": (("问题编号", "编号", "台账编号", "问题代码", "code", "issuecode", "issueno."), ()),
-    "category": (("问题类别", "类别", "问题大类", "大类", "问题分类", "category"), ()),
+    "category": (("问题类别", "类别", "问题大类", "大类", "问题分类", "category"),
+                 ("问题类型", "所属类别", "业务类别", "领域")),
     "aspect": (("问题方面", "方面", "问题小类", "小类", "问题子类", "子类", "aspect",
                 "sub-category", "subcategory"), ()),
     "title": (("问题摘要", "问题标题", "问题概述", "摘要", "问题名称", "summary", "title"),
@@ -46,11 +58,14 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "supervisor": (("分管领导", "督导领导", "责任领导", "分管负责人", "supervisor",
                     "supervisingleader"), ()),
     "rectification_type": (("整改类型", "整改方式", "整改类别", "type", "rectificationtype"), ()),
-    "measures": (("整改措施", "具体整改措施", "整改措施及计划", "措施", "measures"), ()),
+    "measures": (("整改措施", "具体整改措施", "整改措施及计划", "措施", "measures"),
+                 ("整改举措", "举措", "整改计划", "actions", "correctiveactions", "action")),
     "deadline": (("整改时限", "完成时限", "整改期限", "整改完成时限", "计划完成时间", "完成时间",
-                  "时限", "deadline", "duedate", "due"), ()),
+                  "时限", "deadline", "duedate", "due"),
+                 ("期限", "完成期限", "计划完成日期", "整改截止日期", "截止日期", "targetdate")),
     "progress": (("整改进展", "整改进度", "进展情况", "整改完成情况", "progress"), ()),
-    "status": (("整改状态", "状态", "当前状态", "完成状态", "status"), ()),
+    "status": (("整改状态", "状态", "当前状态", "完成状态", "status"),
+               ("目前状态", "state")),
     "struck_off": (("是否销号", "是否已销号", "struckoff"), ()),
     "warning": (("预警", "预警等级", "预警状态", "红黄绿灯", "预警灯", "亮灯情况", "warning",
                  "warningcolour", "warningcolor", "rag"), ()),
@@ -88,6 +103,25 @@ for _field, _tiers in _SYNONYMS.items():
             _LOOKUP[norm_header(_name)[0]] = (_field, _tier)
 
 
+_NORM_SYNONYMS: dict[str, tuple[str, ...]] = {
+    f: tuple(norm_header(n)[0] for tier in tiers for n in tier) for f, tiers in _SYNONYMS.items()}
+_VALUE_WORDS = {**value_words(), "yesno": set(YES_WORDS) | set(NO_WORDS)}
+_VALUE_WORDS["status"] |= {w for ws in STATUS_VARIANTS.values() for w in ws}
+_VALUE_WORDS["type"] |= {w for ws in TYPE_VARIANTS.values() for w in ws}
+
+
+@functools.lru_cache(maxsize=4096)
+def _guess(norm: str) -> tuple[str, int] | None:
+    """A confident field for a header that is no synonym (containment or similarity), to find
+    the header row; None when the header says nothing sure."""
+    if not norm or len(norm) > 20:
+        return None
+    found = header_guess((norm,), _NORM_SYNONYMS)
+    if found and found[0][0] >= ACCEPT and (len(found) == 1 or found[1][0] < found[0][0] - 0.05):
+        return found[0][1], GUESSED
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Header detection.
 
@@ -100,6 +134,7 @@ class Column:
     shown: str
     field: str | None
     in_wan: bool = False
+    tier: int = 0        # -1: the user's mapping; 0/1: the synonym's tier
 
 
 def _cell_text(v: Any) -> str:
@@ -112,7 +147,7 @@ def _match(text: str, mapping: dict[str, str]) -> tuple[str | None, int, bool] |
     for key, fld in mapping.items():
         if norm_header(key)[0] == norm or key.strip() == text.strip():
             return (fld or None), -1, in_wan
-    hit = _LOOKUP.get(norm)
+    hit = _LOOKUP.get(norm) or _guess(norm)
     if hit:
         return hit[0], hit[1], in_wan
     return None
@@ -176,47 +211,84 @@ def find_header(grid: Grid, mapping: dict[str, str]) -> tuple[int, int, list[Col
             shown = ch
         if not shown:
             continue
-        columns.append(Column(c, shown, m[0] if m else "?", bool(m and m[2])))
+        if not m:
+            # An unknown header may still declare its amounts in 万元.
+            in_wan = norm_header(shown.split("/")[-1])[1] or norm_header(p)[1]
+            columns.append(Column(c, shown, "?", in_wan))
+        else:
+            columns.append(Column(c, shown, m[0], bool(m[2]), m[1]))
     return best_r, best_r + (2 if two_level else 1), columns
 
 
-def resolve_columns(columns: list[Column], mapping: dict[str, str], warnings: list[str]
+def infer_columns(grid: Grid, data_start: int, columns: list[Column],
+                  profile: dict[str, str] | None = None) -> list[ColumnMapping]:
+    """How each column is understood (issues.ledger_infer_model.decide_columns): its header
+    path, its synonym match and a sample of its values below the header."""
+    evidence = []
+    end = min(len(grid.rows), data_start + SAMPLE_ROWS)
+    for col in columns:
+        values = []
+        for r in range(data_start, end):
+            row = grid.rows[r]
+            v = row[col.index] if col.index < len(row) else None
+            if v is not None and not (isinstance(v, str) and not v.strip()):
+                values.append(v)
+        exact = (col.field, col.tier) if col.field != "?" and col.tier != GUESSED else None
+        path = tuple(norm_header(p)[0] for p in col.shown.split("/"))
+        evidence.append(ColumnEvidence(col.index, col.shown, path, exact, values))
+    user = {c.shown: (c.field or "") for c in columns if c.tier == -1}
+    return decide_columns(evidence, _NORM_SYNONYMS, _VALUE_WORDS, user, profile or {})
+
+
+def resolve_columns(columns: list[Column], mappings: list[ColumnMapping],
+                    mapping: dict[str, str], warnings: list[str]
                     ) -> tuple[dict[str, Column], dict[str, str], list[str]]:
-    """(field → column, header → field ('' ignored), unmapped headers). Two columns meaning one
-    field: the better synonym tier wins, the other is unmapped; a tie is refused."""
+    """(field → column, header → field ('' none), headers kept as extra columns) from the
+    decided mappings. Two columns that are synonyms of one field at the same tier are refused
+    by name; an asked column is neither mapped nor kept until answered."""
     by_field: dict[str, Column] = {}
-    tiers: dict[str, int] = {}
     header_map: dict[str, str] = {}
     unmapped: list[str] = []
-    for col in columns:
-        if col.field == "?":
-            unmapped.append(col.shown)
+    for col, m in zip(columns, mappings):
+        if m.asked:
             continue
-        if col.field is None or col.field == "serial":
-            header_map[col.shown] = ""
-            continue
-        tier = _match(col.shown.split("/")[-1], mapping)
-        t = tier[1] if tier else 0
-        over = _match(col.shown, mapping)
-        if over and over[1] == -1:
-            t = -1
-        if col.field in by_field:
-            other = by_field[col.field]
-            if tiers[col.field] == t:
-                raise LedgerFileError(
-                    f"columns {other.shown!r} and {col.shown!r} both mean {col.field}; "
-                    f"use --map '{col.shown}=' to ignore one", field=col.field,
-                    headers=[other.shown, col.shown])
-            if t > tiers[col.field]:
+        if m.field is None or m.field == "serial":
+            if m.reason in ("user", "profile", "synonym") and m.runner_up is None:
+                header_map[col.shown] = ""
+            else:
                 unmapped.append(col.shown)
-                continue
-            unmapped.append(other.shown)
-            header_map.pop(other.shown, None)
-        by_field[col.field] = col
-        tiers[col.field] = t
-        header_map[col.shown] = col.field
+            continue
+        if m.field in by_field:
+            other = by_field[m.field]
+            raise LedgerFileError(
+                f"columns {other.shown!r} and {col.shown!r} both mean {m.field}; "
+                f"use --map '{col.shown}=' to ignore one", field=m.field,
+                headers=[other.shown, col.shown])
+        by_field[m.field] = col
+        header_map[col.shown] = m.field
     shown_norm = {norm_header(c.shown)[0] for c in columns} | {c.shown for c in columns}
     for key in mapping:
         if key not in shown_norm and norm_header(key)[0] not in shown_norm:
             warnings.append(f"--map header {key!r} is not in the file")
     return by_field, header_map, unmapped
+
+
+def column_questions(columns: list[Column], mappings: list[ColumnMapping], header_row: int
+                     ) -> list[LedgerQuestion]:
+    """A question for each column decided with too little confidence: the field proposed, the
+    runner-up, or no field ('')."""
+    out = []
+    for col, m in zip(columns, mappings):
+        if not m.asked:
+            continue
+        out.append(LedgerQuestion(
+            "column", f"column:{col.shown}", m.field or "", col.shown, col.shown,
+            (header_row,), m.field, m.confidence,
+            tuple((f, f) for f in (m.field, m.runner_up, "") if f is not None)))
+    return out
+
+
+def header_signature(columns: list[Column]) -> str:
+    """The header's columns as normalised text joined by |: the same office's monthly ledger
+    has the same signature (for finding its mapping profile)."""
+    return "|".join(norm_header(c.shown)[0] for c in columns)

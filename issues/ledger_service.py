@@ -12,7 +12,7 @@ import sqlite_utils
 from audit.model import ExportFailed
 from audit.store import history
 from audit.views import Scope
-from issues import store
+from issues import import_store, store
 from issues.ledger_views import Progress, ledger_rows_for
 from issues.ledger_write_format import write_ledger
 
@@ -30,6 +30,7 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
         anchor = history.anchor(db)
         vocabulary = store.ledger_vocabulary(db)
         lrows = ledger_rows_for(db, scope, as_of, on_progress)
+        extra = _extra_columns(db, lrows.issue_ids())
         step = "writing"
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                         dir=target.parent)
@@ -38,7 +39,7 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
             with os.fdopen(fd, "wb") as fh:
                 truncated = write_ledger(lrows, fh, vocabulary=vocabulary, lang=lang,
                                          title=title, as_of=as_of, anchor=anchor,
-                                         on_progress=on_progress)
+                                         on_progress=on_progress, extra=extra)
                 step = "save"
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -52,3 +53,18 @@ def export_ledger(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLik
     if on_progress:
         on_progress("save", 1, 1)
     return {"issues": len(lrows), "path": str(target), "anchor": anchor, "truncated": truncated}
+
+
+def _extra_columns(db: sqlite_utils.Database, ids: list[int]
+                   ) -> tuple[list[str], list[list[str | None]]] | None:
+    """The office's own columns kept with these issues by imports (headers in first-seen
+    order, one list of values per issue), or None when there are none."""
+    kept = import_store.extras_of(db, ids)
+    if not kept:
+        return None
+    headers: list[str] = []
+    for iid in ids:
+        for h in kept.get(iid, {}):
+            if h not in headers:
+                headers.append(h)
+    return headers, [[kept.get(iid, {}).get(h) for h in headers] for iid in ids]

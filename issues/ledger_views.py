@@ -504,6 +504,10 @@ class GatheredRows(Sequence[LedgerRow]):
     def __len__(self) -> int:
         return len(self._found.states)
 
+    def issue_ids(self) -> list[int]:
+        """The issues' ids, in row order."""
+        return [s["id"] for s in self._found.states]
+
     @overload
     def __getitem__(self, index: int) -> LedgerRow: ...
 

@@ -272,7 +272,8 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
                  out: str | os.PathLike[str] | IO[bytes], *, vocabulary: Vocabulary,
                  lang: str = "zh", title: str, as_of: dt.date,
                  anchor: tuple[int, str] | None = None,
-                 on_progress: Progress | None = None) -> int:
+                 on_progress: Progress | None = None,
+                 extra: tuple[list[str], list[list[str | None]]] | None = None) -> int:
     """Write the ledger workbook to a path or binary file, in `lang`, naming work streams and
     focus points from `vocabulary`. Rows are LedgerRows (or dicts of their
     fields); each row's `warning` ('red', 'amber', 'green', 'blue', 'none' or None) picks the
@@ -283,8 +284,12 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     `rows` may instead offer `field_tuples()` (as issues.ledger_views.GatheredRows does):
     each row's fields in LedgerRow order without excel_row, with the measures as their cell
     text (what format_measures gives) and every text already XML-safe; written exactly as the
-    equal LedgerRows would be, without making them."""
+    equal LedgerRows would be, without making them.
+
+    `extra` (headers, one list of values per row) adds the office's own columns an import kept
+    with the issues after the ledger's columns, so that nothing of its file is lost."""
     words = Words(vocabulary, lang)
+    extra_headers, extra_values = extra or ([], [])
     wb = Workbook(write_only=True)
     ws = _LedgerSheet(wb, t("ledger.sheet", lang))
     wb._add_sheet(ws)
@@ -302,6 +307,8 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
         dim.width = width
         if field_name in _FOLDED:
             dim.outline_level, dim.hidden = 1, True
+    for i in range(len(extra_headers)):
+        ws.column_dimensions[get_column_letter(ncols + 1 + i)].width = 18
     ws.sheet_properties.outlinePr.summaryRight = False
     ws.freeze_panes = f"A{first_data}"
     ws.auto_filter.ref = f"A{header_row}:{last_col}{last_row}"
@@ -336,7 +343,10 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     header_alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
     ws.append([_styled(ws, t(f"ledger.col.{f}", lang), font=header_font,
                        alignment=header_alignment, fill=_HEADER_FILL, border=_BORDER)
-               for f, *_ in COLUMNS])
+               for f, *_ in COLUMNS]
+              + [_styled(ws, neutralise(xml_safe(h)), font=header_font,
+                         alignment=header_alignment, fill=_HEADER_FILL, border=_BORDER)
+                 for h in extra_headers])
 
     # One styled cell per styled column (and per warning colour), reused on every row: a
     # write-only sheet serialises a row before append returns, so the cell is free again by
@@ -385,6 +395,9 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
             cell = warning_cells[warning]
             cell.value = warning_value
             values[warning_at] = cell
+        if extra_headers:
+            values.extend(None if v is None else neutralise(xml_safe(v))
+                          for v in extra_values[i - 1])
         append(values)
         row_heights.pop(header_row + i, None)
         if on_progress and i % 2000 == 0:

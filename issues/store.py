@@ -195,6 +195,9 @@ def issue_detail(db: sqlite_utils.Database, issue_id: int) -> dict | None:
                                    "WHERE x.issue_id = ? ORDER BY x.id", (issue_id,))
     issue["merged_from"] = rows(db, "SELECT id, code, title, merged_at FROM issues "
                                     "WHERE merged_into_id = ? ORDER BY id", (issue_id,))
+    # The office's own columns an import kept with the issue (nothing of its file is lost).
+    issue["ledger_extras"] = rows(db, "SELECT header, value FROM issue_extras "
+                                      "WHERE issue_id = ? ORDER BY header", (issue_id,))
     return issue
 
 

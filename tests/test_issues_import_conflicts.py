@@ -235,7 +235,7 @@ def test_the_import_page_lists_the_conflict_and_keeps_the_newer_value_by_default
     data = edit_cells(path, {(r, "description"): "补充说明"})
     prog.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     app = open_page(sign_in(make_app(prog.path), "lead", programme.PASSWORD), "import")
-    app.file_uploader(key="issues.import.file").set_value(
+    app.file_uploader(key="issues.import.file.0").set_value(
         ("台账.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     app.run()
     assert not app.exception, app.exception

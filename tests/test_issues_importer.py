@@ -223,10 +223,21 @@ def test_closed_in_the_ledger_stops_at_submitted_and_names_what_is_missing(prog)
 
 
 def test_work_does_not_start_without_four_to_a_person(prog):
-    data = xlsx_bytes(table(ledger_row(1, 整改措施="1. 完成合同清理", 整改状态="整改中")))
+    data = xlsx_bytes(table(ledger_row(1, 整改措施="1. 完成合同清理", 整改状态="整改中",
+                                       责任人=None, 整改时限=None)))
     result = do_import(prog, data)
     assert issue(prog, "C1.1.1")["status"] == "not_started"
-    assert result.plan.rows[0].missing == ["measure_owner", "measure_deadline"]
+    assert result.plan.rows[0].missing == ["responsible_person", "measure_owner",
+                                           "measure_deadline", "issue_deadline"]
+
+
+def test_a_measure_naming_no_owner_or_deadline_takes_the_rows_and_work_starts(prog):
+    data = xlsx_bytes(table(ledger_row(1, 整改措施="1. 完成合同清理", 整改状态="整改中")))
+    result = do_import(prog, data)
+    got = issue(prog, "C1.1.1")
+    assert got["status"] == "in_progress" and result.plan.rows[0].missing == []
+    assert [(m["deadline"]) for m in got["measures"]] == ["2026-12-31"]
+    assert result.plan.counts()["four_met"] == 1
 
 
 def test_a_fully_assigned_row_starts_work(prog):

@@ -6,6 +6,8 @@ What is compared:
 - the rows of every entity table (ENTITIES): each row's columns (all but `id`, `version` and
   NOT_RECORDED) and its link sets (LINKS, as sorted id lists); a live row history never
   created, and a row history created that is gone (deleted), are differences too;
+- the office's extra ledger columns kept with issues and the ledger mapping profiles: each
+  value as history last recorded it;
 - settings: a key with history holds its last recorded value, a key without holds its default
   (the value the migrations wrote, audit.store.migrations.default_settings);
 - the working-day calendar: each year's 'published' flag, and each day an administrator set
@@ -239,6 +241,28 @@ def _check_settings(db: sqlite_utils.Database, out: LiveCheck) -> None:
             out.add(Mismatch("value", "settings", key, "value", live[key], expected[key]))
 
 
+def _check_keyed(db: sqlite_utils.Database, out: LiveCheck, entity: str, table: str,
+                 live_rows: Any) -> None:
+    """A table of (row id, key) → value whose every value history records under `entity` (row
+    id, field = key): the office's extra ledger columns kept with issues, mapping profiles."""
+    recorded: dict[tuple[Any, str], str | None] = {}
+    for eid, fld, new in db.conn.execute(
+            "SELECT entity_id, field, new FROM history WHERE entity = ? ORDER BY seq",
+            (entity,)):
+        recorded[(eid, fld)] = new
+    live = {(r[0], r[1]): r[2] for r in live_rows}
+    for key in sorted(set(live) | set(recorded), key=lambda k: (str(k[0]), k[1])):
+        out.rows += 1
+        out.values += 1
+        row = f"{key[0]}/{key[1]}" if key[0] is not None else key[1]
+        if key not in live:
+            out.add(Mismatch("deleted", table, row, "", None, None))
+        elif key not in recorded:
+            out.add(Mismatch("not_in_history", table, row, "", None, None))
+        elif as_history_text(live[key]) != recorded[key]:
+            out.add(Mismatch("value", table, row, "value", live[key], recorded[key]))
+
+
 def _check_calendar(db: sqlite_utils.Database, out: LiveCheck) -> None:
     years: dict[int, str] = {}
     days: dict[str, str] = {}
@@ -300,6 +324,14 @@ def check_live_tables(db: sqlite_utils.Database) -> LiveCheck:
     for entity, table in ENTITIES.items():
         _check_entity(db, entity, table, out)
     _check_settings(db, out)
+    _check_keyed(db, out, "issue_extra", "issue_extras", db.conn.execute(
+        "SELECT issue_id, header, value FROM issue_extras"))
+    _check_keyed(db, out, "ledger_profile", "ledger_profiles", (
+        (None, name, json.dumps({"signature": sig, "mapping": json.loads(mapping),
+                                 "value_answers": json.loads(values)},
+                                ensure_ascii=False, sort_keys=True))
+        for name, sig, mapping, values in db.conn.execute(
+            "SELECT name, signature, mapping, value_answers FROM ledger_profiles")))
     _check_calendar(db, out)
     _check_rejections(db, out)
     return out

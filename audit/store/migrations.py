@@ -473,6 +473,27 @@ MIGRATIONS: list[list[str]] = [
             spent_at TEXT NOT NULL
         ) WITHOUT ROWID""",
     ],
+    # 5: an office's ledger as it is (issue 16): mapping profiles (a confirmed column mapping and
+    # the answers about local words, saved under a name, found again by the header signature)
+    # and the office's columns that map to no field, kept with each issue.
+    [
+        """-- migration of ledger: ledger mapping profiles and the extra columns kept with issues
+        CREATE TABLE ledger_profiles (
+            name TEXT PRIMARY KEY CHECK (length(trim(name)) > 0),
+            signature TEXT NOT NULL,
+            mapping TEXT NOT NULL,
+            value_answers TEXT NOT NULL,
+            saved_by INTEGER REFERENCES users(id),
+            saved_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX ledger_profiles_signature ON ledger_profiles(signature)",
+        """CREATE TABLE issue_extras (
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            header TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (issue_id, header)
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
