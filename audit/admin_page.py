@@ -58,6 +58,7 @@ def render() -> None:
         _calendar_section()
     with tab_set:
         _settings_section()
+        _verification_settings_section()
         _report_settings_section()
     with tab_backup:
         _backup_section()
@@ -371,6 +372,49 @@ def _settings_section() -> None:
                              value=current, key=f"{CAL}.setting.{key}")
         st.form_submit_button(text("common.save"), key=f"{CAL}.save.settings",
                               on_click=_on_settings, type="primary")
+
+
+def _on_verification_settings() -> None:
+    s = st.session_state
+    db_values = admin_views.verification_settings(ui.database())
+    wanted = {"verification.two_level": "1" if s.get(f"{CAL}.vset.two_level") else "0"}
+    for kind in ("immediate", "staged", "continuous"):
+        value = s.get(f"{CAL}.vset.months.{kind}")
+        if value is not None:
+            wanted[f"recheck.months.{kind}"] = str(int(value))
+    changed = {k: v for k, v in wanted.items() if db_values.get(k) != v}
+    if not changed:
+        s[CAL_FLASH] = ("info", ui.text("rule.unchanged"))
+        return
+
+    def write(db, actor) -> None:
+        for key, value in changed.items():
+            calendar_service.set_setting(db, actor, key, value, at=ui.now_at())
+
+    _run(write, ui.text("common.saved"))
+
+
+def _verification_settings_section() -> None:
+    """Two-level verification (逐级审核) on or off, and the months from 销号 to the check after
+    closure (回头看) per rectification type."""
+    db = ui.database()
+    text = ui.text
+    st.subheader(text("settings.verification.title"))
+    st.caption(text("settings.verification.caption"))
+    values = admin_views.verification_settings(db)
+    with st.form(f"{CAL}.form.vsettings"):
+        st.toggle(text("settings.verification.two_level"),
+                  value=values["verification.two_level"] == "1", key=f"{CAL}.vset.two_level")
+        cols = st.columns(3)
+        for col, kind in zip(cols, ("immediate", "staged", "continuous")):
+            raw = values[f"recheck.months.{kind}"]
+            col.number_input(text("settings.verification.months",
+                                  type=label("rectification_type", kind, ui.lang())),
+                             min_value=1, max_value=60, step=1,
+                             value=int(raw) if raw.isdigit() else 6,
+                             key=f"{CAL}.vset.months.{kind}")
+        st.form_submit_button(text("common.save"), key=f"{CAL}.save.vsettings",
+                              on_click=_on_verification_settings, type="primary")
 
 
 def _report_settings_section() -> None:

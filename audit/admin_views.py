@@ -58,6 +58,17 @@ def settings(db: sqlite_utils.Database) -> dict[str, str]:
     return {k: org.setting(db, k, "") or "" for k in SETTING_KEYS}
 
 
+VERIFICATION_SETTING_KEYS: tuple[str, ...] = (
+    "verification.two_level", "recheck.months.immediate", "recheck.months.staged",
+    "recheck.months.continuous")
+
+
+def verification_settings(db: sqlite_utils.Database) -> dict[str, str]:
+    """Two-level verification ('1' on, '0' off) and the months to the check after closure per
+    rectification type, as stored ('' when unset)."""
+    return {k: org.setting(db, k, "") or "" for k in VERIFICATION_SETTING_KEYS}
+
+
 def report_settings(db: sqlite_utils.Database) -> dict[str, str]:
     """The review pack's settings and their values ('' when unset)."""
     return {k: org.setting(db, k, "") or "" for k in REPORT_SETTING_KEYS}

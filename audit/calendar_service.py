@@ -95,6 +95,11 @@ def set_setting(db: sqlite_utils.Database, actor: Actor, key: str, value: str, *
             raise ValidationFailed("key", f"unknown setting {key!r}")
         if key.endswith("_days") and not str(value).isdigit():
             raise ValidationFailed(key, "must be a whole number of working days")
+        if key == "verification.two_level" and str(value) not in ("0", "1"):
+            raise ValidationFailed(key, "must be 0 (one level) or 1 (two levels)")
+        if key.startswith("recheck.months.") and not (str(value).isdigit()
+                                                       and 1 <= int(value) <= 60):
+            raise ValidationFailed(key, "must be a whole number of months from 1 to 60")
         rec = Recorder(db, actor, at, "setting.set")
         org.set_setting_value(db, key, str(value))
         rec.add("setting", None, key, old, str(value))

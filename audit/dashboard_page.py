@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, progress_charts, ui
+from audit import charts, flags_views, progress_charts, ui
 from audit.dashboard_views import (
     UnknownSelection,
     amber_days,
@@ -257,6 +257,19 @@ def _tiles(data: dict, amber_days: str) -> None:
                        + since, border=True)
 
 
+def _flag_tiles(db, actor: Actor, today: date) -> None:
+    """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as they stand today,
+    in the actor's scope (audit.flags_views), on one line below the tiles."""
+    counts = flags_views.flag_counts(db, actor, today)
+    text = ui.text
+    st.caption(text("dash.flags.title") + text("common.colon") + " · ".join(
+        f"{text(label_key)} {counts[key]:,}" for key, label_key in (
+            ("recurring", "dash.flags.recurring"), ("common", "dash.flags.common"),
+            ("recurrence_pending", "dash.flags.pending"),
+            ("recheck_due", "dash.flags.recheck_due"),
+            ("recurrences", "dash.flags.recurrences"))))
+
+
 # --- charts and drill-down ------------------------------------------------------------------------
 
 def _picked(event, builder: str) -> dict | None:
@@ -416,6 +429,7 @@ def render() -> None:
     if note:
         st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
+    _flag_tiles(db, actor, today)
     _overdue(db, data, ctx)
     _charts(db, data, ctx)
 

@@ -495,6 +495,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                                  at=at(today - 20, 9))
     _report_outcomes(db, lead, admin, issue_list, unit_ids, cause_ids, at(today - 1, 10),
                      random.Random(seed + 22))
+    _rules_after_closure(db, lead, as_of, at(today - 1, 11))
     return {"issues": len(issue_list), "accounts": [a[0] for a in DEMO_ACCOUNTS],
             "password": DEMO_PASSWORD}
 
@@ -547,6 +548,30 @@ def _report_outcomes(db: sqlite_utils.Database, lead: Actor, admin: Actor,
         rules_service.add_rule(db, lead, unit_id=unit_ids[unit], cause_id=cause_ids[cause],
                                title=title, kind=kind, issued_on=at[:10], at=at)
     save_report_settings(db, admin, DEMO_REPORT_SETTINGS, at=at)
+
+
+def _rules_after_closure(db: sqlite_utils.Database, lead: Actor, as_of: date, at: str) -> None:
+    """The check after closure and findings that come back, on the demo: the earliest struck-off
+    item's check (回头看) brought forward to two days ago, so one check is due; and the latest
+    open item flagged as the possible recurrence of the earliest struck-off one of the same
+    category, for a lead to confirm or reject. Two-level verification stays off (the demo's
+    items were struck off by one lead); tests/test_issues_verification_levels.py shows it."""
+    from issues import recurrence_service
+    closed = db.conn.execute("""
+        SELECT i.id, i.version, a.category_id FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        WHERE i.status = 'closed' ORDER BY i.closed_at, i.id""").fetchall()
+    if not closed:
+        return
+    iid, version, category = closed[0]
+    issues.schedule_recheck(db, lead, iid, version=version,
+                            due=(as_of - timedelta(days=2)).isoformat(), at=at)
+    later = db.conn.execute("""
+        SELECT i.id, i.version FROM issues i JOIN aspects a ON a.id = i.aspect_id
+        WHERE i.status IN ('not_started', 'in_progress') AND a.category_id = ?
+        ORDER BY i.id DESC LIMIT 1""", (category,)).fetchone()
+    if later:
+        recurrence_service.flag_recurrence(db, lead, later[0], earlier_id=iid,
+                                           version=later[1], at=at)
 
 
 def demo_actor(db: sqlite_utils.Database, username: str) -> Actor:

@@ -6,7 +6,9 @@ visit, its peak memory, and a visit after a write against a warm visit.
     python -m bench.bench_load [--db PATH] [--levels 1,5,10,20] [--cycles 3]
 
 How the sessions are driven: Streamlit's AppTest, one per session, each on its own thread in
-one process that plays the server. An AppTest runs the app's script through Streamlit's own
+one process that plays the server; their script runs take turns (AppTest keeps per-run state
+in globals and breaks when runs overlap), so a page's time is its script run alone and the
+wait for a turn is reported apart (what queueing behind the other sessions costs). An AppTest runs the app's script through Streamlit's own
 script runner with the process-wide caches, exactly the work a server does for a rerun; what
 it leaves out (the websocket and protobuf framing of the page sent) is small beside the
 script. Real browsers were the issue's first measurement, but twenty Chromiums on two cores
@@ -122,30 +124,59 @@ def _level(db_path: Path, sessions: int, cycles: int) -> dict:
         self._session_id = getattr(local, "sid", self._session_id)
 
     lsr.LocalScriptRunner.__init__ = init
+    # AppTest sets a mock Runtime for each run and clears it when the run ends, which would
+    # pull it from under the other sessions' runs: keep the last one for them.
+    from streamlit.runtime import Runtime
+    last: dict = {}
+    original_instance = Runtime.instance.__func__
+
+    def instance(cls):
+        if cls._instance is not None:
+            last["runtime"] = cls._instance
+            return cls._instance
+        return last["runtime"] if "runtime" in last else original_instance(cls)
+
+    Runtime.instance = classmethod(instance)
     lock = threading.Lock()
     visits: list[dict] = []
     writes: list[float] = []
     errors: list[str] = []
     start_cpu, start = _cpu(), time.perf_counter()
 
-    def open_page(app, hashes: dict, url_path: str):
+    harness = threading.Lock()
+    waits: list[float] = []
+
+    def run(app):
+        """One script run. AppTest keeps per-run state in globals (its mock runtime, the
+        widgets' format functions), so runs of different sessions overlapping in one process
+        break it beyond a few sessions: runs take turns here. The time returned is the script
+        run alone; the wait for the turn is kept apart (the queue a single server thread
+        would have), and the process's CPU and memory are those of all sessions."""
+        t = time.perf_counter()
+        with harness:
+            started = time.perf_counter()
+            app.run()
+            took = time.perf_counter() - started
+        with lock:
+            waits.append(started - t)
+        return took
+
+    def open_page(app, hashes: dict, url_path: str) -> float:
         # The page hashes as registered at sign-in (AppTest's own registry is one per process
         # and is overwritten by the other sessions' runs).
         app._page_hash = hashes["" if url_path == "dashboard" else url_path]
-        return app.run()
+        return run(app)
 
     def session(person: dict) -> None:
         local.sid = f"load session {person['username']}"
         own = open_database(db_path, migrate=False)
         try:
             app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
-            app.run()
+            run(app)
             app.text_input(key="audit.login_username").input(person["username"])
             app.text_input(key="audit.login_password").input(PASSWORD)
             app.button(key="FormSubmitter:audit.login_form-" + app.button[0].label).click()
-            t = time.perf_counter()
-            app.run()
-            sign_in = time.perf_counter() - t
+            sign_in = run(app)
             hashes = {info.get("url_pathname"): h for h, info in app._registered_pages.items()}
             if not all(("" if p == "dashboard" else p) in hashes for p in PAGES):
                 raise RuntimeError(f"sign-in failed: {[e.value for e in app.error]} "
@@ -156,15 +187,14 @@ def _level(db_path: Path, sessions: int, cycles: int) -> dict:
                     version = versions.version_of(own, scopes[person["username"]])
                     kind = ("first" if page not in seen else
                             "after_write" if seen[page] != version else "warm")
-                    t = time.perf_counter()
-                    open_page(app, hashes, page)
-                    took = time.perf_counter() - t
+                    took = open_page(app, hashes, page)
                     seen[page] = version
                     if app.exception:
                         with lock:
                             errors.append(f"{person['username']} {page}: "
                                           f"{app.exception[0].message[:200]} "
                                           f"{''.join(app.exception[0].stack_trace)[-600:]}")
+                        continue            # a failed run is not a visit
                     with lock:
                         visits.append({"page": page, "seconds": took, "kind": kind,
                                        "cycle": cycle, "user": person["username"]})
@@ -208,6 +238,9 @@ def _level(db_path: Path, sessions: int, cycles: int) -> dict:
     out: dict = {"sessions": sessions, "cycles": cycles, "wall_s": wall, "cpu_s": cpu,
                  "visits": len(page_visits), "cpu_per_visit_s": cpu / max(len(page_visits), 1),
                  "rss_peak_mb": _rss_peak_mb(), "errors": errors[:10],
+                 "failed_runs": len(errors),
+                 "wait_p50_s": statistics.median(waits) if waits else None,
+                 "wait_p95_s": sorted(waits)[int(0.95 * (len(waits) - 1))] if waits else None,
                  "writes": len(writes),
                  "write_p50_s": statistics.median(writes) if writes else None,
                  "pages": {}}
@@ -250,10 +283,14 @@ def table(levels: list[dict]) -> str:
         if "failed" in lv:
             lines.append(f"| {lv['sessions']} | failed: {lv['failed'][-120:]!r} | | | | |")
             continue
+        label = str(lv["sessions"]) + (f" (turn wait p50/p95 {lv['wait_p50_s']:.1f}/"
+                                        f"{lv['wait_p95_s']:.1f} s)" if lv.get("wait_p95_s")
+                                        else "") + (f" ({lv['failed_runs']} runs failed in the AppTest "
+                                        "harness, left out)" if lv.get("failed_runs") else "")
         for page, p in lv["pages"].items():
             warm, after = p.get("warm_median_s"), p.get("after_write_median_s")
             pair = " / ".join("—" if x is None else f"{x:.2f}" for x in (warm, after))
-            lines.append(f"| {lv['sessions']} | {page} | {p['p50_s']:.2f} / {p['p95_s']:.2f} "
+            lines.append(f"| {label} | {page} | {p['p50_s']:.2f} / {p['p95_s']:.2f} "
                          f"| {pair} | {lv['cpu_per_visit_s']:.2f} | {lv['rss_peak_mb']:.0f} |")
     return "\n".join(lines)
 

@@ -104,6 +104,9 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
     codes = store.issue_codes(db)
     next_issue, next_measure = store.next_id(db, "issues"), store.next_id(db, "measures")
     day = day_of(at).isoformat()
+    # Columns this function does not set are written, and recorded, with their defaults.
+    issue_defaults = store.column_defaults(db, "issues")
+    measure_defaults = store.column_defaults(db, "measures")
     issue_rows: list[dict] = []
     measure_rows: list[dict] = []
     links: dict[str, list[tuple[int, int]]] = {t: [] for t, _ in ISSUE_LINKS.values()}
@@ -122,7 +125,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
             permit(actor, "catalogue.edit", unit_id=item.unit_id, what="issue")
             code = child_code(aspects[item.aspect_id], item.code, codes, "issue",
                               numbered=False)
-            row = {"id": iid, **new_issue_values(
+            row = {**issue_defaults, "id": iid, **new_issue_values(
                 code=code, aspect_id=item.aspect_id, title=item.title, unit_id=item.unit_id,
                 description=item.description, severity=item.severity,
                 amount_involved=item.amount_involved, basis=item.basis,
@@ -157,7 +160,8 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
             for m in item.measures:
                 permit(actor, "measure.add", unit_id=item.unit_id,
                         owns=owns_issue(actor, row), what=code)
-                mrow = {"id": next_measure + len(measure_rows) + len(measures),
+                mrow = {**measure_defaults,
+                        "id": next_measure + len(measure_rows) + len(measures),
                         "cause_id": None, **new_measure_values(
                             title=m.title, owner_person_id=m.owner_person_id,
                             deadline=m.deadline, issue_id=iid, known_people=people, at=at),

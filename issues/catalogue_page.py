@@ -11,8 +11,12 @@ import streamlit as st
 from audit import ui
 from audit.charts import STATUS_COLOURS, WARNING_COLOURS
 from audit.messages import label, name_of
-from audit.model import Actor, AuditError
-from issues import catalogue_views
+from audit.model import Actor, AuditError, can
+from issues import (batch_service, batch_ui, catalogue_views, issue_views, recurrence_views,
+                    work_views)
+
+B = "catalogue.batch"
+FLASH = f"{B}.flash"
 
 MAX_ROWS = 2000  # rows drawn in the list: more is slow in the browser and unreadable anyway
 DOT = "●"  # coloured by the palette through the table's style (no emoji font is assumed)
@@ -99,6 +103,11 @@ def _filters(choices: dict, lang: str) -> dict:
         out["year"] = c9.selectbox(text("catalogue.year"), [None, *choices["years"]],
                                    key="catalogue.year",
                                    format_func=lambda y: everything if y is None else str(y))
+        c10, _c11, _c12 = st.columns(3)
+        out["flag"] = c10.selectbox(text("field.flag"), [None, *recurrence_views.FLAGS],
+                                    key="catalogue.flag",
+                                    format_func=lambda f: everything if f is None
+                                    else text(f"flag.{f}"))
     return {k: v for k, v in out.items() if v not in (None, "", [])}
 
 
@@ -180,6 +189,161 @@ def _list(found: catalogue_views.SearchSummary, lang: str) -> dict | None:
     return shown[picked[0]] if picked else None
 
 
+# --- many at once ---------------------------------------------------------------------------
+
+def _on_progress() -> None:
+    key = f"{B}.progress"
+    note = st.session_state.get(key) or ""
+    if not note.strip():
+        ui.flash(FLASH, "warning", ui.text("batch.note_needed"))
+        return
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.update_progress(
+        db, actor, items, progress=note, at=ui.now_at()), (key,))
+
+
+def _on_submit() -> None:
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.submit(
+        db, actor, items, at=ui.now_at()))
+
+
+def _on_assign() -> None:
+    get = st.session_state.get
+    deadline = get(f"{B}.deadline")
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.assign(
+        db, actor, items, responsible_person_id=get(f"{B}.responsible"),
+        supervisor_person_id=get(f"{B}.supervisor"),
+        deadline=deadline.isoformat() if deadline else None, at=ui.now_at()))
+
+
+def _on_extend() -> None:
+    """A lead extends at once; a rectifier asks (a lead decides each request)."""
+    new, reason = st.session_state.get(f"{B}.new_deadline"), st.session_state.get(f"{B}.reason")
+
+    def write(db, actor, items):
+        how = (batch_service.extend if can("deadline.extend", actor.role)
+               else batch_service.request_extension)
+        return how(db, actor, items, new_deadline=new.isoformat() if new else "",
+                   reason=reason or "", at=ui.now_at())
+
+    batch_ui.run(B, FLASH, write, (f"{B}.reason",))
+
+
+def _on_decide(approve: bool) -> None:
+    note = st.session_state.get(f"{B}.decision_note") or ""
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.decide_extension_requests(
+        db, actor, items, approve=approve, note=note, at=ui.now_at()), (f"{B}.decision_note",))
+
+
+def _on_return() -> None:
+    reason = st.session_state.get(f"{B}.return_reason") or ""
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.return_items(
+        db, actor, items, reason=reason, at=ui.now_at()), (f"{B}.return_reason",))
+
+
+def _on_strike_off() -> None:
+    checked = bool(st.session_state.get(f"{B}.checked"))
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.strike_off(
+        db, actor, items, checked=checked, at=ui.now_at()), (f"{B}.checked",))
+
+
+def _progress_tab(n: int) -> None:
+    with st.form(f"{B}.form.progress"):
+        st.text_area(ui.text("batch.note"), key=f"{B}.progress", height=80)
+        st.form_submit_button(ui.text("batch.save_note", n=n), on_click=_on_progress,
+                              key=f"{B}.save.progress")
+
+
+def _submit_tab(n: int) -> None:
+    st.button(ui.text("batch.submit", n=n), key=f"{B}.submit", on_click=_on_submit,
+              icon=":material/send:")
+
+
+def _assign_tab(db, actor: Actor, n: int) -> None:
+    text = ui.text
+    people = {p["id"]: text("common.name_in_unit", name=p["name"], unit=p["unit_name"])
+              for p in issue_views.people_choices(db, actor)}
+    unchanged = text("batch.unchanged")
+    with st.form(f"{B}.form.assign"):
+        c1, c2, c3 = st.columns(3)
+        c1.selectbox(text("batch.responsible"), [None, *people], key=f"{B}.responsible",
+                     format_func=lambda p: unchanged if p is None else people[p])
+        c2.selectbox(text("batch.supervisor"), [None, *people], key=f"{B}.supervisor",
+                     format_func=lambda p: unchanged if p is None else people[p])
+        c3.date_input(text("batch.deadline"), key=f"{B}.deadline", value=None)
+        st.form_submit_button(text("batch.assign", n=n), on_click=_on_assign,
+                              key=f"{B}.save.assign")
+
+
+def _extend_tab(actor: Actor, n: int) -> None:
+    """A lead extends and decides requests; a rectifier requests."""
+    text = ui.text
+    lead = can("deadline.extend", actor.role)
+    with st.form(f"{B}.form.extend"):
+        c1, c2 = st.columns(2)
+        c1.date_input(text("batch.new_deadline"), key=f"{B}.new_deadline", value=None)
+        c2.text_input(text("batch.extend_reason" if lead else "batch.request_reason"),
+                      key=f"{B}.reason")
+        st.form_submit_button(text("batch.extend" if lead else "batch.request", n=n),
+                              on_click=_on_extend, key=f"{B}.save.extend")
+    if not lead:
+        return
+    with st.form(f"{B}.form.decide"):
+        st.caption(text("batch.requests_hint"))
+        st.text_input(text("batch.decision_note"), key=f"{B}.decision_note")
+        c1, c2 = st.columns(2)
+        c1.form_submit_button(text("batch.approve", n=n), on_click=_on_decide, args=(True,),
+                              key=f"{B}.save.approve")
+        c2.form_submit_button(text("batch.refuse", n=n), on_click=_on_decide, args=(False,),
+                              key=f"{B}.save.refuse")
+
+
+def _return_tab(n: int) -> None:
+    with st.form(f"{B}.form.return"):
+        st.text_input(ui.text("batch.return_reason"), key=f"{B}.return_reason")
+        st.form_submit_button(ui.text("batch.return", n=n), on_click=_on_return,
+                              key=f"{B}.save.return")
+
+
+def _strike_tab(n: int) -> None:
+    with st.form(f"{B}.form.strike"):
+        st.checkbox(ui.text("batch.checked"), key=f"{B}.checked")
+        st.form_submit_button(ui.text("batch.strike_off", n=n), on_click=_on_strike_off,
+                              key=f"{B}.save.strike", type="primary")
+
+
+def _batch(db, actor: Actor, found: catalogue_views.SearchSummary) -> None:
+    """The issues shown, many at once: each action this role may take (progress note,
+    submission, assignment, extension or its request, return, strike-off) on its own tab.
+    Each item through its own service call; the result table says item by item what was done
+    or refused and why."""
+    text = ui.text
+    lang = ui.lang()
+    role = actor.role
+    # (permission, tab label, drawer): tab labels stay the same whatever is picked (a label
+    # that changed would reset the open tab).
+    offered = [t for t in (
+        ("issue.progress", text("issue.progress"), lambda n: _progress_tab(n)),
+        ("workflow.submit", label("move", "submit", lang), lambda n: _submit_tab(n)),
+        ("issue.assign", text("batch.tab.assign"), lambda n: _assign_tab(db, actor, n)),
+        ("deadline.request", text("batch.tab.extend"), lambda n: _extend_tab(actor, n)),
+        ("workflow.return", label("move", "return", lang), lambda n: _return_tab(n)),
+        ("workflow.close", label("move", "close", lang), lambda n: _strike_tab(n)),
+    ) if can(t[0], role)]
+    if not offered:
+        return
+    with st.expander(text("batch.lead_title") if can("issue.assign", role)
+                     else text("batch.issues_title"), icon=":material/checklist:"):
+        ui.show_flash(FLASH)
+        st.caption(text("batch.hint"))
+        picked = batch_ui.pick(B, found.rows[:MAX_ROWS],
+                               lambda r: f'{r["code"]} {r["title"][:24]}',
+                               versions=lambda ids: work_views.issue_versions(db, ids))
+        for tab, (_, _, draw) in zip(st.tabs([t[1] for t in offered]), offered):
+            with tab:
+                draw(len(picked))
+        batch_ui.results(B)
+
+
 def _legend() -> None:
     """What the warning colours mean."""
     st.caption(ui.text("catalogue.legend"))
@@ -239,6 +403,7 @@ def render() -> None:
     st.subheader(text("catalogue.list"))
     _legend()
     _download(db, actor, found, filters, as_of, lang)
+    _batch(db, actor, found)
     picked = _list(found, lang)
     if picked is not None:
         ui.goto_issue(picked["id"], lang)

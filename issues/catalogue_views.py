@@ -32,7 +32,7 @@ from audit.views import (
     scope_for,
     state_cte,
 )
-from issues import store
+from issues import recurrence_views, store
 from issues.ledger_views import issue_records, ledger_rows
 from issues.ledger_write_format import write_ledger
 
@@ -143,7 +143,7 @@ def _search_rows(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
                  warning: str | Sequence[str] | None = None,
                  owner_person_id: int | None = None, audit_id: int | None = None,
                  year: int | None = None, text: str | None = None, sort: str = "code",
-                 descending: bool = False) -> list[tuple]:
+                 descending: bool = False, flag: str | None = None) -> list[tuple]:
     """search_issues' rows as tuples of COLUMNS, sorted (see search_issues)."""
     if sort not in SORTS:
         raise ValidationFailed("sort", f"must be one of {', '.join(SORTS)}")
@@ -191,6 +191,9 @@ def _search_rows(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
         params["year"] = int(year)
         sql += (f" AND st.id IN (SELECT s.issue_id FROM {sources} s JOIN audits au ON au.id = "
                 "s.target_id WHERE au.year = :year)")
+    if flag:
+        # 屡审屡犯 / 共性问题 / a recurrence to confirm: flags as they stand today.
+        sql += " AND " + recurrence_views.flag_sql(flag, "i")
     sql += _text_filter(text, params)
     shared: dict = {}
     found = []
@@ -206,7 +209,8 @@ def search_issues(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
                   limit: int | None = None, **filters) -> list[dict]:
     """Issues in the actor's scope as of `as_of` matching every filter given, sorted. Filters:
     unit_code, category, aspect, stream, focus, status, warning, owner_person_id, audit_id,
-    year, text; sort (one of SORTS) and descending. Each row: COLUMNS (id, code, title,
+    year, text, flag (recurrence_views.FLAGS: 屡审屡犯, 共性问题, a recurrence to confirm);
+    sort (one of SORTS) and descending. Each row: COLUMNS (id, code, title,
     category_code, category_name, aspect_code, aspect_name, unit_id, unit_code, unit_name,
     status, warning, deadline, original_deadline, closed_on, amount, severity,
     rectification_type, responsible_person_id, responsible_name, measures, measures_done).

@@ -10,7 +10,7 @@ from typing import Callable
 import sqlite_utils
 
 from audit import login_service
-from audit.model import Actor, NotPermitted, UploadRefused, ValidationFailed
+from audit.model import Actor, NotFound, NotPermitted, UploadRefused, ValidationFailed
 from audit.service import require
 from audit.store.db import write_transaction
 from audit.store.form_tokens import settle_form_token, spend_form_token
@@ -19,6 +19,7 @@ from audit.store.history import Recorder
 from audit.store.rows import get_row, insert
 from issues import service
 from issues.evidence_format import check_upload
+from issues.evidence_preview_format import PDF, Preview, pdf_page_png, preview
 from issues.model import check_editable, owns_issue, owns_measure
 
 
@@ -123,3 +124,23 @@ def evidence_for_download(db: sqlite_utils.Database, user_id: int, evidence_id: 
     if not login_service.is_active(db, user_id):
         raise NotPermitted(f"user {user_id} is not active", reason="inactive")
     return read_evidence(db, login_service.actor_for(db, user_id), evidence_id, evidence_root)
+
+
+def preview_evidence(db: sqlite_utils.Database, actor: Actor, evidence_id: int,
+                     evidence_root: Path) -> Preview:
+    """What the page may show of an evidence file the actor may see (read_evidence's scope and
+    hash checks): PDF page count, an image, a Word document's text, a workbook's first rows."""
+    _name, mime, data = read_evidence(db, actor, evidence_id, evidence_root)
+    return preview(mime, data)
+
+
+def evidence_page_for_view(db: sqlite_utils.Database, user_id: int, evidence_id: int,
+                           page: int, evidence_root: Path) -> tuple[str, str, bytes]:
+    """Page `page` (0-based) of a PDF evidence file as a PNG, for an image in the page being
+    fetched: the user checked as evidence_for_download does. NotFound when there is no such
+    page or it cannot be drawn."""
+    name, mime, data = evidence_for_download(db, user_id, evidence_id, evidence_root)
+    png = pdf_page_png(data, page) if mime == PDF else None
+    if png is None:
+        raise NotFound(f"{name}: no page {page + 1} to show", entity="evidence", id=evidence_id)
+    return f"{Path(name).stem}-{page + 1}.png", "image/png", png

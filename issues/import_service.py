@@ -20,7 +20,8 @@ from audit.store.db import write_transaction
 from audit.store.history import Recorder
 from audit.store.paths import max_upload_bytes
 from audit.time_model import day_of
-from issues import bulk_service, import_profile_service, import_store, store
+from issues import (bulk_service, import_profile_service, import_store, recurrence_service,
+                    store)
 from issues import service as issues
 from issues.import_model import (
     ImportNeedsDecision,
@@ -337,6 +338,9 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                 (p.issue if isinstance(p.issue, int) else applier.ids[p.issue],
                  extras[p.excel_row]) for p in plan.rows
                 if p.excel_row in extras and p.action != "ask"], at)
+        # Findings that come back: each new one matched against the earlier items.
+        recurrence_service.flag_recurrences(db, applier.lead, [applier.ids[p.issue]
+                                                               for p in created], at=at)
         counts = plan.counts()
         if history.anchor(db)[0] > before:
             rec = Recorder(db, actor, at, "ledger.import")

@@ -18,7 +18,7 @@ import streamlit as st
 from audit import ui
 from audit.messages import error_text, join_list, label, name_of
 from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, Status, UploadRefused
-from issues import catalogue_views, issue_views, model, service
+from issues import catalogue_views, evidence_ui, issue_views, model, service
 from issues.model import Move
 from owners import service as owners
 
@@ -479,6 +479,14 @@ def _overview(actor: Actor, d: dict, lang: str, people: dict[int, str]) -> None:
         (text("issue.field.closed"), text("issue.by_at", who=d["closed_by_name"],
                                           at=_when(d["closed_at"])) if d["closed_at"] else ""),
         (text("issue.field.status_reason"), d["status_reason"]),
+        (text("field.checked_by"), text("issue.by_at", who=d.get("checked_by_name") or "",
+                                        at=_when(d["checked_at"]))
+         if d.get("checked_at") else ""),
+        (text("field.recheck_due"), d.get("recheck_due") or ""),
+        (text("field.recurrences"), str(d["recurrences"]) if d.get("recurrences") else ""),
+        (text("field.recurrence_status"),
+         text(f"recurrence.status.{d['recurrence_status']}")
+         if d.get("recurrence_status") else ""),
     ]
     item, value = text("issue.col.item"), text("issue.col.value")
     shown = [{item: k, value: v} for k, v in rows if v not in (None, "")]
@@ -714,16 +722,10 @@ def _evidence(db, actor: Actor, d: dict) -> None:
     if not d["evidence"]:
         st.info(text("issue.evidence_none"))
     for e in d["evidence"]:
-        c1, c2, c3, c4 = st.columns([4, 3, 3, 1.4])
-        c1.text(e["filename"])
-        c2.caption(ui.md_escape(labels.get(e["measure_id"], text("issue.upload_issue_level"))))
-        c3.caption(f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
-                   f'{_when(e["uploaded_at"])}')
-
-        with c4:
-            ui.download_link(text("issue.download"), what=f'evidence:{e["id"]}',
-                             loader=issue_views.evidence_loader(db, actor, e["id"]),
-                             key=f'{K}.ev.{e["id"]}')
+        evidence_ui.show(db, actor, e, f'{K}.ev.{e["id"]}', caption=" · ".join((
+            labels.get(e["measure_id"], text("issue.upload_issue_level")),
+            issue_views.file_size_text(e["size"]), e["uploaded_by_name"] or "",
+            _when(e["uploaded_at"]))))
     if not issue_views.may_edit(actor, "evidence.attach", d) or \
             d["status"] in (Status.CLOSED.value, Status.ENDED.value):
         return

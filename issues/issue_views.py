@@ -17,7 +17,15 @@ from audit.store.db import database_file, open_database, rows
 from audit.store.evidence_files import evidence_root
 from audit.store.paths import max_upload_bytes
 from audit.views import amber_cutoff
-from issues import catalogue_views, evidence_format, evidence_service, graph_views, service, store
+from issues import (
+    catalogue_views,
+    evidence_format,
+    evidence_preview_format,
+    evidence_service,
+    graph_views,
+    service,
+    store,
+)
 from issues.model import (
     Move,
     closure_steps,
@@ -144,6 +152,28 @@ def evidence_loader(db: sqlite_utils.Database, actor: Actor, evidence_id: int
         own = open_database(path, migrate=False)
         try:
             return evidence_service.evidence_for_download(own, user_id, evidence_id, root)
+        finally:
+            own.conn.close()
+
+    return load
+
+
+def evidence_preview(db: sqlite_utils.Database, actor: Actor, evidence_id: int
+                     ) -> evidence_preview_format.Preview:
+    """What the page shows of an evidence file the actor may see (NotPermitted outside scope)."""
+    return evidence_service.preview_evidence(db, actor, evidence_id, evidence_root(db))
+
+
+def evidence_page_loader(db: sqlite_utils.Database, actor: Actor, evidence_id: int, page: int
+                         ) -> Callable[[], tuple[str, str, bytes]]:
+    """What an image of page `page` of a PDF runs when the browser fetches it: the page drawn,
+    if the user may still see the file then (as evidence_loader)."""
+    path, root, user_id = database_file(db), evidence_root(db), actor.user_id
+
+    def load() -> tuple[str, str, bytes]:
+        own = open_database(path, migrate=False)
+        try:
+            return evidence_service.evidence_page_for_view(own, user_id, evidence_id, page, root)
         finally:
             own.conn.close()
 

@@ -25,6 +25,7 @@ class Move(str, Enum):
     START = "start"      # 未启动 → 整改中 (needs 四个到人)
     SUBMIT = "submit"    # 整改中 → 待验收
     CLOSE = "close"      # 待验收 → 已销号 (销号: needs 三不放过 and segregation of duties)
+    CHECK = "check"      # 初审: 待验收 stays 待验收, passed on to 复核销号 (two-level verification)
     RETURN = "return"    # 退回: 待验收 → 整改中, with a reason
     REOPEN = "reopen"    # 重新打开: 已销号/终结 → 整改中, with a reason
     END = "end"          # 特殊原因终结: any open → 终结, audit lead, with a reason
@@ -46,6 +47,8 @@ TRANSITIONS: dict[Move, Transition] = {
                             False, "workflow.submit"),
     Move.CLOSE: Transition(Move.CLOSE, frozenset({Status.SUBMITTED}), Status.CLOSED,
                            False, "workflow.close"),
+    Move.CHECK: Transition(Move.CHECK, frozenset({Status.SUBMITTED}), Status.SUBMITTED,
+                           False, "workflow.check"),
     Move.RETURN: Transition(Move.RETURN, frozenset({Status.SUBMITTED}), Status.IN_PROGRESS,
                             True, "workflow.return"),
     Move.REOPEN: Transition(Move.REOPEN, frozenset({Status.CLOSED, Status.ENDED}),
@@ -91,6 +94,7 @@ class IssueFacts:
     cause_count: int
     accountability_recorded: bool
     submitted_by: int | None
+    checked_by: int | None = None   # who passed it at 初审 (two-level verification)
 
 
 def missing_for_assignment(f: IssueFacts) -> list[str]:
@@ -152,6 +156,28 @@ def may_strike_off(f: IssueFacts, user_id: int, person_id: int | None) -> bool:
     if person_id is not None and any(m.owner_person_id == person_id for m in f.measures):
         return False
     return True
+
+
+def may_first_check(f: IssueFacts, user_id: int, person_id: int | None) -> bool:
+    """初审 of two-level verification: segregation of duties as for striking off, and only
+    once (an item passed at 初审 waits for 复核)."""
+    return f.checked_by is None and may_strike_off(f, user_id, person_id)
+
+
+def may_second_check(f: IssueFacts, actor: Actor) -> bool:
+    """复核销号 of two-level verification: the item passed 初审; a regional lead (scope: the
+    whole region) who neither submitted it, owns one of its measures, nor did its 初审."""
+    return (f.checked_by is not None and actor.scope_unit_ids is None
+            and f.checked_by != actor.user_id
+            and may_strike_off(f, actor.user_id, actor.person_id))
+
+
+def verification_level(f: IssueFacts, two_level: bool) -> str:
+    """Which level a submitted item waits at: 'single' (one-level verification), 'first'
+    (初审) or 'second' (复核销号)."""
+    if not two_level:
+        return "single"
+    return "first" if f.checked_by is None else "second"
 
 
 def role_may_move(move: Move, role: Role) -> bool:
@@ -316,22 +342,59 @@ def move_values(move: Move, actor: Actor, reason: str, at: str) -> dict:
     values: dict = {"status": TRANSITIONS[move].target.value, "status_reason": reason}
     if move == Move.SUBMIT:
         values.update(submitted_by=actor.user_id, submitted_at=at)
+    elif move == Move.CHECK:
+        values.update(checked_by=actor.user_id, checked_at=at)
     elif move == Move.CLOSE:
         values.update(closed_by=actor.user_id, closed_at=at)
     elif move == Move.REOPEN:
-        values.update(closed_by=None, closed_at=None, submitted_by=None, submitted_at=None)
+        values.update(closed_by=None, closed_at=None, submitted_by=None, submitted_at=None,
+                      checked_by=None, checked_at=None)
     elif move == Move.RETURN:
-        values.update(submitted_by=None, submitted_at=None)
+        values.update(submitted_by=None, submitted_at=None, checked_by=None, checked_at=None)
     return values
 
 
-def guard_move(actor: Actor, move: Move, facts: IssueFacts) -> None:
+def guard_move(actor: Actor, move: Move, facts: IssueFacts, two_level: bool = False) -> None:
     """The workflow's guards on a move, for move_issue and bulk creation alike: 四个到人
-    before 整改中, segregation of duties and 三不放过 before 已销号."""
+    before 整改中, segregation of duties and 三不放过 before 已销号; with two-level
+    verification (`two_level`) 初审 first (Move.CHECK), then 复核销号 by a regional lead who
+    did not do the 初审."""
     if move == Move.START:
         missing = missing_for_assignment(facts)
         if missing:
             raise AssignmentIncomplete(facts.code, missing)
+    if move == Move.CHECK:
+        if not two_level:
+            raise TransitionNotAllowed(f"{facts.code}: one-level verification has no 初审",
+                                       key="error.verify_one_level",
+                                       code=facts.code, move=move.value,
+                                       status=facts.status.value)
+        if facts.checked_by is not None:
+            raise TransitionNotAllowed(f"{facts.code}: already passed 初审; it waits for 复核",
+                                       key="error.verify_checked",
+                                       code=facts.code, move=move.value,
+                                       status=facts.status.value)
+        if not may_strike_off(facts, actor.user_id, actor.person_id):
+            raise NotPermitted(f"{actor.username} submitted {facts.code} or owns one of its "
+                               "measures and may not check it", reason="segregation",
+                               key="error.verify_segregation")
+        missing = missing_for_closure(facts)
+        if missing:
+            raise ClosureBlocked(facts.code, missing)
+    if move == Move.CLOSE and two_level:
+        if facts.checked_by is None:
+            raise TransitionNotAllowed(f"{facts.code}: 初审 comes before 复核销号",
+                                       key="error.verify_first_needed",
+                                       code=facts.code, move=move.value,
+                                       status=facts.status.value)
+        if actor.scope_unit_ids is not None:
+            raise NotPermitted(f"{actor.username} is not a regional lead: 复核销号 is the "
+                               "region's", reason="second_level",
+                               key="error.verify_second_level")
+        if facts.checked_by == actor.user_id:
+            raise NotPermitted(f"{actor.username} did the 初审 of {facts.code} and may not "
+                               "also strike it off", reason="segregation",
+                               key="error.verify_segregation")
     if move == Move.CLOSE:
         if not may_strike_off(facts, actor.user_id, actor.person_id):
             raise NotPermitted(f"{actor.username} submitted {facts.code} or owns one of its "

@@ -15,8 +15,9 @@ import streamlit as st
 
 from audit import ui
 from audit.messages import join_list, label
-from audit.model import Actor, AuditError, Role, Status
-from issues import graph_views, issue_views, model, service, work_views
+from audit.model import Actor, AuditError, Role, Status, can
+from issues import batch_service, batch_ui, graph_views, issue_views, model, service, work_views
+from issues.batch_service import EvidenceFile
 from issues.model import Move
 
 K = "mywork"
@@ -24,6 +25,8 @@ FLASH = f"{K}.flash"
 KEEP_MEASURE = f"{K}.keep_measure"   # the measure to show after a write re-sorted the list
 TABLE_ROUND = f"{K}.measures.round"  # renewed with it, so the table's old pick is dropped
 ISSUE_URL_PATH = "issue"
+BI, BM = f"{K}.batch.i", f"{K}.batch.m"   # the batch pickers of issues and of measures
+PER_FILE = 10   # picked measures that get an uploader each (beyond: the shared file only)
 
 
 
@@ -116,6 +119,54 @@ def _on_complete(measure_id: int, token: str) -> None:
            token_form=f"{K}.complete.{measure_id}")
 
 
+def _on_batch_progress() -> None:
+    key = f"{BI}.progress"
+    note = st.session_state.get(key) or ""
+    if not note.strip():
+        ui.flash(FLASH, "warning", ui.text("batch.note_needed"))
+        return
+    batch_ui.run(BI, FLASH, lambda db, actor, items: batch_service.update_progress(
+        db, actor, items, progress=note, at=ui.now_at()), (key,))
+
+
+def _on_batch_submit() -> None:
+    batch_ui.run(BI, FLASH, lambda db, actor, items: batch_service.submit(
+        db, actor, items, at=ui.now_at()))
+
+
+def _on_batch_extend() -> None:
+    """A lead extends at once; a rectifier asks (a lead decides each request)."""
+    dkey, rkey = f"{BI}.new_deadline", f"{BI}.reason"
+    new, reason = st.session_state.get(dkey), st.session_state.get(rkey) or ""
+
+    def write(db, actor, items):
+        how = (batch_service.extend if can("deadline.extend", actor.role)
+               else batch_service.request_extension)
+        return how(db, actor, items, new_deadline=new.isoformat() if new else "",
+                   reason=reason, at=ui.now_at())
+
+    batch_ui.run(BI, FLASH, write, (rkey,))
+
+
+def _file_key(measure_id: int | str) -> str:
+    """An uploader's key, renewed after each batch (a browser keeps showing a sent file)."""
+    return f"{BM}.file.{measure_id}.{st.session_state.get(f'{BM}.round', 0)}"
+
+
+def _on_batch_done() -> None:
+    completed = st.session_state.get(f"{BM}.completed_on")
+    shared = st.session_state.get(_file_key("all"))
+    files: dict[int, EvidenceFile] = {}
+    for p in batch_ui.picked_now(BM):
+        up = st.session_state.get(_file_key(p.id)) or shared
+        if up is not None:
+            files[p.id] = EvidenceFile(up.name, up.getvalue())
+    batch_ui.run(BM, FLASH, lambda db, actor, items: batch_service.mark_measures_done(
+        db, actor, items, completed_on=completed.isoformat() if completed else None,
+        evidence=files, at=ui.now_at()))
+    st.session_state[f"{BM}.round"] = st.session_state.get(f"{BM}.round", 0) + 1
+
+
 # --- drawing ---------------------------------------------------------------------------------
 
 def _metrics(data: dict, actor: Actor) -> None:
@@ -152,12 +203,92 @@ def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]],
     return rows[picked[0]] if picked and picked[0] < len(rows) else None
 
 
+def _filters(lang: str) -> dict:
+    """The list filters, folded away (the work comes first on a phone)."""
+    text = ui.text
+    with st.expander(text("mywork.filters"), icon=":material/filter_list:"):
+        return {"text": st.text_input(text("catalogue.search"), key=f"{K}.f.text"),
+                "status": st.multiselect(text("field.status"), list(work_views.OPEN),
+                                         key=f"{K}.f.status",
+                                         format_func=lambda s: label("status", s, lang),
+                                         placeholder=text("common.all")),
+                "warning": st.multiselect(text("catalogue.warning"), ("red", "amber", "green"),
+                                          key=f"{K}.f.warning",
+                                          format_func=lambda w: label("warning", w, lang),
+                                          placeholder=text("common.all"))}
+
+
+def _keep(row: dict, f: dict, status_field: str = "status") -> bool:
+    words = (f["text"] or "").strip().lower()
+    return ((not f["status"] or row[status_field] in f["status"])
+            and (not f["warning"] or row["warning"] in f["warning"])
+            and (not words or words in f'{row["code"]} {row["title"]}'.lower()))
+
+
+def _issue_label(r: dict) -> str:
+    return f'{r["code"]} {_short(r["title"], 24)}'
+
+
+def _batch_issues(actor: Actor, issues: list[dict], lang: str) -> None:
+    """Many issues at once: one progress note, submit, and (a lead) an extension."""
+    text = ui.text
+    with st.expander(text("batch.issues_title"), icon=":material/checklist:"):
+        st.caption(text("batch.hint"))
+        picked = batch_ui.pick(BI, issues, _issue_label)
+        with st.form(f"{BI}.form.progress"):
+            st.text_area(text("batch.note"), key=f"{BI}.progress", height=80)
+            st.form_submit_button(text("batch.save_note", n=len(picked)),
+                                  key=f"{BI}.save.progress", on_click=_on_batch_progress)
+        st.button(text("batch.submit", n=len(picked)), key=f"{BI}.submit",
+                  on_click=_on_batch_submit, icon=":material/send:")
+        lead = can("deadline.extend", actor.role)
+        if lead or can("deadline.request", actor.role):
+            with st.form(f"{BI}.form.extend"):
+                c1, c2 = st.columns(2)
+                c1.date_input(text("batch.new_deadline"), key=f"{BI}.new_deadline", value=None)
+                c2.text_input(text("batch.extend_reason" if lead else "batch.request_reason"),
+                              key=f"{BI}.reason")
+                st.form_submit_button(text("batch.extend" if lead else "batch.request",
+                                           n=len(picked)),
+                                      key=f"{BI}.save.extend", on_click=_on_batch_extend)
+        batch_ui.results(BI)
+
+
+def _batch_measures(measures: list[dict]) -> None:
+    """Many measures marked done at once, each with its evidence file."""
+    text = ui.text
+    open_ones = [m for m in measures if m["status"] != "done"]
+    with st.expander(text("batch.measures_title"), icon=":material/task_alt:"):
+        st.caption(text("batch.measures_hint"))
+        picked = batch_ui.pick(BM, open_ones,
+                               lambda m: f'M{m["id"]} {m["code"]} {_short(m["title"], 20)}')
+        limit = issue_views.upload_limit()
+        types = issue_views.upload_types()
+        size = max(1, limit // (1024 * 1024))
+        with st.form(f"{BM}.form"):
+            ui.form_value(f"{BM}.completed_on", ui.today())
+            st.date_input(text("issue.completed_on"), key=f"{BM}.completed_on",
+                          max_value=ui.today())
+            st.file_uploader(text("batch.shared_file", types=", ".join(types),
+                                  limit=issue_views.file_size_text(limit)),
+                             type=types, key=_file_key("all"), max_upload_size=size)
+            for p in picked[:PER_FILE]:
+                st.file_uploader(text("batch.own_file", item=p.label), type=types,
+                                 key=_file_key(p.id), max_upload_size=size)
+            if len(picked) > PER_FILE:
+                st.caption(text("batch.more_files", n=PER_FILE))
+            st.form_submit_button(text("batch.mark_done", n=len(picked)),
+                                  key=f"{BM}.save", on_click=_on_batch_done)
+        batch_ui.results(BM)
+
+
 def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
     text = ui.text
     st.subheader(text("mywork.issues"))
     if not issues:
         st.info(text("mywork.none_issues"))
         return
+    _batch_issues(actor, issues, lang)
     st.caption(text("mywork.select_hint"))
     picked = _pick(issues, f"{K}.issues", {
         text("field.code"): lambda r: r["code"],
@@ -229,6 +360,7 @@ def _measures(measures: list[dict], lang: str) -> None:
     if not measures:
         st.info(text("mywork.none_measures"))
         return
+    _batch_measures(measures)
     st.caption(text("mywork.select_hint"))
     keep = st.session_state.get(KEEP_MEASURE)
     picked = _pick(measures, f"{K}.measures.{st.session_state.get(TABLE_ROUND, 0)}", {
@@ -338,7 +470,9 @@ def render() -> None:
                  (actor.user_id, actor.person_id, actor.unit_id), as_of)
     if actor.person_id is None:
         st.info(text("mywork.no_person"))
+    # The work first (a phone shows one column): the lists, then the figures.
+    f = _filters(lang)
+    _issues(actor, [r for r in data["issues"] if _keep(r, f)], lang)
+    _measures([m for m in data["measures"] if _keep(m, f, "issue_status")], lang)
     _metrics(data, actor)
-    _issues(actor, data["issues"], lang)
-    _measures(data["measures"], lang)
     _chase(data["chase"], lang)

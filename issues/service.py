@@ -26,6 +26,7 @@ from audit.store.rows import bump_version, get_row, insert, update
 from audit.time_model import day_of, parse_date
 from issues import store
 from issues.dependency_model import cycle_if_added
+from issues.recheck_model import check_recheck, recheck_due, recheck_values
 from issues.model import (
     AUDIT_LEVELS,
     ISSUE_EDITABLE,
@@ -41,6 +42,8 @@ from issues.model import (
     choice_value,
     codes_to_ids,
     guard_move,
+    may_first_check,
+    may_second_check,
     may_strike_off,
     move_values,
     new_issue_values,
@@ -494,6 +497,7 @@ def allowed_moves(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> lis
         return []
     status = Status(issue["status"])
     facts = None
+    two_level = None
     out = []
     for move, t in TRANSITIONS.items():
         if status not in t.source:
@@ -503,7 +507,16 @@ def allowed_moves(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> lis
             continue
         if move == Move.CLOSE:
             facts = facts or store.issue_facts(db, issue_id)
-            if not may_strike_off(facts, actor.user_id, actor.person_id):
+            two_level = two_level if two_level is not None else \
+                store.two_level_verification(db)
+            if not (may_second_check(facts, actor) if two_level
+                    else may_strike_off(facts, actor.user_id, actor.person_id)):
+                continue
+        if move == Move.CHECK:
+            facts = facts or store.issue_facts(db, issue_id)
+            two_level = two_level if two_level is not None else \
+                store.two_level_verification(db)
+            if not two_level or not may_first_check(facts, actor.user_id, actor.person_id):
                 continue
         out.append(move)
     return out
@@ -528,12 +541,60 @@ def move_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, move: Mov
         reason = _text(reason, "reason", max_len=5000)
         check_move(issue["code"], Status(issue["status"]), move, reason)
         facts = store.issue_facts(db, issue_id)
-        guard_move(actor, move, facts)
+        guard_move(actor, move, facts, store.two_level_verification(db))
         values = move_values(move, actor, reason, at)
+        if move == Move.CLOSE:
+            values["recheck_due"] = recheck_due(day_of(at), issue["rectification_type"],
+                                                store.recheck_months(db))
+        elif move in (Move.REOPEN, Move.END, Move.RETURN):
+            values["recheck_due"] = None
         rec = Recorder(db, actor, at, f"workflow.{move.value}")
         update(db, rec, "issues", "issue", issue, values)
         rec.flush()
     return t.target
+
+
+def record_recheck(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                   version: int | None, outcome: str, reason: str = "", at: str) -> Status:
+    """The check after closure (整改成效回头看) of a struck-off item: `outcome` 'held' (the fix
+    held: the check is done) or 'reopened' (the finding came back: 整改中 again with `reason`,
+    counted as a recurrence). Audit leads in scope. Returns the issue's status."""
+    with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "workflow.reopen", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        reason = _text(reason, "reason", max_len=5000)
+        check_recheck(issue, outcome, reason)
+        rec = Recorder(db, actor, at, f"recheck.{outcome}")
+        values = recheck_values(issue, outcome, reason)
+        update(db, rec, "issues", "issue", issue, values)
+        rec.flush()
+    return Status(values.get("status", issue["status"]))
+
+
+def schedule_recheck(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                     version: int | None, due: str | date, at: str) -> str:
+    """Move the date of a struck-off item's check after closure (the office brings it forward
+    or puts it off); returns the date. Audit leads in scope; TransitionNotAllowed when the item
+    is not struck off, ValidationFailed for a date that is not one or is before its 销号."""
+    with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "workflow.reopen", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        if issue["status"] != Status.CLOSED.value:
+            raise TransitionNotAllowed(f"{issue['code']}: only a struck-off item is checked "
+                                       "after closure", key="error.recheck_none",
+                                       code=issue["code"], move="recheck",
+                                       status=issue["status"])
+        d = parse_date(due, "recheck_due")
+        if d is None:
+            raise ValidationFailed("recheck_due", "required")
+        if issue["closed_at"] and d < day_of(issue["closed_at"]):
+            raise ValidationFailed("recheck_due", "cannot be before the item was struck off")
+        rec = Recorder(db, actor, at, "recheck.schedule")
+        update(db, rec, "issues", "issue", issue, {"recheck_due": d.isoformat()})
+        rec.flush()
+    return d.isoformat()
 
 
 # --- registering many issues at once (ledger import) -----------------------------------------

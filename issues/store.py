@@ -8,6 +8,7 @@ from datetime import date
 import sqlite_utils
 
 from audit.model import Status
+from audit.store import org
 from audit.store.db import insert_many, one, quote, rows, scalar
 from issues.ledger_format import Vocabulary
 from issues.model import IssueFacts, MeasureFacts
@@ -27,7 +28,21 @@ def issue_facts(db: sqlite_utils.Database, issue_id: int) -> IssueFacts:
         measures=tuple(MeasureFacts(m["id"], m["owner_person_id"], m["deadline"], m["status"],
                                     m["ev"]) for m in measures),
         cause_count=causes or 0, accountability_recorded=bool(acc),
-        submitted_by=issue["submitted_by"])
+        submitted_by=issue["submitted_by"], checked_by=issue["checked_by"])
+
+
+def two_level_verification(db: sqlite_utils.Database) -> bool:
+    """Is two-level verification (初审, then 复核销号) on for this programme?"""
+    return org.setting(db, "verification.two_level", "0") == "1"
+
+
+def recheck_months(db: sqlite_utils.Database) -> dict[str, int]:
+    """Months from 销号 to the check after closure (回头看), per rectification type."""
+    out = {}
+    for kind in ("immediate", "staged", "continuous"):
+        value = org.setting(db, f"recheck.months.{kind}", "6") or "6"
+        out[kind] = int(value) if value.isdigit() else 6
+    return out
 
 
 def category_by_code(db: sqlite_utils.Database, code: str) -> dict | None:
@@ -142,13 +157,15 @@ def issue_detail(db: sqlite_utils.Database, issue_id: int) -> dict | None:
         SELECT i.*, a.code AS aspect_code, a.name AS aspect_name, c.code AS category_code,
                c.name AS category_name, u.name AS unit_name, u.code AS unit_code,
                rp.name AS responsible_name, sp.name AS supervisor_name,
-               sb.username AS submitted_by_name, cb.username AS closed_by_name
+               sb.username AS submitted_by_name, cb.username AS closed_by_name,
+               kb.username AS checked_by_name
         FROM issues i JOIN aspects a ON a.id = i.aspect_id
         JOIN categories c ON c.id = a.category_id JOIN units u ON u.id = i.unit_id
         LEFT JOIN people rp ON rp.id = i.responsible_person_id
         LEFT JOIN people sp ON sp.id = i.supervisor_person_id
         LEFT JOIN users sb ON sb.id = i.submitted_by
         LEFT JOIN users cb ON cb.id = i.closed_by
+        LEFT JOIN users kb ON kb.id = i.checked_by
         WHERE i.id = ?""", (issue_id,))
     if issue is None:
         return None
@@ -225,6 +242,17 @@ def next_id(db: sqlite_utils.Database, table: str) -> int:
     """The id SQLite gives the next row of a table (max id + 1): rows inserted in bulk with
     ids from here on get the same ids one-by-one inserts would."""
     return (db.conn.execute(f"SELECT MAX(id) FROM {quote(table)}").fetchone()[0] or 0) + 1
+
+
+def column_defaults(db: sqlite_utils.Database, table: str) -> dict:
+    """Each column of `table` → the value a row gets when an insert leaves it out (None when
+    it has no default): what a bulk insert writes, and records, for columns it does not set."""
+    out: dict = {}
+    for _cid, name, _type, _notnull, default, _pk in db.conn.execute(
+            f"PRAGMA table_info({quote(table)})"):
+        out[name] = (db.conn.execute(f"SELECT {default}").fetchone()[0]
+                     if default is not None else None)
+    return out
 
 
 def insert_rows(db: sqlite_utils.Database, table: str, rows: list[dict]) -> None:

@@ -15,7 +15,8 @@ import streamlit as st
 from audit import ui
 from audit.messages import join_list, label
 from audit.model import Actor, AuditError
-from issues import issue_views, service, work_views
+from issues import (batch_service, batch_ui, evidence_ui, issue_views, recheck_ui, service,
+                    work_views)
 from issues.model import Move
 
 K = "verify"
@@ -23,6 +24,8 @@ FLASH = f"{K}.flash"
 DONE = f"{K}.done"          # the item just struck off or returned, held until "next" is pressed
 ROUND = f"{K}.round"        # renews the queue table (and its selection) for each next item
 MAX_ROWS = 500  # queue rows drawn: the rest are counted, and reached by the filters
+B = f"{K}.batch"
+VIEWED = f"{K}.viewed"   # the items whose detail (evidence) this session has shown
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
@@ -73,6 +76,44 @@ def _held(done: dict) -> None:
                   icon=":material/arrow_forward:")
 
 
+def _on_batch_close() -> None:
+    checked = bool(st.session_state.get(f"{B}.checked"))
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.strike_off(
+        db, actor, items, checked=checked, at=ui.now_at()), (f"{B}.checked",))
+
+
+def _on_batch_return() -> None:
+    reason = (st.session_state.get(f"{B}.reason") or "").strip()
+    if not reason:
+        ui.flash(FLASH, "warning", ui.text("verify.reason_needed"))
+        return
+    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.return_items(
+        db, actor, items, reason=reason, at=ui.now_at()), (f"{B}.reason",))
+
+
+def _batch(queue: list[dict], lang: str) -> None:
+    """Strike off or return many at once, after their evidence was looked at: the picker marks
+    the items whose detail this session has shown; the lead confirms the check (对账)."""
+    text = ui.text
+    viewed = st.session_state.get(VIEWED, set())
+    with st.expander(text("verify.batch"), icon=":material/done_all:"):
+        st.caption(text("verify.batch_hint"))
+        picked = batch_ui.pick(B, queue[:MAX_ROWS], lambda r: (
+            f'{r["code"]} {r["title"][:24]}'
+            + (text("verify.viewed") if r["id"] in viewed else "")))
+        n = len(picked)
+        with st.form(f"{B}.form.close"):
+            st.checkbox(text("batch.checked"), key=f"{B}.checked")
+            st.form_submit_button(text("batch.strike_off", n=n), key=f"{B}.save.close",
+                                  type="primary", on_click=_on_batch_close,
+                                  icon=":material/verified:")
+        with st.form(f"{B}.form.return"):
+            st.text_input(text("batch.return_reason"), key=f"{B}.reason")
+            st.form_submit_button(text("batch.return", n=n), key=f"{B}.save.return",
+                                  on_click=_on_batch_return, icon=":material/undo:")
+        batch_ui.results(B)
+
+
 def _missing_text(missing: list[str], lang: str) -> str:
     if not missing:
         return ui.text("verify.ready")
@@ -80,11 +121,16 @@ def _missing_text(missing: list[str], lang: str) -> str:
         (label("missing", m, lang) for m in missing), lang))
 
 
+_SOD_KEYS = {"submitted": "verify.sod_submitted", "owner": "verify.sod_owner",
+             "checked": "verify.sod_checked", "not_regional": "verify.not_regional"}
+
+
 def _sod_text(r: dict) -> str:
-    """Why this lead may not strike the item off (segregation of duties), or ''."""
+    """Why this lead may not do the level the item waits at (segregation of duties, or 复核销号
+    by a regional lead), or ''."""
     if r["may_strike_off"]:
         return ""
-    return ui.text("verify.sod_submitted" if r["own_submission"] else "verify.sod_owner")
+    return ui.text(_SOD_KEYS.get(r.get("sod_reason") or "", "verify.sod_owner"))
 
 
 def _table(queue: list[dict], lang: str) -> dict:
@@ -97,7 +143,9 @@ def _table(queue: list[dict], lang: str) -> dict:
         ("code", "field.code"), ("title", "field.title"), ("unit", "field.unit"),
         ("submitted", "verify.col.submitted"), ("by", "verify.col.submitted_by"),
         ("measures", "mywork.col.measures"), ("evidence", "issue.col.evidence"),
-        ("closure", "verify.col.closure"), ("may", "verify.col.may"))}
+        ("closure", "verify.col.closure"), ("may", "verify.col.may"),
+        ("level", "verify.col.level"))}
+    levels = {k: text(f"verify.level.{k}") for k in ("single", "first", "second")}
     yes, no = text("common.yes"), text("common.no")
     missing_texts: dict[tuple, str] = {}
     data = []
@@ -111,6 +159,7 @@ def _table(queue: list[dict], lang: str) -> dict:
             col["by"]: r["submitted_by_name"],
             col["measures"]: f'{r["measures_done"]}/{r["measures"]}',
             col["evidence"]: r["evidence"], col["closure"]: missing_texts[missing],
+            col["level"]: levels[r.get("level", "single")],
             col["may"]: yes if r["may_strike_off"] else no})
     event = st.dataframe(data, hide_index=True, width="stretch",
                          key=f"{K}.queue.{st.session_state.get(ROUND, 0)}",
@@ -131,6 +180,7 @@ def _detail(db, actor: Actor, r: dict, lang: str) -> None:
     except AuditError as exc:
         ui.show_error(exc)
         return
+    st.session_state.setdefault(VIEWED, set()).add(iid)
     with st.container(border=True):
         st.subheader(f'{ui.md_escape(d["code"])} {ui.md_escape(d["title"])}', anchor=False)
         st.markdown(" · ".join(bit for bit in (
@@ -154,50 +204,53 @@ def _detail(db, actor: Actor, r: dict, lang: str) -> None:
         if d["progress"]:
             st.markdown(f'**{ui.md_escape(text("issue.progress"))}**')
             st.markdown(ui.md_escape(d["progress"]))
-        _measures(d, lang)
-        _evidence(db, actor, d)
+        _measures(db, actor, d, lang)
         _causes(d)
         _accountability(d)
         _actions(d, r, lang)
 
 
-def _measures(d: dict, lang: str) -> None:
+def _measures(db, actor: Actor, d: dict, lang: str) -> None:
+    """Each measure with its evidence beside it (a PDF page by page, an image, a document's
+    text), then the evidence of the issue as a whole: 对账销号 without a download."""
     text = ui.text
     st.markdown(f'**{ui.md_escape(text("issue.tab.measures"))}**')
+    by_measure: dict[int | None, list[dict]] = {}
+    for e in d["evidence"]:
+        by_measure.setdefault(e["measure_id"], []).append(e)
     if not d["measures"]:
         st.caption(text("issue.measures_none"))
-        return
-    st.dataframe([{
-        text("mywork.col.measure"): f'M{m["id"]}',
-        text("issue.col.measure"): m["title"],
-        text("issue.col.owner"): m["owner_name"] or "",
-        text("issue.col.status"): label("measure_status", m["status"], lang),
-        text("issue.col.deadline"): m["deadline"] or "",
-        text("issue.col.completed_on"): m["completed_on"] or "",
-        text("issue.col.evidence"): m["evidence_count"],
-        text("issue.col.progress"): ui.clip(m["progress"]),
-    } for m in d["measures"]], hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
-        column_config={text("issue.col.progress"): ui.long_text_column()})
-
-
-def _evidence(db, actor: Actor, d: dict) -> None:
-    text = ui.text
-    st.markdown(f'**{ui.md_escape(text("issue.tab.evidence"))}**')
-    if not d["evidence"]:
+    for m in d["measures"]:
+        left, right = st.columns([2, 3])
+        with left:
+            st.markdown(f'**M{m["id"]}** ' + ui.md_escape(m["title"]))
+            st.caption(ui.md_escape(" · ".join(bit for bit in (
+                label("measure_status", m["status"], lang),
+                m["owner_name"] or "",
+                text("issue.col.deadline") + text("common.colon") + (m["deadline"] or "—"),
+                (text("issue.col.completed_on") + text("common.colon") + m["completed_on"])
+                if m["completed_on"] else "") if bit)))
+            if m["progress"]:
+                st.caption(ui.md_escape(ui.clip(m["progress"])))
+        with right:
+            files = by_measure.get(m["id"], [])
+            if not files:
+                st.caption(text("verify.no_evidence_for", measure=f'M{m["id"]}'))
+            for e in files:
+                evidence_ui.show(db, actor, e, f'{K}.ev.{e["id"]}',
+                                 caption=_evidence_caption(e))
+    issue_level = by_measure.get(None, [])
+    if issue_level:
+        st.markdown(f'**{ui.md_escape(text("verify.evidence_issue"))}**')
+        for e in issue_level:
+            evidence_ui.show(db, actor, e, f'{K}.ev.{e["id"]}', caption=_evidence_caption(e))
+    elif not d["evidence"]:
         st.caption(text("issue.evidence_none"))
-        return
-    labels = {m["id"]: f'M{m["id"]}' for m in d["measures"]}
-    for e in d["evidence"]:
-        c1, c2, c3 = st.columns([5, 4, 1.6])
-        c1.text(e["filename"])
-        c2.caption(f'{labels.get(e["measure_id"], text("issue.upload_issue_level"))} · '
-                   f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"]} · '
-                   f'{(e["uploaded_at"] or "")[:16].replace("T", " ")}')
 
-        with c3:
-            ui.download_link(text("issue.download"), what=f'evidence:{e["id"]}',
-                             loader=issue_views.evidence_loader(db, actor, e["id"]),
-                             key=f'{K}.ev.{e["id"]}')
+
+def _evidence_caption(e: dict) -> str:
+    return (f'{issue_views.file_size_text(e["size"])} · {e["uploaded_by_name"] or ""} · '
+            f'{(e["uploaded_at"] or "")[:16].replace("T", " ")}')
 
 
 def _causes(d: dict) -> None:
@@ -234,9 +287,13 @@ def _actions(d: dict, r: dict, lang: str) -> None:
     if Move.RETURN in moves:
         st.text_area(text("verify.return_reason"), key=f"{K}.{iid}.reason", height=68,
                      placeholder=text("verify.return_hint"))
-    buttons = [m for m in (Move.CLOSE, Move.RETURN) if m in moves]
+    if r.get("checked_by_name"):
+        st.caption(text("verify.checked_by") + text("common.colon") + text(
+            "issue.by_at", who=r["checked_by_name"],
+            at=(r["checked_at"] or "")[:16].replace("T", " ")))
+    buttons = [m for m in (Move.CHECK, Move.CLOSE, Move.RETURN) if m in moves]
     for col, move in zip(st.columns([1, 1, 3]), buttons):
-        closing = move == Move.CLOSE
+        closing = move in (Move.CLOSE, Move.CHECK)
         col.button(label("move", move, lang), key=f"{K}.{move.value}",
                    type="primary" if closing else "secondary", on_click=_on_move,
                    args=(iid, d["code"], move.value, d["version"]), width="stretch",
@@ -269,9 +326,13 @@ def render() -> None:
         st.session_state.pop(FLASH, None)
         _held(done)
         return
+    if queue and queue[0].get("level") != "single":
+        st.info(text("verify.two_level"), icon=":material/stacks:")
     if not queue:
         st.info(text("verify.empty"))
-        return
-    st.caption(text("verify.select_hint"))
-    picked = _table(queue, lang)
-    _detail(db, actor, picked, lang)
+    else:
+        st.caption(text("verify.select_hint"))
+        picked = _table(queue, lang)
+        _detail(db, actor, picked, lang)
+        _batch(queue, lang)
+    recheck_ui.render_section(db, actor, as_of, lang)

@@ -14,13 +14,14 @@ from audit import model
 from audit.model import Actor, Status
 from audit.store.db import rows, scalar
 from audit.views import amber_cutoff, scope_filter, scope_for
-from issues import catalogue_views
+from issues import catalogue_views, store
 from issues.model import (
     IssueFacts,
     MeasureFacts,
     may_strike_off,
     missing_for_closure,
     owns_measure,
+    verification_level,
     warning_colour,
 )
 
@@ -114,6 +115,7 @@ def issue_facts(db: sqlite_utils.Database, issue_ids: list[int]) -> dict[int, Is
     ids = _ids_json(issue_ids)
     head = rows(db, """
         SELECT i.id, i.code, i.status, i.responsible_person_id, i.deadline, i.submitted_by,
+               i.checked_by,
                (SELECT COUNT(*) FROM issue_causes ic WHERE ic.issue_id = i.id) AS causes,
                (SELECT COUNT(*) FROM accountability ac WHERE ac.issue_id = i.id) AS acc
         FROM issues i WHERE i.id IN (SELECT value FROM json_each(?))""", (ids,))
@@ -129,7 +131,8 @@ def issue_facts(db: sqlite_utils.Database, issue_ids: list[int]) -> dict[int, Is
         code=h["code"], status=Status(h["status"]),
         responsible_person_id=h["responsible_person_id"], deadline=h["deadline"],
         measures=tuple(measures.get(h["id"], ())), cause_count=h["causes"],
-        accountability_recorded=bool(h["acc"]), submitted_by=h["submitted_by"])
+        accountability_recorded=bool(h["acc"]), submitted_by=h["submitted_by"],
+        checked_by=h["checked_by"])
         for h in head}
 
 
@@ -147,25 +150,53 @@ def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[d
     """Items submitted for verification (待验收) in scope, oldest submission first: search_issues
     rows plus submitted_at, submitted_by_name, evidence (files), causes, accountability,
     closure_missing (三不放过 keys still missing) and may_strike_off (segregation of duties: not
-    the submitter, not an owner of one of its measures)."""
+    the submitter, not an owner of one of its measures); with two-level verification (逐级审核)
+    `level` says where it waits ('first': 初审, 'second': 复核销号; 'single' otherwise),
+    checked_by / checked_by_name / checked_at who passed its 初审, may_strike_off whether this
+    lead may do the level it waits at and sod_reason why not ('submitted', 'owner', 'checked',
+    'not_regional', or '')."""
     found = catalogue_views.search_issues(db, actor, as_of=as_of, status="submitted")
     if not found:
         return []
+    two_level = store.two_level_verification(db)
     ids = _ids_json([r["id"] for r in found])
     head = {r["id"]: r for r in rows(db, """
         SELECT i.id, i.submitted_by, i.submitted_at, i.version, u.username AS submitted_by_name,
+               i.checked_by, i.checked_at, cu.username AS checked_by_name,
                (SELECT COUNT(*) FROM issue_causes ic WHERE ic.issue_id = i.id) AS causes,
                (SELECT COUNT(*) FROM accountability ac WHERE ac.issue_id = i.id) AS acc,
                (SELECT COUNT(*) FROM evidence e WHERE e.issue_id = i.id) AS evidence
         FROM issues i LEFT JOIN users u ON u.id = i.submitted_by
+        LEFT JOIN users cu ON cu.id = i.checked_by
         WHERE i.id IN (SELECT value FROM json_each(?))""", (ids,))}
     all_facts = issue_facts(db, [r["id"] for r in found])
     for r in found:
         h, facts = head[r["id"]], all_facts[r["id"]]
+        level = verification_level(facts, two_level)
+        segregated = may_strike_off(facts, actor.user_id, actor.person_id)
+        if not segregated:
+            sod = "submitted" if h["submitted_by"] == actor.user_id else "owner"
+        elif level == "second" and h["checked_by"] == actor.user_id:
+            sod = "checked"
+        elif level == "second" and actor.scope_unit_ids is not None:
+            sod = "not_regional"
+        else:
+            sod = ""
         r.update(submitted_at=h["submitted_at"], submitted_by=h["submitted_by"],
                  submitted_by_name=h["submitted_by_name"] or "", version=h["version"],
                  evidence=h["evidence"], causes=h["causes"], accountability=h["acc"],
                  closure_missing=missing_for_closure(facts),
-                 may_strike_off=may_strike_off(facts, actor.user_id, actor.person_id),
+                 may_strike_off=not sod, sod_reason=sod, level=level,
+                 checked_by=h["checked_by"], checked_at=h["checked_at"],
+                 checked_by_name=h["checked_by_name"] or "",
                  own_submission=h["submitted_by"] == actor.user_id)
     return sorted(found, key=lambda r: (r["submitted_at"] or "", model.code_key(r["code"])))
+
+
+def issue_versions(db: sqlite_utils.Database, ids: list[int]) -> dict[int, int]:
+    """The current version of each issue (id → version), for a list that shows none."""
+    if not ids:
+        return {}
+    return {r["id"]: r["version"] for r in rows(
+        db, "SELECT id, version FROM issues WHERE id IN (SELECT value FROM json_each(?))",
+        (_ids_json(ids),))}

@@ -46,3 +46,10 @@ def assignment_values(issue: dict, *, responsible_person_id: int | None,
             raise ValidationFailed("deadline", "work has started: use a deadline extension "
                                                "(延期) to move the deadline")
     return values
+
+
+def is_responsible(actor, issue: dict) -> bool:
+    """Is the actor's person the issue's responsible person (整改责任人)? (The same test as
+    issues.model.owns_issue, which this package cannot import.)"""
+    return actor.person_id is not None and issue["responsible_person_id"] == actor.person_id
+

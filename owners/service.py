@@ -16,7 +16,7 @@ from audit.store.history import Recorder
 from audit.store.rows import get_row, insert, update
 from audit.time_model import parse_date
 from owners import store
-from owners.model import assignment_values
+from owners.model import assignment_values, is_responsible
 
 UNIT_LEVELS = ("region", "city", "county")
 
@@ -151,6 +151,68 @@ def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
         update(db, rec, "issues", "issue", issue, {"deadline": new.isoformat()})
         rec.flush()
         settle_form_token(db, form_token, ext_id)
+    return ext_id
+
+
+def request_extension(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                      version: int | None, new_deadline: str | date, reason: str, at: str
+                      ) -> int:
+    """Ask for an extension (申请延期): the issue's rectifier (or a lead) names the new deadline
+    and why; a lead decides (decide_extension_request). One request waits per issue. Returns
+    the request id."""
+    with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "deadline.request", unit_id=issue["unit_id"],
+                owns=is_responsible(actor, issue), what=issue["code"])
+        check_version(db, "issue", issue, version)
+        reason = _text(reason, "reason", required=True, max_len=5000)
+        new = parse_date(new_deadline, "new_deadline")
+        if new is None:
+            raise ValidationFailed("new_deadline", "required")
+        if not issue["deadline"]:
+            raise ValidationFailed("deadline", "the issue has no deadline yet: assign one first")
+        if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
+            raise ValidationFailed("status", "a closed or ended issue cannot be extended")
+        if new.isoformat() <= issue["deadline"]:
+            raise ValidationFailed("new_deadline",
+                                   f"must be after the current deadline {issue['deadline']}")
+        if store.pending_extension_request(db, issue_id):
+            raise ValidationFailed("new_deadline", "a request already waits for a decision",
+                                   rule="request_pending")
+        rec = Recorder(db, actor, at, "deadline.request")
+        rid = insert(db, rec, "extension_requests", "extension_request", {
+            "issue_id": issue_id, "requested_by": actor.user_id, "requested_at": at,
+            "current_deadline": issue["deadline"], "new_deadline": new.isoformat(),
+            "reason": reason})
+        rec.flush()
+    return rid
+
+
+def decide_extension_request(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
+                             version: int | None, approve: bool, note: str = "", at: str
+                             ) -> int | None:
+    """A lead approves or refuses the issue's waiting extension request. Approval extends the
+    deadline as extend_deadline does (the request's reason, this lead as approver), in the same
+    transaction; a refusal needs a note. Returns the extension id (None when refused)."""
+    with write_transaction(db):
+        issue = get_row(db, "issues", issue_id, "issue")
+        require(actor, "deadline.extend", unit_id=issue["unit_id"], what=issue["code"])
+        check_version(db, "issue", issue, version)
+        req = store.pending_extension_request(db, issue_id)
+        if req is None:
+            raise ValidationFailed("extension_request", "no request waits for a decision",
+                                   rule="no_request")
+        note = _text(note, "decision_note", required=not approve, max_len=5000)
+        ext_id = None
+        if approve:
+            ext_id = extend_deadline(db, actor, issue_id, version=version,
+                                     new_deadline=req["new_deadline"], reason=req["reason"],
+                                     at=at)
+        rec = Recorder(db, actor, at, "deadline.decide")
+        update(db, rec, "extension_requests", "extension_request", req, {
+            "status": "approved" if approve else "refused", "decided_by": actor.user_id,
+            "decided_at": at, "decision_note": note, "extension_id": ext_id})
+        rec.flush()
     return ext_id
 
 

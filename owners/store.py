@@ -37,3 +37,10 @@ def active_people_among(db: sqlite_utils.Database, ids: list[int | None]) -> set
     marks = ",".join("?" for _ in wanted)
     return {r[0] for r in db.conn.execute(
         f"SELECT id FROM people WHERE active = 1 AND id IN ({marks})", wanted)}
+
+
+def pending_extension_request(db: sqlite_utils.Database, issue_id: int) -> dict | None:
+    """The issue's extension request waiting for a lead's decision, if any."""
+    found = rows(db, "SELECT * FROM extension_requests WHERE issue_id = ? AND status = 'pending'",
+                 (issue_id,))
+    return found[0] if found else None

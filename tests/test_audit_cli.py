@@ -148,7 +148,7 @@ COMMAND_ARGS: dict[str, list[str]] = {
     "import": ["{ledger}", "--dry-run"], "duplicates": [], "merge": ["--cluster", "1"],
     "unmerge": ["--merge", "1"], "causes": [], "blocked": [], "escalations": [],
     "report": ["--out", "{out}/p.docx"], "export": ["--out", "{out}/l.xlsx"],
-    "remind": ["--dry-run"],
+    "remind": ["--dry-run"], "refresh": [],
 }
 BAD_FILE_KINDS = ("not_a_database", "folder", "unreadable", "locked")
 

@@ -24,10 +24,11 @@ PRODUCT_WORDS = frozenset({"PDF", "DOCX", "XLSX", "CSV", "PNG", "JPG", "JPEG", "
                            "TXT", "ZIP", "DOC", "XLS", "EXCEL", "WORD", "WPS", "MB", "KB", "GB",
                            "SMTP", "STARTTLS", "TLS", "SSL", "CA", "OIDC", "URL", "ID", "UTC",
                            "HTML", "JSON", "HTTP", "HTTPS", "WEBHOOK", "README", "ENGLISH"})
-# Not words of either language: code and commands in backticks, addresses, file paths, and
-# markdown's colour directives (:red[…]).
+# Not words of either language: code and commands in backticks, addresses, file paths,
+# markdown's colour directives (:red[…]) and the target of a markdown image or link (an
+# evidence page's download grant: only its alt text is read).
 NOT_TEXT = re.compile(r"\\?`.*?\\?`|https?://\S+|(?:/[\w.\-]+){2,}|:[a-z]+\[|"
-                      r":material/[a-z_]+:")
+                      r":material/[a-z_]+:|\]\([^)\s]*\)")
 # (account, pages): together every page of the navigation, each with the role that does its
 # work there.
 VISITS = (

@@ -51,6 +51,7 @@ HAND: dict[str, dict[str, str | None]] = {
     "workflow.reopen":       dict(admin=N, lead=A, rectifier=N, manager=N),
     "workflow.end":          dict(admin=N, lead=A, rectifier=N, manager=N),
     "deadline.extend":       dict(admin=N, lead=A, rectifier=N, manager=N),
+    "deadline.request":      dict(admin=N, lead=A, rectifier=O, manager=N),
     "issue.merge":           dict(admin=A, lead=A, rectifier=N, manager=N),
     "ledger.import":         dict(admin=A, lead=A, rectifier=N, manager=N),
     "escalation.record":     dict(admin=N, lead=A, rectifier=N, manager=N),
@@ -218,6 +219,9 @@ CALLS: dict[str, Callable[[Programme, Actor, dict, str], Any]] = {
     "workflow.end": lambda p, a, c, t: issues.move_issue(
         p.db, a, c["issue"], Move.END, version=v(p, c["issue"]), reason="业务已撤销", at=AT),
     "deadline.extend": lambda p, a, c, t: owners.extend_deadline(
+        p.db, a, c["issue"], version=v(p, c["issue"]), new_deadline="2026-09-30",
+        reason="需跨年度采购", at=AT),
+    "deadline.request": lambda p, a, c, t: owners.request_extension(
         p.db, a, c["issue"], version=v(p, c["issue"]), new_deadline="2026-09-30",
         reason="需跨年度采购", at=AT),
     "issue.merge": lambda p, a, c, t: merge_service.merge_issues(

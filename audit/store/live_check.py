@@ -39,6 +39,7 @@ ENTITIES: dict[str, str] = {
     "aspect": "aspects", "audit": "audits", "cause": "causes", "issue": "issues",
     "measure": "measures", "evidence": "evidence", "accountability": "accountability",
     "extension": "extensions", "escalation": "escalations", "merge": "merges",
+    "extension_request": "extension_requests",
 }
 # Link sets recorded on their owning row: field → (link table, owner column, target column).
 LINKS: dict[str, dict[str, tuple[str, str, str]]] = {

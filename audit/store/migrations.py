@@ -494,6 +494,51 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (issue_id, header)
         ) WITHOUT ROWID""",
     ],
+    [
+        # -- migration of bulk: a rectifier's request for an extension (申请延期), decided by a
+        # lead: approved (the extension is made by extend_deadline, in the same transaction)
+        # or refused, with a note.
+        """CREATE TABLE extension_requests (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            requested_by INTEGER NOT NULL REFERENCES users(id),
+            requested_at TEXT NOT NULL,
+            current_deadline TEXT NOT NULL,
+            new_deadline TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'refused')),
+            decided_by INTEGER REFERENCES users(id),
+            decided_at TEXT,
+            decision_note TEXT NOT NULL DEFAULT '',
+            extension_id INTEGER REFERENCES extensions(id),
+            version INTEGER NOT NULL DEFAULT 1,
+            CHECK (new_deadline > current_deadline)
+        )""",
+        "CREATE INDEX extension_requests_issue ON extension_requests(issue_id, status)",
+    ],
+    # two-level verification (初审 by a city lead, 复核销号 by a regional lead), the check after
+    # closure (整改成效回头看: a due date set at 销号, reopening at a check is a recurrence) and
+    # findings that come back (a newer audit's finding flagged as a possible recurrence of an
+    # earlier item, for a person to confirm or reject).
+    [
+        """-- migration of rulesb: two-level verification, the check after closure, recurrences
+        ALTER TABLE issues ADD COLUMN checked_by INTEGER REFERENCES users(id)""",
+        "ALTER TABLE issues ADD COLUMN checked_at TEXT",
+        "ALTER TABLE issues ADD COLUMN recheck_due TEXT",
+        # No defaults: a row made before this migration holds NULL, as its history says (NULL
+        # recurrences: none; NULL recurrence_status: never flagged).
+        "ALTER TABLE issues ADD COLUMN recurrences INTEGER CHECK (recurrences >= 0)",
+        "ALTER TABLE issues ADD COLUMN recurrence_of_id INTEGER REFERENCES issues(id)",
+        "ALTER TABLE issues ADD COLUMN recurrence_score REAL",
+        """ALTER TABLE issues ADD COLUMN recurrence_status TEXT
+           CHECK (recurrence_status IN ('pending', 'confirmed', 'rejected'))""",
+        "CREATE INDEX issues_recheck_due ON issues(recheck_due) WHERE recheck_due IS NOT NULL",
+        """INSERT OR IGNORE INTO settings (key, value) VALUES
+            ('verification.two_level', '0'),
+            ('recheck.months.immediate', '6'), ('recheck.months.staged', '6'),
+            ('recheck.months.continuous', '6')""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
