@@ -51,6 +51,8 @@ PAGES: tuple[PageSpec, ...] = (
              "ledger-return", icon=":material/assignment_return:"),
     PageSpec("issues.verify_page", "page.verify", frozenset({Role.LEAD}), "verify",
              icon=":material/fact_check:", home_of=frozenset({Role.LEAD})),
+    PageSpec("issues.meetings_page", "page.meetings", frozenset({Role.LEAD}), "meetings",
+             icon=":material/groups:"),
     PageSpec("issues.graphs_page", "page.graphs",
              frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN}), "causes",
              icon=":material/account_tree:"),

@@ -294,7 +294,8 @@ def _on_settings() -> None:
         return
     merged = {**db_values, **changed}
     steps = [int(merged[f"escalation.{k}_days"]) for k in ("reminder", "letter", "summons")]
-    if steps != sorted(steps):
+    reds = [int(merged.get(f"escalation.{k}_reds") or 0) for k in ("letter", "summons")]
+    if steps != sorted(steps) or (all(reds) and reds != sorted(reds)):
         # The escalation ladder would refuse to load: every page that counts escalations fails.
         s[CAL_FLASH] = ("warning", ui.text("settings.order"))
         return
@@ -365,11 +366,13 @@ def _settings_section() -> None:
     _flash()
     values = admin_views.settings(db)
     with st.form(f"{CAL}.form.settings"):
-        cols = st.columns(len(admin_views.SETTING_KEYS))
-        for col, key in zip(cols, admin_views.SETTING_KEYS):
-            current = int(values[key]) if values[key].isdigit() else 0
-            col.number_input(text(f"settings.{key}"), min_value=0, max_value=365, step=1,
-                             value=current, key=f"{CAL}.setting.{key}")
+        keys = admin_views.SETTING_KEYS
+        for start in range(0, len(keys), 5):
+            for col, key in zip(st.columns(5), keys[start:start + 5]):
+                current = int(values[key]) if values[key].isdigit() else 0
+                col.number_input(text(f"settings.{key}"), min_value=0,
+                                 max_value=100 if key.endswith("_percent") else 365, step=1,
+                                 value=current, key=f"{CAL}.setting.{key}")
         st.form_submit_button(text("common.save"), key=f"{CAL}.save.settings",
                               on_click=_on_settings, type="primary")
 

@@ -12,7 +12,11 @@ from audit.store.db import rows
 from audit.time_model import unpublished_years
 
 SETTING_KEYS: tuple[str, ...] = ("escalation.reminder_days", "escalation.letter_days",
-                                 "escalation.summons_days", "warning.amber_working_days")
+                                 "escalation.summons_days", "warning.amber_working_days",
+                                 # the rectification rules (docs/RULES.md)
+                                 "escalation.letter_reds", "escalation.summons_reds",
+                                 "rectify.milestone_red_working_days",
+                                 "rectify.immediate_working_days", "rectify.cap_percent")
 # The review pack's settings (audit.report_settings_service), in the order the form shows them.
 REPORT_SETTING_KEYS: tuple[str, ...] = (
     "report.company", "report.company_en", "report.department", "report.department_en",

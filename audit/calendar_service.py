@@ -93,8 +93,10 @@ def set_setting(db: sqlite_utils.Database, actor: Actor, key: str, value: str, *
         old = org.setting(db, key)
         if old is None:
             raise ValidationFailed("key", f"unknown setting {key!r}")
-        if key.endswith("_days") and not str(value).isdigit():
-            raise ValidationFailed(key, "must be a whole number of working days")
+        if key.endswith(("_days", "_reds", "_items", "_percent")) and not str(value).isdigit():
+            raise ValidationFailed(key, "must be a whole number")
+        if key == "rectify.cap_percent" and int(value) > 100:
+            raise ValidationFailed(key, "must be a percentage from 0 to 100")
         if key == "verification.two_level" and str(value) not in ("0", "1"):
             raise ValidationFailed(key, "must be 0 (one level) or 1 (two levels)")
         if key.startswith("recheck.months.") and not (str(value).isdigit()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from audit import charts, flags_views, progress_charts, ui
+from audit import charts, flags_views, progress_charts, rules_views, ui
 from audit.dashboard_views import (
     UnknownSelection,
     amber_days,
@@ -431,6 +431,7 @@ def render() -> None:
     _tiles(data, amber_days(db))
     _flag_tiles(db, actor, today)
     _overdue(db, data, ctx)
+    _rules_section(_rules(db, path, version, ctx["scope_key"], view.as_of))
     _charts(db, data, ctx)
 
 
@@ -439,3 +440,43 @@ def _overdue(db, data: dict, ctx: dict) -> None:
     n = data["figures"]["overdue"]
     if n and st.toggle(ui.text("dashboard.show_overdue", n=n), key=_KEY + "overdue"):
         _show_drill(db, ctx, {"warning": "red"})
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _rules(_db, path: str, version: int, scope_key: tuple, as_of: date) -> dict:
+    scope = _scope_of(scope_key)
+    last = rules_views.last_meeting_date(_db, as_of)
+    return {"share": rules_views.type_share(_db, scope, as_of),
+            "repeated": rules_views.repeated_reds(_db, scope, as_of),
+            "last_meeting": last.isoformat() if last else None}
+
+
+def _rules_section(rules: dict) -> None:
+    """The cap on staged + continuous items and the items red at several review meetings
+    (docs/RULES.md)."""
+    st.subheader(ui.text("dashboard.section.rules"))
+    s, repeated = rules["share"], rules["repeated"]
+    share, cap = _pct(s["share"]), _pct(s["cap"])
+    line = ui.text("dashboard.cap_line", staged=s["staged"], continuous=s["continuous"],
+                   share=share, cap=cap)
+    if s["over"]:
+        # Not st.warning: the page's warnings are about the filters asked for.
+        over = ui.text("dashboard.cap_over", share=share, cap=cap)
+        st.markdown(f":orange[:material/warning: {ui.md_escape(over)}] "
+                    f"{ui.md_escape(line)}")
+    else:
+        st.caption(line)
+    c1, c2, c3 = st.columns(3)
+    c1.metric(ui.text("dashboard.tile.last_meeting"),
+              rules["last_meeting"] or ui.text("dashboard.no_meeting"), border=True)
+    c2.metric(ui.text("dashboard.tile.repeated_reds"), len(repeated), border=True,
+              help=ui.text("dashboard.help.repeated_reds"))
+    c3.metric(ui.text("dashboard.tile.max_consecutive"),
+              max((r["consecutive"] for r in repeated), default=0), border=True)
+    if repeated:
+        st.dataframe([{
+            ui.text("rules.col.code"): r["code"], ui.text("rules.col.title"): r["title"],
+            ui.text("rules.col.reds"): r["reds"],
+            ui.text("rules.col.consecutive"): r["consecutive"],
+            ui.text("rules.col.meetings"): r["meetings"],
+        } for r in repeated], hide_index=True, width="stretch", key="dash.repeated_reds")

@@ -44,6 +44,7 @@ from audit.store import org, versions
 from audit.store.db import one, rows, scalar
 from audit.time_model import Calendar
 from audit.views import (
+    DEADLINE_WARNING_SQL,
     WARNING_SQL,
     Scope,
     figures_from_row,
@@ -265,7 +266,7 @@ def _cube_key_sql() -> str:
     branches = " ".join(f"WHEN '{c}' THEN {n} + {bucket} + {due_open}"
                         for n, c in enumerate(_STATUS_CODES[:3]))
     return f"""(st.unit_id << {_UNIT_SHIFT}) + (st.category_id << {_CATEGORY_SHIFT})
-        + (CASE {WARNING_SQL} {warning} END)
+        + (CASE {DEADLINE_WARNING_SQL} {warning} END)
         + (CASE st.status {branches}
            WHEN 'closed' THEN 3 + {not_open} + {_DUE_FLAG} + {on_time}
            WHEN 'ended' THEN 4 + {not_open}

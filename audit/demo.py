@@ -35,6 +35,9 @@ BT_FATES = ("overdue", "amber", "in_progress", "returned", "submitted", "overdue
             "closed_on_time")
 
 REGION = ("NM", "内蒙古自治区分公司")
+# The demo's ledger predates the cap on staged + continuous items (audit.rules_model): the types
+# it registered are kept, each acceptance recorded with this reason.
+LEDGER_TYPE_REASON = "按原审计整改台账登记的整改类型"
 CITIES = [
     ("HHHT", "呼和浩特市分公司", ["托克托县", "武川县"]),
     ("BT", "包头市分公司", ["固阳县", "土默特右旗"]),
@@ -303,7 +306,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
                     recommendation="建议查明原因，完善制度，落实责任，举一反三开展整改。",
                     rectification_type=rng.choice(["immediate", "immediate", "staged",
                                                    "continuous"]),
-                    sources=srcs, streams=streams, focus=CATEGORY_FOCUS[cat_code],
+                    accept_reason=LEDGER_TYPE_REASON, sources=srcs, streams=streams, focus=CATEGORY_FOCUS[cat_code],
                     at=at(3 + n % 4, 10, n % 60))
                 issue_list.append((iid, cat_code, unit, city, fates[n]))
                 n += 1
@@ -496,6 +499,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
     _report_outcomes(db, lead, admin, issue_list, unit_ids, cause_ids, at(today - 1, 10),
                      random.Random(seed + 22))
     _rules_after_closure(db, lead, as_of, at(today - 1, 11))
+    _rules_demo(db, lead, issue_list, as_of, region_people[5])
     return {"issues": len(issue_list), "accounts": [a[0] for a in DEMO_ACCOUNTS],
             "password": DEMO_PASSWORD}
 
@@ -548,6 +552,71 @@ def _report_outcomes(db: sqlite_utils.Database, lead: Actor, admin: Actor,
         rules_service.add_rule(db, lead, unit_id=unit_ids[unit], cause_id=cause_ids[cause],
                                title=title, kind=kind, issued_on=at[:10], at=at)
     save_report_settings(db, admin, DEMO_REPORT_SETTINGS, at=at)
+
+
+def _rules_demo(db: sqlite_utils.Database, lead: Actor, issue_list: list, as_of: date,
+                owner: int) -> None:
+    """The rules of docs/RULES.md at work: a staged item with milestones (one done, one late,
+    one ahead, and a measure serving it accepted past the milestone's date), a continuous item
+    with its stage goal and quarterly reports, and two past review meetings at which a 包头
+    item was red (红灯 2 in a row, so its 督办函 is due). Chooses items by their fate, no
+    random draws, so that the rest of the demo stays as it was."""
+    from issues import meeting_service, rectify_service
+
+    def at(day: date, hour: int = 9) -> str:
+        return at_day(day, hour)
+
+    def kind(iid: int) -> tuple[str, str]:
+        return db.conn.execute("SELECT rectification_type, status FROM issues WHERE id = ?",
+                               (iid,)).fetchone()
+
+    staged = next(iid for iid, _c, unit, _ct, fate in issue_list
+                  if unit != "BT" and fate == "in_progress" and kind(iid) == ("staged",
+                                                                              "in_progress"))
+    start = as_of - timedelta(days=60)
+    done = rectify_service.add_milestone(db, lead, staged, due_on=as_of - timedelta(days=40),
+                                         deliverable="完成存量外包合同清查，形成问题清单",
+                                         at=at(start))
+    rectify_service.add_milestone(db, lead, staged, due_on=as_of - timedelta(days=12),
+                                  deliverable="完成问题合同补签或解除", at=at(start))
+    ahead = rectify_service.add_milestone(db, lead, staged, due_on=as_of + timedelta(days=30),
+                                          deliverable="建立合同全周期台账并通过复核",
+                                          at=at(start))
+    rectify_service.complete_milestone(db, lead, done, version=1, evidence="合同清查报告（附件）",
+                                       done_on=as_of - timedelta(days=42),
+                                       at=at(as_of - timedelta(days=42), 16))
+    deadline = db.conn.execute("SELECT deadline FROM issues WHERE id = ?", (staged,)).fetchone()[0]
+    late = max(as_of + timedelta(days=35), date.fromisoformat(deadline) if deadline else as_of)
+    issues.add_measure(db, lead, staged, title="合同台账信息系统上线", owner_person_id=owner,
+                       deadline=late.isoformat(), milestone_id=ahead,
+                       accept_reason="系统上线需待全区统一版本发布，已报领导小组同意",
+                       at=at(as_of - timedelta(days=20), 10))
+    continuous = next(iid for iid, _c, unit, _ct, fate in issue_list
+                      if unit != "BT" and kind(iid)[0] == "continuous"
+                      and kind(iid)[1] in ("not_started", "in_progress"))
+    rectify_service.add_milestone(db, lead, continuous, due_on=as_of + timedelta(days=180),
+                                  kind="goal", deliverable="外包人员持证上岗率达到100%",
+                                  at=at(start))
+    reports = rectify_service.schedule_reports(
+        db, lead, continuous, first=as_of - timedelta(days=30), every_months=3, count=4,
+        deliverable="季度整改进展报告", at=at(start))
+    rectify_service.complete_milestone(db, lead, reports[0], version=1,
+                                       evidence="第一季度整改进展报告已报送",
+                                       done_on=as_of - timedelta(days=31),
+                                       at=at(as_of - timedelta(days=31), 15))
+    # Two meetings, two weeks apart, both after a 包头 item's deadline had passed.
+    first_late = db.conn.execute(
+        "SELECT MIN(deadline) FROM issues i JOIN units u ON u.id = i.unit_id "
+        "WHERE u.code = 'BT' AND i.status IN ('not_started', 'in_progress', 'submitted') "
+        "AND i.deadline < ?", (as_of.isoformat(),)).fetchone()[0]
+    second = as_of - timedelta(days=3)
+    first = max(date.fromisoformat(first_late) + timedelta(days=1), second - timedelta(days=14))
+    for n, day in enumerate((first, second)):
+        meeting_service.record_meeting(
+            db, lead, held_on=day, title=f"外包专项整治和审计整改推进会（第{n + 1}次）",
+            attendees="区分公司整改工作领导小组成员，各市分公司分管领导、审计专员",
+            decisions="逾期事项由责任单位说明原因并限期完成；连续两次红灯的事项发督办函。",
+            at=at(day, 17))
 
 
 def _rules_after_closure(db: sqlite_utils.Database, lead: Actor, as_of: date, at: str) -> None:

@@ -36,3 +36,21 @@ def check_version(db: sqlite_utils.Database, entity: str, row: dict, expected: i
                     last["actor"] if last else None, last["at"] if last else None)
 
 
+
+
+def accept_rule_warning(db: sqlite_utils.Database, rec, actor: Actor, warning, reason: str | None,
+                        *, issue_id: int | None = None, measure_id: int | None = None,
+                        at: str) -> None:
+    """Go past a rule warning (audit.rules_model.RuleWarning) inside the caller's transaction:
+    re-raise it without a reason; with one, check that the actor may accept (rule.accept) and
+    record the acceptance (rule_acceptances and history)."""
+    from audit.model import text_value
+    from audit.store.rows import insert
+    if not (reason or "").strip():
+        raise warning
+    require(actor, "rule.accept", what=warning.rule)
+    insert(db, rec, "rule_acceptances", "acceptance", {
+        "rule": warning.rule, "issue_id": issue_id, "measure_id": measure_id,
+        "detail": warning.message, "reason": text_value(reason, "reason", required=True,
+                                                        max_len=5000).strip(),
+        "accepted_by": actor.user_id, "at": at})

@@ -353,18 +353,48 @@ FIGURES_SQL = """
                    AS amount_rectified
         FROM st LEFT JOIN ms ON ms.issue_id = st.id"""
 
-# The warning colour of a row of `st` as of :today (amber up to :cutoff).
-WARNING_SQL = """CASE
+# The colour of a row of `st` by its deadline alone: what the figures 逾期 (overdue, red) and
+# due soon (amber) count, and what the dashboard's tiles and charts are rolled up from.
+DEADLINE_WARNING_SQL = """CASE
             WHEN st.status IN ('closed', 'ended') THEN 'none'
             WHEN st.deadline IS NULL THEN 'green'
             WHEN st.deadline < :today THEN 'red'
             WHEN st.deadline <= :cutoff THEN 'amber'
             ELSE 'green' END"""
 
+# The warning colour of a row of `st` as of :today (amber up to :cutoff). A staged or
+# continuous item is also amber while a milestone of its is late (due before :today, not done by
+# then, existing then) and red once one is due on or before :ms_red (audit.rules_model).
+WARNING_SQL = """CASE
+            WHEN st.status IN ('closed', 'ended') THEN 'none'
+            WHEN st.deadline < :today THEN 'red'
+            WHEN st.rectification_type = 'immediate' THEN CASE
+                WHEN st.deadline <= :cutoff THEN 'amber' ELSE 'green' END
+            ELSE (SELECT CASE
+                WHEN MIN(ml.due_on) <= :ms_red THEN 'red'
+                WHEN MIN(ml.due_on) < :today OR st.deadline <= :cutoff THEN 'amber'
+                ELSE 'green' END
+                FROM milestones ml WHERE ml.issue_id = st.id AND ml.due_on < :today
+                AND ml.created_at < :ms_end AND (ml.done_on IS NULL OR ml.done_on > :today))
+            END"""
+
+
+def milestone_red_before(db: sqlite_utils.Database, as_of: date,
+                         cal: Calendar | None = None) -> date:
+    """The latest due date of an open milestone that is red on `as_of` (the working days from
+    settings rectify.milestone_red_working_days, 5)."""
+    from audit.rules_model import milestone_red_before as red_before
+    cal = cal or org.load_calendar(db)
+    n = int(org.setting(db, "rectify.milestone_red_working_days", "5") or 5)
+    return red_before(cal, as_of, n)
+
 
 def figures_params(db: sqlite_utils.Database, as_of: date, cal: Calendar | None = None) -> dict:
-    """The :today and :cutoff parameters of FIGURES_SQL and WARNING_SQL."""
-    return {"today": as_of.isoformat(), "cutoff": amber_cutoff(db, as_of, cal).isoformat()}
+    """The :today, :cutoff, :ms_red and :ms_end parameters of FIGURES_SQL and WARNING_SQL."""
+    cal = cal or org.load_calendar(db)
+    return {"today": as_of.isoformat(), "cutoff": amber_cutoff(db, as_of, cal).isoformat(),
+            "ms_red": milestone_red_before(db, as_of, cal).isoformat(),
+            "ms_end": end_of(as_of)}
 
 
 def figures_from_row(r: dict, as_of: date) -> dict:

@@ -124,7 +124,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("report", parents=[common],
                               help="the Word review pack (整改情况汇报) for a scope and date")
     _scope_arguments(p)
-    p.add_argument("--since", help="count changes from this date (default: 14 days before)")
+    p.add_argument("--since", help="count changes from this date (default: the last review "
+                   "meeting before --as-of, else 14 days before)")
     p.add_argument("--attachments", choices=ATTACHMENTS, default="auto",
                    help="what 附件1–3 list: auto (every issue up to 300, else none), none, "
                         "open, overdue, unit (with --attachment-unit), all")

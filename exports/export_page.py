@@ -43,7 +43,8 @@ def _choices(db, actor) -> Choices:
     categories = [(c["code"], c["name"]) for c in offered["categories"]]
     left, right = st.columns(2)
     as_of = left.date_input(t("io.as_of"), value=ui.today(), key="exports.io.as_of")
-    since = right.date_input(t("io.since"), value=as_of - dt.timedelta(days=14),
+    from exports.pack_service import default_since
+    since = right.date_input(t("io.since"), value=default_since(db, as_of),
                              key="exports.io.since")
     unit = left.selectbox(t("io.unit"), [None] + [u["code"] for u in units],
                           format_func=lambda c: t("io.unit_all") if c is None else

@@ -80,6 +80,8 @@ class PackData:
     attachments: str  # what the attachments list after 'auto' is decided
     attachment_ids: list[int] = field(default_factory=list)
     people_names: dict[str, str] = field(default_factory=dict)  # login → person's name
+    # Staged + continuous items against the cap (audit.rules_views.type_share); {} when unknown.
+    type_share: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -170,7 +172,18 @@ def background_paragraphs(data: PackData) -> list[str]:
     first += t("pack.p.types", immediate=by_type.get("immediate", 0),
                staged=by_type.get("staged", 0), continuous=by_type.get("continuous", 0),
                high=high)
+    first += cap_sentence(data)
     return own + [first]
+
+
+def cap_sentence(data: PackData) -> str:
+    """One sentence: staged + continuous items, their share and the cap ('' when unknown)."""
+    s = data.type_share
+    if not s or not s.get("issues"):
+        return ""
+    verdict = _t(data.lang, "pack.p.cap_over" if s["over"] else "pack.p.cap_within")
+    return _t(data.lang, "pack.p.cap", long=s["long"], share=_pct(s["share"]), verdict=verdict,
+              cap=_pct(s["cap"]))
 
 
 def progress_paragraphs(data: PackData) -> list[str]:

@@ -70,12 +70,21 @@ def _step(name: str) -> Iterator[None]:
         raise ExportFailed("report", name, ex) from ex
 
 
+def default_since(db: sqlite_utils.Database, as_of: dt.date) -> dt.date:
+    """Where the pack counts changes from by default: the date of the last review meeting
+    (推进会) held before `as_of`, else DEFAULT_SINCE_DAYS (14) days before `as_of`."""
+    from audit.rules_views import last_meeting_date
+    return last_meeting_date(db, as_of - dt.timedelta(days=1)) \
+        or as_of - dt.timedelta(days=DEFAULT_SINCE_DAYS)
+
+
 def build_pack(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLike[str], *,
                as_of: dt.date, since: dt.date | None = None, lang: str = "zh", label: str = "",
                user: str = "", on_progress: Progress | None = None,
                options: PackOptions | None = None) -> dict:
     """Build the review pack (整改情况汇报) for `scope` (already narrowed to the actor) and save
-    it to `out` atomically. `since` defaults to 14 days before `as_of`; `options` says what the
+    it to `out` atomically. `since` defaults to the last review meeting before `as_of`
+    (default_since), else 14 days before; `options` says what the
     attachments list (default: every issue up to pack_model.AUTO_ALL of them, none beyond).
     Returns {path, issues, tables, rows, pictures, contents, attachments, attachment_issues,
     anchor}. Raises ExportFailed naming the failed step (no file is left), NotFound for an
@@ -83,7 +92,7 @@ def build_pack(db: sqlite_utils.Database, scope: Scope, out: str | os.PathLike[s
     language."""
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
-    since = since or as_of - dt.timedelta(days=DEFAULT_SINCE_DAYS)
+    since = since or default_since(db, as_of)
     if since > as_of:
         raise ValueError(f"since ({since}) is after as_of ({as_of})")
     if options is not None and options.attachments == "unit" \

@@ -14,12 +14,12 @@ from typing import Sequence
 
 import sqlite_utils
 
-from audit import messages
+from audit import messages, rules_views
 from audit.dashboard_views import dashboard_data, unit_groups
-from audit.model import Actor, NotFound
+from audit.model import Actor, NotFound, Status
 from audit.store import history, org
 from audit.time_model import Calendar, end_of
-from audit.views import Scope
+from audit.views import Scope, amber_cutoff
 from issues.ledger_views import Gathered, IssueSummary, gather_issues
 from exports.pack_model import (
     PackData,
@@ -30,6 +30,7 @@ from exports.pack_model import (
 )
 from issues import graph_views
 from issues.graph_model import is_common, is_recurring
+from issues.model import warning_colour
 
 def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
                 unit_code: str | None, category_codes: Sequence[str], stream: str | None) -> str:
@@ -55,6 +56,12 @@ def scope_label(db: sqlite_utils.Database, actor: Actor | None, lang: str, *,
         name = messages.name_of({"name": row[0], "name_en": row[1]}, lang) if row else stream
         parts.append(_t(lang, "report.scope_stream", stream=name))
     return _t(lang, "report.scope_sep").join(parts)
+
+
+def _past_deadline(r: IssueSummary, as_of: dt.date) -> bool:
+    """Is the item past its own deadline? (It may be red or amber for a late milestone only:
+    audit.rules_model; the overdue and due-soon lists count days from the deadline.)"""
+    return bool(r.deadline) and r.deadline[:10] < as_of.isoformat()
 
 
 def _status_counts(items: list[IssueSummary]) -> dict:
@@ -136,7 +143,8 @@ def _changes(db: sqlite_utils.Database, by_id: dict[int, IssueSummary], since: d
                              "new_deadline": x[3], "reason": x[4], "at": x[5],
                              "approved_by": names.get(x[6], "")})
     newly = [{"issue_id": r.id} for r in by_id.values()
-             if r.warning == "red" and r.deadline and r.deadline >= since.isoformat()]
+             if r.warning == "red" and r.deadline and since.isoformat() <= r.deadline
+             < as_of.isoformat()]
     newly.sort(key=lambda d: (by_id[d["issue_id"]].deadline, by_id[d["issue_id"]].code))
     return {"struck_off": sorted(struck.values(), key=lambda d: d["at"]),
             "newly_overdue": newly,
@@ -277,7 +285,11 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     options = options or PackOptions()
     anchor = history.anchor(db)
     found = gather_issues(db, scope, as_of, on_progress)
-    records = [found.summary(s) for s in found.states]
+    # The pack counts and lists overdue and due-soon items by their deadlines (as its figures
+    # do); a milestone's colour shows in the ledger, the dashboard's lists and the meetings.
+    today, cutoff = as_of.isoformat(), amber_cutoff(db, as_of).isoformat()
+    records = [found.summary({**s, "warning": warning_colour(
+        Status(s["status"]), s["deadline"], today, cutoff).value}) for s in found.states]
     by_id = {r.id: r for r in records}
     ids = list(by_id)
     open_ids = {r.id for r in records if r.status in ("not_started", "in_progress", "submitted")}
@@ -297,11 +309,12 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
     units, unit_note = unit_rows(db, scope, records, lang)
     overdue = [{"issue_id": r.id,
                 "working_days": days.between(dt.date.fromisoformat(r.deadline[:10]), as_of)}
-               for r in records if r.warning == "red"]
+               for r in records if r.warning == "red" and _past_deadline(r, as_of)]
     overdue.sort(key=lambda d: (-d["working_days"], by_id[d["issue_id"]].code))
     due_soon = [{"issue_id": r.id,
                  "working_days": days.between(as_of, dt.date.fromisoformat(r.deadline[:10]))}
-                for r in records if r.warning == "amber"]
+                for r in records if r.warning == "amber" and r.deadline
+                and not _past_deadline(r, as_of)]
     due_soon.sort(key=lambda d: (d["working_days"], by_id[d["issue_id"]].code))
     names = _people_names(db)
     changes = _changes(db, by_id, since, as_of, names)
@@ -341,7 +354,7 @@ def gather(db: sqlite_utils.Database, scope: Scope, *, as_of: dt.date, since: dt
         projection=projection,
         chart_rows={k: v for k, v in rows_for_charts.items() if k != "figures"},
         anchor=anchor, attachments=attachments, attachment_ids=attachment_ids,
-        people_names=names)
+        people_names=names, type_share=rules_views.type_share(db, scope, as_of))
 
 
 def _descendants(db: sqlite_utils.Database, unit_id: int) -> set[int]:

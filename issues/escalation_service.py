@@ -37,13 +37,16 @@ def record_escalations(db: sqlite_utils.Database, actor: Actor, as_of: date, at:
     with write_transaction(db):
         # An issue may have been closed or given a later deadline since the list was drawn up.
         still = store.still_overdue(db, [d["issue_id"] for d in fresh], as_of)
+        still_open = store.still_overdue(db, [d["issue_id"] for d in fresh], as_of,
+                                         open_only=True)
         for d in fresh:
-            if d["issue_id"] not in still:
+            # A step reached by red meetings needs the item open, not past its deadline.
+            if d["issue_id"] not in (still_open if d.get("consecutive_reds") else still):
                 continue
             values = {"issue_id": d["issue_id"], "step": d["step"],
                       "target_person_id": d["target_person_id"],
                       "target_unit_id": d["target_unit_id"], "as_of": as_of.isoformat(),
-                      "note": ("skipped: " + ", ".join(d["skipped"])) if d["skipped"] else "",
+                      "note": _note(d),
                       "recorded_by": actor.user_id, "at": at}
             new_id = store.insert_escalation(db, values)
             if new_id is None:
@@ -54,3 +57,13 @@ def record_escalations(db: sqlite_utils.Database, actor: Actor, as_of: date, at:
         if rec.changes:
             rec.flush()
     return written
+
+
+def _note(d: Mapping) -> str:
+    """The note of a step: the lower steps it skipped and the red meetings that reached it."""
+    parts = []
+    if d.get("consecutive_reds"):
+        parts.append(f"red at {d['consecutive_reds']} meetings in a row")
+    if d["skipped"]:
+        parts.append("skipped: " + ", ".join(d["skipped"]))
+    return "; ".join(parts)

@@ -28,7 +28,16 @@ from audit.model import OPEN_STATUSES, Actor
 from audit.store import org
 from audit.store.db import rows
 from audit.time_model import end_of
-from audit.views import Scope, amber_cutoff, is_live, link_rows_sql, scope_for, state_cte
+from audit import rules_views
+from audit.views import (
+    WARNING_SQL,
+    Scope,
+    figures_params,
+    is_live,
+    link_rows_sql,
+    scope_for,
+    state_cte,
+)
 from issues import dependency_model
 from issues import graph_model as graphs
 from issues.dependency_model import IssueDeadline, MeasureNode
@@ -39,6 +48,7 @@ from owners.escalation_model import (
     Thresholds,
     UnitNode,
     due_escalations,
+    review_thresholds_from_settings,
     thresholds_from_settings,
 )
 
@@ -69,16 +79,11 @@ def issue_rows(db: sqlite_utils.Database, scope: Scope, as_of: date,
     the graphs do not need: a third of its time on 40,000 issues."""
     if live is None:
         live = is_live(db, as_of)
-    params: dict = {"today": as_of.isoformat(), "cutoff": amber_cutoff(db, as_of).isoformat()}
+    params: dict = figures_params(db, as_of)
     # The warning colour as issue_states decides it.
-    sql = state_cte(scope, as_of, params, live=live) + """
+    sql = state_cte(scope, as_of, params, live=live) + f"""
         SELECT st.id, st.code, st.title, st.status, st.unit_id, st.amount, st.deadline,
-               st.responsible_person_id, st.category_code, CASE
-            WHEN st.status IN ('closed', 'ended') THEN 'none'
-            WHEN st.deadline IS NULL THEN 'green'
-            WHEN st.deadline < :today THEN 'red'
-            WHEN st.deadline <= :cutoff THEN 'amber'
-            ELSE 'green' END AS warning
+               st.responsible_person_id, st.category_code, {WARNING_SQL} AS warning
         FROM st"""
     cur = db.conn.cursor()
     cur.row_factory = sqlite3.Row  # by name, without building a dict per issue
@@ -531,8 +536,13 @@ def escalations_due(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
               if r["warning"] == "red"]
     units = [UnitNode(*r) for r in db.conn.execute(
         "SELECT id, parent_id, head_person_id FROM units")]
+    settings = dict(db.conn.execute(
+        "SELECT key, value FROM settings WHERE key LIKE 'escalation.%'"))
+    reds = {iid: c.consecutive for iid, c in rules_views.red_counts(db, as_of).items()
+            if c.consecutive}
     dues = due_escalations(issues, units, org.load_calendar(db), as_of,
-                           thresholds(db), _recorded_steps(db, as_of))
+                           thresholds(db), _recorded_steps(db, as_of), consecutive_reds=reds,
+                           review=review_thresholds_from_settings(settings))
     names = _names(db) if dues else {"people": {}, "units": {}}
     return [_due_dict(e, names) for e in dues]
 

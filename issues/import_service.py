@@ -142,6 +142,11 @@ class _Applier:
                 return v if not isinstance(v, tuple) else "; ".join(map(str, v))
         return ""
 
+    def reason(self, row: int) -> str:
+        """Why a change the rules would warn about is made: the ledger row it comes from (an
+        extension's reason, an accepted cap or deadline-fit warning)."""
+        return f"台账导入 {self.plan.filename} 第{row}行"
+
     def step(self, row: int, fld: str) -> "_Step":
         return _Step(self, row, fld)
 
@@ -222,7 +227,8 @@ class _Applier:
             if "sources" in links:
                 links["sources"] = [self.ref(s) for s in links["sources"]]
             with self.step(row, next(iter(p.edits), "title")):
-                issues.edit_issue(db, lead, iid, version=None, at=at, **links, **fields)
+                issues.edit_issue(db, lead, iid, version=None, at=at,
+                                  accept_reason=self.reason(row), **links, **fields)
         if p.assign:
             a = p.assign
             with self.step(row, "responsible" if "responsible" in a else "deadline"):
@@ -234,7 +240,7 @@ class _Applier:
         if p.extend_to is not None:
             with self.step(row, "deadline"):
                 owners.extend_deadline(db, lead, iid, version=None, new_deadline=p.extend_to,
-                                       reason=f"台账导入 {self.plan.filename} 第{row}行",
+                                       reason=self.reason(row),
                                        at=at)
         for m in p.measures:
             with self.step(row, "measures"):
@@ -242,11 +248,13 @@ class _Applier:
                 if mid is None:
                     mid = issues.add_measure(db, lead, iid, title=m.title,
                                              owner_person_id=self.ref(m.owner),
-                                             deadline=m.deadline, at=at)
+                                             deadline=m.deadline, at=at,
+                                             accept_reason=self.reason(row))
                 elif m.edit:
                     issues.edit_measure(db, lead, mid, version=None, at=at,
                                         owner_person_id=self.ref(m.edit.get("owner")),
-                                        deadline=m.edit.get("deadline"))
+                                        deadline=m.edit.get("deadline"),
+                                        accept_reason=self.reason(row))
                 if m.done:
                     issues.set_measure_status(db, lead, mid, version=None, status="done",
                                               at=at)

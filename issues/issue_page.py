@@ -18,13 +18,15 @@ import streamlit as st
 from audit import ui
 from audit.messages import error_text, join_list, label, name_of
 from audit.model import Actor, AlreadySubmitted, AuditError, StaleEdit, Status, UploadRefused
-from issues import catalogue_views, evidence_ui, issue_views, model, service
+from audit.rules_model import RuleWarning
+from issues import catalogue_views, evidence_ui, issue_views, model, rules_ui, service
 from issues.model import Move
 from owners import service as owners
 
 K = "issue"                 # prefix of this page's session-state keys
 FLASH = f"{K}.flash"        # (kind, text) shown once at the top after a callback
 STALE = f"{K}.stale"        # the form key whose save was refused as stale
+CURRENT = f"{K}.current"    # the issue this drawing shows (a measure's callback needs it)
 
 
 # --- session-state plumbing ----------------------------------------------------------------
@@ -66,6 +68,8 @@ def _act(form: str, write: Callable[[Any, Actor], str | None], forget: tuple[str
     except AlreadySubmitted as exc:
         ui.spent(_token_form(form), blank)
         _flash("info", error_text(exc, ui.lang()))
+    except RuleWarning as exc:
+        _flash("warning", error_text(exc, ui.lang()))
     except AuditError as exc:
         _flash("error", error_text(exc, ui.lang()))
     else:
@@ -154,7 +158,7 @@ def _on_edit(issue_id: int) -> None:
         return
     _act("edit", lambda db, actor: service.edit_issue(
         db, actor, issue_id, version=ui.edited_version(keys.values(), _version(issue_id)),
-        at=ui.now_at(), **values),
+        at=ui.now_at(), accept_reason=rules_ui.accept_reason(issue_id), **values),
         tuple(keys.values()))
 
 
@@ -195,7 +199,8 @@ def _on_add_measure(issue_id: int, token: str) -> None:
     _act("add_measure", lambda db, actor: service.add_measure(
         db, actor, issue_id, title=title,
         owner_person_id=st.session_state.get(keys["owner"]) or None,
-        deadline=deadline.isoformat() if deadline else None, at=ui.now_at(), form_token=token),
+        deadline=deadline.isoformat() if deadline else None,
+        accept_reason=rules_ui.accept_reason(issue_id), at=ui.now_at(), form_token=token),
         tuple(keys.values()), {keys["title"]: "", keys["deadline"]: None})
 
 
@@ -219,7 +224,9 @@ def _on_measure_edit(measure_id: int) -> None:
         title=st.session_state.get(keys["title"]),
         owner_person_id=st.session_state.get(keys["owner"]) or None,
         deadline=deadline.isoformat() if deadline else None,
-        progress=st.session_state.get(keys["progress"])), tuple(keys.values()))
+        progress=st.session_state.get(keys["progress"]),
+        accept_reason=rules_ui.accept_reason(st.session_state.get(CURRENT))),
+        tuple(keys.values()))
 
 
 def _on_add_dependency(issue_id: int) -> None:
@@ -553,11 +560,13 @@ def _assign_form(actor: Actor, d: dict, people: dict[int, str]) -> None:
     keys = {f: _key(iid, f"assign.{f}") for f in ("responsible", "supervisor", "deadline")}
     _field(keys["responsible"], d["responsible_person_id"], d["version"])
     _field(keys["supervisor"], d["supervisor_person_id"], d["version"])
-    _field(keys["deadline"], date.fromisoformat(d["deadline"]) if d["deadline"] else None,
-           d["version"])
+    # An immediate item (立行立改) without a deadline is offered the default one.
+    shown = date.fromisoformat(d["deadline"]) if d["deadline"] else \
+        rules_ui.default_deadline(d["rectification_type"])
+    _field(keys["deadline"], shown, d["version"])
     if any(ui.changed_meanwhile(keys[f], current) for f, current in (
             ("responsible", d["responsible_person_id"]), ("supervisor", d["supervisor_person_id"]),
-            ("deadline", date.fromisoformat(d["deadline"]) if d["deadline"] else None))):
+            ("deadline", shown))):
         ui.offer_newer(keys.values(), f"{K}.assign")
     options = [None, *people]
     with st.expander(text("issue.assign_form"), icon=":material/person_add:"):
@@ -920,6 +929,7 @@ def render() -> None:
         st.error(text("issue.not_visible"))
         return
     d["warning"] = issue_views.warning_of(db, d, ui.today())
+    st.session_state[CURRENT] = issue_id
     # The version this drawing shows: the next callback's writes are checked against it.
     st.session_state[_key(issue_id, "version")] = d["version"]
     people = _people_map(issue_views.people_choices(db, actor))
@@ -932,6 +942,7 @@ def render() -> None:
         "overview", "measures", "evidence", "causes", "extensions", "history")])
     with tabs[0]:
         _overview(actor, d, lang, people)
+        rules_ui.section(db, actor, d, lang, lambda write, forget: _act("rules", write, forget))
     with tabs[1]:
         _measures(actor, d, lang, people)
     with tabs[2]:

@@ -53,7 +53,11 @@ def issue_page_data(db: sqlite_utils.Database, actor: Actor, issue_id: int) -> d
 
 
 def warning_of(db: sqlite_utils.Database, detail: dict, as_of: date) -> str:
-    """The issue's warning colour as of a date (red/amber/green/none)."""
+    """The issue's warning colour as of a date (red/amber/green/none), its milestones counted
+    (audit.rules_model); the live row's colour for an issue not in the database."""
+    from audit.rules_views import issue_warning
+    if detail.get("id") is not None:
+        return issue_warning(db, detail["id"], as_of)
     cutoff = amber_cutoff(db, as_of).isoformat()
     return warning_colour(Status(detail["status"]), detail["deadline"], as_of.isoformat(),
                           cutoff).value

@@ -18,7 +18,8 @@ from audit.model import (
     grant,
 )
 from audit.model import text_value as _text
-from audit.service import check_version, require
+from audit.rules_model import CapExceeded, DeadlineMisfit, deadline_misfits, needs_cap_warning
+from audit.service import accept_rule_warning, check_version, require
 from audit.store.db import write_transaction
 from audit.store.form_tokens import settle_form_token, spend_form_token
 from audit.store.history import Recorder
@@ -152,8 +153,10 @@ def create_issue(db: sqlite_utils.Database, actor: Actor, *, aspect_id: int, tit
                  amount_involved: float = 0, basis: str = "", recommendation: str = "",
                  rectification_type: str = "immediate", code: str | None = None,
                  sources: list[int] = (), streams: list[str] = (), focus: list[str] = (),
-                 at: str) -> int:
-    """Register an issue (挂号) under an aspect; returns its id. Code C3.2.n when omitted."""
+                 accept_reason: str | None = None, at: str) -> int:
+    """Register an issue (挂号) under an aspect; returns its id. Code C3.2.n when omitted.
+    Raises CapExceeded when a staged or continuous item would pass the cap, unless a lead
+    accepts it with `accept_reason` (recorded)."""
     with write_transaction(db):
         aspect = get_row(db, "aspects", aspect_id, "aspect")
         get_row(db, "units", unit_id, "unit")
@@ -169,7 +172,10 @@ def create_issue(db: sqlite_utils.Database, actor: Actor, *, aspect_id: int, tit
         for a in sources:
             get_row(db, "audits", a, "audit")
         rec = Recorder(db, actor, at, "issue.create")
+        over = _cap_warning(db, None, None, values["rectification_type"])
         iid = insert(db, rec, "issues", "issue", values)
+        if over is not None:
+            accept_rule_warning(db, rec, actor, over, accept_reason, issue_id=iid, at=at)
         _set_links(db, rec, iid, "issue_sources", "audit_id", "sources", list(sources))
         _set_links(db, rec, iid, "issue_streams", "stream_id", "streams", stream_ids)
         _set_links(db, rec, iid, "issue_focus", "focus_id", "focus", focus_ids)
@@ -179,8 +185,11 @@ def create_issue(db: sqlite_utils.Database, actor: Actor, *, aspect_id: int, tit
 
 def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, version: int | None,
                at: str, sources: list[int] | None = None, streams: list[str] | None = None,
-               focus: list[str] | None = None, **fields) -> dict:
-    """Edit an issue's catalogue fields and links (audit lead or admin). Returns the changes."""
+               focus: list[str] | None = None, accept_reason: str | None = None,
+               **fields) -> dict:
+    """Edit an issue's catalogue fields and links (audit lead or admin). Returns the changes.
+    Raises CapExceeded when making it staged or continuous would pass the cap, unless a lead
+    accepts it with `accept_reason` (recorded)."""
     with write_transaction(db):
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "catalogue.edit", unit_id=issue["unit_id"], what=issue["code"])
@@ -207,6 +216,12 @@ def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, versio
             else:
                 values[k] = _text(v, k)
         rec = Recorder(db, actor, at, "issue.edit")
+        if "rectification_type" in values:
+            over = _cap_warning(db, issue_id, issue["rectification_type"],
+                                values["rectification_type"])
+            if over is not None:
+                accept_rule_warning(db, rec, actor, over, accept_reason, issue_id=issue_id,
+                                    at=at)
         changed = update(db, rec, "issues", "issue", issue, values)
         links = False
         if sources is not None:
@@ -244,8 +259,11 @@ def update_progress(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
 
 def add_measure(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, title: str,
                 owner_person_id: int | None = None, deadline: str | date | None = None,
+                milestone_id: int | None = None, accept_reason: str | None = None,
                 at: str, form_token: str | None = None) -> int:
-    """Add a measure (整改措施) to an issue; returns its id."""
+    """Add a measure (整改措施) to an issue, optionally serving one of its milestones; returns
+    its id. Raises DeadlineMisfit when its deadline falls after the issue's deadline or the
+    milestone's date, unless a lead accepts it with `accept_reason` (recorded)."""
     with write_transaction(db):
         spend_form_token(db, form_token, actor, "measure.add", at)
         issue = get_row(db, "issues", issue_id, "issue")
@@ -255,8 +273,14 @@ def add_measure(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, title
         values = new_measure_values(title=title, owner_person_id=owner_person_id,
                                     deadline=deadline, issue_id=issue_id, at=at,
                                     known_people=store.existing_people(db, [owner_person_id]))
+        if milestone_id is not None:
+            values["milestone_id"] = _milestone_of(db, issue_id, milestone_id)["id"]
         rec = Recorder(db, actor, at, "measure.add")
+        misfit = _deadline_misfit(db, issue, values.get("deadline"), values.get("milestone_id"))
         mid = insert(db, rec, "measures", "measure", values)
+        if misfit is not None:
+            accept_rule_warning(db, rec, actor, misfit, accept_reason, issue_id=issue_id,
+                                measure_id=mid, at=at)
         rec.flush()
         settle_form_token(db, form_token, mid)
     return mid
@@ -295,8 +319,11 @@ def _require_measure(actor: Actor, action: str, m: dict, issue: dict | None) -> 
 def edit_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
                  version: int | None, at: str, title: str | None = None,
                  owner_person_id: int | None = None, deadline: str | date | None = None,
-                 progress: str | None = None) -> dict:
-    """Edit a measure's title, owner, deadline or progress note. Returns the changes."""
+                 progress: str | None = None, milestone_id: int | None = None,
+                 accept_reason: str | None = None) -> dict:
+    """Edit a measure's title, owner, deadline, progress note or the milestone it serves
+    (`milestone_id` 0 unlinks it). Returns the changes. Raises DeadlineMisfit as add_measure
+    does when the deadline or the milestone changes."""
     with write_transaction(db):
         m, issue = _measure_context(db, measure_id)
         _require_measure(actor, "measure.edit", m, issue)
@@ -318,10 +345,50 @@ def edit_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
             values["deadline"] = d.isoformat() if d else None
         if progress is not None:
             values["progress"] = _text(progress, "progress")
+        if milestone_id is not None and issue is not None:
+            values["milestone_id"] = (_milestone_of(db, issue["id"], milestone_id)["id"]
+                                      if milestone_id else None)
         rec = Recorder(db, actor, at, "measure.edit")
+        if issue is not None and ({"deadline", "milestone_id"} & {
+                k for k, v in values.items() if m.get(k) != v}):
+            misfit = _deadline_misfit(db, issue, values.get("deadline", m["deadline"]),
+                                      values.get("milestone_id", m.get("milestone_id")))
+            if misfit is not None:
+                accept_rule_warning(db, rec, actor, misfit, accept_reason,
+                                    issue_id=issue["id"], measure_id=measure_id, at=at)
         changed = update(db, rec, "measures", "measure", m, values)
         rec.flush()
     return changed
+
+
+# --- the rules of rectification types (audit.rules_model) -----------------------------------
+
+
+def _cap_warning(db: sqlite_utils.Database, issue_id: int | None, old: str | None, new: str
+                 ) -> CapExceeded | None:
+    """The cap warning making issue `issue_id` (None: a new one) of type `new` would raise."""
+    from audit.rules_views import cap, cap_min_items, programme_types
+    check = needs_cap_warning(programme_types(db), cap(db), old=old, new=new,
+                              min_items=cap_min_items(db))
+    return CapExceeded(check) if check is not None else None
+
+
+def _milestone_of(db: sqlite_utils.Database, issue_id: int, milestone_id: int) -> dict:
+    """Milestone `milestone_id`, which must belong to issue `issue_id`."""
+    ms = get_row(db, "milestones", milestone_id, "milestone")
+    if ms["issue_id"] != issue_id:
+        raise ValidationFailed("milestone_id", "the milestone belongs to another issue")
+    return ms
+
+
+def _deadline_misfit(db: sqlite_utils.Database, issue: dict, deadline: str | None,
+                     milestone_id: int | None) -> DeadlineMisfit | None:
+    """The deadline-fit warning for a measure of `issue` due on `deadline`, serving
+    `milestone_id`, or None when it fits."""
+    due = get_row(db, "milestones", milestone_id, "milestone")["due_on"] if milestone_id \
+        else None
+    misfits = deadline_misfits(deadline, issue["deadline"], due)
+    return DeadlineMisfit(misfits, deadline) if misfits else None
 
 
 def set_measure_status(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,

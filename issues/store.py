@@ -327,12 +327,14 @@ def add_rejected_pairs(db: sqlite_utils.Database, pairs: list[tuple[int, int]], 
                         "VALUES (?, ?, ?, ?)", [(a, b, rejected_by, at) for a, b in pairs])
 
 
-def still_overdue(db: sqlite_utils.Database, issue_ids: list[int], as_of: date) -> set[int]:
-    """Those of the issues that are still open with a deadline before `as_of`."""
+def still_overdue(db: sqlite_utils.Database, issue_ids: list[int], as_of: date, *,
+                  open_only: bool = False) -> set[int]:
+    """Those of the issues that are still open with a deadline before `as_of` (`open_only`:
+    still open, whatever their deadline)."""
     return {i for (i,) in db.conn.execute(
         "SELECT id FROM issues WHERE id IN (SELECT value FROM json_each(?)) AND status IN "
-        "('not_started', 'in_progress', 'submitted') AND deadline < ?",
-        (json.dumps(issue_ids), as_of.isoformat()))}
+        "('not_started', 'in_progress', 'submitted') AND (? OR deadline < ?)",
+        (json.dumps(issue_ids), int(open_only), as_of.isoformat()))}
 
 
 def insert_escalation(db: sqlite_utils.Database, values: dict) -> int | None:
@@ -359,3 +361,11 @@ def codes_by_issue_id(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int
     wanted = list(ids)
     marks = ",".join("?" for _ in wanted)
     return dict(db.conn.execute(f"SELECT id, code FROM issues WHERE id IN ({marks})", wanted))
+
+
+def insert_meeting_warnings(db: sqlite_utils.Database, meeting_id: int,
+                            colours: list[tuple[int, str]]) -> None:
+    """A review meeting's warning colours, (issue id, colour) each."""
+    if colours:
+        insert_many(db, "INSERT INTO meeting_warnings (meeting_id, issue_id, warning) VALUES",
+                    [(meeting_id, iid, c) for iid, c in colours])

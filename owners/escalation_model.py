@@ -5,10 +5,12 @@ supervision letter (督办函) to the head of the responsible unit, a summons in
 regional leadership (the head of the root unit). Thresholds are working days overdue on China's
 official calendar (owners.model.Calendar), from settings escalation.*_days.
 
-"Repeatedly red" (红灯 at N consecutive reviews) is not tracked review by review: an open item
-is red on every day after its deadline, so being red at N consecutive reviews held every R
-working days is the same as being about N × R working days overdue. The ladder therefore only
-looks at working days overdue; thresholds_from_reviews converts a review-count rule.
+"Repeatedly red" is counted review by review too: each review meeting (推进会) keeps every
+item's colour (audit.rules_views.red_counts), and an item red at the latest N meetings in a row
+reaches a step by that count (ReviewThresholds, settings escalation.letter_reds, 2, and
+escalation.summons_reds, 3; the first red meeting is the reminder). An item is red at a meeting
+for its deadline or for a late milestone (audit.rules_model), so the count reaches items the
+working days overdue never would. The step due is the higher of the two ladders.
 """
 from __future__ import annotations
 
@@ -67,6 +69,46 @@ def thresholds_from_reviews(letter_reviews: int, summons_reviews: int,
     r = review_every_working_days
     return Thresholds(reminder=0, letter=(letter_reviews - 1) * r,
                       summons=(summons_reviews - 1) * r)
+
+
+@dataclass(frozen=True)
+class ReviewThresholds:
+    """Consecutive red meetings at which each step is reached (0 turns a step off)."""
+
+    letter: int = 2
+    summons: int = 3
+
+    def __post_init__(self) -> None:
+        if self.letter < 0 or self.summons < 0 or (self.letter and self.summons
+                                                   and self.summons < self.letter):
+            raise ValueError("review thresholds must satisfy 0 <= letter <= summons")
+
+
+def review_thresholds_from_settings(settings: Mapping[str, Any]) -> ReviewThresholds:
+    """ReviewThresholds from the settings table; missing keys keep the defaults."""
+    d = ReviewThresholds()
+    return ReviewThresholds(letter=int(settings.get("escalation.letter_reds", d.letter)),
+                            summons=int(settings.get("escalation.summons_reds", d.summons)))
+
+
+def step_for_reds(consecutive_reds: int, review: ReviewThresholds = ReviewThresholds()
+                  ) -> str | None:
+    """The step an item red at the latest `consecutive_reds` meetings in a row has reached:
+    None at 0, the reminder from the first, the letter and the summons at their counts."""
+    if consecutive_reds <= 0:
+        return None
+    if review.summons and consecutive_reds >= review.summons:
+        return SUMMONS
+    if review.letter and consecutive_reds >= review.letter:
+        return LETTER
+    return REMINDER
+
+
+def higher_step(a: str | None, b: str | None) -> str | None:
+    """The higher of two steps of the ladder (None is below every step)."""
+    if a is None or b is None:
+        return a or b
+    return a if STEPS.index(a) >= STEPS.index(b) else b
 
 
 def escalation_step(overdue_working_days: int | None, thresholds: Thresholds = Thresholds()
@@ -181,6 +223,7 @@ class EscalationDue:
     target_unit_id: int
     unit_id: int
     skipped: tuple[str, ...] = ()
+    consecutive_reds: int = 0     # red at the latest meetings in a row (0: not counted)
 
 
 def _overdue_working_days(cal: Calendar, deadlines: set[date], as_of: date) -> dict[date, int]:
@@ -199,36 +242,43 @@ def _overdue_working_days(cal: Calendar, deadlines: set[date], as_of: date) -> d
 def due_escalations(issues: Iterable[IssueForEscalation | Mapping],
                     units: Iterable[UnitNode | Mapping], calendar: Calendar, as_of: date,
                     thresholds: Thresholds = Thresholds(),
-                    already_recorded: set[tuple[int, str]] | frozenset = frozenset()
-                    ) -> list[EscalationDue]:
-    """For every open issue overdue as of `as_of` (deadline before it), the highest step it has
-    reached, unless that step is already recorded (then nothing is due for it), with who must
-    act. Sorted by most working days overdue, then code. Issues without a deadline never
-    escalate. Raises UnitTreeBroken when an issue's unit chain cannot be built."""
+                    already_recorded: set[tuple[int, str]] | frozenset = frozenset(),
+                    consecutive_reds: Mapping[int, int] | None = None,
+                    review: ReviewThresholds = ReviewThresholds()) -> list[EscalationDue]:
+    """For every open issue overdue as of `as_of` (deadline before it), or red at the latest
+    meetings in a row (`consecutive_reds`: issue id → count), the highest step it has reached
+    on either ladder, unless that step is already recorded (then nothing is due for it), with
+    who must act. Sorted by most working days overdue, then code. An issue neither overdue nor
+    red at a meeting never escalates. Raises UnitTreeBroken when an issue's unit chain cannot
+    be built."""
     units = [_coerce(UnitNode, u) for u in units]
     chains = unit_chains(units)
     heads = {u.id: u.head_person_id for u in units}
-    open_overdue = [i for i in (_coerce(IssueForEscalation, x) for x in issues)
-                    if i.status in OPEN_STATUSES and i.deadline is not None
-                    and i.deadline < as_of]
-    wd = _overdue_working_days(calendar, {i.deadline for i in open_overdue}, as_of)
+    reds = consecutive_reds or {}
+    candidates = [i for i in (_coerce(IssueForEscalation, x) for x in issues)
+                  if i.status in OPEN_STATUSES and ((i.deadline is not None
+                                                     and i.deadline < as_of)
+                                                    or reds.get(i.id, 0) > 0)]
+    wd = _overdue_working_days(calendar, {i.deadline for i in candidates
+                                          if i.deadline is not None}, as_of)
     out = []
-    for i in open_overdue:
-        days = wd[i.deadline]
-        step = escalation_step(days, thresholds)
+    for i in candidates:
+        days = wd.get(i.deadline) if i.deadline is not None else None
+        step = higher_step(escalation_step(days, thresholds),
+                           step_for_reds(reds.get(i.id, 0), review))
         if step is None or (i.id, step) in already_recorded:
             continue
         if i.unit_id not in chains:
             raise UnitTreeBroken(i.unit_id, f"issue {i.code} is in a unit that does not exist")
         t = escalation_target(chains[i.unit_id], heads, i.responsible_person_id, step)
         lower = STEPS[:STEPS.index(step)]
-        deadline: date = i.deadline  # type: ignore[assignment]  (filtered above)
         out.append(EscalationDue(
-            issue_id=i.id, code=i.code, step=step, overdue_working_days=days,
-            deadline=deadline, target_person_id=t.person_id, target_unit_id=t.unit_id,
-            unit_id=i.unit_id,
-            skipped=tuple(s for s in lower if (i.id, s) not in already_recorded)))
-    out.sort(key=lambda e: (-e.overdue_working_days, e.code))
+            issue_id=i.id, code=i.code, step=step, overdue_working_days=days or 0,
+            deadline=i.deadline, target_person_id=t.person_id,  # type: ignore[arg-type]
+            target_unit_id=t.unit_id, unit_id=i.unit_id,
+            skipped=tuple(s for s in lower if (i.id, s) not in already_recorded),
+            consecutive_reds=reds.get(i.id, 0)))
+    out.sort(key=lambda e: (-e.overdue_working_days, -e.consecutive_reds, e.code))
     return out
 
 

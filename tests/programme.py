@@ -69,10 +69,11 @@ class Programme:
                             at=self.at(day))
 
     def measure(self, issue_id: int, *, deadline: str, owner: str = "rect_a",
-                day: str = "2026-01-06", title: str = "补充法律审核") -> int:
+                day: str = "2026-01-06", title: str = "补充法律审核",
+                accept_reason: str | None = None) -> int:
         return issues.add_measure(self.db, self.actors["lead"], issue_id, title=title,
                                   owner_person_id=self.people[owner], deadline=deadline,
-                                  at=self.at(day, 11))
+                                  accept_reason=accept_reason, at=self.at(day, 11))
 
     def start(self, issue_id: int, day: str = "2026-01-07") -> None:
         issues.move_issue(self.db, self.actors["lead"], issue_id, Move.START,

@@ -16,7 +16,9 @@ from audit.views import figures, scope_for
 from tests.conftest import open_page, sign_in
 
 TILES = ["纳入整改问题", "已销号", "整改率", "按期整改率", "逾期问题", "即将到期（黄灯）",
-         "四个到人率", "涉及/已整改金额（万元）"]
+         "四个到人率", "涉及/已整改金额（万元）",
+         # the rectification rules' section (docs/RULES.md)
+         "最近推进会", "多次红灯问题", "最多连续红灯"]
 
 
 @pytest.fixture(autouse=True)

@@ -351,8 +351,8 @@ def test_demo_database_sign_in_page_lists_the_demo_accounts(demo_path, make_app)
 @pytest.mark.parametrize("username, expected", [
     ("admin", {"", "catalogue", "issue", "causes", "owners", "import", "export", "merge",
                "letter", "reminders", "admin"}),
-    ("lead", {"", "dashboard", "catalogue", "issue", "my-work", "ledger-return", "causes",
-              "owners", "import", "export", "merge", "letter"}),
+    ("lead", {"", "dashboard", "catalogue", "issue", "my-work", "ledger-return", "meetings",
+              "causes", "owners", "import", "export", "merge", "letter"}),
     ("team", {"", "dashboard", "catalogue", "issue", "ledger-return", "letter"}),
     ("manager", {"", "catalogue", "issue", "causes", "owners", "export", "letter"}),
 ])

@@ -211,11 +211,11 @@ class Programme(RuleBasedStateMachine):
                     if m.owner_person_id is None or not m.deadline:
                         issues.edit_measure(db, lead, m.id, version=None, at=self.at(),
                                             owner_person_id=p.people["owner_a"],
-                                            deadline="2026-09-01")
+                                            deadline="2026-09-01", accept_reason="推进")
                 if not store.issue_facts(db, iid).measures:
                     self.measure_ids.append(issues.add_measure(
                         db, lead, iid, title="措施", owner_person_id=p.people["owner_a"],
-                        deadline="2026-09-01", at=self.at()))
+                        deadline="2026-09-01", accept_reason="推进", at=self.at()))
                 issues.move_issue(db, p.actors[rect], iid, Move.START,
                                   version=self.row("issues", iid)["version"], at=self.at())
                 event("advanced: started")

@@ -47,7 +47,8 @@ def scenario(tmp_path):
     p.assign(i2, deadline="2026-09-30")
     p.assign(i3, deadline="2026-12-31", responsible="rect_b")
     m1 = p.measure(i1, deadline="2026-12-20")
-    m3 = p.measure(i3, deadline="2027-01-15", owner="rect_b")
+    # Due after its issue's deadline on purpose (a blocked chain): the lead accepts the warning.
+    m3 = p.measure(i3, deadline="2027-01-15", owner="rect_b", accept_reason="跨年度采购周期")
     issues.add_dependency(p.db, lead, m1, m3, at=p.at("2026-01-08"))
     src = issues.add_cause_measure(p.db, lead, k["K3"], title="明确县级签约授权",
                                    deadline="2026-01-31", at=p.at("2026-01-10"))

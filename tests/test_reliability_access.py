@@ -18,7 +18,7 @@ from audit.backup_service import online_backup
 from audit.model import PERMISSIONS, Actor, AuditError, LedgerRowError, NotPermitted
 from audit.store import history
 from exports import remind_run_service, remind_service
-from issues import evidence_service, merge_service
+from issues import evidence_service, meeting_service, merge_service, rectify_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -62,6 +62,9 @@ HAND: dict[str, dict[str, str | None]] = {
     "settings.edit":         dict(admin=A, lead=N, rectifier=N, manager=N),
     "remind.configure":      dict(admin=A, lead=N, rectifier=N, manager=N),
     "remind.run":            dict(admin=A, lead=N, rectifier=N, manager=N),
+    "milestone.edit":        dict(admin=N, lead=A, rectifier=O, manager=N),
+    "meeting.record":        dict(admin=N, lead=A, rectifier=N, manager=N),
+    "rule.accept":           dict(admin=A, lead=A, rectifier=N, manager=N),
 }
 # Actions on no particular unit: scope does not apply.
 UNSCOPED = {"cause.edit", "calendar.edit", "backup.run", "settings.edit", "remind.configure",
@@ -149,6 +152,15 @@ def prepare(action: str, p: Programme, target: str) -> dict[str, Any]:
         ctx["issue"] = issue_for(p, target, measures=1, started=True, deadline="2026-02-27")
     elif action == "cause.edit":
         ctx["cause"] = issues.create_cause(p.db, p.actors["lead"], title="共性根源", at=AT)
+    elif action == "milestone.edit":
+        ctx["issue"] = issue_for(p, target)
+        issues.edit_issue(p.db, p.actors["lead"], ctx["issue"], version=v(p, ctx["issue"]),
+                          rectification_type="staged", at=AT)
+    elif action == "rule.accept":
+        # A one-item programme is past the cap once the minimum size is 0.
+        calendar_service.set_setting(p.db, p.actors["admin"], "rectify.cap_min_items", "0",
+                                     at=AT)
+        ctx["issue"] = issue_for(p, target)
     elif action == "user.manage":
         ctx["user"] = p.actors["rect_b" if target == "out" else "rect"].user_id
     else:
@@ -244,6 +256,13 @@ CALLS: dict[str, Callable[[Programme, Actor, dict, str], Any]] = {
     # A run with no channel sends nothing but records the run; refused to anyone but an admin.
     "remind.run": lambda p, a, c, t: remind_run_service.run_reminders(
         p.db, a, date(2026, 11, 23), at=AT, now_ms=lambda: 0),
+    "milestone.edit": lambda p, a, c, t: rectify_service.add_milestone(
+        p.db, a, c["issue"], due_on="2026-06-01", deliverable="阶段节点", at=AT),
+    "meeting.record": lambda p, a, c, t: meeting_service.record_meeting(
+        p.db, a, held_on="2026-11-23", title="推进会", unit_code=UNIT[t], at=AT),
+    "rule.accept": lambda p, a, c, t: issues.edit_issue(
+        p.db, a, c["issue"], version=v(p, c["issue"]), rectification_type="staged",
+        accept_reason="集团公司要求分阶段整改", at=AT),
 }
 
 

@@ -13,7 +13,9 @@ What is compared:
 - the working-day calendar: each year's 'published' flag, and each day an administrator set
   (a holiday or a make-up working day as recorded, or no row when set back to the weekday
   rule); the days loaded from the `holidays` package are not recorded one by one;
-- pairs rejected as duplicates.
+- pairs rejected as duplicates;
+- each review meeting's warning colours (meeting_warnings), recorded on the meeting as one
+  `warnings` field ({issue id: colour}).
 And history against itself: a record's old value must be the value the row held before it (the
 as-of figures read a field's past value from the old value of its first record after the date).
 
@@ -39,6 +41,7 @@ ENTITIES: dict[str, str] = {
     "aspect": "aspects", "audit": "audits", "cause": "causes", "issue": "issues",
     "measure": "measures", "evidence": "evidence", "accountability": "accountability",
     "extension": "extensions", "escalation": "escalations", "merge": "merges",
+    "milestone": "milestones", "meeting": "meetings", "acceptance": "rule_acceptances",
     "extension_request": "extension_requests",
 }
 # Link sets recorded on their owning row: field → (link table, owner column, target column).
@@ -319,6 +322,22 @@ def _check_rejections(db: sqlite_utils.Database, out: LiveCheck) -> None:
     out.rows += len(live)
 
 
+def _check_meeting_warnings(db: sqlite_utils.Database, out: LiveCheck) -> None:
+    recorded = {mid: new for mid, new in db.conn.execute(
+        "SELECT entity_id, new FROM history WHERE entity = 'meeting' AND field = 'warnings' "
+        "ORDER BY seq")}
+    live: dict[int, dict[str, str]] = {}
+    for mid, iid, colour in db.conn.execute(
+            "SELECT meeting_id, issue_id, warning FROM meeting_warnings"):
+        live.setdefault(mid, {})[str(iid)] = colour
+        out.rows += 1
+    for mid in sorted(set(recorded) | set(live)):
+        lv = as_history_text(live.get(mid, {}))
+        if lv != recorded.get(mid, "{}"):
+            out.add(Mismatch("value", "meeting_warnings", mid, "warnings", lv,
+                             recorded.get(mid)))
+
+
 def check_live_tables(db: sqlite_utils.Database) -> LiveCheck:
     """Replay history and compare it with every live table it describes (module docstring)."""
     out = LiveCheck()
@@ -335,4 +354,5 @@ def check_live_tables(db: sqlite_utils.Database) -> LiveCheck:
             "SELECT name, signature, mapping, value_answers FROM ledger_profiles")))
     _check_calendar(db, out)
     _check_rejections(db, out)
+    _check_meeting_warnings(db, out)
     return out

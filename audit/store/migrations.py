@@ -539,6 +539,70 @@ MIGRATIONS: list[list[str]] = [
             ('recheck.months.immediate', '6'), ('recheck.months.staged', '6'),
             ('recheck.months.continuous', '6')""",
     ],
+    [
+        # -- migration of rulesa: rectification types' rules (milestones of staged items,
+        # the stage goal and report dates of continuous ones, the 30% cap), review meetings
+        # (推进会) with the warning colour of every item as of each, accepted rule warnings.
+        # A milestone's date never changes once set (a new one is added instead), so that the
+        # warning of any past day is read from the live rows (created_at, done_on).
+        """-- migration of rulesa: milestones, review meetings and their warnings, accepted rules
+        CREATE TABLE milestones (
+            id INTEGER PRIMARY KEY,
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            kind TEXT NOT NULL DEFAULT 'milestone'
+                CHECK (kind IN ('milestone', 'goal', 'report')),
+            due_on TEXT NOT NULL CHECK (due_on GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            deliverable TEXT NOT NULL CHECK (length(trim(deliverable)) > 0),
+            done_on TEXT,
+            evidence TEXT NOT NULL DEFAULT '',
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1
+        )""",
+        "CREATE INDEX milestones_open ON milestones(issue_id, due_on, done_on, created_at)",
+        "ALTER TABLE measures ADD COLUMN milestone_id INTEGER REFERENCES milestones(id)",
+        """CREATE TABLE meetings (
+            id INTEGER PRIMARY KEY,
+            held_on TEXT NOT NULL,
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            scope_unit_id INTEGER REFERENCES units(id),
+            scope_label TEXT NOT NULL DEFAULT '',
+            attendees TEXT NOT NULL DEFAULT '',
+            decisions TEXT NOT NULL DEFAULT '',
+            items INTEGER NOT NULL DEFAULT 0,
+            reds INTEGER NOT NULL DEFAULT 0,
+            recorded_by INTEGER NOT NULL REFERENCES users(id),
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX meetings_held ON meetings(held_on)",
+        # One row per in-scope item and meeting: its warning colour as of the meeting's date.
+        """CREATE TABLE meeting_warnings (
+            meeting_id INTEGER NOT NULL REFERENCES meetings(id),
+            issue_id INTEGER NOT NULL REFERENCES issues(id),
+            warning TEXT NOT NULL CHECK (warning IN ('red', 'amber', 'green', 'none')),
+            PRIMARY KEY (meeting_id, issue_id)
+        )""",
+        "CREATE INDEX meeting_warnings_issue ON meeting_warnings(issue_id, meeting_id)",
+        # A rule warning a lead went past, with the reason (cap, deadline_fit).
+        """CREATE TABLE rule_acceptances (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL CHECK (rule IN ('cap', 'deadline_fit')),
+            issue_id INTEGER REFERENCES issues(id),
+            measure_id INTEGER REFERENCES measures(id),
+            detail TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            accepted_by INTEGER NOT NULL REFERENCES users(id),
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX rule_acceptances_issue ON rule_acceptances(issue_id)",
+        """INSERT OR IGNORE INTO settings (key, value) VALUES
+            ('rectify.immediate_working_days', '10'),
+            ('rectify.cap_percent', '30'),
+            ('rectify.cap_min_items', '10'),
+            ('rectify.milestone_red_working_days', '5'),
+            ('escalation.letter_reds', '2'),
+            ('escalation.summons_reds', '3')""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
