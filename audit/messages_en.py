@@ -1494,7 +1494,7 @@ TEXTS: dict[str, str] = {
     "mywork.save_status": "Save status only",
     "mywork.col.evidence": "Evidence",
     "mywork.col.measures": "Measures done",
-    "mywork.col.measure": "Measure",
+    "mywork.col.measure": "No.",
     "mywork.col.issue": "Issue",
     "mywork.col.step": "Supervision step",
     "mywork.col.overdue_days": "Working days overdue",

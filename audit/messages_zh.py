@@ -1407,7 +1407,7 @@ TEXTS: dict[str, str] = {
     "mywork.save_status": "只保存状态",
     "mywork.col.evidence": "佐证",
     "mywork.col.measures": "措施完成",
-    "mywork.col.measure": "措施",
+    "mywork.col.measure": "编号",
     "mywork.col.issue": "所属问题",
     "mywork.col.step": "督办层级",
     "mywork.col.overdue_days": "逾期工作日",

@@ -80,10 +80,12 @@ def attach_evidence(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
 def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
                      version: int | None, completed_on: str | date | None = None,
                      filename: str | None = None, data: bytes | None = None,
-                     evidence_root: Path, max_bytes: int, at: str) -> int | None:
+                     evidence_root: Path, max_bytes: int, at: str,
+                     form_token: str | None = None) -> int | None:
     """Mark a measure done (issues.service.set_measure_status) with its evidence file, in one
-    transaction: both are recorded or neither. Without a file the measure is only marked done
-    (its evidence may already be there). Returns the evidence id, or None without a file."""
+    transaction: both are recorded or neither, and a second submit of the same form
+    (`form_token`) records nothing more. Without a file the measure is only marked done (its
+    evidence may already be there). Returns the evidence id, or None without a file."""
     def mark_done() -> None:
         service.set_measure_status(db, actor, measure_id, version=version, status="done",
                                    completed_on=completed_on, at=at)
@@ -96,7 +98,8 @@ def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *
                                              "issue: it takes no evidence file")
     return attach_evidence(db, actor, measure["issue_id"], filename=filename or "",
                            data=data, evidence_root=evidence_root, max_bytes=max_bytes,
-                           measure_id=measure_id, at=at, then=mark_done)
+                           measure_id=measure_id, at=at, form_token=form_token,
+                           then=mark_done)
 
 
 def read_evidence(db: sqlite_utils.Database, actor: Actor, evidence_id: int,

@@ -132,11 +132,12 @@ def attach(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, filename: 
 
 def complete_measure(db: sqlite_utils.Database, actor: Actor, measure_id: int, *,
                      version: int | None, completed_on: str | None, filename: str | None,
-                     data: bytes | None, at: str) -> int | None:
+                     data: bytes | None, at: str, form_token: str | None = None) -> int | None:
     """Mark a measure done with its evidence file in one step (evidence_service.complete_measure)."""
     return evidence_service.complete_measure(
         db, actor, measure_id, version=version, completed_on=completed_on, filename=filename,
-        data=data, evidence_root=evidence_root(db), max_bytes=max_upload_bytes(), at=at)
+        data=data, evidence_root=evidence_root(db), max_bytes=max_upload_bytes(), at=at,
+        form_token=form_token)
 
 
 def evidence_file(db: sqlite_utils.Database, actor: Actor, evidence_id: int

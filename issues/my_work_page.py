@@ -91,7 +91,7 @@ def _uploader_key(measure_id: int) -> str:
     return f'{K}.m{measure_id}.file.{st.session_state.get(f"{K}.m{measure_id}.uploads", 0)}'
 
 
-def _on_complete(measure_id: int) -> None:
+def _on_complete(measure_id: int, token: str) -> None:
     """完成并上传佐证: the measure done on its completion date, with the file chosen (if any),
     in one service call."""
     fkey, ckey = _uploader_key(measure_id), f"{K}.m{measure_id}.completed_on"
@@ -104,7 +104,8 @@ def _on_complete(measure_id: int) -> None:
             version=ui.edited_version((ckey,), st.session_state.get(_version_key("m", measure_id))),
             completed_on=completed.isoformat() if completed else None,
             filename=uploaded.name if uploaded is not None else None,
-            data=uploaded.getvalue() if uploaded is not None else None, at=ui.now_at())
+            data=uploaded.getvalue() if uploaded is not None else None, at=ui.now_at(),
+            form_token=token)
         counter = f"{K}.m{measure_id}.uploads"
         st.session_state[counter] = st.session_state.get(counter, 0) + 1
         # The list is re-sorted (a done measure goes down): keep this one open, not whichever
@@ -114,7 +115,8 @@ def _on_complete(measure_id: int) -> None:
         return ui.text("mywork.measure_completed", id=measure_id,
                        name=uploaded.name if uploaded is not None else "—")
 
-    ui.act(FLASH, write, (ckey, f"{K}.m{measure_id}.status"))
+    ui.act(FLASH, write, (ckey, f"{K}.m{measure_id}.status"),
+           token_form=f"{K}.complete.{measure_id}")
 
 
 def _on_batch_progress() -> None:
@@ -417,7 +419,8 @@ def _measure_panel(m: dict, lang: str) -> None:
             b1, b2 = st.columns(2)
             if m["status"] != "done" or not m["evidence"]:
                 b1.form_submit_button(text("mywork.complete"), key=f"{K}.done.measure",
-                                      type="primary", on_click=_on_complete, args=(mid,),
+                                      type="primary", on_click=_on_complete,
+                                      args=(mid, ui.form_token(f"{K}.complete.{mid}")),
                                       icon=":material/task_alt:", width="stretch")
             b2.form_submit_button(text("mywork.save_status"), key=f"{K}.save.measure",
                                   on_click=_on_measure, args=(mid,), width="stretch")

@@ -285,3 +285,20 @@ def test_closure_steps_are_in_the_order_a_rectifier_does_them():
     assert closure_steps(facts) == [("root_cause", None, True), ("accountability", None, False),
                                     ("measure_done", 7, True), ("measure_done", 8, False),
                                     ("submit", None, False)]
+
+
+def test_a_second_submit_of_one_completion_form_records_nothing_more(p):
+    from audit.model import AlreadySubmitted
+    from issues import evidence_service
+    mid, rect = p.ids["m_work"], p.actors["rect"]
+
+    def complete():
+        return evidence_service.complete_measure(
+            p.db, rect, mid, version=p.mversion(mid), filename="佐证.pdf", data=programme.PDF,
+            evidence_root=p.evidence_root, max_bytes=programme.MAX_UPLOAD,
+            at=p.at("2026-11-20"), form_token="one-drawing-of-the-form")
+    complete()
+    with pytest.raises(AlreadySubmitted):
+        complete()
+    assert p.db.conn.execute("SELECT COUNT(*) FROM evidence WHERE measure_id = ?",
+                             (mid,)).fetchone()[0] == 1
