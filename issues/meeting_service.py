@@ -12,6 +12,7 @@ from audit.model import text_value as _text
 from audit.service import require
 from audit.store import org
 from audit.store.db import write_transaction
+from audit.store.form_tokens import settle_form_token, spend_form_token
 from audit.store.history import Recorder
 from audit.store.rows import insert
 from audit.time_model import day_of, parse_date
@@ -21,7 +22,7 @@ from issues import store
 
 def record_meeting(db: sqlite_utils.Database, actor: Actor, *, held_on: str | date, title: str,
                    attendees: str = "", decisions: str = "", unit_code: str | None = None,
-                   scope_label: str = "", at: str) -> dict:
+                   scope_label: str = "", at: str, form_token: str | None = None) -> dict:
     """Record a meeting held on `held_on` (not after the day of `at`) for the items of
     `unit_code` (with its branches; None: the actor's whole scope) and keep each item's warning
     colour as of that date. Returns {id, items, reds}. Raises NotPermitted without
@@ -40,6 +41,8 @@ def record_meeting(db: sqlite_utils.Database, actor: Actor, *, held_on: str | da
         require(actor, "meeting.record", unit_id=org.unit_by_code(db, unit_code)["id"],
                 what=unit_code)
     with write_transaction(db):
+        # A second submit of the same form would count every red twice in the red counts.
+        spend_form_token(db, form_token, actor, "meeting.record", at)
         # Read inside the lock: the colours are those of the state the meeting is recorded on.
         states = issue_states(db, scope, day)
         scope_unit = org.unit_by_code(db, unit_code)["id"] if unit_code else None
@@ -54,4 +57,6 @@ def record_meeting(db: sqlite_utils.Database, actor: Actor, *, held_on: str | da
         store.insert_meeting_warnings(db, mid, sorted(colours.items()))
         rec.add("meeting", mid, "warnings", None, {str(i): c for i, c in colours.items()})
         rec.flush()
-    return {"id": mid, "items": len(colours), "reds": reds}
+        out = {"id": mid, "items": len(colours), "reds": reds}
+        settle_form_token(db, form_token, out)
+    return out

@@ -15,7 +15,7 @@ K = "meetings"
 FLASH = f"{K}.flash"
 
 
-def _on_record() -> None:
+def _on_record(token: str) -> None:
     s = st.session_state
     held_on, unit = s.get(f"{K}.held_on"), s.get(f"{K}.unit") or None
 
@@ -23,10 +23,11 @@ def _on_record() -> None:
         out = meeting_service.record_meeting(
             db, actor, held_on=held_on, title=s.get(f"{K}.title") or "",
             attendees=s.get(f"{K}.attendees") or "", decisions=s.get(f"{K}.decisions") or "",
-            unit_code=unit, at=ui.now_at())
+            unit_code=unit, at=ui.now_at(), form_token=token)
         return ui.text("meeting.recorded", items=out["items"], reds=out["reds"])
 
-    ui.act(FLASH, write, (f"{K}.attendees", f"{K}.decisions"))
+    ui.act(FLASH, write, (f"{K}.attendees", f"{K}.decisions"), token_form=f"{K}.form",
+           blank={f"{K}.attendees": "", f"{K}.decisions": ""})
 
 
 def render() -> None:
@@ -53,7 +54,8 @@ def render() -> None:
                      height=80)
         st.text_area(text("meeting.decisions"), key=f"{K}.decisions", max_chars=20000,
                      height=120)
-        st.form_submit_button(text("meeting.record"), type="primary", on_click=_on_record)
+        st.form_submit_button(text("meeting.record"), type="primary", on_click=_on_record,
+                              args=(ui.form_token(f"{K}.form"),))
     st.subheader(text("meeting.list"))
     held = rules_views.meetings(db)
     if not held:

@@ -12,7 +12,7 @@ import pytest
 
 from audit import accounts_service
 from audit.model import AlreadySubmitted, StaleEdit, ValidationFailed
-from issues import escalation_service, evidence_service, merge_service
+from issues import escalation_service, evidence_service, meeting_service, merge_service
 from issues import service as issues
 from issues.model import Move
 from owners import service as owners
@@ -66,11 +66,15 @@ def _creations(p):
         ("person", "people", lambda tok: owners.create_person(
             p.db, p.actors["admin"], name="新同事", unit_id=p.units["A"], at=at,
             form_token=tok)),
+        # A meeting recorded twice would count every red item's red meetings twice.
+        ("meeting", "meetings", lambda tok: meeting_service.record_meeting(
+            p.db, lead, held_on="2026-11-20", title="第一次推进会", at=at,
+            form_token=tok)),
     ]
 
 
 FORMS = ("measure", "evidence", "cause", "accountability", "extension", "user", "unit",
-         "person")
+         "person", "meeting")
 
 
 @pytest.mark.parametrize("form", FORMS)
