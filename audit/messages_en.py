@@ -1602,8 +1602,8 @@ TEXTS: dict[str, str] = {
     "settings.title": "Supervision and warning settings",
     "settings.caption": ("Supervision climbs by working days overdue or by red review meetings "
                          "in a row: reminder → supervision letter → summons interview; amber "
-                         "is the last few working days before a deadline. The rectification "
-                         "type rules: docs/RULES.md."),
+                         "is the last few working days before a deadline; a staged item's late "
+                         "milestone turns it amber, then red."),
     "settings.escalation.reminder_days": "Reminder (working days overdue)",
     "settings.escalation.letter_days": "Supervision letter (working days overdue)",
     "settings.escalation.summons_days": "Summons interview (working days overdue)",

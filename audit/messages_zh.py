@@ -1499,7 +1499,7 @@ TEXTS: dict[str, str] = {
     "calendar.weekday.5": "星期六",
     "calendar.weekday.6": "星期日",
     "settings.title": "督办与预警设置",
-    "settings.caption": "督办阶梯按逾期工作日或推进会连续红灯次数升级：提醒 → 督办函 → 约谈；黄灯为期限前若干个工作日内。整改类型规则见 docs/RULES.md。",
+    "settings.caption": "督办阶梯按逾期工作日或推进会连续红灯次数升级：提醒 → 督办函 → 约谈；黄灯为期限前若干个工作日内；分阶段整改的里程碑逾期同样亮黄灯、红灯。",
     "settings.escalation.reminder_days": "提醒（逾期工作日）",
     "settings.escalation.letter_days": "督办函（逾期工作日）",
     "settings.escalation.summons_days": "约谈（逾期工作日）",

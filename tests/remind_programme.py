@@ -53,7 +53,8 @@ def build(tmp_path: Path) -> programme.Programme:
     p.start(ids["late"])
     ids["letter"] = p.new_issue("结算单据审核签字不全", unit="A", aspect="C2.1")
     p.assign(ids["letter"], deadline="2026-11-06")
-    ids["m_letter"] = p.measure(ids["letter"], deadline="2026-11-27", title="补齐签字")
+    ids["m_letter"] = p.measure(ids["letter"], deadline="2026-11-27", title="补齐签字",
+                                accept_reason="签字人出差，延后补签")  # after the issue: accepted
     p.start(ids["letter"])
     ids["verify"] = p.new_issue("外包商资质未年审", unit="B", aspect="C1.2")
     p.assign(ids["verify"], deadline="2026-11-30", responsible="rect_b")

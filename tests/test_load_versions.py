@@ -32,8 +32,10 @@ def _setup(tmp: Path) -> tuple[programme.Programme, list[int], list[int]]:
     for n, unit in enumerate(("A", "A1", "B", "B")):
         i = p.new_issue(f"问题{n}合同未经审核", unit=unit)
         p.assign(i, deadline="2026-03-20", responsible="rect_b" if unit == "B" else "rect_a")
+        # B's measures run past their issues' deadline (accepted): A's wait for them.
         mids.append(p.measure(i, deadline="2026-03-25" if unit == "B" else "2026-03-10",
-                              owner="rect_b" if unit == "B" else "rect_a"))
+                              owner="rect_b" if unit == "B" else "rect_a",
+                              accept_reason="跨部门系统改造" if unit == "B" else None))
         p.start(i)
         ids.append(i)
     issues.add_dependency(p.db, p.actors["lead"], mids[0], mids[2], at=p.at("2026-01-08"))

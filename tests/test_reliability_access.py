@@ -47,6 +47,7 @@ HAND: dict[str, dict[str, str | None]] = {
     "workflow.start":        dict(admin=N, lead=A, rectifier=O, manager=N),
     "workflow.submit":       dict(admin=N, lead=A, rectifier=O, manager=N),
     "workflow.close":        dict(admin=N, lead=A, rectifier=N, manager=N),
+    "workflow.check":        dict(admin=N, lead=A, rectifier=N, manager=N),
     "workflow.return":       dict(admin=N, lead=A, rectifier=N, manager=N),
     "workflow.reopen":       dict(admin=N, lead=A, rectifier=N, manager=N),
     "workflow.end":          dict(admin=N, lead=A, rectifier=N, manager=N),
@@ -138,6 +139,10 @@ def prepare(action: str, p: Programme, target: str) -> dict[str, Any]:
         p.make_closable(ctx["issue"], day="2026-03-01", actor="lead2")
     elif action in ("workflow.close", "workflow.return"):
         ctx["issue"] = issue_for(p, target, measures=1, started=True, submitted=True)
+    elif action == "workflow.check":
+        # 初审 exists only with two-level verification switched on.
+        p.db.conn.execute("UPDATE settings SET value = '1' WHERE key = 'verification.two_level'")
+        ctx["issue"] = issue_for(p, target, measures=1, started=True, submitted=True)
     elif action == "workflow.reopen":
         ctx["issue"] = issue_for(p, target, measures=1, started=True, submitted=True,
                                  closed=True)
@@ -223,6 +228,8 @@ CALLS: dict[str, Callable[[Programme, Actor, dict, str], Any]] = {
         p.db, a, c["issue"], Move.SUBMIT, version=v(p, c["issue"]), at=AT),
     "workflow.close": lambda p, a, c, t: issues.move_issue(
         p.db, a, c["issue"], Move.CLOSE, version=v(p, c["issue"]), at=AT),
+    "workflow.check": lambda p, a, c, t: issues.move_issue(
+        p.db, a, c["issue"], Move.CHECK, version=v(p, c["issue"]), at=AT),
     "workflow.return": lambda p, a, c, t: issues.move_issue(
         p.db, a, c["issue"], Move.RETURN, version=v(p, c["issue"]), reason="佐证不足", at=AT),
     "workflow.reopen": lambda p, a, c, t: issues.move_issue(
