@@ -159,7 +159,9 @@ def main() -> None:
         st.navigation(login, position="hidden").run()
         return
     _sidebar(db, actor, lang)
-    st.navigation(_navigation(actor, lang)).run()
+    # Every page of the role stays listed: the default folds a long list behind "View more"
+    # (English on a Chinese screen, and a lead's 导出 hidden behind it).
+    st.navigation(_navigation(actor, lang), expanded=True).run()
 
 
 @st.cache_resource(show_spinner=False)
