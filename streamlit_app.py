@@ -16,7 +16,7 @@ import streamlit as st
 
 from audit import accounts_service, login_page, ui
 from audit.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
-from audit.messages import label, t
+from audit.messages import t
 from audit.model import Actor, AuditError, Role
 
 log = logging.getLogger("audit.app")

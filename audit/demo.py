@@ -332,7 +332,7 @@ def build_demo(db: sqlite_utils.Database, *, as_of: date, seed: int = 1,
         responsible = (team.person_id if city == "BT" and unit == "BT" else staff[-1])
         supervisor = people[city][1]
         if fate == "closed_on_time":
-            deadline, finish = today - rng.randint(15, 90), None
+            deadline = today - rng.randint(15, 90)
         elif fate == "closed_late":
             deadline = today - rng.randint(40, 80)
         elif fate in ("submitted", "in_progress"):

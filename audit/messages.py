@@ -19,6 +19,7 @@ from audit.model import (
     ClosureBlocked,
     DependencyCycle,
     LedgerFileError,
+    UploadRefused,
     ValidationFailed,
 )
 
@@ -116,6 +117,9 @@ def error_text(exc: AuditError, lang: str | None = DEFAULT_LANG) -> str:
         params["reason"] = t(f"ledger_file.{code}", lang) if has(f"ledger_file.{code}") \
             else (code or t("ledger_file.other", lang))
         params["detail"] = exc.message
+    if isinstance(exc, UploadRefused) and has(f"issue.upload.{params.get('reason')}"):
+        # An upload's or a stored file's reason code (type, tampered, missing…) in words.
+        params["reason"] = t(f"issue.upload.{params['reason']}", lang)
     key = exc.key if has(exc.key) else "error.generic"
     return t(key, lang, **params)
 

@@ -530,6 +530,7 @@ TEXTS: dict[str, str] = {
     "issue.upload.name": "the file name is not valid",
     "issue.upload.zip_bomb": "the archive looks hostile (zip bomb)",
     "issue.upload.traversal": "the archive has a path pointing outside it",
+    "issue.upload.missing": "the stored file is missing (ask an administrator to restore it from a backup)",
     "issue.upload.tampered": "the stored file does not match its checksum",
     "issue.download": "Download",
     "issue.causes_none": "The root cause has not been found yet.",

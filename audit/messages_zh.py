@@ -498,6 +498,7 @@ TEXTS: dict[str, str] = {
     "issue.upload.name": "文件名无效",
     "issue.upload.zip_bomb": "压缩包异常（可能是压缩炸弹）",
     "issue.upload.traversal": "压缩包中有指向包外的路径",
+    "issue.upload.missing": "存储的文件已缺失（请联系管理员用备份恢复）",
     "issue.upload.tampered": "存储的文件与其校验值不符",
     "issue.download": "下载",
     "issue.causes_none": "尚未查明问题根源。",

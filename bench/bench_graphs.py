@@ -84,7 +84,6 @@ def escalation_baseline(db, scope: Scope, as_of: date) -> nx.DiGraph:
 def bare_causes(db, as_of: date) -> list:
     """Issue↔cause graph from bare SQL; walk: per cause, its open issues and their amount,
     ranked."""
-    today = as_of.isoformat()
     issues = {i: (s, a) for i, s, a in db.conn.execute(
         "SELECT id, status, amount_involved FROM issues WHERE merged_into_id IS NULL")}
     g = nx.Graph()

@@ -110,7 +110,12 @@ def read_evidence(db: sqlite_utils.Database, actor: Actor, evidence_id: int,
     issue = get_row(db, "issues", ev["issue_id"], "issue")
     if not actor.in_scope(issue["unit_id"]):
         raise NotPermitted("the evidence is outside your scope", reason="scope")
-    data = blob_path(evidence_root, ev["sha256"]).read_bytes()
+    try:
+        data = blob_path(evidence_root, ev["sha256"]).read_bytes()
+    except FileNotFoundError:
+        # Said in words where the file would show (verify names it too), never a traceback.
+        raise UploadRefused(f"{ev['filename']}: the stored file is missing",
+                            reason="missing") from None
     if hashlib.sha256(data).hexdigest() != ev["sha256"]:
         raise UploadRefused(f"{ev['filename']}: stored content does not match its hash",
                             reason="tampered")

@@ -101,9 +101,9 @@ def _cluster(db, actor: Actor, c: duplicates.Cluster) -> None:
             return
         ids = c.issue_ids
         titles = {i["id"]: i["title"][:30] for i in c.issues}
-        survivor = st.radio(_t("mrg.survivor"), ids, index=ids.index(c.suggested_survivor),
-                            format_func=lambda i: f"{codes[i]} {titles[i]}",
-                            key=f"{K}.survivor.{c.key}", horizontal=True)
+        st.radio(_t("mrg.survivor"), ids, index=ids.index(c.suggested_survivor),
+                 format_func=lambda i: f"{codes[i]} {titles[i]}",
+                 key=f"{K}.survivor.{c.key}", horizontal=True)
         left, right = st.columns(2)
         # The cluster and the versions shown are bound to the buttons as drawn: a second click
         # reaches this cluster again (refused as stale), never the one drawn next.

@@ -15,7 +15,14 @@ from audit.store.db import open_database
 # copies tests make of database files (which leave the key file behind, as a copy should) stay
 # writable; tests of the key file itself remove it (tests/test_audit_history_key.py).
 TEST_HISTORY_KEY = "5e" * 32
-os.environ.setdefault("AUDIT_HISTORY_KEY", TEST_HISTORY_KEY)
+
+
+def pytest_configure(config) -> None:
+    # Under pytest only: the benchmarks import helpers from here and open databases signed
+    # with their own key files.
+    os.environ.setdefault("AUDIT_HISTORY_KEY", TEST_HISTORY_KEY)
+
+
 # No background refresh of stored results in the apps tests start (issues.refresh_worker): a
 # thread computing beside a test's own reads would make its timings and writes vary. Tests of
 # the refresher start it themselves.

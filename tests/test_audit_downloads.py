@@ -42,7 +42,7 @@ def p(tmp_path):
     prog = programme.build(tmp_path)
     iid = prog.new_issue(unit="A")
     prog.assign(iid, deadline="2026-06-30")
-    mid = prog.measure(iid, deadline="2026-06-30")
+    prog.measure(iid, deadline="2026-06-30")
     prog.start(iid)
     prog.make_closable(iid, day="2026-03-02")
     prog.evidence_id = prog.db.conn.execute("SELECT id FROM evidence").fetchone()[0]

@@ -20,7 +20,6 @@ from audit.demo import demo_actor
 from audit.model import ExportFailed
 from audit.store.db import open_database
 from audit.views import figures, scope_for
-from audit.model import ExportFailed
 from exports.pack_model import PackOptions, background_paragraphs, progress_paragraphs
 from exports.pack_model import changes_paragraph, problem_paragraphs
 from exports.pack_service import build_pack

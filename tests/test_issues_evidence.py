@@ -90,6 +90,18 @@ def test_content_changed_on_disk_is_refused_on_download(prog):
         read_evidence(prog.db, prog.actors["lead"], eid, prog.evidence_root)
 
 
+def test_a_file_missing_on_disk_is_refused_in_words_and_its_page_still_draws(prog):
+    from audit.messages import error_text
+    eid = attach_evidence(prog.db, prog.actors["rect"], prog.iid, filename="a.pdf", data=PDF,
+                          evidence_root=prog.evidence_root, max_bytes=MAX_UPLOAD,
+                          at=prog.at("2026-02-01"))
+    sha = prog.db.conn.execute("SELECT sha256 FROM evidence WHERE id = ?", (eid,)).fetchone()[0]
+    blob_path(prog.evidence_root, sha).unlink()
+    with pytest.raises(UploadRefused, match="missing") as refused:
+        read_evidence(prog.db, prog.actors["lead"], eid, prog.evidence_root)
+    assert "缺失" in error_text(refused.value, "zh")
+
+
 def test_evidence_outside_the_scope_is_neither_attached_nor_read(prog):
     with pytest.raises(NotPermitted):
         attach_evidence(prog.db, prog.actors["rect_b"], prog.iid, filename="a.pdf", data=PDF,

@@ -17,10 +17,10 @@ import pytest
 
 from audit import accounts_service
 from audit.store.db import open_database
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, _free_port, login, start_app, wait_idle
+from tests.browser.conftest import CHROMIUM, _free_port, login, start_app, wait_idle
 from tests.conftest import AT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx-audit.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 PASSWORD = "correct horse 1"
@@ -133,10 +133,9 @@ def test_the_websocket_upgrades_through_the_proxy(proxy):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed")
-def test_a_write_through_one_process_is_seen_through_the_other(proxy):
+def test_a_write_through_one_process_is_seen_through_the_other(proxy, browser):
     """Five wrong passwords through process a lock the account (a write to the shared file);
     the right password through process b is then refused, after both admitted it."""
-    from playwright.sync_api import sync_playwright
     base = f"http://127.0.0.1:{proxy['port']}"
 
     def session(browser, node: str):
@@ -148,25 +147,21 @@ def test_a_write_through_one_process_is_seen_through_the_other(proxy):
         wait_idle(page)
         return context, page
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            for node in ("a", "b"):
-                context, page = session(browser, node)
-                login(page, "admin", PASSWORD)
-                page.get_by_test_id("stSidebar").get_by_text("退出登录").wait_for()
-                context.close()
-            context, page = session(browser, "a")
-            for _ in range(5):
-                login(page, "clerk", "wrong password")
-            context.close()
-            context, page = session(browser, "b")
-            login(page, "clerk", PASSWORD)
-            page.get_by_test_id("stAlert").wait_for()
-            assert page.get_by_test_id("stSidebar").get_by_text("退出登录").count() == 0
-            context.close()
-        finally:
-            browser.close()
+    # The run's one Chromium (a second sync Playwright in the same worker would fail).
+    for node in ("a", "b"):
+        context, page = session(browser, node)
+        login(page, "admin", PASSWORD)
+        page.get_by_test_id("stSidebar").get_by_text("退出登录").wait_for()
+        context.close()
+    context, page = session(browser, "a")
+    for _ in range(5):
+        login(page, "clerk", "wrong password")
+    context.close()
+    context, page = session(browser, "b")
+    login(page, "clerk", PASSWORD)
+    page.get_by_test_id("stAlert").wait_for()
+    assert page.get_by_test_id("stSidebar").get_by_text("退出登录").count() == 0
+    context.close()
     db = open_database(proxy["db"], migrate=False)
     assert db.conn.execute("SELECT locked_until IS NOT NULL FROM users WHERE username = 'clerk'"
                            ).fetchone()[0] == 1
