@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import platform
-import sqlite3
 import subprocess
 import sys
 import time
@@ -115,10 +114,8 @@ def app_peak_memory(db_path: Path) -> dict:
     copy = CACHE / "g40k_app.db"
     for leftover in CACHE.glob("g40k_app.db*"):
         leftover.unlink()
-    src, dst = sqlite3.connect(str(db_path)), sqlite3.connect(str(copy))
-    src.backup(dst)
-    src.close()
-    dst.close()
+    from bench.common import _backup
+    _backup(db_path, copy)  # with the history key: the app signs each sign-in's record
     proc, url = start_app(copy, CACHE / "streamlit_memory.log")
     opened: list[str] = []
     started = time.perf_counter()
