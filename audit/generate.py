@@ -19,10 +19,23 @@ from audit.store.db import write_transaction
 from audit.store.evidence_files import store_blob
 from audit.store.history import ROW, Recorder
 from audit.time_model import at_day
+from issues.store import column_defaults
 from owners import service as owners
 
 BATCH = 2000
 
+
+
+_DEFAULTS: dict[tuple[int, str], dict] = {}
+
+
+def _full(db: sqlite_utils.Database, table: str, values: dict) -> dict:
+    """`values` with the table's defaults for the columns the insert left out: what the row
+    holds, so that its history replays to it (columns later migrations add included)."""
+    key = (id(db), table)
+    if key not in _DEFAULTS:
+        _DEFAULTS[key] = column_defaults(db, table)
+    return {**_DEFAULTS[key], **values}
 
 def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
              evidence_root: Path, counties_per_city: int = 6,
@@ -53,7 +66,7 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
                           "phone": "", "active": 1}
                 cur = db.conn.execute("INSERT INTO people (name, unit_id, title, phone, active) "
                                       "VALUES (:name, :unit_id, :title, :phone, :active)", values)
-                rec.created("person", cur.lastrowid, values)
+                rec.created("person", cur.lastrowid, _full(db, "people", values))
                 ids.append(cur.lastrowid)
             people[uid] = ids
             db.conn.execute("UPDATE units SET head_person_id = ? WHERE id = ?", (ids[0], uid))
@@ -77,7 +90,7 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
                       "level": "group" if k % 2 else "regional", "report_no": f"审〔{k}〕号"}
             cur = db.conn.execute("INSERT INTO audits (name, year, level, report_no) "
                                   "VALUES (:name, :year, :level, :report_no)", values)
-            rec.created("audit", cur.lastrowid, values)
+            rec.created("audit", cur.lastrowid, _full(db, "audits", values))
             audit_ids.append(cur.lastrowid)
         n_causes = max(8, issues // 20)
         cause_ids = []
@@ -86,7 +99,7 @@ def generate(db: sqlite_utils.Database, *, issues: int, seed: int, as_of: date,
                       "description": ""}
             cur = db.conn.execute("INSERT INTO causes (code, title, description) "
                                   "VALUES (:code, :title, :description)", values)
-            rec.created("cause", cur.lastrowid, values)
+            rec.created("cause", cur.lastrowid, _full(db, "causes", values))
             cause_ids.append(cur.lastrowid)
         rec.flush()
     accounts = {}
@@ -149,7 +162,7 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
                        f"({', '.join('?' for _ in values)})", tuple(values.values()))
     iid = cur.lastrowid
     rec = Recorder(db, None, created_at, "issue.create")
-    rec.created("issue", iid, values)
+    rec.created("issue", iid, _full(db, "issues", values))
     links = {"sources": sorted(rng.sample(audit_ids, rng.choice((1, 1, 2)))),
              "streams": sorted(rng.sample(list(stream_ids.values()), rng.choice((1, 1, 2)))),
              "focus": sorted(rng.sample(focus_ids, rng.choice((1, 2))))}
@@ -191,7 +204,7 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
         mid = mcur.lastrowid
         mids.append(mid)
         rec = Recorder(db, None, m_at, "measure.add")
-        rec.created("measure", mid, mv)
+        rec.created("measure", mid, _full(db, "measures", mv))
         if rng.random() < 0.12 and mid > 50:
             dep = mid - rng.randint(6, 50)
             conn.execute("INSERT OR IGNORE INTO measure_deps (measure_id, depends_on_id) "
@@ -239,7 +252,8 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
                                 "(:issue_id, :not_applicable, :person_name, :action, :reason, "
                                 ":recorded_by, :recorded_at)", acc)
             rec = Recorder(db, None, acc["recorded_at"], "accountability.record")
-            rec.add("accountability", acur.lastrowid, ROW, None, acc)
+            rec.add("accountability", acur.lastrowid, ROW, None,
+                    {k: v for k, v in _full(db, "accountability", acc).items() if k != "id"})
             rec.flush()
             s_at = _at(start, finish_day + 1, rng)
             _status(db, iid, "in_progress", "submitted", s_at, lead_id,
