@@ -728,7 +728,7 @@ TEXTS: dict[str, str] = {
     "page.return": "Ledger return",
     "error.return_refused": "{count} cell(s) of the returned ledger may not be changed by this upload; nothing was written (first: row {row}, column “{column}”: {why}).",
     "error.return_changed": "These items changed after the preview; upload the file again to see what would change now.",
-    "ret.help": "Sent out, filled in, returned: an audit lead exports a unit's ledger on the Export page and sends it out; the responsible person fills in the progress note and marks measures 已完成 (done), then uploads it here. Only the progress of items and measures assigned to you is taken; anything else that differs (a title, a deadline, another unit's row…) is listed by row and column and the whole upload is refused.",
+    "ret.help": "Sent out, filled in, returned: an audit lead exports a unit's ledger on the Export page and sends it out; the responsible person fills in the progress note and marks measures as done, then uploads it here. Only the progress of items and measures assigned to you is taken; anything else that differs (a title, a deadline, another unit's row…) is listed by row and column and the whole upload is refused.",
     "ret.upload": "Upload the filled-in ledger (.xlsx, at most {limit})",
     "ret.metric_rows": "Ledger rows",
     "ret.metric_changes": "To be changed",

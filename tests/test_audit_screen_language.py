@@ -32,9 +32,9 @@ NOT_TEXT = re.compile(r"\\?`.*?\\?`|https?://\S+|(?:/[\w.\-]+){2,}|:[a-z]+\[|"
 # (account, pages): together every page of the navigation, each with the role that does its
 # work there.
 VISITS = (
-    ("lead", ("", "catalogue", "issue", "my-work", "verify", "causes", "owners",
+    ("lead", ("", "catalogue", "issue", "my-work", "verify", "meetings", "causes", "owners",
               "import", "export", "merge", "letter")),
-    ("team", ("my-work", "issue")),
+    ("team", ("my-work", "issue", "ledger-return")),
     ("manager", ("",)),
     ("admin", ("admin", "reminders")),
 )
