@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -52,7 +53,7 @@ def run_module(name: str, timeout: float) -> tuple[list[dict], str]:
     """Run bench.<name>.run() in its own process; (rows, note)."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     source = (ROOT / "bench" / f"{name}.py").read_text(encoding="utf-8")
-    if spec is None or "def run(" not in source:
+    if spec is None or not re.search(r"^def run\(", source, re.M):
         return [], "no run(): a script run by hand"
     code = (f"import json, bench.{name} as m; rows = m.run(); "
             f"print({MARK!r} + json.dumps(rows, default=str))")
