@@ -13,6 +13,7 @@ import streamlit as st
 from audit import ui
 from audit.messages import error_text
 from audit.model import Actor, AuditError
+from issues import batch_service
 from issues.batch_service import Outcome, Picked
 
 Write = Callable[[Any, Actor, list[Picked]], list[Outcome]]
@@ -97,6 +98,24 @@ def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = ()) -> None
              ui.text("batch.summary", done=done, refused=len(outcomes) - done))
     if done:
         ui.forget_form(*forget)
+
+
+def on_progress(key: str, slot: str) -> None:
+    """A button's callback: the progress note typed at `key`.progress saved on every picked
+    item (a blank note is refused before anything runs)."""
+    field = f"{key}.progress"
+    note = st.session_state.get(field) or ""
+    if not note.strip():
+        ui.flash(slot, "warning", ui.text("batch.note_needed"))
+        return
+    run(key, slot, lambda db, actor, items: batch_service.update_progress(
+        db, actor, items, progress=note, at=ui.now_at()), (field,))
+
+
+def on_submit(key: str, slot: str) -> None:
+    """A button's callback: every picked item submitted for verification."""
+    run(key, slot, lambda db, actor, items: batch_service.submit(
+        db, actor, items, at=ui.now_at()))
 
 
 def results(key: str) -> None:

@@ -191,20 +191,6 @@ def _list(found: catalogue_views.SearchSummary, lang: str) -> dict | None:
 
 # --- many at once ---------------------------------------------------------------------------
 
-def _on_progress() -> None:
-    key = f"{B}.progress"
-    note = st.session_state.get(key) or ""
-    if not note.strip():
-        ui.flash(FLASH, "warning", ui.text("batch.note_needed"))
-        return
-    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.update_progress(
-        db, actor, items, progress=note, at=ui.now_at()), (key,))
-
-
-def _on_submit() -> None:
-    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.submit(
-        db, actor, items, at=ui.now_at()))
-
 
 def _on_assign() -> None:
     get = st.session_state.get
@@ -249,13 +235,13 @@ def _on_strike_off() -> None:
 def _progress_tab(n: int) -> None:
     with st.form(f"{B}.form.progress"):
         st.text_area(ui.text("batch.note"), key=f"{B}.progress", height=80)
-        st.form_submit_button(ui.text("batch.save_note", n=n), on_click=_on_progress,
-                              key=f"{B}.save.progress")
+        st.form_submit_button(ui.text("batch.save_note", n=n), key=f"{B}.save.progress",
+                              on_click=batch_ui.on_progress, args=(B, FLASH))
 
 
 def _submit_tab(n: int) -> None:
-    st.button(ui.text("batch.submit", n=n), key=f"{B}.submit", on_click=_on_submit,
-              icon=":material/send:")
+    st.button(ui.text("batch.submit", n=n), key=f"{B}.submit", on_click=batch_ui.on_submit,
+              args=(B, FLASH), icon=":material/send:")
 
 
 def _assign_tab(db, actor: Actor, n: int) -> None:

@@ -29,8 +29,6 @@ BI, BM = f"{K}.batch.i", f"{K}.batch.m"   # the batch pickers of issues and of m
 PER_FILE = 10   # picked measures that get an uploader each (beyond: the shared file only)
 
 
-
-
 # --- data, cached on the data version ---------------------------------------------------------
 
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
@@ -117,21 +115,6 @@ def _on_complete(measure_id: int, token: str) -> None:
 
     ui.act(FLASH, write, (ckey, f"{K}.m{measure_id}.status"),
            token_form=f"{K}.complete.{measure_id}")
-
-
-def _on_batch_progress() -> None:
-    key = f"{BI}.progress"
-    note = st.session_state.get(key) or ""
-    if not note.strip():
-        ui.flash(FLASH, "warning", ui.text("batch.note_needed"))
-        return
-    batch_ui.run(BI, FLASH, lambda db, actor, items: batch_service.update_progress(
-        db, actor, items, progress=note, at=ui.now_at()), (key,))
-
-
-def _on_batch_submit() -> None:
-    batch_ui.run(BI, FLASH, lambda db, actor, items: batch_service.submit(
-        db, actor, items, at=ui.now_at()))
 
 
 def _on_batch_extend() -> None:
@@ -238,9 +221,10 @@ def _batch_issues(actor: Actor, issues: list[dict], lang: str) -> None:
         with st.form(f"{BI}.form.progress"):
             st.text_area(text("batch.note"), key=f"{BI}.progress", height=80)
             st.form_submit_button(text("batch.save_note", n=len(picked)),
-                                  key=f"{BI}.save.progress", on_click=_on_batch_progress)
+                                  key=f"{BI}.save.progress", on_click=batch_ui.on_progress,
+                                  args=(BI, FLASH))
         st.button(text("batch.submit", n=len(picked)), key=f"{BI}.submit",
-                  on_click=_on_batch_submit, icon=":material/send:")
+                  on_click=batch_ui.on_submit, args=(BI, FLASH), icon=":material/send:")
         lead = can("deadline.extend", actor.role)
         if lead or can("deadline.request", actor.role):
             with st.form(f"{BI}.form.extend"):

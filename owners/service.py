@@ -121,6 +121,23 @@ def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     return changed
 
 
+def _extension_values(issue: dict, new_deadline: str | date, reason: str) -> tuple[date, str]:
+    """The new deadline and reason of an extension or a request for one, checked against the
+    issue as it is under the lock (a deadline to move, not closed or ended, moved later)."""
+    reason = _text(reason, "reason", required=True, max_len=5000)
+    new = parse_date(new_deadline, "new_deadline")
+    if new is None:
+        raise ValidationFailed("new_deadline", "required")
+    if not issue["deadline"]:
+        raise ValidationFailed("deadline", "the issue has no deadline yet: assign one first")
+    if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
+        raise ValidationFailed("status", "a closed or ended issue cannot be extended")
+    if new.isoformat() <= issue["deadline"]:
+        raise ValidationFailed("new_deadline",
+                               f"must be after the current deadline {issue['deadline']}")
+    return new, reason
+
+
 def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                     version: int | None, new_deadline: str | date, reason: str,
                     at: str, form_token: str | None = None
@@ -132,17 +149,7 @@ def extend_deadline(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "deadline.extend", unit_id=issue["unit_id"], what=issue["code"])
         check_version(db, "issue", issue, version)
-        reason = _text(reason, "reason", required=True, max_len=5000)
-        new = parse_date(new_deadline, "new_deadline")
-        if new is None:
-            raise ValidationFailed("new_deadline", "required")
-        if not issue["deadline"]:
-            raise ValidationFailed("deadline", "the issue has no deadline yet: assign one first")
-        if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
-            raise ValidationFailed("status", "a closed or ended issue cannot be extended")
-        if new.isoformat() <= issue["deadline"]:
-            raise ValidationFailed("new_deadline",
-                                   f"must be after the current deadline {issue['deadline']}")
+        new, reason = _extension_values(issue, new_deadline, reason)
         rec = Recorder(db, actor, at, "deadline.extend")
         ext_id = insert(db, rec, "extensions", "extension", {
             "issue_id": issue_id, "original_deadline": issue["original_deadline"],
@@ -165,17 +172,7 @@ def request_extension(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
         require(actor, "deadline.request", unit_id=issue["unit_id"],
                 owns=is_responsible(actor, issue), what=issue["code"])
         check_version(db, "issue", issue, version)
-        reason = _text(reason, "reason", required=True, max_len=5000)
-        new = parse_date(new_deadline, "new_deadline")
-        if new is None:
-            raise ValidationFailed("new_deadline", "required")
-        if not issue["deadline"]:
-            raise ValidationFailed("deadline", "the issue has no deadline yet: assign one first")
-        if issue["status"] in (Status.CLOSED.value, Status.ENDED.value):
-            raise ValidationFailed("status", "a closed or ended issue cannot be extended")
-        if new.isoformat() <= issue["deadline"]:
-            raise ValidationFailed("new_deadline",
-                                   f"must be after the current deadline {issue['deadline']}")
+        new, reason = _extension_values(issue, new_deadline, reason)
         if store.pending_extension_request(db, issue_id):
             raise ValidationFailed("new_deadline", "a request already waits for a decision",
                                    rule="request_pending")
