@@ -92,6 +92,7 @@ TEXTS: dict[str, str] = {
     "rule.too_long": "allows at most {max} characters",
     "rule.username_format": ("letters, digits and . _ - only, starting with a letter or digit, "
                              "{min}–{max} characters"),
+    "rule.value_fixed": "is one of the workflow's fixed values: map the word to one of them, it cannot be created",
     "rule.taken": "is already in use",
     "rule.unknown_role": "is not a valid role",
     "rule.unknown_unit": "no such unit",

@@ -85,6 +85,7 @@ TEXTS: dict[str, str] = {
     "rule.too_short": "至少需要 {min} 个字符",
     "rule.too_long": "最多 {max} 个字符",
     "rule.username_format": "只能使用字母、数字和 . _ -，以字母或数字开头，长度 {min}–{max}",
+    "rule.value_fixed": "属于系统固定的取值（流程状态等），只能对应到已有取值，不能新建",
     "rule.taken": "已被使用",
     "rule.unknown_role": "不是有效的角色",
     "rule.unknown_unit": "单位不存在",

@@ -58,6 +58,8 @@ PERMISSIONS: dict[str, dict[Role, str]] = {
     "deadline.request":    {Role.LEAD: "all", Role.RECTIFIER: "own"},
     "issue.merge":         {Role.ADMIN: "all", Role.LEAD: "all"},
     "ledger.import":       {Role.ADMIN: "all", Role.LEAD: "all"},
+    # A new focus point or work stream changes what every office reports on: the lead's call.
+    "vocabulary.create":   {Role.LEAD: "all"},
     "escalation.record":   {Role.LEAD: "all"},
     "milestone.edit":      {Role.LEAD: "all", Role.RECTIFIER: "own"},
     "meeting.record":      {Role.LEAD: "all"},

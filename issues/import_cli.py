@@ -10,7 +10,8 @@ from audit import cli, time_model
 from audit.anchor_format import anchor_in_workbook
 from audit.model import LedgerRowError
 from audit.store.paths import max_upload_bytes
-from issues import store
+from audit.store.db import write_transaction
+from issues import store, vocabulary_service
 from issues.import_profile_service import find_profile, save_profile
 from issues.import_service import apply_import, plan_import
 from issues.ledger_format import Vocabulary, parse_mapping_arg, parse_streams
@@ -32,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--value", action="append", default=[], metavar="FIELD:WORD=VALUE",
                    help="what a local word means, e.g. 'status:正在推进=in_progress' "
                         "(repeatable)")
+    p.add_argument("--create-value", dest="create_value", action="append", default=[],
+                   metavar="FIELD=NAME",
+                   help="create a focus point or work stream the ledger names and the "
+                        "programme lacks, e.g. 'focus=廉洁风险' or 'streams=专项督查' (an audit "
+                        "lead only; created in the import's transaction; repeatable)")
     p.add_argument("--profile", default=None, metavar="NAME",
                    help="read with the mapping profile NAME; if none has that name, save "
                         "this import's mapping and answers under it")
@@ -82,6 +88,21 @@ def _values(items: list[str]) -> dict[str, str]:
         if not sep or ":" not in key or not value.strip():
             raise cli.Refused(f"--value: expected FIELD:WORD=VALUE, got {item!r}")
         out[key.strip()] = value.strip()
+    return out
+
+
+def _created(items: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for item in items:
+        fld, sep, name = item.partition("=")
+        fld = {"stream": "streams", "focus_point": "focus"}.get(fld.strip(), fld.strip())
+        if not sep or not name.strip():
+            raise cli.Refused(f"--create-value: expected FIELD=NAME, got {item!r}")
+        if not vocabulary_service.can_create(fld):
+            raise cli.Refused(f"--create-value: {fld!r} cannot be created (only focus and "
+                              "streams; statuses, rectification types, warnings and audit "
+                              "levels are fixed: map the word with --value)")
+        out.append((fld, name.strip()))
     return out
 
 
@@ -221,7 +242,38 @@ def cmd_import(args) -> int:
     answers = _answers(args.answer)
     values = _values(args.value)
     mapping = parse_mapping_arg(args.mapping) if args.mapping else None
+    creating = _created(args.create_value)
     db, _ = open_db(args)
+    if creating:
+        # The values are created in the import's own transaction: they stand or fall with it
+        # (a refused row or an open question leaves the database as it was).
+        at = time_model.now_text()
+        actor = acting_user(db, args.as_user)
+        try:
+            with write_transaction(db):
+                for fld, name in creating:
+                    vocabulary_service.create_value(db, actor, fld, name, at=at)
+                code = _import(args, db, answers, values, mapping, limit, path)
+                if args.dry_run:
+                    raise _DryRun(code)
+        except _DryRun as done:
+            return done.code
+        return code
+    return _import(args, db, answers, values, mapping, limit, path)
+
+
+class _DryRun(Exception):
+    """Rolls back the values a dry run created to plan with."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _import(args, db, answers: dict[str, int], values: dict[str, str],
+            mapping: dict[str, str] | None, limit: int, path: Path) -> int:
+    Refused, _print, acting_user = cli.Refused, cli._print, cli.acting_user
+    _progress_printer = cli._progress_printer
     vocabulary = store.ledger_vocabulary(db)
     stream = _stream(args.stream, vocabulary)
     profile = find_profile(db, name=args.profile) if args.profile else None

@@ -49,6 +49,11 @@ _OWNER_RESERVED = re.compile(r"[()（）;；:：\r\n]+")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
+def _stream_rank(code: str) -> tuple[int, str]:
+    """Work streams in the ledger's order: cleanup, audit, then those a lead created."""
+    return ({"cleanup": 0, "audit": 1}.get(code, 2), code)
+
+
 @dataclass
 class IssueRecord:
     """One issue in scope as of a date, with everything the ledger and the appendix show."""
@@ -250,8 +255,7 @@ class Gathered:
                 sources.sort(key=lambda a: (a["year"], a["name"]))
             return tuple(sources)
         if table == "issue_streams":
-            stream_codes = [self.streams[x] for x in ids]
-            return tuple(c for c in ("cleanup", "audit") if c in stream_codes)
+            return tuple(sorted((self.streams[x] for x in ids), key=_stream_rank))
         if table == "issue_focus":
             return tuple(sorted(self.focus[x] for x in ids))
         causes = [self.causes[x] for x in ids]
@@ -481,7 +485,7 @@ def _fields(measures_as: Callable[[list[tuple], bool], Any], code: str, category
         None if warning in (None, "none") else warning,
         round(float(amount or 0), 2),
         rectification_type, long(basis), long(recommendation),
-        tuple(s for s in ("cleanup", "audit") if s in streams),
+        tuple(sorted(streams, key=_stream_rank)),
         tuple(sorted(focus)),
         tuple(c for c in (_CAUSE_SEPARATORS.sub("，", short(c)).strip("，").strip()
                           for c in causes) if c),

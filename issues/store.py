@@ -346,6 +346,13 @@ def insert_escalation(db: sqlite_utils.Database, values: dict) -> int | None:
     return cur.lastrowid if cur.rowcount == 1 else None
 
 
+def vocabulary_rows(db: sqlite_utils.Database, table: str) -> list[tuple[str, str, str]]:
+    """(code, name, name_en) of every row of `table` ('streams' or 'focus_points')."""
+    if table not in ("streams", "focus_points"):
+        raise ValueError(table)
+    return [tuple(r) for r in db.conn.execute(f"SELECT code, name, name_en FROM {table}")]
+
+
 def ledger_vocabulary(db: sqlite_utils.Database) -> Vocabulary:
     """The work streams and focus points as the Excel ledger names them (code, Chinese name,
     English name), in the programme's order: the migration's rows are their one definition."""

@@ -23,7 +23,7 @@ from issues import service as issues
 from issues.model import Move
 from owners import service as owners
 from tests.programme import MAX_UPLOAD, PDF, Programme, build
-from issues import escalation_service
+from issues import escalation_service, vocabulary_service
 
 AT = "2026-11-23T10:00:00+08:00"
 
@@ -55,6 +55,7 @@ HAND: dict[str, dict[str, str | None]] = {
     "deadline.request":      dict(admin=N, lead=A, rectifier=O, manager=N),
     "issue.merge":           dict(admin=A, lead=A, rectifier=N, manager=N),
     "ledger.import":         dict(admin=A, lead=A, rectifier=N, manager=N),
+    "vocabulary.create":     dict(admin=N, lead=A, rectifier=N, manager=N),
     "escalation.record":     dict(admin=N, lead=A, rectifier=N, manager=N),
     "org.edit":              dict(admin=A, lead=N, rectifier=N, manager=N),
     "user.manage":           dict(admin=A, lead=N, rectifier=N, manager=N),
@@ -68,7 +69,7 @@ HAND: dict[str, dict[str, str | None]] = {
     "rule.accept":           dict(admin=A, lead=A, rectifier=N, manager=N),
 }
 # Actions on no particular unit: scope does not apply.
-UNSCOPED = {"cause.edit", "calendar.edit", "backup.run", "settings.edit", "remind.configure",
+UNSCOPED = {"cause.edit", "vocabulary.create", "calendar.edit", "backup.run", "settings.edit", "remind.configure",
             "remind.run"}
 
 # The actors: every role, plus a lead and an administrator whose scope is unit A only.
@@ -247,6 +248,8 @@ CALLS: dict[str, Callable[[Programme, Actor, dict, str], Any]] = {
         p.db, a, c["issue"], c["other"], survivor_version=v(p, c["issue"]),
         absorbed_version=v(p, c["other"]), at=AT),
     "ledger.import": lambda p, a, c, t: _import(p, a, c, t),
+    "vocabulary.create": lambda p, a, c, t: vocabulary_service.create_value(
+        p.db, a, "focus", "廉洁风险防控", at=AT),
     "escalation.record": lambda p, a, c, t: _escalate(p, a, c),
     "org.edit": lambda p, a, c, t: owners.create_person(
         p.db, a, name="新同事", unit_id=p.units[UNIT[t]], at=AT),
