@@ -11,7 +11,7 @@ import streamlit as st
 from audit import ui
 from audit.messages import join_list, label
 from audit.model import AuditError, can
-from issues import import_profile_service, import_service
+from issues import import_profile_service, import_service, vocabulary_service
 from issues.catalogue_views import stream_names
 from issues.import_model import FieldChange, ImportPlan
 from issues.ledger_format import MAPPABLE_FIELDS, ParsedLedger
@@ -23,6 +23,7 @@ _DONE = f"{K}.done"           # the message of the last finished import
 _VALUES = f"{K}.values"       # local word key → programme value (the user's answers)
 _PROFILE = f"{K}.profile"     # the name of the mapping profile the reading used
 MAX_PREVIEW_ROWS = 500        # more rows are summarised, not drawn
+_CREATE = "\x00create"       # the choice "create this word as a new value" (no code looks so)
 
 
 def _t(key: str, **params) -> str:
@@ -100,17 +101,26 @@ def _reason(m) -> str:
     return _t("imp.reason.asked", text=text) if m.asked else text
 
 
-def _reading_questions(parsed: ParsedLedger) -> tuple[dict[str, str], dict[str, str]] | None:
-    """A choice per column or local word the reader would not guess (the nearest proposed);
+def _reading_questions(parsed: ParsedLedger, actor) -> tuple[dict[str, str], dict[str, str]] | None:
+    """A choice per column or local word the reader would not guess (the nearest proposed;
+    for an audit lead, a focus point or work stream may also be created under the word);
     returns (mapping, value answers) to read again with once all are answered, else None."""
     st.subheader(_t("imp.reading_questions"))
     mapping: dict[str, str] = {}
     values: dict[str, str] = {}
+    create: list[tuple[str, str, str]] = []     # (question key, field, word)
+    may_create = can("vocabulary.create", actor.role)
     complete = True
     for q in parsed.questions:
         options = [c for c, _ in q.choices]
         labels = {c: (lbl if q.kind == "value" else (c or _t("imp.mapping_ignore")))
                   for c, lbl in q.choices}
+        if q.kind == "value" and vocabulary_service.can_create(q.field):
+            if may_create:
+                options.append(_CREATE)
+                labels[_CREATE] = _t(f"imp.create_value.{q.field}", value=q.value)
+            else:
+                st.caption(_t("imp.create_value_lead_only", value=q.value))
         label = _t("imp.reading_question." + q.kind, column=q.column, value=q.value,
                    proposal=labels.get(q.proposal or "", q.proposal or ""),
                    rows=", ".join(map(str, q.rows[:8])))
@@ -121,9 +131,19 @@ def _reading_questions(parsed: ParsedLedger) -> tuple[dict[str, str], dict[str, 
             complete = False
         elif q.kind == "column":
             mapping[q.column] = picked
+        elif picked == _CREATE:
+            create.append((q.key, q.field, q.value))
         else:
             values[q.key] = picked
     if complete and st.button(_t("imp.reading_apply"), key=f"{K}.rq.apply"):
+        for key, fld, word in create:
+            try:
+                values[key] = vocabulary_service.create_value(ui.database(), actor, fld, word,
+                                                              at=ui.now_at())
+            except AuditError as exc:
+                ui.show_error(exc)
+                return None
+            st.cache_data.clear()
         return mapping, values
     return None
 
@@ -298,7 +318,7 @@ def render_import_section() -> None:
     # A new uploader after each import (the key counts imports): the browser would keep showing
     # the imported file, and the page would redraw its now empty preview.
     upload = st.file_uploader(_t("imp.upload", limit=f"{limit // (1024 * 1024)} MB"),
-                              type=["xlsx", "xls", "ods", "csv"],
+                              type=["xlsx", "xlsm", "xls", "ods", "et", "csv"],
                               key=f"{K}.file.{st.session_state.get(f'{K}.imports', 0)}",
                               max_upload_size=max(1, limit // (1024 * 1024)))
     streams = stream_names(db, ui.lang())
@@ -321,7 +341,7 @@ def render_import_section() -> None:
         st.rerun()
     _understood(parsed)
     if parsed.questions:
-        answered = _reading_questions(parsed)
+        answered = _reading_questions(parsed, actor)
         if answered is not None:
             st.session_state[f"{K}.mapping_applied"] = {**mapping, **answered[0]}
             st.session_state[_VALUES] = {**st.session_state.get(_VALUES, {}), **answered[1]}

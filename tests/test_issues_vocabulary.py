@@ -5,13 +5,16 @@ cannot be created; the import then resolves the word to the new value, and a sav
 keeps that answer for the next ledger."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from audit.__main__ import main
 from audit.model import NotPermitted, ValidationFailed
-from issues import import_profile_service, import_service, store, vocabulary_service
+from audit.store.db import open_database
+from issues import (import_page, import_profile_service, import_service, store,
+                    vocabulary_service)
 from issues.import_service import apply_import, plan_import
 from tests.ledger_factory import xlsx_bytes
 from tests.programme import build
@@ -118,3 +121,47 @@ def test_the_cli_creates_a_value_and_imports_in_one_transaction(prog, tmp_path, 
     codes = [r[0] for r in prog.db.conn.execute(
         "SELECT DISTINCT f.code FROM issue_focus x JOIN focus_points f ON f.id = x.focus_id")]
     assert codes == ["F6"]
+
+
+def _upload_with_new_focus(app):
+    from tests.conftest import open_page
+    app = open_page(app, "import")
+    data = xlsx_bytes([HEADER, ["外包合同管理", "合同签订", "外包合同未签订（页面）", "包头市分公司",
+                                "新同事", "补签合同", "2026-12-31", "廉洁风险"]])
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    app.file_uploader(key="issues.import.file.0").set_value(("台账.xlsx", data, mime))
+    app.run()
+    assert not app.exception, app.exception
+    key = "issues.import.rq." + hashlib.md5("focus:廉洁风险".encode()).hexdigest()[:12]
+    return app, app.selectbox(key=key)
+
+
+def test_the_import_page_lets_a_lead_create_the_unknown_focus_point_and_imports_with_it(
+        demo_path, tmp_path, make_app):
+    from tests.conftest import copy_database, sign_in
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    app, box = _upload_with_new_focus(sign_in(make_app(path), "lead", "demo1234"))
+    create = next(o for o in box.options if "新建关注点" in o)
+    assert "廉洁风险" in create
+    box.set_value(import_page._CREATE)
+    app.run()
+    app.button(key="issues.import.rq.apply").click()
+    app.run()
+    assert not app.exception, app.exception
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert any("导入完成" in s.value for s in app.success)
+    db = open_database(path)
+    got = db.conn.execute(
+        "SELECT f.name, i.title FROM issue_focus x JOIN focus_points f ON f.id = x.focus_id "
+        "JOIN issues i ON i.id = x.issue_id WHERE f.code = 'F6'").fetchall()
+    assert got == [("廉洁风险", "外包合同未签订（页面）")]
+
+
+def test_the_import_page_offers_no_creation_to_an_administrator_and_says_who_may(
+        demo_path, tmp_path, make_app):
+    from tests.conftest import copy_database, sign_in
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    app, box = _upload_with_new_focus(sign_in(make_app(path), "admin", "demo1234"))
+    assert not [o for o in box.options if "新建" in str(o)]
+    assert any("审计牵头人" in c.value for c in app.caption)
