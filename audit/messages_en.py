@@ -65,6 +65,8 @@ TEXTS: dict[str, str] = {
     "error.upload_refused": "The file was refused: {reason}",
     "error.ledger_row": ("Ledger row {row}, column “{column}”: the value “{value}” cannot be "
                          "read: {reason}"),
+    "error.ledger_row_sheet": ("Ledger sheet “{sheet}”, row {row}, column “{column}”: the "
+                               "value “{value}” cannot be read: {reason}"),
     "error.ledger_file": "The ledger file cannot be read: {reason}. Details: {detail}",
     "ledger_file.binary": "the file is binary, not a table",
     "ledger_file.corrupt": "the workbook is damaged or cannot be opened",
@@ -847,6 +849,7 @@ TEXTS: dict[str, str] = {
     "imp.create_value.focus": "Create the focus point “{value}”",
     "imp.create_value.streams": "Create the work stream “{value}”",
     "imp.create_value_lead_only": "If “{value}” is a new focus point or work stream, an audit lead creates it; you may map it to an existing value.",
+    "imp.sheet_row": "{sheet} row {row}",
     "imp.reading_question.value": "What does “{value}” in column “{column}” (rows {rows}) mean? Nearest: {proposal}",
     "imp.reading_apply": "Read again with these answers",
     "imp.profile_used": "Read with the mapping profile “{name}” (same header).",

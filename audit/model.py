@@ -205,9 +205,13 @@ class LedgerRowError(AuditError):
 
     key = "error.ledger_row"
 
-    def __init__(self, row: int, column: str, value: Any, reason: str):
-        super().__init__(f"row {row}, column {column!r}, value {value!r}: {reason}",
-                         row=row, column=column, value=value, reason=reason)
+    def __init__(self, row: int, column: str, value: Any, reason: str, *, sheet: str = ""):
+        # A workbook of several sheets: the row is that sheet's own Excel row.
+        where = f"sheet {sheet} row {row}" if sheet else f"row {row}"
+        super().__init__(f"{where}, column {column!r}, value {value!r}: {reason}",
+                         key="error.ledger_row_sheet" if sheet else None,
+                         row=row, column=column, value=value, reason=reason, sheet=sheet)
+        self.sheet = sheet
         self.row = row
         self.column = column
         self.value = value

@@ -138,8 +138,19 @@ def _conflict_lines(plan) -> str:
     return "\n".join(lines)
 
 
+def _where(parsed, row: int) -> dict:
+    """A row's sheet and Excel row in that sheet, when the ledger joined several sheets."""
+    sheet, own = parsed.where(row)
+    return {"sheet": sheet, "sheet_row": own} if sheet else {}
+
+
+def _row_text(r: dict) -> str:
+    return f"sheet {r['sheet']} row {r['sheet_row']}" if r.get("sheet") else f"row {r['row']}"
+
+
 def plan_summary(plan) -> dict:
-    """The plan as plain data (the --json output and the human report are made from it)."""
+    """The plan as plain data (the --json output and the human report are made from it); a
+    row of a workbook of several sheets carries its sheet and its Excel row there."""
     parsed = plan.parsed
     return {
         "file": plan.filename, "counts": plan.counts(),
@@ -151,14 +162,15 @@ def plan_summary(plan) -> dict:
         "inferred": dict(parsed.inferred),
         "four_shortfalls": plan.four_shortfalls(),
         "new": [{"kind": n.kind, "label": n.label, "rows": n.rows} for n in plan.new],
-        "rows": [{"row": r.excel_row, "action": r.action, "code": r.code, "title": r.title,
+        "rows": [{"row": r.excel_row, **_where(parsed, r.excel_row), "action": r.action, "code": r.code, "title": r.title,
                   "unit": r.unit_label,
                   "changes": [{"field": c.field, "old": c.old, "new": c.new}
                               for c in r.changes],
                   "ledger_status": r.ledger_status, "status": r.status_after,
                   "missing": r.missing, "notes": r.notes} for r in plan.rows
                  if r.action != "unchanged" or r.status_short or r.notes],
-        "questions": [{"key": a.key, "kind": a.kind, "row": a.rows[0], "rows": a.rows,
+        "questions": [{"key": a.key, "kind": a.kind, "row": a.rows[0],
+                       **_where(parsed, a.rows[0]), "rows": a.rows,
                        "column": a.column, "value": a.value, "reason": a.reason,
                        "choices": [{"id": c, "label": lbl} for c, lbl in a.choices]}
                       for a in plan.unresolved()],
@@ -193,7 +205,7 @@ def _human(summary: dict, dry_run: bool) -> str:
         lines.append(f"  new {n['kind']}: {n['label']} (rows {', '.join(map(str, n['rows'][:5]))}"
                      f"{'…' if len(n['rows']) > 5 else ''})")
     for r in summary["rows"]:
-        head = f"  row {r['row']} {r['action']} {r['code']} {r['title'][:30]}"
+        head = f"  {_row_text(r)} {r['action']} {r['code']} {r['title'][:30]}"
         lines.append(head)
         for ch in r["changes"][:12]:
             lines.append(f"      {ch['field']}: {ch['old']!r} → {ch['new']!r}")
@@ -220,11 +232,11 @@ def _question_lines(summary: dict) -> str:
     lines = []
     for q in summary["questions"]:
         if q["kind"] in ("column", "value"):
-            lines.append(f"row {q['row']}, column {q['column']!r}, value {q['value']!r}: "
+            lines.append(f"{_row_text(q)}, column {q['column']!r}, value {q['value']!r}: "
                          f"{q['reason']}")
             continue
         choices = "; ".join(f"{c['id']}={c['label']}" for c in q["choices"][:12])
-        lines.append(f"row {q['row']}, column {q['column']!r}, value {q['value']!r}: "
+        lines.append(f"{_row_text(q)}, column {q['column']!r}, value {q['value']!r}: "
                      f"{q['reason']} — answer with --answer '{q['key']}=ID' ({choices})")
     return "\n".join(lines)
 

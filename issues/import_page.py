@@ -32,6 +32,17 @@ def _t(key: str, **params) -> str:
 
 # --- import --------------------------------------------------------------------------------------
 
+def _row(parsed: ParsedLedger, row: int) -> str:
+    """A row as the office finds it: its sheet and that sheet's Excel row when sheets were
+    joined, else the Excel row."""
+    sheet, own = parsed.where(row)
+    return _t("imp.sheet_row", sheet=sheet, row=own) if sheet else str(own)
+
+
+def _rows(parsed: ParsedLedger, rows) -> str:
+    return ", ".join(_row(parsed, r) for r in list(rows)[:8])
+
+
 
 def _parse(data: bytes, name: str, mapping: dict[str, str], bar,
            values: dict[str, str] | None = None) -> ParsedLedger | AuditError:
@@ -123,7 +134,7 @@ def _reading_questions(parsed: ParsedLedger, actor) -> tuple[dict[str, str], dic
                 st.caption(_t("imp.create_value_lead_only", value=q.value))
         label = _t("imp.reading_question." + q.kind, column=q.column, value=q.value,
                    proposal=labels.get(q.proposal or "", q.proposal or ""),
-                   rows=", ".join(map(str, q.rows[:8])))
+                   rows=_rows(parsed, q.rows))
         picked = st.selectbox(label, [None, *options], format_func=lambda c, lb=labels:
                               _t("imp.choose") if c is None else lb[c],
                               key=f"{K}.rq.{hashlib.md5(q.key.encode()).hexdigest()[:12]}")
@@ -190,7 +201,7 @@ def _questions(plan: ImportPlan) -> None:
         labels = dict(q.choices)
         current = answers.get(q.key)
         picked = st.selectbox(
-            _t("imp.question", rows=", ".join(map(str, q.rows[:8])), column=q.column,
+            _t("imp.question", rows=_rows(plan.parsed, q.rows), column=q.column,
                value=q.value, reason=q.reason),
             [None, *choices], index=(choices.index(current) + 1) if current in choices else 0,
             format_func=lambda c: _t("imp.choose") if c is None else labels[c],
@@ -207,7 +218,7 @@ def _conflict_choices(plan: ImportPlan) -> dict[int, str]:
     st.subheader(_t("imp.conflicts"))
     st.caption(_t("imp.conflicts_help"))
     st.dataframe(pd.DataFrame([{
-        _t("imp.col.row"): c.row, _t("imp.col.column"): c.column,
+        _t("imp.col.row"): _row(plan.parsed, c.row), _t("imp.col.column"): c.column,
         _t("imp.col.file_value"): "" if c.file_value is None else str(c.file_value)[:200],
         _t("imp.col.value_now"): "" if c.value_now is None else str(c.value_now)[:200],
         _t("imp.col.changed_by"): c.changed_by, _t("imp.col.changed_at"): c.changed_at[:16]}
@@ -215,7 +226,8 @@ def _conflict_choices(plan: ImportPlan) -> dict[int, str]:
     options = ("keep", "file")
     choices: dict[int, str] = {}
     for row in sorted({c.row for c in plan.conflicts}):
-        choices[row] = st.radio(_t("imp.conflict_row", row=row), options, horizontal=True,
+        choices[row] = st.radio(_t("imp.conflict_row", row=_row(plan.parsed, row)), options,
+                                horizontal=True,
                                 format_func=lambda o: _t(f"imp.choice.{o}"),
                                 key=f"{K}.conflict.{row}")
     return choices
@@ -269,14 +281,15 @@ def _preview(plan: ImportPlan) -> None:
         st.markdown(f"**{_t('imp.new_entities')}**")
         st.dataframe(pd.DataFrame([{
             _t("imp.col.kind"): _t(f"imp.kind.{n.kind}"), _t("imp.col.name"): n.label,
-            _t("imp.col.row"): ", ".join(map(str, n.rows[:6])) + ("…" if len(n.rows) > 6
-                                                                  else "")}
+            _t("imp.col.row"): ", ".join(_row(plan.parsed, x) for x in n.rows[:6])
+            + ("…" if len(n.rows) > 6 else "")}
             for n in plan.new]), hide_index=True, width="stretch")
     shown = [r for r in plan.rows if r.action != "unchanged"][:MAX_PREVIEW_ROWS]
     if shown:
         st.markdown(f"**{_t('imp.rows')}**")
         st.dataframe(pd.DataFrame([{
-            _t("imp.col.row"): r.excel_row, _t("imp.col.action"): _t(f"imp.action.{r.action}"),
+            _t("imp.col.row"): _row(plan.parsed, r.excel_row),
+            _t("imp.col.action"): _t(f"imp.action.{r.action}"),
             _t("imp.col.code"): r.code, _t("imp.col.title"): r.title,
             _t("imp.col.unit"): r.unit_label,
             _t("imp.col.changes"): ui.clip(_change_text(r.changes), 2 * ui.WRAP_CHARS),
@@ -291,7 +304,7 @@ def _preview(plan: ImportPlan) -> None:
         st.markdown(f"**{_t('imp.short')}**")
         st.caption(_t("imp.short_help"))
         st.dataframe(pd.DataFrame([{
-            _t("imp.col.row"): r.excel_row, _t("imp.col.code"): r.code,
+            _t("imp.col.row"): _row(plan.parsed, r.excel_row), _t("imp.col.code"): r.code,
             _t("imp.col.title"): r.title,
             _t("imp.col.ledger_status"): label("status", r.ledger_status, lang),
             _t("imp.col.status"): label("status", r.status_after, lang),

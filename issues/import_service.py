@@ -84,7 +84,20 @@ def plan_import(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger,
     row with conflicts (cells changed after the file's anchor), 'file' to take the file's
     values or 'keep' to keep the newer ones (issues.import_conflict_model). Raises
     NotPermitted, ValidationFailed for an unknown stream, and LedgerRowError for a row that
-    cannot be imported whatever the user answers."""
+    cannot be imported whatever the user answers (naming the row's own sheet and Excel row
+    in a workbook of several sheets)."""
+    try:
+        return _plan(db, actor, parsed, stream, filename, resolutions, choices)
+    except LedgerRowError as err:
+        there = parsed.located(err)
+        if there is err:
+            raise
+        raise there from err
+
+
+def _plan(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, stream: str | None,
+          filename: str, resolutions: dict[str, int] | None,
+          choices: dict[int, str] | None) -> ImportPlan:
     require(actor, "ledger.import")
     known: Known = import_store.known(db, parsed)
     if stream is not None and stream not in known.stream_ids:
@@ -304,7 +317,13 @@ def apply_import(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: 
     # A large import touches many pages: a bigger page cache for this transaction keeps them
     # in memory instead of spilling to the WAL half-way (about 12% faster at 2,000 rows).
     with import_store.page_cache_of_at_least(db, IMPORT_CACHE_KIB):
-        return _apply(db, actor, plan, at, answers, on_progress)
+        try:
+            return _apply(db, actor, plan, at, answers, on_progress)
+        except LedgerRowError as err:   # rolled back already; named by the row's own sheet
+            there = plan.parsed.located(err)
+            if there is err:
+                raise
+            raise there from err
 
 
 def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,

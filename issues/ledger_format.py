@@ -148,6 +148,16 @@ class ParsedLedger:
     # The history anchor the workbook was exported at (its core property `identifier`), or
     # None: what the import checks newer changes against (issues.import_conflict_model).
     anchor: tuple[int, str] | None = None
+    # Several sheets joined: row (as numbered through the sheets) → (sheet, its own Excel row).
+    origin: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def where(self, row: int) -> tuple[str, int]:
+        """(sheet, Excel row in that sheet) of a row; ('', row) in a one-sheet ledger."""
+        return self.origin.get(row, ("", row))
+
+    def located(self, err: LedgerRowError) -> LedgerRowError:
+        """The refusal naming the row's own sheet and Excel row (unchanged for one sheet)."""
+        return located(err, self.origin)
 
 
 ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f not in ("excel_row", "extras"))
@@ -602,6 +612,14 @@ def number_measure_lines(lines: Iterable[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Cell text helpers.
+
+def located(err: LedgerRowError, origin: dict[int, tuple[str, int]]) -> LedgerRowError:
+    """`err` naming its row's sheet and that sheet's Excel row, when sheets were joined."""
+    if err.sheet or err.row not in origin:
+        return err
+    sheet, row = origin[err.row]
+    return LedgerRowError(row, err.column, err.value, err.reason, sheet=sheet)
+
 
 def plain(value: Any) -> str:
     """A cell as stripped text (numbers without a spurious .0)."""

@@ -53,6 +53,9 @@ class Grid:
     is_csv: bool
     warnings: list[str]
     uncached: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Sheets joined into one ledger: a row's number in the joined grid (Excel row as if one
+    # sheet) → (its sheet, its Excel row in that sheet); empty for a single sheet.
+    origin: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 def check_size(data: bytes, max_bytes: int) -> None:

@@ -31,6 +31,7 @@ from issues.ledger_format import (
     ParsedLedger,
     Vocabulary,
     is_blank,
+    located,
     parse_amount,
     parse_causes,
     parse_date,
@@ -123,21 +124,31 @@ def read_ledger(data: bytes, filename: str, *, vocabulary: Vocabulary,
     rows: list[LedgerRow] = []
     skipped: list[tuple[int, str]] = []
     seen_codes: dict[str, int] = {}
-    for r in range(data_start, len(grid.rows)):
-        excel_row = r + 1
-        reason = parser.skip_reason(r)
-        if reason:
-            skipped.append((excel_row, reason))
-            continue
-        row = parser.parse(r)
-        if row.code:
-            if row.code in seen_codes:
-                raise LedgerRowError(excel_row, by_field["code"].shown, row.code,
-                                     f"duplicate code: also on row {seen_codes[row.code]}")
-            seen_codes[row.code] = excel_row
-        rows.append(row)
-        if on_progress and len(rows) % 1000 == 0:
-            on_progress("checking", r - data_start + 1, n_data)
+    try:
+        for r in range(data_start, len(grid.rows)):
+            excel_row = r + 1
+            reason = parser.skip_reason(r)
+            if reason:
+                skipped.append((excel_row, reason))
+                continue
+            row = parser.parse(r)
+            if row.code:
+                if row.code in seen_codes:
+                    sheet, first = grid.origin.get(seen_codes[row.code],
+                                                   ("", seen_codes[row.code]))
+                    raise LedgerRowError(excel_row, by_field["code"].shown, row.code,
+                                         "duplicate code: also on "
+                                         + (f"sheet {sheet} row {first}" if sheet
+                                            else f"row {first}"))
+                seen_codes[row.code] = excel_row
+            rows.append(row)
+            if on_progress and len(rows) % 1000 == 0:
+                on_progress("checking", r - data_start + 1, n_data)
+    except LedgerRowError as err:
+        there = located(err, grid.origin)
+        if there is err:
+            raise
+        raise there from err
     if on_progress:
         on_progress("checking", n_data, n_data)
     if not rows:
@@ -145,7 +156,8 @@ def read_ledger(data: bytes, filename: str, *, vocabulary: Vocabulary,
     return ParsedLedger(rows, header_map, unmapped, header_r + 1, skipped, warnings,
                         mappings, questions + parser.questions(), parser.matched,
                         dict(parser.inferred), sheet_report,
-                        header_signature([c for c in columns if c.shown != SHEET_HEADER]))
+                        header_signature([c for c in columns if c.shown != SHEET_HEADER]),
+                        origin=grid.origin)
 
 
 # --- workbooks as offices make them: one sheet per category or unit ------------------------------
@@ -203,8 +215,10 @@ def _one_ledger(sheets: list[tuple[str, Grid]], mapping: dict[str, str]
     rows = [list(r[:width]) + [None] * (width - len(r[:width])) for r in base.rows]
     for r in range(hr, start):
         rows[r].append(SHEET_HEADER if r == hr else None)
+    origin: dict[int, tuple[str, int]] = {}
     for r in range(start, len(rows)):
         rows[r].append(base_name)
+        origin[r + 1] = (base_name, r + 1)
     merged = dict(base.merged)
     ranges = list(base.merge_ranges)
     uncached = dict(base.uncached)
@@ -214,6 +228,7 @@ def _one_ledger(sheets: list[tuple[str, Grid]], mapping: dict[str, str]
         for r in range(g_start, len(grid.rows)):
             row = list(grid.rows[r][:width])
             rows.append(row + [None] * (width - len(row)) + [name])
+            origin[len(rows)] = (name, r + 1)
         for (r, c), v in grid.merged.items():
             if r >= g_start:
                 merged[(r + shift, c)] = v
@@ -224,7 +239,7 @@ def _one_ledger(sheets: list[tuple[str, Grid]], mapping: dict[str, str]
             if r >= g_start:
                 uncached[(r + shift, c)] = v
         warnings.extend(grid.warnings)
-    return Grid(rows, merged, ranges, base.is_csv, warnings, uncached), report, width
+    return Grid(rows, merged, ranges, base.is_csv, warnings, uncached, origin), report, width
 
 
 def _sheet_mapping(columns: list[Column], mappings: list, index: int) -> list:
