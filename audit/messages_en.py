@@ -841,6 +841,8 @@ TEXTS: dict[str, str] = {
     "imp.reason.contains": "header contains “{detail}”",
     "imp.reason.similar": "header is like “{detail}”",
     "imp.reason.values": "values look like {detail}",
+    "imp.reason.known_unit": "values are the programme's units ({detail})",
+    "imp.reason.known_person": "values are the programme's people ({detail})",
     "imp.reason.none": "no field: kept with the issue",
     "imp.reason.sheet": "sheet name",
     "imp.reason.asked": "{text} (not sure: please confirm)",

@@ -786,6 +786,8 @@ TEXTS: dict[str, str] = {
     "imp.reason.contains": "列名含“{detail}”",
     "imp.reason.similar": "列名近似“{detail}”",
     "imp.reason.values": "列中数据像{detail}",
+    "imp.reason.known_unit": "取值是系统中已有的单位（{detail}）",
+    "imp.reason.known_person": "取值是系统中已有的人员（{detail}）",
     "imp.reason.none": "不对应任何字段，随问题保留",
     "imp.reason.sheet": "工作表名称",
     "imp.reason.asked": "{text}（把握不足，请确认）",

@@ -11,7 +11,7 @@ from audit.anchor_format import anchor_in_workbook
 from audit.model import LedgerRowError
 from audit.store.paths import max_upload_bytes
 from audit.store.db import write_transaction
-from issues import store, vocabulary_service
+from issues import import_store, store, vocabulary_service
 from issues.import_profile_service import find_profile, save_profile
 from issues.import_service import apply_import, plan_import
 from issues.ledger_format import Vocabulary, parse_mapping_arg, parse_streams
@@ -295,6 +295,7 @@ def _import(args, db, answers: dict[str, int], values: dict[str, str],
     progress = _progress_printer("import")
     data = path.read_bytes()
     parsed = read_ledger(data, path.name, vocabulary=vocabulary, mapping=mapping,
+                         names=import_store.known_names(db),
                          max_bytes=limit, values=values,
                          profile=profile["mapping"] if profile else None,
                          on_progress=lambda stage, done, total: progress(done, total, stage))

@@ -69,7 +69,7 @@ def read_file(db: sqlite_utils.Database, data: bytes, filename: str, *,
     column choices, `profile` a saved profile's, `values` the answers about local words.
     Raises LedgerFileError and LedgerRowError."""
     parsed = read_ledger(data, filename, vocabulary=store.ledger_vocabulary(db),
-                         mapping=mapping, max_bytes=upload_limit(), on_progress=on_progress,
+                         names=import_store.known_names(db), mapping=mapping, max_bytes=upload_limit(), on_progress=on_progress,
                          values=values, profile=profile)
     parsed.anchor = anchor_in_workbook(data)
     return parsed

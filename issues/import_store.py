@@ -62,6 +62,16 @@ def known(db: sqlite_utils.Database, parsed: ParsedLedger) -> Known:
         issue_codes_under=lambda parent: issue_codes_under(db, parent))
 
 
+def known_names(db: sqlite_utils.Database) -> dict[str, frozenset[str]]:
+    """The programme's unit names (normalised, and without 分公司/市…) and people's names
+    (normalised): what a column's values are recognised by (issues.ledger_infer_model)."""
+    from issues.import_model import unit_core
+    units = [r[0] for r in db.conn.execute("SELECT name FROM units")]
+    return {"unit": frozenset({norm(u) for u in units} | {unit_core(u) for u in units} - {""}),
+            "person": frozenset(norm(r[0]) for r in db.conn.execute(
+                "SELECT DISTINCT name FROM people"))}
+
+
 def issue_codes_under(db: sqlite_utils.Database, parent: str) -> set[str]:
     """The issue codes below a parent code (C3.2 → C3.2.*)."""
     return {r[0] for r in db.conn.execute("SELECT code FROM issues WHERE code LIKE ?",

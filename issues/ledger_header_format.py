@@ -221,7 +221,8 @@ def find_header(grid: Grid, mapping: dict[str, str]) -> tuple[int, int, list[Col
 
 
 def infer_columns(grid: Grid, data_start: int, columns: list[Column],
-                  profile: dict[str, str] | None = None) -> list[ColumnMapping]:
+                  profile: dict[str, str] | None = None,
+                  names: dict[str, frozenset[str]] | None = None) -> list[ColumnMapping]:
     """How each column is understood (issues.ledger_infer_model.decide_columns): its header
     path, its synonym match and a sample of its values below the header."""
     evidence = []
@@ -237,7 +238,8 @@ def infer_columns(grid: Grid, data_start: int, columns: list[Column],
         path = tuple(norm_header(p)[0] for p in col.shown.split("/"))
         evidence.append(ColumnEvidence(col.index, col.shown, path, exact, values))
     user = {c.shown: (c.field or "") for c in columns if c.tier == -1}
-    return decide_columns(evidence, _NORM_SYNONYMS, _VALUE_WORDS, user, profile or {})
+    return decide_columns(evidence, _NORM_SYNONYMS, _VALUE_WORDS, user, profile or {},
+                          names or {})
 
 
 def resolve_columns(columns: list[Column], mappings: list[ColumnMapping],

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any, Iterable, Mapping as TMapping
 
+from issues.import_model import norm, unit_core
+
 ACCEPT = 0.7
 ASK = 0.5
 # Synonyms too general to tell a field when found inside a longer header (问题具体描述 is not
@@ -37,6 +39,7 @@ SAMPLE = 200
 # Reasons (keys of the catalogue's imp.reason.* texts; the preview shows them translated).
 USER, PROFILE, SYNONYM, CONTAINS, SIMILAR, VALUES, NONE = (
     "user", "profile", "synonym", "contains", "similar", "values", "none")
+KNOWN_UNIT, KNOWN_PERSON = "known_unit", "known_person"   # values are the programme's names
 
 
 @dataclass(frozen=True)
@@ -196,12 +199,14 @@ def header_guess(path: Iterable[str], synonyms: TMapping[str, Iterable[str]]
 
 def decide_columns(columns: list[ColumnEvidence], synonyms: TMapping[str, Iterable[str]],
                    words: TMapping[str, set[str]], user: TMapping[str, str],
-                   profile: TMapping[str, str] = {}) -> list[ColumnMapping]:
+                   profile: TMapping[str, str] = {},
+                   names: TMapping[str, frozenset[str]] = {}) -> list[ColumnMapping]:
     """A ColumnMapping per column, contests settled (see the module docstring). `user` and
-    `profile` map a header as shown to a field ('' for none)."""
+    `profile` map a header as shown to a field ('' for none); `names` holds the programme's
+    unit and person names, normalised ('unit', 'person')."""
     proposals: list[tuple[ColumnEvidence, ColumnMapping, int]] = []
     for col in columns:
-        proposals.append((col, *_propose(col, synonyms, words, user, profile)))
+        proposals.append((col, *_propose(col, synonyms, words, user, profile, names)))
     # Settle two columns wanting one field.
     by_field: dict[str, list[int]] = {}
     for i, (_, m, _) in enumerate(proposals):
@@ -227,6 +232,32 @@ def decide_columns(columns: list[ColumnEvidence], synonyms: TMapping[str, Iterab
     return out
 
 
+KNOWN_SHARE = 0.6   # "mostly": this share of a column's values being known names
+KNOWN_FIELD = {"unit": ("unit", KNOWN_UNIT), "person": ("responsible", KNOWN_PERSON)}
+
+
+def known_names_field(values: Iterable[Any], names: TMapping[str, frozenset[str]]
+                      ) -> ColumnMapping | None:
+    """The field a column's values name when mostly the programme's units ('unit') or people
+    ('responsible'): confidence 0.85–0.95 by the share, the detail 'hits/values'; else None."""
+    texts = [str(v).strip() for v in values if isinstance(v, str) and str(v).strip()]
+    if not texts or not names:
+        return None
+    for kind, (fld, reason) in KNOWN_FIELD.items():
+        known = names.get(kind) or frozenset()
+        if not known:
+            continue
+        if kind == "unit":
+            hits = sum(1 for t in texts if norm(t) in known or unit_core(t) in known)
+        else:
+            hits = sum(1 for t in texts if norm(t) in known)
+        share = hits / len(texts)
+        if share >= KNOWN_SHARE:
+            return ColumnMapping("", fld, round(0.7 + 0.25 * share, 2), reason,
+                                 f"{hits}/{len(texts)}")
+    return None
+
+
 def _rank(m: ColumnMapping, tier: int) -> float:
     base = {USER: 3.0, PROFILE: 3.0, SYNONYM: 2.0}.get(m.reason, 0.0)
     return base - 0.1 * tier + m.confidence
@@ -234,7 +265,8 @@ def _rank(m: ColumnMapping, tier: int) -> float:
 
 def _propose(col: ColumnEvidence, synonyms: TMapping[str, Iterable[str]],
              words: TMapping[str, set[str]], user: TMapping[str, str],
-             profile: TMapping[str, str]) -> tuple[ColumnMapping, int]:
+             profile: TMapping[str, str], names: TMapping[str, frozenset[str]] = {}
+             ) -> tuple[ColumnMapping, int]:
     for source, reason in ((user, USER), (profile, PROFILE)):
         if col.shown in source:
             return ColumnMapping(col.shown, source[col.shown] or None, 1.0, reason), -1
@@ -244,6 +276,13 @@ def _propose(col: ColumnEvidence, synonyms: TMapping[str, Iterable[str]],
         fld, tier = col.exact
         return ColumnMapping(col.shown, fld, 1.0, SYNONYM, col.shown), tier
     guesses = header_guess(col.path, synonyms)
+    named = known_names_field(col.values[:SAMPLE], names)
+    if named is not None and (not guesses or guesses[0][1] == named.field
+                              or guesses[0][0] < ACCEPT):
+        # Values that are the programme's own units or people say more than a header that
+        # names no field (落实单位, 牵头人).
+        return ColumnMapping(col.shown, named.field, named.confidence, named.reason,
+                             named.detail), 1
     if guesses:
         score, fld, reason, name = guesses[0]
         runner = guesses[1][1] if len(guesses) > 1 and guesses[1][0] >= score - 0.05 else None

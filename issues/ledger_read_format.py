@@ -71,13 +71,15 @@ def read_ledger(data: bytes, filename: str, *, vocabulary: Vocabulary,
                 mapping: dict[str, str] | None = None, max_bytes: int = MAX_BYTES,
                 max_rows: int = MAX_ROWS, on_progress: Progress | None = None,
                 values: dict[str, str] | None = None,
-                profile: dict[str, str] | None = None) -> ParsedLedger:
+                profile: dict[str, str] | None = None,
+                names: dict[str, frozenset[str]] | None = None) -> ParsedLedger:
     """Parse a ledger (.xlsx or .csv); its 工作组 and 关注点 cells name the `vocabulary`'s work
     streams and focus points. `mapping` (header → field, the user's) and `profile` (a saved
     one's) decide columns; `values` answers local words (LedgerQuestion.key → target). Columns
     and words it cannot tell with confidence come back as `questions`. Raises LedgerFileError
     for the file as a whole and LedgerRowError for the first bad cell (row, column header and
-    value)."""
+    value). `names`: the programme's unit and person names (normalised), by which a column
+    whose header says nothing is recognised (issues.import_store.known_names)."""
     mapping = dict(mapping or {})
     for fld in mapping.values():
         if fld and fld not in MAPPABLE_FIELDS:
@@ -101,7 +103,7 @@ def read_ledger(data: bytes, filename: str, *, vocabulary: Vocabulary,
         on_progress("reading", len(grid.rows), len(grid.rows))
     header_r, data_start, columns = find_header(grid, mapping)
     warnings = list(grid.warnings)
-    mappings = infer_columns(grid, data_start, columns, profile)
+    mappings = infer_columns(grid, data_start, columns, profile, names)
     if sheet_column is not None:
         mappings = _sheet_mapping(columns, mappings, sheet_column)
     by_field, header_map, unmapped = resolve_columns(columns, mappings, mapping, warnings)

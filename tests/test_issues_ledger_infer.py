@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from audit.__main__ import main
-from issues import import_profile_service, import_store
+from issues import import_profile_service, import_service, import_store
 from issues.import_service import apply_import, plan_import
 from issues.ledger_format import split_numbered
 from issues.ledger_infer_model import ACCEPT, match_value
@@ -246,3 +246,30 @@ def test_the_import_page_asks_an_unsure_column_reads_again_with_the_answer_and_s
     app.button(key="issues.import.confirm").click()
     app.run()
     assert any("导入完成" in s.value for s in app.success)
+
+
+def test_columns_whose_values_are_the_programmes_units_and_people_map_under_any_header(prog):
+    """落实单位 / 牵头人 are no synonyms: the programme's own unit and person names in the
+    values decide, with the confidence and reason shown; names nobody knows decide nothing."""
+    lead = prog.actors["lead"]
+    head = ["问题描述", "落实单位", "牵头人", "整改措施", "整改时限", "问题类别", "问题方面"]
+    body = [[f"外包结算单据缺失第{i}项", unit, person, "补签合同", "2026-12-31", "外包合同管理", "合同签订"]
+            for i, (unit, person) in enumerate((("甲市分公司", "张三"), ("甲市分公司", "李四"),
+                                               ("乙市", "王五")), 1)]
+    parsed = import_service.read_file(prog.db, xlsx_bytes([head, *body]), "l.xlsx")
+    got = {m.header: (m.field, m.reason, m.detail) for m in parsed.mappings}
+    assert got["落实单位"] == ("unit", "known_unit", "3/3")
+    assert got["牵头人"] == ("responsible", "known_person", "3/3")
+    unit_col = next(m for m in parsed.mappings if m.header == "落实单位")
+    assert ACCEPT <= unit_col.confidence < 1.0 and not parsed.questions
+    plan = plan_import(prog.db, lead, parsed, filename="l.xlsx")
+    assert plan.counts()["four_met"] == 3
+    apply_import(prog.db, lead, plan, AT)
+    assert prog.db.conn.execute(
+        "SELECT u.name, p.name FROM issues i JOIN units u ON u.id = i.unit_id JOIN people p "
+        "ON p.id = i.responsible_person_id ORDER BY i.code").fetchall() == [
+        ("甲市分公司", "张三"), ("甲市分公司", "李四"), ("乙市分公司", "王五")]
+    strangers = [[r[0], "某某单位", "某人", *r[3:]] for r in body]
+    parsed = import_service.read_file(prog.db, xlsx_bytes([head, *strangers]), "l.xlsx")
+    got = {m.header: m.field for m in parsed.mappings}
+    assert got["落实单位"] is None and got["牵头人"] is None
