@@ -159,6 +159,26 @@ def _reading_questions(parsed: ParsedLedger, actor) -> tuple[dict[str, str], dic
     return None
 
 
+def _offer_new_value(err: AuditError, actor) -> None:
+    """A focus point or work stream word the programme has nothing near: an audit lead may
+    create it (then the ledger is read again)."""
+    fld, word = err.params.get("word_field"), err.params.get("word")
+    if not (fld and word and vocabulary_service.can_create(fld)):
+        return
+    if not can("vocabulary.create", actor.role):
+        st.caption(_t("imp.create_value_lead_only", value=word))
+        return
+    if st.button(_t(f"imp.create_value.{fld}", value=word), key=f"{K}.create_value"):
+        try:
+            vocabulary_service.create_value(ui.database(), actor, fld, word, at=ui.now_at())
+        except AuditError as exc:
+            ui.show_error(exc)
+            return
+        st.cache_data.clear()
+        st.session_state.pop(_PARSED, None)
+        st.rerun()
+
+
 def _understood(parsed: ParsedLedger) -> None:
     """What the reading matched or inferred by itself: local words, years and levels from
     audit names, the sheets read and skipped, the profile used."""
@@ -347,6 +367,7 @@ def render_import_section() -> None:
     bar.empty()  # read and checked: a bar left at 100 % would still say 检查数据
     if isinstance(parsed, AuditError):
         ui.show_error(parsed)
+        _offer_new_value(parsed, actor)
         return
     new_mapping = _mapping_editor(parsed)
     if new_mapping is not None:

@@ -618,7 +618,9 @@ def located(err: LedgerRowError, origin: dict[int, tuple[str, int]]) -> LedgerRo
     if err.sheet or err.row not in origin:
         return err
     sheet, row = origin[err.row]
-    return LedgerRowError(row, err.column, err.value, err.reason, sheet=sheet)
+    out = LedgerRowError(row, err.column, err.value, err.reason, sheet=sheet)
+    out.params.update({k: v for k, v in err.params.items() if k not in out.params})
+    return out
 
 
 def plain(value: Any) -> str:

@@ -121,6 +121,9 @@ class LocalWords:
             self.matched[key] = (m.target, m.confidence)
             return m.target
         if m.target is None or m.confidence < PROPOSE:
+            # The word near nothing: a focus point or work stream may still be new to the
+            # programme, which an audit lead can create (the page offers it).
+            err.params.update(word_field=fld, word=word)
             raise err
         q = self._asked.setdefault(key, {"field": fld, "column": column, "value": word,
                                          "rows": [], "proposal": m.target,

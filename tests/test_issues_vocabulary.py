@@ -165,3 +165,25 @@ def test_the_import_page_offers_no_creation_to_an_administrator_and_says_who_may
     app, box = _upload_with_new_focus(sign_in(make_app(path), "admin", "demo1234"))
     assert not [o for o in box.options if "新建" in str(o)]
     assert any("审计牵头人" in c.value for c in app.caption)
+
+
+def test_a_focus_word_near_nothing_stops_the_reading_and_a_lead_creates_it_from_the_page(
+        demo_path, tmp_path, make_app):
+    from tests.conftest import copy_database, open_page, sign_in
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    app = open_page(sign_in(make_app(path), "lead", "demo1234"), "import")
+    data = xlsx_bytes([HEADER, ["外包合同管理", "合同签订", "外包合同未签订（页面）", "包头市分公司",
+                                "新同事", "补签合同", "2026-12-31", "党风建设"]])
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    app.file_uploader(key="issues.import.file.0").set_value(("台账.xlsx", data, mime))
+    app.run()
+    assert any("党风建设" in e.value for e in app.error)
+    app.button(key="issues.import.create_value").click()
+    app.run()
+    assert not app.exception and not app.error
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert any("导入完成" in s.value for s in app.success)
+    db = open_database(path)
+    assert db.conn.execute("SELECT f.code FROM issue_focus x JOIN focus_points f ON "
+                           "f.id = x.focus_id WHERE f.name = '党风建设'").fetchall() == [("F6",)]
