@@ -22,6 +22,7 @@ from issues.model import (
     IssueFacts,
     MeasureFacts,
     Move,
+    amount_value,
     check_move,
     child_code,
     codes_to_ids,
@@ -56,6 +57,8 @@ class NewIssue:
     description: str = ""
     severity: str = "medium"
     amount_involved: float = 0
+    amount_corrected: float = 0
+    amount_recovered: float = 0
     basis: str = ""
     recommendation: str = ""
     rectification_type: str = "immediate"
@@ -135,7 +138,9 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
                 "deadline": None, "original_deadline": None, "progress": "",
                 "submitted_by": None, "submitted_at": None, "closed_by": None,
                 "closed_at": None, "status_reason": "", "merged_into_id": None,
-                "merged_at": None, "amount_corrected": 0.0, "amount_recovered": 0.0,
+                "merged_at": None,
+                "amount_corrected": amount_value(item.amount_corrected, "amount_corrected"),
+                "amount_recovered": amount_value(item.amount_recovered, "amount_recovered"),
                 "version": 1}
             linked = {"sources": sorted(set(item.sources)),
                       "streams": sorted(set(codes_to_ids(stream_map, item.streams,

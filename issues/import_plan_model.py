@@ -169,6 +169,8 @@ class Planner(Matcher):
                     self.unit_label(unit))
         p.create = {"aspect": aspect, "unit": unit, "code": code, "title": r.title,
                     "description": r.description, "amount_involved": r.amount or 0,
+                    "amount_corrected": r.amount_corrected or 0,
+                    "amount_recovered": r.amount_recovered or 0,
                     "basis": r.basis, "recommendation": r.recommendation,
                     "rectification_type": r.rectification_type or "immediate",
                     "sources": sources, "streams": [s for s in self.k.stream_order if s in streams],
@@ -215,7 +217,8 @@ class Planner(Matcher):
             wanted = {"title": r.title, "description": r.description, "basis": r.basis,
                       "recommendation": r.recommendation,
                       "rectification_type": r.rectification_type,
-                      "amount_involved": r.amount}
+                      "amount_involved": r.amount, "amount_corrected": r.amount_corrected,
+                      "amount_recovered": r.amount_recovered}
             if r.category or r.aspect:
                 aspect = self.aspect(r)
                 if aspect is not None and aspect != d["aspect_id"]:
@@ -228,7 +231,7 @@ class Planner(Matcher):
                 old = d[fld]
                 if isinstance(new, str) and is_truncated_from(new, old):
                     continue   # our own export cut this cell to Excel's limit: keep the whole text
-                if fld == "amount_involved":
+                if fld in ("amount_involved", "amount_corrected", "amount_recovered"):
                     if round(float(old or 0), 2) == round(float(new), 2):
                         continue
                 elif old == new:

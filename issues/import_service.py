@@ -37,7 +37,7 @@ from issues.import_conflict_model import (
     hold_back_newer,
 )
 from issues.import_plan_model import Planner
-from issues.ledger_format import ParsedLedger
+from issues.ledger_format import REMARKS_HEADER, ParsedLedger
 from issues.ledger_read_format import read_ledger
 from issues.model import Move
 from owners import service as owners
@@ -205,7 +205,8 @@ class _Applier:
             items.append(bulk_service.NewIssue(
                 aspect_id=self.ref(c["aspect"]), unit_id=self.ref(c["unit"]), title=c["title"],
                 code=c["code"], description=c["description"],
-                amount_involved=c["amount_involved"], basis=c["basis"],
+                amount_involved=c["amount_involved"], amount_corrected=c["amount_corrected"],
+                amount_recovered=c["amount_recovered"], basis=c["basis"],
                 recommendation=c["recommendation"], rectification_type=c["rectification_type"],
                 sources=tuple(self.ref(s) for s in c["sources"]), streams=tuple(c["streams"]),
                 focus=tuple(c["focus"]), responsible_person_id=self.ref(a.get("responsible")),
@@ -359,7 +360,9 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
         if on_progress and done < total:
             on_progress("writing", total, total)
         # The office's columns that map to no field stay with each issue (nothing is lost).
-        extras = {r.excel_row: r.extras for r in plan.parsed.rows if r.extras}
+        # The 备注 column is kept the same way, under its own header.
+        extras = {r.excel_row: r.extras + (((REMARKS_HEADER, r.remarks),) if r.remarks else ())
+                  for r in plan.parsed.rows if r.extras or r.remarks}
         if extras:
             import_profile_service.keep_extras(db, actor, [
                 (p.issue if isinstance(p.issue, int) else applier.ids[p.issue],

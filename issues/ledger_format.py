@@ -102,6 +102,16 @@ class LedgerRow:
     focus: tuple[str, ...] = ()             # 'F1'..'F5', sorted
     causes: tuple[str, ...] = ()
     closed_on: dt.date | None = None
+    amount_corrected: float | None = None   # yuan rectified (已整改金额)
+    amount_recovered: float | None = None   # yuan recovered (追回金额)
+    # Derived from the issue's records, written for the reader of the sheet and never read back
+    # (they have forms of their own, with who and when): accountability records as
+    # (not_applicable, person_name, action, reason, penalty yuan), evidence file names.
+    accountability: tuple[tuple[bool, str, str, str, float], ...] = field(default=(),
+                                                                          compare=False)
+    evidence: tuple[str, ...] = field(default=(), compare=False)
+    # The office's 备注, kept with the issue as its extra column 备注 (REMARKS_HEADER).
+    remarks: str = ""
     # The office's columns that map to no field, (header, text) of the non-blank ones: kept
     # with the issue so nothing in the file is lost.
     extras: tuple[tuple[str, str], ...] = ()
@@ -160,13 +170,19 @@ class ParsedLedger:
         return located(err, self.origin)
 
 
-ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__ if f not in ("excel_row", "extras"))
+# Columns the writer fills from the issue's own records and the reader recognises and skips.
+DERIVED_FIELDS = ("accountability", "evidence")
+ROW_FIELDS = tuple(f for f in LedgerRow.__dataclass_fields__
+                   if f not in ("excel_row", "extras", *DERIVED_FIELDS))
+# The header under which an issue keeps its 备注 among the extra columns (issue_extras): the
+# office's remarks column, imported and exported as the ledger's own 备注.
+REMARKS_HEADER = "备注"
 # What a --map value may name: the row fields, plus 'struck_off' (是否销号) and 'serial' (ignored).
 MAPPABLE_FIELDS = ROW_FIELDS + ("struck_off", "serial")
 FILL_DOWN_FIELDS = frozenset({"category", "aspect", "audit_name", "audit_year", "audit_level",
                               "report_no"})
 SHORT_TEXT = frozenset({"code", "category", "aspect", "title", "audit_name", "report_no", "unit",
-                        "responsible", "supervisor"})
+                        "responsible", "supervisor", "remarks"})
 LONG_TEXT = frozenset({"description", "progress", "basis", "recommendation"})
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.model import LedgerFileError
-from issues.ledger_format import NO_WORDS, YES_WORDS, LedgerQuestion, plain, value_words
+from audit.messages import LANGS, t
+from issues.ledger_format import (
+    DERIVED_FIELDS,
+    NO_WORDS,
+    ROW_FIELDS,
+    YES_WORDS,
+    LedgerQuestion,
+    plain,
+    value_words,
+)
 from issues.ledger_grid_format import Grid
 from issues.ledger_words_format import STATUS_VARIANTS, TYPE_VARIANTS
 from issues.ledger_infer_model import (
@@ -78,7 +87,18 @@ _SYNONYMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "causes": (("问题根源", "原因分析", "问题原因", "根源", "根本原因", "rootcauses", "causes",
                 "cause"), ()),
     "closed_on": (("销号日期", "销号时间", "完成销号日期", "closedon", "dateclosed"), ()),
+    # Exact names first: 已整改金额 holds 金额 and would otherwise be taken for 涉及金额.
+    "amount_corrected": (("已整改金额", "已纠正金额", "纠正金额", "amountcorrected",
+                          "amountrectified", "correctedamount"), ()),
+    "amount_recovered": (("追回金额", "已追回金额", "挽回金额", "收回金额", "追回资金",
+                          "amountrecovered", "recoveredamount"), ()),
+    "remarks": (("备注", "remarks", "remark"), ()),
 }
+# The columns the writer fills from an issue's records (ledger_format.DERIVED_FIELDS) are
+# skipped only in a header that is this tool's own (every column of the exported ledger under
+# its catalogue header, in one language): the export reads back without them becoming extra
+# columns, while an office's own 佐证材料 or 责任追究 column is kept with the issue.
+_OWN_FIELDS = ("serial", *ROW_FIELDS, *DERIVED_FIELDS)
 
 _HALF = str.maketrans({"（": "(", "）": ")", "：": ":", "，": ",", "【": "(", "】": ")",
                        "［": "(", "］": ")", "[": "(", "]": ")"})
@@ -101,6 +121,18 @@ for _field, _tiers in _SYNONYMS.items():
     for _tier, _names in enumerate(_tiers):
         for _name in _names:
             _LOOKUP[norm_header(_name)[0]] = (_field, _tier)
+
+
+_OWN_HEADERS = tuple(frozenset(norm_header(t(f"ledger.col.{f}", lang))[0] for f in _OWN_FIELDS)
+                     for lang in LANGS)
+_DERIVED_BY_HEADER = {norm_header(t(f"ledger.col.{f}", lang))[0]: f
+                      for f in DERIVED_FIELDS for lang in LANGS}
+
+
+def _own_header(texts: list[str]) -> bool:
+    """Is this header row the one this tool's ledger export writes?"""
+    found = {norm_header(x)[0] for x in texts if x}
+    return any(own <= found for own in _OWN_HEADERS)
 
 
 _NORM_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -196,6 +228,7 @@ def find_header(grid: Grid, mapping: dict[str, str]) -> tuple[int, int, list[Col
             reason="no_header")
     parent = texts[best_r]
     child = texts[best_r + 1] if two_level else [""] * width
+    own = not two_level and _own_header(parent)
     columns: list[Column] = []
     for c in range(width):
         p, ch = parent[c], child[c]
@@ -211,7 +244,10 @@ def find_header(grid: Grid, mapping: dict[str, str]) -> tuple[int, int, list[Col
             shown = ch
         if not shown:
             continue
-        if not m:
+        derived = _DERIVED_BY_HEADER.get(norm_header(shown)[0]) if own and not m else None
+        if derived:
+            columns.append(Column(c, shown, derived))
+        elif not m:
             # An unknown header may still declare its amounts in 万元.
             in_wan = norm_header(shown.split("/")[-1])[1] or norm_header(p)[1]
             columns.append(Column(c, shown, "?", in_wan))
@@ -254,7 +290,7 @@ def resolve_columns(columns: list[Column], mappings: list[ColumnMapping],
     for col, m in zip(columns, mappings):
         if m.asked:
             continue
-        if m.field is None or m.field == "serial":
+        if m.field is None or m.field == "serial" or m.field in DERIVED_FIELDS:
             if m.reason in ("user", "profile", "synonym") and m.runner_up is None:
                 header_map[col.shown] = ""
             else:

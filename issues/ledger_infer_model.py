@@ -94,6 +94,7 @@ KIND_STRENGTH = {"year": 0.75, "code": 0.75, "status": 0.75, "level": 0.75, "typ
 # The kinds each field's values may be (a field not listed accepts anything).
 FIELD_KINDS = {"audit_year": {"year"}, "code": {"code", "text"}, "deadline": {"date"},
                "closed_on": {"date"}, "amount": {"amount", "year"},
+               "amount_corrected": {"amount", "year"}, "amount_recovered": {"amount", "year"},
                "status": {"status"}, "audit_level": {"level"}, "rectification_type": {"type"},
                "warning": {"warning"}, "struck_off": {"yesno"},
                "responsible": {"person", "text"}, "supervisor": {"person", "text"},
@@ -210,7 +211,7 @@ def decide_columns(columns: list[ColumnEvidence], synonyms: TMapping[str, Iterab
     # Settle two columns wanting one field.
     by_field: dict[str, list[int]] = {}
     for i, (_, m, _) in enumerate(proposals):
-        if m.field and m.field != "serial":
+        if m.field and m.field not in ("serial", "accountability", "evidence"):
             by_field.setdefault(m.field, []).append(i)
     out = [m for _, m, _ in proposals]
     for fld, idx in by_field.items():

@@ -396,9 +396,10 @@ class _RowParser:
         h = self.cols["warning"].shown if "warning" in self.cols else ""
         f["warning"] = self.word("warning", r, lambda x: parse_word(
             WARNING_WORDS, x, row, h, "红, 黄, 绿 or 蓝"))
-        v, h = self.value(r, "amount")
-        col = self.cols.get("amount")
-        f["amount"] = parse_amount(v, row, h, bool(col and col.in_wan))
+        for fld in ("amount", "amount_corrected", "amount_recovered"):
+            v, h = self.value(r, fld)
+            col = self.cols.get(fld)
+            f[fld] = parse_amount(v, row, h, bool(col and col.in_wan))
         h = self.cols["rectification_type"].shown if "rectification_type" in self.cols else ""
         f["rectification_type"] = self.word("rectification_type", r, lambda x: parse_word(
             TYPE_WORDS, x, row, h, "立行立改, 分阶段整改 or 持续整改"))

@@ -13,6 +13,7 @@ from audit.model import ExportFailed
 from audit.store import history
 from audit.views import Scope
 from issues import import_store, store
+from issues.ledger_format import REMARKS_HEADER
 from issues.ledger_views import Progress, ledger_rows_for
 from issues.ledger_write_format import write_ledger
 
@@ -65,6 +66,9 @@ def _extra_columns(db: sqlite_utils.Database, ids: list[int]
     headers: list[str] = []
     for iid in ids:
         for h in kept.get(iid, {}):
-            if h not in headers:
+            # 备注 has a column of its own (LedgerRow.remarks)
+            if h not in headers and h != REMARKS_HEADER:
                 headers.append(h)
+    if not headers:
+        return None
     return headers, [[kept.get(iid, {}).get(h) for h in headers] for iid in ids]

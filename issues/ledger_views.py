@@ -33,8 +33,16 @@ import sqlite_utils
 from audit.model import code_key
 from audit.store.db import rows
 from audit.text_format import has_xml_forbidden, xml_safe
-from audit.views import ISSUE_LINK_TABLES, Scope, is_live, issue_states, link_rows_sql
+from audit.views import (
+    ISSUE_LINK_TABLES,
+    Scope,
+    is_live,
+    issue_states,
+    link_rows_sql,
+    then_value_sql,
+)
 from issues.ledger_format import (
+    REMARKS_HEADER,
     LedgerRow,
     MeasureLine,
     measure_line_text,
@@ -90,6 +98,10 @@ class IssueRecord:
     causes: list[dict] = field(default_factory=list)
     measures: list[dict] = field(default_factory=list)
     accountability: list[dict] = field(default_factory=list)
+    amount_corrected: float = 0.0
+    amount_recovered: float = 0.0
+    evidence: list[str] = field(default_factory=list)   # file names, in upload order
+    remarks: str = ""                                     # the kept 备注 column
 
 
 class IssueSummary(NamedTuple):
@@ -151,6 +163,10 @@ class Gathered:
     measures: dict[int, tuple[tuple, ...]]
     accountability: dict[int, tuple[tuple, ...]]
     owners: dict[int, str | None] = field(default_factory=dict)  # person id → owner_line
+    # amounts (corrected, recovered), evidence file names and the kept 备注, by issue id
+    achieved: dict[int, tuple[float, float]] = field(default_factory=dict)
+    evidence: dict[int, tuple[tuple, ...]] = field(default_factory=dict)
+    remarks: dict[int, str] = field(default_factory=dict)
     # link table → {id list text → what _linked makes of it}: the same few combinations of
     # sources, streams, focus points and causes recur across thousands of issues.
     _resolved: dict[str, dict[str | None, tuple]] = field(default_factory=dict)
@@ -166,6 +182,7 @@ class Gathered:
          aspect_code, aspect_name, category_name, unit_code, unit_name) = self.detail[iid]
         people = self.people
         sources, streams, focus, causes = map(list, self._linked(iid))  # the record's own lists
+        corrected, recovered = self.achieved.get(iid, (0.0, 0.0))
         return IssueRecord(
             id=iid, code=s["code"], title=s["title"], description=description,
             category_code=s["category_code"], category_name=category_name,
@@ -183,7 +200,11 @@ class Gathered:
                        "owner": people.get(m[3], ""), "deadline": m[4], "status": m[5]}
                       for m in self.measures.get(iid, ())],
             accountability=[{"not_applicable": a[1], "person_name": a[2], "action": a[3],
-                             "reason": a[4]} for a in self.accountability.get(iid, ())])
+                             "reason": a[4], "penalty_amount": a[5]}
+                            for a in self.accountability.get(iid, ())],
+            amount_corrected=corrected, amount_recovered=recovered,
+            evidence=[e[1] for e in self.evidence.get(iid, ())],
+            remarks=self.remarks.get(iid, ""))
 
     def summary(self, s: dict) -> IssueSummary:
         """The IssueSummary of one state row (the same values as its IssueRecord)."""
@@ -203,7 +224,7 @@ class Gathered:
             aspect_name, description, s["amount"] or 0.0, progress, people.get(supervisor, ""),
             sources, causes,
             tuple((m[2], people.get(m[3], ""), m[4], m[5]) for m in self.measures.get(iid, ())),
-            tuple(a[1:] for a in self.accountability.get(iid, ())))
+            tuple(a[1:5] for a in self.accountability.get(iid, ())))
 
     def ledger_row(self, s: dict, excel_row: int) -> LedgerRow:
         """The LedgerRow of one state row, equal to ledger_row(self.record(s), excel_row)
@@ -229,7 +250,10 @@ class Gathered:
                 [(m[2], owners.get(m[3]), m[4], m[5]) for m in self.measures.get(iid, ())],
                 s["deadline"], progress, s["status"], s["warning"], s["amount"] or 0.0,
                 rtype, basis, recommendation, streams, focus,
-                [c["title"] for c in causes], s["closed_on"])
+                [c["title"] for c in causes], s["closed_on"],
+                *self.achieved.get(iid, (0.0, 0.0)),
+                [a[1:] for a in self.accountability.get(iid, ())],
+                [e[1] for e in self.evidence.get(iid, ())], self.remarks.get(iid, ""))
 
     def _linked(self, iid: int) -> tuple[tuple[dict, ...], tuple[str, ...], tuple[str, ...],
                                          tuple[dict, ...]]:
@@ -314,9 +338,18 @@ def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
         SELECT issue_id, id, title, owner_person_id, deadline, status FROM measures
         WHERE issue_id IS NOT NULL AND created_at < :end AND {in_scope.format("issue_id")}
         ORDER BY issue_id, id""", params)
+    # Records and files as of the date by when they were made (they are never edited; a merge
+    # moves them to the surviving issue, as it moves measures).
     accountability = _grouped(db, f"""
-        SELECT issue_id, not_applicable, person_name, action, reason FROM accountability
-        WHERE {in_scope.format("issue_id")} ORDER BY issue_id, id""", params)
+        SELECT issue_id, not_applicable, person_name, action, reason, penalty_amount
+        FROM accountability
+        WHERE recorded_at < :end AND {in_scope.format("issue_id")}
+        ORDER BY issue_id, id""", params)
+    evidence = _grouped(db, f"""
+        SELECT issue_id, filename FROM evidence
+        WHERE uploaded_at < :end AND {in_scope.format("issue_id")}
+        ORDER BY issue_id, id""", params)
+    achieved, remarks = _achieved(db, in_scope, params, live), _remarks(db, in_scope, params, live)
     if on_progress:
         on_progress("gather", 3, steps)
     keys: dict[str, tuple] = {}
@@ -336,10 +369,41 @@ def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
         causes={r["id"]: r for r in rows(db, "SELECT id, code, title FROM causes")},
         streams=dict(db.conn.execute("SELECT id, code FROM streams")),
         focus=dict(db.conn.execute("SELECT id, code FROM focus_points")),
-        links=links, measures=measures, accountability=accountability)
+        links=links, measures=measures, accountability=accountability, achieved=achieved,
+        evidence=evidence, remarks=remarks)
     if on_progress:
         on_progress("gather", steps, steps)
     return found
+
+
+def _achieved(db: sqlite_utils.Database, in_scope: str, params: dict, live: bool
+              ) -> dict[int, tuple[float, float]]:
+    """issue id → (amount corrected, amount recovered) as of :end: from history for the issues
+    with a record after :end (audit.views.then_value_sql), as they are for the rest."""
+    if live:
+        values = "i.amount_corrected, i.amount_recovered"
+        chg = ""
+    else:
+        def then(f: str) -> str:
+            return (f"CASE WHEN i.id IN (SELECT id FROM chg) THEN "
+                    f"CAST({then_value_sql('issue', 'i.id', f, f'i.{f}')} AS REAL) "
+                    f"ELSE i.{f} END")
+        values = f"{then('amount_corrected')}, {then('amount_recovered')}"
+        chg = ("WITH chg AS MATERIALIZED (SELECT DISTINCT entity_id AS id FROM history "
+               "WHERE at >= :end AND +entity = 'issue') ")
+    return {r[0]: (r[1] or 0.0, r[2] or 0.0) for r in db.conn.execute(
+        f"{chg}SELECT i.id, {values} FROM issues i WHERE {in_scope.format('i.id')}", params)}
+
+
+def _remarks(db: sqlite_utils.Database, in_scope: str, params: dict, live: bool
+             ) -> dict[int, str]:
+    """issue id → its kept 备注 (the extra column REMARKS_HEADER) as of :end."""
+    value = "x.value" if live else then_value_sql("issue_extra", "x.issue_id", REMARKS_HEADER,
+                                                  "x.value")
+    return {r[0]: r[1] for r in db.conn.execute(
+        f"SELECT x.issue_id, {value} FROM issue_extras x WHERE x.header = :remarks "
+        f"AND {in_scope.format('x.issue_id')}", {**params, "remarks": REMARKS_HEADER})
+        if r[1]}
 
 
 def _id_lists(db: sqlite_utils.Database, field_name: str, column: str, in_scope: str,
@@ -443,7 +507,11 @@ def ledger_row(rec: IssueRecord, excel_row: int) -> LedgerRow:
                  for m in rec.measures],
                 rec.deadline, rec.progress, rec.status, rec.warning, rec.amount,
                 rec.rectification_type, rec.basis, rec.recommendation, rec.streams, rec.focus,
-                [c["title"] for c in rec.causes], rec.closed_on)
+                [c["title"] for c in rec.causes], rec.closed_on, rec.amount_corrected,
+                rec.amount_recovered,
+                [(a["not_applicable"], a["person_name"], a["action"], a["reason"],
+                  a["penalty_amount"]) for a in rec.accountability],
+                rec.evidence, rec.remarks)
 
 
 def _row(excel_row: int, *args: Any) -> LedgerRow:
@@ -456,13 +524,17 @@ def _fields(measures_as: Callable[[list[tuple], bool], Any], code: str, category
             responsible: str, supervisor: str, measures: list[tuple], deadline: str | None,
             progress: str, status: str, warning: str | None, amount: float | None,
             rectification_type: str, basis: str, recommendation: str, streams: list[str],
-            focus: list[str], causes: list[str], closed_on: str | None) -> tuple:
+            focus: list[str], causes: list[str], closed_on: str | None,
+            amount_corrected: float, amount_recovered: float, accountability: list[tuple],
+            evidence: list[str], remarks: str) -> tuple:
     """The fields of an issue's LedgerRow in LedgerRow order (without excel_row), from its
     values: measures as (title, owner line, deadline, status), given to `measures_as` with
     whether a text may hold XML-forbidden characters (_measure_lines for the LedgerRow's
-    MeasureLines, _measures_text for the cell text); causes as titles."""
+    MeasureLines, _measures_text for the cell text); causes as titles; accountability as
+    (not_applicable, person name, action, reason, penalty); evidence as file names."""
     texts = [code, category, aspect, title, description, unit, responsible, supervisor,
-             progress, basis, recommendation, *causes]
+             progress, basis, recommendation, remarks, *causes, *evidence]
+    texts += [x for a in accountability for x in a[1:4]]
     texts += [s["name"] for s in sources]
     texts += [s["report_no"] for s in sources]
     texts += [m[0] for m in measures]
@@ -489,7 +561,12 @@ def _fields(measures_as: Callable[[list[tuple], bool], Any], code: str, category
         tuple(sorted(focus)),
         tuple(c for c in (_CAUSE_SEPARATORS.sub("，", short(c)).strip("，").strip()
                           for c in causes) if c),
-        _date(closed_on) if status == "closed" else None)
+        _date(closed_on) if status == "closed" else None,
+        round(float(amount_corrected or 0), 2), round(float(amount_recovered or 0), 2),
+        tuple((bool(na), short(person), long(action), long(reason), round(float(penalty or 0), 2))
+              for na, person, action, reason, penalty in accountability),
+        tuple(short(f) for f in evidence),
+        short(remarks))
 
 
 def ledger_rows(records: list[IssueRecord]) -> list[LedgerRow]:

@@ -67,12 +67,17 @@ _LAYOUT: tuple[tuple[str, int, str], ...] = (
     ("status", 11, "status"),
     ("warning", 7, "warning"),
     ("amount", 14, "amount"),
+    ("amount_corrected", 13, "amount"),
+    ("amount_recovered", 13, "amount"),
+    ("accountability", 24, "accountability"),
+    ("evidence", 22, "evidence"),
     ("streams", 18, "streams"),
     ("focus", 24, "focus"),
     ("causes", 28, "causes"),
     ("basis", 28, "wrap"),
     ("recommendation", 28, "wrap"),
     ("closed_on", 12, "date"),
+    ("remarks", 18, "wrap"),
 )
 # (field, Chinese header, English header, width, kind)
 COLUMNS: tuple[tuple[str, str, str, int, str], ...] = tuple(
@@ -128,13 +133,15 @@ _KIND = {c[0]: c[4] for c in COLUMNS}
 _AT = {f: i for i, f in enumerate(_FIELDS)}
 # Every column whose cell is text that came from the user (and so is neutralised and cut).
 _TEXT_AT = tuple(i for i, f in enumerate(_FIELDS)
-                 if _KIND[f] in ("text", "wrap", "code", "measures", "causes"))
+                 if _KIND[f] in ("text", "wrap", "code", "measures", "causes", "accountability",
+                                 "evidence"))
 _LABELLED = (("audit_level", "level", AUDIT_LEVELS),
              ("rectification_type", "type", RECTIFICATION_TYPES),
              ("status", "status", tuple(s.value for s in Status)),
              ("warning", "warning", WARNING_KEYS))
 _MEASURES_AT, _CAUSES_AT = _AT["measures"], _AT["causes"]
 _STREAMS_AT, _FOCUS_AT = _AT["streams"], _AT["focus"]
+_ACCOUNTABILITY_AT, _EVIDENCE_AT = _AT["accountability"], _AT["evidence"]
 # First characters after which `neutralise` may change a text (formula prefixes, apostrophe).
 _NEUTRALISE_FIRST = frozenset("=+-@\t\r'")
 
@@ -159,6 +166,21 @@ class Words:
         self.streams = {c: vocabulary.stream_name(c, lang) for c in vocabulary.stream_codes}
         self.focus = {c: f"{c} {vocabulary.focus_name(c, lang)}" for c in vocabulary.focus_codes}
         self.focus_sep = t("ledger.focus_sep", lang)
+        self.acc = {k: t(f"ledger.acc.{k}", lang) for k in ("person", "penalty",
+                                                            "not_applicable")}
+
+    def accountability(self, records: tuple[tuple[bool, str, str, str, float], ...]) -> str:
+        """The 责任追究 cell: one line per record, a penalty with its amount."""
+        acc, lines = self.acc, []
+        for not_applicable, person, action, reason, penalty in records:
+            if not_applicable:
+                lines.append(acc["not_applicable"].format(reason=reason))
+            elif penalty:
+                lines.append(acc["penalty"].format(person=person, action=action,
+                                                   amount=f"{penalty:,.2f}"))
+            else:
+                lines.append(acc["person"].format(person=person, action=action))
+        return "\n".join(lines)
 
 
 def _cells(row: LedgerRow, serial: int, words: Words) -> tuple[list[Any], int]:
@@ -183,6 +205,10 @@ def _finish(values: list[Any], serial: int, words: Words, scan: bool) -> tuple[l
     hold characters XML cannot."""
     c = values[_CAUSES_AT]
     values[_CAUSES_AT] = "；".join(c) if c else None
+    a = values[_ACCOUNTABILITY_AT]
+    values[_ACCOUNTABILITY_AT] = words.accountability(a) if a else None
+    e = values[_EVIDENCE_AT]
+    values[_EVIDENCE_AT] = "\n".join(e) if e else None
     for at, table in words.labels:
         v = values[at]
         values[at] = table[v] if v and v != "none" else None
@@ -354,14 +380,16 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     # Codes keep the text format so 001 stays 001 and 2024-1 is never taken for a number.
     formats = {"code": {"number_format": "@"}, "date": {"number_format": "yyyy-mm-dd"},
                "amount": {"number_format": "#,##0.00"}, "wrap": {"alignment": _WRAP},
-               "measures": {"alignment": _WRAP}, "causes": {"alignment": _WRAP}}
+               "measures": {"alignment": _WRAP}, "causes": {"alignment": _WRAP},
+               "accountability": {"alignment": _WRAP}, "evidence": {"alignment": _WRAP}}
     # Every body cell has the border and the font (and its column's format, top-aligned).
     styled_at = [(i, _styled(ws, font=_BODY_FONT, border=_BORDER,
                              **{"alignment": _TOP, **formats.get(kind, {})}))
                  for i, (_, _, _, _, kind) in enumerate(COLUMNS)]
     warning_at = [c[0] for c in COLUMNS].index("warning")
     wrapped_at = [(i, width) for i, (f, _, _, width, kind) in enumerate(COLUMNS)
-                  if kind in ("wrap", "measures", "causes") and f not in _FOLDED]
+                  if kind in ("wrap", "measures", "causes", "accountability", "evidence")
+                  and f not in _FOLDED]
     row_heights = ws.row_dimensions
     warning_cells = {k: _styled(ws, fill=f, font=_BODY_FONT, border=_BORDER, alignment=_TOP)
                      for k, f in WARNING_FILLS.items()}

@@ -342,7 +342,9 @@ def cases() -> list[Case]:
     out.append(Case("blanks and merged garbage", "garbage.xlsx",
                     xlsx([("台账", rows, ["A1:K1", "K4:K8"])]),
                     dict(zip(h, ["category", "aspect", "description", "unit", "responsible",
-                                 "measures", "deadline", "status", "amount", None, None])),
+                                 "measures", "deadline", "status", "amount", None,
+                                 "remarks"])),
+                    # 备注 is the remarks column, kept with the issue under its own header
                     {}, {"外包合同未经法律审核即签订": {"佐证材料清单": "张三提供的材料",
                                                   "备注": "季度更新"}}))
 

@@ -59,7 +59,7 @@ def test_writer_puts_title_with_as_of_date_above_header(sheet):
     assert ws["A1"].value == "外包专项审计整改台账（截至2026年11月27日）"
     assert [c.value for c in ws[2]][:6] == ["序号", "问题编号", "问题类别", "问题方面",
                                            "问题摘要", "问题描述"]
-    assert len(COLUMNS) == 26
+    assert len(COLUMNS) == 31
 
 
 def test_writer_freezes_panes_below_header(sheet):
@@ -67,7 +67,7 @@ def test_writer_freezes_panes_below_header(sheet):
 
 
 def test_writer_sets_auto_filter_over_header_and_rows(sheet):
-    assert sheet[1].auto_filter.ref == "A2:Z6"
+    assert sheet[1].auto_filter.ref == "A2:AE6"
 
 
 def test_writer_validates_status_column_from_hidden_list_sheet(sheet):
