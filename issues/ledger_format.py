@@ -70,6 +70,9 @@ class MeasureLine:
     owner: str | None = None
     deadline: dt.date | None = None
     done: bool = False
+    # The day it was completed (written only for a done measure; a done mark read without a
+    # date leaves it None: whoever takes the mark picks the day).
+    completed_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -472,11 +475,13 @@ def parse_causes(value: Any) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Measures: one per line, "标题（责任人：张三；时限：2026-12-31；已完成）".
+# Measures: one per line, "标题（责任人：张三；时限：2026-12-31；已完成：2026-11-20）" (the
+# completion date after 已完成 is optional on reading: a bare 已完成 is a done mark without one).
 
 _MEASURE_NUMBER = re.compile(r"^\s*(?:\d{1,3}\s*[.．、)）](?!\d)|[（(]\d{1,3}[）)])\s*")
 _META_KEYS_OWNER = ("责任人", "负责人", "owner")
 _META_KEYS_DEADLINE = ("时限", "完成时限", "整改时限", "deadline", "due")
+_META_KEYS_COMPLETED = ("已完成", "完成", "完成日期", "done", "completed", "completed on")
 _DONE_WORDS = {"已完成": True, "完成": True, "done": True, "未完成": False, "进行中": False,
                "todo": False}
 _FORBIDDEN_IN_OWNER = re.compile(r"[()（）;；:：\n\r]")
@@ -490,27 +495,33 @@ def format_measure_line(m: MeasureLine) -> str:
     if m.owner is not None:
         if not m.owner.strip() or m.owner != m.owner.strip() or _FORBIDDEN_IN_OWNER.search(m.owner):
             raise ValueError(f"measure owner cannot be written: {m.owner!r}")
+    if m.completed_on is not None and not m.done:
+        raise ValueError(f"a measure not done has no completion date: {m.title!r}")
     return measure_line_text(m.title, m.owner,
-                             None if m.deadline is None else m.deadline.isoformat(), m.done)
+                             None if m.deadline is None else m.deadline.isoformat(), m.done,
+                             None if m.completed_on is None else m.completed_on.isoformat())
 
 
-def measure_line_text(title: str, owner: str | None, deadline: str | None, done: bool) -> str:
+def measure_line_text(title: str, owner: str | None, deadline: str | None, done: bool,
+                      completed_on: str | None = None) -> str:
     """The one-line text of a measure from its parts, unchecked: the title non-empty, stripped
-    and on one line, the owner as format_measure_line accepts it (or None), the deadline as ISO
-    date text (or None). format_measure_line checks its measure and calls this; an export that
-    already holds values in that form calls it directly, without making MeasureLines."""
+    and on one line, the owner as format_measure_line accepts it (or None), the deadline and
+    the completion date (of a done measure) as ISO date text (or None). format_measure_line
+    checks its measure and calls this; an export that already holds values in that form calls
+    it directly, without making MeasureLines."""
+    mark = (f"已完成：{completed_on}" if completed_on is not None else "已完成") if done else ""
     # The parts present, in the order 责任人；时限；已完成, each combination spelled out (no list
     # built and joined for each of the 200,000 measures of a region's ledger).
     if owner is not None:
         if deadline is not None:
-            meta = (f"责任人：{owner}；时限：{deadline}；已完成" if done
+            meta = (f"责任人：{owner}；时限：{deadline}；{mark}" if done
                     else f"责任人：{owner}；时限：{deadline}")
         else:
-            meta = f"责任人：{owner}；已完成" if done else f"责任人：{owner}"
+            meta = f"责任人：{owner}；{mark}" if done else f"责任人：{owner}"
     elif deadline is not None:
-        meta = f"时限：{deadline}；已完成" if done else f"时限：{deadline}"
+        meta = f"时限：{deadline}；{mark}" if done else f"时限：{deadline}"
     elif done:
-        meta = "已完成"
+        meta = mark
     # A title that itself ends in a bracket gets an (empty) group so it is not taken for one.
     elif title.endswith((")", "）")):
         return f"{title}（）"
@@ -521,7 +532,8 @@ def measure_line_text(title: str, owner: str | None, deadline: str | None, done:
 
 def parse_measure_line(text: str, excel_row: int, column: str) -> MeasureLine:
     """A measure from its one-line text (see format_measure_line). A trailing bracket that does
-    not hold 责任人/时限/已完成 parts is part of the title."""
+    not hold 责任人/时限/已完成 parts is part of the title. Raises LedgerRowError naming the row
+    and column for a deadline or completion date that is not a date."""
     line = text.strip()
     if not line:
         raise LedgerRowError(excel_row, column, text, "empty measure")
@@ -531,20 +543,21 @@ def parse_measure_line(text: str, excel_row: int, column: str) -> MeasureLine:
             inner = line[opens + 1:-1]
             meta = _parse_measure_meta(inner, excel_row, column, text)
             if meta is not None and line[:opens].strip():
-                owner, deadline, done = meta
-                return MeasureLine(line[:opens].strip(), owner, deadline, done)
+                owner, deadline, done, completed_on = meta
+                return MeasureLine(line[:opens].strip(), owner, deadline, done, completed_on)
     return MeasureLine(line)
 
 
 def _parse_measure_meta(inner: str, row: int, column: str, text: str
-                        ) -> tuple[str | None, dt.date | None, bool] | None:
+                        ) -> tuple[str | None, dt.date | None, bool, dt.date | None] | None:
     if "(" in inner or "（" in inner:
         return None
     owner: str | None = None
     deadline: dt.date | None = None
     done = False
+    completed_on: dt.date | None = None
     if not inner.strip():
-        return owner, deadline, done
+        return owner, deadline, done, completed_on
     for part in re.split(r"[;；]", inner):
         p = part.strip()
         kv = re.split(r"\s*[:：]\s*", p, maxsplit=1)
@@ -552,11 +565,24 @@ def _parse_measure_meta(inner: str, row: int, column: str, text: str
             owner = kv[1]
         elif len(kv) == 2 and kv[0].lower() in _META_KEYS_DEADLINE:
             deadline = parse_date(kv[1], row, column)
+        elif len(kv) == 2 and kv[0].lower() in _META_KEYS_COMPLETED and kv[1]:
+            done, completed_on = True, _completion_date(kv[1], row, column, text)
         elif p.lower() in _DONE_WORDS:
             done = _DONE_WORDS[p.lower()]
         else:
             return None
-    return owner, deadline, done
+    if completed_on is not None and not done:
+        raise LedgerRowError(row, column, text, "ledger_row.completed_not_done")
+    return owner, deadline, done, completed_on
+
+
+def _completion_date(value: str, row: int, column: str, text: str) -> dt.date | None:
+    """The date after a measure's 已完成: (parse_date's forms); LedgerRowError naming the row,
+    the column and the measure's line otherwise."""
+    try:
+        return parse_date(value, row, column)
+    except LedgerRowError:
+        raise LedgerRowError(row, column, text.strip(), "ledger_row.completed_on") from None
 
 
 def parse_measures(value: Any, row: int, column: str) -> tuple[MeasureLine, ...]:

@@ -197,7 +197,8 @@ class Gathered:
             supervisor=people.get(supervisor, ""), sources=sources, streams=streams,
             focus=focus, causes=causes,
             measures=[{"id": m[1], "title": m[2], "owner_person_id": m[3],
-                       "owner": people.get(m[3], ""), "deadline": m[4], "status": m[5]}
+                       "owner": people.get(m[3], ""), "deadline": m[4], "status": m[5],
+                       "completed_on": m[6]}
                       for m in self.measures.get(iid, ())],
             accountability=[{"not_applicable": a[1], "person_name": a[2], "action": a[3],
                              "reason": a[4], "penalty_amount": a[5]}
@@ -247,7 +248,7 @@ class Gathered:
         return (s["code"], category_name, aspect_name, s["title"], description,
                 sources, unit_name, people.get(s["responsible_person_id"], ""),
                 people.get(supervisor, ""),
-                [(m[2], owners.get(m[3]), m[4], m[5]) for m in self.measures.get(iid, ())],
+                [(m[2], owners.get(m[3]), m[4], m[5], m[6]) for m in self.measures.get(iid, ())],
                 s["deadline"], progress, s["status"], s["warning"], s["amount"] or 0.0,
                 rtype, basis, recommendation, streams, focus,
                 [c["title"] for c in causes], s["closed_on"],
@@ -335,7 +336,7 @@ def gather_issues(db: sqlite_utils.Database, scope: Scope, as_of: dt.date,
     if on_progress:
         on_progress("gather", 2, steps)
     measures = _grouped(db, f"""
-        SELECT issue_id, id, title, owner_person_id, deadline, status FROM measures
+        SELECT issue_id, id, title, owner_person_id, deadline, status, completed_on FROM measures
         WHERE issue_id IS NOT NULL AND created_at < :end AND {in_scope.format("issue_id")}
         ORDER BY issue_id, id""", params)
     # Records and files as of the date by when they were made (they are never edited; a merge
@@ -456,7 +457,8 @@ def _date(text: str | None) -> dt.date | None:
 def measure_line(m: dict) -> MeasureLine:
     """A measure as one ledger line; text the one-line form cannot hold is made to fit."""
     (line,) = _measure_lines([(m["title"], owner_line(m.get("owner")), m["deadline"],
-                               m["status"])], has_xml_forbidden(m["title"] or ""))
+                               m["status"], m.get("completed_on"))],
+                             has_xml_forbidden(m["title"] or ""))
     return line
 
 
@@ -467,21 +469,25 @@ def owner_line(name: str | None) -> str | None:
 
 
 def _measure_lines(measures: list[tuple], dirty: bool) -> tuple[MeasureLine, ...]:
-    """MeasureLines from (title, owner line, deadline, status) tuples. Made to satisfy
+    """MeasureLines from (title, owner line, deadline, status, completed on) tuples (the
+    completion date kept only for a done measure). Made to satisfy
     format_measure_line (which write_ledger calls): a non-empty stripped single-line title;
     owners come cleaned by owner_line. `dirty`: a title may hold XML-forbidden characters."""
     return tuple(MeasureLine(_measure_title(title, dirty), owner, _date(deadline),
-                             status == "done")
-                 for title, owner, deadline, status in measures)
+                             status == "done", _date(completed) if status == "done" else None)
+                 for title, owner, deadline, status, completed in measures)
 
 
 def _measures_text(measures: list[tuple], dirty: bool) -> str:
     """format_measures(_measure_lines(measures, dirty)) without the MeasureLines: the same
-    titles, owners and deadlines, given to the one definition of the line text."""
+    titles, owners, deadlines and completion dates, given to the one definition of the line
+    text."""
     return number_measure_lines([
         measure_line_text(_measure_title(title, dirty), owner,
-                          _deadline_text(deadline) if deadline else None, status == "done")
-        for title, owner, deadline, status in measures])
+                          _deadline_text(deadline) if deadline else None, status == "done",
+                          _deadline_text(completed) if completed and status == "done"
+                          else None)
+        for title, owner, deadline, status, completed in measures])
 
 
 def _measure_title(title: str, dirty: bool) -> str:
@@ -494,8 +500,8 @@ def _measure_title(title: str, dirty: bool) -> str:
 
 @lru_cache(maxsize=4096)
 def _deadline_text(deadline: str) -> str:
-    """A stored deadline as the measure line writes it: _date(deadline).isoformat() (a few
-    hundred distinct dates are each converted once)."""
+    """A stored date (a deadline or a completion date) as the measure line writes it:
+    _date(deadline).isoformat() (a few hundred distinct dates are each converted once)."""
     return dt.date.fromisoformat(deadline[:10]).isoformat()
 
 
@@ -503,8 +509,8 @@ def ledger_row(rec: IssueRecord, excel_row: int) -> LedgerRow:
     """One issue as the ledger row the reader reads back from the exported file."""
     return _row(excel_row, rec.code, rec.category_name, rec.aspect_name, rec.title,
                 rec.description, rec.sources, rec.unit_name, rec.responsible, rec.supervisor,
-                [(m["title"], owner_line(m.get("owner")), m["deadline"], m["status"])
-                 for m in rec.measures],
+                [(m["title"], owner_line(m.get("owner")), m["deadline"], m["status"],
+                  m.get("completed_on")) for m in rec.measures],
                 rec.deadline, rec.progress, rec.status, rec.warning, rec.amount,
                 rec.rectification_type, rec.basis, rec.recommendation, rec.streams, rec.focus,
                 [c["title"] for c in rec.causes], rec.closed_on, rec.amount_corrected,
@@ -528,7 +534,7 @@ def _fields(measures_as: Callable[[list[tuple], bool], Any], code: str, category
             amount_corrected: float, amount_recovered: float, accountability: list[tuple],
             evidence: list[str], remarks: str) -> tuple:
     """The fields of an issue's LedgerRow in LedgerRow order (without excel_row), from its
-    values: measures as (title, owner line, deadline, status), given to `measures_as` with
+    values: measures as (title, owner line, deadline, status, completed on), given to `measures_as` with
     whether a text may hold XML-forbidden characters (_measure_lines for the LedgerRow's
     MeasureLines, _measures_text for the cell text); causes as titles; accountability as
     (not_applicable, person name, action, reason, penalty); evidence as file names."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 
 from audit.model import (
@@ -252,6 +253,17 @@ def choice_value(value: str, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise ValidationFailed(field, f"must be one of {', '.join(allowed)}")
     return value
+
+
+def completion_day(completed_on, today: date) -> date:
+    """The day a measure marked done was completed: `completed_on` (a date or ISO text), or
+    `today` when none is given. Raises ValidationFailed (field completed_on) for text that is
+    not a date or a day after `today`."""
+    d = parse_date(completed_on, "completed_on") or today
+    if d > today:
+        raise ValidationFailed("completed_on", "cannot be in the future",
+                               rule="completed_future", date=d.isoformat())
+    return d
 
 
 def check_editable(issue: dict) -> None:

@@ -4,7 +4,9 @@ shows them now, and the facts of each item (who may change what) come in as plai
 
 A returned ledger may change only the progress fields of items and measures assigned to the
 uploader: an issue's 整改进展 (progress note) and each measure's completion (已完成 in the
-measures cell; completed on the day of the upload). Anything else that differs from what the
+measures cell, with its completion date after it — 已完成：2026-11-20 — or, without one,
+completed on the day of the upload; the date follows the service's rule, issues.model.
+completion_day: not after the upload day). A done measure's date may be corrected the same way. Anything else that differs from what the
 ledger shows now — a title, a deadline, a measure's owner or title, a status, a row of an item
 outside the uploader's scope, a row without a known code — is a refusal listed by row and
 column, and one refusal refuses the whole upload. So is a progress cell whose stored value
@@ -14,11 +16,13 @@ and a cell whose U+FFFD would replace stored control characters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import datetime as dt
 from typing import Any, Iterable
 
-from audit.model import AuditError
+from audit.model import AuditError, ValidationFailed
 from audit.text_format import TRUNCATION_MARK, has_xml_forbidden, is_truncated_from
 from issues.ledger_format import ROW_FIELDS, LedgerRow, MeasureLine
+from issues.model import completion_day
 
 # Columns compared for equality: everything but the progress fields and 预警 (the warning
 # colour is worked out from the export's date, so it moves by itself).
@@ -59,18 +63,21 @@ class ItemFacts:
 
 @dataclass(frozen=True)
 class ReturnChange:
-    """One change a returned ledger makes: an issue's progress note, or a measure's
-    completion ('measure_done' / 'measure_undone')."""
+    """One change a returned ledger makes: an issue's progress note, a measure's completion
+    ('measure_done' / 'measure_undone'), or a done measure's completion date
+    ('measure_date': old and new are ISO dates). `completed_on`: the completion date a
+    'measure_done' or 'measure_date' change records (ISO)."""
 
     row: int
     column: str
     code: str
     issue_id: int
-    kind: str                     # 'progress' | 'measure_done' | 'measure_undone'
+    kind: str                     # 'progress' | 'measure_done' | 'measure_undone' | 'measure_date'
     old: Any
     new: Any
     measure_id: int | None = None
     measure_title: str = ""
+    completed_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,10 +157,12 @@ def _shown(value: Any) -> Any:
 
 
 def diff_returned(rows: Iterable[LedgerRow], now: dict[str, LedgerRow],
-                  facts: dict[str, ItemFacts], column_of: dict[str, str]) -> ReturnDiff:
+                  facts: dict[str, ItemFacts], column_of: dict[str, str], today: dt.date
+                  ) -> ReturnDiff:
     """Compare a returned ledger's rows with the same issues as the ledger shows them now
     (`now`, by code: only the uploader's scope) and list its changes and refusals.
-    `column_of`: a row field → the header the file shows for it."""
+    `column_of`: a row field → the header the file shows for it; `today`: the upload's day
+    (a done mark without a date records it; a date after it is refused)."""
     rows = list(rows)
     out = ReturnDiff(len(rows))
 
@@ -177,7 +186,7 @@ def diff_returned(rows: Iterable[LedgerRow], now: dict[str, LedgerRow],
                                             "newer" if who else "not_progress",
                                             _shown(f), _shown(n), who, when))
         _progress(r, current, item, col("progress"), out)
-        _measures(r, current, item, col("measures"), out)
+        _measures(r, current, item, col("measures"), today, out)
     return out
 
 
@@ -206,7 +215,7 @@ def _progress(r: LedgerRow, current: LedgerRow, item: ItemFacts, column: str,
 
 
 def _measures(r: LedgerRow, current: LedgerRow, item: ItemFacts, column: str,
-              out: ReturnDiff) -> None:
+              today: dt.date, out: ReturnDiff) -> None:
     mine, theirs = r.measures, current.measures
     if len(mine) != len(theirs) or len(theirs) != len(item.measures):
         out.refusals.append(Refusal(r.excel_row, column, "measures_changed",
@@ -219,7 +228,10 @@ def _measures(r: LedgerRow, current: LedgerRow, item: ItemFacts, column: str,
                                         "newer" if who else "measures_changed",
                                         _line(f), _line(n), who, when))
             continue
-        if f.done == n.done:
+        # A done mark without a date on a done measure keeps its date.
+        redated = (f.done and n.done and f.completed_on is not None
+                   and f.completed_on != n.completed_on)
+        if f.done == n.done and not redated:
             continue
         why = None
         if not m.may_edit:
@@ -231,13 +243,24 @@ def _measures(r: LedgerRow, current: LedgerRow, item: ItemFacts, column: str,
             out.refusals.append(Refusal(r.excel_row, column, "newer", _line(f), _line(n),
                                         who, when))
             continue
+        day = None
+        if f.done and not why:
+            try:
+                day = completion_day(f.completed_on, today).isoformat()
+            except ValidationFailed:
+                why = "completed_future"
         if why:
             out.refusals.append(Refusal(r.excel_row, column, why, _line(f), _line(n)))
+            continue
+        if redated:
+            out.changes.append(ReturnChange(
+                r.excel_row, column, item.code, item.issue_id, "measure_date",
+                _shown(n.completed_on), day, m.measure_id, f.title, day))
             continue
         out.changes.append(ReturnChange(
             r.excel_row, column, item.code, item.issue_id,
             "measure_done" if f.done else "measure_undone", m.status,
-            "done" if f.done else "doing", m.measure_id, f.title))
+            "done" if f.done else "doing", m.measure_id, f.title, day))
 
 
 def _line(m: MeasureLine) -> str:
@@ -247,7 +270,7 @@ def _line(m: MeasureLine) -> str:
     if m.deadline:
         parts.append(m.deadline.isoformat())
     if m.done:
-        parts.append("✓")
+        parts.append(f"✓ {m.completed_on.isoformat()}" if m.completed_on else "✓")
     return " / ".join(parts)
 
 

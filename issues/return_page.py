@@ -42,9 +42,11 @@ def _value(v) -> str:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-def _change_value(kind: str, v) -> str:
-    if kind == "progress":
+def _change_value(kind: str, v, completed_on: str | None = None) -> str:
+    if kind in ("progress", "measure_date"):
         return _value(v)
+    if v == "done" and completed_on:
+        return _t("ret.measure.done_on", date=completed_on)   # the date that will be recorded
     return _t(f"ret.measure.{v}")
 
 
@@ -54,7 +56,7 @@ def _changes(preview: return_service.ReturnPreview) -> None:
         _t("ret.col.row"): c.row, _t("ret.col.code"): c.code, _t("ret.col.column"): c.column,
         _t("ret.col.what"): _t(f"ret.kind.{c.kind}", measure=c.measure_title),
         _t("ret.col.old"): _change_value(c.kind, c.old),
-        _t("ret.col.new"): _change_value(c.kind, c.new)}
+        _t("ret.col.new"): _change_value(c.kind, c.new, c.completed_on)}
         for c in preview.diff.changes[:MAX_ROWS]]), hide_index=True, width="stretch")
 
 

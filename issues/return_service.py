@@ -4,7 +4,8 @@ progress and uploads it back. `preview_return` reads the file and lists, item by
 would change and what it may not (the rules are issues.return_model's); `apply_return` writes
 the changes in ONE transaction through the same services as single edits (update_progress,
 set_measure_status: permission, scope and workflow guards, one history record per changed
-field), after working the diff out again under the write lock: all or nothing."""
+field), after working the diff out again under the write lock: all or nothing. A measure
+marked done records the completion date written after its 已完成 (or the upload day)."""
 from __future__ import annotations
 
 import json
@@ -92,7 +93,7 @@ def _diff(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, at: str
                                                  owns_measure(actor, m, d)), m["status"])
                   for m in d["measures"]), changed)
     column_of = {fld: shown for shown, fld in parsed.header_map.items() if fld}
-    return diff_returned(parsed.rows, now, facts, column_of)
+    return diff_returned(parsed.rows, now, facts, column_of, day_of(at))
 
 
 def preview_return(db: sqlite_utils.Database, actor: Actor, data: bytes, filename: str, *,
@@ -119,16 +120,17 @@ def apply_return(db: sqlite_utils.Database, actor: Actor, preview: ReturnPreview
         if fresh.changes != preview.diff.changes:
             raise ReturnChanged()
         before = history.anchor(db)[0]
-        day = day_of(at)
         for ch in fresh.changes:
             try:
                 if ch.kind == "progress":
                     issues.update_progress(db, actor, ch.issue_id, version=None,
                                            progress=ch.new, at=at)
                 else:
+                    # The completion date the preview showed (the file's, or the upload day).
                     issues.set_measure_status(db, actor, ch.measure_id, version=None,
-                                              status=ch.new, completed_on=day
-                                              if ch.new == "done" else None, at=at)
+                                              status="doing" if ch.kind == "measure_undone"
+                                              else "done", completed_on=ch.completed_on,
+                                              at=at)
             except LedgerRowError:
                 raise
             except AuditError as ex:

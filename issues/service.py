@@ -42,6 +42,7 @@ from issues.model import (
     child_code,
     choice_value,
     codes_to_ids,
+    completion_day,
     guard_move,
     may_first_check,
     may_second_check,
@@ -405,10 +406,7 @@ def set_measure_status(db: sqlite_utils.Database, actor: Actor, measure_id: int,
             check_editable(issue)
         values: dict = {"status": status}
         if status == "done":
-            d = parse_date(completed_on, "completed_on") or day_of(at)
-            if d > day_of(at):
-                raise ValidationFailed("completed_on", "cannot be in the future")
-            values["completed_on"] = d.isoformat()
+            values["completed_on"] = completion_day(completed_on, day_of(at)).isoformat()
         else:
             values["completed_on"] = None
         rec = Recorder(db, actor, at, "measure.status")

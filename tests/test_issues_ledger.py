@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from audit.messages import error_text
 from audit.model import LedgerFileError, LedgerRowError
 from issues import ledger_format as ledger
 from issues import ledger_grid_format
@@ -267,6 +268,8 @@ def test_mapping_argument_refuses_items_without_equals():
     MeasureLine("补签（第二批）"),
     MeasureLine("补签 (x)", "李四"),
     MeasureLine("1. 不是编号"),
+    MeasureLine("完成合同清理", "张三", dt.date(2026, 12, 31), True, dt.date(2026, 11, 20)),
+    MeasureLine("建立台账", None, None, True, dt.date(2026, 3, 1)),
 ])
 def test_measure_line_format_and_parse_are_inverse(m):
     assert parse_measure_line(format_measure_line(m), 5, "整改措施") == m
@@ -275,6 +278,28 @@ def test_measure_line_format_and_parse_are_inverse(m):
 def test_measure_line_has_the_documented_form():
     m = MeasureLine("完成合同清理", "张三", dt.date(2026, 12, 31), True)
     assert format_measure_line(m) == "完成合同清理（责任人：张三；时限：2026-12-31；已完成）"
+
+
+def test_a_done_measure_line_carries_its_completion_date_after_the_done_mark():
+    m = MeasureLine("完成合同清理", "张三", dt.date(2026, 12, 31), True, dt.date(2026, 11, 20))
+    assert format_measure_line(m) == (
+        "完成合同清理（责任人：张三；时限：2026-12-31；已完成：2026-11-20）")
+
+
+@pytest.mark.parametrize("text", ["补签合同（done: 2026/11/20）", "补签合同（completed: 2026-11-20）",
+                                  "补签合同（完成日期：2026年11月20日）"])
+def test_a_completion_date_is_read_in_either_language_and_the_usual_date_forms(text):
+    assert parse_measure_line(text, 5, "整改措施") == MeasureLine(
+        "补签合同", done=True, completed_on=dt.date(2026, 11, 20))
+
+
+def test_a_completion_date_that_is_no_date_names_the_row_and_column():
+    with pytest.raises(LedgerRowError) as ex:
+        parse_measure_line("补签合同（已完成：2026-02-30）", 7, "整改措施")
+    assert (ex.value.row, ex.value.column, ex.value.reason) == (
+        7, "整改措施", "ledger_row.completed_on")
+    assert "完成日期不是有效日期" in error_text(ex.value, "zh")
+    assert "not a date" in error_text(ex.value, "en")
 
 
 def test_measure_line_keeps_an_unrelated_bracket_in_the_title():

@@ -4,13 +4,16 @@ items and measures assigned to the uploader is taken; any other difference is re
 and column, and the whole upload with it."""
 from __future__ import annotations
 
+import datetime as dt
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 from audit.__main__ import main
+from audit.model import LedgerRowError
 from audit.store import history
 from audit.views import scope_for
 from issues import return_service
@@ -72,14 +75,17 @@ class Filled:
         self.ws.cell(row=r, column=column(fld)).value = value
         return r
 
-    def mark_done(self, title: str, measure: int) -> int:
+    def mark_done(self, title: str, measure: int, on: dt.date | None = None) -> int:
+        """Mark a measure 已完成 (with the completion date `on` written after it, if given)."""
         r = self.row(title)
         cell = self.ws.cell(row=r, column=column("measures"))
         lines = list(parse_measures(cell.value, r, "measures"))
-        from dataclasses import replace
-        lines[measure] = replace(lines[measure], done=True)
+        lines[measure] = replace(lines[measure], done=True, completed_on=on)
         cell.value = format_measures(lines)
         return r
+
+    def measures_text(self, title: str) -> str:
+        return self.ws.cell(row=self.row(title), column=column("measures")).value
 
     def bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -87,8 +93,8 @@ class Filled:
         return buf.getvalue()
 
 
-def preview(p, data: bytes, who: str = "rect"):
-    return return_service.preview_return(p.db, p.actors[who], data, "回收.xlsx", at=UPLOAD_AT)
+def preview(p, data: bytes, who: str = "rect", at: str = UPLOAD_AT):
+    return return_service.preview_return(p.db, p.actors[who], data, "回收.xlsx", at=at)
 
 
 def snapshot(p) -> tuple:
@@ -125,6 +131,8 @@ def test_without_it_exactly_the_progress_changes_are_applied_one_record_each(pro
     assert pv.diff.refusals == []
     assert [(c.row, c.kind, c.measure_title) for c in pv.diff.changes] == [
         (r1, "progress", ""), (r1, "measure_done", "补充法律审核"), (r2, "measure_done", "开展比价")]
+    # A done mark without a date: completed on the day of the upload, as the preview says.
+    assert [c.completed_on for c in pv.diff.changes] == [None, "2026-02-10", "2026-02-10"]
     seq = history.anchor(prog.db)[0]
     result = return_service.apply_return(prog.db, prog.actors["rect"], pv, at=UPLOAD_AT)
     records = prog.db.conn.execute(
@@ -216,14 +224,101 @@ def test_an_unchanged_ledger_changes_nothing(prog, tmp_path):
     assert pv.diff.refusals == [] and pv.diff.changes == [] and not pv.diff.acceptable
 
 
+def measure_history(p, seq: int) -> list[tuple]:
+    return p.db.conn.execute(
+        "SELECT entity, entity_id, field, old, new, actor FROM history WHERE seq > ? "
+        "AND entity = 'measure' ORDER BY seq", (seq,)).fetchall()
+
+
+def test_a_measure_marked_done_with_a_date_records_that_date(prog, tmp_path):
+    f = Filled(unit_ledger(prog, tmp_path))
+    r = f.mark_done("合同未经法律审核", 0, on=dt.date(2026, 1, 20))
+    assert "已完成：2026-01-20" in f.measures_text("合同未经法律审核")
+    pv = preview(prog, f.bytes())
+    assert pv.diff.refusals == []
+    [change] = pv.diff.changes
+    assert (change.row, change.kind, change.new, change.completed_on) == (
+        r, "measure_done", "done", "2026-01-20")
+    seq = history.anchor(prog.db)[0]
+    return_service.apply_return(prog.db, prog.actors["rect"], pv, at=UPLOAD_AT)
+    mid = change.measure_id
+    assert measure_history(prog, seq) == [
+        ("measure", mid, "status", "todo", "done", "rect"),
+        ("measure", mid, "completed_on", None, "2026-01-20", "rect")]
+    assert prog.db.conn.execute("SELECT status, completed_on FROM measures WHERE id = ?",
+                                (mid,)).fetchone() == ("done", "2026-01-20")
+    prog.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert main(["verify", "--db", str(prog.path)]) == 0
+
+
+def test_the_next_export_shows_the_completion_date_and_returns_unchanged(prog, tmp_path):
+    f = Filled(unit_ledger(prog, tmp_path))
+    f.mark_done("合同未经法律审核", 1, on=dt.date(2026, 2, 3))
+    f.mark_done("结算业务量未核对", 0)
+    return_service.apply_return(prog.db, prog.actors["rect"], preview(prog, f.bytes()),
+                                at=UPLOAD_AT)
+    again = Filled(unit_ledger(prog, tmp_path))
+    assert "开展比价（责任人：张三；时限：2026-10-31；已完成：2026-02-03）" in again.measures_text("合同未经法律审核")
+    assert "补充法律审核（责任人：张三；时限：2026-11-30；已完成：2026-02-10）" in again.measures_text("结算业务量未核对")
+    pv = preview(prog, again.bytes())
+    assert pv.diff.refusals == [] and pv.diff.changes == []
+
+
+def test_a_done_measures_date_corrected_in_the_file_is_a_change_of_its_date(prog, tmp_path):
+    f = Filled(unit_ledger(prog, tmp_path))
+    f.mark_done("合同未经法律审核", 0)
+    first = "2026-02-05T10:00:00+08:00"
+    return_service.apply_return(prog.db, prog.actors["rect"], preview(prog, f.bytes(), at=first),
+                                at=first)
+    again = Filled(unit_ledger(prog, tmp_path))
+    r = again.mark_done("合同未经法律审核", 0, on=dt.date(2026, 2, 1))
+    pv = preview(prog, again.bytes())
+    [change] = pv.diff.changes
+    assert (change.row, change.kind, change.old, change.new) == (
+        r, "measure_date", "2026-02-05", "2026-02-01")
+    seq = history.anchor(prog.db)[0]
+    return_service.apply_return(prog.db, prog.actors["rect"], pv, at=UPLOAD_AT)
+    assert measure_history(prog, seq) == [
+        ("measure", change.measure_id, "completed_on", "2026-02-05", "2026-02-01", "rect")]
+
+
+def test_a_completion_date_after_the_upload_day_is_refused_by_row_and_column(prog, tmp_path):
+    f = Filled(unit_ledger(prog, tmp_path))
+    f.set("合同未经法律审核", "progress", "已完成法律审核制度修订")
+    r = f.mark_done("结算业务量未核对", 1, on=dt.date(2026, 2, 11))
+    before = snapshot(prog)
+    pv = preview(prog, f.bytes())
+    [refusal] = pv.diff.refusals
+    assert (refusal.row, refusal.column, refusal.why) == (r, "整改措施", "completed_future")
+    assert "2026-02-11" in refusal.file_value
+    with pytest.raises(ReturnRefused):
+        return_service.apply_return(prog.db, prog.actors["rect"], pv, at=UPLOAD_AT)
+    assert snapshot(prog) == before
+
+
+def test_a_completion_date_that_is_no_date_is_an_error_naming_row_and_column(prog, tmp_path):
+    f = Filled(unit_ledger(prog, tmp_path))
+    f.set("合同未经法律审核", "progress", "已完成法律审核制度修订")
+    r = f.row("结算业务量未核对")
+    cell = f.ws.cell(row=r, column=column("measures"))
+    cell.value = cell.value.replace("时限：2026-10-31）", "时限：2026-10-31；已完成：2026-02-30）")
+    assert "2026-02-30" in cell.value
+    before = snapshot(prog)
+    with pytest.raises(LedgerRowError) as err:
+        preview(prog, f.bytes())
+    assert (err.value.row, err.value.column) == (r, "整改措施")
+    assert snapshot(prog) == before
+
+
 # --- the page (AppTest) ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("lang, texts", [
     ("zh", {"title": "台账回收", "refusals": "不能由本次上传修改的单元格", "done": "已写入",
-            "why": "只能填写整改进展", "column": "列"}),
+            "why": "只能填写整改进展", "column": "列", "done_on": "已完成（2026-01-20）"}),
     ("en", {"title": "Ledger return", "refusals": "Cells this upload may not change",
-            "done": "change(s) written", "why": "only the progress note", "column": "Column"})])
+            "done": "change(s) written", "why": "only the progress note", "column": "Column",
+            "done_on": "Done (2026-01-20)"})])
 def test_the_return_page_uploads_previews_and_applies(prog, tmp_path, make_app, lang, texts):
     from tests.conftest import open_page, shown, sign_in
     path = unit_ledger(prog, tmp_path)
@@ -248,11 +343,13 @@ def test_the_return_page_uploads_previews_and_applies(prog, tmp_path, make_app, 
     assert not [b for b in app.button if b.key == "issues.return.confirm"]
     good = Filled(path)
     good.set("合同未经法律审核", "progress", "已完成法律审核制度修订")
-    good.mark_done("合同未经法律审核", 0)
+    good.mark_done("合同未经法律审核", 0, on=dt.date(2026, 1, 20))
     app.file_uploader(key="issues.return.file").set_value(("回收.xlsx", good.bytes(), mime))
     app.run()
     assert not app.exception, app.exception
     assert {m.label: m.value for m in app.metric}.values() and not app.error
+    changes = next(d.value for d in app.dataframe if len(d.value.columns) == 6)
+    assert texts["done_on"] in list(changes.iloc[:, 5])     # the date that will be recorded
     app.button(key="issues.return.confirm").click()
     app.run()
     assert not app.exception, app.exception
