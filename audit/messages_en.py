@@ -830,6 +830,8 @@ TEXTS: dict[str, str] = {
     "imp.done": "Imported: {create} new, {update} updated, {records} history records.",
     "imp.skipped": "{n} row(s) skipped (totals, blank or signature rows).",
     "imp.warning": "Note: {text}",
+    "imp.cap_warning": "After this import, staged and continuous items would go from {before_long} of {before_total} ({before_share}) to {long} of {total} ({share}), above the cap of {cap}. To import anyway, give a reason.",
+    "imp.cap_reason": "Reason to go past the cap (recorded with the rule acceptances)",
     "imp.mapping_confidence": "Confidence",
     "imp.mapping_reason": "Reason",
     "imp.reason.user": "your choice",
@@ -1853,6 +1855,7 @@ TEXTS: dict[str, str] = {
     "letter.page.col.as_of": "Date",
     "letter.page.bad_id": "Not a valid letter number.",
     # --- rectification rules and review meetings (docs/RULES.md) ---
+    "error.import_cap_exceeded": "Importing {file} would take staged and continuous items from {before_long} of {before_total} ({before_share}) to {long} of {total} ({share}), above the cap of {cap}; nothing was imported. To go ahead, give a reason and import again.",
     "error.cap_exceeded": "Staged and continuous items would number {long} of {total} ({share}), above the cap of {cap}. To go ahead, give a reason and confirm.",
     "error.deadline_misfit.issue": "The measure's deadline {deadline} is after the issue's deadline {issue_deadline}. To go ahead, give a reason and confirm.",
     "error.deadline_misfit.milestone": "The measure's deadline {deadline} is after the milestone it serves ({milestone_due}). To go ahead, give a reason and confirm.",

@@ -776,6 +776,8 @@ TEXTS: dict[str, str] = {
     "imp.done": "导入完成：新增 {create} 项，更新 {update} 项，写入变更记录 {records} 条。",
     "imp.skipped": "已跳过 {n} 行（合计行、空行、签字行）。",
     "imp.warning": "提示：{text}",
+    "imp.cap_warning": "本次导入后，分阶段整改和持续整改的问题将由 {before_long} 个（共 {before_total} 个，占 {before_share}）变为 {long} 个（共 {total} 个，占 {share}），超过 {cap} 的上限。确需导入的，请填写理由。",
+    "imp.cap_reason": "超出上限的理由（记入规则确认记录）",
     "imp.mapping_confidence": "把握",
     "imp.mapping_reason": "依据",
     "imp.reason.user": "您指定",
@@ -1743,6 +1745,7 @@ TEXTS: dict[str, str] = {
     "letter.page.col.as_of": "督办日期",
     "letter.page.bad_id": "督办函编号无效。",
     # --- rectification rules and review meetings (docs/RULES.md) ---
+    "error.import_cap_exceeded": "导入 {file} 将使分阶段整改和持续整改的问题由 {before_long} 个（共 {before_total} 个，占 {before_share}）变为 {long} 个（共 {total} 个，占 {share}），超过 {cap} 的上限，未导入任何内容。如确需如此，请填写理由后再导入。",
     "error.cap_exceeded": "分阶段整改和持续整改的问题将达到 {long} 个（共 {total} 个，占 {share}），超过 {cap} 的上限。如确需如此，请填写理由后确认。",
     "error.deadline_misfit.issue": "措施完成时限 {deadline} 晚于问题的整改时限 {issue_deadline}。如确需如此，请填写理由后确认。",
     "error.deadline_misfit.milestone": "措施完成时限 {deadline} 晚于其服务的阶段节点 {milestone_due}。如确需如此，请填写理由后确认。",
