@@ -4,7 +4,6 @@ again in the write transaction against the rows as they are, and gone past only 
 reason (recorded as for one issue); without it nothing is written. At the exact boundary."""
 from __future__ import annotations
 
-
 import pytest
 
 from audit.__main__ import main
