@@ -257,10 +257,10 @@ def _tiles(data: dict, amber_days: str) -> None:
                        + since, border=True)
 
 
-def _flag_tiles(db, actor: Actor, today: date) -> None:
-    """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as they stand today,
-    in the actor's scope (audit.flags_views), on one line below the tiles."""
-    counts = flags_views.flag_counts(db, actor, today)
+def _flag_tiles(db, actor: Actor, as_of: date) -> None:
+    """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as of the chosen
+    date, in the actor's scope (audit.flags_views), on one line below the tiles."""
+    counts = flags_views.flag_counts(db, actor, as_of)
     text = ui.text
     st.caption(text("dash.flags.title") + text("common.colon") + " · ".join(
         f"{text(label_key)} {counts[key]:,}" for key, label_key in (
@@ -429,7 +429,7 @@ def render() -> None:
     if note:
         st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
-    _flag_tiles(db, actor, today)
+    _flag_tiles(db, actor, view.as_of)
     _overdue(db, data, ctx)
     _rules_section(_rules(db, path, version, ctx["scope_key"], view.as_of))
     _charts(db, data, ctx)
