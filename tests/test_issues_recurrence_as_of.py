@@ -112,3 +112,19 @@ def test_the_list_shows_each_issues_badges_and_the_counts(make_app, p, lang):
                    if c.value.startswith(t("catalogue.flag_counts", lang, items="")))
     assert f"{t('flag.recurring', lang)} 2" in caption
     assert f"{t('flag.common', lang)} 1" in caption
+
+
+def test_a_causes_flags_follow_the_date_the_cause_was_recorded(p):
+    lead = p.actors["lead"]
+    b = p.new_issue("结算单据审核签字不全", unit="B", aspect="C2.1", sources=("AUD2024",))
+    cause = issues.create_cause(p.db, lead, title="外包管理制度缺失", at=p.at("2026-06-01"))
+    issues.record_root_cause(p.db, lead, p.ids["w"], cause_id=cause, at=p.at("2026-06-01"))
+    issues.record_root_cause(p.db, lead, b, cause_id=cause, at=p.at("2026-06-10"))
+
+    def flagged(flag: str, day: str) -> list[int]:
+        return sorted(r["id"] for r in catalogue_views.search_issues(
+            p.db, lead, as_of=D(day), flag=flag))
+    # w (A, 2025) alone until 06-10; then w and b (B, 2024): two units, two audit years.
+    for flag in ("cause_common", "cause_recurring"):
+        assert flagged(flag, "2026-06-05") == []
+        assert flagged(flag, "2026-06-10") == sorted([p.ids["w"], b])
