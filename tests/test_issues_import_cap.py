@@ -140,3 +140,51 @@ def test_the_cli_refuses_an_import_past_the_cap_until_given_a_reason(p, tmp_path
     assert main([*args, "--accept-cap", "领导小组同意"]) == 0
     assert long_items(p) == (4, 11)
     assert p.db.conn.execute("SELECT reason FROM rule_acceptances").fetchone()[0] == "领导小组同意"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_import_page_warns_with_the_figures_and_imports_only_with_a_reason(
+        demo_path, tmp_path, make_app, lang):
+    """The demo is already above the cap (its leads accepted each item): one more staged row
+    is warned; confirming without a reason shows the refusal naming the cap, with one imports."""
+    import sqlite3
+
+    from audit.messages import t
+    from tests.conftest import copy_database, open_page, sign_in
+    path = copy_database(demo_path, tmp_path / "demo.db")
+
+    def figures() -> tuple[int, int, int]:
+        with sqlite3.connect(path) as c:
+            long, total = c.execute(
+                "SELECT TOTAL(rectification_type IN ('staged', 'continuous')), COUNT(*) FROM "
+                "issues WHERE merged_into_id IS NULL").fetchone()
+            return int(long), int(total), c.execute(
+                "SELECT COUNT(*) FROM rule_acceptances").fetchone()[0]
+
+    long, total, accepted = figures()
+    app = make_app(path)
+    app.query_params["lang"] = lang
+    app = open_page(sign_in(app, "lead", "demo1234"), "import")
+    data = xlsx_bytes(table(row(1, 问题编号="", 问题类别="外包合同管理", 问题方面="合同签订",
+                                责任单位="包头市分公司", 问题描述="外包人员未签保密协议。说明")
+                            + ["分阶段整改"], header=[*HEADER, "整改类型"]))
+    app.file_uploader(key="issues.import.file.0").set_value(
+        ("台账.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    app.run()
+    assert not app.exception, app.exception
+    share = lambda a, b: f"{a / b:.0%}"  # noqa: E731
+    expected = t("imp.cap_warning", lang, before_long=long, before_total=total,
+                 before_share=share(long, total), long=long + 1, total=total + 1,
+                 share=share(long + 1, total + 1), cap="30%")
+    assert expected in [w.value for w in app.warning]
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert any("30%" in e.value and f"{long + 1}" in e.value for e in app.error)
+    assert figures() == (long, total, accepted)
+    app.text_input(key="issues.import.cap_reason").input("省公司同意分阶段整改")
+    app.button(key="issues.import.confirm").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert app.success
+    assert figures() == (long + 1, total + 1, accepted + 1)
