@@ -257,10 +257,19 @@ def _tiles(data: dict, amber_days: str) -> None:
                        + since, border=True)
 
 
-def _flag_tiles(db, actor: Actor, today: date) -> None:
-    """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as they stand today,
-    in the actor's scope (audit.flags_views), on one line below the tiles."""
-    counts = flags_views.flag_counts(db, actor, today)
+@st.cache_data(show_spinner=False, max_entries=64)
+def _flag_counts(_db, _actor: Actor, path: str, version: int, user_id: int, as_of: date
+                 ) -> dict:
+    # A past date rewinds the flags from history (about 1.4 s on 40,000 issues half a year
+    # back): read once per date and data version of the actor's scope.
+    return flags_views.flag_counts(_db, _actor, as_of)
+
+
+def _flag_tiles(db, actor: Actor, as_of: date) -> None:
+    """屡审屡犯, 共性问题, recurrences to confirm, checks after closure due: as of the chosen
+    date, in the actor's scope (audit.flags_views), on one line below the tiles."""
+    counts = _flag_counts(db, actor, *ui.data_key(db, actor.scope_unit_ids), actor.user_id,
+                          as_of)
     text = ui.text
     st.caption(text("dash.flags.title") + text("common.colon") + " · ".join(
         f"{text(label_key)} {counts[key]:,}" for key, label_key in (
@@ -429,7 +438,7 @@ def render() -> None:
     if note:
         st.info(note, icon=":material/info:")
     _tiles(data, amber_days(db))
-    _flag_tiles(db, actor, today)
+    _flag_tiles(db, actor, view.as_of)
     _overdue(db, data, ctx)
     _rules_section(_rules(db, path, version, ctx["scope_key"], view.as_of))
     _charts(db, data, ctx)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from audit.model import AuditError, ValidationFailed
 from audit.time_model import Calendar
@@ -52,6 +52,24 @@ class CapExceeded(RuleWarning):
                          long=check.long, total=check.total, share=f"{check.share:.0%}",
                          cap=f"{float(check.cap):.0%}")
         self.check = check
+
+
+class ImportCapExceeded(CapExceeded):
+    """An import's new issues and type changes together would take the share of staged +
+    continuous items past the cap (before → after, against the cap)."""
+
+    key = "error.import_cap_exceeded"
+
+    def __init__(self, before: "CapCheck", after: "CapCheck", filename: str = ""):
+        super().__init__(after)
+        self.message = (f"importing {filename or 'the ledger'} would take staged + continuous "
+                        f"items from {before.long} of {before.total} ({before.share:.0%}) to "
+                        f"{after.long} of {after.total} ({after.share:.0%}), above the cap of "
+                        f"{float(after.cap):.0%}")
+        self.args = (self.message,)
+        self.params.update(before_long=before.long, before_total=before.total,
+                           before_share=f"{before.share:.0%}", file=filename)
+        self.before = before
 
 
 class DeadlineMisfit(RuleWarning):
@@ -119,6 +137,38 @@ def needs_cap_warning(types: Iterable[str], cap: Fraction, *, old: str | None, n
         return None
     check = cap_after(types, cap, old=old, new=new)
     return check if check.over and check.total >= min_items else None
+
+
+def import_cap_check(types: Mapping[int, str], cap: Fraction, *, new: Iterable[str],
+                     changes: Mapping[int, str]) -> tuple[CapCheck, CapCheck]:
+    """The cap before and after an import: `types` the items in scope now (id → type), `new`
+    the types of the issues it creates, `changes` the type it gives existing items (id → new
+    type; an id not in `types`, e.g. a merged issue, counts for nothing)."""
+    before = CapCheck(sum(1 for t in types.values() if t in LONG_TYPES), len(types), cap)
+    after_types = dict(types)
+    after_types.update({i: t for i, t in changes.items() if i in types})
+    new = list(new)
+    long = sum(1 for t in after_types.values() if t in LONG_TYPES) + \
+        sum(1 for t in new if t in LONG_TYPES)
+    return before, CapCheck(long, len(after_types) + len(new), cap)
+
+
+def needs_import_cap_warning(types: Mapping[int, str], cap: Fraction, *, new: Iterable[str],
+                             changes: Mapping[int, str], min_items: int = 0
+                             ) -> tuple[CapCheck, CapCheck] | None:
+    """(before, after) when an import must be warned: as for one item (needs_cap_warning), it
+    is warned when it makes at least one item staged or continuous (a new one, or an existing
+    one changed from another type) and the share after ALL its new issues and type changes is
+    above the cap, with at least `min_items` items; an import that only lowers the share, or
+    ends within the cap, is not warned whatever its rows do in between."""
+    new = list(new)
+    adds = any(t in LONG_TYPES for t in new) or any(
+        t in LONG_TYPES and i in types and types[i] not in LONG_TYPES
+        for i, t in changes.items())
+    if not adds:
+        return None
+    before, after = import_cap_check(types, cap, new=new, changes=changes)
+    return (before, after) if after.over and after.total >= min_items else None
 
 
 def deadline_misfits(deadline: str | None, issue_deadline: str | None,

@@ -38,6 +38,13 @@ def programme_types(db: sqlite_utils.Database) -> list[str]:
         db, "SELECT rectification_type FROM issues WHERE merged_into_id IS NULL")]
 
 
+def programme_types_by_id(db: sqlite_utils.Database) -> dict[int, str]:
+    """Issue id → rectification type, for every issue of the programme now (merged ones left
+    out): what an import's new issues and type changes are checked against."""
+    return {r["id"]: r["rectification_type"] for r in rows(
+        db, "SELECT id, rectification_type FROM issues WHERE merged_into_id IS NULL")}
+
+
 def type_share(db: sqlite_utils.Database, scope: Scope, as_of: date) -> dict:
     """Staged + continuous items in `scope` as of `as_of` against the cap: {issues, staged,
     continuous, long, share (None without issues), cap (a float), over}."""
@@ -112,6 +119,21 @@ def red_counts(db: sqlite_utils.Database, as_of: date | None = None,
                           ORDER BY w.issue_id, m.held_on, m.id""", params):
         colours[r["issue_id"]].append(r["warning"])
     return {iid: red_count(c) for iid, c in colours.items()}
+
+
+def consecutive_reds_now(db: sqlite_utils.Database, as_of: date) -> dict[int, int]:
+    """issue id → how many of the latest meetings held on or before `as_of` in a row saw it
+    red, for the items still red on `as_of` (from their live rows and milestones, as
+    issue_warning): what the escalation ladder counts by meetings (owners.escalation_model
+    step_for_reds), the same rule as the escalation list (issues.graph_views)."""
+    counts = {iid: c.consecutive for iid, c in red_counts(db, as_of).items() if c.consecutive}
+    if not counts:
+        return {}
+    ids = ",".join(str(int(i)) for i in counts)
+    red = rows(db, f"""SELECT st.id FROM (SELECT id, status, deadline, rectification_type
+                                          FROM issues WHERE id IN ({ids})) st
+                       WHERE {WARNING_SQL} = 'red'""", figures_params(db, as_of))
+    return {r["id"]: counts[r["id"]] for r in red}
 
 
 def repeated_reds(db: sqlite_utils.Database, scope: Scope, as_of: date, *,

@@ -27,6 +27,7 @@ from audit.time_model import Calendar, add_working_days, working_days_between
 from owners.escalation_model import (
     STEPS,
     IssueForEscalation,
+    ReviewThresholds,
     Thresholds,
     UnitNode,
     due_escalations,
@@ -435,15 +436,20 @@ def compose_digests(people: Iterable[Person], issues: Iterable[Issue],
 
 
 def reached_steps(issues: Iterable[Issue], units: Iterable[UnitNode], cal: Calendar,
-                  as_of: date, thresholds: Thresholds, recorded: Iterable[Step]) -> list[Step]:
+                  as_of: date, thresholds: Thresholds, recorded: Iterable[Step], *,
+                  consecutive_reds: Mapping[int, int] | None = None,
+                  review: ReviewThresholds = ReviewThresholds()) -> list[Step]:
     """The recorded steps of open issues plus the steps reached but not yet recorded
-    (owners.escalation_model.due_escalations), with working days overdue where known."""
+    (owners.escalation_model.due_escalations), with working days overdue where known. A step
+    is reached by working days overdue (`thresholds`) or by red meetings in a row
+    (`consecutive_reds`: issue id → count, against `review`), whichever is higher."""
     recorded = list(recorded)
     done = {(s.issue_id, s.step) for s in recorded}
     dues = due_escalations(
         [IssueForEscalation(i.id, i.code, i.unit_id, i.responsible_person_id, i.deadline,
                             i.status) for i in issues if i.status in OPEN],
-        list(units), cal, as_of, thresholds, done)
+        list(units), cal, as_of, thresholds, done, consecutive_reds=consecutive_reds,
+        review=review)
     return recorded + [Step(d.issue_id, d.step, d.target_person_id, d.target_unit_id, None,
                             d.overdue_working_days) for d in dues]
 

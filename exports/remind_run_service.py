@@ -35,7 +35,12 @@ from exports import remind_io as io
 from exports import remind_model as m
 from exports import remind_plan_model as pm
 from exports import remind_store as store
-from owners.escalation_model import UnitNode, thresholds_from_settings
+from audit.rules_views import consecutive_reds_now
+from owners.escalation_model import (
+    UnitNode,
+    review_thresholds_from_settings,
+    thresholds_from_settings,
+)
 from owners.model import descendants
 
 # --- a run: what it reads --------------------------------------------------------------------
@@ -89,6 +94,9 @@ class _Context:
                          for r in store.recorded_steps(db, as_of.isoformat())
                          if r["issue_id"] in by_id]
         self.thresholds = thresholds_from_settings(self.settings)
+        # Red at review meetings in a row climbs the ladder too (settings escalation.*_reds).
+        self.review = review_thresholds_from_settings(self.settings)
+        self.consecutive_reds = consecutive_reds_now(db, as_of)
         smtp = store.smtp_channel(db)
         self.smtp = smtp if smtp and smtp["active"] else None
         robots = {c["id"]: pm.Robot(c["id"], c["kind"], c["config"].get("lang", "zh"))
@@ -122,7 +130,8 @@ class _Context:
     def digests(self) -> dict[int, m.Digest]:
         """Every active person's digest as of the run's date (whether due today or not)."""
         steps = m.reached_steps(self.open_issues, self.unit_nodes, self.cal, self.as_of,
-                                self.thresholds, self.recorded)
+                                self.thresholds, self.recorded,
+                                consecutive_reds=self.consecutive_reds, review=self.review)
         return m.compose_digests(self.people.values(), self.open_issues, self.measures,
                                  self.leads, steps, self.cal, self.as_of, self.due_days)
 

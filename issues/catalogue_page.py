@@ -19,6 +19,11 @@ B = "catalogue.batch"
 FLASH = f"{B}.flash"
 
 MAX_ROWS = 2000  # rows drawn in the list: more is slow in the browser and unreadable anyway
+# The flag badges' colours: the palette's red for findings that came back, amber for one
+# waiting to be confirmed, blue for a finding shared by units.
+BADGE_COLOURS = {"recurring": WARNING_COLOURS["red"], "common": STATUS_COLOURS["submitted"],
+                 "recurrence_pending": WARNING_COLOURS["amber"],
+                 "reopened": STATUS_COLOURS["ended"]}
 DOT = "●"  # coloured by the palette through the table's style (no emoji font is assumed)
 ISSUE_URL_PATH = "issue"
 
@@ -151,13 +156,14 @@ def _list(found: catalogue_views.SearchSummary, lang: str) -> dict | None:
     text = ui.text
     shown = found.rows[:MAX_ROWS]
     col = {k: text(f"catalogue.col.{k}") for k in (
-        "link", "title", "unit", "status", "warning", "deadline", "responsible", "amount",
-        "measures")}
+        "link", "title", "unit", "status", "warning", "flags", "deadline", "responsible",
+        "amount", "measures")}
     data = [{
         col["link"]: issue_url(r["id"], r["code"], lang),
         col["title"]: r["title"],
         col["status"]: [r["status"]],
         col["warning"]: [r["warning"]] if r["warning"] != "none" else [],
+        col["flags"]: found.badges.get(r["id"], []),
         col["deadline"]: r["deadline"] or "",
         col["unit"]: r["unit_name"],
         col["responsible"]: r["responsible_name"] or "",
@@ -179,6 +185,14 @@ def _list(found: catalogue_views.SearchSummary, lang: str) -> dict | None:
     config[col["warning"]] = st.column_config.MultiselectColumn(
         options=list(warnings), color=[WARNING_COLOURS[w] for w in warnings],
         format_func=lambda w: text(f"catalogue.col.{w}"), width="small")
+    badges = recurrence_views.BADGES
+    config[col["flags"]] = st.column_config.MultiselectColumn(
+        options=list(badges), color=[BADGE_COLOURS[b] for b in badges],
+        format_func=lambda b: text(f"flag.{b}"), width="small",
+        help=text("catalogue.flags_help"))
+    if found.flags and any(found.flags.values()):
+        st.caption(text("catalogue.flag_counts", items=text("catalogue.list_sep").join(
+            f"{text('flag.' + b)} {n:,}" for b, n in found.flags.items() if n)))
     event = st.dataframe(pd.DataFrame(data), hide_index=True, width="stretch",
                          column_config=config, on_select="rerun",
                          selection_mode="single-row", key="catalogue.list",

@@ -15,7 +15,7 @@ import io
 import re
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import sqlite_utils
@@ -192,8 +192,8 @@ def _search_rows(db: sqlite_utils.Database, actor: Actor, *, as_of: date,
         sql += (f" AND st.id IN (SELECT s.issue_id FROM {sources} s JOIN audits au ON au.id = "
                 "s.target_id WHERE au.year = :year)")
     if flag:
-        # 屡审屡犯 / 共性问题 / a recurrence to confirm: flags as they stand today.
-        sql += " AND " + recurrence_views.flag_sql(flag, "i")
+        # 屡审屡犯 / 共性问题 / a recurrence to confirm: flags as they stood on as_of.
+        sql += " AND " + recurrence_views.flag_sql(flag, "st", live=live)
     sql += _text_filter(text, params)
     shared: dict = {}
     found = []
@@ -232,19 +232,31 @@ class SearchSummary:
     ids: array
     rows: list[dict]
     tree: list[dict]
+    # How many of all the issues found carry each badge (recurrence_views.BADGES), and the
+    # badges of each shown row (id → badges), as of the search's date.
+    flags: dict = field(default_factory=dict)
+    badges: dict = field(default_factory=dict)
 
 
 def search_summary(db: sqlite_utils.Database, actor: Actor, *, as_of: date, shown: int,
                    **filters) -> SearchSummary:
     """search_issues kept small: the first `shown` rows as dicts, the rest as ids and counts
-    (40,000 rows as dicts take about 100 MB, and a page draws a couple of thousand)."""
+    (40,000 rows as dicts take about 100 MB, and a page draws a couple of thousand). `badges`:
+    each shown row's flags as of `as_of` (recurrence_views.badges: 屡审屡犯, 共性问题, a
+    recurrence to confirm, reopened at a check); `flags` counts them over all found."""
     found = _search_rows(db, actor, as_of=as_of, **filters)
-    return SearchSummary(len(found), array("q", (r[_C["id"]] for r in found)),
-                         [dict(zip(COLUMNS, r)) for r in found[:shown]],
+    ids = array("q", (r[_C["id"]] for r in found))
+    flags = recurrence_views.issue_flags(db, list(ids), as_of)
+    counts = recurrence_views.badge_counts(flags.values())
+    shown_rows = [dict(zip(COLUMNS, r)) for r in found[:shown]]
+    marked = {r["id"]: recurrence_views.badges(flags[r["id"]]) for r in shown_rows
+              if r["id"] in flags}
+    return SearchSummary(len(found), ids, shown_rows,
                          _tree((r[_C["aspect_code"]], r[_C["status"]], r[_C["warning"]],
                                 r[_C["amount"]], r[_C["category_code"]],
                                 r[_C["category_name"]], r[_C["aspect_name"]])
-                               for r in found))
+                               for r in found), counts,
+                         {i: b for i, b in marked.items() if b})
 
 
 def _counts() -> dict:

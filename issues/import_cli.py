@@ -44,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--accept-rows", dest="accept_rows", default="", metavar="ROWS",
                    help="rows (e.g. 5,7) whose cells changed since the export take the file's "
                         "values (overwriting the newer change)")
+    p.add_argument("--accept-cap", dest="accept_cap", default=None, metavar="REASON",
+                   help="go past the cap on staged + continuous items that this import's new "
+                        "issues and type changes would pass, with this reason (recorded); "
+                        "without it such an import is refused")
     p.add_argument("--keep-newer", dest="keep_newer", action="store_true",
                    help="other rows with cells changed since the export keep the newer values "
                         "(the rest of each row is imported)")
@@ -181,6 +185,10 @@ def plan_summary(plan) -> dict:
                        "changed_at": c.changed_at, "choice": c.choice}
                       for c in plan.conflicts],
         "anchor": plan.anchor_note or "checked",
+        "cap": None if plan.cap is None else {
+            "before": {"long": plan.cap[0].long, "total": plan.cap[0].total},
+            "after": {"long": plan.cap[1].long, "total": plan.cap[1].total},
+            "cap_percent": round(float(plan.cap[1].cap) * 100)},
     }
 
 
@@ -220,12 +228,22 @@ def _human(summary: dict, dry_run: bool) -> str:
         lines.append(f"  changed since the export: row {c['row']}, column {c['column']!r}: "
                      f"file {c['file']!r}, now {c['now']!r} (by {c['changed_by']} at "
                      f"{c['changed_at']})" + (f" — {c['choice']}" if c["choice"] else ""))
+    if summary["cap"]:
+        lines.append(f"  warning: {_cap_text(summary['cap'])}")
     if summary["anchor"] == "none":
         lines.append("  note: the file carries no export anchor; changes made since it was "
                      "filled in cannot be told apart")
     elif summary["anchor"] == "foreign":
         lines.append("  note: the file's export anchor is not of this database")
     return "\n".join(lines)
+
+
+def _cap_text(cap: dict) -> str:
+    b, a = cap["before"], cap["after"]
+    return (f"staged + continuous items would go from {b['long']} of {b['total']} "
+            f"({b['long'] / b['total'] if b['total'] else 0:.0%}) to {a['long']} of "
+            f"{a['total']} ({a['long'] / a['total']:.0%}), above the cap of "
+            f"{cap['cap_percent']}%")
 
 
 def _question_lines(summary: dict) -> str:
@@ -319,8 +337,13 @@ def _import(args, db, answers: dict[str, int], values: dict[str, str],
     if args.dry_run:
         _print(args, summary, _human(summary, True))
         return 0
+    accept_cap = (args.accept_cap or "").strip() or None
+    if plan.cap is not None and accept_cap is None:
+        _print(args, summary, _human(summary, True))
+        raise Refused(f"the import passes the cap (nothing imported): {_cap_text(summary['cap'])}"
+                      "\ngo past it with --accept-cap REASON (recorded)")
     at = time_model.now_text()
-    result = apply_import(db, actor, plan, at,
+    result = apply_import(db, actor, plan, at, accept_cap=accept_cap,
                           on_progress=lambda stage, done, total: progress(done, total, stage))
     if args.profile and not profile:
         save_profile(db, actor, args.profile, parsed, values, at)

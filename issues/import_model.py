@@ -163,6 +163,9 @@ class ImportPlan:
     conflicts: list = field(default_factory=list)
     choices: dict[int, str] = field(default_factory=dict)
     anchor_note: str | None = None
+    # The cap on staged + continuous items passed by the whole import: (before, after) as
+    # audit.rules_model.CapCheck, or None; apply then needs the lead's reason (accept_cap).
+    cap: tuple | None = None
 
     def undecided_conflicts(self) -> list:
         """The conflicts whose row has no choice yet (apply refuses while there are any)."""

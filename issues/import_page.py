@@ -337,6 +337,18 @@ def _preview(plan: ImportPlan) -> None:
                            _t("imp.col.notes"): ui.long_text_column("imp.clipped_help")})
 
 
+def _cap_reason(plan: ImportPlan) -> str | None:
+    """The cap warning of the whole import with its figures, and the lead's reason to go past
+    it (None when the import stays within the cap)."""
+    if plan.cap is None:
+        return None
+    before, after = plan.cap
+    st.warning(_t("imp.cap_warning", before_long=before.long, before_total=before.total,
+                  before_share=f"{before.share:.0%}", long=after.long, total=after.total,
+                  share=f"{after.share:.0%}", cap=f"{float(after.cap):.0%}"))
+    return st.text_input(_t("imp.cap_reason"), key=f"{K}.cap_reason", max_chars=5000) or None
+
+
 def render_import_section() -> None:
     """Upload → preview (mapping editable) → answers → confirm → import with progress."""
     actor = ui.require_actor()
@@ -418,6 +430,7 @@ def render_import_section() -> None:
     if not plan.changes_anything:
         st.info(_t("imp.nothing"))
         return
+    accept_cap = _cap_reason(plan)
     if st.button(_t("imp.confirm"), key=f"{K}.confirm", type="primary",
                  icon=":material/upload:"):
         write_bar = st.progress(0.0, text=_t("imp.writing"))
@@ -427,7 +440,7 @@ def render_import_section() -> None:
 
         try:
             result = import_service.apply_import(db, actor, plan, ui.now_at(), answers,
-                                           on_progress=progress)
+                                                 on_progress=progress, accept_cap=accept_cap)
         except AuditError as exc:
             ui.show_error(exc)
             return

@@ -14,7 +14,8 @@ import sqlite_utils
 
 from audit.anchor_format import anchor_in_workbook
 from audit.model import Actor, AuditError, LedgerRowError, Role, ValidationFailed
-from audit.service import require
+from audit.rules_model import ImportCapExceeded, needs_import_cap_warning
+from audit.service import accept_rule_warning, require
 from audit.store import history
 from audit.store.db import write_transaction
 from audit.store.history import Recorder
@@ -109,6 +110,7 @@ def _plan(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, stream:
     column_of = {fld: shown for shown, fld in parsed.header_map.items() if fld}
     guard_cut_and_control(plan, details, column_of)
     plan.choices = dict(choices or {})
+    plan.cap = import_cap(db, plan)
     if parsed.anchor is None:
         plan.anchor_note = "none"
     elif not import_store.anchor_is_ours(db, parsed.anchor):
@@ -118,6 +120,18 @@ def _plan(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, stream:
         newer = import_store.newer_records(db, parsed.anchor[0], updated)
         plan.conflicts = hold_back_newer(plan, newer, plan.choices, column_of)
     return plan
+
+
+def import_cap(db: sqlite_utils.Database, plan: ImportPlan) -> tuple | None:
+    """(before, after) (audit.rules_model.CapCheck) when the plan's new issues and type changes
+    together take the share of staged + continuous items past the cap, checked against the
+    rows as they are now (audit.rules_model.needs_import_cap_warning); else None."""
+    from audit.rules_views import cap, cap_min_items, programme_types_by_id
+    new = [p.create["rectification_type"] for p in plan.rows if p.action == "create"]
+    changes = {p.issue: p.edits["rectification_type"] for p in plan.rows
+               if p.action == "update" and "rectification_type" in p.edits}
+    return needs_import_cap_warning(programme_types_by_id(db), cap(db), new=new,
+                                    changes=changes, min_items=cap_min_items(db))
 
 
 # --- applying ------------------------------------------------------------------------------------
@@ -241,8 +255,10 @@ class _Applier:
             if "sources" in links:
                 links["sources"] = [self.ref(s) for s in links["sources"]]
             with self.step(row, next(iter(p.edits), "title")):
+                # The cap is checked once over the whole import (_apply), not row by row.
                 issues.edit_issue(db, lead, iid, version=None, at=at,
-                                  accept_reason=self.reason(row), **links, **fields)
+                                  accept_reason=self.reason(row), check_cap=False, **links,
+                                  **fields)
         if p.assign:
             a = p.assign
             with self.step(row, "responsible" if "responsible" in a else "deadline"):
@@ -305,13 +321,18 @@ class _Step:
 
 def apply_import(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                  resolutions: dict[str, int] | None = None,
-                 on_progress: Progress | None = None) -> ImportResult:
+                 on_progress: Progress | None = None,
+                 accept_cap: str | None = None) -> ImportResult:
     """Apply a plan in ONE transaction through the services (all or nothing). Answers to the
     plan's questions come in `resolutions` (ambiguity key → chosen id, or NEW). The plan is
     worked out again inside the transaction when answers were added or the database changed
     since planning. Raises ImportNeedsDecision while a question is open, ImportConflicts while a
     row with cells changed after the file's anchor has no choice, LedgerRowError naming
-    row, column and value when a row cannot be applied, NotPermitted."""
+    row, column and value when a row cannot be applied, NotPermitted. When the import's new
+    issues and type changes together pass the cap on staged + continuous items (checked in the
+    transaction against the rows as they are), it raises ImportCapExceeded and writes nothing
+    unless the importer, who must be allowed rule.accept, gives `accept_cap`, the reason
+    (recorded in rule_acceptances with the figures, in the same transaction)."""
     require(actor, "ledger.import")
     answers = dict(plan.resolutions)
     answers.update(resolutions or {})
@@ -319,7 +340,7 @@ def apply_import(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: 
     # in memory instead of spilling to the WAL half-way (about 12% faster at 2,000 rows).
     with import_store.page_cache_of_at_least(db, IMPORT_CACHE_KIB):
         try:
-            return _apply(db, actor, plan, at, answers, on_progress)
+            return _apply(db, actor, plan, at, answers, on_progress, accept_cap)
         except LedgerRowError as err:   # rolled back already; named by the row's own sheet
             there = plan.parsed.located(err)
             if there is err:
@@ -328,7 +349,8 @@ def apply_import(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: 
 
 
 def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
-           answers: dict[str, int], on_progress: Progress | None) -> ImportResult:
+           answers: dict[str, int], on_progress: Progress | None,
+           accept_cap: str | None = None) -> ImportResult:
     with write_transaction(db):
         if answers != plan.resolutions or history.anchor(db) != plan.anchor:
             plan = plan_import(db, actor, plan.parsed, plan.stream, filename=plan.filename,
@@ -340,6 +362,13 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
         if undecided:
             raise ImportConflicts(undecided)
         before = history.anchor(db)[0]
+        # The cap over the whole import, against the rows as they are in this transaction.
+        plan.cap = import_cap(db, plan)
+        if plan.cap is not None:
+            rec = Recorder(db, actor, at, "ledger.import")
+            accept_rule_warning(db, rec, actor, ImportCapExceeded(*plan.cap, plan.filename),
+                                accept_cap, at=at)
+            rec.flush()
         applier = _Applier(db, actor, plan, at)
         total = len(plan.rows)
         applier.create_entities()

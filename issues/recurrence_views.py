@@ -7,29 +7,66 @@ earlier items needs. Plain dicts, no Streamlit."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 
 import numpy as np
 import sqlite_utils
 
-from audit.flags_views import FLAGS, flag_counts, flag_sql  # noqa: F401 (read here too)
+from audit.flags_views import (  # noqa: F401 (FLAGS, flag_counts read here too)
+    FLAGS,
+    flag_counts,
+    flag_sql,
+    issue_then_sql,
+)
 from audit.model import Actor
 from audit.store.db import rows
-from audit.views import scope_filter, scope_for
+from audit.time_model import end_of
+from audit.views import is_live, scope_filter, scope_for
 from issues import duplicates_model, duplicates_views
 from issues import recurrence_model as model
 
 
-def issue_flags(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
-    """issue id → {recurring, common, recurrence_pending, recurrences} for these issues."""
+def issue_flags(db: sqlite_utils.Database, ids: list[int], as_of: date | None = None
+                ) -> dict[int, dict]:
+    """issue id → {recurring, common, recurrence_pending, recurrences} for these issues, as they
+    stand now (`as_of` None) or as they stood on `as_of` (audit.flags_views); an issue created
+    after `as_of` is left out."""
     ids_json = json.dumps([int(i) for i in ids])
-    out = {r["id"]: {"recurring": bool(r["recurring"]), "common": bool(r["common"]),
-                     "recurrence_pending": bool(r["pending"]),
-                     "recurrences": r["recurrences"]}
-           for r in rows(db, f"""
-        SELECT i.id, {flag_sql('recurring')} AS recurring, {flag_sql('common')} AS common,
-               {flag_sql('recurrence_pending')} AS pending, i.recurrences
-        FROM issues i WHERE i.id IN (SELECT value FROM json_each(?))""", (ids_json,))}
+    params: dict = {"ids": ids_json}
+    live = as_of is None or is_live(db, as_of)
+    if as_of is not None:
+        params["end"] = end_of(as_of)
+    n = issue_then_sql("recurrences", live=live)
+    return {r["id"]: {"recurring": bool(r["recurring"]), "common": bool(r["common"]),
+                      "recurrence_pending": bool(r["pending"]),
+                      "recurrences": int(r["recurrences"] or 0)}
+            for r in rows(db, f"""
+        SELECT i.id, {flag_sql('recurring', live=live)} AS recurring,
+               {flag_sql('common', live=live)} AS common,
+               {flag_sql('recurrence_pending', live=live)} AS pending,
+               CAST(n.v AS INTEGER) AS recurrences
+        FROM issues i JOIN {n} n ON n.id = i.id
+        WHERE i.id IN (SELECT value FROM json_each(:ids))
+          AND (:end IS NULL OR i.created_at < :end)""", {"end": None, **params})}
+
+
+BADGES: tuple[str, ...] = ("recurring", "common", "recurrence_pending", "reopened")
+
+
+def badges(flags: dict) -> list[str]:
+    """The badges of one issue's issue_flags entry, in BADGES order: 屡审屡犯, 共性问题, a
+    possible recurrence to confirm, reopened at a check after closure (回头看复发)."""
+    on = {**flags, "reopened": bool(flags.get("recurrences"))}
+    return [b for b in BADGES if on.get(b)]
+
+
+def badge_counts(flags: Iterable[dict]) -> dict[str, int]:
+    """How many of these issue_flags entries carry each badge (BADGES)."""
+    out = dict.fromkeys(BADGES, 0)
+    for f in flags:
+        for b in badges(f):
+            out[b] += 1
     return out
 
 

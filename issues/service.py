@@ -187,10 +187,11 @@ def create_issue(db: sqlite_utils.Database, actor: Actor, *, aspect_id: int, tit
 def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, version: int | None,
                at: str, sources: list[int] | None = None, streams: list[str] | None = None,
                focus: list[str] | None = None, accept_reason: str | None = None,
-               **fields) -> dict:
+               check_cap: bool = True, **fields) -> dict:
     """Edit an issue's catalogue fields and links (audit lead or admin). Returns the changes.
     Raises CapExceeded when making it staged or continuous would pass the cap, unless a lead
-    accepts it with `accept_reason` (recorded)."""
+    accepts it with `accept_reason` (recorded). `check_cap` False: the caller has checked the
+    cap over all its changes at once, in this transaction (a ledger import)."""
     with write_transaction(db):
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "catalogue.edit", unit_id=issue["unit_id"], what=issue["code"])
@@ -217,7 +218,7 @@ def edit_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *, versio
             else:
                 values[k] = _text(v, k)
         rec = Recorder(db, actor, at, "issue.edit")
-        if "rectification_type" in values:
+        if "rectification_type" in values and check_cap:
             over = _cap_warning(db, issue_id, issue["rectification_type"],
                                 values["rectification_type"])
             if over is not None:

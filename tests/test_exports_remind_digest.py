@@ -200,3 +200,49 @@ def test_a_make_up_working_day_on_a_saturday_does_send(p):
         result = rp.run(p, as_of=make_up, at="2026-10-10T08:30:00+08:00")
     assert result["working_day"] is True
     assert result["sent"] == len(box.received) > 0
+
+
+def test_red_meetings_in_a_row_climb_the_ladder_in_the_digests_as_configured(p):
+    """Three review meetings (Fri 11-13, Wed 11-18, Fri 11-20): late C1.1.1 (deadline 11-16)
+    is not red at the first and red at the other two; letter C2.1.1 (11-06) is red at all
+    three. On 11-23 by working days overdue late has only the reminder (5 < 10) and letter
+    only the 督办函 (11 < 20); by meetings, with the defaults (letter at 2 reds running,
+    summons at 3), late reaches the 督办函 (to 孙经理, head of A: A1 has no head) and letter the
+    约谈 (to 周总, head of the region)."""
+    from audit.calendar_service import set_setting
+    from audit.rules_views import red_counts
+    from issues import meeting_service
+    for day in ("2026-11-13", "2026-11-18", "2026-11-20"):
+        meeting_service.record_meeting(p.db, p.actors["lead"], held_on=day, title="推进会",
+                                       at=f"{day}T17:00:00+08:00")
+    counts = red_counts(p.db, rp.AS_OF)
+    late, letter = p.ids["late"], p.ids["letter"]
+    assert (counts[late].meetings, counts[late].consecutive) == (3, 2)
+    assert counts[letter].consecutive == 3
+    got = _by_key(p, runs.preview_digests(p.db, p.actors["admin"], rp.AS_OF))
+    assert "escalation" not in got["rect_a"]           # the reminder is passed over
+    assert got["head_a"]["escalation"] == [("C1.1.1", "", "2026-11-16", 5, "", "letter")]
+    assert got["head_r"]["escalation"] == [("C2.1.1", "", "2026-11-06", 11, "", "summons")]
+    # Thresholds are settings: letter at 3 reds running, summons at 4.
+    for key, value in (("escalation.summons_reds", "4"), ("escalation.letter_reds", "3")):
+        set_setting(p.db, p.actors["admin"], key, value, at=rp.AT)
+    got = _by_key(p, runs.preview_digests(p.db, p.actors["admin"], rp.AS_OF))
+    assert got["rect_a"]["escalation"] == [("C1.1.1", "", "2026-11-16", 5, "", "reminder")]
+    assert got["head_a"]["escalation"] == [("C2.1.1", "", "2026-11-06", 11, "", "letter")]
+    assert "head_r" not in got
+
+
+def test_an_item_no_longer_red_is_not_escalated_by_its_past_red_meetings(p):
+    from audit.calendar_service import set_setting
+    from issues import meeting_service
+    from owners import service as owners
+    for day in ("2026-11-18", "2026-11-20"):
+        meeting_service.record_meeting(p.db, p.actors["lead"], held_on=day, title="推进会",
+                                       at=f"{day}T17:00:00+08:00")
+    set_setting(p.db, p.actors["admin"], "escalation.letter_reds", "2", at=rp.AT)
+    late = p.ids["late"]
+    owners.extend_deadline(p.db, p.actors["lead"], late, version=p.version(late),
+                           new_deadline="2026-12-18", reason="待上级批复", at=rp.AT)
+    got = _by_key(p, runs.preview_digests(p.db, p.actors["admin"], rp.AS_OF))
+    assert all(code != "C1.1.1" for d in got.values() for it in d.get("escalation", [])
+               for code in it[:1])

@@ -188,6 +188,13 @@ def test_a_check_that_finds_the_finding_back_reopens_the_item_as_a_recurrence(tm
     assert recurrence_views.issue_flags(p.db, [iid])[iid]["recurring"]
     counts = recurrence_views.flag_counts(p.db, lead, date(2026, 8, 12))
     assert counts["recurrences"] == 1 and counts["recurring"] == 1
+    # The day before the check: closed, its check due, not yet come back.
+    before = recurrence_views.flag_counts(p.db, lead, date(2026, 8, 11))
+    assert (before["recurrences"], before["recurring"], before["recheck_due"]) == (0, 0, 1)
+    assert recurrence_views.badges(
+        recurrence_views.issue_flags(p.db, [iid], date(2026, 8, 11))[iid]) == []
+    assert recurrence_views.badges(recurrence_views.issue_flags(p.db, [iid])[iid]) == [
+        "recurring", "reopened"]
 
 
 def test_the_verification_settings_refuse_values_that_are_not_a_switch_or_months(tmp_path):
