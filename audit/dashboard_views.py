@@ -312,9 +312,10 @@ class Partial:
     owners: dict[int | None, list[int]] = field(default_factory=dict)  # person → [open, red]
     focus: dict[int, int] = field(default_factory=dict)         # focus × 2 + closed → issues
     causes: dict[int, list] = field(default_factory=dict)       # cause → [open, amount, red]
-    created: dict[str, int] = field(default_factory=dict)       # day → issues registered
-    closed: dict[str, int] = field(default_factory=dict)        # day → net closings
-    merged: dict[str, list[int]] = field(default_factory=dict)  # day → [merged, closed]
+    # The burn-up's steps per week (the ISO date of the Sunday ending it):
+    created: dict[str, int] = field(default_factory=dict)       # issues registered
+    closed: dict[str, int] = field(default_factory=dict)        # net closings
+    merged: dict[str, list[int]] = field(default_factory=dict)  # [merged, closed then]
 
 
 def _add(target: dict, key, values: list) -> None:
@@ -364,9 +365,18 @@ def compute_partials(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
         return p
 
     conn = db.conn
-    links = {f: link_rows_sql(f, live=is_live(db, as_of), classification=scope.classification)
+    live = is_live(db, as_of)
+    links = {f: link_rows_sql(f, live=live, classification=scope.classification)
              for f in ("streams", "focus", "causes")}
+    # A few units (the shares a write made stale): each issue finds its links and status
+    # records by index; the whole programme: one pass over the link tables and history.
+    few = scope.unit_ids is not None
     with state_table(db, scope, as_of, cal=cal) as (table, params):
+        def joined(link: str, alias: str) -> str:
+            if few and live:
+                return f"temp.{table} s CROSS JOIN {links[link]} {alias} ON {alias}.issue_id = s.id"
+            return f"{links[link]} {alias} JOIN temp.{table} s ON s.id = {alias}.issue_id"
+
         for key, n in conn.execute(f"SELECT cube_key, COUNT(*) FROM temp.{table} "
                                    "GROUP BY cube_key"):
             part(key >> _UNIT_SHIFT).cube[key] = n
@@ -386,12 +396,12 @@ def compute_partials(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
         # times faster than grouping by the stream and the status text.
         for u, k, n in conn.execute(f"""
                 SELECT s.unit_id, x.target_id * 8 + {_STATUS} AS k, COUNT(*)
-                FROM {links['streams']} x JOIN temp.{table} s ON s.id = x.issue_id
+                FROM {joined('streams', 'x')}
                 GROUP BY s.unit_id, k""", params):
             part(u).streams[k] = n
         for u, k, n in conn.execute(f"""
                 SELECT s.unit_id, f.target_id * 2 + ({_CLOSED}) AS k, COUNT(*)
-                FROM {links['focus']} f JOIN temp.{table} s ON s.id = f.issue_id
+                FROM {joined('focus', 'f')}
                 GROUP BY s.unit_id, k""", params):
             part(u).focus[k] = n
         for u, month, on_time, due in conn.execute(f"""
@@ -409,20 +419,20 @@ def compute_partials(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
         # give the same rows).
         for u, cid, n, amount, red in conn.execute(f"""
                 SELECT s.unit_id, x.target_id, COUNT(*), TOTAL(s.amount), TOTAL({_RED})
-                FROM {links['causes']} x JOIN temp.{table} s ON s.id = x.issue_id
+                FROM {joined('causes', 'x')}
                 WHERE {_IS_OPEN} GROUP BY s.unit_id, x.target_id""", params):
             part(u).causes[cid] = [n, amount, int(red)]
-        _burnup_partials(db, scope, table, as_of, part)
+        _burnup_partials(db, scope, table, as_of, part, few=few)
     return out
 
 
 def _burnup_partials(db: sqlite_utils.Database, scope: Scope, table: str, as_of: date,
-                     part) -> None:
+                     part, *, few: bool) -> None:
     """The burn-up's per-day steps of each unit (created, closed, merged) into its Partial."""
     params: dict = {"end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00+08:00"}
     sc, n_merged = _merged_table(db, scope, params, state=table)
     try:
-        steps = [_burnup_steps(db, table, params, merged=False, by_unit=True)]
+        steps = [_burnup_steps(db, table, params, merged=False, few=few, by_unit=True)]
         if n_merged:
             steps.append(_burnup_steps(db, sc, params, merged=True, few=True, by_unit=True))
     finally:
@@ -645,17 +655,21 @@ def _burnup_steps(db: sqlite_utils.Database, table: str, params: dict, *,
     created_on, and merged_at when `merged`): issues created; status records into (+1) or out
     of (−1) 'closed' before :end (and before the issue's merge); issues merged, with their
     closed count then. `few`: the table is small, so each issue looks up its own records.
-    `by_unit`: per unit and day (rows carry unit_id)."""
+    `by_unit`: per unit and week instead (rows carry unit_id; `day` is the Sunday ending the
+    week: a seventh of the rows to add up)."""
     unit, group = ("s.unit_id AS unit_id, ", "s.unit_id, ") if by_unit else ("", "")
-    created = rows(db, f"SELECT {unit}s.created_on AS day, COUNT(*) AS n FROM temp.{table} s "
-                       f"GROUP BY {group}day", params)
+
+    def day(expr: str) -> str:
+        return f"date({expr}, 'weekday 0')" if by_unit else expr
+    created = rows(db, f"SELECT {unit}{day('s.created_on')} AS day, COUNT(*) AS n "
+                       f"FROM temp.{table} s GROUP BY {group}day", params)
     # Otherwise a CROSS JOIN keeps history outside: one pass over its status records (partial
     # index history_issue_closing), each finding its issue by primary key.
     join = (f"temp.{table} s JOIN history h ON h.entity_id = s.id" if few
             else f"history h CROSS JOIN temp.{table} s ON s.id = h.entity_id")
     before_merge = "AND (s.merged_at IS NULL OR h.at < s.merged_at)" if merged else ""
     closed = rows(db, f"""
-        SELECT {unit}substr(h.at, 1, 10) AS day,
+        SELECT {unit}{day('substr(h.at, 1, 10)')} AS day,
                SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
         FROM {join}
         WHERE h.entity = 'issue' AND h.field = 'status'
@@ -665,7 +679,7 @@ def _burnup_steps(db: sqlite_utils.Database, table: str, params: dict, *,
         return created, closed, []
     # A merged issue leaves the scope, and the closed count with the status it had then.
     gone = rows(db, f"""
-        SELECT {unit}substr(s.merged_at, 1, 10) AS day, COUNT(*) AS n,
+        SELECT {unit}{day('substr(s.merged_at, 1, 10)')} AS day, COUNT(*) AS n,
                TOTAL((SELECT TOTAL((h.new = 'closed') - (h.old IS 'closed')) FROM history h
                       WHERE h.entity = 'issue' AND h.entity_id = s.id
                         AND h.field = 'status' AND h.at < s.merged_at)) AS closed
