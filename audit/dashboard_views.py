@@ -10,7 +10,14 @@ of that key (a few thousand rows); the other charts are GROUP BYs over the table
 the status and warning from the key, so the tiles and the charts always agree. The burn-up
 replays the issue status records into or out of 'closed' in one pass (partial index
 history_issue_closing), summed per day in SQL and added up into weeks. Only aggregated rows
-reach Python (bench/bench_dashboard.py measures it against loading the issues table).
+reach Python (bench/bench_dashboard.py measures it against the bare GROUP BY of the cube).
+
+Kept per unit. Every pass also groups by unit, so the result is the sum of one share per unit
+(Partial: counts, amounts, a set of aspects, per-week burn-up steps). The shares are kept in
+the process under each unit's data version (audit.store.versions); a read recomputes, in one
+pass over those units alone, only the shares whose version moved (the units a write touched)
+and adds the others up as kept, so a visit after a progress note costs about a warm visit and
+a write in one city leaves the other cities' shares as they were.
 
 Choices, documented here because the report repeats them:
 - Units are shown one level below the top of the scope: for the whole region its cities (a
