@@ -10,7 +10,14 @@ of that key (a few thousand rows); the other charts are GROUP BYs over the table
 the status and warning from the key, so the tiles and the charts always agree. The burn-up
 replays the issue status records into or out of 'closed' in one pass (partial index
 history_issue_closing), summed per day in SQL and added up into weeks. Only aggregated rows
-reach Python (bench/bench_dashboard.py measures it against loading the issues table).
+reach Python (bench/bench_dashboard.py measures it against the bare GROUP BY of the cube).
+
+Kept per unit. Every pass also groups by unit, so the result is the sum of one share per unit
+(Partial: counts, amounts, a set of aspects, per-week burn-up steps). The shares are kept in
+the process under each unit's data version (audit.store.versions); a read recomputes, in one
+pass over those units alone, only the shares whose version moved (the units a write touched)
+and adds the others up as kept, so a visit after a progress note costs about a warm visit and
+a write in one city leaves the other cities' shares as they were.
 
 Choices, documented here because the report repeats them:
 - Units are shown one level below the top of the scope: for the whole region its cities (a
@@ -31,17 +38,21 @@ Choices, documented here because the report repeats them:
 """
 from __future__ import annotations
 
+import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import sqlite_utils
 
 from audit import charts, progress_charts
-from audit.messages import name_column, t
+from audit.messages import formatter, name_column, t
 from audit.store import org, versions
-from audit.store.db import one, rows, scalar
+from audit.store.db import database_file, rows, scalar
 from audit.time_model import Calendar
 from audit.views import (
     DEADLINE_WARNING_SQL,
@@ -289,13 +300,177 @@ _ON_TIME_BIT = f"((s.cube_key & {_ON_TIME_FLAG}) > 0)"
 _DUE_BIT = f"(s.cube_key & {_DUE_FLAG})"
 
 
-def _cube(db, table: str) -> list[dict]:
+# --- one unit's share -------------------------------------------------------------------------
+
+@dataclass
+class Partial:
+    """What one unit's issues contribute to the dashboard as of a date: counts that add up
+    across units (a set for the distinct count), so that a scope's figures and charts are the
+    sum of its units' and a write in one unit recomputes that unit's share alone.
+    `full` False: only what the figures need (the 14-day comparison)."""
+    cube: dict[int, int] = field(default_factory=dict)          # cube key → issues
+    amount_involved: float = 0.0
+    amount_rectified: float = 0.0
+    fully_assigned: int = 0
+    aspects: set[int] = field(default_factory=set)
+    latest: str | None = None                                   # latest original deadline
+    streams: dict[int, int] = field(default_factory=dict)       # stream × 8 + status → issues
+    months: dict[str | None, list[int]] = field(default_factory=dict)  # month → [on time, due]
+    owners: dict[int | None, list[int]] = field(default_factory=dict)  # person → [open, red]
+    focus: dict[int, int] = field(default_factory=dict)         # focus × 2 + closed → issues
+    causes: dict[int, list] = field(default_factory=dict)       # cause → [open, amount, red]
+    # The burn-up's steps per week (the ISO date of the Sunday ending it):
+    created: dict[str, int] = field(default_factory=dict)       # issues registered
+    closed: dict[str, int] = field(default_factory=dict)        # net closings
+    merged: dict[str, list[int]] = field(default_factory=dict)  # [merged, closed then]
+
+
+def _add(target: dict, key, values: list) -> None:
+    """Add `values` element-wise into target[key] (a new list when absent)."""
+    have = target.get(key)
+    if have is None:
+        target[key] = list(values)
+    else:
+        for n, v in enumerate(values):
+            have[n] += v
+
+
+def merge_partials(parts: list[Partial]) -> Partial:
+    """The sum of units' shares (in the order given: amounts are added in that order)."""
+    out = Partial()
+    for p in parts:
+        for k, n in p.cube.items():
+            out.cube[k] = out.cube.get(k, 0) + n
+        out.amount_involved += p.amount_involved
+        out.amount_rectified += p.amount_rectified
+        out.fully_assigned += p.fully_assigned
+        out.aspects |= p.aspects
+        if p.latest is not None and (out.latest is None or p.latest > out.latest):
+            out.latest = p.latest
+        for mine, theirs in ((out.streams, p.streams), (out.focus, p.focus),
+                             (out.created, p.created), (out.closed, p.closed)):
+            for k, n in theirs.items():
+                mine[k] = mine.get(k, 0) + n
+        for mine, theirs in ((out.months, p.months), (out.owners, p.owners),
+                             (out.causes, p.causes), (out.merged, p.merged)):
+            for k, v in theirs.items():
+                _add(mine, k, v)
+    return out
+
+
+# Below the unit id in a grouping key (unit << 32 + what is counted): SQLite groups by one
+# integer several times faster than by two columns.
+_LOW = (1 << 32) - 1
+
+
+def compute_partials(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+                     cal: Calendar | None = None, full: bool = True) -> dict[int, Partial]:
+    """unit id → Partial of every unit with issues in `scope` as of `as_of`, from one state
+    table: each pass is one GROUP BY that also groups by unit. Units without issues are left
+    out (their share is empty)."""
+    out: dict[int, Partial] = {}
+
+    def part(unit_id: int) -> Partial:
+        p = out.get(unit_id)
+        if p is None:
+            p = out[unit_id] = Partial()
+        return p
+
+    conn = db.conn
+    live = is_live(db, as_of)
+    links = {f: link_rows_sql(f, live=live, classification=scope.classification)
+             for f in ("streams", "focus", "causes")}
+    # A few units (the shares a write made stale): each issue finds its links and status
+    # records by index; the whole programme: one pass over the link tables and history.
+    few = scope.unit_ids is not None
+    with state_table(db, scope, as_of, cal=cal) as (table, params):
+        def joined(link: str, alias: str) -> str:
+            if few and live:
+                return f"temp.{table} s CROSS JOIN {links[link]} {alias} ON {alias}.issue_id = s.id"
+            return f"{links[link]} {alias} JOIN temp.{table} s ON s.id = {alias}.issue_id"
+
+        for key, n in conn.execute(f"SELECT cube_key, COUNT(*) FROM temp.{table} "
+                                   "GROUP BY cube_key"):
+            part(key >> _UNIT_SHIFT).cube[key] = n
+        for u, involved, rectified, assigned, latest in conn.execute(f"""
+                SELECT s.unit_id, TOTAL(s.amount),
+                       TOTAL(CASE WHEN {_CLOSED} THEN s.amount ELSE 0 END),
+                       TOTAL(s.assigned), MAX(s.original_deadline)
+                FROM temp.{table} s GROUP BY s.unit_id"""):
+            p = part(u)
+            p.amount_involved, p.amount_rectified = involved, rectified
+            p.fully_assigned, p.latest = int(assigned), latest
+        for u, aspect in conn.execute(f"SELECT DISTINCT unit_id, aspect_id FROM temp.{table}"):
+            part(u).aspects.add(aspect)
+        if not full:
+            return out
+        # Grouped by one integer (stream × 8 + status code; focus point × 2 + closed): several
+        # times faster than grouping by the stream and the status text.
+        for k, n in conn.execute(f"""
+                SELECT (s.unit_id << 32) + x.target_id * 8 + {_STATUS} AS k, COUNT(*)
+                FROM {joined('streams', 'x')} GROUP BY k""", params):
+            part(k >> 32).streams[k & _LOW] = n
+        for k, n in conn.execute(f"""
+                SELECT (s.unit_id << 32) + f.target_id * 2 + ({_CLOSED}) AS k, COUNT(*)
+                FROM {joined('focus', 'f')} GROUP BY k""", params):
+            part(k >> 32).focus[k & _LOW] = n
+        for u, month, on_time, due in conn.execute(f"""
+                SELECT s.unit_id, {_month('s')} AS month, TOTAL({_ON_TIME_BIT}), COUNT(*)
+                FROM temp.{table} s WHERE {_DUE_BIT} GROUP BY s.unit_id, month"""):
+            part(u).months[month] = [int(on_time), due]
+        # A person id + 1 (0: no one responsible).
+        for k, n, red in conn.execute(f"""
+                SELECT (s.unit_id << 32) + COALESCE(s.responsible_person_id + 1, 0) AS k,
+                       COUNT(*), TOTAL({_RED})
+                FROM temp.{table} s WHERE {_IS_OPEN} GROUP BY k"""):
+            part(k >> 32).owners[(k & _LOW) - 1 if k & _LOW else None] = [n, int(red)]
+        # The ranking of issues.graphs.rank_causes, counted in SQL: one cause often has most
+        # of a large programme's issues, and shipping them all to Python to count them cost
+        # more than the rest of the dashboard (tests/test_audit_dashboard.py checks that both
+        # give the same rows).
+        for k, n, amount, red in conn.execute(f"""
+                SELECT (s.unit_id << 32) + x.target_id AS k, COUNT(*), TOTAL(s.amount),
+                       TOTAL({_RED})
+                FROM {joined('causes', 'x')} WHERE {_IS_OPEN} GROUP BY k""", params):
+            part(k >> 32).causes[k & _LOW] = [n, amount, int(red)]
+        _burnup_partials(db, scope, table, as_of, part, few=few)
+    return out
+
+
+def _burnup_partials(db: sqlite_utils.Database, scope: Scope, table: str, as_of: date,
+                     part, *, few: bool) -> None:
+    """The burn-up's per-day steps of each unit (created, closed, merged) into its Partial."""
+    params: dict = {"end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00+08:00"}
+    sc, n_merged = _merged_table(db, scope, params, state=table)
+    try:
+        steps = [_burnup_steps(db, table, params, merged=False, few=few, by_unit=True)]
+        if n_merged:
+            steps.append(_burnup_steps(db, sc, params, merged=True, few=True, by_unit=True))
+    finally:
+        db.conn.execute(f"DROP TABLE IF EXISTS temp.{sc}")
+    for created, closed, merged in steps:
+        for r in created:
+            p = part(r["unit_id"]).created
+            p[r["day"]] = p.get(r["day"], 0) + r["n"]
+        for r in closed:
+            p = part(r["unit_id"]).closed
+            p[r["day"]] = p.get(r["day"], 0) + int(r["n"])
+        for r in merged:
+            _add(part(r["unit_id"]).merged, r["day"], [r["n"], int(r["closed"])])
+
+
+# --- the charts' rows from a scope's sum ------------------------------------------------------
+
+def _status_of(code: int) -> str | None:
+    return None if code == _NO_STATUS else _STATUS_CODES[code]
+
+
+def _cube_rows(cube: dict[int, int]) -> list[dict]:
     """Counts per cube key, unpacked (unit_id, category_id, status, warning, bucket of an open
-    issue, on_time, due, n): one pass over the state that the tiles and four charts are rolled
-    up from (a few thousand rows at most, whatever the programme's size)."""
+    issue, on_time, due, n): what the tiles and four charts are rolled up from (a few thousand
+    rows at most, whatever the programme's size)."""
     out = []
-    for key, n in db.conn.execute(f"SELECT cube_key, COUNT(*) FROM temp.{table} "
-                                  "GROUP BY cube_key"):
+    for key in sorted(cube):
         status, bucket = key & 7, (key >> 5) & 7
         out.append({"unit_id": key >> _UNIT_SHIFT,
                     "category_id": (key >> _CATEGORY_SHIFT) & ((1 << 20) - 1),
@@ -303,21 +478,11 @@ def _cube(db, table: str) -> list[dict]:
                     "warning": _WARNING_CODES[(key >> 3) & 3],
                     "bucket": None if bucket == _NOT_OPEN else bucket,
                     "on_time": int(key & _ON_TIME_FLAG > 0), "due": int(key & _DUE_FLAG > 0),
-                    "n": n})
+                    "n": cube[key]})
     return out
 
 
-def _totals(db, table: str) -> dict:
-    """What the cube does not count: amounts (summed in the order FIGURES_SQL sums them),
-    issues with 四个到人 complete, the number of aspects and the latest original deadline."""
-    return one(db, f"""SELECT TOTAL(s.amount) AS amount_involved,
-               TOTAL(CASE WHEN {_CLOSED} THEN s.amount ELSE 0 END) AS amount_rectified,
-               TOTAL(s.assigned) AS fully_assigned, COUNT(DISTINCT s.aspect_id) AS aspects,
-               MAX(s.original_deadline) AS latest
-        FROM temp.{table} s""")
-
-
-def _figures_from_cube(cube: list[dict], totals: dict, as_of: date) -> dict:
+def _figures_from_cube(cube: list[dict], totals: Partial, as_of: date) -> dict:
     """audit.figures' figures (the same dict as figures()) from the cube and the totals."""
     r = {k: 0 for k in ("issues", "closed", "ended", "not_started", "in_progress", "submitted",
                         "overdue", "due_soon", "on_time", "on_time_due", "fully_assigned")}
@@ -333,10 +498,10 @@ def _figures_from_cube(cube: list[dict], totals: dict, as_of: date) -> dict:
             r["due_soon"] += n if c["warning"] == "amber" else 0
         r["on_time"] += n * c["on_time"]
         r["on_time_due"] += n * c["due"]
-    r.update(categories=len(categories), aspects=totals["aspects"],
-             fully_assigned=totals["fully_assigned"],
-             amount_involved=totals["amount_involved"],
-             amount_rectified=totals["amount_rectified"])
+    r.update(categories=len(categories), aspects=len(totals.aspects),
+             fully_assigned=totals.fully_assigned,
+             amount_involved=totals.amount_involved,
+             amount_rectified=totals.amount_rectified)
     return figures_from_row(r, as_of)
 
 
@@ -389,24 +554,17 @@ def _from_cube(cube: list[dict], groups: dict[int, tuple[int, str]],
             "warning_by_unit": warn_rows, "ageing": age_rows}
 
 
-def _status_of(code: int) -> str | None:
-    return None if code == _NO_STATUS else _STATUS_CODES[code]
+def _sql_order(value: str | None) -> tuple:
+    """A text's place in SQL's ascending order: NULL first, then by text (code points, which
+    is UTF-8's byte order, SQLite's BINARY collation)."""
+    return (value is not None, value or "")
 
 
-def _sql_order(status: str | None) -> tuple:
-    """A status's place in SQL's ascending order: none first, then by text."""
-    return (status is not None, status or "")
-
-
-def _status_by_stream(db, table: str, lang: str, links: dict, params: dict) -> list[dict]:
-    # Grouped by one integer (stream × 8 + status code), named in Python: several times faster
-    # than grouping by the stream and the status text.
+def _status_by_stream(db, total: Partial, lang: str) -> list[dict]:
     name = name_column(lang)
     streams = {r["id"]: r for r in rows(db, f"SELECT id, code, {name} AS name FROM streams")}
-    counts = [(k >> 3, _status_of(k & 7), n) for k, n in db.conn.execute(f"""
-        SELECT x.target_id * 8 + {_STATUS} AS k, COUNT(*) AS n
-        FROM {links['streams']} x JOIN temp.{table} s ON s.id = x.issue_id GROUP BY k""",
-        params) if k >> 3 in streams]
+    counts = [(k >> 3, _status_of(k & 7), n) for k, n in total.streams.items()
+              if k >> 3 in streams]
     counts.sort(key=lambda c: (c[0], _sql_order(c[1])))
     return [{"stream": streams[sid]["name"], "code": streams[sid]["code"], "status": status,
              "count": n} for sid, status, n in counts]
@@ -423,62 +581,60 @@ def _month(a: str) -> str:
     return f"substr(COALESCE({a}.original_deadline, {a}.closed_on), 1, 7)"
 
 
-def _on_time_by_month(db, table: str) -> list[dict]:
-    return [{"month": r["month"], "on_time": int(r["on_time"]), "due": int(r["due"])}
-            for r in rows(db, f"""
-        SELECT {_month('s')} AS month, TOTAL({_ON_TIME_BIT}) AS on_time, COUNT(*) AS due
-        FROM temp.{table} s WHERE {_DUE_BIT} GROUP BY month ORDER BY month""")]
+def _on_time_by_month(total: Partial) -> list[dict]:
+    return [{"month": m, "on_time": v[0], "due": v[1]}
+            for m, v in sorted(total.months.items(), key=lambda kv: _sql_order(kv[0]))]
 
 
-def _workload(db, table: str, lang: str) -> list[dict]:
+def _workload(db, total: Partial, lang: str) -> list[dict]:
+    # Counted per person first, then named: the names are looked up once per person. Ordered
+    # by open, then overdue (both descending), then name (a person id after, for namesakes).
+    people = {r["id"]: (r["name"], r["unit"]) for r in rows(
+        db, "SELECT p.id, p.name, u.name AS unit FROM people p "
+            "LEFT JOIN units u ON u.id = p.unit_id")}
+    label_of = formatter("common.name_in_unit", lang)
     out = []
-    # Counted per person first, then named: the names are looked up once per person.
-    for r in rows(db, f"""
-        SELECT w.pid, p.name, u.name AS unit, w.open, w.overdue
-        FROM (SELECT s.responsible_person_id AS pid, COUNT(*) AS open,
-                     TOTAL({_RED}) AS overdue
-              FROM temp.{table} s WHERE {_IS_OPEN} GROUP BY s.responsible_person_id) w
-        LEFT JOIN people p ON p.id = w.pid LEFT JOIN units u ON u.id = p.unit_id
-        ORDER BY w.open DESC, w.overdue DESC, p.name"""):
-        label = (owner_label(r["name"], r["unit"], lang) if r["pid"] is not None
+    for pid, (n, red) in total.owners.items():
+        name, unit = people.get(pid, (None, None))
+        label = (label_of(name=name, unit=unit) if pid is not None
                  else t("dashboard.no_owner", lang))
-        out.append({"owner": label, "person_id": r["pid"], "open": r["open"],
-                    "overdue": int(r["overdue"])})
-    return out
+        out.append(((-n, -red, _sql_order(name), pid is not None, pid or 0),
+                    {"owner": label, "person_id": pid, "open": n, "overdue": red}))
+    out.sort(key=lambda x: x[0])
+    return [r for _, r in out]
 
 
-def _focus_progress(db, table: str, lang: str, links: dict, params: dict) -> list[dict]:
-    # Grouped by one integer (focus point × 2 + closed), every focus point listed.
+def _focus_progress(db, total: Partial, lang: str) -> list[dict]:
     name = name_column(lang)
-    counts = dict(db.conn.execute(f"""
-        SELECT f.target_id * 2 + ({_CLOSED}) AS k, COUNT(*) AS n
-        FROM {links['focus']} f JOIN temp.{table} s ON s.id = f.issue_id GROUP BY k""",
-        params))
     out = []
     for r in rows(db, f"SELECT id, code, {name} AS name FROM focus_points ORDER BY code"):
-        closed = counts.get(r["id"] * 2 + 1, 0)
+        closed = total.focus.get(r["id"] * 2 + 1, 0)
         out.append({"focus": f"{r['code']} {r['name']}", "code": r["code"], "closed": closed,
-                    "total": closed + counts.get(r["id"] * 2, 0)})
+                    "total": closed + total.focus.get(r["id"] * 2, 0)})
     return out
 
 
-def _cause_ranking(db, table: str, links: dict, params: dict) -> list[dict]:
-    # The ranking of issues.graphs.rank_causes (open issues, then the amount of those issues,
-    # then open overdue issues, all descending, then code), computed in SQL: one cause often
-    # has most of a large programme's issues, and shipping them all to Python to count them
-    # cost more than the rest of the dashboard. tests/test_audit_dashboard.py checks that both
-    # give the same rows. Counted per cause first, then named.
-    return [{"cause": f"{r['code']} {r['title']}", "cause_id": r["cause_id"], "code": r["code"],
-             "open_issues": r["open_issues"], "amount": r["amount"], "overdue": int(r["overdue"])}
-            for r in rows(db, f"""
-        SELECT k.cause_id, c.code, c.title, k.open_issues, k.amount, k.overdue
-        FROM (SELECT x.target_id AS cause_id, COUNT(*) AS open_issues,
-                     TOTAL(s.amount) AS amount, TOTAL({_RED}) AS overdue
-              FROM {links['causes']} x JOIN temp.{table} s ON s.id = x.issue_id
-              WHERE {_IS_OPEN} GROUP BY x.target_id) k
-        JOIN causes c ON c.id = k.cause_id
-        ORDER BY k.open_issues DESC, k.amount DESC, k.overdue DESC, c.code
-        LIMIT {CAUSE_ROWS}""", params)]
+def _cause_ranking(db, total: Partial) -> list[dict]:
+    # issues.graphs.rank_causes' order: open issues, then their amount, then open overdue
+    # issues (all descending), then code.
+    causes = {r["id"]: (r["code"], r["title"]) for r in rows(
+        db, "SELECT id, code, title FROM causes")}
+    ranked = sorted(((cid, v) for cid, v in total.causes.items() if cid in causes),
+                    key=lambda kv: (-kv[1][0], -kv[1][1], -kv[1][2], causes[kv[0]][0]))
+    return [{"cause": f"{causes[cid][0]} {causes[cid][1]}", "cause_id": cid,
+             "code": causes[cid][0], "open_issues": n, "amount": amount, "overdue": red}
+            for cid, (n, amount, red) in ranked[:CAUSE_ROWS]]
+
+
+def _burnup_from(total: Partial, as_of: date, deadline: str | None) -> dict:
+    """burnup_weeks' result from the scope's per-day steps."""
+    weeks = _weeks_from_steps(
+        [{"day": d, "n": n} for d, n in total.created.items()],
+        [{"day": d, "n": n} for d, n in total.closed.items()],
+        [{"day": d, "n": v[0], "closed": v[1]} for d, v in total.merged.items()],
+        as_of, None)
+    return {"weeks": weeks, "deadline": deadline,
+            "projection": progress_charts.project_completion(weeks, as_of)}
 
 
 # --- burn-up ------------------------------------------------------------------------------------
@@ -504,68 +660,68 @@ def programme_deadline(db: sqlite_utils.Database, table: str | None = None, *,
 
 
 def _burnup_steps(db: sqlite_utils.Database, table: str, params: dict, *,
-                  merged: bool, few: bool = False) -> tuple[list, list, list]:
-    """(created, closed, merged) per day for the issues of temp table `table` (id, created_on,
-    and merged_at when `merged`): issues created; status records into (+1) or out of (−1)
-    'closed' before :end (and before the issue's merge); issues merged, with their closed count
-    then. `few`: the table is small, so each issue looks up its own records."""
-    created = rows(db, f"SELECT created_on AS day, COUNT(*) AS n FROM temp.{table} "
-                       "GROUP BY day", params)
+                  merged: bool, few: bool = False, by_unit: bool = False
+                  ) -> tuple[list, list, list]:
+    """(created, closed, merged) per day for the issues of temp table `table` (id, unit_id,
+    created_on, and merged_at when `merged`): issues created; status records into (+1) or out
+    of (−1) 'closed' before :end (and before the issue's merge); issues merged, with their
+    closed count then. `few`: the table is small, so each issue looks up its own records.
+    `by_unit`: per unit and week instead (rows carry unit_id; `day` is the Sunday ending the
+    week: a seventh of the rows to add up)."""
+    unit, group = ("s.unit_id AS unit_id, ", "s.unit_id, ") if by_unit else ("", "")
+
+    def day(expr: str) -> str:
+        return f"date({expr}, 'weekday 0')" if by_unit else expr
+    created = rows(db, f"SELECT {unit}{day('s.created_on')} AS day, COUNT(*) AS n "
+                       f"FROM temp.{table} s GROUP BY {group}day", params)
     # Otherwise a CROSS JOIN keeps history outside: one pass over its status records (partial
     # index history_issue_closing), each finding its issue by primary key.
     join = (f"temp.{table} s JOIN history h ON h.entity_id = s.id" if few
             else f"history h CROSS JOIN temp.{table} s ON s.id = h.entity_id")
     before_merge = "AND (s.merged_at IS NULL OR h.at < s.merged_at)" if merged else ""
     closed = rows(db, f"""
-        SELECT substr(h.at, 1, 10) AS day, SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
+        SELECT {unit}{day('substr(h.at, 1, 10)')} AS day,
+               SUM((h.new = 'closed') - (h.old IS 'closed')) AS n
         FROM {join}
         WHERE h.entity = 'issue' AND h.field = 'status'
           AND (h.new = 'closed' OR h.old = 'closed') AND h.at < :end {before_merge}
-        GROUP BY day""", params)
+        GROUP BY {group}day""", params)
     if not merged:
         return created, closed, []
     # A merged issue leaves the scope, and the closed count with the status it had then.
     gone = rows(db, f"""
-        SELECT substr(s.merged_at, 1, 10) AS day, COUNT(*) AS n,
+        SELECT {unit}{day('substr(s.merged_at, 1, 10)')} AS day, COUNT(*) AS n,
                TOTAL((SELECT TOTAL((h.new = 'closed') - (h.old IS 'closed')) FROM history h
                       WHERE h.entity = 'issue' AND h.entity_id = s.id
                         AND h.field = 'status' AND h.at < s.merged_at)) AS closed
         FROM temp.{table} s WHERE s.merged_at IS NOT NULL AND s.merged_at < :end
-        GROUP BY day""", params)
+        GROUP BY {group}day""", params)
     return created, closed, gone
 
 
-def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: date | None,
-                  state: str | None = None) -> list[dict]:
-    """Burn-up rows from history: every issue status record replayed once, summed per day in
-    SQL, the days then added up into weeks. `state`: a state_table of (scope, as_of) to take
-    the scope's issues from instead of scanning the issues table again."""
-    params: dict = {"end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00+08:00"}
+def _merged_table(db: sqlite_utils.Database, scope: Scope, params: dict, *,
+                  state: str | None) -> tuple[str, int]:
+    """A temporary table (id, unit_id, created_on, merged_at) of the scope's issues created by
+    :end, merged ones included (in scope until merged), keyed by id so that each status record
+    finds its issue by one lookup; with a state table, only the issues merged by the date (not
+    in the state, and few). Returns (name, rows); the caller drops it."""
     where = scope_filter(scope, params)
-    conn = db.conn
     sc = f"dash_scope_{uuid.uuid4().hex[:12]}"
-    # The scope's issues created by the as-of date, merged ones included (in scope until
-    # merged), keyed by id so that each status record finds its issue by one lookup. With a
-    # state table, only the issues merged by the date (not in the state, and few).
-    conn.execute(f"CREATE TEMP TABLE {sc} (id INTEGER PRIMARY KEY, created_on TEXT, "
-                 "merged_at TEXT)")
-    try:
-        issues, merged_only = ("issues i", "") if state is None else (
-            "issues i INDEXED BY issues_merged",
-            "AND i.merged_into_id IS NOT NULL AND i.merged_at < :end")
-        n_merged = conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id,
-                substr(i.created_at, 1, 10), i.merged_at FROM {issues}
-            JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
-            WHERE i.created_at < :end {merged_only} {where}""", params).rowcount
-        if state is None:
-            created, closed, merged = _burnup_steps(db, sc, params, merged=True)
-        else:
-            created, closed, merged = _burnup_steps(db, state, params, merged=False)
-            if n_merged:
-                more = _burnup_steps(db, sc, params, merged=True, few=True)
-                created, closed, merged = created + more[0], closed + more[1], more[2]
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{sc}")
+    db.conn.execute(f"CREATE TEMP TABLE {sc} (id INTEGER PRIMARY KEY, unit_id INTEGER, "
+                    "created_on TEXT, merged_at TEXT)")
+    issues, merged_only = ("issues i", "") if state is None else (
+        "issues i INDEXED BY issues_merged",
+        "AND i.merged_into_id IS NOT NULL AND i.merged_at < :end")
+    n = db.conn.execute(f"""INSERT INTO temp.{sc} SELECT i.id, i.unit_id,
+            substr(i.created_at, 1, 10), i.merged_at FROM {issues}
+        JOIN aspects a ON a.id = i.aspect_id JOIN categories c ON c.id = a.category_id
+        WHERE i.created_at < :end {merged_only} {where}""", params).rowcount
+    return sc, n
+
+
+def _weeks_from_steps(created: list[dict], closed: list[dict], merged: list[dict],
+                      as_of: date, start: date | None) -> list[dict]:
+    """Burn-up rows from the per-day steps of _burnup_steps, added up into weeks."""
     if not created:
         return []
     steps: dict[date, list[int]] = {}
@@ -598,6 +754,26 @@ def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: d
     return out
 
 
+def _burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date, start: date | None,
+                  state: str | None = None) -> list[dict]:
+    """Burn-up rows from history: every issue status record replayed once, summed per day in
+    SQL, the days then added up into weeks. `state`: a state_table of (scope, as_of) to take
+    the scope's issues from instead of scanning the issues table again."""
+    params: dict = {"end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00+08:00"}
+    sc, n_merged = _merged_table(db, scope, params, state=state)
+    try:
+        if state is None:
+            created, closed, merged = _burnup_steps(db, sc, params, merged=True)
+        else:
+            created, closed, merged = _burnup_steps(db, state, params, merged=False)
+            if n_merged:
+                more = _burnup_steps(db, sc, params, merged=True, few=True)
+                created, closed, merged = created + more[0], closed + more[1], more[2]
+    finally:
+        db.conn.execute(f"DROP TABLE IF EXISTS temp.{sc}")
+    return _weeks_from_steps(created, closed, merged, as_of, start)
+
+
 def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
                  start: date | None = None, *, deadline: str | None = None,
                  state: str | None = None) -> dict:
@@ -613,6 +789,69 @@ def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
                 deadline = programme_deadline(db, table)
     return {"weeks": weeks, "deadline": deadline,
             "projection": progress_charts.project_completion(weeks, as_of)}
+
+
+# --- the units' shares, kept per data version --------------------------------------------------
+
+# (database file, its inode, the scope's filters but its units, date, full) → unit id →
+# (that unit's data version, its Partial). A write moves the versions of the units it touched
+# (audit.store.versions), so the next read recomputes those units' shares alone and adds up
+# the others as kept: a visit after a write costs about what a warm visit costs. Bounded to
+# KEPT_KEYS combinations (the newest used kept), each at most a share per unit.
+_KEPT: OrderedDict[tuple, dict[int, tuple[int, Partial]]] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+KEPT_KEYS = 8
+
+
+def _kept_key(db: sqlite_utils.Database, scope: Scope, as_of: date, full: bool) -> tuple | None:
+    """The key of a scope's kept shares; None for a database without a file (not kept)."""
+    path = database_file(db)
+    if not path:
+        return None
+    try:
+        # The inode tells a file restored or recreated at the same path from the one read.
+        inode = os.stat(path).st_ino
+    except OSError:
+        return None
+    return (path, inode, scope.category_codes, scope.stream, scope.focus,
+            scope.classification, as_of.isoformat(), full)
+
+
+def forget_partials() -> None:
+    """Drop every kept share (the next read computes from scratch)."""
+    with _KEPT_LOCK:
+        _KEPT.clear()
+
+
+def scope_partials(db: sqlite_utils.Database, scope: Scope, as_of: date, *,
+                   cal: Calendar | None = None, full: bool = True) -> list[Partial]:
+    """The Partial of every unit of `scope` as of `as_of`, in unit order: those kept at the
+    unit's current data version as they are, the others recomputed together in one pass and
+    kept. With `cal` (a calendar other than the database's) nothing is kept."""
+    unit_ids = (sorted(scope.unit_ids) if scope.unit_ids is not None
+                else [r["id"] for r in rows(db, "SELECT id FROM units ORDER BY id")])
+    key = None if cal is not None else _kept_key(db, scope, as_of, full)
+    if key is None:
+        parts = compute_partials(db, scope, as_of, cal=cal, full=full)
+        return [parts[u] for u in unit_ids if u in parts]
+    # The versions are read before the data: a share computed from data newer than its
+    # version is recomputed at the next read, never served for data older than it.
+    everything, own = versions.unit_versions(db)
+    now = {u: max(everything, own.get(u, 0)) for u in unit_ids}
+    with _KEPT_LOCK:
+        kept = _KEPT.setdefault(key, {})
+        _KEPT.move_to_end(key)
+        while len(_KEPT) > KEPT_KEYS:
+            _KEPT.popitem(last=False)
+        stale = [u for u in unit_ids if u not in kept or kept[u][0] != now[u]]
+    if stale:
+        whole = scope.unit_ids is None and len(stale) == len(unit_ids)
+        fresh = compute_partials(db, replace(scope, unit_ids=None if whole
+                                             else frozenset(stale)), as_of, full=full)
+        with _KEPT_LOCK:
+            for u in stale:
+                kept[u] = (now[u], fresh.get(u) or Partial())
+    return [kept[u][1] for u in unit_ids]
 
 
 # --- the bundle ---------------------------------------------------------------------------------
@@ -633,29 +872,25 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
       workload_by_owner: [{owner, person_id, open, overdue}]; focus_progress: [{focus, code,
       closed, total}] (all five); cause_ranking: [{cause, cause_id, code, open_issues, amount,
       overdue}] (top CAUSE_ROWS with open issues).
-    Labels (streams, focus points, age buckets, 'no owner') are in `lang`."""
-    cal = cal or org.load_calendar(db)
+    Labels (streams, focus points, age buckets, 'no owner') are in `lang`. Computed as the sum
+    of the scope's units' shares (scope_partials): only the units a write touched since the
+    last read are counted again."""
     out: dict = {"as_of": as_of.isoformat(),
                  "compare_to": compare_to.isoformat() if compare_to else None,
                  "lang": lang, "data_version": versions.version_of(db, scope.unit_ids)}
-    groups = unit_groups(db, scope)
-    links = {f: link_rows_sql(f, live=is_live(db, as_of), classification=scope.classification)
-             for f in ("streams", "focus", "causes")}
-    with state_table(db, scope, as_of, cal=cal) as (table, params):
-        cube, totals = _cube(db, table), _totals(db, table)
-        out["figures"] = _figures_from_cube(cube, totals, as_of)
-        out.update(_from_cube(cube, groups, _category_names(db), lang))
-        out["status_by_stream"] = _status_by_stream(db, table, lang, links, params)
-        out["on_time_by_month"] = _on_time_by_month(db, table)
-        out["workload_by_owner"] = _workload(db, table, lang)
-        out["focus_progress"] = _focus_progress(db, table, lang, links, params)
-        out["cause_ranking"] = _cause_ranking(db, table, links, params)
-        deadline = programme_deadline(db, latest=totals["latest"])
-        out["burnup"] = burnup_weeks(db, scope, as_of, deadline=deadline, state=table)
+    total = merge_partials(scope_partials(db, scope, as_of, cal=cal))
+    cube = _cube_rows(total.cube)
+    out["figures"] = _figures_from_cube(cube, total, as_of)
+    out.update(_from_cube(cube, unit_groups(db, scope), _category_names(db), lang))
+    out["status_by_stream"] = _status_by_stream(db, total, lang)
+    out["on_time_by_month"] = _on_time_by_month(total)
+    out["workload_by_owner"] = _workload(db, total, lang)
+    out["focus_progress"] = _focus_progress(db, total, lang)
+    out["cause_ranking"] = _cause_ranking(db, total)
+    out["burnup"] = _burnup_from(total, as_of, programme_deadline(db, latest=total.latest))
     if compare_to is not None:
-        with state_table(db, scope, compare_to, cal=cal) as (table, params):
-            out["compare"] = _figures_from_cube(_cube(db, table),
-                                                _totals(db, table), compare_to)
+        then = merge_partials(scope_partials(db, scope, compare_to, cal=cal, full=False))
+        out["compare"] = _figures_from_cube(_cube_rows(then.cube), then, compare_to)
     else:
         out["compare"] = None
     out["deltas"] = deltas(out["figures"], out["compare"])

@@ -33,7 +33,7 @@ PER_FILE = 10   # picked measures that get an uploader each (beyond: the shared 
 
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=3600)
 def _load(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date) -> dict:
-    """Everything the page lists, for one person and data version (any write changes it)."""
+    """Everything the page lists, for one person and the data version of their scope."""
     return {"issues": work_views.my_issues(_db, _actor, as_of),
             "measures": work_views.my_measures(_db, _actor, as_of),
             "chase": graph_views.chase_list_for(_db, _actor, as_of),
@@ -450,7 +450,8 @@ def render() -> None:
     as_of = ui.today()
     ui.show_flash(FLASH)
     st.caption(text("mywork.caption", date=as_of.isoformat()))
-    data = _load(db, actor, *ui.data_key(db),
+    # Keyed on the version of the actor's scope: a write in another unit leaves it warm.
+    data = _load(db, actor, *ui.data_key(db, actor.scope_unit_ids),
                  (actor.user_id, actor.person_id, actor.unit_id), as_of)
     if actor.person_id is None:
         st.info(text("mywork.no_person"))

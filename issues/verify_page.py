@@ -31,7 +31,7 @@ VIEWED = f"{K}.viewed"   # the items whose detail (evidence) this session has sh
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _queue(_db, _actor: Actor, db_file: str, version: int, who: tuple, as_of: date
            ) -> list[dict]:
-    """The queue for one lead and data version (any write changes the version)."""
+    """The queue for one lead and data version (a write touching its scope changes the version)."""
     return work_views.verify_queue(_db, _actor, as_of)
 
 
@@ -314,7 +314,8 @@ def render() -> None:
     if done is None:
         ui.show_flash(FLASH)
     st.caption(text("verify.caption", date=as_of.isoformat()))
-    queue = _queue(db, actor, *ui.data_key(db),
+    # Keyed on the version of the actor's scope: a write in another unit leaves it warm.
+    queue = _queue(db, actor, *ui.data_key(db, actor.scope_unit_ids),
                    (actor.user_id, actor.person_id, actor.unit_id), as_of)
     cols = st.columns(4)
     cols[0].metric(text("verify.metric.queue"), len(queue))

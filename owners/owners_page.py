@@ -213,7 +213,8 @@ def render() -> None:
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind:
         getattr(st, kind)(ui.md_escape(message))
-    key = (*ui.data_key(db),
+    # Keyed on the version of the actor's scope: a write in another unit leaves it warm.
+    key = (*ui.data_key(db, actor.scope_unit_ids),
            (actor.unit_id, actor.role.value))
     data = _load(db, actor, *key, as_of)
     st.caption(text("owners.caption", date=as_of.isoformat()))

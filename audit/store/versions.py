@@ -152,3 +152,17 @@ def duplicates_version(db: sqlite_utils.Database) -> int:
     row = db.conn.execute("SELECT MAX(version) FROM data_versions WHERE scope = 0 "
                           "AND area IN ('all', 'duplicates')").fetchone()
     return row[0] or 0
+
+
+def unit_versions(db: sqlite_utils.Database) -> tuple[int, dict[int, int]]:
+    """(everything's version, unit id → that unit's own version) in one read: what a read kept
+    per unit (audit.dashboard_views' partials) keys on; a unit's data version is the larger of
+    its own and everything's (absent: everything's)."""
+    everything, units = 0, {}
+    for area, scope, version in db.conn.execute(
+            "SELECT area, scope, version FROM data_versions WHERE area IN ('all', 'unit')"):
+        if area == ALL:
+            everything = max(everything, version)
+        else:
+            units[scope] = version
+    return everything, units
