@@ -17,13 +17,13 @@ import re
 import sqlite3
 import subprocess
 import tempfile
-from datetime import date
+
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
-from audit import messages_en, messages_zh
+from audit import messages_en, messages_zh, time_model
 from audit.messages import LANG_NAMES, label, t
 from tests.browser.conftest import ROOT, start_app, wait_idle
 
@@ -57,7 +57,7 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 # Elements whose own text is wider than a box that hides the rest, with no tooltip to read it.
-OVERFLOW_JS = """() => {
+OVERFLOW_JS = r"""() => {
   const bad = [];
   const hides = s => [s.overflow, s.overflowX].some(v => v === 'hidden' || v === 'clip');
   for (const el of document.querySelectorAll('[data-testid="stMain"] *, [data-testid="stSidebar"] *')) {
@@ -264,7 +264,8 @@ def _actor_rows(db_path: Path, username: str, view: str):
     db = open_database(db_path, migrate=False)
     try:
         actor = demo_actor(db, username)
-        return getattr(work_views, view)(db, actor, date.today())
+        # The app's today (Asia/Shanghai), not the machine's: from 16:00 UTC they differ.
+        return getattr(work_views, view)(db, actor, time_model.today())
     finally:
         db.conn.close()
 
