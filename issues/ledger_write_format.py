@@ -24,7 +24,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from audit.anchor_format import anchor_text
-from audit.messages import LANGS, join_list, t
+from audit.messages import LANGS, formatter, join_list, t
 from audit.model import Status
 from audit.text_format import (
     EXCEL_CELL_LIMIT,
@@ -166,20 +166,21 @@ class Words:
         self.streams = {c: vocabulary.stream_name(c, lang) for c in vocabulary.stream_codes}
         self.focus = {c: f"{c} {vocabulary.focus_name(c, lang)}" for c in vocabulary.focus_codes}
         self.focus_sep = t("ledger.focus_sep", lang)
-        self.acc = {k: t(f"ledger.acc.{k}", lang) for k in ("person", "penalty",
-                                                            "not_applicable")}
+        # Templates as functions of their fields: t() without them would blank {person}.
+        self.acc = {k: formatter(f"ledger.acc.{k}", lang) for k in ("person", "penalty",
+                                                                    "not_applicable")}
 
     def accountability(self, records: tuple[tuple[bool, str, str, str, float], ...]) -> str:
         """The 责任追究 cell: one line per record, a penalty with its amount."""
         acc, lines = self.acc, []
         for not_applicable, person, action, reason, penalty in records:
             if not_applicable:
-                lines.append(acc["not_applicable"].format(reason=reason))
+                lines.append(acc["not_applicable"](reason=reason))
             elif penalty:
-                lines.append(acc["penalty"].format(person=person, action=action,
-                                                   amount=f"{penalty:,.2f}"))
+                lines.append(acc["penalty"](person=person, action=action,
+                                            amount=f"{penalty:,.2f}"))
             else:
-                lines.append(acc["person"].format(person=person, action=action))
+                lines.append(acc["person"](person=person, action=action))
         return "\n".join(lines)
 
 
