@@ -39,3 +39,12 @@ def test_the_ledger_accountability_cell_names_reason_person_action_and_penalty(t
         "Not applicable: 属于制度缺陷，经集体研究不涉及个人责任",
         "王五: 通报批评 (penalty 1,000.00 yuan)",
         "赵六: 诫勉谈话"]
+
+
+def test_charts_name_each_status_as_the_prose_and_tables_do():
+    # The English pack's legend said Submitted where its prose said awaiting verification.
+    from audit.model import Status
+    for lang in messages.LANGS:
+        for status in (s.value for s in Status):
+            assert messages.t(f"chart.status.{status}", lang) == messages.t(f"status.{status}",
+                                                                           lang), (lang, status)
