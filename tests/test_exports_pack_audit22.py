@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 
 from audit import messages
 from issues.ledger_write_format import COLUMNS
@@ -48,3 +49,19 @@ def test_charts_name_each_status_as_the_prose_and_tables_do():
         for status in (s.value for s in Status):
             assert messages.t(f"chart.status.{status}", lang) == messages.t(f"status.{status}",
                                                                            lang), (lang, status)
+
+
+def test_the_ledger_header_row_is_tall_enough_for_a_wrapped_header(tmp_path):
+    # 已整改金额（元） wraps in its column; at one line's height its second line printed over
+    # the border.
+    from issues.ledger_write_format import _LINE_POINTS, _lines
+    path = tmp_path / "ledger.xlsx"
+    write_ledger(sample_rows(2), path, title="台账", as_of=AS_OF)
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    header = [c.value for c in ws[2]]
+    widths = [ws.column_dimensions[get_column_letter(i)].width
+              for i in range(1, len(header) + 1)]
+    wrapped = _lines("已整改金额（元）", widths[header.index("已整改金额（元）")])
+    assert wrapped >= 2
+    assert ws.row_dimensions[2].height >= wrapped * _LINE_POINTS
+    assert ws.row_dimensions[1].height >= 16 * 1.4  # the 16-point title
