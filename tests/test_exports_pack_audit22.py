@@ -2,11 +2,12 @@
 asserts what a reader of the printed page sees."""
 from __future__ import annotations
 
-import datetime as dt
 import io
+import shutil
 from dataclasses import replace
 
 import openpyxl
+import pytest
 from openpyxl.utils import get_column_letter
 
 from audit import messages
@@ -65,3 +66,54 @@ def test_the_ledger_header_row_is_tall_enough_for_a_wrapped_header(tmp_path):
     assert wrapped >= 2
     assert ws.row_dimensions[2].height >= wrapped * _LINE_POINTS
     assert ws.row_dimensions[1].height >= 16 * 1.4  # the 16-point title
+
+
+def test_a_long_chinese_header_breaks_between_words_never_inside_one():
+    from exports.docx_parts_format import header_lines, header_text
+    # 逾期工作日 printed as 逾期工 / 作日, 源头措施（完成/总数） as …（完成/总 / 数）
+    assert header_lines("逾期工作日") == ["逾期", "工作日"]
+    assert header_lines("措施责任人") == ["措施", "责任人"]
+    assert header_lines("源头措施（完成/总数）") == ["源头措施", "（完成/总数）"]
+    assert header_lines("问题数") == ["问题数"]
+    assert header_text("逾期工作日", 1.6) == "逾期\n工作日"
+    assert header_text("逾期工作日", 4.0) == "逾期工作日"  # it fits: one line
+
+
+def _narrow_table(tmp_path):
+    from exports.docx_format import PackWriter
+    w = PackWriter("zh", "页眉")
+    headers = ["问题摘要", "逾期工作日", "状态", "整改期限", "涉及金额（元）"]
+    rows = [["外包合同未经法律审核即签订" * 3, 19, "已销号", "2026-11-09", "1,648,398.31"]] * 3
+    # Widths like those the pack asked for such columns; in them the cells printed 已销/号,
+    # 2026-11-/09 and 1,648,398./31.
+    w.table(headers, rows, [9.0, 1.2, 1.0, 1.5, 1.5])
+    path = w.save(tmp_path / "t.docx")
+    return path, headers, rows
+
+
+def test_short_cells_and_headers_get_the_width_they_need_in_a_narrow_table(tmp_path):
+    import docx
+    from docx.oxml.ns import qn
+    from exports.docx_parts_format import cell_min_cm, header_min_cm
+    path, headers, rows = _narrow_table(tmp_path)
+    table = docx.Document(str(path)).tables[0]
+    widths = [int(g.get(qn("w:w"))) / (1440 / 2.54) for g in
+              table._tbl.tblGrid.findall(qn("w:gridCol"))]
+    assert [c.text for c in table.rows[0].cells][1] == "逾期\n工作日"
+    for j, value in enumerate(rows[0]):
+        assert widths[j] + 0.01 >= header_min_cm(headers[j])
+        if j:
+            assert widths[j] + 0.01 >= cell_min_cm(str(value)), headers[j]
+    assert widths[0] >= 0.7 * 9.0  # the text column gives at most 30 % of its width
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_in_the_pdf_no_short_cell_or_header_is_broken_inside_a_word(tmp_path):
+    from exports.pdf_io import convert_to_pdf
+    from tests.pdf_tools import page_text
+    path, _, _ = _narrow_table(tmp_path)
+    lines = [line.split() for line in page_text(convert_to_pdf(path, tmp_path), 1).splitlines()]
+    words = [w for line in lines for w in line]
+    for whole in ("2026-11-09", "1,648,398.31", "已销号", "逾期", "工作日"):
+        assert words.count(whole) >= 1, (whole, words)
+    assert "逾期工" not in words and "作日" not in words
