@@ -483,9 +483,11 @@ class PackWriter:
         return len(self._toc)
 
     def paragraph(self, text: str = "", style: str = "Body Text", *, bold: bool = False,
-                  align: Align | None = None) -> Paragraph:
+                  align: Align | None = None, keep_with_next: bool = False) -> Paragraph:
         """A body paragraph (first line indented two characters in Chinese)."""
         p = self._started(self.doc.add_paragraph(style=style))
+        if keep_with_next:
+            p.paragraph_format.keep_with_next = True
         run = p.add_run(xml_safe(text))
         if bold:
             run.bold = True
@@ -586,11 +588,12 @@ class PackWriter:
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]],
               col_widths_cm: Sequence[float] | None = None, *, repeat_header: bool = True,
               zebra: bool = False, align: Sequence[Align] | None = None,
-              total: Sequence[object] | None = None) -> Table:
+              total: Sequence[object] | None = None, keep_whole: bool = True) -> Table:
         """A bordered table in 五号 type whose header row repeats on every page; `total`, a
         合计 row in bold at the end. Headers get the width they need never to break inside a
-        word; a short table moves to the next page whole, a long one never leaves its header
-        or its last rows alone on a page.
+        word; a short table moves to the next page whole (unless `keep_whole` is False: rows
+        too tall for that), a long one never leaves its header or its last rows alone on a
+        page.
 
         The body rows are written as XML text and spliced into the document when it is saved:
         a 40,000-issue appendix has 120,000 rows, and building them as lxml elements (even by
@@ -644,7 +647,7 @@ class PackWriter:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
             whole = n == 0 or max(map(len, texts)) < CANT_SPLIT_MAX_CHARS
-            append(formats[i % 2][whole][keeps_next(i, m)].format(*cells_xml(texts)))
+            append(formats[i % 2][whole][keeps_next(i, m, keep_whole)].format(*cells_xml(texts)))
             if len(batch) == ROWS_BATCH:
                 spill.write("".join(batch).encode("utf-8"))
                 batch.clear()

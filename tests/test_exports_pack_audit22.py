@@ -2,6 +2,7 @@
 asserts what a reader of the printed page sees."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
 from dataclasses import replace
@@ -117,3 +118,57 @@ def test_in_the_pdf_no_short_cell_or_header_is_broken_inside_a_word(tmp_path):
     for whole in ("2026-11-09", "1,648,398.31", "已销号", "逾期", "工作日"):
         assert words.count(whole) >= 1, (whole, words)
     assert "逾期工" not in words and "作日" not in words
+
+
+AS_OF_PACK = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def unit_pack(demo_path, tmp_path_factory):
+    """包头's pack (the manager's scope: 7 issues) of the demo programme."""
+    from audit.demo import demo_actor
+    from audit.store.db import open_database
+    from audit.views import scope_for
+    from exports.pack_service import build_pack
+    db = open_database(demo_path)
+    out = tmp_path_factory.mktemp("unit") / "bt.docx"
+    try:
+        build_pack(db, scope_for(db, demo_actor(db, "manager")), out, as_of=AS_OF_PACK,
+                   user="manager")
+    finally:
+        db.conn.close()
+    return out
+
+
+def test_a_short_attachment_list_splits_instead_of_leaving_its_heading_alone(unit_pack):
+    import docx
+    from docx.oxml.ns import qn
+    document = docx.Document(str(unit_pack))
+    scope_lines = [p for p in document.paragraphs
+                   if p.text.startswith("范围：") and p.style.name == "Table Text"]
+    assert len(scope_lines) == 3 and all(p.paragraph_format.keep_with_next for p in scope_lines)
+    attachments = [t for t in document.tables
+                   if t.rows[0].cells[0].text == "编号"]
+    assert len(attachments) == 3
+    for table in attachments:
+        n = len(table.rows) - 1
+        assert 5 < n <= 20  # few rows: a body table of this size moves whole
+        kept = [r._tr.find(f"{qn('w:tc')}/{qn('w:p')}/{qn('w:pPr')}/{qn('w:keepNext')}")
+                is not None for r in table.rows[1:]]
+        assert kept[:2] == [True, True] and not any(kept[2:n - 3]) and kept[-1] is False
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_in_the_pdf_each_attachment_heading_shares_its_page_with_rows(unit_pack, tmp_path):
+    import re
+    from exports.pdf_io import convert_to_pdf
+    from tests.pdf_tools import page_count, page_text
+    pdf = convert_to_pdf(unit_pack, tmp_path)
+    headed = 0
+    for page in range(1, page_count(pdf) + 1):
+        text = page_text(pdf, page)
+        if "....." not in text and re.search(r"^\s*附件\s*[123]\s", text, re.MULTILINE):
+            headed += 1
+            # the list's first issue code is on the heading's page
+            assert re.search(r"\bC\d+\.\d+\.\d+\b", text), (page, text[:300])
+    assert headed == 3
