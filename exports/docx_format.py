@@ -526,6 +526,8 @@ class PackWriter:
         p = self._started(self.doc.add_paragraph())
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = caption is not None
+        # Right after a table, LibreOffice drew the picture over the table's bottom border.
+        p.paragraph_format.space_before = Pt(6)
         if caption is not None:
             self.doc.add_paragraph(xml_safe(caption), style="Caption")
         if self._next_shape_id is None:  # while the document is short: see place_picture

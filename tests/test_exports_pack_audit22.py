@@ -172,3 +172,19 @@ def test_in_the_pdf_each_attachment_heading_shares_its_page_with_rows(unit_pack,
             # the list's first issue code is on the heading's page
             assert re.search(r"\bC\d+\.\d+\.\d+\b", text), (page, text[:300])
     assert headed == 3
+
+
+def test_a_picture_after_a_table_leaves_the_tables_bottom_border_visible(tmp_path):
+    # Without space before it, LibreOffice drew figure 9 over the bottom border of table 7.
+    import docx
+    from docx.shared import Pt
+    from exports.docx_format import PackWriter
+    from tests.test_exports_docx_base import _png
+    w = PackWriter("zh", "页眉")
+    w.table(["问题根源", "未销号问题"], [["考核机制与结算脱节，奖惩不到位" * 2, 4]], [8.0, 2.0])
+    w.picture(_png(400, 200), 12.0, caption="图1　问题根源排行")
+    document = docx.Document(str(w.save(tmp_path / "p.docx")))
+    body = list(document.element.body)
+    after = body[[el.tag.endswith("}tbl") for el in body].index(True) + 1]
+    picture = next(p for p in document.paragraphs if p._p is after)
+    assert picture._p.xpath(".//w:drawing") and picture.paragraph_format.space_before >= Pt(6)
