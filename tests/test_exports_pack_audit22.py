@@ -188,3 +188,23 @@ def test_a_picture_after_a_table_leaves_the_tables_bottom_border_visible(tmp_pat
     after = body[[el.tag.endswith("}tbl") for el in body].index(True) + 1]
     picture = next(p for p in document.paragraphs if p._p is after)
     assert picture._p.xpath(".//w:drawing") and picture.paragraph_format.space_before >= Pt(6)
+
+
+def test_heatmap_category_labels_wrap_between_words_to_fit_their_columns():
+    # Eight categories across a printed heatmap ran into each other (外包合同管理外包商选择…).
+    import json
+    from audit import charts
+    cats = ["外包合同管理", "外包商选择与退出", "外包费用结算", "服务质量与考核", "寄递安全管理",
+            "外包人员管理", "系统与数据管理", "内部控制与监督"]
+    rows = [{"unit": "包头市分公司", "category": c, "open": 1, "overdue": 0} for c in cats]
+    spec = charts.heatmap_unit_category(rows, "open", "zh").to_dict()
+    axis = next(layer["encoding"]["x"]["axis"] for layer in spec["layer"]
+                if "x" in layer.get("encoding", {})) if "layer" in spec else \
+        spec["encoding"]["x"]["axis"]
+    expr = axis["labelExpr"]
+    lines = json.loads(expr[expr.index("(") + 1:expr.rindex(")")])
+    per_line = charts.HEATMAP_LABEL_CHARS // len(cats)
+    assert lines["外包合同管理"] == ["外包合同", "管理"]
+    for c in cats:
+        assert "".join(lines[c]) == c and all(len(x) <= per_line for x in lines[c])
+    assert charts.word_lines("逾期工作日", 3) == ["逾期", "工作日"]
