@@ -1376,6 +1376,7 @@ TEXTS: dict[str, str] = {
     "pack.setting.department": "report.department_en",
     "pack.caption.note": "{caption} ({note})",
     "pack.chart.both_streams": "an issue in both work streams is counted in each: {counted} counted for {issues} issues",
+    "pack.chart.several_focus": "an issue under several focus points is counted under each: {counted} counted for {issues} issues",
     "pack.chart.burnup_note": "the dashed line projects completion at the pace of the last six weeks",
     "pack.chart.top_causes": "the {top} causes with the most open issues; {more} more not shown, {total} in all",
     "pack.chart.top_owners": "the {top} owners with the most open issues; {more} more not shown, {total} in all",
