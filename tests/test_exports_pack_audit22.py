@@ -232,3 +232,23 @@ def test_the_focus_chart_says_when_an_issue_is_counted_under_several_focus_point
                    if re.match(r"图\d+\s+五大关注点整改进度", p.text))
     match = re.search(r"在各关注点各计一次：合计(\d+)个，问题(\d+)个", caption)
     assert match and int(match.group(1)) == links[0] and int(match.group(2)) == issues
+
+
+def test_the_projection_waits_only_for_open_issues_not_for_ended_ones(demo_path):
+    # The pack said 剩余22个问题预计… where it said 尚未销号21个: the issue ended for a special
+    # reason (never to be closed) was counted as remaining.
+    from audit.dashboard_views import burnup_weeks, dashboard_data
+    from audit.store.db import open_database
+    from audit.views import scope_for
+    db = open_database(demo_path)
+    try:
+        d = dashboard_data(db, scope_for(db, None), AS_OF_PACK)
+        alone = burnup_weeks(db, scope_for(db, None), AS_OF_PACK)
+    finally:
+        db.conn.close()
+    f = d["figures"]
+    assert f["ended"] >= 1
+    open_now = f["not_started"] + f["in_progress"] + f["submitted"]
+    assert d["burnup"]["projection"]["remaining"] == open_now == f["issues"] - f["closed"] - \
+        f["ended"]
+    assert alone["projection"] == d["burnup"]["projection"]
