@@ -502,7 +502,15 @@ class PackWriter:
         return [self.doc.add_paragraph(xml_safe(item), style=style) for item in items]
 
     def caption(self, text: str) -> Paragraph:
-        """A centred caption kept on the same page as the table or figure that follows it."""
+        """A centred caption kept on the same page as the table or figure that follows it; the
+        body paragraph just before it (the sentence that leads into the table) is kept with it,
+        so that a heading and its lead-in never stay behind at a page's foot."""
+        body = self.doc.element.body
+        last = body[-2] if len(body) > 1 and body[-1].tag == qn("w:sectPr") else body[-1]
+        if last.tag == qn("w:p"):
+            before = Paragraph(last, self.doc._body)
+            if before.style is not None and before.style.name == "Body Text":
+                before.paragraph_format.keep_with_next = True
         p = self._started(self.doc.add_paragraph(xml_safe(text), style="Caption"))
         p.paragraph_format.keep_with_next = True
         return p

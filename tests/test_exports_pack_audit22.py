@@ -252,3 +252,20 @@ def test_the_projection_waits_only_for_open_issues_not_for_ended_ones(demo_path)
     assert d["burnup"]["projection"]["remaining"] == open_now == f["issues"] - f["closed"] - \
         f["ended"]
     assert alone["projection"] == d["burnup"]["projection"]
+
+
+def test_the_sentence_that_leads_into_a_table_stays_with_it(tmp_path):
+    # （三）分单位整改情况 and its sentence stayed at the foot of a page, table 3 on the next.
+    import docx
+    from exports.docx_format import PackWriter
+    w = PackWriter("zh", "页眉")
+    w.heading("（三）分单位整改情况", 2)
+    w.paragraph("第一段，与表无关。")
+    w.paragraph("各单位的数字含其下属单位。")
+    w.caption("表3　各单位整改情况")
+    w.table(["责任单位", "问题数"], [["包头市分公司", 7]], [8.0, 2.0])
+    document = docx.Document(str(w.save(tmp_path / "t.docx")))
+    kept = {p.text: p.paragraph_format.keep_with_next or p.style.paragraph_format.keep_with_next
+            for p in document.paragraphs}
+    assert kept["（三）分单位整改情况"] and kept["各单位的数字含其下属单位。"]
+    assert kept["表3　各单位整改情况"] and not kept["第一段，与表无关。"]
