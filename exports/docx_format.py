@@ -323,6 +323,9 @@ def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
             _field_runs(p, _PAGE_FIELDS[field])
 
 
+LEAD_IN_CHARS = 80  # about two lines of 四号 body text: a lead-in kept with its table
+
+
 # Rows looked at for the width a column's short cells need: a column holds one kind of value,
 # and a 40,000-row attachment is not scanned for it.
 _WIDTH_SAMPLE_ROWS = 300
@@ -503,13 +506,15 @@ class PackWriter:
 
     def caption(self, text: str) -> Paragraph:
         """A centred caption kept on the same page as the table or figure that follows it; the
-        body paragraph just before it (the sentence that leads into the table) is kept with it,
-        so that a heading and its lead-in never stay behind at a page's foot."""
+        body paragraph just before it, when short (a sentence that leads into the table), is
+        kept with it, so that a heading and its lead-in never stay behind at a page's foot; a
+        longer one stays where it is rather than leave its page half empty."""
         body = self.doc.element.body
         last = body[-2] if len(body) > 1 and body[-1].tag == qn("w:sectPr") else body[-1]
         if last.tag == qn("w:p"):
             before = Paragraph(last, self.doc._body)
-            if before.style is not None and before.style.name == "Body Text":
+            if (before.style is not None and before.style.name == "Body Text"
+                    and len(before.text) <= LEAD_IN_CHARS):
                 before.paragraph_format.keep_with_next = True
         p = self._started(self.doc.add_paragraph(xml_safe(text), style="Caption"))
         p.paragraph_format.keep_with_next = True

@@ -262,6 +262,11 @@ def test_the_sentence_that_leads_into_a_table_stays_with_it(tmp_path):
     w.heading("（三）分单位整改情况", 2)
     w.paragraph("第一段，与表无关。")
     w.paragraph("各单位的数字含其下属单位。")
+    w.caption("表2　另一表")
+    w.table(["a", "b"], [["x", 1]], [8.0, 2.0])
+    w.paragraph("截至2026年12月5日，全区共梳理问题38个。" * 5)  # long: stays on its page
+    w.caption("表1　主要指标")
+    w.table(["指标", "数值"], [["纳入整改问题", 38]], [8.0, 2.0])
     w.caption("表3　各单位整改情况")
     w.table(["责任单位", "问题数"], [["包头市分公司", 7]], [8.0, 2.0])
     document = docx.Document(str(w.save(tmp_path / "t.docx")))
@@ -269,3 +274,4 @@ def test_the_sentence_that_leads_into_a_table_stays_with_it(tmp_path):
             for p in document.paragraphs}
     assert kept["（三）分单位整改情况"] and kept["各单位的数字含其下属单位。"]
     assert kept["表3　各单位整改情况"] and not kept["第一段，与表无关。"]
+    assert not kept["截至2026年12月5日，全区共梳理问题38个。" * 5]
