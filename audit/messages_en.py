@@ -1888,6 +1888,7 @@ TEXTS: dict[str, str] = {
     "error.deadline_misfit.issue": "The measure's deadline {deadline} is after the issue's deadline {issue_deadline}. To go ahead, give a reason and confirm.",
     "error.deadline_misfit.milestone": "The measure's deadline {deadline} is after the milestone it serves ({milestone_due}). To go ahead, give a reason and confirm.",
     "error.deadline_misfit.issue_milestone": "The measure's deadline {deadline} is after the issue's deadline {issue_deadline} and after the milestone it serves ({milestone_due}). To go ahead, give a reason and confirm.",
+    "error.deadline_misfit.measures": "The issue's deadline {deadline} is before the deadline of {count} of its measures (the latest {latest}). To go ahead, give a reason and confirm.",
     "rule.milestone_type": "does not match the item's rectification type (milestones for staged items, a stage goal and reports for continuous ones)",
     "page.meetings": "Review meetings",
     "meeting.caption": "Record a review meeting: the warning colour of every item in scope on the meeting's date is kept, to count red meetings and consecutive reds and escalate on them.",

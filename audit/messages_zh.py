@@ -1777,6 +1777,7 @@ TEXTS: dict[str, str] = {
     "error.deadline_misfit.issue": "措施完成时限 {deadline} 晚于问题的整改时限 {issue_deadline}。如确需如此，请填写理由后确认。",
     "error.deadline_misfit.milestone": "措施完成时限 {deadline} 晚于其服务的阶段节点 {milestone_due}。如确需如此，请填写理由后确认。",
     "error.deadline_misfit.issue_milestone": "措施完成时限 {deadline} 晚于问题的整改时限 {issue_deadline}，也晚于其服务的阶段节点 {milestone_due}。如确需如此，请填写理由后确认。",
+    "error.deadline_misfit.measures": "问题整改时限 {deadline} 早于其 {count} 项措施的完成时限（最晚 {latest}）。如确需如此，请填写理由后确认。",
     "rule.milestone_type": "与该问题的整改类型不符（分阶段整改设阶段节点，持续整改设阶段目标和定期报告）",
     "page.meetings": "推进会",
     "meeting.caption": "记录推进会：会议日期当天管辖范围内每个问题的预警灯色都会保存下来，用于统计红灯次数和连续红灯，并据此逐级督办。",

@@ -266,7 +266,7 @@ class _Applier:
                                     responsible_person_id=self.ref(a.get("responsible")),
                                     supervisor_person_id=self.ref(a.get("supervisor")),
                                     unit_id=self.ref(a.get("unit")), deadline=a.get("deadline"),
-                                    at=at)
+                                    accept_reason=self.reason(row), at=at)
         if p.extend_to is not None:
             with self.step(row, "deadline"):
                 owners.extend_deadline(db, lead, iid, version=None, new_deadline=p.extend_to,
