@@ -40,6 +40,7 @@ from datetime import date
 from typing import Any
 
 from audit.model import Actor, LedgerRowError, Status, grant
+from audit.rules_model import measures_after
 from audit.text_format import is_truncated_from
 from issues import model
 from issues.import_match_model import Matcher
@@ -64,6 +65,19 @@ from issues.model import (
     missing_for_assignment,
     missing_for_closure,
 )
+
+
+def late_measures(facts: IssueFacts, touched: set[str],
+                  measures: list[tuple[str, Any, bool]]) -> list[tuple[str, str, str]]:
+    """Of `measures` (title, deadline as a date or ISO text, done), those named in `touched`
+    that are open and due after the issue's deadline in `facts`: [(title, deadline, issue
+    deadline)] (audit.rules_model.measures_after, the rule the services warn with)."""
+    if not facts.deadline:
+        return []
+    late = measures_after(facts.deadline, [
+        (n, str(day) if day else None, "done" if done else "todo")
+        for n, (title, day, done) in enumerate(measures) if title in touched])
+    return [(measures[n][0], day, facts.deadline) for n, day in late]
 
 
 class Planner(Matcher):
@@ -196,6 +210,9 @@ class Planner(Matcher):
                                               "done" if mp.done else "todo", 0)
                                  for mp in p.measures), len(causes), False, None)
         p.four_missing = missing_for_assignment(facts)
+        p.deadline_misfits = late_measures(facts, {mp.title for mp in p.measures},
+                                           [(mp.title, mp.deadline, mp.done)
+                                            for mp in p.measures])
         self.plan_status(p, r.status, facts, submitted_by=None)
         return p
 
@@ -341,6 +358,21 @@ class Planner(Matcher):
                                str(m["deadline"]) if m["deadline"] else None, m["status"],
                                m["evidence"]) for m in measures),
             len(d["causes"]) + len(p.causes), bool(d["accountability"]), d["submitted_by"])
+        # Deadlines that fit: the measures this row adds or moves, and all of them when it sets
+        # the issue's deadline (an extension only moves it later).
+        by_id = {m["id"]: m for m in d["measures"]}
+        after = [(m["title"], m["deadline"], m["status"] == "done") for m in d["measures"]
+                 if not any(mp.measure_id == m["id"] for mp in p.measures)]
+        touched: set[str] = set()
+        for mp in p.measures:
+            old = by_id.get(mp.measure_id, {})
+            after.append((mp.title, mp.edit.get("deadline") or mp.deadline or old.get("deadline"),
+                          mp.done or old.get("status") == "done"))
+            if mp.measure_id is None or "deadline" in mp.edit:
+                touched.add(mp.title)
+        if "deadline" in p.assign:
+            touched = {title for title, _, _ in after}
+        p.deadline_misfits = late_measures(facts, touched, after)
         self.plan_status(p, r.status, facts, submitted_by=d["submitted_by"])
         if not p.changes and not p.moves:
             p.action = "unchanged"

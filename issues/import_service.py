@@ -14,7 +14,7 @@ import sqlite_utils
 
 from audit.anchor_format import anchor_in_workbook
 from audit.model import Actor, AuditError, LedgerRowError, Role, ValidationFailed
-from audit.rules_model import ImportCapExceeded, needs_import_cap_warning
+from audit.rules_model import DeadlineMisfit, ImportCapExceeded, needs_import_cap_warning
 from audit.service import accept_rule_warning, require
 from audit.store import history
 from audit.store.db import write_transaction
@@ -374,6 +374,7 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
         applier.create_entities()
         created = [p for p in plan.rows if p.action == "create"]
         applier.create_issues(created)
+        _accept_late_measures(db, applier, created)
         done = len(created)
         if on_progress and created:
             on_progress("writing", done, total)
@@ -409,6 +410,24 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
             rec.flush()
         written = history.anchor(db)[0] - before
     return ImportResult(counts, ids, written, plan)
+
+
+def _accept_late_measures(db: sqlite_utils.Database, applier: _Applier,
+                          created: list[RowPlan]) -> None:
+    """Deadlines that fit for the new issues, registered in bulk: each measure the ledger gives
+    a deadline after its issue's is recorded as a warning accepted with its row as the reason,
+    as the per-row services do for the rows of existing issues (the plan lists them first)."""
+    rows = {applier.ids[p.issue]: p.excel_row for p in created if p.deadline_misfits}
+    late = import_store.measures_due_after_issue(db, sorted(rows)) if rows else []
+    if not late:
+        return
+    rec = Recorder(db, applier.actor, applier.at, "ledger.import")
+    for iid, mid, deadline, issue_deadline in late:
+        accept_rule_warning(db, rec, applier.lead, DeadlineMisfit([("issue", issue_deadline)],
+                                                                  deadline),
+                            applier.reason(rows[iid]), issue_id=iid, measure_id=mid,
+                            at=applier.at)
+    rec.flush()
 
 
 def iter_status_shortfalls(plan: ImportPlan) -> Iterator[RowPlan]:
