@@ -890,6 +890,8 @@ TEXTS: dict[str, str] = {
     "missing.no_step_back": "the ledger is behind the database: never moved back",
     "missing.close_permission": "the importer may not strike items off",
     "missing.verifier": "to be struck off by a lead other than the submitter",
+    "missing.first_check": "two-level verification: the first check (初审) comes before the strike-off",
+    "missing.second_level": "two-level verification: a regional lead strikes off",
     "mrg.threshold": "Similarity threshold",
     "mrg.across": "Compare across units and categories (recurring and shared findings)",
     "mrg.report": "The one track",

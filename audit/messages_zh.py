@@ -835,6 +835,8 @@ TEXTS: dict[str, str] = {
     "missing.no_step_back": "台账状态落后于系统，不回退",
     "missing.close_permission": "导入人无销号权限",
     "missing.verifier": "须由提交人以外的审计牵头人销号",
+    "missing.first_check": "逐级审核：须先经初审，再由区公司牵头人复核销号",
+    "missing.second_level": "逐级审核：复核销号须由区公司审计牵头人进行",
     "mrg.threshold": "相似度阈值",
     "mrg.across": "跨单位、跨大类比较（屡审屡犯、共性问题）",
     "mrg.report": "并轨情况",

@@ -86,9 +86,12 @@ class Planner(Matcher):
 
     def __init__(self, known: Known, details: dict[int, dict], actor: Actor,
                  parsed: ParsedLedger, filename: str, stream: str | None,
-                 resolutions: dict[str, int], anchor: tuple[int, str]):
+                 resolutions: dict[str, int], anchor: tuple[int, str], *,
+                 two_level: bool = False):
         super().__init__(known, actor, parsed, resolutions)
         self.details = details
+        # Two-level verification (逐级审核): striking off needs the 初审 done first.
+        self.two_level = two_level
         self.filename = filename
         self.stream = stream
         self.anchor = anchor
@@ -357,7 +360,8 @@ class Planner(Matcher):
             tuple(MeasureFacts(m["id"], m["owner_person_id"],
                                str(m["deadline"]) if m["deadline"] else None, m["status"],
                                m["evidence"]) for m in measures),
-            len(d["causes"]) + len(p.causes), bool(d["accountability"]), d["submitted_by"])
+            len(d["causes"]) + len(p.causes), bool(d["accountability"]), d["submitted_by"],
+            d.get("checked_by"))
         # Deadlines that fit: the measures this row adds or moves, and all of them when it sets
         # the issue's deadline (an extension only moves it later).
         by_id = {m["id"]: m for m in d["measures"]}
@@ -411,6 +415,8 @@ class Planner(Matcher):
                 elif not may_strike_off(replace(facts, submitted_by=submitted_by),
                                         self.actor.user_id, self.actor.person_id):
                     missing = missing + ["verifier"]
+                elif self.two_level:
+                    missing = missing + self.second_level_missing(facts, submitted_by)
                 if missing:
                     p.missing.extend(missing)
                     break
@@ -419,6 +425,18 @@ class Planner(Matcher):
         p.status_after = status
         if p.moves:
             p.changes.append(FieldChange("status", current, status))
+
+    def second_level_missing(self, facts: IssueFacts, submitted_by: int | None) -> list[str]:
+        """With two-level verification, what stops the importer's 复核销号 (the rule of
+        issues.model.may_second_check): the 初审 not done (an item submitted by this import
+        has none), not a regional lead, or the importer did the 初审."""
+        if facts.checked_by is None or submitted_by == self.actor.user_id:
+            return ["first_check"]
+        if self.actor.scope_unit_ids is not None:
+            return ["second_level"]
+        if facts.checked_by == self.actor.user_id:
+            return ["verifier"]
+        return []
 
     def person_label(self, ref: Ref | None) -> str | None:
         if ref is None:

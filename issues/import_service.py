@@ -106,7 +106,7 @@ def _plan(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, stream:
     details = import_store.issue_details(db, known.issues_to_read(parsed))
     known.add_people(import_store.people_by_ids(db, _referenced_people(details)))
     plan = Planner(known, details, actor, parsed, filename, stream, dict(resolutions or {}),
-                   history.anchor(db)).run()
+                   history.anchor(db), two_level=store.two_level_verification(db)).run()
     column_of = {fld: shown for shown, fld in parsed.header_map.items() if fld}
     guard_cut_and_control(plan, details, column_of)
     plan.choices = dict(choices or {})

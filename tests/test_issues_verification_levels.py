@@ -239,3 +239,53 @@ def test_a_lead_moves_a_check_date_but_not_before_the_strike_off(tmp_path):
                                    due="2026-05-11", at=p.at("2026-02-12")) == "2026-05-11"
     assert [r["code"] for r in recurrence_views.rechecks(p.db, p.actors["lead"],
                                                          date(2026, 5, 11))] == ["C1.1.1"]
+
+
+# --- a ledger import under two-level verification ---------------------------------------------
+
+
+def closed_ledger(p, iid: int) -> bytes:
+    """A ledger row saying the issue is struck off (已销号), nothing else to change."""
+    from tests.ledger_factory import table, xlsx_bytes
+    from tests.test_issues_importer import ledger_row
+    code, title, unit = p.db.conn.execute(
+        "SELECT i.code, i.title, u.name FROM issues i JOIN units u ON u.id = i.unit_id "
+        "WHERE i.id = ?", (iid,)).fetchone()
+    return xlsx_bytes(table(ledger_row(1, 问题编号=code, 问题描述=title, 责任单位=unit,
+                                       整改状态="已销号", 整改措施="", 责任人="",
+                                       整改时限="2026-03-31")))
+
+
+def import_closed(p, iid: int, actor, day: str):
+    from issues.import_service import apply_import, plan_import
+    from tests.ledger_factory import read_ledger
+    plan = plan_import(p.db, actor, read_ledger(closed_ledger(p, iid), "回收台账.xlsx"), None,
+                       filename="回收台账.xlsx")
+    [row] = plan.rows
+    apply_import(p.db, actor, plan, p.at(day))
+    return row
+
+
+def test_an_imported_closed_status_waits_for_the_first_check_instead_of_refusing_the_file(
+        tmp_path):
+    """A returned ledger saying 已销号 used to plan a strike-off the workflow then refused
+    (初审 first), failing the whole file; it now stops at 待验收 and says why."""
+    p = build(tmp_path)
+    two_level(p)
+    lead_a = city_lead(p)
+    iid = submitted_issue(p)
+    row = import_closed(p, iid, p.actors["lead"], "2026-02-11")
+    assert (row.moves, row.missing, row.status_after) == ([], ["first_check"],
+                                                          Status.SUBMITTED.value)
+    assert p.status(iid) == Status.SUBMITTED.value
+    issues.move_issue(p.db, lead_a, iid, Move.CHECK, version=p.version(iid),
+                      at=p.at("2026-02-12"))
+    # The city lead who did the 初审 may not strike off by import either.
+    row = import_closed(p, iid, lead_a, "2026-02-12")
+    assert row.missing == ["second_level"] and p.status(iid) == Status.SUBMITTED.value
+    # A regional lead, after the 初审: struck off by the import, both levels recorded.
+    row = import_closed(p, iid, p.actors["lead"], "2026-02-13")
+    assert row.moves == [Move.CLOSE] and row.missing == []
+    assert p.db.conn.execute("SELECT status, checked_by, closed_by FROM issues WHERE id = ?",
+                             (iid,)).fetchone() == (Status.CLOSED.value, lead_a.user_id,
+                                                    p.actors["lead"].user_id)
