@@ -842,6 +842,7 @@ TEXTS: dict[str, str] = {
     "imp.nothing": "The ledger matches the database: nothing to import.",
     "imp.answer_first": "Answer the questions above first.",
     "imp.done": "Imported: {create} new, {update} updated, {records} history records.",
+    "imp.done_recurrences": " {n} of them resemble earlier items and are flagged as possible recurrences: confirm or reject them on the verification page.",
     "imp.skipped": "{n} row(s) skipped (totals, blank or signature rows).",
     "imp.warning": "Note: {text}",
     "imp.cap_warning": "After this import, staged and continuous items would go from {before_long} of {before_total} ({before_share}) to {long} of {total} ({share}), above the cap of {cap}. To import anyway, give a reason.",

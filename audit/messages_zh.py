@@ -787,6 +787,7 @@ TEXTS: dict[str, str] = {
     "imp.nothing": "台账与系统一致，无需导入。",
     "imp.answer_first": "请先回答上面的问题。",
     "imp.done": "导入完成：新增 {create} 项，更新 {update} 项，写入变更记录 {records} 条。",
+    "imp.done_recurrences": "其中 {n} 项与以往问题相似，已标记为疑似屡审屡犯，请在验收页确认或排除。",
     "imp.skipped": "已跳过 {n} 行（合计行、空行、签字行）。",
     "imp.warning": "提示：{text}",
     "imp.cap_warning": "本次导入后，分阶段整改和持续整改的问题将由 {before_long} 个（共 {before_total} 个，占 {before_share}）变为 {long} 个（共 {total} 个，占 {share}），超过 {cap} 的上限。确需导入的，请填写理由。",

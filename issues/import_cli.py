@@ -356,6 +356,13 @@ def _import(args, db, answers: dict[str, int], values: dict[str, str],
         save_profile(db, actor, args.profile, parsed, values, at)
     summary = plan_summary(result.plan)
     summary["history_records"] = result.history_records
-    _print(args, summary, _human(summary, False)
+    codes = import_store.issue_codes_of(db, [i for pair in result.recurrences.items()
+                                             for i in (pair[0], pair[1][0])])
+    summary["recurrences"] = [{"issue": codes[new], "earlier": codes[earlier],
+                               "score": round(score, 3)}
+                              for new, (earlier, score) in sorted(result.recurrences.items())]
+    flagged = "".join(f"\n  possible recurrence to confirm (验收): {r['issue']} repeats "
+                      f"{r['earlier']} (score {r['score']:.2f})" for r in summary["recurrences"])
+    _print(args, summary, _human(summary, False) + flagged
            + f"\n已导入 / imported: {result.history_records} history records written")
     return 0

@@ -221,6 +221,9 @@ class ImportResult:
     issue_ids: list[int]
     history_records: int
     plan: ImportPlan
+    # Findings that come back: new issue id → (the earlier item it may repeat, the score),
+    # flagged for a lead to confirm on the 验收 page.
+    recurrences: dict[int, tuple[int, float]] = field(default_factory=dict)
 
 
 # --- what the database holds that a ledger can match ---------------------------------------

@@ -465,7 +465,8 @@ def render_import_section() -> None:
         st.session_state[f"{K}.imports"] = st.session_state.get(f"{K}.imports", 0) + 1
         st.session_state[_DONE] = _t("imp.done", create=result.counts["create"],
                                      update=result.counts["update"],
-                                     records=result.history_records)
+                                     records=result.history_records) + (
+            _t("imp.done_recurrences", n=len(result.recurrences)) if result.recurrences else "")
         st.rerun()
 
 

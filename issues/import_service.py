@@ -399,8 +399,8 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                  extras[p.excel_row]) for p in plan.rows
                 if p.excel_row in extras and p.action != "ask"], at)
         # Findings that come back: each new one matched against the earlier items.
-        recurrence_service.flag_recurrences(db, applier.lead, [applier.ids[p.issue]
-                                                               for p in created], at=at)
+        flagged = recurrence_service.flag_recurrences(
+            db, applier.lead, [applier.ids[p.issue] for p in created], at=at)
         counts = plan.counts()
         if history.anchor(db)[0] > before:
             rec = Recorder(db, actor, at, "ledger.import")
@@ -409,7 +409,7 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                 ensure_ascii=False, sort_keys=True))
             rec.flush()
         written = history.anchor(db)[0] - before
-    return ImportResult(counts, ids, written, plan)
+    return ImportResult(counts, ids, written, plan, flagged)
 
 
 def _accept_late_measures(db: sqlite_utils.Database, applier: _Applier,

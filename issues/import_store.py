@@ -231,3 +231,13 @@ def measures_due_after_issue(db: sqlite_utils.Database, issue_ids: list[int]
             f"JOIN issues i ON i.id = m.issue_id WHERE i.id IN ({marks}) "
             f"AND m.status != 'done' AND m.deadline > i.deadline ORDER BY i.id, m.id", chunk))
     return out
+
+
+def issue_codes_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, str]:
+    """Issue id → code, for the given ids."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    return {i: c for i, c in db.conn.execute(
+        f"SELECT id, code FROM issues WHERE id IN ({marks})", wanted)}
