@@ -289,3 +289,31 @@ def test_an_imported_closed_status_waits_for_the_first_check_instead_of_refusing
     assert p.db.conn.execute("SELECT status, checked_by, closed_by FROM issues WHERE id = ?",
                              (iid,)).fetchone() == (Status.CLOSED.value, lead_a.user_id,
                                                     p.actors["lead"].user_id)
+
+
+def test_the_batch_verifies_each_item_at_the_level_it_waits_at(tmp_path):
+    """验收's batch under two-level verification: a city lead's batch does the 初审 of each, a
+    second batch by the same lead is refused (复核销号 is a regional lead's), a regional lead's
+    strikes them off."""
+    from issues import batch_service
+    p = build(tmp_path)
+    two_level(p)
+    lead_a = city_lead(p)
+    ids = [submitted_issue(p, title) for title in ("合同未经法律审核", "合同未按期续签")]
+
+    def picked():
+        return [batch_service.Picked(i, p.version(i), f"#{i}") for i in ids]
+
+    done = batch_service.strike_off(p.db, lead_a, picked(), checked=True,
+                                    at=p.at("2026-02-11"))
+    assert [(o.done, o.result) for o in done] == [(True, Move.CHECK), (True, Move.CHECK)]
+    assert [p.status(i) for i in ids] == [Status.SUBMITTED.value] * 2
+    again = batch_service.strike_off(p.db, lead_a, picked(), checked=True,
+                                     at=p.at("2026-02-11", 11))
+    assert [(o.done, o.error.key) for o in again] == [(False, "error.verify_second_level")] * 2
+    closed = batch_service.strike_off(p.db, p.actors["lead"], picked(), checked=True,
+                                      at=p.at("2026-02-12"))
+    assert [(o.done, o.result) for o in closed] == [(True, Move.CLOSE), (True, Move.CLOSE)]
+    assert [tuple(r) for r in p.db.conn.execute(
+        f"SELECT status, checked_by, closed_by FROM issues WHERE id IN ({ids[0]}, {ids[1]})")
+        ] == [(Status.CLOSED.value, lead_a.user_id, p.actors["lead"].user_id)] * 2
