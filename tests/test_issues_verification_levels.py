@@ -317,3 +317,47 @@ def test_the_batch_verifies_each_item_at_the_level_it_waits_at(tmp_path):
     assert [tuple(r) for r in p.db.conn.execute(
         f"SELECT status, checked_by, closed_by FROM issues WHERE id IN ({ids[0]}, {ids[1]})")
         ] == [(Status.CLOSED.value, lead_a.user_id, p.actors["lead"].user_id)] * 2
+
+
+# --- items struck off before the check after closure existed ----------------------------------
+
+
+def close_as_an_older_release(p, iid: int, day: str) -> None:
+    """销号 as the releases before the check after closure wrote it: the same move's columns
+    and history, without recheck_due (a database migrated since holds such items)."""
+    from audit.store.db import write_transaction
+    from audit.store.history import Recorder
+    from audit.store.rows import get_row, update
+    from issues.model import move_values
+    lead, at = p.actors["lead"], p.at(day)
+    with write_transaction(p.db):
+        issue = get_row(p.db, "issues", iid, "issue")
+        rec = Recorder(p.db, lead, at, "workflow.close")
+        update(p.db, rec, "issues", "issue", issue, move_values(Move.CLOSE, lead, "", at))
+        rec.flush()
+
+
+def test_items_struck_off_before_the_check_existed_are_given_their_check_date(tmp_path):
+    from audit.store import history as chain
+    from audit.store.live_check import check_live_tables
+    p = build(tmp_path)
+    lead = p.actors["lead"]
+    old = submitted_issue(p, "合同未经法律审核")
+    close_as_an_older_release(p, old, "2026-02-11")
+    checked = submitted_issue(p, "合同未按期续签")
+    p.close(checked, "2026-02-11")
+    issues.record_recheck(p.db, lead, checked, version=p.version(checked), outcome="held",
+                          at=p.at("2026-08-12"))
+    # Both have no check date now; only the one never scheduled is offered one.
+    assert [r["id"] for r in recurrence_views.unscheduled_rechecks(p.db, lead)] == [old]
+    with pytest.raises(NotPermitted):
+        issues.schedule_missing_rechecks(p.db, p.actors["rect"], at=p.at("2026-08-13"))
+    code = p.db.conn.execute("SELECT code FROM issues WHERE id = ?", (old,)).fetchone()[0]
+    assert issues.schedule_missing_rechecks(p.db, lead, at=p.at("2026-08-13")) == [code]
+    # The 销号 day plus the six months of an immediate item, as striking it off now would.
+    [due] = recurrence_views.rechecks(p.db, lead, date(2026, 8, 13))
+    assert (due["id"], due["recheck_due"]) == (old, "2026-08-11")
+    assert history(p, old, "recheck_due") == [("recheck.schedule", "lead", None, "2026-08-11")]
+    assert issues.schedule_missing_rechecks(p.db, lead, at=p.at("2026-08-14")) == []
+    assert recurrence_views.unscheduled_rechecks(p.db, lead) == []
+    assert check_live_tables(p.db).ok and chain.verify(p.db).ok

@@ -112,3 +112,18 @@ def test_the_batch_does_the_first_check_and_then_the_strike_off(make_app, p):
     # The queue empties once the item is struck off (the panel goes with it).
     batch("lead2")
     assert p.status(work) == "closed"
+
+
+def test_a_lead_schedules_the_checks_of_items_struck_off_before_they_existed(make_app, p):
+    from tests.test_issues_verification_levels import close_as_an_older_release
+    work = p.ids["work"]
+    p.make_closable(work, day="2026-11-19")
+    _submitted(p, work)
+    close_as_an_older_release(p, work, "2026-11-20")
+    app = _open(make_app, p, "lead", "verify")
+    assert any("尚无回头看日期" in i.value for i in app.info)
+    app.button(key="recheck.schedule_missing").click().run()
+    assert not app.exception and not app.error
+    assert "recheck.schedule_missing" not in _keys(app)
+    assert p.db.conn.execute("SELECT recheck_due FROM issues WHERE id = ?",
+                             (work,)).fetchone()[0] == "2027-05-20"
