@@ -78,6 +78,42 @@ def test_making_an_item_continuous_past_the_cap_is_warned_on_edit(p):
     assert (share["long"], share["issues"], share["over"]) == (3, 10, False)
 
 
+def test_the_cap_is_shown_on_the_dashboard_and_in_the_pack_within_then_above(p, tmp_path,
+                                                                            make_app):
+    """3 of 10 staged: the dashboard's line and the pack's sentence say within the cap; one
+    more staged item accepted past it, 4 of 11: both say above it."""
+    import docx
+
+    from audit.views import scope_for
+    from exports.pack_service import build_pack
+    from tests.conftest import open_page, shown, sign_in
+    from tests.programme import PASSWORD
+
+    def pack_text(name: str) -> str:
+        out = tmp_path / name
+        build_pack(p.db, scope_for(p.db, None), out, as_of=D("2026-01-06"), lang="zh",
+                   user="lead")
+        return "".join(par.text for par in docx.Document(out).paragraphs)
+
+    def dashboard() -> str:
+        p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        app = open_page(sign_in(make_app(p.path), "lead", PASSWORD), "dashboard")
+        assert not app.exception
+        return " ".join(shown(m.value) for m in [*app.markdown, *app.caption])
+
+    for n in range(7):
+        new(p, "immediate", n)
+    for n in (7, 8, 9):
+        new(p, "staged", n)
+    assert "分阶段整改和持续整改合计3个，占30.0%，未超过30.0%的上限。" in pack_text("within.docx")
+    seen = dashboard()
+    assert "分阶段整改 3 个、持续整改 0 个，合计占 30.0%（上限 30.0%）。" in seen
+    assert "超过 30.0% 的上限" not in seen
+    new(p, "staged", 10, accept="集团公司要求分阶段整改")
+    assert "分阶段整改和持续整改合计4个，占36.4%，超过30.0%的上限。" in pack_text("above.docx")
+    assert "分阶段整改和持续整改合计占 36.4%，超过 30.0% 的上限。" in dashboard()
+
+
 def test_only_a_lead_may_go_past_a_rule(p):
     iid = p.new_issue()
     p.assign(iid, deadline="2026-03-31")
