@@ -1993,6 +1993,7 @@ TEXTS: dict[str, str] = {
     "batch.mark_done": "Mark the {n} selected done",
     "batch.lead_title": "Work on many issues (lead)",
     "batch.assign": "Assign the {n} selected",
+    "batch.accept_reason": "Reason to go past the rule (when a deadline comes before its measures' deadlines; the same for all)",
     "batch.responsible": "Responsible person",
     "batch.supervisor": "Supervising leader",
     "batch.deadline": "Deadline",

@@ -1882,6 +1882,7 @@ TEXTS: dict[str, str] = {
     "batch.mark_done": "所选 {n} 项标记为已完成",
     "batch.lead_title": "批量处理（牵头人）",
     "batch.assign": "所选 {n} 项分派",
+    "batch.accept_reason": "确认理由（整改时限早于措施完成时限时填写，所选各项相同）",
     "batch.responsible": "整改责任人",
     "batch.supervisor": "督办领导",
     "batch.deadline": "整改期限",

@@ -143,15 +143,19 @@ def decide_extension_requests(db: sqlite_utils.Database, actor: Actor, items: It
 
 def assign(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
            responsible_person_id: int | None = None, supervisor_person_id: int | None = None,
-           deadline: str | date | None = None, at: str) -> list[Outcome]:
+           deadline: str | date | None = None, accept_reason: str | None = None,
+           at: str) -> list[Outcome]:
     """The same responsible person, supervising leader and/or deadline on every item, as
-    owners.service.assign_issue (at least one of them must be given)."""
+    owners.service.assign_issue (at least one of them must be given). `accept_reason`: the
+    lead's reason to go past the deadline-fit warning of an item whose measures are due after
+    the deadline (recorded per item); without it such an item is refused alone."""
     if responsible_person_id is None and supervisor_person_id is None and deadline is None:
         raise ValidationFailed("assignment", "choose a responsible person, a supervisor or a "
                                              "deadline", rule="batch_nothing")
     return each(items, lambda p: owners.assign_issue(
         db, actor, p.id, version=p.version, responsible_person_id=responsible_person_id,
-        supervisor_person_id=supervisor_person_id, deadline=deadline, at=at))
+        supervisor_person_id=supervisor_person_id, deadline=deadline,
+        accept_reason=accept_reason, at=at))
 
 
 def extend(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
