@@ -104,7 +104,9 @@ def _batch(queue: list[dict], lang: str) -> None:
         n = len(picked)
         with st.form(f"{B}.form.close"):
             st.checkbox(text("batch.checked"), key=f"{B}.checked")
-            st.form_submit_button(text("batch.strike_off", n=n), key=f"{B}.save.close",
+            levels = bool(queue) and queue[0].get("level") != "single"
+            st.form_submit_button(text("batch.verify_levels" if levels else "batch.strike_off",
+                                       n=n), key=f"{B}.save.close",
                                   type="primary", on_click=_on_batch_close,
                                   icon=":material/verified:")
         with st.form(f"{B}.form.return"):

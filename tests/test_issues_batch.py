@@ -274,3 +274,28 @@ def test_a_rectifier_requests_extensions_and_a_lead_decides_them_in_batches(twin
                             "WHERE issue_id = ?", (ids["own1"],)).fetchall()
     assert ext == [("2026-06-30", "2026-09-30", "合同重签须经集团审批")]
     assert verify_database(a.db, evidence_root=a.evidence_root).ok
+
+
+def test_a_batch_deadline_before_an_items_measures_is_refused_alone_unless_the_lead_gives_a_reason(
+        tmp_path):
+    """Deadlines that fit in the batch: own_new's measure is due 2026-06-15; a batch deadline of
+    2026-05-31 refuses that item alone (the fresh one with no measure is assigned); with the
+    lead's reason it is set and recorded."""
+    from audit.rules_model import IssueDeadlineMisfit
+    p = build(tmp_path)
+    ids = scenario(p)
+    ids["fresh"] = p.new_issue("问题 fresh")
+    got = batch.assign(p.db, p.actors["lead"], picked(p, ids, ["own_new", "fresh"]),
+                       deadline="2026-05-31", at=AT)
+    assert [(o.label, o.done) for o in got] == [("own_new", False), ("fresh", True)]
+    assert isinstance(got[0].error, IssueDeadlineMisfit)
+    assert "2026-06-15" in error_text(got[0].error, "zh")
+    deadline = lambda k: p.db.conn.execute(  # noqa: E731
+        "SELECT deadline FROM issues WHERE id = ?", (ids[k],)).fetchone()[0]
+    assert (deadline("own_new"), deadline("fresh")) == ("2026-06-30", "2026-05-31")
+    got = batch.assign(p.db, p.actors["lead"], picked(p, ids, ["own_new"]),
+                       deadline="2026-05-31", accept_reason="省公司要求5月底前完成", at=AT)
+    assert [o.done for o in got] == [True] and deadline("own_new") == "2026-05-31"
+    assert p.db.conn.execute("SELECT rule, issue_id, reason FROM rule_acceptances").fetchall() \
+        == [("deadline_fit", ids["own_new"], "省公司要求5月底前完成")]
+    assert history.verify(p.db).ok

@@ -88,3 +88,42 @@ def test_the_issue_page_shows_the_possible_recurrence_and_the_check_date(make_ap
     overview = app.dataframe[0].value.to_dict("records")
     assert {"项目": "疑似屡审屡犯", "内容": "待确认"} in overview or any(
         "待确认" in str(r) and "疑似屡审屡犯" in str(r) for r in overview)
+
+
+def test_the_batch_does_the_first_check_and_then_the_strike_off(make_app, p):
+    calendar_service.set_setting(p.db, p.actors["admin"], "verification.two_level", "1",
+                                 at=p.at("2026-11-01"))
+    work = p.ids["work"]
+    p.make_closable(work, day="2026-11-19")
+    _submitted(p, work)
+
+    def batch(who: str):
+        app = _open(make_app, p, who, "verify")
+        assert app.button(key="verify.batch.save.close").label.startswith("所选 0 项按所处层级审核")
+        app.button(key="verify.batch.all").click().run()
+        app.checkbox(key="verify.batch.checked").check()
+        app.button(key="verify.batch.save.close").click().run()
+        assert not app.exception and not app.error
+        return app
+
+    app = batch("lead")
+    table = next(d.value for d in app.dataframe if "结果" in getattr(d.value, "columns", ()))
+    assert list(table["原因"]) == ["已初审，待复核销号"] and p.status(work) == "submitted"
+    # The queue empties once the item is struck off (the panel goes with it).
+    batch("lead2")
+    assert p.status(work) == "closed"
+
+
+def test_a_lead_schedules_the_checks_of_items_struck_off_before_they_existed(make_app, p):
+    from tests.test_issues_verification_levels import close_as_an_older_release
+    work = p.ids["work"]
+    p.make_closable(work, day="2026-11-19")
+    _submitted(p, work)
+    close_as_an_older_release(p, work, "2026-11-20")
+    app = _open(make_app, p, "lead", "verify")
+    assert any("尚无回头看日期" in i.value for i in app.info)
+    app.button(key="recheck.schedule_missing").click().run()
+    assert not app.exception and not app.error
+    assert "recheck.schedule_missing" not in _keys(app)
+    assert p.db.conn.execute("SELECT recheck_due FROM issues WHERE id = ?",
+                             (work,)).fetchone()[0] == "2027-05-20"
