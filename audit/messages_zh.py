@@ -1305,6 +1305,7 @@ TEXTS: dict[str, str] = {
     "pack.setting.department": "report.department",
     "pack.caption.note": "{caption}（{note}）",
     "pack.chart.both_streams": "同一问题属于两个工作组的，在两组各计一次：各组合计{counted}个，问题{issues}个",
+    "pack.chart.several_focus": "同一问题涉及多个关注点的，在各关注点各计一次：合计{counted}个，问题{issues}个",
     "pack.chart.burnup_note": "虚线为按近6周销号速度推算的完成时间",
     "pack.chart.top_causes": "列出未销号问题最多的前{top}个根源，另有{more}个未列出，共{total}个",
     "pack.chart.top_owners": "列出未销号问题最多的前{top}名责任人，另有{more}名未列出，共{total}名",
