@@ -510,6 +510,7 @@ DEMO_REPORT_SETTINGS = {
     "report.department": "审计部（外包专项整治和审计整改工作办公室）",
     "report.department_en": "Audit Department (Outsourcing Clean-up and Audit Rectification Office)",
     "report.compiler": "审计部",
+    "report.compiler_en": "Audit Department",
     "report.contact": "王芳　0471-6912345",
     "report.house_style": "fangsong",
     "report.classification": "internal",

@@ -19,7 +19,7 @@ from audit.store.history import Recorder
 REPORT_SETTINGS: dict[str, int] = {
     "report.company": 100, "report.company_en": 200,
     "report.department": 100, "report.department_en": 200,
-    "report.compiler": 50, "report.contact": 100,
+    "report.compiler": 50, "report.compiler_en": 100, "report.contact": 100,
     "report.house_style": 20, "report.classification": 20,
     "report.background": 5000,
 }

@@ -342,7 +342,10 @@ class _Pack:
     def closing(self) -> None:
         """Compiled by, date and contact, right-aligned under the body."""
         s = self.d.settings
-        compiler = s.get("report.compiler") or s.get("report.department") or ""
+        # In English: the English compiler, else the English department, before the Chinese.
+        compiler = (s.get(self.t("pack.setting.compiler"))
+                    or s.get(self.t("pack.setting.department")) or s.get("report.compiler")
+                    or s.get("report.department") or "")
         lines = [self.t("pack.closing.compiler", compiler=compiler)] if compiler else []
         lines.append(self.t("pack.closing.date", date=formal_date(self.d.as_of, self.lang)))
         if s.get("report.contact"):

@@ -596,3 +596,24 @@ def test_the_body_of_a_40000_issue_pack_stays_within_fifteen_pages(tmp_path):
     last = pdf_tools.page_text(pdf, pages).replace(" ", "")
     assert "编制单位" in last or "联系人" in last or "Excel整改台账" in last
     assert pages <= 15, pages
+
+
+def test_the_closing_names_the_compiler_in_the_pack_language(demo_path, tmp_path):
+    """The closing block's compiler is English in the English pack (report.compiler_en, else
+    the English department), as typed in the Chinese one."""
+    path = copy_database(demo_path, tmp_path / "closing.db")
+    db = open_database(path)
+    texts = {}
+    for lang in ("zh", "en"):
+        out = tmp_path / f"pack-{lang}.docx"
+        build_pack(db, scope_for(db, None), out, as_of=AS_OF, lang=lang, user="admin")
+        texts[lang] = all_text(docx.Document(out))
+    settings = dict(db.conn.execute("SELECT key, value FROM settings"))
+    assert f"编制单位：{settings['report.compiler']}" in texts["zh"]
+    assert f"Compiled by: {settings['report.compiler_en']}" in texts["en"]
+    assert f"Compiled by: {settings['report.compiler']}" not in texts["en"]
+    db.conn.execute("UPDATE settings SET value = '' WHERE key = 'report.compiler_en'")
+    out = tmp_path / "pack-en-2.docx"
+    build_pack(db, scope_for(db, None), out, as_of=AS_OF, lang="en", user="admin")
+    assert (f"Compiled by: {settings['report.department_en']}"
+            in all_text(docx.Document(out)))

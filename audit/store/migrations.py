@@ -603,6 +603,11 @@ MIGRATIONS: list[list[str]] = [
             ('escalation.letter_reds', '2'),
             ('escalation.summons_reds', '3')""",
     ],
+    [
+        # -- migration of audit22: the closing block's compiler in the English pack (the cover's
+        # company and department had their English names; the closing kept the Chinese one).
+        "INSERT OR IGNORE INTO settings (key, value) VALUES ('report.compiler_en', '')",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
