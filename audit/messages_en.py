@@ -2020,6 +2020,7 @@ TEXTS: dict[str, str] = {
     "batch.return": "Return the {n} selected",
     "batch.checked": "I have checked the evidence of each selected issue against the ledger",
     "batch.strike_off": "Strike off the {n} selected",
+    "batch.first_check": "Pass first check for the {n} selected",
     "rule.batch_nothing": "choose a responsible person, a supervising leader or a deadline",
     "rule.batch_unchecked": "confirm that the evidence was checked before striking off",
     "field.checked": "check",

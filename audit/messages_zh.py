@@ -1909,6 +1909,7 @@ TEXTS: dict[str, str] = {
     "batch.return": "所选 {n} 项退回",
     "batch.checked": "我已逐项核对所选问题的佐证材料与台账（对账）",
     "batch.strike_off": "所选 {n} 项验收销号",
+    "batch.first_check": "所选 {n} 项初审通过",
     "rule.batch_nothing": "请至少选择整改责任人、督办领导或整改期限之一",
     "rule.batch_unchecked": "销号前请确认已核对佐证材料",
     "field.checked": "核对确认",

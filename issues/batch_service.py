@@ -169,6 +169,18 @@ def return_items(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked
                                                     version=p.version, reason=reason, at=at))
 
 
+def first_check(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
+                checked: bool, at: str) -> list[Outcome]:
+    """初审 (two-level verification, 逐级审核) after the lead has checked the evidence against
+    the ledger: each item as service.move_issue(Move.CHECK) (三不放过, segregation of duties;
+    refused when two-level verification is off). 复核销号 is then `strike_off` by another lead."""
+    if not checked:
+        raise ValidationFailed("checked", "confirm that the evidence was checked",
+                               rule="batch_unchecked")
+    return each(items, lambda p: service.move_issue(db, actor, p.id, Move.CHECK,
+                                                    version=p.version, at=at))
+
+
 def strike_off(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
                checked: bool, at: str) -> list[Outcome]:
     """Strike off (销号) after the lead has checked the evidence against the ledger (对账):
