@@ -69,9 +69,12 @@ def picked_now(key: str) -> list[Picked]:
     return [Picked(i, *frozen[i]) for i in st.session_state.get(picked_key, []) if i in frozen]
 
 
-def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = ()) -> None:
+def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = (), *,
+        clear_done: bool = True) -> None:
     """Run a batch from a button's callback: every picked item through `write`, the result
-    table kept for the rerun; the pick is cleared of the items done (their versions moved)."""
+    table kept for the rerun; the pick is cleared of the items done (their versions moved).
+    `clear_done=False` when `write` changes other items than the picked ones (the measures of
+    the picked issues): the pick stays as it is."""
     actor = ui.current_actor()
     items = picked_now(key)
     if actor is None:
@@ -90,10 +93,12 @@ def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = ()) -> None
     state[results_key] = [(o.label, o.done, "" if o.done else error_text(o.error, lang))
                           for o in outcomes]
     done_ids = {o.id for o in outcomes if o.done}
+    done = len(done_ids)
+    if not clear_done:
+        done_ids = set()
     state[picked_key] = [i for i in state.get(picked_key, []) if i not in done_ids]
     state[frozen_key] = {i: v for i, v in state.get(frozen_key, {}).items()
                          if i not in done_ids}
-    done = len(done_ids)
     ui.flash(slot, "success" if done == len(outcomes) else "warning",
              ui.text("batch.summary", done=done, refused=len(outcomes) - done))
     if done:
