@@ -227,6 +227,15 @@ def _no_sideways_scroll(page) -> None:
     assert widths["main"] <= 0, widths
 
 
+def _columns_in_view(page) -> list[list[str]]:
+    """The column headers each table shows on the screen (the grid's accessible table holds
+    the columns in view only)."""
+    page.wait_for_timeout(1500)   # tables paint a moment after the run ends
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid=stDataFrame]')]
+        .map(df => [...df.querySelectorAll('table th[role=columnheader]')]
+        .map(t => t.innerText))""")
+
+
 def _tabs_out_of_view(page) -> list[str]:
     """The tabs of the page's tab bar not wholly on the screen (a bar that scrolls sideways by
     itself hides its last tabs behind an arrow)."""
@@ -267,6 +276,11 @@ def test_the_rectifiers_pages_work_on_a_phone(open_as, demo):
     assert heading.bounding_box()["y"] < PHONE["height"] / 2
     filters = page.get_by_test_id("stExpander").filter(has_text="筛选").first
     assert filters.locator("details").first.get_attribute("open") is None
+    # which items are red is seen without swiping the tables sideways: the warning follows
+    # the code in the issues' and the measures' tables
+    issues_cols, measures_cols = _columns_in_view(page)[:2]
+    assert issues_cols[:3] == ["编号", "预警", "标题"], issues_cols
+    assert measures_cols[:3] == ["编号", "预警", "措施"], measures_cols
     _phone_shot(page, "my_work_390.png")
 
     page.get_by_role("link").filter(has_text="打开问题详情").first.click()
