@@ -291,12 +291,15 @@ def heatmap_unit_category(rows: Iterable[Any], measure: str = "open", lang: str 
         return no_data_chart(title, lang, selection)
     top = max((r.get(measure) or 0) for r in data)
     scheme = "blues" if measure == "open" else "oranges"
-    # Long category names wrap onto two lines instead of turning vertical.
-    wrap = ("length(datum.label) > 7 ? [substring(datum.label, 0, 7), substring(datum.label, 7)]"
-            " : datum.label")
+    categories = first_seen(data, "category")
+    # Category names wrap between words onto as many lines as their column's width needs,
+    # instead of running into each other (or turning vertical).
+    per_line = max(2, min(7, HEATMAP_LABEL_CHARS // max(1, len(categories))))
+    lines = {c: word_lines(str(c), per_line) for c in categories}
+    wrap = f"({json.dumps(lines, ensure_ascii=False)})[datum.label] || datum.label"
     base = alt.Chart(alt.Data(values=data)).encode(
-        x=alt.X("category:N", title=t["category"], sort=first_seen(data, "category"),
-                axis=alt.Axis(labelAngle=0, labelExpr=wrap)),
+        x=alt.X("category:N", title=t["category"], sort=categories,
+                axis=alt.Axis(labelAngle=0, labelExpr=wrap, labelLimit=0)),
         y=alt.Y("unit:N", title=t["unit"], sort=first_seen(data, "unit"),
                 axis=alt.Axis(labelAngle=0)),
     )
@@ -408,6 +411,34 @@ def _overlay_bars(data: list[dict[str, Any]], group: str, back: str, front: str,
     chart = alt.layer(*layers, title=title).properties(width="container",
                                                        height=alt.Step(step))
     return configure(chart)
+
+
+# Characters of category labels across a heatmap (print width, 12-px type): each column's share.
+HEATMAP_LABEL_CHARS = 40
+
+
+def word_lines(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` characters, broken between words (jieba's cut;
+    a word longer than a line is cut): 外包合同 / 管理, not 外包合 / 同管理."""
+    if len(text) <= width:
+        return [text]
+    import rjieba  # the word cutter the duplicate finder uses
+    lines, line = [], ""
+    for word in rjieba.cut(text):
+        while len(word) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if len(line) + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line += word
+    if line:
+        lines.append(line)
+    return lines
 
 
 def _wrapped(width: int) -> alt.Axis:

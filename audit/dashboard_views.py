@@ -626,15 +626,16 @@ def _cause_ranking(db, total: Partial) -> list[dict]:
             for cid, (n, amount, red) in ranked[:CAUSE_ROWS]]
 
 
-def _burnup_from(total: Partial, as_of: date, deadline: str | None) -> dict:
-    """burnup_weeks' result from the scope's per-day steps."""
+def _burnup_from(total: Partial, as_of: date, deadline: str | None, ended: int = 0) -> dict:
+    """burnup_weeks' result from the scope's per-day steps; `ended`: issues ended as of
+    `as_of`, which the projection does not wait for."""
     weeks = _weeks_from_steps(
         [{"day": d, "n": n} for d, n in total.created.items()],
         [{"day": d, "n": n} for d, n in total.closed.items()],
         [{"day": d, "n": v[0], "closed": v[1]} for d, v in total.merged.items()],
         as_of, None)
     return {"weeks": weeks, "deadline": deadline,
-            "projection": progress_charts.project_completion(weeks, as_of)}
+            "projection": progress_charts.project_completion(weeks, as_of, settled=ended)}
 
 
 # --- burn-up ------------------------------------------------------------------------------------
@@ -782,13 +783,17 @@ def burnup_weeks(db: sqlite_utils.Database, scope: Scope, as_of: date,
     progress_charts.project_completion(...)}, from the scope's first issue (or `start`) to `as_of`;
     counts as of the end of each week, recomputed from the status records of history."""
     weeks = _burnup_weeks(db, scope, as_of, start, state)
-    if deadline is None:
-        deadline = programme_deadline(db)
-        if deadline is None:
-            with state_table(db, scope, as_of) as (table, _):
-                deadline = programme_deadline(db, table)
+    ended_sql = "SELECT COUNT(*) FROM {} WHERE status = 'ended'"
+    if state is not None:
+        ended = db.conn.execute(ended_sql.format(state)).fetchone()[0]
+    if deadline is None or state is None:
+        with state_table(db, scope, as_of) as (table, _):
+            if deadline is None:
+                deadline = programme_deadline(db) or programme_deadline(db, table)
+            if state is None:
+                ended = db.conn.execute(ended_sql.format(table)).fetchone()[0]
     return {"weeks": weeks, "deadline": deadline,
-            "projection": progress_charts.project_completion(weeks, as_of)}
+            "projection": progress_charts.project_completion(weeks, as_of, settled=ended)}
 
 
 # --- the units' shares, kept per data version --------------------------------------------------
@@ -887,7 +892,8 @@ def dashboard_data(db: sqlite_utils.Database, scope: Scope, as_of: date,
     out["workload_by_owner"] = _workload(db, total, lang)
     out["focus_progress"] = _focus_progress(db, total, lang)
     out["cause_ranking"] = _cause_ranking(db, total)
-    out["burnup"] = _burnup_from(total, as_of, programme_deadline(db, latest=total.latest))
+    out["burnup"] = _burnup_from(total, as_of, programme_deadline(db, latest=total.latest),
+                                 out["figures"]["ended"])
     if compare_to is not None:
         then = merge_partials(scope_partials(db, scope, compare_to, cal=cal, full=False))
         out["compare"] = _figures_from_cube(_cube_rows(then.cube), then, compare_to)

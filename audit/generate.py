@@ -19,6 +19,7 @@ from audit.store.db import write_transaction
 from audit.store.evidence_files import store_blob
 from audit.store.history import ROW, Recorder
 from audit.time_model import at_day
+from issues.recheck_model import recheck_due
 from issues.store import column_defaults
 from owners import service as owners
 
@@ -260,8 +261,11 @@ def _one_issue(db, rng, start, today, aspect_ids, per_aspect, unit_ids, people, 
                     {"submitted_by": lead_id, "submitted_at": s_at})
             if closed:
                 c_at = _at(start, min(finish_day + 2, today), rng)
+                # The check after closure, as striking off sets it (default months per type).
+                due = recheck_due(date.fromisoformat(c_at[:10]), values["rectification_type"],
+                                  {})
                 _status(db, iid, "submitted", "closed", c_at, lead_id + 1,
-                        {"closed_by": lead_id + 1, "closed_at": c_at})
+                        {"closed_by": lead_id + 1, "closed_at": c_at, "recheck_due": due})
         elif fate > 0.88:
             e_at = _at(start, min(finish_day, today), rng)
             _status(db, iid, "in_progress", "ended", e_at, lead_id,

@@ -37,8 +37,8 @@ AGEING_BOUNDS: tuple[int, ...] = (30, 60, 90, 180)
 
 # --- burn-up and projection -------------------------------------------------------------------
 
-def project_completion(weeks: Iterable[Any], as_of: dt.date | str, window_weeks: int = 6
-                       ) -> dict[str, Any]:
+def project_completion(weeks: Iterable[Any], as_of: dt.date | str, window_weeks: int = 6,
+                       *, settled: int = 0) -> dict[str, Any]:
     """Projected completion date from the recent weekly closing rate.
 
     `weeks`: rows {week: date|ISO str, in_scope: int, closed: int}, cumulative counts at the end
@@ -46,7 +46,9 @@ def project_completion(weeks: Iterable[Any], as_of: dt.date | str, window_weeks:
     over the last `window_weeks` intervals, each normalised to a 7-day week (net of reopened
     items, since `closed` is cumulative); the mean gives `date`, mean ± sample standard
     deviation give `low` (earliest) and `high` (latest, None when the slow pace is zero or less).
-    Dates are counted from the last week on record, when `remaining` was measured.
+    Dates are counted from the last week on record, when `remaining` was measured. `settled`:
+    issues in scope that will never be closed (特殊原因终结 as of `as_of`): not remaining, or
+    the projection would wait for them and say 22 remain where the pack says 21 are open.
 
     Returns one of:
     - {'at_this_rate': True, 'done': False, 'date', 'low', 'high', 'rate', 'rate_sd',
@@ -62,7 +64,7 @@ def project_completion(weeks: Iterable[Any], as_of: dt.date | str, window_weeks:
     if not points:
         return {"at_this_rate": False, "done": False, "reason": "no_data", "remaining": None}
     last_week, scope, closed = points[-1]
-    remaining = max(scope - closed, 0)
+    remaining = max(scope - closed - settled, 0)
     if remaining == 0:
         return {"at_this_rate": True, "done": True, "date": last_week, "low": last_week,
                 "high": last_week, "remaining": 0, "rate": None, "rate_sd": None,

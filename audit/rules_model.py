@@ -88,6 +88,22 @@ class DeadlineMisfit(RuleWarning):
         self.misfits = misfits
 
 
+class IssueDeadlineMisfit(RuleWarning):
+    """An issue's deadline, as it is set, falls before the deadlines of some of its open
+    measures (the same rule as DeadlineMisfit, seen from the issue)."""
+
+    key = "error.deadline_misfit.measures"
+    rule = "deadline_fit"
+
+    def __init__(self, deadline: str, measures: list[tuple[int, str]]):
+        latest = max(day for _, day in measures)
+        listed = ", ".join(f"M{mid} {day}" for mid, day in measures)
+        super().__init__(f"the issue's deadline {deadline} is before the deadline of "
+                         f"{len(measures)} of its measures: {listed}", deadline=deadline,
+                         count=len(measures), latest=latest)
+        self.measures = measures
+
+
 def cap_value(text: str | None) -> Fraction:
     """The cap setting (a whole percentage, rectify.cap_percent) as an exact fraction (30 →
     3/10; empty: the default). Raises ValidationFailed unless it is a whole number 0–100."""
@@ -183,6 +199,17 @@ def deadline_misfits(deadline: str | None, issue_deadline: str | None,
     if milestone_due and deadline > milestone_due:
         out.append(("milestone", milestone_due))
     return out
+
+
+def measures_after(deadline: str | None, measures: Iterable[tuple[int, str | None, str]]
+                   ) -> list[tuple[int, str]]:
+    """The open measures (id, deadline, status) due after an issue's `deadline` (ISO), as
+    [(id, deadline)] by id: what setting that deadline is warned about. A done measure needs
+    no more time and is left out; no deadline, nothing."""
+    if not deadline:
+        return []
+    return sorted((mid, day) for mid, day, status in measures
+                  if day and status != "done" and day > deadline)
 
 
 def milestone_red_before(cal: Calendar, today: date, red_working_days: int) -> date:

@@ -50,7 +50,9 @@ from exports.docx_table_format import (
 from exports.docx_parts_format import (
     add_bookmark,
     ask_to_update_fields,
+    cell_min_cm,
     fit_widths,
+    header_text,
     page_break_before,
     toc_line,
 )
@@ -321,6 +323,32 @@ def set_header_footer(section: Section, header_text: str, lang: Lang) -> None:
             _field_runs(p, _PAGE_FIELDS[field])
 
 
+LEAD_IN_CHARS = 80  # about two lines of 四号 body text: a lead-in kept with its table
+
+
+# Rows looked at for the width a column's short cells need: a column holds one kind of value,
+# and a 40,000-row attachment is not scanned for it.
+_WIDTH_SAMPLE_ROWS = 300
+
+
+def column_mins(rows: Sequence[Sequence[object]], total: Sequence[object] | None,
+                n: int) -> list[float]:
+    """Per column, the width (cm) its short cells need on one line (cell_min_cm) over the first
+    rows and the total row: 2026-11-09 and 已销号 printed broken in two."""
+    mins = [0.0] * n
+    sample = list(rows[:_WIDTH_SAMPLE_ROWS]) + ([total] if total is not None else [])
+    for values in sample:
+        for j, v in enumerate(values[:n]):
+            if v is None:
+                continue
+            text = v if v.__class__ is str else str(v)
+            if len(text) <= 40:
+                m = cell_min_cm(text)
+                if m > mins[j]:
+                    mins[j] = m
+    return mins
+
+
 def format_date(day: dt.date, lang: Lang) -> str:
     """A date as a reader of that language writes it: 2026年11月27日 / 27 November 2026."""
     return messages.t("docx.date", lang, year=day.year, day=day.day,
@@ -458,9 +486,11 @@ class PackWriter:
         return len(self._toc)
 
     def paragraph(self, text: str = "", style: str = "Body Text", *, bold: bool = False,
-                  align: Align | None = None) -> Paragraph:
+                  align: Align | None = None, keep_with_next: bool = False) -> Paragraph:
         """A body paragraph (first line indented two characters in Chinese)."""
         p = self._started(self.doc.add_paragraph(style=style))
+        if keep_with_next:
+            p.paragraph_format.keep_with_next = True
         run = p.add_run(xml_safe(text))
         if bold:
             run.bold = True
@@ -475,7 +505,17 @@ class PackWriter:
         return [self.doc.add_paragraph(xml_safe(item), style=style) for item in items]
 
     def caption(self, text: str) -> Paragraph:
-        """A centred caption kept on the same page as the table or figure that follows it."""
+        """A centred caption kept on the same page as the table or figure that follows it; the
+        body paragraph just before it, when short (a sentence that leads into the table), is
+        kept with it, so that a heading and its lead-in never stay behind at a page's foot; a
+        longer one stays where it is rather than leave its page half empty."""
+        body = self.doc.element.body
+        last = body[-2] if len(body) > 1 and body[-1].tag == qn("w:sectPr") else body[-1]
+        if last.tag == qn("w:p"):
+            before = Paragraph(last, self.doc._body)
+            if (before.style is not None and before.style.name == "Body Text"
+                    and len(before.text) <= LEAD_IN_CHARS):
+                before.paragraph_format.keep_with_next = True
         p = self._started(self.doc.add_paragraph(xml_safe(text), style="Caption"))
         p.paragraph_format.keep_with_next = True
         return p
@@ -499,6 +539,8 @@ class PackWriter:
         p = self._started(self.doc.add_paragraph())
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = caption is not None
+        # Right after a table, LibreOffice drew the picture over the table's bottom border.
+        p.paragraph_format.space_before = Pt(6)
         if caption is not None:
             self.doc.add_paragraph(xml_safe(caption), style="Caption")
         if self._next_shape_id is None:  # while the document is short: see place_picture
@@ -561,11 +603,12 @@ class PackWriter:
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]],
               col_widths_cm: Sequence[float] | None = None, *, repeat_header: bool = True,
               zebra: bool = False, align: Sequence[Align] | None = None,
-              total: Sequence[object] | None = None) -> Table:
+              total: Sequence[object] | None = None, keep_whole: bool = True) -> Table:
         """A bordered table in 五号 type whose header row repeats on every page; `total`, a
         合计 row in bold at the end. Headers get the width they need never to break inside a
-        word; a short table moves to the next page whole, a long one never leaves its header
-        or its last rows alone on a page.
+        word; a short table moves to the next page whole (unless `keep_whole` is False: rows
+        too tall for that), a long one never leaves its header or its last rows alone on a
+        page.
 
         The body rows are written as XML text and spliced into the document when it is saved:
         a 40,000-issue appendix has 120,000 rows, and building them as lxml elements (even by
@@ -579,11 +622,13 @@ class PackWriter:
         if align is not None and len(align) != n:
             raise ValueError(f"align has {len(align)} entries for {n} columns")
         available = usable_width_cm(self.doc.sections[-1])
-        widths = fit_widths(column_widths(col_widths_cm, n, available),
-                            [str(h) for h in headers], available)
-        twips = [int(round(w * TWIPS_PER_CM)) for w in widths]
         if not isinstance(rows, Sequence):
             rows = list(rows)
+        mins = column_mins(rows, total, n)
+        widths = fit_widths(column_widths(col_widths_cm, n, available),
+                            [xml_safe(str(h)) for h in headers], available, mins=mins)
+        headers = [header_text(xml_safe(str(h)), w) for h, w in zip(headers, widths)]
+        twips = [int(round(w * TWIPS_PER_CM)) for w in widths]
 
         table = self.doc.add_table(rows=0, cols=n)
         table.style = self.doc.styles["Table Grid"]
@@ -617,7 +662,7 @@ class PackWriter:
                 raise ValueError(f"row {i + 1} has {len(values)} values for {n} columns")
             texts = [v if v.__class__ is str else xml_safe(v) for v in values]
             whole = n == 0 or max(map(len, texts)) < CANT_SPLIT_MAX_CHARS
-            append(formats[i % 2][whole][keeps_next(i, m)].format(*cells_xml(texts)))
+            append(formats[i % 2][whole][keeps_next(i, m, keep_whole)].format(*cells_xml(texts)))
             if len(batch) == ROWS_BATCH:
                 spill.write("".join(batch).encode("utf-8"))
                 batch.clear()

@@ -7,8 +7,8 @@ core properties (the history anchor in `identifier`)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import unicodedata
+from typing import Sequence
 
 from docx.document import Document
 from docx.oxml import OxmlElement
@@ -154,28 +154,127 @@ def _wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
+# Widths of narrow characters in ems (Liberation Sans / Serif, about): capitals and m, w are
+# wider than the average the estimate used before (Commo/n broke inside its word).
+_THIN = set(".,:;!|'()[]/-–· ")
+_BROAD = set("mwMW@%")
+
+
+def _em(ch: str) -> float:
+    if _wide(ch):
+        return 1.0
+    if ch in _BROAD:
+        return 0.9
+    if ch in _THIN:
+        return 0.36
+    return 0.72 if ch.isupper() else 0.56
+
+
+def _line_cm(text: str, size_pt: float) -> float:
+    """The width (cm) of `text` on one line at `size_pt`, without the cell's margins."""
+    return sum(map(_em, text)) * size_pt / 72 * 2.54
+
+
+_PADDING_CM = 0.5  # the cell's left and right margins, and bold type
+
+
+_OPENING, _CLOSING = set("（([《“‘"), set("）)]》”’、，。：；/")
+
+
+def header_lines(text: str) -> list[str]:
+    """The lines a table header may take without breaking inside a word: lines the text breaks
+    itself ("\n"); a Chinese header of up to three characters on one line (问题数); a longer one
+    on two, broken between words (逾期 / 工作日, 严重 / 程度, never 逾期工 / 作日) where the two
+    lines are most even (header_text keeps it on one line where the column is wide enough).
+    An English header is its words (LibreOffice and Word break between them)."""
+    if "\n" in text:
+        return text.split("\n")
+    if " " in text or sum(1 for ch in text if _wide(ch)) <= 3:
+        return [text]
+    import rjieba  # the word cutter the duplicate finder uses; loaded when a header needs it
+    words = rjieba.cut(text)
+    best: list[str] = [text]
+    best_width = float("inf")
+    for k in range(1, len(words)):
+        lines = ["".join(words[:k]), "".join(words[k:])]
+        if lines[0][-1] in _OPENING or lines[1][0] in _CLOSING:
+            continue  # a line never ends with （ nor starts with ）
+        width = max(_line_cm(line, 10.5) for line in lines)
+        if width < best_width:
+            best, best_width = lines, width
+    return best
+
+
 def header_min_cm(text: str, size_pt: float = 10.5) -> float:
     """The narrowest column (cm) in which a header never breaks inside a word: an English
-    header's longest word on one line; a Chinese header of up to four characters on one line,
-    a longer one on two (so 问题数 stays whole, 按期整改率 may go to two lines)."""
-    em = size_pt / 72 * 2.54  # cm per full-width character
-    padding = 0.5  # the cell's left and right margins, and bold type
-    words = text.split()
+    header's longest word on one line; a Chinese header's lines (header_lines) each on one."""
+    pieces = [w for line in header_lines(text) for w in (line.split() or [""])]
+    return max(_line_cm(p, size_pt) * 1.05 for p in pieces) + _PADDING_CM
+
+
+def header_text(text: str, width_cm: float, size_pt: float = 10.5) -> str:
+    """The header as written in a column `width_cm` wide: on one line where it fits, else with
+    the break between words that header_lines chose (Word and LibreOffice break a Chinese line
+    anywhere, so the break is written)."""
+    if "\n" in text or " " in text or _line_cm(text, size_pt) * 1.05 + _PADDING_CM <= width_cm:
+        return text
+    return "\n".join(header_lines(text))
+
+
+# A cell shorter than this stays on one line (a date, an amount, 已销号, 分阶段整改, revised):
+# narrow characters, or wide ones, up to the number given.
+_WHOLE_NARROW, _WHOLE_WIDE = 14, 5
+
+
+def cell_min_cm(text: str, size_pt: float = 10.5) -> float:
+    """The narrowest column (cm) that shows a short cell without breaking it inside a word: a
+    date (2026-11-09), an amount (1,648,398.31), a status (已销号) or type (分阶段整改), an English
+    word (Awaiting, verification). 0 for longer text, which wraps."""
     longest = 0.0
-    for word in words or [""]:
+    for word in text.split():
         wide = sum(1 for ch in word if _wide(ch))
-        narrow = len(word) - wide
-        if wide and wide > 4:
-            wide = math.ceil(wide / 2)
-        longest = max(longest, wide * em + narrow * em * 0.55)
-    return longest + padding
+        if (wide and wide > _WHOLE_WIDE) or len(word) - wide > _WHOLE_NARROW:
+            if wide:
+                return 0.0
+            continue
+        longest = max(longest, _line_cm(word, size_pt))
+    return longest + _PADDING_CM if longest else 0.0
 
 
 def fit_widths(widths: list[float], headers: list[str], available: float,
-               size_pt: float = 10.5) -> list[float]:
+               size_pt: float = 10.5, mins: Sequence[float] | None = None) -> list[float]:
     """Widths (cm) that give every header at least its `header_min_cm`, taken from the other
-    columns in proportion, within `available`."""
+    columns in proportion, within `available`; then, as far as the text columns can give it
+    (each keeps at least _TEXT_KEEPS of its width), every column of short cells its `mins`
+    (cell_min_cm: the width that shows 2026-11-09 or 已销号 on one line)."""
     need = [header_min_cm(h, size_pt) for h in headers]
+    base = _fit(widths, need, available)
+    if not mins:
+        return base
+    want = [max(b, m) for b, m in zip(base, mins)]
+    if sum(want) <= available:
+        return want
+    # Text columns (no short cells: they wrap) give what the text area's free width does not;
+    # the others take.
+    free = max(0.0, available - sum(base))
+    extra = sum(want) - sum(base)
+    if extra <= 0:  # no short cell wants more than it has (a table wider than the page)
+        return want
+    floors = [b if m > 0 else max(n, b * _TEXT_KEEPS) for b, n, m in zip(base, need, mins)]
+    room = sum(b - f for b, f in zip(base, floors))
+    if room + free <= 0:
+        return base
+    give = min(1.0, (extra - free) / room) if room > 0 else 0.0
+    take = min(1.0, (room + free) / extra)
+    return [b + (w - b) * take if m > 0 else b - (b - f) * give
+            for b, w, f, m in zip(base, want, floors, mins)]
+
+
+_TEXT_KEEPS = 0.7  # the share of its width a wrapping text column keeps for short cells
+
+
+def _fit(widths: list[float], need: list[float], available: float) -> list[float]:
+    """`widths` raised to `need`, the rest shrunk in proportion to fit `available`."""
     out = [max(w, n) for w, n in zip(widths, need)]
     total = sum(out)
     if total <= available:

@@ -34,11 +34,13 @@ ROWS_BATCH = 2000  # rows encoded and written to the rows file at a time
 KEEP_WHOLE_ROWS = 20
 
 
-def keeps_next(i: int, n: int) -> bool:
-    """Does body row i (0-based) of n stay on the page of the row after it?"""
+def keeps_next(i: int, n: int, whole: bool = True) -> bool:
+    """Does body row i (0-based) of n stay on the page of the row after it? `whole=False`: a
+    table of tall rows (an attachment's) splits like a long one even when it has few rows, or
+    it would leave its heading alone on a page."""
     if i >= n - 1:
         return False
-    return n <= KEEP_WHOLE_ROWS or i < 2 or i >= n - 3
+    return (whole and n <= KEEP_WHOLE_ROWS) or i < 2 or i >= n - 3
 COPY_BYTES = 4 << 20  # bytes copied from it at a time
 
 RowWriter = Callable[[int, IO[bytes]], None]

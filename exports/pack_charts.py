@@ -38,6 +38,10 @@ def chart_specs(rows: dict[str, Any], lang: str) -> list[tuple[str, str, str, An
     issues = (rows.get("figures") or {}).get("issues", counted)
     stream_note = (t("pack.chart.both_streams", counted=counted, issues=issues)
                    if counted > issues else "")
+    # Likewise an issue under several focus points (47 bars' worth for 38 demo issues).
+    in_focus = sum(r["total"] for r in rows["focus_progress"])
+    focus_note = (t("pack.chart.several_focus", counted=in_focus, issues=issues)
+                  if in_focus > issues else "")
     heat = _named(rows["heatmap"], "category")
     return [
         ("burnup", lab["title_burnup"], t("pack.chart.burnup_note"),
@@ -56,7 +60,7 @@ def chart_specs(rows: dict[str, Any], lang: str) -> list[tuple[str, str, str, An
          progress_charts.on_time_by_month(rows["on_time_by_month"], lang)),
         ("workload_by_owner", lab["title_workload_by_owner"], owner_note,
          charts.workload_by_owner(owners, WORKLOAD_TOP, lang)),
-        ("focus_progress", lab["title_focus_progress"], "",
+        ("focus_progress", lab["title_focus_progress"], focus_note,
          charts.focus_progress(_named(rows["focus_progress"], "focus"), lang)),
         ("cause_ranking", lab["title_cause_ranking"], cause_note,
          charts.cause_ranking(_named(rows["cause_ranking"], "cause"), CAUSES_TOP, lang)),

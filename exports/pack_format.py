@@ -83,14 +83,15 @@ class _Pack:
     def table(self, title: str, headers: Sequence[str], rows: list[Sequence[object]],
               widths: Sequence[float], align: Sequence[str] | None = None,
               empty_key: str = "report.p.none", total: Sequence[object] | None = None,
-              **empty: Any) -> None:
+              keep_whole: bool = True, **empty: Any) -> None:
         """A numbered caption and a table, or a sentence saying there is nothing to list."""
         if not rows:
             self.w.paragraph(self.t(empty_key, **empty))
             return
         self.tables += 1
         self.w.caption(self.t("report.caption.table", n=self.tables, title=title))
-        self.w.table(headers, rows, widths, align=align, total=total)  # type: ignore[arg-type]
+        self.w.table(headers, rows, widths, align=align, total=total,  # type: ignore[arg-type]
+                     keep_whole=keep_whole)
         self.stats.tables.append((len(headers), len(rows) + (total is not None)))
 
     def top(self, items: list) -> list:
@@ -369,7 +370,11 @@ class _Pack:
         for n, key in enumerate(("problems", "tasks", "responsibilities"), 1):
             self.w.heading(self.t(f"pack.h.attachment_{key}", n=n), 1, new_page=n > 1,
                            contents=True)
-            self.w.paragraph(self.t("pack.p.attachment_scope", scope=scope), style="Table Text")
+            # The heading, this line, the caption and the first rows stay together; the rows
+            # are tall, so a list of a few issues splits rather than moving whole and leaving
+            # its heading alone on a landscape page.
+            self.w.paragraph(self.t("pack.p.attachment_scope", scope=scope), style="Table Text",
+                             keep_with_next=True)
             if key == "problems":
                 rows = []
                 for r, s in pairs:
@@ -388,7 +393,7 @@ class _Pack:
                            self.c("code", "aspect", "title", "unit", "severity", "type",
                                   "amount", "sources", "flags", "status", "deadline"), rows,
                            [1.6, 2.2, 5.6, 2.6, 1.2, 1.9, 2.0, 4.6, 1.8, 1.5, 2.2],
-                           ["left"] * 6 + ["right"] + ["left"] * 4)
+                           ["left"] * 6 + ["right"] + ["left"] * 4, keep_whole=False)
             elif key == "tasks":
                 rows = []
                 for r, s in pairs:
@@ -398,7 +403,7 @@ class _Pack:
                         self.date(r.deadline), x.progress or none])
                 self.table(self.t("pack.t.tasks"),
                            self.c("code", "title", "measures", "deadline", "progress"), rows,
-                           [1.8, 5.0, 10.2, 2.0, 5.8])
+                           [1.8, 5.0, 10.2, 2.0, 5.8], keep_whole=False)
             else:
                 rows = []
                 for r, s in pairs:
@@ -413,7 +418,7 @@ class _Pack:
                 self.table(self.t("pack.t.responsibilities"),
                            self.c("code", "unit", "responsible", "supervisor",
                                   "measure_owners", "causes", "accountability"), rows,
-                           [1.8, 3.0, 2.0, 2.0, 3.4, 6.0, 6.6])
+                           [1.8, 3.0, 2.0, 2.0, 3.4, 6.0, 6.6], keep_whole=False)
             if on_progress:
                 on_progress("sections", done + n, total)
 

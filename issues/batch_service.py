@@ -19,7 +19,7 @@ import sqlite_utils
 from audit.model import Actor, AuditError, ValidationFailed
 from audit.store.evidence_files import evidence_root as evidence_root_of
 from audit.store.paths import max_upload_bytes
-from issues import evidence_service, service
+from issues import evidence_service, service, store
 from issues.model import Move
 from owners import service as owners
 
@@ -143,15 +143,19 @@ def decide_extension_requests(db: sqlite_utils.Database, actor: Actor, items: It
 
 def assign(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
            responsible_person_id: int | None = None, supervisor_person_id: int | None = None,
-           deadline: str | date | None = None, at: str) -> list[Outcome]:
+           deadline: str | date | None = None, accept_reason: str | None = None,
+           at: str) -> list[Outcome]:
     """The same responsible person, supervising leader and/or deadline on every item, as
-    owners.service.assign_issue (at least one of them must be given)."""
+    owners.service.assign_issue (at least one of them must be given). `accept_reason`: the
+    lead's reason to go past the deadline-fit warning of an item whose measures are due after
+    the deadline (recorded per item); without it such an item is refused alone."""
     if responsible_person_id is None and supervisor_person_id is None and deadline is None:
         raise ValidationFailed("assignment", "choose a responsible person, a supervisor or a "
                                              "deadline", rule="batch_nothing")
     return each(items, lambda p: owners.assign_issue(
         db, actor, p.id, version=p.version, responsible_person_id=responsible_person_id,
-        supervisor_person_id=supervisor_person_id, deadline=deadline, at=at))
+        supervisor_person_id=supervisor_person_id, deadline=deadline,
+        accept_reason=accept_reason, at=at))
 
 
 def extend(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
@@ -169,25 +173,25 @@ def return_items(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked
                                                     version=p.version, reason=reason, at=at))
 
 
-def first_check(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
-                checked: bool, at: str) -> list[Outcome]:
-    """初审 (two-level verification, 逐级审核) after the lead has checked the evidence against
-    the ledger: each item as service.move_issue(Move.CHECK) (三不放过, segregation of duties;
-    refused when two-level verification is off). 复核销号 is then `strike_off` by another lead."""
-    if not checked:
-        raise ValidationFailed("checked", "confirm that the evidence was checked",
-                               rule="batch_unchecked")
-    return each(items, lambda p: service.move_issue(db, actor, p.id, Move.CHECK,
-                                                    version=p.version, at=at))
-
-
 def strike_off(db: sqlite_utils.Database, actor: Actor, items: Iterable[Picked], *,
                checked: bool, at: str) -> list[Outcome]:
     """Strike off (销号) after the lead has checked the evidence against the ledger (对账):
     `checked` is the lead's confirmation; each item as service.move_issue(Move.CLOSE)
-    (三不放过, segregation of duties)."""
+    (三不放过, segregation of duties). With two-level verification (逐级审核) each item is
+    moved at the level it waits at: Move.CHECK (初审) until its first check is done, then
+    Move.CLOSE (复核销号); the outcome's result is the move made."""
     if not checked:
         raise ValidationFailed("checked", "confirm that the evidence was checked",
                                rule="batch_unchecked")
-    return each(items, lambda p: service.move_issue(db, actor, p.id, Move.CLOSE,
-                                                    version=p.version, at=at))
+    if not store.two_level_verification(db):
+        return each(items, lambda p: service.move_issue(db, actor, p.id, Move.CLOSE,
+                                                        version=p.version, at=at))
+
+    def one(p: Picked) -> Move:
+        # Read before the move's own transaction: a 初审 done meanwhile moves the version,
+        # and the move is then refused as stale.
+        move = Move.CHECK if store.issue_facts(db, p.id).checked_by is None else Move.CLOSE
+        service.move_issue(db, actor, p.id, move, version=p.version, at=at)
+        return move
+
+    return each(items, one)

@@ -15,6 +15,7 @@ from audit.messages import error_text
 from audit.model import Actor, AuditError
 from issues import batch_service
 from issues.batch_service import Outcome, Picked
+from issues.model import Move
 
 Write = Callable[[Any, Actor, list[Picked]], list[Outcome]]
 
@@ -69,6 +70,12 @@ def picked_now(key: str) -> list[Picked]:
     return [Picked(i, *frozen[i]) for i in st.session_state.get(picked_key, []) if i in frozen]
 
 
+def _done_text(o) -> str:
+    """What was done to an item when the batch says (two-level verification: 初审 or
+    复核销号), else ''."""
+    return ui.text(f"batch.level.{o.result.value}") if isinstance(o.result, Move) else ""
+
+
 def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = (), *,
         clear_done: bool = True) -> None:
     """Run a batch from a button's callback: every picked item through `write`, the result
@@ -90,8 +97,8 @@ def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = (), *,
     lang = ui.lang()
     state = st.session_state
     picked_key, frozen_key, results_key = _keys(key)
-    state[results_key] = [(o.label, o.done, "" if o.done else error_text(o.error, lang))
-                          for o in outcomes]
+    state[results_key] = [(o.label, o.done, _done_text(o) if o.done
+                           else error_text(o.error, lang)) for o in outcomes]
     done_ids = {o.id for o in outcomes if o.done}
     done = len(done_ids)
     if not clear_done:

@@ -107,6 +107,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
     codes = store.issue_codes(db)
     next_issue, next_measure = store.next_id(db, "issues"), store.next_id(db, "measures")
     day = day_of(at).isoformat()
+    two_level = store.two_level_verification(db)
     # Columns this function does not set are written, and recorded, with their defaults.
     issue_defaults = store.column_defaults(db, "issues")
     measure_defaults = store.column_defaults(db, "measures")
@@ -197,7 +198,8 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
                 t = TRANSITIONS[Move(move)]
                 permit(mover, t.permission, unit_id=item.unit_id,
                         owns=owns_issue(mover, row), what=code)
-                _bulk_move(row, measures, len(linked["causes"]), Move(move), mover, at)
+                _bulk_move(row, measures, len(linked["causes"]), Move(move), mover, at,
+                           two_level)
         except AuditError as ex:
             ex.item, ex.step = n, step
             raise
@@ -224,7 +226,7 @@ def create_issues_bulk(db: sqlite_utils.Database, actor: Actor, items: list[NewI
 
 
 def _bulk_move(row: dict, measures: list[dict], cause_count: int, move: Move, actor: Actor,
-               at: str) -> None:
+               at: str, two_level: bool = False) -> None:
     """move_issue on an issue being registered in bulk (its row and measures in memory), the
     mover's permission already checked."""
     status = Status(row["status"])
@@ -236,5 +238,5 @@ def _bulk_move(row: dict, measures: list[dict], cause_count: int, move: Move, ac
                                                    m["status"], 0) for m in measures),
                        cause_count=cause_count, accountability_recorded=False,
                        submitted_by=row["submitted_by"])
-    guard_move(actor, move, facts)
+    guard_move(actor, move, facts, two_level)
     row.update(move_values(move, actor, "", at))

@@ -214,7 +214,9 @@ def _on_assign() -> None:
     batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.assign(
         db, actor, items, responsible_person_id=get(f"{B}.responsible"),
         supervisor_person_id=get(f"{B}.supervisor"),
-        deadline=deadline.isoformat() if deadline else None, at=ui.now_at()))
+        deadline=deadline.isoformat() if deadline else None,
+        accept_reason=(get(f"{B}.accept_reason") or "").strip() or None, at=ui.now_at()),
+        (f"{B}.accept_reason",))
 
 
 def _on_extend() -> None:
@@ -325,6 +327,9 @@ def _assign_tab(db, actor: Actor, n: int) -> None:
         c2.selectbox(text("batch.supervisor"), [None, *people], key=f"{B}.supervisor",
                      format_func=lambda p: unchanged if p is None else people[p])
         c3.date_input(text("batch.deadline"), key=f"{B}.deadline", value=None)
+        if can("rule.accept", actor.role):
+            st.text_input(text("batch.accept_reason"), key=f"{B}.accept_reason",
+                          max_chars=5000)
         st.form_submit_button(text("batch.assign", n=n), on_click=_on_assign,
                               key=f"{B}.save.assign")
 

@@ -189,6 +189,9 @@ def plan_summary(plan) -> dict:
             "before": {"long": plan.cap[0].long, "total": plan.cap[0].total},
             "after": {"long": plan.cap[1].long, "total": plan.cap[1].total},
             "cap_percent": round(float(plan.cap[1].cap) * 100)},
+        "deadline_misfits": [{"row": row, **_where(parsed, row), "code": code,
+                              "measure": title, "deadline": day, "issue_deadline": due}
+                             for row, code, title, day, due in plan.deadline_misfits()],
     }
 
 
@@ -230,6 +233,10 @@ def _human(summary: dict, dry_run: bool) -> str:
                      f"{c['changed_at']})" + (f" — {c['choice']}" if c["choice"] else ""))
     if summary["cap"]:
         lines.append(f"  warning: {_cap_text(summary['cap'])}")
+    for m in summary["deadline_misfits"]:
+        lines.append(f"  warning: {_row_text(m)} {m['code']}: measure {m['measure'][:30]!r} is "
+                     f"due {m['deadline']}, after the issue's deadline {m['issue_deadline']} "
+                     "(importing accepts it, the row recorded as the reason)")
     if summary["anchor"] == "none":
         lines.append("  note: the file carries no export anchor; changes made since it was "
                      "filled in cannot be told apart")
@@ -349,6 +356,13 @@ def _import(args, db, answers: dict[str, int], values: dict[str, str],
         save_profile(db, actor, args.profile, parsed, values, at)
     summary = plan_summary(result.plan)
     summary["history_records"] = result.history_records
-    _print(args, summary, _human(summary, False)
+    codes = import_store.issue_codes_of(db, [i for pair in result.recurrences.items()
+                                             for i in (pair[0], pair[1][0])])
+    summary["recurrences"] = [{"issue": codes[new], "earlier": codes[earlier],
+                               "score": round(score, 3)}
+                              for new, (earlier, score) in sorted(result.recurrences.items())]
+    flagged = "".join(f"\n  possible recurrence to confirm (验收): {r['issue']} repeats "
+                      f"{r['earlier']} (score {r['score']:.2f})" for r in summary["recurrences"])
+    _print(args, summary, _human(summary, False) + flagged
            + f"\n已导入 / imported: {result.history_records} history records written")
     return 0

@@ -130,6 +130,10 @@ class RowPlan:
     ledger_status: str | None = None
     status_before: str | None = None
     status_after: str | None = None
+    # Deadlines that fit (audit.rules_model): the measures this row adds or moves, or whose
+    # issue deadline it sets, that fall after the issue's deadline: [(title, measure
+    # deadline, issue deadline)], ISO dates. Applying records each as accepted (the row).
+    deadline_misfits: list[tuple[str, str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)   # why the ledger status is not reached
     notes: list[str] = field(default_factory=list)      # ledger values not applied, and why
     merged_into: str | None = None
@@ -185,6 +189,12 @@ class ImportPlan:
         out["ambiguities"] = len(self.unresolved())
         return out
 
+    def deadline_misfits(self) -> list[tuple[int, str, str, str, str]]:
+        """Every measure the import leaves due after its issue's deadline: (excel row, issue
+        code, measure title, measure deadline, issue deadline)."""
+        return [(r.excel_row, r.code, *m) for r in self.rows if r.action != "ask"
+                for m in r.deadline_misfits]
+
     def unresolved(self) -> list[Ambiguity]:
         """The ambiguities without an answer in `resolutions`."""
         return [a for a in self.ambiguities if a.key not in self.resolutions]
@@ -211,6 +221,9 @@ class ImportResult:
     issue_ids: list[int]
     history_records: int
     plan: ImportPlan
+    # Findings that come back: new issue id → (the earlier item it may repeat, the score),
+    # flagged for a lead to confirm on the 验收 page.
+    recurrences: dict[int, tuple[int, float]] = field(default_factory=dict)
 
 
 # --- what the database holds that a ledger can match ---------------------------------------

@@ -337,6 +337,20 @@ def _preview(plan: ImportPlan) -> None:
                            _t("imp.col.notes"): ui.long_text_column("imp.clipped_help")})
 
 
+def _deadline_misfits(plan: ImportPlan) -> None:
+    """Deadlines that fit: the measures the import leaves due after their issue's deadline,
+    warned before it is applied (applying accepts them, the ledger row as the reason)."""
+    late = plan.deadline_misfits()
+    if not late:
+        return
+    st.warning(_t("imp.deadline_misfits", n=len(late)))
+    st.dataframe(pd.DataFrame([{
+        _t("imp.col.row"): _row(plan.parsed, row), _t("imp.col.code"): code,
+        _t("imp.col.measure"): title, _t("imp.col.measure_deadline"): day,
+        _t("imp.col.issue_deadline"): due} for row, code, title, day, due in late]),
+        hide_index=True, width="stretch")
+
+
 def _cap_reason(plan: ImportPlan) -> str | None:
     """The cap warning of the whole import with its figures, and the lead's reason to go past
     it (None when the import stays within the cap)."""
@@ -430,6 +444,7 @@ def render_import_section() -> None:
     if not plan.changes_anything:
         st.info(_t("imp.nothing"))
         return
+    _deadline_misfits(plan)
     accept_cap = _cap_reason(plan)
     if st.button(_t("imp.confirm"), key=f"{K}.confirm", type="primary",
                  icon=":material/upload:"):
@@ -450,7 +465,8 @@ def render_import_section() -> None:
         st.session_state[f"{K}.imports"] = st.session_state.get(f"{K}.imports", 0) + 1
         st.session_state[_DONE] = _t("imp.done", create=result.counts["create"],
                                      update=result.counts["update"],
-                                     records=result.history_records)
+                                     records=result.history_records) + (
+            _t("imp.done_recurrences", n=len(result.recurrences)) if result.recurrences else "")
         st.rerun()
 
 

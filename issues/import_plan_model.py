@@ -40,6 +40,7 @@ from datetime import date
 from typing import Any
 
 from audit.model import Actor, LedgerRowError, Status, grant
+from audit.rules_model import measures_after
 from audit.text_format import is_truncated_from
 from issues import model
 from issues.import_match_model import Matcher
@@ -66,15 +67,31 @@ from issues.model import (
 )
 
 
+def late_measures(facts: IssueFacts, touched: set[str],
+                  measures: list[tuple[str, Any, bool]]) -> list[tuple[str, str, str]]:
+    """Of `measures` (title, deadline as a date or ISO text, done), those named in `touched`
+    that are open and due after the issue's deadline in `facts`: [(title, deadline, issue
+    deadline)] (audit.rules_model.measures_after, the rule the services warn with)."""
+    if not facts.deadline:
+        return []
+    late = measures_after(facts.deadline, [
+        (n, str(day) if day else None, "done" if done else "todo")
+        for n, (title, day, done) in enumerate(measures) if title in touched])
+    return [(measures[n][0], day, facts.deadline) for n, day in late]
+
+
 class Planner(Matcher):
     """Works out, row by row, what the import would do, from what the database holds (Known)
     and the details of the issues the ledger can match."""
 
     def __init__(self, known: Known, details: dict[int, dict], actor: Actor,
                  parsed: ParsedLedger, filename: str, stream: str | None,
-                 resolutions: dict[str, int], anchor: tuple[int, str]):
+                 resolutions: dict[str, int], anchor: tuple[int, str], *,
+                 two_level: bool = False):
         super().__init__(known, actor, parsed, resolutions)
         self.details = details
+        # Two-level verification (逐级审核): striking off needs the 初审 done first.
+        self.two_level = two_level
         self.filename = filename
         self.stream = stream
         self.anchor = anchor
@@ -196,6 +213,9 @@ class Planner(Matcher):
                                               "done" if mp.done else "todo", 0)
                                  for mp in p.measures), len(causes), False, None)
         p.four_missing = missing_for_assignment(facts)
+        p.deadline_misfits = late_measures(facts, {mp.title for mp in p.measures},
+                                           [(mp.title, mp.deadline, mp.done)
+                                            for mp in p.measures])
         self.plan_status(p, r.status, facts, submitted_by=None)
         return p
 
@@ -340,7 +360,23 @@ class Planner(Matcher):
             tuple(MeasureFacts(m["id"], m["owner_person_id"],
                                str(m["deadline"]) if m["deadline"] else None, m["status"],
                                m["evidence"]) for m in measures),
-            len(d["causes"]) + len(p.causes), bool(d["accountability"]), d["submitted_by"])
+            len(d["causes"]) + len(p.causes), bool(d["accountability"]), d["submitted_by"],
+            d.get("checked_by"))
+        # Deadlines that fit: the measures this row adds or moves, and all of them when it sets
+        # the issue's deadline (an extension only moves it later).
+        by_id = {m["id"]: m for m in d["measures"]}
+        after = [(m["title"], m["deadline"], m["status"] == "done") for m in d["measures"]
+                 if not any(mp.measure_id == m["id"] for mp in p.measures)]
+        touched: set[str] = set()
+        for mp in p.measures:
+            old = by_id.get(mp.measure_id, {})
+            after.append((mp.title, mp.edit.get("deadline") or mp.deadline or old.get("deadline"),
+                          mp.done or old.get("status") == "done"))
+            if mp.measure_id is None or "deadline" in mp.edit:
+                touched.add(mp.title)
+        if "deadline" in p.assign:
+            touched = {title for title, _, _ in after}
+        p.deadline_misfits = late_measures(facts, touched, after)
         self.plan_status(p, r.status, facts, submitted_by=d["submitted_by"])
         if not p.changes and not p.moves:
             p.action = "unchanged"
@@ -379,6 +415,8 @@ class Planner(Matcher):
                 elif not may_strike_off(replace(facts, submitted_by=submitted_by),
                                         self.actor.user_id, self.actor.person_id):
                     missing = missing + ["verifier"]
+                elif self.two_level:
+                    missing = missing + self.second_level_missing(facts, submitted_by)
                 if missing:
                     p.missing.extend(missing)
                     break
@@ -387,6 +425,18 @@ class Planner(Matcher):
         p.status_after = status
         if p.moves:
             p.changes.append(FieldChange("status", current, status))
+
+    def second_level_missing(self, facts: IssueFacts, submitted_by: int | None) -> list[str]:
+        """With two-level verification, what stops the importer's 复核销号 (the rule of
+        issues.model.may_second_check): the 初审 not done (an item submitted by this import
+        has none), not a regional lead, or the importer did the 初审."""
+        if facts.checked_by is None or submitted_by == self.actor.user_id:
+            return ["first_check"]
+        if self.actor.scope_unit_ids is not None:
+            return ["second_level"]
+        if facts.checked_by == self.actor.user_id:
+            return ["verifier"]
+        return []
 
     def person_label(self, ref: Ref | None) -> str | None:
         if ref is None:

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from audit.anchor_format import anchor_in_workbook
 from audit.model import Actor, AuditError, LedgerRowError, Role, ValidationFailed
-from audit.rules_model import ImportCapExceeded, needs_import_cap_warning
+from audit.rules_model import DeadlineMisfit, ImportCapExceeded, needs_import_cap_warning
 from audit.service import accept_rule_warning, require
 from audit.store import history
 from audit.store.db import write_transaction
@@ -106,7 +106,7 @@ def _plan(db: sqlite_utils.Database, actor: Actor, parsed: ParsedLedger, stream:
     details = import_store.issue_details(db, known.issues_to_read(parsed))
     known.add_people(import_store.people_by_ids(db, _referenced_people(details)))
     plan = Planner(known, details, actor, parsed, filename, stream, dict(resolutions or {}),
-                   history.anchor(db)).run()
+                   history.anchor(db), two_level=store.two_level_verification(db)).run()
     column_of = {fld: shown for shown, fld in parsed.header_map.items() if fld}
     guard_cut_and_control(plan, details, column_of)
     plan.choices = dict(choices or {})
@@ -266,7 +266,7 @@ class _Applier:
                                     responsible_person_id=self.ref(a.get("responsible")),
                                     supervisor_person_id=self.ref(a.get("supervisor")),
                                     unit_id=self.ref(a.get("unit")), deadline=a.get("deadline"),
-                                    at=at)
+                                    accept_reason=self.reason(row), at=at)
         if p.extend_to is not None:
             with self.step(row, "deadline"):
                 owners.extend_deadline(db, lead, iid, version=None, new_deadline=p.extend_to,
@@ -374,6 +374,7 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
         applier.create_entities()
         created = [p for p in plan.rows if p.action == "create"]
         applier.create_issues(created)
+        _accept_late_measures(db, applier, created)
         done = len(created)
         if on_progress and created:
             on_progress("writing", done, total)
@@ -398,8 +399,8 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                  extras[p.excel_row]) for p in plan.rows
                 if p.excel_row in extras and p.action != "ask"], at)
         # Findings that come back: each new one matched against the earlier items.
-        recurrence_service.flag_recurrences(db, applier.lead, [applier.ids[p.issue]
-                                                               for p in created], at=at)
+        flagged = recurrence_service.flag_recurrences(
+            db, applier.lead, [applier.ids[p.issue] for p in created], at=at)
         counts = plan.counts()
         if history.anchor(db)[0] > before:
             rec = Recorder(db, actor, at, "ledger.import")
@@ -408,7 +409,25 @@ def _apply(db: sqlite_utils.Database, actor: Actor, plan: ImportPlan, at: str,
                 ensure_ascii=False, sort_keys=True))
             rec.flush()
         written = history.anchor(db)[0] - before
-    return ImportResult(counts, ids, written, plan)
+    return ImportResult(counts, ids, written, plan, flagged)
+
+
+def _accept_late_measures(db: sqlite_utils.Database, applier: _Applier,
+                          created: list[RowPlan]) -> None:
+    """Deadlines that fit for the new issues, registered in bulk: each measure the ledger gives
+    a deadline after its issue's is recorded as a warning accepted with its row as the reason,
+    as the per-row services do for the rows of existing issues (the plan lists them first)."""
+    rows = {applier.ids[p.issue]: p.excel_row for p in created if p.deadline_misfits}
+    late = import_store.measures_due_after_issue(db, sorted(rows)) if rows else []
+    if not late:
+        return
+    rec = Recorder(db, applier.actor, applier.at, "ledger.import")
+    for iid, mid, deadline, issue_deadline in late:
+        accept_rule_warning(db, rec, applier.lead, DeadlineMisfit([("issue", issue_deadline)],
+                                                                  deadline),
+                            applier.reason(rows[iid]), issue_id=iid, measure_id=mid,
+                            at=applier.at)
+    rec.flush()
 
 
 def iter_status_shortfalls(plan: ImportPlan) -> Iterator[RowPlan]:

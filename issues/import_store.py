@@ -216,3 +216,28 @@ def newer_records(db: sqlite_utils.Database, after_seq: int, issue_ids: list[int
                 (after_seq, *chunk, *chunk)):
             out[(entity, eid, fld)] = (at, actor, new)
     return out
+
+
+def measures_due_after_issue(db: sqlite_utils.Database, issue_ids: list[int]
+                             ) -> list[tuple[int, int, str, str]]:
+    """(issue id, measure id, measure deadline, issue deadline) of the open measures of these
+    issues due after their issue's deadline (deadlines that fit), by issue and measure."""
+    out: list[tuple[int, int, str, str]] = []
+    for start in range(0, len(issue_ids), 500):
+        chunk = issue_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        out.extend(tuple(r) for r in db.conn.execute(
+            f"SELECT i.id, m.id, m.deadline, i.deadline FROM measures m "
+            f"JOIN issues i ON i.id = m.issue_id WHERE i.id IN ({marks}) "
+            f"AND m.status != 'done' AND m.deadline > i.deadline ORDER BY i.id, m.id", chunk))
+    return out
+
+
+def issue_codes_of(db: sqlite_utils.Database, ids: list[int]) -> dict[int, str]:
+    """Issue id → code, for the given ids."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    return {i: c for i, c in db.conn.execute(
+        f"SELECT id, code FROM issues WHERE id IN ({marks})", wanted)}

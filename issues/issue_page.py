@@ -172,7 +172,7 @@ def _on_assign(issue_id: int) -> None:
                             responsible_person_id=st.session_state.get(keys["responsible"]),
                             supervisor_person_id=st.session_state.get(keys["supervisor"]),
                             deadline=deadline.isoformat() if deadline else None,
-                            at=ui.now_at())
+                            accept_reason=rules_ui.accept_reason(issue_id), at=ui.now_at())
 
     _act("assign", write, tuple(keys.values()))
 

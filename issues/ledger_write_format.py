@@ -24,7 +24,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from audit.anchor_format import anchor_text
-from audit.messages import LANGS, join_list, t
+from audit.messages import LANGS, formatter, join_list, t
 from audit.model import Status
 from audit.text_format import (
     EXCEL_CELL_LIMIT,
@@ -166,20 +166,21 @@ class Words:
         self.streams = {c: vocabulary.stream_name(c, lang) for c in vocabulary.stream_codes}
         self.focus = {c: f"{c} {vocabulary.focus_name(c, lang)}" for c in vocabulary.focus_codes}
         self.focus_sep = t("ledger.focus_sep", lang)
-        self.acc = {k: t(f"ledger.acc.{k}", lang) for k in ("person", "penalty",
-                                                            "not_applicable")}
+        # Templates as functions of their fields: t() without them would blank {person}.
+        self.acc = {k: formatter(f"ledger.acc.{k}", lang) for k in ("person", "penalty",
+                                                                    "not_applicable")}
 
     def accountability(self, records: tuple[tuple[bool, str, str, str, float], ...]) -> str:
         """The 责任追究 cell: one line per record, a penalty with its amount."""
         acc, lines = self.acc, []
         for not_applicable, person, action, reason, penalty in records:
             if not_applicable:
-                lines.append(acc["not_applicable"].format(reason=reason))
+                lines.append(acc["not_applicable"](reason=reason))
             elif penalty:
-                lines.append(acc["penalty"].format(person=person, action=action,
-                                                   amount=f"{penalty:,.2f}"))
+                lines.append(acc["penalty"](person=person, action=action,
+                                            amount=f"{penalty:,.2f}"))
             else:
-                lines.append(acc["person"].format(person=person, action=action))
+                lines.append(acc["person"](person=person, action=action))
         return "\n".join(lines)
 
 
@@ -362,17 +363,29 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
         wb.properties.identifier = anchor_text(*anchor)
     wb.properties.title = ledger_title(xml_safe(title), as_of, lang)
 
+    # The 16-point title in a default (15-point) row touched its borders when printed.
+    ws.row_dimensions[1] = {"ht": "24", "customHeight": "1"}
     ws.append([_styled(ws, ledger_title(xml_safe(title), as_of, lang),
                        font=Font(name=_FONT_NAME, bold=True, size=16),
                        alignment=Alignment(horizontal="center", vertical="center"))])
+    ws.row_dimensions.pop(1, None)
     header_font = Font(name=_FONT_NAME, bold=True, size=10)
     header_alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    headers = ([(t(f"ledger.col.{f}", lang), width) for f, _, _, width, _ in COLUMNS]
+               + [(xml_safe(h), 18) for h in extra_headers])
+    # A header wrapped in its column (已整改金额（元）) needs the row's height for its lines:
+    # the printed sheet showed the second line over the border.
+    header_lines = max(_lines(h, width) for h, width in headers)
+    row_heights = ws.row_dimensions
+    if header_lines > 1:
+        row_heights[header_row] = {"ht": str(header_lines * _LINE_POINTS), "customHeight": "1"}
     ws.append([_styled(ws, t(f"ledger.col.{f}", lang), font=header_font,
                        alignment=header_alignment, fill=_HEADER_FILL, border=_BORDER)
                for f, *_ in COLUMNS]
               + [_styled(ws, neutralise(xml_safe(h)), font=header_font,
                          alignment=header_alignment, fill=_HEADER_FILL, border=_BORDER)
                  for h in extra_headers])
+    row_heights.pop(header_row, None)
 
     # One styled cell per styled column (and per warning colour), reused on every row: a
     # write-only sheet serialises a row before append returns, so the cell is free again by
@@ -390,7 +403,6 @@ def write_ledger(rows: Sequence[LedgerRow | dict[str, Any]],
     wrapped_at = [(i, width) for i, (f, _, _, width, kind) in enumerate(COLUMNS)
                   if kind in ("wrap", "measures", "causes", "accountability", "evidence")
                   and f not in _FOLDED]
-    row_heights = ws.row_dimensions
     warning_cells = {k: _styled(ws, fill=f, font=_BODY_FONT, border=_BORDER, alignment=_TOP)
                      for k, f in WARNING_FILLS.items()}
     truncated = 0

@@ -42,10 +42,30 @@ def _on_decide(issue_id: int, code: str, version: int, decision: str) -> None:
     ui.act(FLASH, write)
 
 
+def _on_schedule_missing() -> None:
+    def write(db, actor) -> str:
+        codes = service.schedule_missing_rechecks(db, actor, at=ui.now_at())
+        return ui.text("recheck.scheduled_missing", n=len(codes))
+
+    ui.act(FLASH, write)
+
+
+def _unscheduled(db, actor: Actor) -> None:
+    """Items struck off before the check after closure existed have no check date: offered
+    their dates from their 销号 day, so that none is never looked at again."""
+    missing = recurrence_views.unscheduled_rechecks(db, actor)
+    if not missing:
+        return
+    st.info(ui.text("recheck.unscheduled", n=len(missing)), icon=":material/event_upcoming:")
+    st.button(ui.text("recheck.schedule_missing", n=len(missing)), key=f"{K}.schedule_missing",
+              on_click=_on_schedule_missing, icon=":material/event:")
+
+
 def _rechecks(db, actor: Actor, as_of: date, lang: str) -> None:
     text = ui.text
     st.subheader(text("recheck.title"), anchor=False)
     st.caption(text("recheck.caption", date=as_of.isoformat()))
+    _unscheduled(db, actor)
     due = recurrence_views.rechecks(db, actor, as_of)
     if not due:
         st.caption(text("recheck.empty"))

@@ -89,6 +89,13 @@ def rechecks(db: sqlite_utils.Database, actor: Actor, as_of: date, *, ahead_days
         ORDER BY i.recheck_due, i.code""", params)
 
 
+def unscheduled_rechecks(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
+    """Struck-off items in scope that never had a check after closure scheduled (closed
+    before the check existed): what service.schedule_missing_rechecks would schedule."""
+    from issues import store
+    return store.closed_without_recheck(db, scope_for(db, actor).unit_ids)
+
+
 def pending_recurrences(db: sqlite_utils.Database, actor: Actor) -> list[dict]:
     """Possible recurrences waiting for a person, in scope: id, code, title, unit_name,
     version, score, earlier_id, earlier_code, earlier_title, earlier_status, earlier_unit."""

@@ -663,6 +663,27 @@ def schedule_recheck(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
     return d.isoformat()
 
 
+def schedule_missing_rechecks(db: sqlite_utils.Database, actor: Actor, *, at: str
+                              ) -> list[str]:
+    """Give every struck-off item in the lead's scope that has no check after closure — one
+    closed before the check existed — its check date, from its 销号 day and the months of its
+    type, as striking it off now would (recheck_model.recheck_due); returns their codes. An
+    item whose check was done is not scheduled again. Audit leads (workflow.reopen)."""
+    require(actor, "workflow.reopen")
+    with write_transaction(db):
+        items = store.closed_without_recheck(db, actor.scope_unit_ids)
+        if not items:
+            return []
+        months = store.recheck_months(db)
+        rec = Recorder(db, actor, at, "recheck.schedule")
+        for item in items:
+            issue = get_row(db, "issues", item["id"], "issue")
+            update(db, rec, "issues", "issue", issue, {"recheck_due": recheck_due(
+                day_of(issue["closed_at"]), issue["rectification_type"], months)})
+        rec.flush()
+    return [item["code"] for item in items]
+
+
 # --- registering many issues at once (ledger import) -----------------------------------------
 
 

@@ -45,6 +45,24 @@ def recheck_months(db: sqlite_utils.Database) -> dict[str, int]:
     return out
 
 
+def closed_without_recheck(db: sqlite_utils.Database, unit_ids: frozenset[int] | None
+                           ) -> list[dict]:
+    """Struck-off items (in these units; all when None) that never had a check after closure
+    scheduled: closed before the check existed (a database migrated since), so their history
+    holds no recheck_due at all; an item whose check was done holds one (set, then cleared).
+    {id, code, rectification_type, closed_at, version}, by code."""
+    where = ""
+    if unit_ids is not None:
+        where = f" AND i.unit_id IN ({','.join(str(int(u)) for u in sorted(unit_ids)) or 'NULL'})"
+    return rows(db, f"""
+        SELECT i.id, i.code, i.rectification_type, i.closed_at, i.version FROM issues i
+        WHERE i.status = 'closed' AND i.recheck_due IS NULL AND i.merged_into_id IS NULL
+              AND i.closed_at IS NOT NULL {where}
+              AND NOT EXISTS (SELECT 1 FROM history h WHERE h.entity = 'issue'
+                              AND h.entity_id = i.id AND h.field = 'recheck_due')
+        ORDER BY i.code""")
+
+
 def category_by_code(db: sqlite_utils.Database, code: str) -> dict | None:
     return one(db, "SELECT * FROM categories WHERE code = ?", (code,))
 

@@ -82,13 +82,6 @@ def _on_batch_close() -> None:
         db, actor, items, checked=checked, at=ui.now_at()), (f"{B}.checked",))
 
 
-def _on_batch_check() -> None:
-    """初审 of many (two-level verification), after the lead confirmed the check."""
-    checked = bool(st.session_state.get(f"{B}.checked_first"))
-    batch_ui.run(B, FLASH, lambda db, actor, items: batch_service.first_check(
-        db, actor, items, checked=checked, at=ui.now_at()), (f"{B}.checked_first",))
-
-
 def _on_batch_return() -> None:
     reason = (st.session_state.get(f"{B}.reason") or "").strip()
     if not reason:
@@ -100,8 +93,7 @@ def _on_batch_return() -> None:
 
 def _batch(queue: list[dict], lang: str) -> None:
     """Strike off or return many at once, after their evidence was looked at: the picker marks
-    the items whose detail this session has shown; the lead confirms the check (对账). With
-    two-level verification, items waiting for 初审 are passed at once too."""
+    the items whose detail this session has shown; the lead confirms the check (对账)."""
     text = ui.text
     viewed = st.session_state.get(VIEWED, set())
     with st.expander(text("verify.batch"), icon=":material/done_all:"):
@@ -110,17 +102,11 @@ def _batch(queue: list[dict], lang: str) -> None:
             f'{r["code"]} {r["title"][:24]}'
             + (text("verify.viewed") if r["id"] in viewed else "")))
         n = len(picked)
-        if any(r.get("level") == "first" for r in queue):
-            # 逐级审核: items waiting for 初审 are passed here; 复核销号 is the form below, by
-            # another (regional) lead.
-            with st.form(f"{B}.form.check"):
-                st.checkbox(text("batch.checked"), key=f"{B}.checked_first")
-                st.form_submit_button(text("batch.first_check", n=n), key=f"{B}.save.check",
-                                      type="primary", on_click=_on_batch_check,
-                                      icon=":material/fact_check:")
         with st.form(f"{B}.form.close"):
             st.checkbox(text("batch.checked"), key=f"{B}.checked")
-            st.form_submit_button(text("batch.strike_off", n=n), key=f"{B}.save.close",
+            levels = bool(queue) and queue[0].get("level") != "single"
+            st.form_submit_button(text("batch.verify_levels" if levels else "batch.strike_off",
+                                       n=n), key=f"{B}.save.close",
                                   type="primary", on_click=_on_batch_close,
                                   icon=":material/verified:")
         with st.form(f"{B}.form.return"):

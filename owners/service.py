@@ -8,7 +8,8 @@ import sqlite_utils
 
 from audit.model import Actor, NotPermitted, Status, ValidationFailed
 from audit.model import text_value as _text
-from audit.service import check_version, require
+from audit.rules_model import IssueDeadlineMisfit, measures_after
+from audit.service import accept_rule_warning, check_version, require
 from audit.store import org
 from audit.store.db import write_transaction
 from audit.store.form_tokens import settle_form_token, spend_form_token
@@ -97,10 +98,14 @@ def set_unit_head(db: sqlite_utils.Database, actor: Actor | None, unit_id: int,
 def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                  version: int | None, responsible_person_id: int | None = None,
                  supervisor_person_id: int | None = None, unit_id: int | None = None,
-                 deadline: str | date | None = None, at: str) -> dict:
+                 deadline: str | date | None = None, accept_reason: str | None = None,
+                 at: str) -> dict:
     """Assign the responsible person, supervising leader, unit and deadline of an issue.
     The first deadline becomes the original one; once work has started a deadline only moves
-    by `extend_deadline`, so that the on-time rate stays honest. Returns the changed fields."""
+    by `extend_deadline`, so that the on-time rate stays honest. Returns the changed fields.
+    Raises IssueDeadlineMisfit when the deadline set falls before the deadline of one of its
+    open measures (deadlines that fit), unless a lead accepts it with `accept_reason`
+    (recorded)."""
     with write_transaction(db):
         issue = get_row(db, "issues", issue_id, "issue")
         require(actor, "issue.assign", unit_id=issue["unit_id"], what=issue["code"])
@@ -116,6 +121,11 @@ def assign_issue(db: sqlite_utils.Database, actor: Actor, issue_id: int, *,
                 raise NotPermitted("the new unit is outside your scope", reason="scope")
             values["unit_id"] = unit_id
         rec = Recorder(db, actor, at, "issue.assign")
+        if values.get("deadline") and values["deadline"] != issue["deadline"]:
+            late = measures_after(values["deadline"], store.measure_deadlines(db, issue_id))
+            if late:
+                accept_rule_warning(db, rec, actor, IssueDeadlineMisfit(values["deadline"], late),
+                                    accept_reason, issue_id=issue_id, at=at)
         changed = update(db, rec, "issues", "issue", issue, values)
         rec.flush()
     return changed

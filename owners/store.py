@@ -44,3 +44,10 @@ def pending_extension_request(db: sqlite_utils.Database, issue_id: int) -> dict 
     found = rows(db, "SELECT * FROM extension_requests WHERE issue_id = ? AND status = 'pending'",
                  (issue_id,))
     return found[0] if found else None
+
+
+def measure_deadlines(db: sqlite_utils.Database, issue_id: int) -> list[tuple[int, str | None, str]]:
+    """(id, deadline, status) of the issue's measures: what a new issue deadline is checked
+    against (audit.rules_model.measures_after)."""
+    return [(r[0], r[1], r[2]) for r in db.conn.execute(
+        "SELECT id, deadline, status FROM measures WHERE issue_id = ? ORDER BY id", (issue_id,))]

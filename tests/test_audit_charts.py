@@ -265,7 +265,7 @@ def test_status_bars_use_the_palette_in_workflow_order() -> None:
 def test_status_by_stream_groups_by_stream() -> None:
     spec = c.status_by_stream(STREAM_ROWS, "en").to_dict()
     assert spec["encoding"]["y"]["field"] == "stream"
-    assert carries(spec, {"status": "submitted", "status_label": "Submitted"})
+    assert carries(spec, {"status": "submitted", "status_label": "Awaiting verification"})
 
 
 def test_warning_bars_use_the_warning_palette() -> None:

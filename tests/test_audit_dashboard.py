@@ -328,7 +328,8 @@ def test_burnup_weeks_agree_with_the_figures_of_each_week(prog, today):
 def test_burnup_deadline_and_projection(prog, today):
     b = today["burnup"]
     assert b["deadline"] == "2026-06-30"        # the latest original deadline (八)
-    assert b["projection"] == progress_charts.project_completion(b["weeks"], TODAY)
+    ended = figures(prog.db, scope_for(prog.db), TODAY)["ended"]
+    assert b["projection"] == progress_charts.project_completion(b["weeks"], TODAY, settled=ended)
     past = burnup_weeks(prog.db, scope_for(prog.db), D2, start=date(2026, 4, 1))
     assert [w["week"] for w in past["weeks"]] == ["2026-04-05", "2026-04-12", "2026-04-19",
                                                   "2026-04-20"]

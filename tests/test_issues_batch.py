@@ -276,36 +276,26 @@ def test_a_rectifier_requests_extensions_and_a_lead_decides_them_in_batches(twin
     assert verify_database(a.db, evidence_root=a.evidence_root).ok
 
 
-def test_with_two_levels_a_lead_passes_many_at_first_check_and_another_strikes_them_off(twins):
-    """逐级审核: 初审 of many as the single Move.CHECK gives it (the item with nothing to show and
-    the one in progress refused alone); the same lead may not then strike them off, a second
-    regional lead may."""
-    from audit import calendar_service
-    (a, ids), (b, _) = twins
-    for prog in (a, b):
-        calendar_service.set_setting(prog.db, prog.actors["admin"], "verification.two_level",
-                                     "1", at="2026-03-01T09:00:00+08:00")
-    items = picked(a, ids, ["ready", "bare", "own1"])
-    with pytest.raises(ValidationFailed):
-        batch.first_check(a.db, a.actors["lead"], items, checked=False, at=AT)
-    before = history_count(a)
-    got = batch.first_check(a.db, a.actors["lead"], items, checked=True, at=AT)
-    want = [single(lambda p=p: issues.move_issue(b.db, b.actors["lead"], p.id, Move.CHECK,
-                                                 version=p.version, at=AT)) for p in items]
-    assert [outcome(o) for o in got] == want
-    assert [o[0] for o in want] == ["done", "ClosureBlocked", "TransitionNotAllowed"]
-    assert state(a) == state(b)
-    checked = a.db.conn.execute("SELECT status, checked_by FROM issues WHERE id = ?",
-                                (ids["ready"],)).fetchone()
-    assert checked == ("submitted", a.actors["lead"].user_id)
-    assert history_count(a) > before
-    later = "2026-03-02T11:00:00+08:00"
-    again = batch.strike_off(a.db, a.actors["lead"], picked(a, ids, ["ready"]), checked=True,
-                             at=later)
-    assert isinstance(again[0].error, NotPermitted)          # 初审 and 复核 by two people
-    done = batch.strike_off(a.db, a.actors["lead2"], picked(a, ids, ["ready"]), checked=True,
-                            at=later)
-    assert done[0].done
-    assert a.db.conn.execute("SELECT status FROM issues WHERE id = ?",
-                             (ids["ready"],)).fetchone()[0] == "closed"
-    assert verify_database(a.db, evidence_root=a.evidence_root).ok
+def test_a_batch_deadline_before_an_items_measures_is_refused_alone_unless_the_lead_gives_a_reason(
+        tmp_path):
+    """Deadlines that fit in the batch: own_new's measure is due 2026-06-15; a batch deadline of
+    2026-05-31 refuses that item alone (the fresh one with no measure is assigned); with the
+    lead's reason it is set and recorded."""
+    from audit.rules_model import IssueDeadlineMisfit
+    p = build(tmp_path)
+    ids = scenario(p)
+    ids["fresh"] = p.new_issue("问题 fresh")
+    got = batch.assign(p.db, p.actors["lead"], picked(p, ids, ["own_new", "fresh"]),
+                       deadline="2026-05-31", at=AT)
+    assert [(o.label, o.done) for o in got] == [("own_new", False), ("fresh", True)]
+    assert isinstance(got[0].error, IssueDeadlineMisfit)
+    assert "2026-06-15" in error_text(got[0].error, "zh")
+    deadline = lambda k: p.db.conn.execute(  # noqa: E731
+        "SELECT deadline FROM issues WHERE id = ?", (ids[k],)).fetchone()[0]
+    assert (deadline("own_new"), deadline("fresh")) == ("2026-06-30", "2026-05-31")
+    got = batch.assign(p.db, p.actors["lead"], picked(p, ids, ["own_new"]),
+                       deadline="2026-05-31", accept_reason="省公司要求5月底前完成", at=AT)
+    assert [o.done for o in got] == [True] and deadline("own_new") == "2026-05-31"
+    assert p.db.conn.execute("SELECT rule, issue_id, reason FROM rule_acceptances").fetchall() \
+        == [("deadline_fit", ids["own_new"], "省公司要求5月底前完成")]
+    assert history.verify(p.db).ok

@@ -234,6 +234,58 @@ def test_lead_assigns_and_starts_a_fresh_issue(make_app, p):
     assert p.status(iid) == "in_progress", _errors(app)
 
 
+def test_an_assigned_deadline_before_a_planned_measure_is_warned_then_accepted(make_app, p):
+    """Deadlines that fit from the issue: a measure planned to June, then the issue assigned a
+    March deadline: warned, nothing written; with the lead's reason, set and recorded."""
+    iid = p.ids["fresh"]
+    p.measure(iid, deadline="2027-06-30", title="系统改造")
+    app = _open(make_app, p, "lead", iid)
+    app.selectbox(key=f"issue.{iid}.assign.responsible").set_value(p.people["rect_a"])
+    app.date_input(key=f"issue.{iid}.assign.deadline").set_value("2027-03-31")
+    app.button(key="issue.save.assign").click().run()
+    assert not app.exception
+    said = " ".join(shown(w.value) for w in app.warning)
+    assert "问题整改时限 2027-03-31 早于其 1 项措施的完成时限（最晚 2027-06-30）" in said
+    assert p.db.conn.execute("SELECT deadline FROM issues WHERE id = ?",
+                             (iid,)).fetchone()[0] is None
+    app.text_input(key=f"issue.rules.{iid}.accept").input("领导小组要求一季度完成")
+    app.button(key="issue.save.assign").click().run()
+    assert not app.exception and not _errors(app)
+    assert p.db.conn.execute("SELECT deadline FROM issues WHERE id = ?",
+                             (iid,)).fetchone()[0] == "2027-03-31"
+    assert p.db.conn.execute("SELECT rule, reason FROM rule_acceptances").fetchall() == [
+        ("deadline_fit", "领导小组要求一季度完成")]
+
+
+def test_a_staged_items_milestone_is_added_shown_red_when_late_and_completed(make_app, p):
+    """分阶段整改 on the issue page: a milestone added a month back is red (late by more than
+    five working days), then marked done with its evidence: no colour left."""
+    from datetime import timedelta
+
+    from audit import time_model
+    iid = p.ids["fresh"]
+    issues.edit_issue(p.db, p.actors["lead"], iid, version=p.version(iid),
+                      rectification_type="staged", at=p.at("2026-01-06"))
+    today = time_model.today()
+    due = today - timedelta(days=30)
+    app = _open(make_app, p, "lead", iid)
+    app.date_input(key=f"issue.rules.{iid}.milestone.due").set_value(due)
+    app.text_input(key=f"issue.rules.{iid}.milestone.what").input("完成合同清查")
+    app.button(key=f"issue.rules.{iid}.milestone.save").click().run()
+    assert not app.exception and not _errors(app)
+
+    def shown_milestones():
+        frame = next(f.value for f in app.dataframe if "成果" in getattr(f.value, "columns", ()))
+        return [tuple(r) for r in frame[["日期", "成果", "完成日期", "佐证", "预警"]].values]
+
+    assert shown_milestones() == [(due.isoformat(), "完成合同清查", "", "", "红灯（逾期）")]
+    app.text_input(key=f"issue.rules.{iid}.done.evidence").input("清查报告（办发〔2026〕3号）")
+    app.button(key=f"issue.rules.{iid}.done.save").click().run()
+    assert not app.exception and not _errors(app)
+    assert shown_milestones() == [(due.isoformat(), "完成合同清查", today.isoformat(),
+                                   "清查报告（办发〔2026〕3号）", "")]
+
+
 def test_user_text_is_escaped_not_rendered(make_app, p):
     iid = p.new_issue("**粗体** <b>标签</b> :red[红]", unit="A")
     app = _open(make_app, p, "lead", iid)

@@ -10,8 +10,9 @@ from datetime import date
 import pytest
 
 from audit import rules_views
+from audit.messages import error_text
 from audit.model import NotFound, NotPermitted, ValidationFailed
-from audit.rules_model import CapExceeded, DeadlineMisfit
+from audit.rules_model import CapExceeded, DeadlineMisfit, IssueDeadlineMisfit
 from audit.store import history
 from audit.store.live_check import check_live_tables
 from audit.store import org
@@ -19,6 +20,7 @@ from audit.views import Scope, issue_states
 from exports.pack_service import default_since
 from issues import escalation_service, graph_views, meeting_service, rectify_service
 from issues import service as issues
+from owners import service as owners
 from tests.programme import build
 
 D = date.fromisoformat
@@ -74,6 +76,42 @@ def test_making_an_item_continuous_past_the_cap_is_warned_on_edit(p):
                              (ids[0],)).fetchone()[0] == "immediate"
     share = rules_views.type_share(p.db, Scope(), D("2026-01-06"))
     assert (share["long"], share["issues"], share["over"]) == (3, 10, False)
+
+
+def test_the_cap_is_shown_on_the_dashboard_and_in_the_pack_within_then_above(p, tmp_path,
+                                                                            make_app):
+    """3 of 10 staged: the dashboard's line and the pack's sentence say within the cap; one
+    more staged item accepted past it, 4 of 11: both say above it."""
+    import docx
+
+    from audit.views import scope_for
+    from exports.pack_service import build_pack
+    from tests.conftest import open_page, shown, sign_in
+    from tests.programme import PASSWORD
+
+    def pack_text(name: str) -> str:
+        out = tmp_path / name
+        build_pack(p.db, scope_for(p.db, None), out, as_of=D("2026-01-06"), lang="zh",
+                   user="lead")
+        return "".join(par.text for par in docx.Document(out).paragraphs)
+
+    def dashboard() -> str:
+        p.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        app = open_page(sign_in(make_app(p.path), "lead", PASSWORD), "dashboard")
+        assert not app.exception
+        return " ".join(shown(m.value) for m in [*app.markdown, *app.caption])
+
+    for n in range(7):
+        new(p, "immediate", n)
+    for n in (7, 8, 9):
+        new(p, "staged", n)
+    assert "分阶段整改和持续整改合计3个，占30.0%，未超过30.0%的上限。" in pack_text("within.docx")
+    seen = dashboard()
+    assert "分阶段整改 3 个、持续整改 0 个，合计占 30.0%（上限 30.0%）。" in seen
+    assert "超过 30.0% 的上限" not in seen
+    new(p, "staged", 10, accept="集团公司要求分阶段整改")
+    assert "分阶段整改和持续整改合计4个，占36.4%，超过30.0%的上限。" in pack_text("above.docx")
+    assert "分阶段整改和持续整改合计占 36.4%，超过 30.0% 的上限。" in dashboard()
 
 
 def test_only_a_lead_may_go_past_a_rule(p):
@@ -192,6 +230,42 @@ def test_a_measure_due_after_the_milestone_it_serves_is_warned(p):
         issues.edit_measure(p.db, lead, mid, version=p.mversion(mid), deadline="2026-10-09",
                             at=p.at("2026-09-03"))
     assert check_live_tables(p.db).ok
+
+
+def test_an_issue_deadline_set_before_its_measures_deadlines_is_warned_when_set(p):
+    """Deadlines that fit, seen from the issue: measures planned before the assignment, then a
+    deadline that comes before two of them (the done one needs no more time)."""
+    iid = p.new_issue()
+    lead = p.actors["lead"]
+    early = p.measure(iid, deadline="2026-03-20", title="清查合同")
+    late = p.measure(iid, deadline="2026-06-30", title="系统改造")
+    later = p.measure(iid, deadline="2026-07-15", title="制度修订")
+    done = p.measure(iid, deadline="2026-08-31", title="已完成的培训")
+    issues.set_measure_status(p.db, lead, done, version=p.mversion(done), status="done",
+                              completed_on="2026-01-06", at=p.at("2026-01-06", 15))
+    with pytest.raises(IssueDeadlineMisfit) as refused:
+        p.assign(iid, deadline="2026-03-31")
+    assert refused.value.measures == [(late, "2026-06-30"), (later, "2026-07-15")]
+    assert refused.value.params == {"deadline": "2026-03-31", "count": 2,
+                                    "latest": "2026-07-15"}
+    assert "2 项措施" in error_text(refused.value, "zh")
+    assert p.db.conn.execute("SELECT deadline, original_deadline FROM issues WHERE id = ?",
+                             (iid,)).fetchone() == (None, None)     # nothing written
+    assert count(p, "rule_acceptances") == 0
+    # Within the measures' dates: no warning (the done one is not counted).
+    p.assign(iid, deadline="2026-07-15")
+    assert count(p, "rule_acceptances") == 0
+    # Earlier again, with the lead's reason: set and recorded.
+    owners.assign_issue(p.db, lead, iid, version=p.version(iid), deadline="2026-03-31",
+                        accept_reason="领导小组要求一季度末完成，措施随后压缩",
+                        at=p.at("2026-01-07"))
+    assert p.db.conn.execute("SELECT deadline FROM issues WHERE id = ?",
+                             (iid,)).fetchone()[0] == "2026-03-31"
+    assert p.db.conn.execute("SELECT rule, issue_id, measure_id, reason FROM rule_acceptances"
+                             ).fetchone() == ("deadline_fit", iid, None,
+                                              "领导小组要求一季度末完成，措施随后压缩")
+    assert early not in [m for m, _ in refused.value.measures]
+    assert check_live_tables(p.db).ok and history.verify(p.db).ok
 
 
 # --- review meetings, red counts and the escalation ladder -----------------------------------------

@@ -95,6 +95,31 @@ def test_a_person_confirms_or_rejects_a_flag_and_only_a_lead_may(prog):
         ("recurrence.flag", "pending"), ("recurrence.confirmed", "confirmed")]
 
 
+def test_the_import_says_which_new_findings_it_flagged(prog, tmp_path, capsys):
+    """The result names the flags (for the page's message and the command line), so that the
+    lead knows there is something to confirm on the 验收 page."""
+    from audit.__main__ import main
+    p = prog
+    do_import(p, xlsx_bytes(table(finding(1, "外包人员共用系统账号", 2024), header=HEADER)),
+              at=p.at("2026-03-02"))
+    result = do_import(p, xlsx_bytes(table(finding(3, "外包人员混用系统账号", 2025, "C1.1.3"),
+                                           header=HEADER)), at=p.at("2026-09-01"))
+    now = ids(p)
+    [(new, (earlier, score))] = result.recurrences.items()
+    assert (new, earlier) == (now["外包人员混用系统账号"], now["外包人员共用系统账号"])
+    assert score >= 0.6
+    path = tmp_path / "2026.xlsx"
+    path.write_bytes(xlsx_bytes(table(finding(4, "外包人员共享系统账号和密码", 2026, "C1.1.4"),
+                                      header=HEADER)))
+    assert main(["import", str(path), "--db", str(p.path), "--as-user", "lead"]) == 0
+    code = p.db.conn.execute("SELECT code, recurrence_of_id FROM issues WHERE title = ?",
+                             ("外包人员共享系统账号和密码",)).fetchone()
+    earlier_code = p.db.conn.execute("SELECT code FROM issues WHERE id = ?",
+                                     (code[1],)).fetchone()[0]
+    assert (f"possible recurrence to confirm (验收): {code[0]} repeats {earlier_code}"
+            in capsys.readouterr().out)
+
+
 def test_a_finding_of_the_same_year_as_an_open_item_is_a_duplicate_not_a_recurrence():
     open_same_year = recurrence_model.Earlier(1, "in_progress", (2025,))
     assert not recurrence_model.may_recur((2025,), open_same_year)

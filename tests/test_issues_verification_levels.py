@@ -239,3 +239,125 @@ def test_a_lead_moves_a_check_date_but_not_before_the_strike_off(tmp_path):
                                    due="2026-05-11", at=p.at("2026-02-12")) == "2026-05-11"
     assert [r["code"] for r in recurrence_views.rechecks(p.db, p.actors["lead"],
                                                          date(2026, 5, 11))] == ["C1.1.1"]
+
+
+# --- a ledger import under two-level verification ---------------------------------------------
+
+
+def closed_ledger(p, iid: int) -> bytes:
+    """A ledger row saying the issue is struck off (已销号), nothing else to change."""
+    from tests.ledger_factory import table, xlsx_bytes
+    from tests.test_issues_importer import ledger_row
+    code, title, unit = p.db.conn.execute(
+        "SELECT i.code, i.title, u.name FROM issues i JOIN units u ON u.id = i.unit_id "
+        "WHERE i.id = ?", (iid,)).fetchone()
+    return xlsx_bytes(table(ledger_row(1, 问题编号=code, 问题描述=title, 责任单位=unit,
+                                       整改状态="已销号", 整改措施="", 责任人="",
+                                       整改时限="2026-03-31")))
+
+
+def import_closed(p, iid: int, actor, day: str):
+    from issues.import_service import apply_import, plan_import
+    from tests.ledger_factory import read_ledger
+    plan = plan_import(p.db, actor, read_ledger(closed_ledger(p, iid), "回收台账.xlsx"), None,
+                       filename="回收台账.xlsx")
+    [row] = plan.rows
+    apply_import(p.db, actor, plan, p.at(day))
+    return row
+
+
+def test_an_imported_closed_status_waits_for_the_first_check_instead_of_refusing_the_file(
+        tmp_path):
+    """A returned ledger saying 已销号 used to plan a strike-off the workflow then refused
+    (初审 first), failing the whole file; it now stops at 待验收 and says why."""
+    p = build(tmp_path)
+    two_level(p)
+    lead_a = city_lead(p)
+    iid = submitted_issue(p)
+    row = import_closed(p, iid, p.actors["lead"], "2026-02-11")
+    assert (row.moves, row.missing, row.status_after) == ([], ["first_check"],
+                                                          Status.SUBMITTED.value)
+    assert p.status(iid) == Status.SUBMITTED.value
+    issues.move_issue(p.db, lead_a, iid, Move.CHECK, version=p.version(iid),
+                      at=p.at("2026-02-12"))
+    # The city lead who did the 初审 may not strike off by import either.
+    row = import_closed(p, iid, lead_a, "2026-02-12")
+    assert row.missing == ["second_level"] and p.status(iid) == Status.SUBMITTED.value
+    # A regional lead, after the 初审: struck off by the import, both levels recorded.
+    row = import_closed(p, iid, p.actors["lead"], "2026-02-13")
+    assert row.moves == [Move.CLOSE] and row.missing == []
+    assert p.db.conn.execute("SELECT status, checked_by, closed_by FROM issues WHERE id = ?",
+                             (iid,)).fetchone() == (Status.CLOSED.value, lead_a.user_id,
+                                                    p.actors["lead"].user_id)
+
+
+def test_the_batch_verifies_each_item_at_the_level_it_waits_at(tmp_path):
+    """验收's batch under two-level verification: a city lead's batch does the 初审 of each, a
+    second batch by the same lead is refused (复核销号 is a regional lead's), a regional lead's
+    strikes them off."""
+    from issues import batch_service
+    p = build(tmp_path)
+    two_level(p)
+    lead_a = city_lead(p)
+    ids = [submitted_issue(p, title) for title in ("合同未经法律审核", "合同未按期续签")]
+
+    def picked():
+        return [batch_service.Picked(i, p.version(i), f"#{i}") for i in ids]
+
+    done = batch_service.strike_off(p.db, lead_a, picked(), checked=True,
+                                    at=p.at("2026-02-11"))
+    assert [(o.done, o.result) for o in done] == [(True, Move.CHECK), (True, Move.CHECK)]
+    assert [p.status(i) for i in ids] == [Status.SUBMITTED.value] * 2
+    again = batch_service.strike_off(p.db, lead_a, picked(), checked=True,
+                                     at=p.at("2026-02-11", 11))
+    assert [(o.done, o.error.key) for o in again] == [(False, "error.verify_second_level")] * 2
+    closed = batch_service.strike_off(p.db, p.actors["lead"], picked(), checked=True,
+                                      at=p.at("2026-02-12"))
+    assert [(o.done, o.result) for o in closed] == [(True, Move.CLOSE), (True, Move.CLOSE)]
+    assert [tuple(r) for r in p.db.conn.execute(
+        f"SELECT status, checked_by, closed_by FROM issues WHERE id IN ({ids[0]}, {ids[1]})")
+        ] == [(Status.CLOSED.value, lead_a.user_id, p.actors["lead"].user_id)] * 2
+
+
+# --- items struck off before the check after closure existed ----------------------------------
+
+
+def close_as_an_older_release(p, iid: int, day: str) -> None:
+    """销号 as the releases before the check after closure wrote it: the same move's columns
+    and history, without recheck_due (a database migrated since holds such items)."""
+    from audit.store.db import write_transaction
+    from audit.store.history import Recorder
+    from audit.store.rows import get_row, update
+    from issues.model import move_values
+    lead, at = p.actors["lead"], p.at(day)
+    with write_transaction(p.db):
+        issue = get_row(p.db, "issues", iid, "issue")
+        rec = Recorder(p.db, lead, at, "workflow.close")
+        update(p.db, rec, "issues", "issue", issue, move_values(Move.CLOSE, lead, "", at))
+        rec.flush()
+
+
+def test_items_struck_off_before_the_check_existed_are_given_their_check_date(tmp_path):
+    from audit.store import history as chain
+    from audit.store.live_check import check_live_tables
+    p = build(tmp_path)
+    lead = p.actors["lead"]
+    old = submitted_issue(p, "合同未经法律审核")
+    close_as_an_older_release(p, old, "2026-02-11")
+    checked = submitted_issue(p, "合同未按期续签")
+    p.close(checked, "2026-02-11")
+    issues.record_recheck(p.db, lead, checked, version=p.version(checked), outcome="held",
+                          at=p.at("2026-08-12"))
+    # Both have no check date now; only the one never scheduled is offered one.
+    assert [r["id"] for r in recurrence_views.unscheduled_rechecks(p.db, lead)] == [old]
+    with pytest.raises(NotPermitted):
+        issues.schedule_missing_rechecks(p.db, p.actors["rect"], at=p.at("2026-08-13"))
+    code = p.db.conn.execute("SELECT code FROM issues WHERE id = ?", (old,)).fetchone()[0]
+    assert issues.schedule_missing_rechecks(p.db, lead, at=p.at("2026-08-13")) == [code]
+    # The 销号 day plus the six months of an immediate item, as striking it off now would.
+    [due] = recurrence_views.rechecks(p.db, lead, date(2026, 8, 13))
+    assert (due["id"], due["recheck_due"]) == (old, "2026-08-11")
+    assert history(p, old, "recheck_due") == [("recheck.schedule", "lead", None, "2026-08-11")]
+    assert issues.schedule_missing_rechecks(p.db, lead, at=p.at("2026-08-14")) == []
+    assert recurrence_views.unscheduled_rechecks(p.db, lead) == []
+    assert check_live_tables(p.db).ok and chain.verify(p.db).ok

@@ -90,41 +90,40 @@ def test_the_issue_page_shows_the_possible_recurrence_and_the_check_date(make_ap
         "待确认" in str(r) and "疑似屡审屡犯" in str(r) for r in overview)
 
 
-def test_with_two_levels_many_pass_first_check_at_once_and_another_lead_strikes_them_off(
-        make_app, p):
-    """逐级审核 in the batch: one lead passes the picked items at 初审 (the one with nothing to
-    show refused by itself), another lead strikes them off in a second batch."""
+def test_the_batch_does_the_first_check_and_then_the_strike_off(make_app, p):
     calendar_service.set_setting(p.db, p.actors["admin"], "verification.two_level", "1",
                                  at=p.at("2026-11-01"))
-    work, late = p.ids["work"], p.ids["late"]
+    work = p.ids["work"]
     p.make_closable(work, day="2026-11-19")
     _submitted(p, work)
-    _submitted(p, late)                       # no cause, accountability or evidence yet
-    app = _open(make_app, p, "lead", "verify")
-    assert "verify.batch.save.check" in _keys(app)
-    app.button(key="verify.batch.all").click().run()
-    app.button(key="verify.batch.save.check").click().run()
-    assert not app.exception and "核对" in app.error[0].value    # the check is confirmed first
-    assert p.db.conn.execute("SELECT COUNT(*) FROM issues WHERE checked_by IS NOT NULL"
-                             ).fetchone()[0] == 0
-    app.checkbox(key="verify.batch.checked_first").check()
-    app.button(key="verify.batch.save.check").click().run()
-    assert not app.exception
+
+    def batch(who: str):
+        app = _open(make_app, p, who, "verify")
+        assert app.button(key="verify.batch.save.close").label.startswith("所选 0 项按所处层级审核")
+        app.button(key="verify.batch.all").click().run()
+        app.checkbox(key="verify.batch.checked").check()
+        app.button(key="verify.batch.save.close").click().run()
+        assert not app.exception and not app.error
+        return app
+
+    app = batch("lead")
     table = next(d.value for d in app.dataframe if "结果" in getattr(d.value, "columns", ()))
-    codes = dict(p.db.conn.execute("SELECT id, code FROM issues WHERE id IN (?, ?)",
-                                   (work, late)).fetchall())
-    result = {item.split()[0]: (done, why) for item, done, why in
-              zip(table["项目"], table["结果"], table["原因"])}
-    assert result[codes[work]] == ("已完成", "")
-    assert result[codes[late]][0] == "未执行" and "三不放过" in result[codes[late]][1]
-    lead = p.db.conn.execute("SELECT id FROM users WHERE username = 'lead'").fetchone()[0]
-    checked = dict(p.db.conn.execute("SELECT id, checked_by FROM issues WHERE id IN (?, ?)",
-                                     (work, late)).fetchall())
-    assert checked == {work: lead, late: None}
-    assert [p.status(i) for i in (work, late)] == ["submitted", "submitted"]
-    app = _open(make_app, p, "lead2", "verify")
-    app.button(key="verify.batch.all").click().run()
-    app.checkbox(key="verify.batch.checked").check()
-    app.button(key="verify.batch.save.close").click().run()
-    assert not app.exception
-    assert [p.status(i) for i in (work, late)] == ["closed", "submitted"]
+    assert list(table["原因"]) == ["已初审，待复核销号"] and p.status(work) == "submitted"
+    # The queue empties once the item is struck off (the panel goes with it).
+    batch("lead2")
+    assert p.status(work) == "closed"
+
+
+def test_a_lead_schedules_the_checks_of_items_struck_off_before_they_existed(make_app, p):
+    from tests.test_issues_verification_levels import close_as_an_older_release
+    work = p.ids["work"]
+    p.make_closable(work, day="2026-11-19")
+    _submitted(p, work)
+    close_as_an_older_release(p, work, "2026-11-20")
+    app = _open(make_app, p, "lead", "verify")
+    assert any("尚无回头看日期" in i.value for i in app.info)
+    app.button(key="recheck.schedule_missing").click().run()
+    assert not app.exception and not app.error
+    assert "recheck.schedule_missing" not in _keys(app)
+    assert p.db.conn.execute("SELECT recheck_due FROM issues WHERE id = ?",
+                             (work,)).fetchone()[0] == "2027-05-20"
