@@ -358,6 +358,16 @@ WIDGET_CSS = """
 """
 
 
+# On a phone (the rectifier's pages at 390 px) a row of tabs wider than the screen scrolls
+# sideways by itself and hides its last tabs behind an arrow (问题详情's 变更记录; in English
+# also 延期): there the tabs wrap onto a second line instead, so every tab is in view.
+PHONE_CSS = """
+@media (max-width: 640px) {
+  [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
+}
+"""
+
+
 def css_string(value: str) -> str:
     """A text as a CSS string literal: quotes, backslashes and angle brackets escaped (the
     stylesheet sits in HTML)."""
@@ -368,11 +378,11 @@ def css_string(value: str) -> str:
 
 
 def widget_texts() -> None:
-    """Put Streamlit's own English widget texts (see WIDGET_CSS) in the page's language; call
-    once per rerun, before the page is drawn."""
+    """Put Streamlit's own English widget texts (see WIDGET_CSS) in the page's language, and lay
+    tabs out for a phone (PHONE_CSS); call once per rerun, before the page is drawn."""
     st.html("<style>" + WIDGET_CSS % {
         "upload": css_string(text("widget.upload")), "hint": css_string(text("widget.upload_hint")),
-        "drop": css_string(text("widget.upload_drop"))} + "</style>")
+        "drop": css_string(text("widget.upload_drop"))} + PHONE_CSS + "</style>")
 
 
 # Long text in a table: st.dataframe wraps a cell's text when its rows are taller than one line,

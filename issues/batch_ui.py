@@ -76,9 +76,12 @@ def _done_text(o) -> str:
     return ui.text(f"batch.level.{o.result.value}") if isinstance(o.result, Move) else ""
 
 
-def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = ()) -> None:
+def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = (), *,
+        clear_done: bool = True) -> None:
     """Run a batch from a button's callback: every picked item through `write`, the result
-    table kept for the rerun; the pick is cleared of the items done (their versions moved)."""
+    table kept for the rerun; the pick is cleared of the items done (their versions moved).
+    `clear_done=False` when `write` changes other items than the picked ones (the measures of
+    the picked issues): the pick stays as it is."""
     actor = ui.current_actor()
     items = picked_now(key)
     if actor is None:
@@ -97,10 +100,12 @@ def run(key: str, slot: str, write: Write, forget: tuple[str, ...] = ()) -> None
     state[results_key] = [(o.label, o.done, _done_text(o) if o.done
                            else error_text(o.error, lang)) for o in outcomes]
     done_ids = {o.id for o in outcomes if o.done}
+    done = len(done_ids)
+    if not clear_done:
+        done_ids = set()
     state[picked_key] = [i for i in state.get(picked_key, []) if i not in done_ids]
     state[frozen_key] = {i: v for i, v in state.get(frozen_key, {}).items()
                          if i not in done_ids}
-    done = len(done_ids)
     ui.flash(slot, "success" if done == len(outcomes) else "warning",
              ui.text("batch.summary", done=done, refused=len(outcomes) - done))
     if done:

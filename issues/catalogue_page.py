@@ -14,10 +14,12 @@ from audit.messages import label, name_of
 from audit.model import Actor, AuditError, can
 from issues import (batch_service, batch_ui, catalogue_views, issue_views, recurrence_views,
                     work_views)
+from issues.batch_service import EvidenceFile, Picked
 
 B = "catalogue.batch"
 FLASH = f"{B}.flash"
 
+PER_FILE = 10    # measures of the picked issues that get an uploader each (beyond: the shared)
 MAX_ROWS = 2000  # rows drawn in the list: more is slow in the browser and unreadable anyway
 # The flag badges' colours: the palette's red for findings that came back, amber for one
 # waiting to be confirmed, blue for a finding shared by units.
@@ -248,6 +250,59 @@ def _on_strike_off() -> None:
         db, actor, items, checked=checked, at=ui.now_at()), (f"{B}.checked",))
 
 
+def _file_key(measure_id: int | str) -> str:
+    """An uploader's key, renewed after each batch (a browser keeps showing a sent file)."""
+    return f"{B}.file.{measure_id}.{st.session_state.get(f'{B}.file_round', 0)}"
+
+
+def _on_measures_done() -> None:
+    """The open measures of the picked issues (as the tab listed them, with the versions they
+    had then) marked done, each with its own file or the shared one."""
+    get = st.session_state.get
+    completed = get(f"{B}.completed_on")
+    shared = get(_file_key("all"))
+    items = [Picked(mid, v, lab) for mid, (v, lab) in get(f"{B}.measures", {}).items()]
+    if not items:
+        ui.flash(FLASH, "warning", ui.text("batch.no_measures"))
+        return
+    files: dict[int, EvidenceFile] = {}
+    for m in items:
+        up = get(_file_key(m.id)) or shared
+        if up is not None:
+            files[m.id] = EvidenceFile(up.name, up.getvalue())
+    batch_ui.run(B, FLASH, lambda db, actor, _issues: batch_service.mark_measures_done(
+        db, actor, items, completed_on=completed.isoformat() if completed else None,
+        evidence=files, at=ui.now_at()), clear_done=False)
+    st.session_state[f"{B}.file_round"] = get(f"{B}.file_round", 0) + 1
+
+
+def _measures_tab(db, actor: Actor, picked: list[Picked]) -> None:
+    """措施完成: the picked issues' measures not yet done that this user may mark done, each
+    with its evidence (its own file, or one shared), through the single completion's service."""
+    text = ui.text
+    measures = work_views.open_measures_of(db, actor, [p.id for p in picked])
+    # What the button will mark, with the versions shown now: a measure changed meanwhile is
+    # refused as stale by itself.
+    st.session_state[f"{B}.measures"] = {
+        m["id"]: (m["version"], f'M{m["id"]} {m["code"]} {m["title"][:20]}') for m in measures}
+    st.caption(text("batch.measures_of_picked", n=len(measures)))
+    limit, types = issue_views.upload_limit(), issue_views.upload_types()
+    size = max(1, limit // (1024 * 1024))
+    with st.form(f"{B}.form.measures"):
+        ui.form_value(f"{B}.completed_on", ui.today())
+        st.date_input(text("issue.completed_on"), key=f"{B}.completed_on", max_value=ui.today())
+        st.file_uploader(text("batch.shared_file", types=", ".join(types),
+                              limit=issue_views.file_size_text(limit)),
+                         type=types, key=_file_key("all"), max_upload_size=size)
+        for m in measures[:PER_FILE]:
+            st.file_uploader(text("batch.own_file", item=f'M{m["id"]} {m["code"]}'), type=types,
+                             key=_file_key(m["id"]), max_upload_size=size)
+        if len(measures) > PER_FILE:
+            st.caption(text("batch.more_files", n=PER_FILE))
+        st.form_submit_button(text("batch.mark_done", n=len(measures)),
+                              key=f"{B}.save.measures", on_click=_on_measures_done)
+
+
 def _progress_tab(n: int) -> None:
     with st.form(f"{B}.form.progress"):
         st.text_area(ui.text("batch.note"), key=f"{B}.progress", height=80)
@@ -317,22 +372,23 @@ def _strike_tab(n: int) -> None:
 
 
 def _batch(db, actor: Actor, found: catalogue_views.SearchSummary) -> None:
-    """The issues shown, many at once: each action this role may take (progress note,
-    submission, assignment, extension or its request, return, strike-off) on its own tab.
-    Each item through its own service call; the result table says item by item what was done
-    or refused and why."""
+    """The issues shown, many at once: each action this role may take (progress note, their
+    measures done with evidence, submission, assignment, extension or its request, return,
+    strike-off) on its own tab. Each item through its own service call; the result table says
+    item by item what was done or refused and why."""
     text = ui.text
     lang = ui.lang()
     role = actor.role
     # (permission, tab label, drawer): tab labels stay the same whatever is picked (a label
     # that changed would reset the open tab).
     offered = [t for t in (
-        ("issue.progress", text("issue.progress"), lambda n: _progress_tab(n)),
-        ("workflow.submit", label("move", "submit", lang), lambda n: _submit_tab(n)),
-        ("issue.assign", text("batch.tab.assign"), lambda n: _assign_tab(db, actor, n)),
-        ("deadline.request", text("batch.tab.extend"), lambda n: _extend_tab(actor, n)),
-        ("workflow.return", label("move", "return", lang), lambda n: _return_tab(n)),
-        ("workflow.close", label("move", "close", lang), lambda n: _strike_tab(n)),
+        ("issue.progress", text("issue.progress"), lambda ps: _progress_tab(len(ps))),
+        ("measure.edit", text("batch.tab.measures"), lambda ps: _measures_tab(db, actor, ps)),
+        ("workflow.submit", label("move", "submit", lang), lambda ps: _submit_tab(len(ps))),
+        ("issue.assign", text("batch.tab.assign"), lambda ps: _assign_tab(db, actor, len(ps))),
+        ("deadline.request", text("batch.tab.extend"), lambda ps: _extend_tab(actor, len(ps))),
+        ("workflow.return", label("move", "return", lang), lambda ps: _return_tab(len(ps))),
+        ("workflow.close", label("move", "close", lang), lambda ps: _strike_tab(len(ps))),
     ) if can(t[0], role)]
     if not offered:
         return
@@ -345,7 +401,7 @@ def _batch(db, actor: Actor, found: catalogue_views.SearchSummary) -> None:
                                versions=lambda ids: work_views.issue_versions(db, ids))
         for tab, (_, _, draw) in zip(st.tabs([t[1] for t in offered]), offered):
             with tab:
-                draw(len(picked))
+                draw(picked)
         batch_ui.results(B)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from audit import ui
+from audit.charts import WARNING_COLOURS
 from audit.messages import join_list, label
 from audit.model import Actor, AuditError, Role, Status, can
 from issues import batch_service, batch_ui, graph_views, issue_views, model, service, work_views
@@ -172,16 +173,29 @@ def _stub() -> None:
     """Stand-in callable: a page link needs only the url_path of a registered page."""
 
 
+WARNINGS = ("red", "amber", "green")
+
+
+def _warning(r: dict) -> list[str]:
+    """A row's warning as the pill column's value (none: no pill)."""
+    return [r["warning"]] if r["warning"] in WARNINGS else []
+
+
 def _pick(rows: list[dict], key: str, columns: dict[str, Callable[[dict], Any]],
-          long: tuple[str, ...] = ()) -> dict | None:
+          long: tuple[str, ...] = (), pills: tuple[str, ...] = ()) -> dict | None:
     """A table whose selected row is returned (one), first row when none is selected. The
-    `long` columns wrap on two lines and end with "…" when cut (ui.clip)."""
+    `long` columns wrap on two lines and end with "…" when cut (ui.clip); the `pills` columns
+    hold a warning (_warning) drawn as a pill in the dashboard's colours, as 问题台账 does."""
     data = [{name: get(r) for name, get in columns.items()} for r in rows]
     row = ui.WRAP_ROW_HEIGHT if long else 35
+    config: dict[str, Any] = {c: ui.long_text_column() for c in long}
+    for c in pills:
+        config[c] = st.column_config.MultiselectColumn(
+            options=list(WARNINGS), color=[WARNING_COLOURS[w] for w in WARNINGS],
+            format_func=lambda w: ui.text(f"catalogue.col.{w}"), width="small")
     event = st.dataframe(data, hide_index=True, width="stretch", key=key, on_select="rerun",
                          selection_mode="single-row", row_height=row if long else None,
-                         column_config={c: ui.long_text_column() for c in long},
-                         height=min(38 + row * max(len(data), 1), 420))
+                         column_config=config, height=min(38 + row * max(len(data), 1), 420))
     picked = event.selection.rows if event is not None and event.selection else []
     return rows[picked[0]] if picked and picked[0] < len(rows) else None
 
@@ -274,15 +288,17 @@ def _issues(actor: Actor, issues: list[dict], lang: str) -> None:
         return
     _batch_issues(actor, issues, lang)
     st.caption(text("mywork.select_hint"))
+    # The warning right after the code: on a phone (390 px) the table shows its first columns
+    # only, and which items are red is the first thing to see.
     picked = _pick(issues, f"{K}.issues", {
         text("field.code"): lambda r: r["code"],
+        text("issue.field.warning"): _warning,
         text("field.title"): lambda r: r["title"],
         text("field.status"): lambda r: label("status", r["status"], lang),
-        text("issue.field.warning"): lambda r: label("warning", r["warning"], lang),
         text("field.deadline"): lambda r: r["deadline"] or "",
         text("mywork.col.measures"): lambda r: f'{r["measures_done"]}/{r["measures"]}',
         text("issue.progress"): lambda r: ui.clip(r["progress"]),
-    }, long=(text("issue.progress"),)) or issues[0]
+    }, long=(text("issue.progress"),), pills=(text("issue.field.warning"),)) or issues[0]
     _issue_panel(actor, picked, lang)
 
 
@@ -349,14 +365,14 @@ def _measures(measures: list[dict], lang: str) -> None:
     keep = st.session_state.get(KEEP_MEASURE)
     picked = _pick(measures, f"{K}.measures.{st.session_state.get(TABLE_ROUND, 0)}", {
         text("mywork.col.measure"): lambda m: f'M{m["id"]}',
+        text("issue.field.warning"): _warning,
         text("issue.col.measure"): lambda m: _short(m["title"], 40),
         text("mywork.col.issue"): lambda m: m["code"],
         text("issue.col.owner"): lambda m: m["owner_name"],
         text("issue.col.status"): lambda m: label("measure_status", m["status"], lang),
-        text("issue.field.warning"): lambda m: label("warning", m["warning"], lang),
         text("issue.col.deadline"): lambda m: m["deadline"] or "",
         text("mywork.col.evidence"): lambda m: m["evidence"],
-    })
+    }, pills=(text("issue.field.warning"),))
     if picked is not None:
         st.session_state.pop(KEEP_MEASURE, None)
     else:

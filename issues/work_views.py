@@ -193,6 +193,29 @@ def verify_queue(db: sqlite_utils.Database, actor: Actor, as_of: date) -> list[d
     return sorted(found, key=lambda r: (r["submitted_at"] or "", model.code_key(r["code"])))
 
 
+def open_measures_of(db: sqlite_utils.Database, actor: Actor, issue_ids: list[int]
+                     ) -> list[dict]:
+    """The measures not yet done of these issues that the actor may mark done (问题台账's
+    batch: the picked issues' measures): issues in scope, not merged, still editable (未开始 /
+    整改中);
+    a rectifier's own measures only (issues.model.owns_measure, the service's rule), a lead's
+    all. Each: id, issue_id, code (the issue's), title, version, in the issues' order."""
+    if not issue_ids or model.grant("measure.edit", actor.role) is None:
+        return []
+    found = rows(db, """
+        SELECT m.id, m.issue_id, i.code, m.title, m.version, m.owner_person_id,
+               i.responsible_person_id, i.unit_id
+        FROM measures m JOIN issues i ON i.id = m.issue_id
+        WHERE m.issue_id IN (SELECT value FROM json_each(?)) AND m.status <> 'done'
+          AND i.merged_into_id IS NULL AND i.status IN ('not_started', 'in_progress')
+        ORDER BY m.id""", (_ids_json(issue_ids),))
+    every = model.grant("measure.edit", actor.role) == "all"
+    order = {iid: n for n, iid in enumerate(issue_ids)}
+    mine = [m for m in found if actor.in_scope(m["unit_id"])
+            and (every or owns_measure(actor, m, m))]
+    return sorted(mine, key=lambda m: (order[m["issue_id"]], m["id"]))
+
+
 def issue_versions(db: sqlite_utils.Database, ids: list[int]) -> dict[int, int]:
     """The current version of each issue (id → version), for a list that shows none."""
     if not ids:

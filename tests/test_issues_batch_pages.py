@@ -147,3 +147,34 @@ def test_rectifier_requests_extensions_and_the_lead_approves_them_from_the_catal
     assert sorted(_results(lead)["结果"]) == ["已完成"] * 3 + ["未执行"] * 2
     assert p.db.conn.execute("SELECT COUNT(*) FROM extensions WHERE new_deadline = "
                              "'2030-09-30'").fetchone()[0] == 3
+
+
+def test_rectifier_marks_the_picked_issues_measures_done_from_the_catalogue(make_app, p):
+    """问题台账's 措施完成: the open measures of the picked issues that are the rectifier's (not
+    李四's on `o`), each with its own file or the shared one; one changed by a lead after the tab
+    was drawn is refused by itself and keeps its state; the issues stay picked."""
+    app = _open(make_app, p, "rect", "catalogue")
+    app.button(key="catalogue.batch.all").click().run()
+    picked = app.multiselect(key="catalogue.batch.picked").value
+    assert sorted(picked) == sorted(p.ids[k] for k in ("a1", "a2", "a3", "o"))
+    assert any("3 项" in shown(c.value) for c in app.caption)     # ma1, ma2, ma3, not mo
+    m1, m2, m3, mo = (p.ids[k] for k in ("ma1", "ma2", "ma3", "mo"))
+    issues.set_measure_status(p.db, p.actors["lead"], m2, version=p.mversion(m2),
+                              status="doing", at=p.at("2026-11-26"))
+    app.file_uploader(key="catalogue.batch.file.all.0").set_value(
+        ("会议纪要.pdf", programme.PDF, "application/pdf"))
+    app.file_uploader(key=f"catalogue.batch.file.{m1}.0").set_value(
+        ("补签合同.pdf", programme.PDF + b"\n% own", "application/pdf"))
+    before = p.db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+    app.button(key="catalogue.batch.save.measures").click().run()
+    assert not app.exception
+    status = dict(p.db.conn.execute("SELECT id, status FROM measures WHERE id IN (?, ?, ?, ?)",
+                                    (m1, m2, m3, mo)).fetchall())
+    assert status == {m1: "done", m2: "doing", m3: "done", mo: "todo"}
+    files = dict(p.db.conn.execute("SELECT measure_id, filename FROM evidence"))
+    assert files == {m1: "补签合同.pdf", m3: "会议纪要.pdf"}
+    table = _results(app)
+    assert list(table["结果"]) == ["已完成", "未执行", "已完成"]
+    assert "lead" in table.iloc[1]["原因"]                       # stale: who changed it
+    assert p.db.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0] > before
+    assert sorted(app.multiselect(key="catalogue.batch.picked").value) == sorted(picked)

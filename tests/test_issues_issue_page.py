@@ -364,3 +364,45 @@ def test_two_leads_editing_one_issue_across_reruns_never_lose_the_first_save(mak
         "SELECT new FROM history WHERE entity = 'issue' AND entity_id = ? AND field = "
         "'progress' ORDER BY seq", (p.ids["work"],))]
     assert history[-1] == "第二位牵头人的进展"
+
+
+def test_the_history_tab_names_every_field_in_the_pages_language(make_app, demo_path, tmp_path):
+    """Every field 变更记录 lists is named in the page's language, never by its column name
+    (depends_on, uploaded_at, closed_by…): on the fewest demo issues whose timelines hold every
+    kind of field the demo records, in Chinese and in English."""
+    import re
+
+    from audit.store.db import open_database
+    from issues import store
+    from tests.conftest import copy_database
+    path = copy_database(demo_path, tmp_path / "demo.db")
+    db = open_database(path)
+    ids = [i for (i,) in db.conn.execute("SELECT id FROM issues WHERE merged_into_id IS NULL")]
+    fields = {i: {h["field"] for h in store.issue_timeline(db, i)} for i in ids}
+    # and every column a change of these rows may record (ids and versions are never shown)
+    columns = {c for table in ("issues", "measures", "evidence", "accountability", "extensions")
+               for (_, c, *_) in db.conn.execute(f"PRAGMA table_info({table})")}
+    db.conn.close()
+    from audit.messages_en import TEXTS as EN
+    from audit.messages_zh import TEXTS as ZH
+    assert [c for c in sorted(columns - {"id", "version"})
+            if f"field.{c}" not in ZH or f"field.{c}" not in EN] == []
+    recorded = set().union(*fields.values())
+    assert {"depends_on", "uploaded_at", "closed_by", "not_applicable"} <= recorded
+    chosen, covered = [], set()
+    while covered != recorded:
+        best = max(ids, key=lambda i: len(fields[i] - covered))
+        chosen.append(best)
+        covered |= fields[best]
+    for lang in ("zh", "en"):
+        for iid in chosen:
+            app = make_app(path)
+            app.query_params["lang"] = lang
+            sign_in(app, "lead", "demo1234")
+            app.query_params["id"] = str(iid)
+            history = open_page(app, "issue").dataframe[-1].value
+            assert history.columns[3] == t("issue.col.field", lang)
+            named = set(history.iloc[:, 3])
+            assert not named & recorded, (iid, lang, sorted(named & recorded))
+            if lang == "zh":     # no column name in Latin letters on a Chinese screen
+                assert not [n for n in named if re.fullmatch(r"[a-z_.]+", n)], (iid, named)

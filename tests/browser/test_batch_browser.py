@@ -227,6 +227,40 @@ def _no_sideways_scroll(page) -> None:
     assert widths["main"] <= 0, widths
 
 
+def _columns_in_view(page) -> list[list[str]]:
+    """The column headers each table shows on the screen (the grid's accessible table holds
+    the columns in view only)."""
+    page.wait_for_timeout(1500)   # tables paint a moment after the run ends
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid=stDataFrame]')]
+        .map(df => [...df.querySelectorAll('table th[role=columnheader]')]
+        .map(t => t.innerText))""")
+
+
+def _tabs_out_of_view(page) -> list[str]:
+    """The tabs of the page's tab bar not wholly on the screen (a bar that scrolls sideways by
+    itself hides its last tabs behind an arrow)."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=stTabs] [role=tab]')].filter(t => {
+            const r = t.getBoundingClientRect();
+            return r.left < 0 || r.right > window.innerWidth; }).map(t => t.innerText)""")
+
+
+ISSUE_TABS = {"zh": ("概况", "整改措施", "佐证材料", "根源与责任追究", "延期", "变更记录"),
+              "en": ("Overview", "Measures", "Evidence", "Root cause and accountability",
+                     "Extensions", "History")}
+
+
+def _every_tab_fits(page, lang: str) -> None:
+    """Every tab of 问题详情 in view, and no tab's content widens the page."""
+    for name in ISSUE_TABS[lang]:
+        tab = page.get_by_role("tab", name=name, exact=True)
+        assert _tabs_out_of_view(page) == [], name
+        tab.click()
+        wait_idle(page)
+        _no_sideways_scroll(page)
+    assert _tabs_out_of_view(page) == []
+
+
 def _phone_shot(page, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(1500)   # tables paint their canvas a moment after the run ends
@@ -242,6 +276,11 @@ def test_the_rectifiers_pages_work_on_a_phone(open_as, demo):
     assert heading.bounding_box()["y"] < PHONE["height"] / 2
     filters = page.get_by_test_id("stExpander").filter(has_text="筛选").first
     assert filters.locator("details").first.get_attribute("open") is None
+    # which items are red is seen without swiping the tables sideways: the warning follows
+    # the code in the issues' and the measures' tables
+    issues_cols, measures_cols = _columns_in_view(page)[:2]
+    assert issues_cols[:3] == ["编号", "预警", "标题"], issues_cols
+    assert measures_cols[:3] == ["编号", "预警", "措施"], measures_cols
     _phone_shot(page, "my_work_390.png")
 
     page.get_by_role("link").filter(has_text="打开问题详情").first.click()
@@ -249,6 +288,7 @@ def test_the_rectifiers_pages_work_on_a_phone(open_as, demo):
     page.get_by_role("tab", name="佐证材料").wait_for()
     _no_sideways_scroll(page)
     _phone_shot(page, "issue_390.png")
+    issue_url = page.url
     page.get_by_role("tab", name="佐证材料").click()
     wait_idle(page)
     upload = page.get_by_test_id("stForm").filter(has_text="上传佐证材料")
@@ -257,9 +297,17 @@ def test_the_rectifiers_pages_work_on_a_phone(open_as, demo):
     wait_idle(page)
     upload.get_by_role("button", name="上传").click()
     wait_idle(page)
-    page.get_by_text("已上传 现场照片.png").first.wait_for()
+    done = page.get_by_text("已上传 现场照片.png").first
+    done.wait_for()
     _no_sideways_scroll(page)
+    done.scroll_into_view_if_needed()      # the screenshot shows the upload's confirmation
     _phone_shot(page, "issue_upload_390.png")
+    _every_tab_fits(page, "zh")
+
+    # the same page in English, whose tab names are longer
+    en = open_as("team", issue_url.split("/", 3)[3].replace("lang=zh", "lang=en"), PHONE)
+    en.get_by_role("tab", name="History", exact=True).wait_for()
+    _every_tab_fits(en, "en")
 
 
 def _png() -> bytes:
