@@ -10,12 +10,18 @@ from issues import service as issues
 from tests.test_issues_work_pages import _keys, _open, _submitted, p  # noqa: F401 (fixture)
 
 
-def test_with_two_levels_one_lead_checks_first_and_another_strikes_off(make_app, p):
+def _two_levels_and_submitted(p) -> int:
+    """Two-level verification on, and the programme's 'work' issue closable and submitted."""
     calendar_service.set_setting(p.db, p.actors["admin"], "verification.two_level", "1",
                                  at=p.at("2026-11-01"))
     work = p.ids["work"]
     p.make_closable(work, day="2026-11-19")
     _submitted(p, work)
+    return work
+
+
+def test_with_two_levels_one_lead_checks_first_and_another_strikes_off(make_app, p):
+    work = _two_levels_and_submitted(p)
     app = _open(make_app, p, "lead", "verify")
     assert any("逐级审核" in i.value for i in app.info)
     assert "verify.check" in _keys(app) and "verify.close" not in _keys(app)
@@ -91,11 +97,7 @@ def test_the_issue_page_shows_the_possible_recurrence_and_the_check_date(make_ap
 
 
 def test_the_batch_does_the_first_check_and_then_the_strike_off(make_app, p):
-    calendar_service.set_setting(p.db, p.actors["admin"], "verification.two_level", "1",
-                                 at=p.at("2026-11-01"))
-    work = p.ids["work"]
-    p.make_closable(work, day="2026-11-19")
-    _submitted(p, work)
+    work = _two_levels_and_submitted(p)
 
     def batch(who: str):
         app = _open(make_app, p, who, "verify")
