@@ -20,8 +20,8 @@ SETTING_KEYS: tuple[str, ...] = ("escalation.reminder_days", "escalation.letter_
 # The review pack's settings (audit.report_settings_service), in the order the form shows them.
 REPORT_SETTING_KEYS: tuple[str, ...] = (
     "report.company", "report.company_en", "report.department", "report.department_en",
-    "report.compiler", "report.compiler_en", "report.contact", "report.house_style", "report.classification",
-    "report.background")
+    "report.compiler", "report.compiler_en", "report.contact", "report.house_style",
+    "report.classification", "report.background")
 
 
 def calendar_year(db: sqlite_utils.Database, year: int) -> dict:

@@ -197,10 +197,10 @@ def open_measures_of(db: sqlite_utils.Database, actor: Actor, issue_ids: list[in
                      ) -> list[dict]:
     """The measures not yet done of these issues that the actor may mark done (问题台账's
     batch: the picked issues' measures): issues in scope, not merged, still editable (未开始 /
-    整改中);
-    a rectifier's own measures only (issues.model.owns_measure, the service's rule), a lead's
-    all. Each: id, issue_id, code (the issue's), title, version, in the issues' order."""
-    if not issue_ids or model.grant("measure.edit", actor.role) is None:
+    整改中); a rectifier's own measures only (issues.model.owns_measure, the service's rule), a
+    lead's all. Each: id, issue_id, code (the issue's), title, version, in the issues' order."""
+    grant = model.grant("measure.edit", actor.role)
+    if not issue_ids or grant is None:
         return []
     found = rows(db, """
         SELECT m.id, m.issue_id, i.code, m.title, m.version, m.owner_person_id,
@@ -209,7 +209,7 @@ def open_measures_of(db: sqlite_utils.Database, actor: Actor, issue_ids: list[in
         WHERE m.issue_id IN (SELECT value FROM json_each(?)) AND m.status <> 'done'
           AND i.merged_into_id IS NULL AND i.status IN ('not_started', 'in_progress')
         ORDER BY m.id""", (_ids_json(issue_ids),))
-    every = model.grant("measure.edit", actor.role) == "all"
+    every = grant == "all"
     order = {iid: n for n, iid in enumerate(issue_ids)}
     mine = [m for m in found if actor.in_scope(m["unit_id"])
             and (every or owns_measure(actor, m, m))]
